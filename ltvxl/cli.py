@@ -1,0 +1,86 @@
+"""The ``ltvxl`` command: headless jobs on workbooks and transaction files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import LtvxlError
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import write_unit_economics_report
+
+    out = Path(args.output)
+    figures = write_unit_economics_report(out)
+    width = max(len(k) for k in figures)
+    print("Unit economics of the built-in example (100 per purchase, 3 purchases a year, 5 years)")
+    for label, value in figures.items():
+        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
+        print(f"  {label:<{width}}  {shown}")
+    print(f"Wrote {out}")
+    return 0
+
+
+def _cmd_functions(args: argparse.Namespace) -> int:
+    from .udfs import FUNCTIONS
+    from .worksheet import spec_of
+
+    for name, func in FUNCTIONS.items():
+        spec = spec_of(func)
+        sig = ", ".join(f"[{a.name}]" if a.optional else a.name for a in spec.args)
+        print(f"{name}({sig})")
+        if args.verbose:
+            print(f"    {spec.description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ltvxl",
+        description="Customer-lifetime-value analytics for Excel workbooks, without Excel.",
+    )
+    parser.add_argument("--version", action="version", version=f"ltvxl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    report = sub.add_parser(
+        "report",
+        help="write a report workbook (the main job)",
+        description="Compute the unit economics and write them to a workbook with live "
+        "ltvxl formulas and their values.",
+    )
+    report.add_argument("-o", "--output", default="report.xlsx",
+                        help="workbook to write (default: report.xlsx)")
+    report.set_defaults(func=_cmd_report)
+
+    functions = sub.add_parser("functions", help="list the worksheet functions")
+    functions.add_argument("-v", "--verbose", action="store_true", help="with descriptions")
+    functions.set_defaults(func=_cmd_functions)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LtvxlError as exc:
+        print(f"ltvxl: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ltvxl: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        print(f"ltvxl: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Errors raised by ltvxl and how they are shown in a worksheet cell.
+
+Classic xlwings cannot return true Excel error values, so ltvxl shows every
+error the same way, on every platform: a text value that starts with the Excel
+error code it stands for, then a short sentence naming the argument (and the
+row or cell where that helps) and what is wrong::
+
+    #VALUE! churn_rate must be > 0 and <= 1, got 1.5
+    #DIV/0! purchases is 0
+    #NUM! lifespan gives a result too large to show
+
+``ISTEXT`` and ``LEFT(cell, 1) = "#"`` find such cells; numbers never start with
+``#``. The codes are Excel's: ``#VALUE!`` (wrong type or out-of-range value),
+``#DIV/0!`` (a division by zero), ``#NUM!`` (no finite result), ``#N/A`` (a
+value that is not available, e.g. a lookup that found nothing).
+"""
+
+from __future__ import annotations
+
+VALUE = "#VALUE!"
+DIV0 = "#DIV/0!"
+NUM = "#NUM!"
+NA = "#N/A"
+
+ERROR_CODES = (VALUE, DIV0, NUM, NA, "#REF!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!")
+
+
+class LtvxlError(ValueError):
+    """A problem with the user's input, worded for the user.
+
+    ``code`` is the Excel error code the message is shown with in a cell.
+    """
+
+    code: str = VALUE
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def cell_text(self) -> str:
+        """The text shown in a cell for this error."""
+        return cell_error(self.code, self.message)
+
+
+def cell_error(code: str, message: str) -> str:
+    """Format an error for a cell: ``"#VALUE! <message>"``."""
+    message = " ".join(str(message).split())
+    return f"{code} {message}" if message else code
+
+
+def is_cell_error(value: object) -> bool:
+    """True when ``value`` is an Excel error or an ltvxl error text."""
+    return isinstance(value, str) and value.startswith(ERROR_CODES)

@@ -1,0 +1,19 @@
+"""The ltvxl worksheet functions: the module named in xlwings' "UDF Modules" setting.
+
+Put ``ltvxl.udfs`` into the "UDF Modules" box of the xlwings add-in (or the
+``UDF_MODULES`` setting) and import the functions; every function declared
+here appears in Excel's category "ltvxl". Each family of functions lives in
+a submodule and is re-exported here under its Excel name.
+"""
+
+from __future__ import annotations
+
+from ltvxl.worksheet import REGISTRY
+
+from .unit_economics import *  # noqa: F403
+from .unit_economics import __all__ as _unit_economics
+
+__all__ = [*_unit_economics]
+
+FUNCTIONS = REGISTRY
+"""Every worksheet function by Excel name (used by the headless refresh)."""

@@ -1,0 +1,42 @@
+"""Binding of ltvxl's declarations to xlwings.
+
+:func:`expose` applies xlwings' own decorators (``xw.func``, ``xw.arg``) to a
+declared worksheet function, reading everything from its
+:class:`~ltvxl.worksheet.Spec`: the category, the description (the function's
+docstring), each argument's help, and ``ndim=2`` for range arguments so that
+a column arrives as a column. On Windows these are the classic UDF
+decorators; in xlwings Lite they are Lite's; elsewhere xlwings' no-ops. When
+xlwings is not installed the function is returned unchanged, so the headless
+refresh works without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ltvxl.worksheet import spec_of
+
+try:  # pragma: no cover - depends on the platform
+    import xlwings as _xw
+except ImportError:  # pragma: no cover
+    _xw = None
+
+
+def expose(func: Callable[..., Any], xw: Any = None) -> Callable[..., Any]:
+    """Apply xlwings' ``func`` and ``arg`` decorators as the spec says.
+
+    ``xw`` is the module (or object) providing ``func`` and ``arg``; by
+    default the installed xlwings. Tests pass xlwings' classic ``udfs``
+    decorators here to check the generated VBA on Linux.
+    """
+    xw = xw or _xw
+    if xw is None:
+        return func
+    spec = spec_of(func)
+    for arg in reversed(spec.args):
+        options: dict[str, Any] = {"doc": arg.help}
+        if arg.is_range:
+            options["ndim"] = 2
+        func = xw.arg(arg.name, **options)(func)
+    return xw.func(category=spec.category)(func)
