@@ -1,0 +1,168 @@
+"""Per-customer summary of a transaction log (the buy-till-you-die inputs).
+
+For each customer with at least one purchase on or before ``as_of``:
+
+- ``first_purchase``, ``last_purchase``: dates of the first and last purchase;
+- ``orders``: purchase rows (amount >= 0); ``revenue``: the sum of all amounts,
+  returns (negative amounts) netted; ``avg_order_value`` = revenue / orders;
+- ``frequency``: repeat purchases, counted as the buy-till-you-die literature
+  does: the number of distinct purchase days after the first (purchases on
+  the same day are one purchase);
+- ``recency``: time from the first to the last purchase day, in ``time_unit``;
+- ``T``: the customer's age, time from the first purchase to ``as_of``;
+- ``monetary_value``: the mean value of the repeat purchase days, same-day
+  purchases merged, returns not included (0 when frequency is 0): the
+  ``zbar`` of the CDNOW data, the input of the Gamma-Gamma spend model;
+- ``historical_value``: revenue so far (same as ``revenue``).
+
+Time units: ``days``; ``weeks`` = days / 7; ``months`` = days / (365.25 / 12);
+``years`` = days / 365.25. ``as_of`` (default: the last date in the log) is the
+end of the observation: later transactions are excluded and counted in
+``result.attrs["notes"]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LtvxlError
+from .log import TransactionLog, parse_day
+
+TIME_UNITS: dict[str, float] = {
+    "days": 1.0,
+    "weeks": 7.0,
+    "months": 365.25 / 12,
+    "years": 365.25,
+}
+"""Length of each time unit in days."""
+
+SUMMARY_COLUMNS = (
+    "customer", "first_purchase", "last_purchase", "orders", "revenue", "avg_order_value",
+    "frequency", "recency", "T", "monetary_value", "historical_value",
+)
+
+
+def unit_days(time_unit: str) -> float:
+    """Days in one ``time_unit`` (days, weeks, months, years)."""
+    key = str(time_unit).strip().lower()
+    if key in TIME_UNITS:
+        return TIME_UNITS[key]
+    if key + "s" in TIME_UNITS:
+        return TIME_UNITS[key + "s"]
+    raise LtvxlError(f'time_unit must be one of {", ".join(TIME_UNITS)}; got "{time_unit}"')
+
+
+def resolve_as_of(log: TransactionLog, as_of: Any = None) -> int:
+    """``as_of`` as a day number: the given date or the last date in the log."""
+    if len(log) == 0:
+        raise LtvxlError("the transaction log is empty")
+    if as_of is None:
+        return int(log.days.max())
+    day = parse_day(as_of, "as_of")
+    first = int(log.days.min())
+    if day < first:
+        raise LtvxlError(
+            f"as_of {np.datetime64(day, 'D')} is before the first transaction "
+            f"({np.datetime64(first, 'D')})"
+        )
+    return day
+
+
+class CustomerTotals:
+    """Per-customer aggregates of a log up to a day, as arrays indexed by customer code.
+
+    Shared by the summary, the statistics, RFM and the group comparison so
+    that they agree to the cent. Customers without a purchase up to ``as_of``
+    have ``orders == 0`` and are dropped by the users of this class.
+    """
+
+    def __init__(self, log: TransactionLog, as_of_day: int) -> None:
+        days, codes, amounts = log.days, log.codes, log.amounts
+        k = len(log.customers)
+        inside = days <= as_of_day
+        self.after_as_of = int(len(days) - np.count_nonzero(inside))
+        if self.after_as_of:
+            days, codes, amounts = days[inside], codes[inside], amounts[inside]
+        self.as_of_day = as_of_day
+        self.revenue = np.bincount(codes, weights=amounts, minlength=k)
+        buy = amounts >= 0
+        self.returns = int(len(amounts) - np.count_nonzero(buy))
+        if self.returns:
+            codes, days, amounts = codes[buy], days[buy], amounts[buy]
+        self.orders = np.bincount(codes, minlength=k)
+        big = np.iinfo(np.int64).max
+        first = np.full(k, big, dtype=np.int64)
+        last = np.full(k, -big, dtype=np.int64)
+        np.minimum.at(first, codes, days)
+        np.maximum.at(last, codes, days)
+        self.first, self.last = first, last
+        # distinct purchase days per customer, from (customer, day) keys
+        if len(days):
+            d0 = int(days.min())
+            span = int(days.max()) - d0 + 1
+            key = codes * span + (days - d0)
+            if not bool(np.all(key[1:] >= key[:-1])):
+                key = np.sort(key)
+            new = np.empty(len(key), dtype=bool)
+            new[0] = True
+            np.not_equal(key[1:], key[:-1], out=new[1:])
+            self.purchase_days = np.bincount(key[new] // span, minlength=k)
+        else:
+            self.purchase_days = np.zeros(k, dtype=np.int64)
+        repeat = days != first[codes]
+        self.repeat_value = np.bincount(codes[repeat], weights=amounts[repeat], minlength=k)
+        self.has_purchase = self.orders > 0
+        self.only_returns = int(np.count_nonzero((~self.has_purchase) & (self.revenue != 0)))
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.after_as_of:
+            out.append(f"transactions after as_of excluded: {self.after_as_of}")
+        if self.only_returns:
+            out.append(f"customers with returns but no purchase excluded: {self.only_returns}")
+        return out
+
+
+def customer_summary(
+    log: TransactionLog, as_of: Any = None, time_unit: str = "weeks"
+) -> pd.DataFrame:
+    """One row per customer: first/last purchase, orders, revenue, frequency, recency, T.
+
+    ``as_of``: end of observation (a date, ISO text or Excel serial; default
+    the last date in the log). ``time_unit``: unit of recency and T (days,
+    weeks, months, years; weeks = days / 7). See the module docstring for the
+    definitions. Rows are in customer order (numeric ids numerically, then
+    text ids). Notes on excluded rows are in ``result.attrs["notes"]``.
+    """
+    per = unit_days(time_unit)
+    day = resolve_as_of(log, as_of)
+    t = CustomerTotals(log, day)
+    keep = np.flatnonzero(t.has_purchase)
+    first, last = t.first[keep], t.last[keep]
+    orders = t.orders[keep]
+    revenue = t.revenue[keep]
+    frequency = t.purchase_days[keep] - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        monetary = np.where(frequency > 0, t.repeat_value[keep] / np.maximum(frequency, 1), 0.0)
+    df = pd.DataFrame(
+        {
+            "customer": log.customers[keep],
+            "first_purchase": first.astype("datetime64[D]").astype("datetime64[s]"),
+            "last_purchase": last.astype("datetime64[D]").astype("datetime64[s]"),
+            "orders": orders,
+            "revenue": revenue,
+            "avg_order_value": revenue / orders,
+            "frequency": frequency,
+            "recency": (last - first) / per,
+            "T": (day - first) / per,
+            "monetary_value": monetary,
+            "historical_value": revenue,
+        }
+    )
+    df.attrs["as_of"] = np.datetime64(day, "D")
+    df.attrs["time_unit"] = time_unit
+    df.attrs["notes"] = [*log.notes, *t.notes()]
+    return df
