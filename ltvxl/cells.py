@@ -11,6 +11,7 @@ with a bad cell.
 from __future__ import annotations
 
 import datetime as dt
+import numbers as numbers_abc
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,35 +24,62 @@ def as_grid(value: Any, name: str) -> np.ndarray:
     """A 2-D object array of the cells in ``value``.
 
     A scalar is a 1x1 grid, a flat list a column (n x 1), a list of lists the
-    rows of a range. Ragged rows are an error naming ``name``.
+    rows of a range. Ragged rows are an error naming ``name`` and the row.
     """
     if isinstance(value, np.ndarray):
         arr = value.astype(object)
         if arr.ndim == 0:
             return arr.reshape(1, 1)
         if arr.ndim == 1:
-            return arr.reshape(-1, 1)
-        if arr.ndim == 2:
-            return arr
-        raise LtvxlError(f"{name} must be a cell or a range, got a {arr.ndim}-D array")
+            arr = arr.reshape(-1, 1)
+        if arr.ndim != 2:
+            raise LtvxlError(f"{name} must be a cell or a range, got a {arr.ndim}-D array")
+        if arr.size == 0:
+            raise LtvxlError(f"{name} is an empty range")
+        return arr
     if isinstance(value, (list, tuple)):
         if len(value) == 0:
             raise LtvxlError(f"{name} is an empty range")
-        if all(isinstance(row, (list, tuple)) for row in value):
-            widths = {len(row) for row in value}
-            if len(widths) != 1 or 0 in widths:
-                raise LtvxlError(f"{name} has rows of different lengths")
-            out = np.empty((len(value), widths.pop()), dtype=object)
-            for i, row in enumerate(value):
-                out[i, :] = list(row)
-            return out
+        if isinstance(value[0], (list, tuple)):
+            # Fast path for what xlwings passes (rows of equal length, plain cells):
+            # numpy builds the grid in C. Anything else takes the checked path.
+            try:
+                arr = np.array(value, dtype=object)
+            except (ValueError, TypeError):
+                arr = None
+            if arr is not None and arr.ndim == 2 and arr.shape[1] > 0:
+                return arr
+            return _rows(value, name)
         if any(isinstance(v, (list, tuple)) for v in value):
-            raise LtvxlError(f"{name} mixes cells and rows")
+            raise LtvxlError(f"{name} mixes single cells and rows")
         out = np.empty((len(value), 1), dtype=object)
-        out[:, 0] = list(value)
+        for i, cell in enumerate(value):
+            out[i, 0] = cell
         return out
     out = np.empty((1, 1), dtype=object)
     out[0, 0] = value
+    return out
+
+
+def _rows(value: Sequence[Any], name: str) -> np.ndarray:
+    """The checked, cell-by-cell path of :func:`as_grid` for a list of rows."""
+    width = -1
+    for i, row in enumerate(value):
+        if not isinstance(row, (list, tuple)):
+            raise LtvxlError(f"{name} mixes single cells and rows (row {i + 1})")
+        if len(row) == 0:
+            raise LtvxlError(f"{name} has an empty row (row {i + 1})")
+        if width < 0:
+            width = len(row)
+        elif len(row) != width:
+            raise LtvxlError(
+                f"{name} has rows of different lengths: row 1 has {width} cells, "
+                f"row {i + 1} has {len(row)}"
+            )
+    out = np.empty((len(value), width), dtype=object)
+    for i, row in enumerate(value):
+        for j, cell in enumerate(row):
+            out[i, j] = cell
     return out
 
 
@@ -71,16 +99,22 @@ def describe(value: Any) -> str:
 
 def number_or_problem(value: Any, name: str) -> tuple[float, str | None]:
     """(number, None) for a numeric cell, else (nan, cell error text)."""
-    if isinstance(value, bool):
-        return np.nan, f"#VALUE! {name} must be a number, got {describe(value)}"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return float(value), None
+    if isinstance(value, bool | np.bool_):
+        return np.nan, f"#VALUE! {name} must be a number, got {describe(bool(value))}"
+    if isinstance(value, numbers_abc.Real):
+        try:
+            x = float(value)
+        except (OverflowError, ValueError, TypeError):
+            return np.nan, f"#NUM! {name} is too large to be a number"
+        return x, None
     if value is None:
         return np.nan, f"#VALUE! {name} is blank"
     if is_cell_error(value):
         return np.nan, str(value)  # an error in an input cell propagates, as in Excel
     if isinstance(value, str):
         hint = ""
+        if not value.strip():
+            return np.nan, f"#VALUE! {name} must be a number, got an empty text"
         try:
             float(value.strip().rstrip("%"))
             hint = " (a number stored as text? enter it as a number)"
@@ -90,6 +124,34 @@ def number_or_problem(value: Any, name: str) -> tuple[float, str | None]:
     return np.nan, f"#VALUE! {name} must be a number, got {describe(value)}"
 
 
+def read_numbers(
+    grid: np.ndarray, name: str, default: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Like :func:`numbers`, also returning the mask of blank cells that took ``default``."""
+    flat = grid.reshape(-1)
+    n = flat.size
+    values = np.full(n, np.nan)
+    problems = np.full(n, None, dtype=object)
+    defaulted = np.zeros(n, dtype=bool)
+    # xlwings passes every number as a float: convert those in one step and
+    # look at the other cells one by one.
+    is_float = np.fromiter((type(c) is float for c in flat), dtype=bool, count=n)
+    if is_float.any():
+        values[is_float] = flat[is_float].astype(float)
+    for i in np.flatnonzero(~is_float):
+        cell = flat[i]
+        if cell is None and default is not None:
+            values[i] = default
+            defaulted[i] = True
+            continue
+        values[i], problems[i] = number_or_problem(cell, name)
+    return (
+        values.reshape(grid.shape),
+        problems.reshape(grid.shape),
+        defaulted.reshape(grid.shape),
+    )
+
+
 def numbers(
     grid: np.ndarray, name: str, default: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -97,19 +159,10 @@ def numbers(
 
     Returns ``(values, problems)``: a float array and an object array holding
     ``None`` for good cells and the cell error text for bad ones. Blank cells
-    take ``default`` when it is given (optional arguments).
+    take ``default`` when it is given (optional arguments). Numbers are not
+    checked against a range here (see :class:`ltvxl.domains.Domain`).
     """
-    values = np.empty(grid.shape, dtype=float)
-    problems = np.full(grid.shape, None, dtype=object)
-    flat_v, flat_p = values.reshape(-1), problems.reshape(-1)
-    for i, cell in enumerate(grid.reshape(-1)):
-        if type(cell) is float:  # fast path: xlwings passes numbers as float
-            flat_v[i] = cell
-            continue
-        if cell is None and default is not None:
-            flat_v[i] = default
-            continue
-        flat_v[i], flat_p[i] = number_or_problem(cell, name)
+    values, problems, _ = read_numbers(grid, name, default)
     return values, problems
 
 

@@ -38,6 +38,23 @@ def _cmd_functions(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from . import docs_gen
+
+    if args.check:
+        import ltvxl.udfs  # noqa: F401  (declares the functions)
+
+        out = Path(args.output)
+        current = out.read_text(encoding="utf-8") if out.exists() else ""
+        if current != docs_gen.render():
+            print(f"{args.output} is out of date: run `{docs_gen.COMMAND}`", file=sys.stderr)
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
+    print(f"Wrote {docs_gen.write(args.output)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ltvxl",
@@ -59,6 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
     functions = sub.add_parser("functions", help="list the worksheet functions")
     functions.add_argument("-v", "--verbose", action="store_true", help="with descriptions")
     functions.set_defaults(func=_cmd_functions)
+
+    docs = sub.add_parser(
+        "docs",
+        help="write docs/functions.md from the function declarations",
+        description="Write the reference of every worksheet function (Markdown), generated "
+        "from the declarations in ltvxl.udfs. Run it from the repository root.",
+    )
+    docs.add_argument("-o", "--output", default="docs/functions.md",
+                      help="file to write (default: docs/functions.md)")
+    docs.add_argument("--check", action="store_true",
+                      help="only check that the file is up to date (exit 1 if not)")
+    docs.set_defaults(func=_cmd_docs)
     return parser
 
 

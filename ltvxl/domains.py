@@ -18,6 +18,8 @@ from .errors import DIV0, LtvxlError
 def _fmt(x: float) -> str:
     if np.isnan(x):
         return "NaN"
+    if np.isinf(x):
+        return "infinity" if x > 0 else "-infinity"
     if float(x).is_integer() and abs(x) < 1e15:
         return str(int(x))
     return f"{x:.10g}"
@@ -30,7 +32,8 @@ class Domain:
     low, high: bounds (``None`` for none); low_open, high_open: whether the
     bound itself is excluded. zero_divides: a zero is reported as ``#DIV/0!``
     rather than ``#VALUE!`` (for denominators). is_rate: the value is a
-    fraction, so a value above 1 gets a hint about percentages.
+    fraction, so a value above 1 gets a hint about percentages. allow_inf:
+    ``+inf`` is accepted (e.g. an infinite horizon); NaN never is.
     """
 
     low: float | None = None
@@ -39,6 +42,7 @@ class Domain:
     high_open: bool = False
     zero_divides: bool = False
     is_rate: bool = False
+    allow_inf: bool = False
 
     def describe(self) -> str:
         """The rule in words, e.g. ``"> 0 and <= 1"``."""
@@ -52,7 +56,9 @@ class Domain:
     def bad_mask(self, x: np.ndarray) -> np.ndarray:
         """Boolean mask of the elements outside the domain (NaN and inf are outside)."""
         x = np.asarray(x, dtype=float)
-        bad = ~np.isfinite(x)
+        bad = np.isnan(x) if self.allow_inf else ~np.isfinite(x)
+        if self.allow_inf:
+            bad |= np.isneginf(x)
         with np.errstate(invalid="ignore"):
             if self.low is not None:
                 bad |= (x <= self.low) if self.low_open else (x < self.low)
@@ -64,7 +70,7 @@ class Domain:
         """(Excel code, message) for one bad value of argument ``name``."""
         if self.zero_divides and value == 0:
             return DIV0, f"{name} is 0"
-        if not np.isfinite(value):
+        if np.isnan(value) or (np.isinf(value) and not self.allow_inf):
             return "#VALUE!", f"{name} must be a finite number, got {_fmt(value)}"
         text = f"{name} must be {self.describe()}, got {_fmt(value)}"
         if self.is_rate and value > 1 and value <= 100:
@@ -79,11 +85,15 @@ DENOMINATOR = Domain(low=0, low_open=True, zero_divides=True)
 FRACTION = Domain(low=0, high=1, is_rate=True)
 """A fraction in [0, 1], e.g. a gross margin."""
 OPEN_FRACTION = Domain(low=0, high=1, low_open=True, is_rate=True)
-"""A fraction in (0, 1], e.g. a churn rate (0 would mean an infinite lifetime)."""
+"""A fraction in (0, 1]."""
+CHURN = Domain(low=0, high=1, low_open=True, zero_divides=True, is_rate=True)
+"""A churn rate in (0, 1] that divides: 0 (an infinite lifetime) is a ``#DIV/0!``."""
 MARGIN_DIVISOR = Domain(low=0, high=1, low_open=True, zero_divides=True, is_rate=True)
 """A gross margin that divides (0 would mean an infinite payback)."""
 DISCOUNT_RATE = Domain(low=0, high=1, is_rate=True)
 """A discount rate per period, as a fraction in [0, 1]."""
+HORIZON = Domain(low=0, allow_inf=True)
+"""A number of periods >= 0, where ``inf`` stands for an infinite horizon."""
 
 
 def check(name: str, value: object, domain: Domain) -> np.ndarray:

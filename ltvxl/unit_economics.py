@@ -15,12 +15,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .domains import (
+    CHURN,
     DENOMINATOR,
     DISCOUNT_RATE,
     FRACTION,
+    HORIZON,
     MARGIN_DIVISOR,
     NON_NEGATIVE,
-    OPEN_FRACTION,
     POSITIVE,
     check,
 )
@@ -113,7 +114,7 @@ def customer_lifespan(churn_rate: ArrayLike) -> Number:
     >>> customer_lifespan(0.2)
     5.0
     """
-    c = check("churn_rate", churn_rate, OPEN_FRACTION)
+    c = check("churn_rate", churn_rate, CHURN)
     return _out(1.0 / c)
 
 
@@ -138,7 +139,7 @@ def ltv_churn(
     673.33
     """
     a = check("arpu", arpu, NON_NEGATIVE)
-    c = check("churn_rate", churn_rate, OPEN_FRACTION)
+    c = check("churn_rate", churn_rate, CHURN)
     m = check("gross_margin", gross_margin, FRACTION)
     d = check("discount_rate", discount_rate, DISCOUNT_RATE)
     return _out(a * m * (1.0 + d) / (c + d))
@@ -156,7 +157,7 @@ def clv_retention(
     fraction retained each period, ``d`` the discount rate per period. The
     margin of period t is earned at its end by the customers retained t times:
     ``CLV = sum_{t=1..T} m r^t / (1+d)^t``; for an infinite horizon
-    (``periods`` None) this is ``m r / (1 + d - r)`` (Gupta & Lehmann 2003).
+    (``periods`` None or ``inf``) this is ``m r / (1 + d - r)`` (Gupta & Lehmann 2003).
     A fractional ``periods`` is rounded down to whole periods. A retention
     of 1 with no discounting over an infinite horizon has no finite value
     and gives ``inf``.
@@ -169,14 +170,13 @@ def clv_retention(
     m = check("margin", margin, NON_NEGATIVE)
     d = check("discount_rate", discount_rate, DISCOUNT_RATE)
     r = check("retention_rate", retention_rate, FRACTION)
-    if periods is None:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _out(np.where(1.0 + d - r > 0, m * r / (1.0 + d - r), np.inf))
-    n = np.floor(check("periods", periods, NON_NEGATIVE))
+    n = np.floor(check("periods", np.inf if periods is None else periods, HORIZON))
     q = r / (1.0 + d)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        geometric = np.where(q < 1, q * (1 - q**n) / np.where(q < 1, 1 - q, 1.0), n)
-    return _out(m * geometric)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        infinite = np.where(1.0 + d - r > 0, r / (1.0 + d - r), np.inf)
+        finite = np.where(q < 1, q * (1 - q**n) / np.where(q < 1, 1 - q, 1.0), n)
+        geometric = np.where(np.isinf(n), infinite, finite)
+        return _out(np.where(m == 0, 0.0, m * geometric))  # no margin is worth 0 at any horizon
 
 
 def cac(acquisition_spend: ArrayLike, new_customers: ArrayLike) -> Number:

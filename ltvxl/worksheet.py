@@ -15,16 +15,19 @@ text (see :mod:`ltvxl.errors`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
-from .cells import as_grid, numbers
-from .domains import Domain
+from .cells import as_grid, read_numbers
+from .domains import ANY, Domain
 from .errors import NUM, VALUE, LtvxlError, cell_error
 
 CATEGORY = "ltvxl"
@@ -68,7 +71,16 @@ class Arg:
 
 @dataclass(frozen=True)
 class Spec:
-    """The declaration of one worksheet function."""
+    """The declaration of one worksheet function.
+
+    name: the Excel name (UPPER_SNAKE_CASE). description: one sentence for
+    Excel's Function Wizard (at most 255 characters). args: the arguments in
+    order (required ones first). returns: ``value`` (one cell), ``array``
+    (spills in the shape of its range arguments) or ``table`` (spills a header
+    row and rows). examples: (formula, result) pairs shown in the
+    documentation and checked by the tests. elementwise: set by
+    :func:`elementwise` for functions applied cell by cell.
+    """
 
     name: str
     description: str
@@ -77,10 +89,114 @@ class Spec:
     category: str = CATEGORY
     examples: tuple[tuple[str, str], ...] = field(default=())
     """(formula, result) pairs shown in the documentation."""
+    elementwise: bool = False
 
 
 REGISTRY: dict[str, Callable[..., Any]] = {}
 """Every declared worksheet function by Excel name, in declaration order."""
+
+MAX_TEXT = 255
+"""Excel's limit on a function description and on each argument's help."""
+MAX_WIZARD = 254
+"""Function Wizard limit: number of arguments + characters of all argument names."""
+
+_RESERVED = """
+    Access AddressOf Alias And Any Append Array As Attribute Base Binary Boolean ByRef Byte
+    ByVal Call Case CBool CByte CCur CDate CDbl CDec CDecl CInt Circle CLng CLngLng CLngPtr
+    Close Compare Const CSng CStr Currency CVar CVErr Database Date Debug Decimal Declare
+    DefBool DefByte DefCur DefDate DefDbl DefDec DefInt DefLng DefLngLng DefLngPtr DefObj
+    DefSng DefStr DefVar Dim Do DoEvents Double Each Else ElseIf Empty End EndIf Enum Eqv
+    Erase Error Event Exit Explicit False Fix For Friend Function Get Global GoSub GoTo If
+    Imp Implements In Input InputB Int Integer Is LBound Len LenB Let Lib Like Line Load
+    Lock Long LongLong LongPtr Loop LSet Me Mid MidB Mod Module Name New Next Not Nothing
+    Null Object On Open Option Optional Or Output ParamArray Preserve Print Private
+    Property PSet Public Put RaiseEvent Random Read ReDim Rem Resume Return RSet Scale Seek
+    Select Set Sgn Shared Single Spc Static Step Stop String Sub Tab Text Then Time To True
+    Type TypeOf UBound Unload Unlock Until Variant Wend While Width With WithEvents Write Xor
+"""
+VBA_RESERVED = frozenset(w.lower() for w in _RESERVED.split())
+"""VBA keywords and built-in statements that cannot name a VBA function or argument."""
+
+_WRAPPER = "Application Caller Range XLPy CallUDF ThisWorkbook ActiveWorkbook Err argsArray"
+WRAPPER_NAMES = frozenset(w.lower() for w in [*_WRAPPER.split(), "failed", "k", "App"])
+"""Identifiers used inside the VBA wrappers xlwings generates; an argument may not shadow them."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_A1 = re.compile(r"([A-Za-z]{1,3})([0-9]+)\Z")
+_R1C1 = re.compile(r"(?:[Rr][0-9]*)?(?:[Cc][0-9]*)?\Z")
+
+
+def looks_like_cell(name: str) -> bool:
+    """Whether Excel reads ``name`` as a cell reference (``LTV1``, ``XFD1048576``, ``R1C1``)."""
+    m = _A1.match(name)
+    if m:
+        col = 0
+        for ch in m.group(1).upper():
+            col = col * 26 + ord(ch) - ord("A") + 1
+        row = int(m.group(2))
+        if col <= 16384 and 1 <= row <= 1048576:
+            return True
+    return bool(name) and bool(_R1C1.match(name))
+
+
+def vba_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a VBA function or argument, or None when it can."""
+    if not _IDENTIFIER.match(name):
+        return f"{name!r} is not a VBA identifier (a letter, then letters, digits or _)"
+    if len(name) > 255:
+        return f"{name[:20]}... is longer than 255 characters"
+    if name.lower() in VBA_RESERVED:
+        return f"{name!r} is a VBA reserved word"
+    if looks_like_cell(name):
+        return f"{name!r} looks like a cell address"
+    return None
+
+
+def spec_problems(spec: Spec) -> list[str]:
+    """Every way ``spec`` breaks Excel's, VBA's or ltvxl's rules (empty when it is fine)."""
+    out: list[str] = []
+    if (problem := vba_name_problem(spec.name)) is not None:
+        out.append(problem)
+    if spec.name != spec.name.upper():
+        out.append(f"{spec.name}: the Excel name must be upper case")
+    if not spec.description.strip() or len(spec.description) > MAX_TEXT:
+        out.append(f"{spec.name}: description must have 1 to {MAX_TEXT} characters, "
+                   f"has {len(spec.description)}")
+    if not spec.category or len(spec.category) > MAX_TEXT:
+        out.append(f"{spec.name}: category must have 1 to {MAX_TEXT} characters")
+    if spec.returns not in ("value", "array", "table"):
+        out.append(f"{spec.name}: returns must be value, array or table, not {spec.returns!r}")
+    names = [a.name for a in spec.args]
+    if len({n.lower() for n in names}) != len(names):
+        out.append(f"{spec.name}: duplicate argument names (VBA ignores case)")
+    wizard = len(names) + sum(len(n) for n in names)
+    if wizard > MAX_WIZARD:
+        out.append(f"{spec.name}: {len(names)} arguments + {wizard - len(names)} characters of "
+                   f"argument names = {wizard} > {MAX_WIZARD} (Function Wizard limit)")
+    seen_optional = False
+    for a in spec.args:
+        if (problem := vba_name_problem(a.name)) is not None:
+            out.append(f"{spec.name}: argument {problem}")
+        if a.name != a.name.lower():
+            out.append(f"{spec.name}: argument {a.name} must be lower_snake_case")
+        if a.name.lower() in WRAPPER_NAMES or a.name.lower() == spec.name.lower():
+            out.append(f"{spec.name}: argument {a.name} clashes with a name in the VBA wrapper")
+        if not a.help.strip() or len(a.help) > MAX_TEXT:
+            out.append(f"{spec.name}: help of {a.name} must have 1 to {MAX_TEXT} characters, "
+                       f"has {len(a.help)}")
+        if a.kind not in ("number", "data", "text", "value"):
+            out.append(f"{spec.name}: argument {a.name} has an unknown kind {a.kind!r}")
+        if seen_optional and not a.optional:
+            out.append(f"{spec.name}: required argument {a.name} after an optional one")
+        seen_optional |= a.optional
+        if a.kind == "number" and a.optional and a.default is not None:
+            if isinstance(a.default, bool) or not isinstance(a.default, (int, float)):
+                out.append(f"{spec.name}: default of {a.name} must be a number or None")
+            elif a.domain is not None and a.domain.bad_mask(float(a.default)).any():
+                out.append(f"{spec.name}: default of {a.name} is outside its domain")
+        if a.kind == "text" and a.choices and a.default not in (None, REQUIRED, *a.choices):
+            out.append(f"{spec.name}: default of {a.name} is not one of its choices")
+    return out
 
 
 def spec_of(func: Callable[..., Any]) -> Spec:
@@ -100,13 +216,32 @@ def _signature(spec: Spec) -> inspect.Signature:
     return inspect.Signature(params)
 
 
+def _finite_out(result: Any, name: str) -> Any:
+    """A scalar or numpy result made safe for a cell: no NaN or inf, no numpy types."""
+    if isinstance(result, np.ndarray):
+        grid = result.reshape(1, 1) if result.ndim == 0 else result
+        if grid.ndim == 1:
+            grid = grid.reshape(-1, 1)
+        return to_cells(_clean(grid.astype(object) if grid.dtype.kind not in "fiub" else grid,
+                               name))
+    if isinstance(result, np.generic):
+        result = result.item()
+    if isinstance(result, float) and not math.isfinite(result):
+        return cell_error(NUM, f"{name} has no finite value here")
+    return result
+
+
 def guard(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``func`` so that it returns error text instead of raising."""
+    """Wrap ``func`` so that it returns error text instead of raising.
+
+    A scalar or numpy result that is NaN or infinite becomes ``#NUM!`` text;
+    numpy results become lists of lists as xlwings expects.
+    """
 
     @functools.wraps(func)
-    def guarded(*args: Any) -> Any:
+    def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args)
+            return _finite_out(func(*args, **kwargs), name)
         except LtvxlError as exc:
             return exc.cell_text()
         except RecursionError:
@@ -123,28 +258,38 @@ def guard(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 def declare(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
     """Make the worksheet function for ``spec`` from ``impl`` and register it.
 
-    ``impl`` takes the cell values positionally. The result carries the Excel
+    ``impl`` takes the cell values positionally, one per argument of the spec
+    (``None`` for an omitted optional argument). The result carries the Excel
     name, the description as its docstring, a signature whose optional
     arguments default to ``None`` (as Excel passes an omitted argument), and
-    the spec as ``__ltvxl__``.
+    the spec as ``__ltvxl__``. It may be called positionally, as xlwings does,
+    or with keywords; a wrong number of arguments is error text too. A spec
+    that breaks Excel's limits (see :func:`spec_problems`) raises ValueError.
     """
+    problems = spec_problems(spec)
+    if problems:
+        raise ValueError("; ".join(problems))
+    if spec.name in REGISTRY:
+        raise ValueError(f"worksheet function {spec.name} declared twice")
+    sig = _signature(spec)
     names = [a.name for a in spec.args]
-    if len(set(names)) != len(names):
-        raise ValueError(f"{spec.name}: duplicate argument names")
-    seen_optional = False
-    for a in spec.args:
-        if seen_optional and not a.optional:
-            raise ValueError(f"{spec.name}: required argument {a.name} after an optional one")
-        seen_optional |= a.optional
-    func = guard(spec.name, impl)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if not kwargs and len(args) == len(names):  # how xlwings calls
+            return impl(*args)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise LtvxlError(f"{spec.name}: {exc}") from None
+        return impl(*(bound.arguments.get(n) for n in names))
+
+    func = guard(spec.name, call)
     func.__name__ = func.__qualname__ = spec.name
     func.__doc__ = spec.description
-    func.__signature__ = _signature(spec)  # type: ignore[attr-defined]
+    func.__signature__ = sig  # type: ignore[attr-defined]
     func.__annotations__ = {}  # xlwings reads converters from annotations: there are none
     del func.__wrapped__  # type: ignore[attr-defined]
     func.__ltvxl__ = spec  # type: ignore[attr-defined]
-    if spec.name in REGISTRY:
-        raise ValueError(f"worksheet function {spec.name} declared twice")
     REGISTRY[spec.name] = func
     return func
 
@@ -163,30 +308,70 @@ def _safe_value(domain: Domain | None) -> float:
     return 1.0
 
 
+def _dims(shape: tuple[int, ...]) -> str:
+    rows, cols = shape
+    return f"{rows} row{'s' * (rows != 1)} x {cols} column{'s' * (cols != 1)}"
+
+
 def broadcast_shape(grids: dict[str, np.ndarray]) -> tuple[int, int]:
-    """The common shape of argument grids; an error naming the arguments that disagree."""
-    shape: tuple[int, int] = (1, 1)
-    owner = ""
+    """The common shape of argument grids; an error naming two arguments that disagree.
+
+    As in Excel array formulas, a single cell goes with any range, a column
+    with columns of the same length (or a row, giving a table), a row with
+    rows of the same length.
+    """
+    shape: tuple[int, ...] = (1, 1)
+    seen: list[tuple[str, tuple[int, ...]]] = []
     for name, grid in grids.items():
         try:
-            new = np.broadcast_shapes(shape, grid.shape)
+            shape = np.broadcast_shapes(shape, grid.shape)
         except ValueError:
-            a = f"{owner} ({shape[0]}x{shape[1]})"
-            b = f"{name} ({grid.shape[0]}x{grid.shape[1]})"
+            other, other_shape = next(
+                ((o, s) for o, s in seen if not _compatible(s, grid.shape)), seen[-1]
+            )
             raise LtvxlError(
-                f"{a} and {b} have different shapes; use ranges of the same size or single cells"
+                f"{other} ({_dims(other_shape)}) and {name} ({_dims(grid.shape)}) have "
+                "different shapes; use ranges of the same size or single cells"
             ) from None
-        if new != shape or not owner:
-            owner = name if grid.size > 1 or not owner else owner
-        shape = new  # type: ignore[assignment]
-    return shape
+        seen.append((name, grid.shape))
+    return shape  # type: ignore[return-value]
+
+
+def _compatible(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    return all(x == y or x == 1 or y == 1 for x, y in zip(a, b, strict=True))
 
 
 def to_cells(result: np.ndarray) -> Any:
-    """A 2-D object array as xlwings returns it: a scalar for 1x1, else a list of lists."""
+    """A 2-D array as xlwings returns it: a scalar for 1x1, else a list of lists.
+
+    Numbers come back as Python floats, never numpy types.
+    """
+    if result.dtype.kind in "iub":
+        result = result.astype(float)
     if result.shape == (1, 1):
-        return result[0, 0]
+        value = result[0, 0]
+        return value.item() if isinstance(value, np.generic) else value
     return result.tolist()
+
+
+def _clean(grid: np.ndarray, name: str) -> np.ndarray:
+    """``grid`` with NaN/inf (and numpy scalars) replaced, as an object array if needed."""
+    if grid.dtype.kind in "fiub":
+        floats = grid.astype(float)
+        finite = np.isfinite(floats)
+        if finite.all():
+            return floats
+        out = floats.astype(object)
+        out[~finite] = cell_error(NUM, f"{name} has no finite value here")
+        return out
+    out = grid.astype(object)
+    flat = out.reshape(-1)
+    for i, v in enumerate(flat):
+        if isinstance(v, np.generic):
+            v = flat[i] = v.item()
+        if isinstance(v, float) and not math.isfinite(v):
+            flat[i] = cell_error(NUM, f"{name} has no finite value here")
+    return out
 
 
 def elementwise(
@@ -198,50 +383,57 @@ def elementwise(
     broadcast against each other (a single cell against a column, columns of
     the same length) and the result has their common shape, so one formula
     serves a whole column of customers. A bad cell gives its error text in the
-    matching result cell while the other cells are computed. ``core`` is
-    called once, vectorised, on float arrays; ``core_kwargs`` maps argument
-    names to ``core``'s keyword names where they differ.
+    matching result cell while the other cells are computed; when several
+    arguments are bad in one cell, the first argument's message is shown.
+    ``core`` is called once, vectorised, on float arrays (numpy broadcasting);
+    ``core_kwargs`` maps argument names to ``core``'s keyword names where they
+    differ. A blank cell of an optional argument takes its default; an
+    optional argument whose default is None is left out of the call when
+    omitted.
     """
+    not_number = [a.name for a in spec.args if a.kind != "number"]
+    if not_number:
+        raise ValueError(f"{spec.name}: elementwise arguments must be numbers: {not_number}")
+    spec = dataclasses.replace(spec, elementwise=True)
     rename = core_kwargs or {}
 
     def impl(*values: Any) -> Any:
         grids: dict[str, np.ndarray] = {}
-        for arg, value in zip(spec.args, values, strict=False):
+        for arg, value in zip(spec.args, values, strict=True):
             if value is None and arg.optional:
                 continue
             grids[arg.name] = as_grid(value, arg.name)
         shape = broadcast_shape(grids)
-        problems = np.full(shape, None, dtype=object)
-        kwargs: dict[str, np.ndarray] = {}
+        problems: np.ndarray | None = None
+        kwargs: dict[str, Any] = {}
         for arg in spec.args:
+            key = rename.get(arg.name, arg.name)
             if arg.name not in grids:
                 if arg.default is not None:
-                    kwargs[rename.get(arg.name, arg.name)] = np.asarray(float(arg.default))
+                    kwargs[key] = float(arg.default)
                 continue
-            default = None if not arg.optional else arg.default
-            vals, probs = numbers(grids[arg.name], arg.name, default)
-            if arg.domain is not None:
-                bad = arg.domain.bad_mask(vals) & (probs == None)  # noqa: E711
-                for idx in zip(*np.nonzero(bad), strict=True):
-                    code, text = arg.domain.message(arg.name, float(vals[idx]))
-                    probs[idx] = cell_error(code, text)
-            vals = np.broadcast_to(vals, shape).copy()
-            probs = np.broadcast_to(probs, shape)
-            has = probs != None  # noqa: E711
-            vals[has] = _safe_value(arg.domain)
-            first = (problems == None) & has  # noqa: E711
-            problems[first] = probs[first]
-            kwargs[rename.get(arg.name, arg.name)] = vals
+            default = arg.default if arg.optional else None
+            vals, probs, defaulted = read_numbers(grids[arg.name], arg.name, default)
+            domain = arg.domain or ANY
+            bad = domain.bad_mask(vals) & ~defaulted & np.equal(probs, None)
+            for idx in zip(*np.nonzero(bad), strict=True):
+                code, text = domain.message(arg.name, float(vals[idx]))
+                probs[idx] = cell_error(code, text)
+            has = np.not_equal(probs, None)
+            if has.any():
+                vals[has] = _safe_value(arg.domain)
+                if problems is None:
+                    problems = np.full(shape, None, dtype=object)
+                first = np.equal(problems, None) & np.broadcast_to(has, shape)
+                problems[first] = np.broadcast_to(probs, shape)[first]
+            kwargs[key] = vals
         with np.errstate(all="ignore"):
             raw = np.asarray(core(**kwargs))
-        result = np.broadcast_to(raw, shape).astype(object)
-        if raw.dtype.kind in "fiu":
-            floats = np.broadcast_to(raw, shape).astype(float)
-            finite = np.isfinite(floats)
-            result[~finite] = cell_error(NUM, f"{spec.name} is infinite or undefined here")
-            result[finite] = floats[finite]
-        has_problem = problems != None  # noqa: E711
-        result[has_problem] = problems[has_problem]
+        result = _clean(np.broadcast_to(raw, shape), spec.name)
+        if problems is not None:
+            result = result.astype(object)
+            has_problem = np.not_equal(problems, None)
+            result[has_problem] = problems[has_problem]
         return to_cells(result)
 
     return declare(spec, impl)

@@ -101,7 +101,7 @@ def test_vectorised_inputs_broadcast():
     ("call", "fragment"),
     [
         (lambda: ue.customer_lifespan(1.5), "churn_rate must be > 0 and <= 1, got 1.5"),
-        (lambda: ue.customer_lifespan(0), "churn_rate must be > 0"),
+        (lambda: ue.customer_lifespan(0), "churn_rate is 0"),
         (lambda: ue.ltv(-1, 3, 5), "avg_purchase_value must be >= 0, got -1"),
         (lambda: ue.ltv(100, 3, 5, gross_margin=60), "enter 60% or 0.6"),
         (lambda: ue.avg_purchase_value(100, 0), "purchases is 0"),

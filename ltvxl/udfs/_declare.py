@@ -3,8 +3,11 @@
 :func:`expose` applies xlwings' own decorators (``xw.func``, ``xw.arg``) to a
 declared worksheet function, reading everything from its
 :class:`~ltvxl.worksheet.Spec`: the category, the description (the function's
-docstring), each argument's help, and ``ndim=2`` for range arguments so that
-a column arrives as a column. On Windows these are the classic UDF
+docstring), each argument's help, ``ndim=2`` for range arguments so that
+a column arrives as a column (and a single cell as ``[[value]]``), and
+``err_to_str=True`` so that an error value in an input cell (``#N/A``)
+arrives as its text and propagates, instead of as ``None``, which would look
+like a blank cell. On Windows these are the classic UDF
 decorators; in xlwings Lite they are Lite's; elsewhere xlwings' no-ops. When
 xlwings is not installed the function is returned unchanged, so the headless
 refresh works without it.
@@ -35,7 +38,7 @@ def expose(func: Callable[..., Any], xw: Any = None) -> Callable[..., Any]:
         return func
     spec = spec_of(func)
     for arg in reversed(spec.args):
-        options: dict[str, Any] = {"doc": arg.help}
+        options: dict[str, Any] = {"doc": arg.help, "err_to_str": True}
         if arg.is_range:
             options["ndim"] = 2
         func = xw.arg(arg.name, **options)(func)

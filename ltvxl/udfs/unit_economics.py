@@ -7,14 +7,17 @@ spills in their shape.
 
 from __future__ import annotations
 
+import math
+
 from ltvxl import unit_economics as ue
 from ltvxl.domains import (
+    CHURN,
     DENOMINATOR,
     DISCOUNT_RATE,
     FRACTION,
+    HORIZON,
     MARGIN_DIVISOR,
     NON_NEGATIVE,
-    OPEN_FRACTION,
     POSITIVE,
 )
 from ltvxl.worksheet import Arg, Spec, elementwise
@@ -128,7 +131,7 @@ CUSTOMER_LIFESPAN = expose(
             "(yearly churn gives years).",
             (
                 Arg("churn_rate", "Share of customers lost per period, a fraction in (0, 1].",
-                    domain=OPEN_FRACTION),
+                    domain=CHURN),
             ),
             returns="array",
             examples=(("=CUSTOMER_LIFESPAN(0.2)", "5"),),
@@ -147,7 +150,7 @@ LTV_CHURN = expose(
                 Arg("arpu", "Average revenue per user per period, e.g. per month (currency).",
                     domain=NON_NEGATIVE),
                 Arg("churn_rate", "Share of customers lost per period, a fraction in (0, 1].",
-                    domain=OPEN_FRACTION),
+                    domain=CHURN),
                 _MARGIN,
                 _DISCOUNT,
             ),
@@ -173,8 +176,8 @@ CLV_RETENTION = expose(
                     "in [0, 1) (up to 1 with periods).", domain=FRACTION),
                 Arg("discount_rate", "Discount rate per period as a fraction (0.1 for 10%).",
                     domain=DISCOUNT_RATE),
-                Arg("periods", "Optional number of periods; blank for an infinite horizon.",
-                    default=None, domain=NON_NEGATIVE),
+                Arg("periods", "Optional number of periods (>= 0, whole periods count); "
+                    "blank for an infinite horizon.", default=math.inf, domain=HORIZON),
             ),
             returns="array",
             examples=(("=CLV_RETENTION(100, 0.8, 0.1)", "266.67"),
