@@ -55,6 +55,18 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_refresh(args: argparse.Namespace) -> int:
+    from .workbook.refresh import refresh
+
+    result = refresh(args.book, args.output, in_place=args.in_place,
+                     progress=lambda m: print(m, file=sys.stderr, flush=True))
+    for warning in result.warnings:
+        print(f"ltvxl: warning: {warning}", file=sys.stderr)
+    print(f"Refreshed {result.formulas:,} formulas ({result.spilled_cells:,} spilled cells) "
+          f"in {result.seconds:.1f} s: wrote {result.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ltvxl",
@@ -88,7 +100,34 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--check", action="store_true",
                       help="only check that the file is up to date (exit 1 if not)")
     docs.set_defaults(func=_cmd_docs)
+    _add_addin_command(sub)
+
+    refresh = sub.add_parser(
+        "refresh",
+        help="recompute every formula of a workbook without Excel",
+        description="Recompute the formulas of BOOK (native Excel functions and ltvxl "
+        "functions) and store the results as the cells' values. The input is not changed "
+        "unless --in-place is given.",
+    )
+    refresh.add_argument("book", help="the .xlsx workbook to refresh")
+    refresh.add_argument("-o", "--output",
+                         help="workbook to write (default: BOOK.refreshed.xlsx beside BOOK)")
+    refresh.add_argument("--in-place", action="store_true", help="overwrite BOOK")
+    refresh.set_defaults(func=_cmd_refresh)
     return parser
+
+
+def _add_addin_command(sub: argparse._SubParsersAction) -> None:
+    from .addin.install import add_arguments, run
+
+    addin = sub.add_parser(
+        "addin",
+        help="install, remove or check the Excel add-in (Windows desktop Excel)",
+        description="Install ltvxl.xlam where Excel loads it and point xlwings at this "
+        "Python and at ltvxl.udfs; remove undoes exactly that; status checks each piece.",
+    )
+    add_arguments(addin)
+    addin.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

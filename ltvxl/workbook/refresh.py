@@ -1,0 +1,770 @@
+"""Headless refresh: recompute every formula of a workbook and store the results.
+
+Only the formula cells are evaluated, in dependency order; data cells are read
+with a fast reader (python-calamine). Native Excel functions are evaluated by
+the ``formulas`` library; ltvxl functions are the very declared functions of
+:data:`ltvxl.udfs.FUNCTIONS`, called with arguments shaped as xlwings passes
+them (ranges as lists of lists, ``None`` for blanks, numbers as ``float``,
+dates as ``datetime``). The results are written as the cells' cached values
+into a copy of the package; every other part is copied unchanged.
+
+Dynamic-array formulas (``<f t="array">`` with cell metadata) spill: their
+``ref`` is set to the new spill range, the spilled values are written into its
+cells, and cells of the old range that are no longer in it are cleared. A
+spill onto occupied cells gives ``#SPILL!`` as in Excel. A legacy array
+formula (entered with Ctrl+Shift+Enter) fills its fixed range. An ordinary
+formula that returns an array keeps its top-left value (Excel's implicit
+intersection for a formula saved without dynamic-array metadata).
+
+Error texts returned by ltvxl functions ("#VALUE! ...") are stored as text
+cells, exactly what Excel shows; errors of native functions are stored as
+Excel error values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sys
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ltvxl.errors import LtvxlError
+from ltvxl.fileio import atomic_output
+
+from .xlsx import (
+    MAX_COLS,
+    MAX_ROWS,
+    ErrorValue,
+    FormulaCell,
+    Package,
+    SheetXml,
+    WorkbookError,
+    cell_name,
+    excel_serial,
+    open_package,
+    parse_range,
+    range_name,
+    write_package,
+)
+
+
+class RefreshError(LtvxlError):
+    """A formula that the headless refresh cannot evaluate."""
+
+
+class ExcelDate(float):
+    """A date cell: its Excel serial number, remembering the ``datetime`` it came from.
+
+    Native functions see the serial number (as in Excel); ltvxl functions get
+    the ``datetime``, as xlwings passes a date cell.
+    """
+
+    when: dt.datetime
+
+    def __new__(cls, when: dt.datetime | dt.date) -> ExcelDate:
+        if not isinstance(when, dt.datetime):
+            when = dt.datetime(when.year, when.month, when.day)
+        obj = float.__new__(cls, excel_serial(when))
+        obj.when = when
+        return obj
+
+
+@dataclass
+class RefreshResult:
+    """What a refresh did."""
+
+    output: Path
+    formulas: int
+    spilled_cells: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------ formulas glue
+
+def _formulas() -> Any:
+    import formulas  # lazy: not available in the browser build
+
+    return formulas
+
+
+_EMPTY: Any = None
+_XLERR: Any = None
+
+
+def _init_formulas() -> None:
+    """Register the ltvxl functions with ``formulas`` (once)."""
+    global _EMPTY, _XLERR
+    if _EMPTY is not None:
+        return
+    import schedula as sh
+    from formulas.tokens.operand import XlError
+
+    from ltvxl.udfs import FUNCTIONS
+
+    _EMPTY, _XLERR = sh.EMPTY, XlError
+    registry = _formulas().get_functions()
+    for name, func in FUNCTIONS.items():
+        registry[name] = _adapter(func)
+
+
+def _xlerror(code: str) -> Any:
+    from formulas.functions import Error
+
+    return Error.errors.get(code) or _XLERR(code)
+
+
+def _cell_for_udf(v: Any) -> Any:
+    """A value as xlwings passes one cell to a function."""
+    t = type(v)
+    if t is float or t is str or t is bool:
+        return v
+    if v is _EMPTY or v is None:
+        return None
+    if t is ExcelDate:
+        return v.when
+    if isinstance(v, _XLERR):
+        return str(v)
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    return v
+
+
+def _to_udf_arg(value: Any, is_range: bool) -> Any:
+    if hasattr(value, "ranges") and hasattr(value, "value"):  # formulas.Ranges
+        value = value.value
+    if isinstance(value, np.ndarray):
+        arr = value if value.ndim == 2 else np.atleast_2d(value)
+        rows = [[_cell_for_udf(v) for v in row] for row in arr.tolist()]
+        if not is_range and len(rows) == 1 and len(rows[0]) == 1:
+            return rows[0][0]
+        return rows
+    cell = _cell_for_udf(value)
+    return [[cell]] if is_range else cell
+
+
+def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
+    from ltvxl.worksheet import spec_of
+
+    spec = spec_of(func)
+
+    def call(*args: Any) -> Any:
+        if len(args) > len(spec.args):
+            return f"#VALUE! {spec.name} takes at most {len(spec.args)} arguments, got {len(args)}"
+        values = [_to_udf_arg(a, arg.is_range) for a, arg in zip(args, spec.args, strict=False)]
+        values += [None] * (len(spec.args) - len(values))
+        out = func(*values)
+        if isinstance(out, (list, tuple)):
+            grid = [list(r) if isinstance(r, (list, tuple)) else [r] for r in out]
+            width = max((len(r) for r in grid), default=1)
+            arr = np.empty((len(grid), width), dtype=object)
+            arr[:] = _EMPTY
+            for i, r in enumerate(grid):
+                for j, v in enumerate(r):
+                    arr[i, j] = _grid_value(v)
+            return arr
+        return _grid_value(out)
+
+    call.__name__ = spec.name
+    return call
+
+
+def _grid_value(v: Any) -> Any:
+    """A value as the engine keeps it in a grid (what native functions see)."""
+    t = type(v)
+    if t is float or t is str or t is bool or t is ExcelDate:
+        return v
+    if v is None or v is _EMPTY:
+        return _EMPTY
+    if isinstance(v, ErrorValue):
+        return _xlerror(v.code)
+    if isinstance(v, _XLERR):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (dt.datetime, dt.date)):
+        return ExcelDate(v)
+    if isinstance(v, np.datetime64):
+        import pandas as pd
+
+        return ExcelDate(pd.Timestamp(v).to_pydatetime())
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v)
+    if isinstance(v, dt.time):
+        return (v.hour * 3600 + v.minute * 60 + v.second) / 86400.0
+    if isinstance(v, dt.timedelta):
+        return v.total_seconds() / 86400.0
+    return str(v)
+
+
+def _write_value(v: Any, anchor: bool) -> Any:
+    """A grid value as it is stored in the file."""
+    if v is _EMPTY or v is None:
+        return 0.0 if anchor and v is _EMPTY else None
+    if isinstance(v, _XLERR):
+        return ErrorValue(str(v))
+    if isinstance(v, float) and not np.isfinite(v):
+        return ErrorValue("#NUM!")
+    if type(v) is ExcelDate:
+        return float(v)
+    return v
+
+
+def _as_grid(out: Any) -> np.ndarray:
+    """The result of a compiled formula as a 2-D object array of grid values."""
+    if hasattr(out, "ranges") and hasattr(out, "value"):
+        out = out.value
+    arr = np.asarray(out, dtype=object) if isinstance(out, np.ndarray) else None
+    if arr is None:
+        arr = np.empty((1, 1), dtype=object)
+        arr[0, 0] = out
+    elif arr.ndim == 0:
+        arr = arr.reshape(1, 1)
+    elif arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    flat = arr.reshape(-1)
+    for i, v in enumerate(flat):
+        flat[i] = _grid_value(v)
+    return arr
+
+
+# ------------------------------------------------------------ data grids
+
+def _from_calamine(v: Any) -> Any:
+    t = type(v)
+    if t is float:
+        return v
+    if t is str:
+        return _EMPTY if v == "" else v
+    if t is int:
+        return float(v)
+    return _grid_value(v)
+
+
+class Grids:
+    """Cell values of each sheet: the file's values overlaid with computed results."""
+
+    def __init__(self, pkg: Package) -> None:
+        self.pkg = pkg
+        self._book: Any = None
+        self.base: dict[str, np.ndarray] = {}
+        self.blocks: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+
+    def _load(self, sheet: str) -> np.ndarray:
+        if sheet not in self.base:
+            if self._book is None:
+                from python_calamine import CalamineWorkbook
+
+                try:
+                    self._book = CalamineWorkbook.from_path(str(self.pkg.path))
+                except Exception as exc:
+                    raise WorkbookError(f"{self.pkg.path}: cannot read cell values ({exc})") \
+                        from None
+            rows = self._book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+            width = max((len(r) for r in rows), default=0)
+            arr = np.empty((len(rows), width), dtype=object)
+            arr[:] = _EMPTY
+            for i, r in enumerate(rows):
+                arr[i, : len(r)] = [_from_calamine(v) for v in r]
+            self.base[sheet] = arr
+            self.blocks.setdefault(sheet, [])
+        return self.base[sheet]
+
+    def blank(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> None:
+        """Forget the stored values of a range (an old spill range)."""
+        base = self._load(sheet)
+        base[r1 - 1: r2, c1 - 1: c2] = _EMPTY
+
+    def extent(self, sheet: str) -> tuple[int, int]:
+        base = self._load(sheet)
+        rows, cols = base.shape
+        for r, c, arr in self.blocks[sheet]:
+            rows = max(rows, r + arr.shape[0] - 1)
+            cols = max(cols, c + arr.shape[1] - 1)
+        return rows, cols
+
+    def put(self, sheet: str, r: int, c: int, arr: np.ndarray) -> None:
+        self._load(sheet)
+        self.blocks[sheet].append((r, c, arr))
+
+    def read(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> np.ndarray:
+        base = self._load(sheet)
+        if r2 == MAX_ROWS or c2 == MAX_COLS:
+            rows, cols = self.extent(sheet)
+            if r2 == MAX_ROWS:
+                r2 = max(r1, rows)
+            if c2 == MAX_COLS:
+                c2 = max(c1, cols)
+        out = np.empty((r2 - r1 + 1, c2 - c1 + 1), dtype=object)
+        out[:] = _EMPTY
+        part = base[r1 - 1: r2, c1 - 1: c2]
+        out[: part.shape[0], : part.shape[1]] = part
+        for br, bc, arr in self.blocks[sheet]:
+            er, ec = br + arr.shape[0] - 1, bc + arr.shape[1] - 1
+            if er < r1 or br > r2 or ec < c1 or bc > c2:
+                continue
+            ir1, ic1 = max(r1, br), max(c1, bc)
+            ir2, ic2 = min(r2, er), min(c2, ec)
+            out[ir1 - r1: ir2 - r1 + 1, ic1 - c1: ic2 - c1 + 1] = \
+                arr[ir1 - br: ir2 - br + 1, ic1 - bc: ic2 - bc + 1]
+        return out
+
+
+# ------------------------------------------------------------ formula prep
+
+@dataclass(frozen=True)
+class Ref:
+    sheet: str
+    r1: int
+    c1: int
+    r2: int
+    c2: int
+    spill: bool = False
+    """A spill reference (``A2#``): the current spill range of the anchor at (r1, c1)."""
+
+
+_PREFIXES = ("_xlfn.", "_xlws.", "_xludf.", "_xlpm.")
+_SPILL_OP = re.compile(r"((?:'(?:[^']|'')+'|[A-Za-z0-9_.]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)#")
+_NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
+                  "WEBSERVICE", "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN",
+                  "RANDARRAY", "NOW", "TODAY"}
+
+
+def _function_name(token: str) -> str:
+    name = token[:-1]
+    if "!" in name:  # an add-in function: [1]!LTV or 'C:\...\addin.xlam'!LTV
+        name = name.rsplit("!", 1)[1]
+    changed = True
+    while changed:
+        changed = False
+        for p in _PREFIXES:
+            if name.lower().startswith(p.lower()):
+                name, changed = name[len(p):], True
+    return name.upper()
+
+
+def _unquote_sheet(s: str) -> str:
+    if s.startswith("'") and s.endswith("'"):
+        return s[1:-1].replace("''", "'")
+    return s
+
+
+class Preparer:
+    """Turns formula text into a cacheable expression over placeholder inputs."""
+
+    def __init__(self, pkg: Package, known: set[str]) -> None:
+        self.pkg = pkg
+        self.known = known
+        self.sheet_index = {s.name: s.index for s in pkg.sheets}
+
+    def prepare(self, sheet: str, row: int, text: str) -> tuple[str, list[Ref]]:
+        refs: list[Ref] = []
+        key = self._rewrite(sheet, row, text, refs, depth=0)
+        return key, refs
+
+    def _rewrite(self, sheet: str, row: int, text: str, refs: list[Ref], depth: int) -> str:
+        from openpyxl.formula.tokenizer import Tokenizer, TokenizerError
+
+        if depth > 10:
+            raise RefreshError("defined names refer to each other in a loop")
+        if "#" in text:
+            segs = text.split('"')
+            for i in range(0, len(segs), 2):
+                segs[i] = _SPILL_OP.sub(lambda m: f"_xlfn.ANCHORARRAY({m.group(0)[:-1]})",
+                                        segs[i])
+            text = '"'.join(segs)
+        try:
+            items = Tokenizer("=" + text).items
+        except TokenizerError as exc:
+            raise RefreshError(f"cannot read the formula ({exc})") from None
+        out: list[str] = []
+        i = 0
+        while i < len(items):
+            tok = items[i]
+            ttype, sub, val = tok.type, tok.subtype, tok.value
+            if ttype == "FUNC" and sub == "OPEN":
+                name = _function_name(val)
+                if name == "ANCHORARRAY":
+                    if i + 2 >= len(items) or items[i + 1].subtype != "RANGE":
+                        raise RefreshError("a spill reference (#) must follow a cell")
+                    ref = self._ref(sheet, row, items[i + 1].value)
+                    refs.append(Ref(ref.sheet, ref.r1, ref.c1, ref.r1, ref.c1, spill=True))
+                    out.append(f"_XREF_{len(refs) - 1}")
+                    i += 3
+                    continue
+                if name in _NOT_SUPPORTED or name not in self.known:
+                    why = ("is volatile or needs Excel's cell model, which the headless "
+                           "refresh does not provide" if name in _NOT_SUPPORTED
+                           else "is not known to the headless refresh")
+                    raise RefreshError(f"function {name} {why}", )
+                out.append(name + "(")
+            elif ttype == "OPERAND" and sub == "RANGE":
+                resolved = self._operand(sheet, row, val, refs, depth)
+                out.append(resolved)
+            elif ttype == "WHITE-SPACE":
+                pass
+            else:
+                out.append(val)
+            i += 1
+        return "".join(out)
+
+    def _operand(self, sheet: str, row: int, val: str, refs: list[Ref], depth: int) -> str:
+        name = self._name(sheet, val)
+        if name is not None:
+            try:
+                ref = self._ref(sheet, row, name)
+            except (RefreshError, WorkbookError):
+                return "(" + self._rewrite(sheet, row, name, refs, depth + 1) + ")"
+        else:
+            ref = self._ref(sheet, row, val)
+        refs.append(ref)
+        return f"_XREF_{len(refs) - 1}"
+
+    def _name(self, sheet: str, val: str) -> str | None:
+        if "[" in val or ("!" in val and not val.rsplit("!", 1)[1].replace("_", "").isalpha()):
+            return None
+        if "!" in val:
+            sname, nm = val.rsplit("!", 1)
+            idx = self.sheet_index.get(_unquote_sheet(sname))
+            return self.pkg.names.get((idx, nm.upper()))
+        if re.fullmatch(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?", val):
+            return None
+        local = self.pkg.names.get((self.sheet_index.get(sheet), val.upper()))
+        if local is not None:
+            return local
+        return self.pkg.names.get((None, val.upper()), None)
+
+    def _ref(self, sheet: str, row: int, val: str) -> Ref:
+        if "[" in val:
+            if val.startswith("["):
+                raise RefreshError(f"external reference {val} (links to other workbooks "
+                                   "are not refreshed)")
+            return self._structured(row, val)
+        target = sheet
+        if "!" in val:
+            sname, val = val.rsplit("!", 1)
+            target = _unquote_sheet(sname)
+            try:
+                target = self.pkg.sheet(target).name
+            except WorkbookError:
+                raise RefreshError(f"reference to a missing sheet {target!r}") from None
+        try:
+            r1, c1, r2, c2 = parse_range(val)
+        except WorkbookError:
+            raise RefreshError(f"unknown name or reference {val!r}") from None
+        return Ref(target, r1, c1, r2, c2)
+
+    def _structured(self, row: int, val: str) -> Ref:
+        tname, rest = val.split("[", 1)
+        table = self.pkg.tables.get(tname.upper())
+        if table is None:
+            raise RefreshError(f"unknown table {tname!r} in {val}")
+        inner = rest[:-1]  # drop the closing ]
+        items = re.findall(r"\[((?:[^\[\]']|'.)*)\]", inner) if inner.startswith("[") else (
+            [inner] if inner else [])
+        items = [re.sub(r"'(.)", r"\1", s).strip() for s in items]
+        specials = [s.lower() for s in items if s.startswith("#")]
+        if inner.startswith("@"):
+            specials, items = ["#this row"], [inner[1:].strip("[]")]
+        cols = [s for s in items if not s.startswith("#") and s]
+        r1, c1, r2, _ = table.ref
+        head = r1 + table.header_rows
+        foot = r2 - table.totals_rows
+        if not specials or specials == ["#data"]:
+            top, bottom = head, foot
+        elif specials == ["#all"]:
+            top, bottom = r1, r2
+        elif specials == ["#headers"]:
+            top = bottom = r1
+        elif specials == ["#totals"]:
+            top = bottom = r2
+        elif specials == ["#this row"]:
+            top = bottom = row
+        elif sorted(specials) == ["#data", "#headers"]:
+            top, bottom = r1, foot
+        elif sorted(specials) == ["#data", "#totals"]:
+            top, bottom = head, r2
+        else:
+            raise RefreshError(f"structured reference {val} is not supported")
+        lower = [c.lower() for c in table.columns]
+        idx = []
+        for col in cols:
+            if col.lower() not in lower:
+                raise RefreshError(f"table {table.name} has no column {col!r}")
+            idx.append(lower.index(col.lower()))
+        first, last = (min(idx), max(idx)) if idx else (0, len(table.columns) - 1)
+        return Ref(table.sheet, top, c1 + first, bottom, c1 + last)
+
+
+# ------------------------------------------------------------ the engine
+
+@dataclass
+class _Node:
+    sheet: str
+    cell: FormulaCell
+    key: str = ""
+    refs: list[Ref] = field(default_factory=list)
+    spill: tuple[int, int] = (1, 1)
+
+
+class Engine:
+    """Evaluates the formula cells of one package."""
+
+    def __init__(self, pkg: Package, progress: Callable[[str], None] | None = None) -> None:
+        _init_formulas()
+        self.pkg = pkg
+        self.progress = progress
+        self.grids = Grids(pkg)
+        self.sheets: dict[str, SheetXml] = {}
+        self.nodes: dict[tuple[str, int, int], _Node] = {}
+        self.index: dict[str, dict[int, list[int]]] = {}
+        self.compiled: dict[str, tuple[Any, list[str]]] = {}
+        self.warnings: list[str] = []
+        self.spilled = 0
+        self.residue: dict[str, set[tuple[int, int]]] = {}
+        self.claimed: dict[str, set[tuple[int, int]]] = {}
+        self.old_spills: list[tuple[str, tuple[int, int, int, int], tuple[int, int]]] = []
+
+    def load(self) -> None:
+        known = set(_formulas().get_functions())
+        prep = Preparer(self.pkg, known)
+        marker = re.compile(rb"<(?:\w+:)?f[ >/]")
+        for sheet in self.pkg.sheets:
+            data = self.pkg.parts[sheet.part]
+            if not marker.search(data):
+                continue
+            sx = SheetXml(sheet.name, data)
+            self.sheets[sheet.name] = sx
+            residue = self.residue.setdefault(sheet.name, set())
+            for fc in sx.formulas():
+                node = _Node(sheet.name, fc)
+                try:
+                    node.key, node.refs = prep.prepare(sheet.name, fc.row, fc.text)
+                except (RefreshError, WorkbookError) as exc:
+                    raise RefreshError(f"{sheet.name}!{cell_name(fc.row, fc.col)}: "
+                                       f"={fc.text}: {exc}") from None
+                self.nodes[(sheet.name, fc.row, fc.col)] = node
+                if fc.kind == "dynamic" and fc.ref is not None:
+                    r1, c1, r2, c2 = fc.ref
+                    self.old_spills.append((sheet.name, fc.ref, (fc.row, fc.col)))
+                    residue.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)
+                                   if (r, c) != (fc.row, fc.col))
+            cols: dict[int, list[int]] = {}
+            for (s, r, c) in self.nodes:
+                if s == sheet.name:
+                    cols.setdefault(c, []).append(r)
+            for rows in cols.values():
+                rows.sort()
+            self.index[sheet.name] = cols
+        for sheet, (r1, c1, r2, c2), anchor in self.old_spills:
+            self.grids.blank(sheet, r1, c1, r2, c2)
+            node = self.nodes[(sheet, *anchor)]
+            node.spill = (r2 - r1 + 1, c2 - c1 + 1)
+
+    def _deps(self, node: _Node) -> list[tuple[str, int, int]]:
+        out = []
+        for ref in node.refs:
+            if ref.spill:
+                key = (ref.sheet, ref.r1, ref.c1)
+                if key not in self.nodes:
+                    raise RefreshError(f"{node.sheet}!{cell_name(node.cell.row, node.cell.col)}"
+                                       f": {cell_name(ref.r1, ref.c1)}# refers to a cell "
+                                       "without a formula")
+                out.append(key)
+                continue
+            cols = self.index.get(ref.sheet, {})
+            for c in range(ref.c1, min(ref.c2, max(cols, default=0)) + 1):
+                rows = cols.get(c)
+                if rows:
+                    lo, hi = bisect_left(rows, ref.r1), bisect_right(rows, ref.r2)
+                    out.extend((ref.sheet, r, c) for r in rows[lo:hi])
+            for sheet, (r1, c1, r2, c2), anchor in self.old_spills:
+                if sheet == ref.sheet and r1 <= ref.r2 and ref.r1 <= r2 and c1 <= ref.c2 \
+                        and ref.c1 <= c2:
+                    out.append((sheet, *anchor))
+        own = (node.sheet, node.cell.row, node.cell.col)
+        return [d for d in out if d != own]
+
+    def run(self) -> None:
+        state: dict[tuple[str, int, int], int] = {}
+        total = len(self.nodes)
+        done = 0
+        last = time.monotonic()
+        for start in self.nodes:
+            if state.get(start) == 2:
+                continue
+            stack = [(start, iter(self._deps(self.nodes[start])))]
+            state[start] = 1
+            while stack:
+                key, deps = stack[-1]
+                for dep in deps:
+                    st = state.get(dep)
+                    if st == 1:
+                        n = self.nodes[dep]
+                        raise RefreshError(
+                            f"{n.sheet}!{cell_name(n.cell.row, n.cell.col)}: circular "
+                            "reference (the headless refresh does not iterate)")
+                    if st is None:
+                        state[dep] = 1
+                        stack.append((dep, iter(self._deps(self.nodes[dep]))))
+                        break
+                else:
+                    stack.pop()
+                    self._evaluate(self.nodes[key])
+                    state[key] = 2
+                    done += 1
+                    if self.progress and time.monotonic() - last > 2:
+                        last = time.monotonic()
+                        self.progress(f"refresh: {done:,} of {total:,} formulas evaluated")
+
+    def _compiled(self, key: str) -> tuple[Any, list[str]]:
+        hit = self.compiled.get(key)
+        if hit is None:
+            func = _formulas().Parser().ast("=" + key)[1].compile()
+            hit = self.compiled[key] = (func, list(func.inputs))
+        return hit
+
+    def _input(self, ref: Ref) -> Any:
+        if ref.spill:
+            h, w = self.nodes[(ref.sheet, ref.r1, ref.c1)].spill
+            r1, c1, r2, c2 = ref.r1, ref.c1, ref.r1 + h - 1, ref.c1 + w - 1
+        else:
+            r1, c1, r2, c2 = ref.r1, ref.c1, ref.r2, ref.c2
+        values = self.grids.read(ref.sheet, r1, c1, r2, c2)
+        r2, c2 = r1 + values.shape[0] - 1, c1 + values.shape[1] - 1
+        return _formulas().Ranges().push(range_name(r1, c1, r2, c2), values)
+
+    def _evaluate(self, node: _Node) -> None:
+        fc = node.cell
+        where = f"{node.sheet}!{cell_name(fc.row, fc.col)}"
+        try:
+            func, inputs = self._compiled(node.key)
+        except Exception as exc:
+            raise RefreshError(f"{where}: cannot read the formula ={fc.text} ({exc})") from None
+        args = [self._input(node.refs[int(name.rsplit("_", 1)[1])]) for name in inputs]
+        try:
+            out = func(*args)
+        except Exception as exc:
+            detail = " ".join(str(a) for a in getattr(exc, "args", ()) if isinstance(a, str))
+            fname = re.search(r"'([A-Z][A-Z0-9_.]*)'", detail)
+            what = f"function {fname.group(1)}" if fname else "the formula"
+            raise RefreshError(f"{where}: {what} failed in ={fc.text} "
+                               f"({type(exc).__name__}: {str(exc)[:200]})") from None
+        grid = _as_grid(out)
+        self._store(node, grid)
+
+    def _store(self, node: _Node, grid: np.ndarray) -> None:
+        fc, sx = node.cell, self.sheets[node.sheet]
+        r, c = fc.row, fc.col
+        if fc.kind == "dynamic":
+            h, w = grid.shape
+            blocked = r + h - 1 > MAX_ROWS or c + w - 1 > MAX_COLS
+            residue = self.residue[node.sheet]
+            claimed = self.claimed.setdefault(node.sheet, set())
+            if not blocked:
+                for i in range(h):
+                    for j in range(w):
+                        if (i or j) and ((r + i, c + j) in claimed or (
+                                (r + i, c + j) not in residue and sx.occupied(r + i, c + j))):
+                            blocked = True
+                            break
+                    if blocked:
+                        break
+            if blocked:
+                self.warnings.append(f"{node.sheet}!{cell_name(r, c)}: #SPILL! the result "
+                                     f"({h}x{w}) would overwrite cells that are not empty")
+                grid = np.empty((1, 1), dtype=object)
+                grid[0, 0] = _xlerror("#SPILL!")
+                h = w = 1
+            node.spill = (h, w)
+            claimed.update((r + i, c + j) for i in range(h) for j in range(w))
+            self.grids.put(node.sheet, r, c, grid)
+            ref = range_name(r, c, r + h - 1, c + w - 1)
+            sx.set_value(r, c, _write_value(grid[0, 0], True), formula_update=ref)
+            for i in range(h):
+                for j in range(w):
+                    if i or j:
+                        sx.set_value(r + i, c + j, _write_value(grid[i, j], False))
+            self.spilled += h * w - 1
+        elif fc.kind == "array" and fc.ref is not None:
+            r1, c1, r2, c2 = fc.ref
+            h, w = r2 - r1 + 1, c2 - c1 + 1
+            full = np.empty((h, w), dtype=object)
+            for i in range(h):
+                for j in range(w):
+                    gi = i if grid.shape[0] > 1 else 0
+                    gj = j if grid.shape[1] > 1 else 0
+                    full[i, j] = grid[gi, gj] if gi < grid.shape[0] and gj < grid.shape[1] \
+                        else _xlerror("#N/A")
+            self.grids.put(node.sheet, r1, c1, full)
+            for i in range(h):
+                for j in range(w):
+                    sx.set_value(r1 + i, c1 + j, _write_value(full[i, j], (i, j) == (0, 0)))
+        else:
+            one = grid[:1, :1]
+            self.grids.put(node.sheet, r, c, one)
+            sx.set_value(r, c, _write_value(one[0, 0], True))
+
+    def finish(self) -> dict[str, bytes]:
+        """Clear cells that left their spill range; the new sheet parts."""
+        for sheet, residue in self.residue.items():
+            claimed = self.claimed.get(sheet, set())
+            sx = self.sheets[sheet]
+            for r, c in sorted(residue - claimed):
+                sx.set_value(r, c, None, clear=True)
+        parts = {}
+        for sheet in self.pkg.sheets:
+            if sheet.name in self.sheets:
+                parts[sheet.part] = self.sheets[sheet.name].to_bytes()
+        return parts
+
+
+def default_output(path: str | Path) -> Path:
+    """Where ``ltvxl refresh BOOK.xlsx`` writes without ``-o``: ``BOOK.refreshed.xlsx``."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.refreshed{p.suffix or '.xlsx'}")
+
+
+def refresh(
+    path: str | Path,
+    output: str | Path | None = None,
+    *,
+    in_place: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> RefreshResult:
+    """Recompute every formula of the workbook ``path`` and write the result.
+
+    The result goes to ``output`` (default ``BOOK.refreshed.xlsx`` beside the
+    input), or over the input only with ``in_place=True``. The file is written
+    to a temporary file and renamed into place.
+    """
+    t0 = time.perf_counter()
+    src = Path(path)
+    if in_place:
+        dst = src
+    else:
+        dst = Path(output) if output is not None else default_output(src)
+        if dst.exists() and src.exists() and dst.resolve() == src.resolve():
+            raise RefreshError(f"{dst} is the input file; use --in-place to overwrite it")
+    pkg = open_package(src)
+    engine = Engine(pkg, progress)
+    engine.load()
+    engine.run()
+    parts = engine.finish()
+    with atomic_output(dst) as tmp:
+        write_package(pkg, parts, tmp)
+    return RefreshResult(dst, len(engine.nodes), engine.spilled,
+                         time.perf_counter() - t0, engine.warnings)
+
+
+def _stderr_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,516 @@
+"""Reading and writing the parts of an .xlsx file at zip/XML level.
+
+The headless refresh changes only the cached values of formula cells (and the
+cells of spill ranges); everything else in the package is copied unchanged.
+This module reads the workbook structure (sheets, defined names, tables) and
+edits a worksheet's ``<sheetData>`` as text, row by row, so that rows and
+parts it does not touch keep their exact bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import posixpath
+import re
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from ltvxl.errors import LtvxlError
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_EPOCH = dt.datetime(1899, 12, 30)
+MAX_ROWS, MAX_COLS = 1_048_576, 16_384
+
+
+class WorkbookError(LtvxlError):
+    """A file that cannot be read or refreshed as an .xlsx workbook."""
+
+
+# ----------------------------------------------------------------- A1 helpers
+
+def col_letters(col: int) -> str:
+    """Column letters of a 1-based column number (1 -> A, 27 -> AA)."""
+    out = ""
+    while col:
+        col, rem = divmod(col - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+def col_number(letters: str) -> int:
+    """1-based column number of column letters (case-insensitive)."""
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
+
+
+def parse_cell(ref: str) -> tuple[int, int]:
+    """(row, col), 1-based, of an A1 reference such as ``$B$3``."""
+    m = _CELL.match(ref)
+    if not m:
+        raise WorkbookError(f"not a cell reference: {ref!r}")
+    return int(m.group(2)), col_number(m.group(1))
+
+
+def cell_name(row: int, col: int) -> str:
+    return f"{col_letters(col)}{row}"
+
+
+def range_name(r1: int, c1: int, r2: int, c2: int) -> str:
+    first = cell_name(r1, c1)
+    return first if (r1, c1) == (r2, c2) else f"{first}:{cell_name(r2, c2)}"
+
+
+def parse_range(ref: str) -> tuple[int, int, int, int]:
+    """(r1, c1, r2, c2) of ``A1``, ``A1:B2``, ``A:B`` or ``1:3`` (whole columns/rows)."""
+    parts = ref.replace("$", "").split(":")
+    if len(parts) == 1:
+        r, c = parse_cell(parts[0])
+        return r, c, r, c
+    if len(parts) != 2:
+        raise WorkbookError(f"not a range reference: {ref!r}")
+    a, b = parts
+    if a.isalpha() and b.isalpha():
+        return 1, col_number(a), MAX_ROWS, col_number(b)
+    if a.isdigit() and b.isdigit():
+        return int(a), 1, int(b), MAX_COLS
+    r1, c1 = parse_cell(a)
+    r2, c2 = parse_cell(b)
+    return min(r1, r2), min(c1, c2), max(r1, r2), max(c1, c2)
+
+
+# ------------------------------------------------------------------- package
+
+@dataclass
+class Table:
+    """An Excel table (ListObject): name, its range and column names."""
+
+    name: str
+    sheet: str
+    ref: tuple[int, int, int, int]
+    columns: list[str]
+    header_rows: int = 1
+    totals_rows: int = 0
+
+
+@dataclass
+class Sheet:
+    name: str
+    index: int
+    part: str
+
+
+@dataclass
+class Package:
+    """The parts of an .xlsx file, read into memory."""
+
+    path: Path
+    infos: list[zipfile.ZipInfo]
+    parts: dict[str, bytes]
+    sheets: list[Sheet] = field(default_factory=list)
+    names: dict[tuple[int | None, str], str] = field(default_factory=dict)
+    """Defined names: (sheet index or None for workbook scope, UPPER name) -> formula text."""
+    tables: dict[str, Table] = field(default_factory=dict)
+    """Tables by UPPER name."""
+
+    def sheet(self, name: str) -> Sheet:
+        for s in self.sheets:
+            if s.name.lower() == name.lower():
+                return s
+        raise WorkbookError(f"the workbook has no sheet named {name!r}")
+
+
+def _rels(parts: dict[str, bytes], part: str) -> dict[str, tuple[str, str]]:
+    """Relationships of ``part``: id -> (type suffix, target part path)."""
+    folder, base = posixpath.split(part)
+    rel_path = posixpath.join(folder, "_rels", base + ".rels")
+    if rel_path not in parts:
+        return {}
+    root = ET.fromstring(parts[rel_path])
+    out = {}
+    for rel in root.findall(f"{{{NS_PKG_REL}}}Relationship"):
+        if rel.get("TargetMode") == "External":
+            continue
+        target = rel.get("Target", "")
+        path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(
+            posixpath.join(folder, target))
+        out[rel.get("Id", "")] = (rel.get("Type", "").rsplit("/", 1)[-1], path)
+    return out
+
+
+def open_package(path: str | Path) -> Package:
+    """Read an .xlsx/.xlsm file; a clear :class:`WorkbookError` for anything else."""
+    path = Path(path)
+    if not path.exists():
+        raise WorkbookError(f"{path}: no such file")
+    if path.is_dir():
+        raise WorkbookError(f"{path}: is a directory, not a workbook")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head == _OLE_MAGIC:
+        raise WorkbookError(
+            f"{path}: is an encrypted (password-protected) workbook or an old binary .xls "
+            "file; save it in Excel as an unprotected .xlsx and try again")
+    if not head.startswith(b"PK"):
+        raise WorkbookError(f"{path}: is not an .xlsx workbook (not a zip package)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            parts = {info.filename: zf.read(info) for info in infos}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError,
+            NotImplementedError, zlib.error) as exc:
+        raise WorkbookError(f"{path}: is corrupt or truncated ({exc})") from None
+    pkg = Package(path, infos, parts)
+    if "xl/workbook.bin" in parts:
+        raise WorkbookError(f"{path}: is a binary .xlsb workbook; save it as .xlsx")
+    root_rels = _rels(parts, "")
+    book_part = next((p for t, p in root_rels.values() if t == "officeDocument"), None)
+    if book_part is None or book_part not in parts:
+        raise WorkbookError(f"{path}: is a zip file but not an .xlsx workbook (no workbook part)")
+    _read_workbook(pkg, book_part)
+    return pkg
+
+
+def _xml(pkg: Package, part: str) -> ET.Element:
+    try:
+        return ET.fromstring(pkg.parts[part])
+    except ET.ParseError as exc:
+        raise WorkbookError(f"{pkg.path}: part {part} is corrupt ({exc})") from None
+
+
+def _read_workbook(pkg: Package, book_part: str) -> None:
+    root = _xml(pkg, book_part)
+    rels = _rels(pkg.parts, book_part)
+    m = f"{{{NS_MAIN}}}"
+    for i, el in enumerate(root.iter(f"{m}sheet")):
+        rid = el.get(f"{{{NS_REL}}}id", "")
+        kind, part = rels.get(rid, ("", ""))
+        if kind != "worksheet":
+            continue  # chart sheets, dialog sheets: no cells to refresh
+        if part not in pkg.parts:
+            raise WorkbookError(f"{pkg.path}: sheet {el.get('name')!r} is missing its part {part}")
+        pkg.sheets.append(Sheet(el.get("name", f"Sheet{i + 1}"), i, part))
+    for el in root.iter(f"{m}definedName"):
+        name = el.get("name", "")
+        local = el.get("localSheetId")
+        pkg.names[(int(local) if local is not None else None, name.upper())] = el.text or ""
+    for sheet in pkg.sheets:
+        for kind, part in _rels(pkg.parts, sheet.part).values():
+            if kind == "table" and part in pkg.parts:
+                t = _xml(pkg, part)
+                cols = [c.get("name", "") for c in t.iter(f"{m}tableColumn")]
+                name = t.get("displayName") or t.get("name") or ""
+                pkg.tables[name.upper()] = Table(
+                    name, sheet.name, parse_range(t.get("ref", "A1")), cols,
+                    int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0")))
+
+
+def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) -> None:
+    """Write the package to ``target`` with ``replaced`` parts; all others unchanged."""
+    with zipfile.ZipFile(target, "w") as out:
+        for info in pkg.infos:
+            data = replaced.get(info.filename, pkg.parts[info.filename])
+            out.writestr(info, data, compress_type=info.compress_type,
+                         compresslevel=1 if info.filename in replaced else None)
+
+
+# -------------------------------------------------------------- cell values
+
+def excel_serial(value: dt.datetime | dt.date) -> float:
+    """Excel's serial day number of a date or datetime (1900 date system)."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day)
+    if value.tzinfo is not None:
+        value = value.replace(tzinfo=None)
+    return (value - _EPOCH).total_seconds() / 86400.0
+
+
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+
+
+def _escape_text(text: str) -> str:
+    """XML-escaped cell text; control characters as Excel's ``_xHHHH_`` escapes."""
+    text = _ILLEGAL.sub(
+        lambda m: "_x005F" + m.group(0) if len(m.group(0)) > 1 else f"_x{ord(m.group(0)):04X}_",
+        text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def number_text(x: float) -> str:
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(float(x))
+
+
+@dataclass(frozen=True)
+class ErrorValue:
+    """An Excel error value (``#DIV/0!``, ``#N/A``...) to store as an error cell."""
+
+    code: str
+
+
+_ERROR_CODES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#BUSY!",
+                "#CONNECT!", "#UNKNOWN!"}
+
+
+def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
+    """The ``t`` attribute and the value element(s) of a cell holding ``value``.
+
+    Text is stored as text (``t="str"`` for a formula result, an inline string
+    otherwise), never as a formula, whatever it looks like. ``None`` is an
+    empty cell.
+    """
+    if value is None:
+        return None, ""
+    if isinstance(value, bool):
+        return "b", f"<v>{int(value)}</v>"
+    if isinstance(value, ErrorValue):
+        code = value.code if value.code in _ERROR_CODES else "#VALUE!"
+        return "e", f"<v>{code}</v>"
+    if isinstance(value, (dt.datetime, dt.date)):
+        value = excel_serial(value)
+    if isinstance(value, (int, float)):
+        x = float(value)
+        if not math.isfinite(x):
+            return "e", "<v>#NUM!</v>"
+        return None, f"<v>{number_text(x)}</v>"
+    text = _escape_text(str(value))
+    if formula:
+        return "str", f"<v>{text}</v>"
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return "inlineStr", f"<is><t{space}>{text}</t></is>"
+
+
+# -------------------------------------------------------------- sheet XML
+
+_ATTR = re.compile(r'([\w:]+)\s*=\s*("[^"]*"|\'[^\']*\')')
+
+
+def attrs(tag: str) -> dict[str, str]:
+    """Attributes of an XML start tag (values unescaped only for ``&amp;``-style entities)."""
+    return {k: _unescape(v[1:-1]) for k, v in _ATTR.findall(tag)}
+
+
+def _unescape(s: str) -> str:
+    if "&" not in s:
+        return s
+    return (s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+            .replace("&apos;", "'").replace("&amp;", "&"))
+
+
+def _attr_text(items: dict[str, str]) -> str:
+    return "".join(
+        f' {k}="{v.replace("&", "&amp;").replace("<", "&lt;").replace(chr(34), "&quot;")}"'
+        for k, v in items.items())
+
+
+@dataclass
+class FormulaCell:
+    """A cell holding a formula, as stored in the sheet XML."""
+
+    row: int
+    col: int
+    text: str
+    """The formula without ``=``, shared formulas already translated to this cell."""
+    kind: str  # "normal", "array" (legacy CSE), "dynamic", "shared"
+    ref: tuple[int, int, int, int] | None = None
+    """The stored ``ref`` of an array formula (its spill range for a dynamic array)."""
+
+
+class SheetXml:
+    """The ``<sheetData>`` of one worksheet, split into rows and cells as text."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name = name
+        text = data.decode("utf-8")
+        m = re.search(r"<(\w+:)?worksheet\b", text)
+        self.p = (m.group(1) or "") if m else ""
+        p = re.escape(self.p)
+        start = re.search(rf"<{p}sheetData\b[^>]*?(/?)>", text)
+        if start is None:
+            raise WorkbookError(f"sheet {name}: no <sheetData> element")
+        if start.group(1):  # <sheetData/>
+            self.head, self.tail, body = text[:start.start()] + f"<{self.p}sheetData>", \
+                f"</{self.p}sheetData>" + text[start.end():], ""
+        else:
+            end = text.index(f"</{self.p}sheetData>", start.end())
+            self.head, body, self.tail = text[:start.end()], text[start.end():end], text[end:]
+        self._row_re = re.compile(rf"<{p}row\b([^>]*?)(?:/>|>(.*?)</{p}row>)", re.S)
+        self._cell_re = re.compile(rf"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)", re.S)
+        self._f_re = re.compile(rf"<{p}f\b([^>]*?)(?:/>|>(.*?)</{p}f>)", re.S)
+        self.rows: dict[int, list[Any]] = {}
+        """row number -> [row attrs text, {col: cell xml}, raw row xml or None if edited]."""
+        last = 0
+        for rm in self._row_re.finditer(body):
+            ra = attrs(rm.group(1))
+            r = int(ra["r"]) if "r" in ra else last + 1
+            last = r
+            cells: dict[int, str] = {}
+            lastc = 0
+            for cm in self._cell_re.finditer(rm.group(2) or ""):
+                ca = attrs(cm.group(1))
+                c = parse_cell(ca["r"])[1] if "r" in ca else lastc + 1
+                lastc = c
+                cells[c] = cm.group(0)
+            self.rows[r] = [rm.group(1), cells, rm.group(0)]
+        self.col_styles = self._col_styles()
+
+    def _col_styles(self) -> list[tuple[int, int, str]]:
+        p = re.escape(self.p)
+        out = []
+        for m in re.finditer(rf"<{p}col\b([^>]*?)/?>", self.head):
+            a = attrs(m.group(1))
+            if "style" in a and "min" in a:
+                out.append((int(a["min"]), int(a.get("max", a["min"])), a["style"]))
+        return out
+
+    def formulas(self) -> Iterator[FormulaCell]:
+        """Every formula cell, shared formulas translated to their own cell."""
+        from openpyxl.formula.translate import Translator
+
+        masters: dict[str, tuple[str, str]] = {}
+        pending: list[tuple[int, int, str, str]] = []
+        for r, (_, cells, _) in self.rows.items():
+            for c, xml in cells.items():
+                if "<" + self.p + "f" not in xml:
+                    continue
+                fm = self._f_re.search(xml)
+                if fm is None:
+                    continue
+                fa = attrs(fm.group(1))
+                text = _unescape(fm.group(2) or "")
+                kind = fa.get("t", "normal")
+                if kind == "shared":
+                    si = fa.get("si", "")
+                    if text:
+                        masters[si] = (text, cell_name(r, c))
+                        yield FormulaCell(r, c, text, "normal")
+                    else:
+                        pending.append((r, c, si, xml))
+                    continue
+                if kind == "dataTable":
+                    raise WorkbookError(
+                        f"{self.name}!{cell_name(r, c)}: what-if data tables (TABLE()) "
+                        "cannot be refreshed headlessly")
+                ref = parse_range(fa["ref"]) if "ref" in fa else (r, c, r, c)
+                if kind == "array":
+                    dynamic = "cm" in attrs(self._cell_re.match(xml).group(1))
+                    yield FormulaCell(r, c, text, "dynamic" if dynamic else "array", ref)
+                else:
+                    yield FormulaCell(r, c, text, "normal")
+        for r, c, si, _ in pending:
+            if si not in masters:
+                raise WorkbookError(f"{self.name}!{cell_name(r, c)}: shared formula {si} "
+                                    "has no master cell (corrupt sheet)")
+            text, origin = masters[si]
+            moved = Translator("=" + text, origin=origin).translate_formula(cell_name(r, c))
+            yield FormulaCell(r, c, moved[1:], "normal")
+
+    def occupied(self, r: int, c: int) -> bool:
+        """Whether the cell holds a value or a formula."""
+        row = self.rows.get(r)
+        if not row:
+            return False
+        xml = row[1].get(c)
+        if xml is None:
+            return False
+        p = self.p
+        return f"<{p}v>" in xml or f"<{p}f" in xml or f"<{p}is>" in xml
+
+    def _style_for(self, c: int) -> str | None:
+        for lo, hi, style in self.col_styles:
+            if lo <= c <= hi:
+                return style
+        return None
+
+    def set_value(self, r: int, c: int, value: Any, formula_update: str | None = None,
+                  clear: bool = False) -> None:
+        """Store ``value`` as the cell's value (formula cells keep their formula).
+
+        ``formula_update`` replaces the ``ref`` of the cell's array formula;
+        ``clear`` empties a cell that left a spill range (its style stays).
+        """
+        row = self.rows.get(r)
+        if row is None:
+            row = self.rows[r] = [f' r="{r}"', {}, None]
+        row[2] = None  # edited
+        cells = row[1]
+        old = cells.get(c)
+        p = self.p
+        if old is not None:
+            m = self._cell_re.match(old)
+            ca = attrs(m.group(1))
+            inner = m.group(2) or ""
+        else:
+            ca = {"r": cell_name(r, c)}
+            style = self._style_for(c)
+            if style is not None:
+                ca["s"] = style
+            inner = ""
+        fm = self._f_re.search(inner)
+        f_xml = fm.group(0) if fm else ""
+        if f_xml and formula_update is not None:
+            f_xml = re.sub(r'\bref="[^"]*"', f'ref="{formula_update}"', f_xml, count=1)
+        if clear and not f_xml:
+            ca.pop("t", None)
+            ca.pop("cm", None)
+            ca.pop("vm", None)
+            cells[c] = f"<{p}c{_attr_text(ca)}/>"
+            return
+        t, v_xml = value_xml(value, formula=bool(f_xml))
+        ca.pop("t", None)
+        ca.pop("vm", None)
+        if t is not None:
+            ca = {k: v for k, v in ca.items()}
+            # keep attribute order r, s, t, cm as Excel writes them
+            ordered = {k: ca[k] for k in ("r", "s") if k in ca}
+            ordered["t"] = t
+            ordered.update({k: v for k, v in ca.items() if k not in ordered})
+            ca = ordered
+        if p and v_xml:
+            v_xml = v_xml.replace("<v>", f"<{p}v>").replace("</v>", f"</{p}v>").replace(
+                "<is><t", f"<{p}is><{p}t").replace("</t></is>", f"</{p}t></{p}is>")
+        cells[c] = f"<{p}c{_attr_text(ca)}>{f_xml}{v_xml}</{p}c>"
+
+    def to_bytes(self) -> bytes:
+        p = self.p
+        out = [self.head]
+        lo = hi = None
+        for r in sorted(self.rows):
+            ra_text, cells, raw = self.rows[r]
+            if cells:
+                cmin, cmax = min(cells), max(cells)
+                lo = cmin if lo is None else min(lo, cmin)
+                hi = cmax if hi is None else max(hi, cmax)
+            if raw is not None:
+                out.append(raw)
+                continue
+            ra = attrs(ra_text)
+            ra.pop("spans", None)  # optional hint; would be stale
+            ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
+            if cells:
+                body = "".join(cells[c] for c in sorted(cells))
+                out.append(f"<{p}row{_attr_text(ra)}>{body}</{p}row>")
+            else:
+                out.append(f"<{p}row{_attr_text(ra)}/>")
+        out.append(self.tail)
+        text = "".join(out)
+        if self.rows and lo is not None:
+            dim = range_name(min(self.rows), lo, max(self.rows), hi)
+            text = re.sub(rf'(<{re.escape(p)}dimension\b[^>]*?\bref=")[^"]*"',
+                          lambda m: m.group(1) + dim + '"', text, count=1)
+        return text.encode("utf-8")
