@@ -15,271 +15,6 @@ from ltvxl.udfs import FUNCTIONS as _LTVXL
 
 @func
 @arg(
-    'avg_purchase_value',
-    doc='Average revenue per purchase (currency, >= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'purchase_frequency',
-    doc='Purchases per customer per year (>= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'lifespan',
-    doc='Customer lifespan in years (>= 0; fractions allowed).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'gross_margin',
-    doc='Optional gross margin as a fraction (0.6 for 60%); blank for 1, a revenue LTV.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'discount_rate',
-    doc='Optional yearly discount rate as a fraction (0.1 for 10%); blank for 0.',
-    err_to_str=True,
-    ndim=2,
-)
-def LTV(avg_purchase_value, purchase_frequency, lifespan, gross_margin=None, discount_rate=None):
-    (
-        'Lifetime value: average purchase value x purchases per year x lifespan in years, times '
-        "an optional gross margin; with a discount rate each year's value is discounted at the "
-        'end of the year.'
-    )
-    return _LTVXL['LTV'](
-        avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate,
-    )
-
-
-@func
-@arg(
-    'revenue',
-    doc='Total revenue over the period (currency, >= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'purchases',
-    doc='Number of purchases in the same period (> 0).',
-    err_to_str=True,
-    ndim=2,
-)
-def AVG_PURCHASE_VALUE(revenue, purchases):
-    'Average purchase value: revenue / number of purchases.'
-    return _LTVXL['AVG_PURCHASE_VALUE'](revenue, purchases)
-
-
-@func
-@arg(
-    'purchases',
-    doc='Number of purchases in the period (>= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'customers',
-    doc='Number of unique customers in the period (> 0).',
-    err_to_str=True,
-    ndim=2,
-)
-def PURCHASE_FREQUENCY(purchases, customers):
-    (
-        'Purchase frequency: purchases / unique customers in the same period (over a year: '
-        'purchases per customer per year).'
-    )
-    return _LTVXL['PURCHASE_FREQUENCY'](purchases, customers)
-
-
-@func
-@arg(
-    'churn_rate',
-    doc='Share of customers lost per period, a fraction in (0, 1].',
-    err_to_str=True,
-    ndim=2,
-)
-def CUSTOMER_LIFESPAN(churn_rate):
-    (
-        'Expected customer lifespan in periods: 1 / churn rate per period (yearly churn gives '
-        'years).'
-    )
-    return _LTVXL['CUSTOMER_LIFESPAN'](churn_rate)
-
-
-@func
-@arg(
-    'arpu',
-    doc='Average revenue per user per period, e.g. per month (currency).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'churn_rate',
-    doc='Share of customers lost per period, a fraction in (0, 1].',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'gross_margin',
-    doc='Optional gross margin as a fraction (0.6 for 60%); blank for 1, a revenue LTV.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'discount_rate',
-    doc=(
-        'Optional discount rate per period as a fraction (0.1 for 10%); blank for 0, no '
-        'discounting.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def LTV_CHURN(arpu, churn_rate, gross_margin=None, discount_rate=None):
-    (
-        'Subscription LTV: ARPU x gross margin / churn rate, with payments at the start of each '
-        'period; with a discount rate d: ARPU x margin x (1 + d) / (churn + d).'
-    )
-    return _LTVXL['LTV_CHURN'](arpu, churn_rate, gross_margin, discount_rate)
-
-
-@func
-@arg(
-    'margin',
-    doc='Margin per customer per period (currency, >= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'retention_rate',
-    doc='Share of customers retained each period, a fraction in [0, 1) (up to 1 with periods).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'discount_rate',
-    doc='Discount rate per period as a fraction (0.1 for 10%).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'periods',
-    doc='Optional number of periods (>= 0, whole periods count); blank for an infinite horizon.',
-    err_to_str=True,
-    ndim=2,
-)
-def CLV_RETENTION(margin, retention_rate, discount_rate, periods=None):
-    (
-        'Customer lifetime value from a retention rate (Gupta & Lehmann): margin x r / (1 + d - '
-        "r) for an infinite horizon, or the sum over a number of periods, each period's margin "
-        'earned at its end.'
-    )
-    return _LTVXL['CLV_RETENTION'](margin, retention_rate, discount_rate, periods)
-
-
-@func
-@arg(
-    'acquisition_spend',
-    doc='Sales and marketing spend in the period (currency).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'new_customers',
-    doc='New customers acquired in the same period (> 0).',
-    err_to_str=True,
-    ndim=2,
-)
-def CAC(acquisition_spend, new_customers):
-    'Customer acquisition cost: sales and marketing spend / new customers acquired.'
-    return _LTVXL['CAC'](acquisition_spend, new_customers)
-
-
-@func
-@arg(
-    'ltv',
-    doc='Lifetime value per customer (currency, >= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'cac',
-    doc='Acquisition cost per customer (currency, > 0).',
-    err_to_str=True,
-    ndim=2,
-)
-def LTV_CAC_RATIO(ltv, cac):
-    'LTV:CAC ratio: lifetime value / acquisition cost; 3 or more is the usual target.'
-    return _LTVXL['LTV_CAC_RATIO'](ltv, cac)
-
-
-@func
-@arg(
-    'ltv',
-    doc='Lifetime value per customer (currency, >= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'target_ratio',
-    doc='Optional target LTV:CAC ratio (> 0); blank for 3.',
-    err_to_str=True,
-    ndim=2,
-)
-def MAX_CAC(ltv, target_ratio=None):
-    (
-        'Highest acquisition cost that keeps LTV:CAC at the target ratio (3:1 by default): LTV '
-        '/ target.'
-    )
-    return _LTVXL['MAX_CAC'](ltv, target_ratio)
-
-
-@func
-@arg(
-    'cac',
-    doc='Acquisition cost per customer (currency, >= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'revenue_per_period',
-    doc='Revenue per customer per period, e.g. per month (> 0).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'gross_margin',
-    doc='Optional gross margin as a fraction (0.6 for 60%); blank for 1.',
-    err_to_str=True,
-    ndim=2,
-)
-def CAC_PAYBACK(cac, revenue_per_period, gross_margin=None):
-    (
-        'Periods of gross profit needed to earn back the acquisition cost: CAC / (revenue per '
-        'period x gross margin); monthly revenue gives months.'
-    )
-    return _LTVXL['CAC_PAYBACK'](cac, revenue_per_period, gross_margin)
-
-
-@func
-@arg(
-    'ratio',
-    doc='LTV:CAC ratio (>= 0).',
-    err_to_str=True,
-    ndim=2,
-)
-def LTV_CAC_STATUS(ratio):
-    (
-        'Band label of an LTV:CAC ratio: Losing money (below 1), Below target (1 to under 3), '
-        'Healthy (3 to 5), Under-investing (above 5).'
-    )
-    return _LTVXL['LTV_CAC_STATUS'](ratio)
-
-
-@func
-@arg(
     'ids',
     doc=(
         'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
@@ -640,3 +375,268 @@ def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None):
         'LTV:CAC.'
     )
     return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of)
+
+
+@func
+@arg(
+    'avg_purchase_value',
+    doc='Average revenue per purchase (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'purchase_frequency',
+    doc='Purchases per customer per year (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'lifespan',
+    doc='Customer lifespan in years (>= 0; fractions allowed).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gross_margin',
+    doc='Optional gross margin as a fraction (0.6 for 60%); blank for 1, a revenue LTV.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Optional yearly discount rate as a fraction (0.1 for 10%); blank for 0.',
+    err_to_str=True,
+    ndim=2,
+)
+def LTV(avg_purchase_value, purchase_frequency, lifespan, gross_margin=None, discount_rate=None):
+    (
+        'Lifetime value: average purchase value x purchases per year x lifespan in years, times '
+        "an optional gross margin; with a discount rate each year's value is discounted at the "
+        'end of the year.'
+    )
+    return _LTVXL['LTV'](
+        avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate,
+    )
+
+
+@func
+@arg(
+    'revenue',
+    doc='Total revenue over the period (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'purchases',
+    doc='Number of purchases in the same period (> 0).',
+    err_to_str=True,
+    ndim=2,
+)
+def AVG_PURCHASE_VALUE(revenue, purchases):
+    'Average purchase value: revenue / number of purchases.'
+    return _LTVXL['AVG_PURCHASE_VALUE'](revenue, purchases)
+
+
+@func
+@arg(
+    'purchases',
+    doc='Number of purchases in the period (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'customers',
+    doc='Number of unique customers in the period (> 0).',
+    err_to_str=True,
+    ndim=2,
+)
+def PURCHASE_FREQUENCY(purchases, customers):
+    (
+        'Purchase frequency: purchases / unique customers in the same period (over a year: '
+        'purchases per customer per year).'
+    )
+    return _LTVXL['PURCHASE_FREQUENCY'](purchases, customers)
+
+
+@func
+@arg(
+    'churn_rate',
+    doc='Share of customers lost per period, a fraction in (0, 1].',
+    err_to_str=True,
+    ndim=2,
+)
+def CUSTOMER_LIFESPAN(churn_rate):
+    (
+        'Expected customer lifespan in periods: 1 / churn rate per period (yearly churn gives '
+        'years).'
+    )
+    return _LTVXL['CUSTOMER_LIFESPAN'](churn_rate)
+
+
+@func
+@arg(
+    'arpu',
+    doc='Average revenue per user per period, e.g. per month (currency).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'churn_rate',
+    doc='Share of customers lost per period, a fraction in (0, 1].',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gross_margin',
+    doc='Optional gross margin as a fraction (0.6 for 60%); blank for 1, a revenue LTV.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc=(
+        'Optional discount rate per period as a fraction (0.1 for 10%); blank for 0, no '
+        'discounting.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_CHURN(arpu, churn_rate, gross_margin=None, discount_rate=None):
+    (
+        'Subscription LTV: ARPU x gross margin / churn rate, with payments at the start of each '
+        'period; with a discount rate d: ARPU x margin x (1 + d) / (churn + d).'
+    )
+    return _LTVXL['LTV_CHURN'](arpu, churn_rate, gross_margin, discount_rate)
+
+
+@func
+@arg(
+    'margin',
+    doc='Margin per customer per period (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'retention_rate',
+    doc='Share of customers retained each period, a fraction in [0, 1) (up to 1 with periods).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Discount rate per period as a fraction (0.1 for 10%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'periods',
+    doc='Optional number of periods (>= 0, whole periods count); blank for an infinite horizon.',
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_RETENTION(margin, retention_rate, discount_rate, periods=None):
+    (
+        'Customer lifetime value from a retention rate (Gupta & Lehmann): margin x r / (1 + d - '
+        "r) for an infinite horizon, or the sum over a number of periods, each period's margin "
+        'earned at its end.'
+    )
+    return _LTVXL['CLV_RETENTION'](margin, retention_rate, discount_rate, periods)
+
+
+@func
+@arg(
+    'acquisition_spend',
+    doc='Sales and marketing spend in the period (currency).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'new_customers',
+    doc='New customers acquired in the same period (> 0).',
+    err_to_str=True,
+    ndim=2,
+)
+def CAC(acquisition_spend, new_customers):
+    'Customer acquisition cost: sales and marketing spend / new customers acquired.'
+    return _LTVXL['CAC'](acquisition_spend, new_customers)
+
+
+@func
+@arg(
+    'ltv',
+    doc='Lifetime value per customer (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'cac',
+    doc='Acquisition cost per customer (currency, > 0).',
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_CAC_RATIO(ltv, cac):
+    'LTV:CAC ratio: lifetime value / acquisition cost; 3 or more is the usual target.'
+    return _LTVXL['LTV_CAC_RATIO'](ltv, cac)
+
+
+@func
+@arg(
+    'ltv',
+    doc='Lifetime value per customer (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'target_ratio',
+    doc='Optional target LTV:CAC ratio (> 0); blank for 3.',
+    err_to_str=True,
+    ndim=2,
+)
+def MAX_CAC(ltv, target_ratio=None):
+    (
+        'Highest acquisition cost that keeps LTV:CAC at the target ratio (3:1 by default): LTV '
+        '/ target.'
+    )
+    return _LTVXL['MAX_CAC'](ltv, target_ratio)
+
+
+@func
+@arg(
+    'cac',
+    doc='Acquisition cost per customer (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'revenue_per_period',
+    doc='Revenue per customer per period, e.g. per month (> 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gross_margin',
+    doc='Optional gross margin as a fraction (0.6 for 60%); blank for 1.',
+    err_to_str=True,
+    ndim=2,
+)
+def CAC_PAYBACK(cac, revenue_per_period, gross_margin=None):
+    (
+        'Periods of gross profit needed to earn back the acquisition cost: CAC / (revenue per '
+        'period x gross margin); monthly revenue gives months.'
+    )
+    return _LTVXL['CAC_PAYBACK'](cac, revenue_per_period, gross_margin)
+
+
+@func
+@arg(
+    'ratio',
+    doc='LTV:CAC ratio (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_CAC_STATUS(ratio):
+    (
+        'Band label of an LTV:CAC ratio: Losing money (below 1), Below target (1 to under 3), '
+        'Healthy (3 to 5), Under-investing (above 5).'
+    )
+    return _LTVXL['LTV_CAC_STATUS'](ratio)

@@ -111,8 +111,8 @@ def check_platform() -> None:
     if not platform.startswith("win"):
         where = "macOS" if platform == "darwin" else f"this system ({platform})"
         raise AddinError(
-            f"The ltvxl add-in is for desktop Excel on Windows; {where} has none that "
-            "xlwings' classic add-in can use.\n"
+            f"The ltvxl add-in needs desktop Excel on Windows: classic xlwings worksheet "
+            f"functions (UDFs) work only there, not on {where}.\n"
             "Use xlwings Lite instead (Excel on the web, macOS, Windows): paste "
             "addin/lite/main.py and addin/lite/requirements.txt into it, see docs/install.md.\n"
             "Without Excel, 'ltvxl report' computes a workbook headlessly."
