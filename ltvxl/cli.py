@@ -55,6 +55,17 @@ def _cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_template(args: argparse.Namespace) -> int:
+    from .workbook.template import TEMPLATE_PATH, build_template
+
+    out = Path(args.output) if args.output else TEMPLATE_PATH
+    result = build_template(out, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    for warning in result.warnings:
+        print(f"ltvxl: warning: {warning}", file=sys.stderr)
+    print(f"Wrote {result.output} ({result.formulas:,} formulas, computed)")
+    return 0
+
+
 def _cmd_refresh(args: argparse.Namespace) -> int:
     from .workbook.refresh import refresh
 
@@ -114,6 +125,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="workbook to write (default: BOOK.refreshed.xlsx beside BOOK)")
     refresh.add_argument("--in-place", action="store_true", help="overwrite BOOK")
     refresh.set_defaults(func=_cmd_refresh)
+
+    template = sub.add_parser(
+        "template",
+        help="build the template workbook (templates/ltv_template.xlsx)",
+        description="Build the template workbook on the built-in sample transactions and "
+        "refresh it, so that it carries computed values.",
+    )
+    template.add_argument("-o", "--output",
+                          help="workbook to write (default: templates/ltv_template.xlsx)")
+    template.set_defaults(func=_cmd_template)
     return parser
 
 

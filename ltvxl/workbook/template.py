@@ -1,0 +1,510 @@
+"""The template workbook ``templates/ltv_template.xlsx``, built by code.
+
+``ltvxl template`` writes it with XlsxWriter from the built-in sample
+transactions, then refreshes it headlessly so that the file carries computed
+values (it shows numbers without the add-in, in LibreOffice or in a viewer).
+``ltvxl report`` builds the same workbook around the user's transactions.
+The build is deterministic: fixed document properties and creation date, and
+XlsxWriter's fixed zip timestamps, so the same inputs give the same bytes.
+
+Sheets: Inputs (the unit-economics model with named input cells), Transactions
+(an Excel table the analyst replaces), Customers, Predictions, Segments,
+Cohorts, Channels (each one spilled ltvxl formula over the table) and
+Dashboard (headline figures, the 3:1 benchmark coloured, charts). A sheet
+whose worksheet functions are not part of this version of ltvxl says so
+instead of holding formulas.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ltvxl.example import UnitEconomicsInputs
+
+from .refresh import RefreshResult, refresh
+from .xlsx import col_letters
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "templates" / "ltv_template.xlsx"
+"""Where ``ltvxl template`` writes in a source checkout."""
+CREATED = dt.datetime(2024, 1, 1)
+"""The fixed creation date stored in the template's document properties."""
+
+TABLE = "Transactions"
+COLUMNS = ("customer_id", "date", "amount", "channel")
+
+
+@dataclass(frozen=True)
+class InputRow:
+    name: str
+    label: str
+    value: Any
+    unit: str
+    fmt: str
+
+
+def input_rows(inputs: UnitEconomicsInputs | None = None) -> tuple[InputRow, ...]:
+    """The named input cells of the Inputs sheet, in order (rows 4 onwards)."""
+    i = inputs or UnitEconomicsInputs()
+    return (
+        InputRow("avg_purchase_value", "Average purchase value", i.avg_purchase_value,
+                 "currency per purchase", "money"),
+        InputRow("purchase_frequency", "Purchases per customer per year", i.purchase_frequency,
+                 "purchases per year", "number"),
+        InputRow("lifespan", "Customer lifespan", i.lifespan_years, "years", "number"),
+        InputRow("gross_margin", "Gross margin", i.gross_margin, "fraction (1 = revenue LTV)",
+                 "percent"),
+        InputRow("discount_rate", "Discount rate", i.discount_rate, "per year, fraction",
+                 "percent"),
+        InputRow("acquisition_cost", "Customer acquisition cost (CAC)", i.cac,
+                 "currency per new customer", "money"),
+        InputRow("target_ratio", "Target LTV:CAC", i.target_ratio, "ratio (the 3:1 rule)",
+                 "ratio"),
+        InputRow("revenue_per_month", "Revenue per customer per month", i.revenue_per_month,
+                 "currency per month", "money"),
+        InputRow("as_of", "Analysis date (blank: the last transaction date)", None, "date",
+                 "date"),
+    )
+
+
+RESULT_ROWS = (  # label, defined name, formula, format
+    ("Lifetime value (LTV)", "ltv",
+     "=LTV(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate)",
+     "money"),
+    ("LTV:CAC", "ltv_cac", "=LTV_CAC_RATIO(ltv, acquisition_cost)", "ratio"),
+    ("Status", "ltv_cac_status", "=LTV_CAC_STATUS(ltv_cac)", "text"),
+    ("Maximum CAC at the target ratio", "max_cac", "=MAX_CAC(ltv, target_ratio)", "money"),
+    ("CAC payback (months)", "cac_payback",
+     "=CAC_PAYBACK(acquisition_cost, revenue_per_month, gross_margin)", "number"),
+)
+
+
+@dataclass
+class TransactionsData:
+    """The rows written into the Transactions table."""
+
+    ids: Sequence[str]
+    dates: np.ndarray  # datetime64[D]
+    amounts: np.ndarray
+    channels: Sequence[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def sample_transactions() -> TransactionsData:
+    """The built-in sample log (ltvxl/data/sample_transactions.csv)."""
+    from ltvxl.sample_data import SAMPLE_PATH
+    from ltvxl.transactions.log import read_transactions
+
+    return from_log(read_transactions(SAMPLE_PATH), "channel")
+
+
+def from_log(log: Any, channel_col: str | None = "channel") -> TransactionsData:
+    """The table rows of a :class:`~ltvxl.transactions.log.TransactionLog`."""
+    channels = None
+    if channel_col is not None and channel_col in log.extra:
+        channels = [_text(v) for v in log.extra[channel_col].tolist()]
+    return TransactionsData([str(v) for v in log.ids.tolist()], log.dates, log.amounts, channels)
+
+
+def _text(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _functions() -> set[str]:
+    from ltvxl.udfs import FUNCTIONS
+
+    return set(FUNCTIONS)
+
+
+class _Formats:
+    def __init__(self, book: Any) -> None:
+        add = book.add_format
+        self.title = add({"bold": True, "font_size": 14})
+        self.bold = add({"bold": True})
+        self.head = add({"bold": True, "bottom": 1})
+        self.note = add({"italic": True, "font_color": "#595959"})
+        self.money = add({"num_format": "#,##0.00"})
+        self.number = add({"num_format": "#,##0.00"})
+        self.count = add({"num_format": "#,##0"})
+        self.percent = add({"num_format": "0.0%"})
+        self.ratio = add({"num_format": '0.00"x"'})
+        self.date = add({"num_format": "yyyy-mm-dd"})
+        self.text = add({})
+        self.input = add({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF"})
+        self.good = add({"bg_color": "#C6EFCE", "font_color": "#006100"})
+        self.warn = add({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
+        self.bad = add({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
+        self.big = add({"bold": True, "font_size": 16, "num_format": "#,##0.00"})
+        self.big_ratio = add({"bold": True, "font_size": 16, "num_format": '0.00"x"'})
+        self.big_count = add({"bold": True, "font_size": 16, "num_format": "#,##0"})
+
+    def of(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def build_workbook(path: str | Path, data: TransactionsData | None = None,
+                   inputs: UnitEconomicsInputs | None = None,
+                   progress: Callable[[str], None] | None = None) -> None:
+    """Write the template with its formulas (no computed values yet) to ``path``."""
+    import xlsxwriter
+
+    data = data if data is not None else sample_transactions()
+    have = _functions()
+    book = xlsxwriter.Workbook(str(path))
+    book.set_properties({
+        "title": "ltvxl customer lifetime value workbook",
+        "subject": "Customer lifetime value (LTV/CLV) analytics",
+        "author": "ltvxl",
+        "company": "",
+        "comments": "Built by `ltvxl template`; refresh with `ltvxl refresh` or in Excel.",
+        "created": CREATED,
+    })
+    book.set_calc_mode("auto")
+    fmt = _Formats(book)
+    dashboard = book.add_worksheet("Dashboard")
+    _inputs_sheet(book, fmt, inputs)
+    _transactions_sheet(book, fmt, data, progress)
+    sheets = {
+        "Customers": _customers_sheet,
+        "Predictions": _predictions_sheet,
+        "Segments": _segments_sheet,
+        "Cohorts": _cohorts_sheet,
+        "Channels": _channels_sheet,
+    }
+    for name, writer in sheets.items():
+        ws = book.add_worksheet(name)
+        ws.write("A1", name, fmt.title)
+        writer(book, ws, fmt, have, data.channels)
+    _dashboard_sheet(book, dashboard, fmt, have)
+    dashboard.activate()
+    if progress:
+        progress("template: writing the workbook")
+    book.close()
+
+
+ARGS = "Transactions[customer_id], Transactions[date], Transactions[amount]"
+
+
+def _missing(ws: Any, fmt: _Formats, name: str) -> None:
+    ws.write("A3", f"This sheet uses the worksheet function {name}, which this version of "
+                   "ltvxl does not provide.", fmt.note)
+
+
+def _inputs_sheet(book: Any, fmt: _Formats, inputs: UnitEconomicsInputs | None) -> None:
+    ws = book.add_worksheet("Inputs")
+    ws.set_column("A:A", 46)
+    ws.set_column("B:B", 16)
+    ws.set_column("C:C", 30)
+    ws.write("A1", "Unit economics", fmt.title)
+    ws.write("A2", "Yellow cells are inputs: type over them. The results below use the named "
+                   "cells, e.g. =LTV(avg_purchase_value, purchase_frequency, lifespan).", fmt.note)
+    ws.write_row("A3", ["Input", "Value", "Unit"], fmt.head)
+    for k, row in enumerate(input_rows(inputs), start=3):
+        ws.write_string(k, 0, row.label)
+        style = book.add_format({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF",
+                                 "num_format": fmt.of(row.fmt).num_format})
+        if row.value is None:
+            ws.write_blank(k, 1, None, style)
+        else:
+            ws.write_number(k, 1, float(row.value), style)
+        ws.write_string(k, 2, row.unit, fmt.note)
+        book.define_name(row.name, f"=Inputs!$B${k + 1}")
+    top = 3 + len(input_rows(inputs)) + 1
+    ws.write_row(top, 0, ["Result", "Value", "Formula"], fmt.head)
+    for k, (label, name, formula, kind) in enumerate(RESULT_ROWS, start=top + 1):
+        ws.write_string(k, 0, label)
+        ws.write_formula(k, 1, formula, fmt.of(kind))
+        ws.write_string(k, 2, formula, fmt.note)
+        book.define_name(name, f"=Inputs!$B${k + 1}")
+    ratio_row = top + 2
+    _benchmark_colours(ws, fmt, f"B{ratio_row + 1}")
+
+
+def _benchmark_colours(ws: Any, fmt: _Formats, cell: str) -> None:
+    """Green at or above the target LTV:CAC (3:1), amber from 1 to the target, red below 1."""
+    ws.conditional_format(cell, {"type": "formula", "criteria": f"=AND(ISNUMBER({cell}), "
+                                 f"{cell}>=target_ratio)", "format": fmt.good})
+    ws.conditional_format(cell, {"type": "formula", "criteria": f"=AND(ISNUMBER({cell}), "
+                                 f"{cell}>=1, {cell}<target_ratio)", "format": fmt.warn})
+    ws.conditional_format(cell, {"type": "formula", "criteria": f"=AND(ISNUMBER({cell}), "
+                                 f"{cell}<1)", "format": fmt.bad})
+
+
+def _transactions_sheet(book: Any, fmt: _Formats, data: TransactionsData,
+                        progress: Callable[[str], None] | None) -> None:
+    ws = book.add_worksheet("Transactions")
+    ws.set_column("A:A", 16)
+    ws.set_column("B:B", 12, fmt.date)
+    ws.set_column("C:C", 12, fmt.money)
+    ws.set_column("D:D", 18)
+    n = max(len(data), 1)
+    ws.add_table(0, 0, n, len(COLUMNS) - 1, {
+        "name": TABLE,
+        "style": "Table Style Medium 2",
+        "columns": [{"header": c} for c in COLUMNS],
+    })
+    days = np.asarray(data.dates, dtype="datetime64[D]").astype(np.int64) + 25569
+    amounts = np.asarray(data.amounts, dtype=float)
+    channels = data.channels
+    write_string, write_number = ws.write_string, ws.write_number
+    for i, cid in enumerate(data.ids):
+        r = i + 1
+        write_string(r, 0, cid)  # ids are text, whatever they look like
+        write_number(r, 1, float(days[i]), fmt.date)
+        write_number(r, 2, float(amounts[i]), fmt.money)
+        if channels is not None:
+            write_string(r, 3, channels[i])
+        if progress and r % 200_000 == 0:
+            progress(f"template: {r:,} transactions written")
+
+
+def _spill_note(ws: Any, fmt: _Formats, text: str) -> None:
+    ws.write("A2", text, fmt.note)
+
+
+def _customers_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
+    if "LTV_CUSTOMERS" not in have:
+        return _missing(ws, fmt, "LTV_CUSTOMERS")
+    ws.set_column("A:A", 16)
+    ws.set_column("B:C", 14, fmt.date)
+    ws.set_column("D:K", 14, fmt.number)
+    _spill_note(ws, fmt, "One row per customer, spilled by one formula in A3 over the "
+                         "Transactions table (recency and age in weeks).")
+    ws.write_dynamic_array_formula("A3", f"=LTV_CUSTOMERS({ARGS}, as_of)")
+    return None
+
+
+def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
+    if "CLV_PREDICT" not in have:
+        return _missing(ws, fmt, "CLV_PREDICT")
+    ws.set_column("A:A", 16)
+    ws.set_column("B:L", 14, fmt.number)
+    _spill_note(ws, fmt, "Predicted customer lifetime value per customer (a fitted "
+                         "buy-till-you-die model), spilled from A3.")
+    ws.write_dynamic_array_formula("A3", f"=CLV_PREDICT({ARGS}, as_of)")
+    return None
+
+
+TIERS = ("High", "Medium", "Low")
+TIER_ROW = 5  # first tier row of the summary on Segments (1-based)
+RFM_ROW = 11  # the RFM summary spills from Segments!A11
+
+
+def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
+    if not {"LTV_TIER", "LTV_CUSTOMERS"} <= have:
+        return _missing(ws, fmt, "LTV_TIER")
+    ws.set_column("A:A", 22)
+    ws.set_column("B:E", 14, fmt.number)
+    ws.set_column("F:G", 3)
+    ws.set_column("H:H", 16)
+    ws.set_column("I:J", 14, fmt.number)
+    ws.write("A3", "Value tiers: customers ranked by historical value, top 20% High, "
+                   "next 30% Medium, the rest Low", fmt.bold)
+    ws.write_row("A4", ["tier", "customers", "share of customers", "revenue",
+                        "share of revenue"], fmt.head)
+    ws.write_row("H4", ["customer", "historical value", "tier"], fmt.head)
+    ws.write_dynamic_array_formula("H5", "=DROP(CHOOSECOLS(Customers!A3#, 1, 11), 1)")
+    ws.write_dynamic_array_formula("J5", "=LTV_TIER(DROP(CHOOSECOLS(Customers!A3#, 11), 1))")
+    first, last = TIER_ROW, TIER_ROW + len(TIERS) - 1
+    for k, tier in enumerate(TIERS, start=TIER_ROW):
+        ws.write_string(k - 1, 0, tier)
+        ws.write_formula(k - 1, 1, f"=COUNTIF(J5#, A{k})", fmt.count)
+        ws.write_formula(k - 1, 2, f"=B{k} / SUM(B${first}:B${last})", fmt.percent)
+        ws.write_formula(k - 1, 3, f"=SUMIF(J5#, A{k}, CHOOSECOLS(H5#, 2))", fmt.money)
+        ws.write_formula(k - 1, 4, f"=D{k} / SUM(D${first}:D${last})", fmt.percent)
+    if "RFM_SUMMARY" in have:
+        ws.write(f"A{RFM_ROW - 1}", "RFM segments (recency, frequency, monetary quintiles)",
+                 fmt.bold)
+        ws.write_dynamic_array_formula(f"A{RFM_ROW}", f"=RFM_SUMMARY({ARGS}, as_of)")
+        ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + 11}",
+                              {"type": "data_bar", "bar_color": "#5B9BD5"})
+    if "RFM_SEGMENTS" in have:
+        ws.set_column("L:L", 16)
+        ws.set_column("M:T", 11)
+        ws.write("L3", "RFM per customer", fmt.bold)
+        ws.write_dynamic_array_formula("L4", f"=RFM_SEGMENTS({ARGS}, as_of)")
+    return None
+
+
+COHORT_VALUE_ROW = 110  # the cumulative value table spills from Cohorts!A110
+CURVE_PERIODS = 36
+
+
+def _cohorts_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
+    if "COHORT_TABLE" not in have:
+        return _missing(ws, fmt, "COHORT_TABLE")
+    ws.set_column("A:A", 14)
+    ws.set_column("B:B", 10, fmt.count)
+    ws.set_column("C:BZ", 9)
+    _spill_note(ws, fmt, "Monthly acquisition cohorts. Retention: share of the cohort buying "
+                         f"in each month since acquisition. Cumulative value per customer: from "
+                         f"row {COHORT_VALUE_ROW - 1} down.")
+    ws.write("A3", "Retention", fmt.bold)
+    ws.write_dynamic_array_formula("A4", f'=COHORT_TABLE({ARGS}, "month", "retention", as_of)')
+    ws.conditional_format(f"C5:BZ{COHORT_VALUE_ROW - 3}", {
+        "type": "3_color_scale", "min_color": "#F8696B", "mid_color": "#FFEB84",
+        "max_color": "#63BE7B"})
+    ws.write(f"A{COHORT_VALUE_ROW - 1}", "Cumulative value per acquired customer", fmt.bold)
+    ws.write_dynamic_array_formula(f"A{COHORT_VALUE_ROW}",
+                                   f'=COHORT_TABLE({ARGS}, "month", "ltv", as_of)')
+    ws.conditional_format(f"C{COHORT_VALUE_ROW + 1}:BZ{COHORT_VALUE_ROW + 200}", {
+        "type": "3_color_scale", "min_color": "#F8F8F8", "mid_color": "#9DC3E6",
+        "max_color": "#2F5597"})
+    return None
+
+
+def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels: Any) -> None:
+    if "LTV_BY_GROUP" not in have:
+        return _missing(ws, fmt, "LTV_BY_GROUP")
+    if channels is None:
+        ws.write("A3", "The transactions have no channel column.", fmt.note)
+        return None
+    names = sorted({c for c in channels if c})
+    ws.set_column("A:A", 20)
+    ws.set_column("B:D", 12, fmt.number)
+    ws.set_column("E:E", 14, fmt.money)
+    ws.set_column("F:F", 12, fmt.percent)
+    ws.set_column("G:G", 12, fmt.money)
+    ws.set_column("H:H", 12, fmt.ratio)
+    ws.set_column("J:J", 20)
+    ws.set_column("K:K", 14, fmt.money)
+    _spill_note(ws, fmt, "Customers by the channel of their first purchase. CAC per channel: "
+                         "the yellow cells (default: the CAC on Inputs).")
+    ws.write_row("J3", ["channel", "CAC"], fmt.head)
+    for k, name in enumerate(names, start=3):
+        ws.write_string(k, 9, name)
+        ws.write_formula(k, 10, "=acquisition_cost", fmt.input)
+    last = 3 + max(len(names), 1)
+    ws.write_dynamic_array_formula(
+        "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, J4:K{last}, as_of)")
+    _benchmark_colours(ws, fmt, f"H4:H{last + 1}")
+    if names:
+        chart = _columns(book, "Channels", 3, last, (("E", "#4472C4"), ("G", "#ED7D31")))
+        chart.set_title({"name": "Revenue per customer against CAC, by channel"})
+        ws.insert_chart("J" + str(last + 3), chart)
+    return None
+
+
+def _columns(book: Any, sheet: str, head: int, last: int,
+             series: tuple[tuple[str, str], ...]) -> Any:
+    """A column chart of columns of ``sheet``: names in row ``head``, data below to ``last``."""
+    chart = book.add_chart({"type": "column"})
+    for col, colour in series:
+        chart.add_series({
+            "name": f"={sheet}!${col}${head}",
+            "categories": f"={sheet}!$A${head + 1}:$A${last}",
+            "values": f"={sheet}!${col}${head + 1}:${col}${last}",
+            "fill": {"color": colour},
+        })
+    return chart
+
+
+def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
+    ws.set_column("A:A", 62)
+    ws.set_column("B:B", 14, fmt.number)
+    ws.set_column("C:C", 3)
+    ws.set_column("D:D", 34)
+    ws.set_column("E:G", 14)
+    ws.write("A1", "Customer lifetime value", fmt.title)
+    ws.write("A2", "Refreshed by `ltvxl refresh` or in Excel with the ltvxl add-in.", fmt.note)
+    ws.write("A4", "From the transactions", fmt.bold)
+    if "LTV_STATS" in have:
+        ws.write_dynamic_array_formula("A5", f"=LTV_STATS({ARGS}, as_of)")
+        ws.conditional_format("B6:B7", {"type": "no_blanks", "format": fmt.date})
+    else:
+        ws.write_row("A5", ["customers", "=COUNTA(UNIQUE(Transactions[customer_id]))"])
+    ws.write_row("D4", ["Unit economics (Inputs sheet)", ""], fmt.head)
+    model = [
+        ("Lifetime value (LTV)", "=ltv", fmt.big),
+        ("Customer acquisition cost (CAC)", "=acquisition_cost", fmt.money),
+        ("LTV:CAC (benchmark 3:1)", "=ltv_cac", fmt.big_ratio),
+        ("Status", "=ltv_cac_status", fmt.bold),
+        ("Maximum CAC at the target ratio", "=max_cac", fmt.money),
+        ("CAC payback (months)", "=cac_payback", fmt.number),
+    ]
+    for k, (label, formula, style) in enumerate(model, start=4):
+        ws.write_string(k, 3, label)
+        ws.write_formula(k, 4, formula, style)
+    _benchmark_colours(ws, fmt, "E7")
+    ws.write_row("D12", ["Chart data", "value"], fmt.head)
+    ws.write_string("D13", "LTV (Inputs)")
+    ws.write_formula("E13", "=ltv", fmt.money)
+    ws.write_string("D14", "LTV (from the transactions)")
+    if "LTV_STATS" in have:
+        ws.write_formula("E14", '=INDEX(CHOOSECOLS(A5#, 2), MATCH("simple LTV*", '
+                                'CHOOSECOLS(A5#, 1), 0))', fmt.money)
+    ws.write_string("D15", "CAC")
+    ws.write_formula("E15", "=acquisition_cost", fmt.money)
+    chart = book.add_chart({"type": "column"})
+    chart.add_series({
+        "name": "LTV against CAC",
+        "categories": "=Dashboard!$D$13:$D$15",
+        "values": "=Dashboard!$E$13:$E$15",
+        "points": [{"fill": {"color": "#4472C4"}}, {"fill": {"color": "#5B9BD5"}},
+                   {"fill": {"color": "#ED7D31"}}],
+        "data_labels": {"value": True, "num_format": "#,##0"},
+    })
+    chart.set_title({"name": "LTV against CAC"})
+    chart.set_legend({"none": True})
+    ws.insert_chart("G4", chart)
+    if {"LTV_TIER", "LTV_CUSTOMERS"} <= have:
+        last = TIER_ROW + len(TIERS) - 1
+        tiers = _columns(book, "Segments", TIER_ROW - 1, last, (("C", "#A5A5A5"),
+                                                                ("E", "#4472C4")))
+        tiers.set_title({"name": "Customers and revenue by value tier"})
+        tiers.set_y_axis({"num_format": "0%"})
+        ws.insert_chart("G20", tiers)
+    if "RFM_SUMMARY" in have:
+        ws.write_row("D17", ["Largest segments by revenue", "customers", "revenue",
+                             "share of revenue"], fmt.head)
+        ws.write_dynamic_array_formula(
+            "D18", f"=TAKE(CHOOSECOLS(SORT(DROP(Segments!A{RFM_ROW}#, 1), 4, -1), 1, 2, 4, 5),"
+                   " 3)")
+    if "COHORT_TABLE" in have:
+        top = 40
+        ws.write(f"A{top}", "Cohort value curve: cumulative value per acquired customer, "
+                            "averaged over cohorts (chart data)", fmt.bold)
+        ws.write_string(f"A{top + 1}", "months since acquisition")
+        ws.write_string(f"A{top + 2}", "average cumulative value per customer")
+        for k in range(CURVE_PERIODS):
+            ws.write_number(top, 1 + k, k)
+            ws.write_formula(top + 1, 1 + k, f"=IFERROR(AVERAGE(CHOOSECOLS(DROP(Cohorts!"
+                                             f"A{COHORT_VALUE_ROW}#, 1), {k + 3})), NA())",
+                             fmt.money)
+        end = col_letters(1 + CURVE_PERIODS)
+        curve = book.add_chart({"type": "line"})
+        curve.add_series({
+            "name": "Cumulative value per customer",
+            "categories": f"=Dashboard!$B${top + 1}:${end}${top + 1}",
+            "values": f"=Dashboard!$B${top + 2}:${end}${top + 2}",
+            "marker": {"type": "circle", "size": 4},
+        })
+        curve.set_title({"name": "Cohort value curve"})
+        curve.set_x_axis({"name": "months since acquisition"})
+        curve.set_legend({"none": True})
+        ws.insert_chart("D24", curve)
+
+
+def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
+                   inputs: UnitEconomicsInputs | None = None,
+                   progress: Callable[[str], None] | None = None) -> RefreshResult:
+    """Build the template (or a report around ``data``) and refresh it into ``output``."""
+    output = Path(output)
+    with tempfile.TemporaryDirectory(prefix="ltvxl-") as tmp:
+        raw = Path(tmp) / "unrefreshed.xlsx"
+        build_workbook(raw, data, inputs, progress)
+        if progress:
+            progress("template: computing the formulas")
+        return refresh(raw, output, progress=progress)

@@ -1,0 +1,142 @@
+"""The template workbook: built identically, computed values equal the core library's."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from ltvxl import unit_economics as ue
+from ltvxl.sample_data import SAMPLE_PATH
+from ltvxl.transactions.log import read_transactions
+from ltvxl.transactions.stats import ltv_stats
+from ltvxl.workbook.template import TEMPLATE_PATH, build_template
+
+SPILLING = {  # sheet: anchors of the dynamic-array formulas
+    "Customers": ["A3"],
+    "Segments": ["H5", "J5", "A11", "L4"],
+    "Cohorts": ["A4", "A110"],
+    "Channels": ["A3"],
+    "Dashboard": ["A5", "D18"],
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("template") / "t.xlsx"
+    build_template(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def values(built: Path) -> openpyxl.Workbook:
+    return openpyxl.load_workbook(built, data_only=True)
+
+
+def _labelled(ws, col: int = 1, first: int = 5) -> dict[str, object]:
+    out = {}
+    for row in ws.iter_rows(min_row=first, min_col=col, max_col=col + 1, values_only=True):
+        if row[0] is None:
+            break
+        out[row[0]] = row[1]
+    return out
+
+
+def test_committed_template_is_the_build_byte_for_byte(built):
+    assert TEMPLATE_PATH.exists(), "templates/ltv_template.xlsx missing: run `ltvxl template`"
+    assert TEMPLATE_PATH.read_bytes() == built.read_bytes(), (
+        "templates/ltv_template.xlsx is out of date: run `ltvxl template` and commit it")
+
+
+def test_no_macros_and_expected_sheets(built):
+    names = zipfile.ZipFile(built).namelist()
+    assert not any("vbaProject" in n for n in names)
+    book = openpyxl.load_workbook(built)
+    assert book.sheetnames == ["Dashboard", "Inputs", "Transactions", "Customers",
+                               "Predictions", "Segments", "Cohorts", "Channels"]
+
+
+def test_inputs_sheet_has_the_classic_worked_example(values):
+    ws = values["Inputs"]
+    figures = {ws.cell(r, 1).value: ws.cell(r, 2).value for r in range(14, 20)}
+    ltv = ue.ltv(100, 3, 5)
+    assert figures["Lifetime value (LTV)"] == pytest.approx(ltv) == pytest.approx(1500)
+    assert figures["LTV:CAC"] == pytest.approx(ue.ltv_cac_ratio(ltv, 500)) == pytest.approx(3)
+    assert figures["Maximum CAC at the target ratio"] == pytest.approx(ue.max_cac(ltv, 3))
+    assert figures["CAC payback (months)"] == pytest.approx(ue.cac_payback(500, 25))
+    assert figures["Status"] == ue.ltv_cac_status(3.0)
+
+
+def test_named_input_cells(built):
+    book = openpyxl.load_workbook(built)
+    for name in ("avg_purchase_value", "purchase_frequency", "lifespan", "acquisition_cost",
+                 "target_ratio", "as_of", "ltv", "ltv_cac"):
+        assert name in book.defined_names, name
+    assert book.defined_names["acquisition_cost"].attr_text == "Inputs!$B$9"
+
+
+def test_dashboard_headline_figures_equal_the_core(values):
+    stats = ltv_stats(read_transactions(SAMPLE_PATH))
+    got = _labelled(values["Dashboard"])
+    assert got["customers"] == stats.customers
+    assert got["purchases"] == stats.purchases
+    assert got["revenue (returns netted)"] == pytest.approx(stats.revenue)
+    assert got["simple LTV = average purchase value x frequency x lifespan"] == pytest.approx(
+        stats.simple_ltv)
+    ws = values["Dashboard"]
+    assert ws["E14"].value == pytest.approx(stats.simple_ltv)
+    assert ws["E5"].value == pytest.approx(1500) and ws["E7"].value == pytest.approx(3)
+
+
+def test_transactions_table_and_channels_match_the_sample_file(built, values):
+    raw = pd.read_csv(SAMPLE_PATH, dtype={"customer_id": str, "channel": str})
+    ws = openpyxl.load_workbook(built)["Transactions"]
+    table = ws.tables["Transactions"]
+    assert table.ref == f"A1:D{len(raw) + 1}"
+    assert [c.name for c in table.tableColumns] == ["customer_id", "date", "amount", "channel"]
+    # channel of each customer's first purchase, revenue by that channel (independent of ltvxl)
+    raw["date"] = pd.to_datetime(raw["date"])
+    first = raw.sort_values(["date"], kind="stable").groupby("customer_id")["channel"].first()
+    revenue = raw.groupby(raw["customer_id"].map(first))["amount"].sum()
+    ch = values["Channels"]
+    got = {ch.cell(r, 1).value: ch.cell(r, 4).value for r in range(4, 4 + len(revenue))}
+    assert got == pytest.approx(revenue.to_dict())
+
+
+def test_tiers_split_customers_20_30_50(values):
+    ws = values["Segments"]
+    counts = [ws.cell(r, 2).value for r in range(5, 8)]
+    n = sum(counts)
+    assert n == read_transactions(SAMPLE_PATH).customers.size
+    assert counts == [round(0.2 * n), round(0.3 * n), n - round(0.2 * n) - round(0.3 * n)]
+    shares = [ws.cell(r, 5).value for r in range(5, 8)]
+    assert sum(shares) == pytest.approx(1) and shares[0] > 0.2  # the top 20% hold more than 20%
+
+
+def test_spilling_formulas_are_dynamic_arrays(built):
+    parts = zipfile.ZipFile(built)
+    book = openpyxl.load_workbook(built)
+    rels = parts.read("xl/workbook.xml").decode()
+    assert "xl/metadata.xml" in parts.namelist()
+    assert "fDynamic=\"1\"" in parts.read("xl/metadata.xml").decode()
+    order = re.findall(r'<sheet name="([^"]+)"', rels)
+    for sheet, anchors in SPILLING.items():
+        xml = parts.read(f"xl/worksheets/sheet{order.index(sheet) + 1}.xml").decode()
+        for anchor in anchors:
+            m = re.search(rf'<c r="{anchor}"[^>]*\bcm="1"[^>]*><f t="array" ref="([A-Z]+\d+:'
+                          rf'[A-Z]+\d+)"', xml)
+            assert m, f"{sheet}!{anchor} is not a spilled dynamic array"
+            assert book[sheet][anchor].value is not None
+
+
+def test_charts_tables_and_conditional_formats(built):
+    names = zipfile.ZipFile(built).namelist()
+    assert len([n for n in names if n.startswith("xl/charts/chart")]) >= 4
+    book = openpyxl.load_workbook(built)
+    assert book["Cohorts"].conditional_formatting
+    assert book["Dashboard"].conditional_formatting  # the 3:1 benchmark colours
+    assert "Transactions" in book["Transactions"].tables
