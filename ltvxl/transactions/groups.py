@@ -6,7 +6,8 @@ for an acquisition channel column that is the channel that acquired them.
 Per group: customers, orders, revenue (returns netted), revenue per customer
 (the observed value of a customer so far), share of all revenue and, when
 an acquisition cost per customer is given for the group, LTV:CAC = revenue
-per customer / CAC. A last row ``Total`` covers all customers.
+per customer / CAC. Groups are in name order, ``(blank)`` (no group on the
+first purchase) after them, and a last row ``Total`` covers all customers.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def group_comparison(
     g = df.groupby("group", sort=False).agg(customers=("group", "size"),
                                             orders=("orders", "sum"), revenue=("revenue", "sum"))
     names = np.asarray(g.index, dtype=object)
-    g = g.iloc[_natural_order(names)]
+    order = _natural_order(names)
+    order = np.concatenate([order[names[order] != BLANK_GROUP], order[names[order] == BLANK_GROUP]])
+    g = g.iloc[order]
     total = pd.DataFrame({"customers": [int(g["customers"].sum())],
                           "orders": [int(g["orders"].sum())],
                           "revenue": [float(g["revenue"].sum())]}, index=[TOTAL])

@@ -366,6 +366,14 @@ def _first_bad(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 
 
+def _first_bool(values: np.ndarray) -> int | None:
+    """Row index of the first TRUE/FALSE cell (hashing would merge TRUE with 1)."""
+    types = set(map(type, values))
+    if bool not in types and np.bool_ not in types:
+        return None
+    return next(i for i, v in enumerate(values) if isinstance(v, (bool, np.bool_)))
+
+
 # ---------------------------------------------------------------- ids
 
 
@@ -410,7 +418,13 @@ def parse_ids(values: np.ndarray, label: str, row_of: Any = None) -> tuple[np.nd
         return codes.astype(np.int64), _object_array([format_id(u) for u in uniq])
     if kind not in "OUS":
         raise LtvxlError(f"{label} must hold customer ids (text or numbers), got {values.dtype}")
-    raw_codes, raw_uniq = pd.factorize(values.astype(object), use_na_sentinel=True)
+    values = values.astype(object)
+    flag = _first_bool(values)
+    if flag is not None:
+        raise LtvxlError(
+            f"{label} row {row_of(flag)}: {describe(values[flag])} is not a customer id"
+        )
+    raw_codes, raw_uniq = pd.factorize(values, use_na_sentinel=True)
     keys = [format_id(u) for u in raw_uniq]
     bad_uniq = np.array([k is None for k in keys], dtype=bool)
     bad_rows = raw_codes < 0
@@ -519,6 +533,9 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
             raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_date(values[bad])}")
         return days
     obj = values.astype(object)
+    flag = _first_bool(obj)
+    if flag is not None:
+        raise LtvxlError(f"{label} row {row_of(flag)}: {_why_not_date(obj[flag])}")
     codes, uniq = pd.factorize(obj, use_na_sentinel=True)
     uniq = np.asarray(uniq, dtype=object)
     udays = np.zeros(len(uniq), dtype=np.int64)
@@ -720,6 +737,7 @@ def read_transactions(
     extra_names = _extra_names(columns, (idc, datec, amountc), extra_cols)
     labels = tuple(f'column "{c}"' for c in (idc, datec, amountc))
     arrays = [_column_array(table, c) for c in (idc, datec, amountc)]
+    arrays[2] = _numeric_text(arrays[2])
     extras = {c: _column_array(table, c) for c in extra_names}
     del table
     return TransactionLog.from_arrays(
@@ -736,6 +754,22 @@ def _extra_names(columns: Sequence[str], used: Sequence[str],
         raise LtvxlError(f'extra column "{missing[0]}" is not a column; columns are '
                          f'{", ".join(map(str, columns))}')
     return [c for c in extra_cols if c not in used]
+
+
+def _numeric_text(values: np.ndarray) -> np.ndarray:
+    """In a file, amounts written as text ("12.50") are numbers; other texts stay for the error."""
+    if values.dtype != object:
+        return values
+    out = values.copy()
+    for i, v in enumerate(values):
+        if isinstance(v, str):
+            try:
+                out[i] = float(v.strip())
+            except ValueError:
+                if v.strip():
+                    break
+                out[i] = None
+    return out
 
 
 def _read_csv(p: Path) -> Any:
@@ -836,6 +870,7 @@ def _read_excel(p: Path, id_col: str | None, date_col: str | None, amount_col: s
     values = [col(c) for c in (idc, datec, amountc)]
     for v in values:  # calamine gives "" for empty cells
         v[np.array([isinstance(x, str) and not x.strip() for x in v], dtype=bool)] = None
+    values[2] = _numeric_text(values[2])
     labels = tuple(f'column "{c}"' for c in (idc, datec, amountc))
     return TransactionLog.from_arrays(
         values[0], values[1], values[2], {c: col(c) for c in extra_names},

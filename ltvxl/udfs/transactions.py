@@ -1,0 +1,379 @@
+"""Worksheet functions of transaction analytics: each reads a transaction log
+(a column of customer ids, one of dates, one of amounts, with or without a
+header row) and spills a table with a header row.
+
+The core is :mod:`ltvxl.transactions`; see docs/transactions.md for the
+definitions, the negative-amount policy and the RFM rule table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ltvxl.cells import as_grid, describe, numbers, text_option
+from ltvxl.errors import LtvxlError, cell_error, is_cell_error
+from ltvxl.transactions import cohorts, groups, rfm, stats, summary, tiers
+from ltvxl.transactions.log import TransactionLog
+from ltvxl.worksheet import Arg, Spec, declare
+
+from ._declare import expose
+
+__all__ = [
+    "COHORT_TABLE",
+    "LTV_BY_GROUP",
+    "LTV_CUSTOMERS",
+    "LTV_STATS",
+    "LTV_TIER",
+    "RFM_SEGMENTS",
+    "RFM_SUMMARY",
+]
+
+_IDS = Arg("ids", "Customer id of each transaction: a column of text or numbers (1001 and "
+           "1001.0 are one customer); may start with a header row.", kind="data")
+_DATES = Arg("dates", "Date of each transaction: date cells, Excel serial numbers or "
+             "year-month-day text (2024-01-31), in the same rows as ids.", kind="data")
+_AMOUNTS = Arg("amounts", "Amount of each transaction (currency); negative amounts are "
+               "returns, netted into revenue.", kind="data")
+_AS_OF = Arg("as_of", "Optional end of observation (a date); later transactions are left "
+             "out. Blank for the last date in the log.", kind="value", default=None)
+_TIME_UNIT = Arg("time_unit", "Optional unit of recency and age: days, weeks, months or years "
+                 "(weeks = days / 7, months = days / 30.4375); blank for weeks.", kind="text",
+                 default="weeks", choices=tuple(summary.TIME_UNITS))
+
+_RANGE_EXAMPLE = "a table with a header row"
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _log(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None
+         ) -> TransactionLog:
+    return TransactionLog.from_cells(ids, dates, amounts, extra)
+
+
+def _as_of(value: Any) -> Any:
+    """A blank ``as_of`` cell (or a one-cell range holding a blank) means: the last date."""
+    if isinstance(value, (list, tuple)):
+        grid = as_grid(value, "as_of")
+        if grid.size != 1:
+            raise LtvxlError(f"as_of must be a single date, got a range of {grid.size} cells")
+        value = grid[0, 0]
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return value
+
+
+def _cells(values: np.ndarray) -> list[Any]:
+    """One column of results as cell values: floats, texts, datetimes; NaN as a blank."""
+    arr = np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "M":
+        out = arr.astype("datetime64[s]").astype(object)
+        out[np.isnat(arr)] = None
+        return out.tolist()
+    if kind in "iub":
+        return arr.astype(float).tolist()
+    if kind == "f":
+        finite = np.isfinite(arr)
+        if finite.all():
+            return arr.tolist()
+        out = arr.astype(object)
+        out[~finite] = None
+        return out.tolist()
+    out = arr.astype(object)
+    return [v.item() if isinstance(v, np.generic) else v for v in out.tolist()]
+
+
+def _table(header: Sequence[str], columns: Sequence[Any]) -> list[list[Any]]:
+    cols = [_cells(c) for c in columns]
+    return [list(header), *map(list, zip(*cols, strict=True))]
+
+
+def _unit(value: Any) -> str:
+    return text_option(value, "time_unit", tuple(summary.TIME_UNITS), "weeks")
+
+
+# ---------------------------------------------------------------- LTV_CUSTOMERS
+
+
+def _customers(ids: Any, dates: Any, amounts: Any, as_of: Any, time_unit: Any) -> Any:
+    unit = _unit(time_unit)
+    df = summary.customer_summary(_log(ids, dates, amounts), _as_of(as_of), unit)
+    header = ["customer", "first purchase", "last purchase", "orders", "revenue",
+              "average order value", "repeat purchases", f"recency ({unit})",
+              f"age T ({unit})", "average repeat purchase value", "historical value"]
+    return _table(header, [df[c].to_numpy() for c in summary.SUMMARY_COLUMNS])
+
+
+LTV_CUSTOMERS = expose(declare(
+    Spec(
+        "LTV_CUSTOMERS",
+        "One row per customer: first and last purchase, orders, revenue, average order value, "
+        "repeat purchases, recency, age T, average repeat purchase value and historical value "
+        "(the buy-till-you-die summary).",
+        (_IDS, _DATES, _AMOUNTS, _AS_OF, _TIME_UNIT),
+        returns="table",
+        examples=(("=LTV_CUSTOMERS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),
+                  ('=LTV_CUSTOMERS(A:A, B:B, C:C, "1997-09-30", "weeks")', _RANGE_EXAMPLE)),
+    ),
+    _customers,
+))
+
+
+# ---------------------------------------------------------------- LTV_STATS
+
+
+def _stats(ids: Any, dates: Any, amounts: Any, as_of: Any, lifespan_method: Any) -> Any:
+    method = text_option(lifespan_method, "lifespan_method", stats.LIFESPAN_METHODS, "churn")
+    result = stats.ltv_stats(_log(ids, dates, amounts), _as_of(as_of), method)
+    rows = [["measure", "value"]]
+    for label, value in result.rows():
+        if isinstance(value, np.datetime64):
+            value = _cells(np.array([value]))[0]
+        elif isinstance(value, (int, np.integer)):
+            value = float(value)
+        elif isinstance(value, float) and not np.isfinite(value):
+            value = cell_error("#N/A", "not available")
+        rows.append([label, value])
+    return rows
+
+
+LTV_STATS = expose(declare(
+    Spec(
+        "LTV_STATS",
+        "The simple LTV from data: customers, purchases, revenue, average purchase value, "
+        "purchases per customer per year, lifespan (estimator stated) and their product, "
+        "as a labelled two-column block.",
+        (_IDS, _DATES, _AMOUNTS, _AS_OF,
+         Arg("lifespan_method", "Optional lifespan estimator: churn (1 / yearly churn, default) "
+             "or observed (mean time from first to last purchase).", kind="text",
+             default="churn", choices=stats.LIFESPAN_METHODS)),
+        returns="table",
+        examples=(("=LTV_STATS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
+    ),
+    _stats,
+))
+
+
+# ---------------------------------------------------------------- COHORT_TABLE
+
+
+def _cohorts(ids: Any, dates: Any, amounts: Any, period: Any, metric: Any, as_of: Any) -> Any:
+    per = text_option(period, "period", cohorts.PERIODS, "month")
+    met = text_option(metric, "metric", cohorts.METRICS, "retention")
+    df = cohorts.cohort_table(_log(ids, dates, amounts), per, met, _as_of(as_of))
+    periods = [c for c in df.columns if c != "customers"]
+    header = ["cohort", "customers", *(f"{per} {k}" for k in periods)]
+    return _table(header, [np.asarray(df.index, dtype=object), df["customers"].to_numpy(),
+                           *(df[k].to_numpy() for k in periods)])
+
+
+COHORT_TABLE = expose(declare(
+    Spec(
+        "COHORT_TABLE",
+        "Acquisition cohorts (month, quarter or year of the first purchase) by periods since "
+        "acquisition: active customers, retention, revenue or cumulative revenue per customer "
+        "(ltv). Future periods are blank.",
+        (_IDS, _DATES, _AMOUNTS,
+         Arg("period", "Optional cohort and period length: month (default), quarter or year.",
+             kind="text", default="month", choices=cohorts.PERIODS),
+         Arg("metric", "Optional: retention (share still buying, default), active (customers), "
+             "revenue, or ltv (cumulative revenue per acquired customer).", kind="text",
+             default="retention", choices=cohorts.METRICS),
+         _AS_OF),
+        returns="table",
+        examples=(('=COHORT_TABLE(A2:A5000, B2:B5000, C2:C5000, "quarter", "ltv")',
+                   _RANGE_EXAMPLE),),
+    ),
+    _cohorts,
+))
+
+
+# ---------------------------------------------------------------- LTV_TIER
+
+
+def _number_list(value: Any, name: str, *, skip_blank: bool) -> np.ndarray:
+    grid = as_grid(value, name)
+    out = []
+    for i, cell in enumerate(grid.reshape(-1)):
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            if skip_blank:
+                continue
+            raise LtvxlError(f"{name} cell {i + 1} is blank")
+        if isinstance(cell, bool) or not isinstance(cell, (int, float)):
+            if is_cell_error(cell):
+                raise LtvxlError(f"{name} cell {i + 1} holds the error {cell}")
+            raise LtvxlError(f"{name} cell {i + 1}: {describe(cell)} is not a number")
+        if not np.isfinite(cell):
+            raise LtvxlError(f"{name} cell {i + 1} is not a finite number")
+        out.append(float(cell))
+    return np.asarray(out, dtype=float)
+
+
+def _text_list(value: Any, name: str) -> list[str]:
+    grid = as_grid(value, name)
+    out = []
+    for cell in grid.reshape(-1):
+        if cell is None:
+            continue
+        out.append(str(cell).strip() if not isinstance(cell, float) or not cell.is_integer()
+                   else str(int(cell)))
+    return out
+
+
+def _tier(values: Any, population: Any, breaks: Any, labels: Any, by: Any) -> Any:
+    how = text_option(by, "by", tiers.BY, "share")
+    brk = tiers.DEFAULT_BREAKS if breaks is None else tuple(
+        _number_list(breaks, "breaks", skip_blank=True))
+    if len(brk) == 0:
+        brk = tiers.DEFAULT_BREAKS
+    lab = tiers.DEFAULT_LABELS if labels is None else tuple(_text_list(labels, "labels"))
+    if labels is None and len(brk) != 2:
+        raise LtvxlError(f"labels are needed for {len(brk)} breaks ({len(brk) + 1} tiers)")
+    if values is None:
+        raise LtvxlError("values is missing")
+    grid = as_grid(values, "values")
+    vals, problems = numbers(grid, "values")
+    pop = None
+    if population is not None:
+        pop = _number_list(population, "population", skip_blank=True)
+    elif (problems != None).any() and how == "share":  # noqa: E711
+        pop = vals[problems == None]  # noqa: E711
+    safe = np.where(problems == None, vals, 0.0)  # noqa: E711
+    result = tiers.value_tiers(safe.reshape(-1), pop, brk, lab, how).reshape(grid.shape)
+    result = result.astype(object)
+    bad = problems != None  # noqa: E711
+    result[bad] = problems[bad]
+    return result[0, 0] if result.shape == (1, 1) else result.tolist()
+
+
+LTV_TIER = expose(declare(
+    Spec(
+        "LTV_TIER",
+        "Value tier of each value: by default the top 20% of the population High, the next 30% "
+        "Medium, the rest Low; or by value cutoffs. Works on one value against a population or "
+        "on a whole column.",
+        (Arg("values", "The value(s) to tier: a cell or a column, e.g. each customer's LTV.",
+             kind="data"),
+         Arg("population", "Optional values to rank against (blanks skipped); blank to rank "
+             "the values among themselves.", kind="data", default=None),
+         Arg("breaks", "Optional shares from the top (default 0.2, 0.3) or, with by = value, "
+             "value cutoffs from the highest down.", kind="data", default=None),
+         Arg("labels", "Optional tier names, highest first, one more than breaks (default "
+             "High, Medium, Low).", kind="data", default=None),
+         Arg("by", "Optional: share (breaks are shares of the population, default) or value "
+             "(breaks are value cutoffs).", kind="text", default="share", choices=tiers.BY)),
+        returns="array",
+        examples=(("=LTV_TIER(950, {1000;950;800;700;600;500;400;300;200;100})", "High"),
+                  ("=LTV_TIER(600, {1000;950;800;700;600;500;400;300;200;100})", "Medium"),
+                  ('=LTV_TIER(450, , {1000;500}, , "value")', "Low")),
+    ),
+    _tier,
+))
+
+
+# ---------------------------------------------------------------- RFM
+
+
+def _rfm(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
+    df = rfm.rfm_table(_log(ids, dates, amounts), _as_of(as_of))
+    header = ["customer", "recency (days)", "orders", "revenue", "R", "F", "M", "RFM", "segment"]
+    return _table(header, [df[c].to_numpy() for c in
+                           ("customer", "recency_days", "orders", "revenue", "R", "F", "M",
+                            "RFM", "segment")])
+
+
+RFM_SEGMENTS = expose(declare(
+    Spec(
+        "RFM_SEGMENTS",
+        "RFM per customer: days since last purchase, orders, revenue, their quintile scores "
+        "R, F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented "
+        "rule table.",
+        (_IDS, _DATES, _AMOUNTS, _AS_OF),
+        returns="table",
+        examples=(("=RFM_SEGMENTS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
+    ),
+    _rfm,
+))
+
+
+def _rfm_summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
+    df = rfm.rfm_summary(rfm.rfm_table(_log(ids, dates, amounts), _as_of(as_of)))
+    header = ["segment", "customers", "share of customers", "revenue", "share of revenue"]
+    return _table(header, [df[c].to_numpy() for c in df.columns])
+
+
+RFM_SUMMARY = expose(declare(
+    Spec(
+        "RFM_SUMMARY",
+        "Customers and revenue per RFM segment, with their shares, for all eleven segments "
+        "from Champions to Lost.",
+        (_IDS, _DATES, _AMOUNTS, _AS_OF),
+        returns="table",
+        examples=(("=RFM_SUMMARY(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
+    ),
+    _rfm_summary,
+))
+
+
+# ---------------------------------------------------------------- LTV_BY_GROUP
+
+
+def _cac_table(value: Any) -> dict[str, float] | None:
+    if value is None:
+        return None
+    grid = as_grid(value, "cac_by_group")
+    if grid.shape[1] != 2:
+        raise LtvxlError(f"cac_by_group must have two columns (group, CAC), got {grid.shape[1]}")
+    out: dict[str, float] = {}
+    for i, (name, cost) in enumerate(grid.tolist()):
+        if name is None and cost is None:
+            continue
+        if i == 0 and isinstance(cost, str):
+            try:
+                float(cost)
+            except ValueError:
+                continue  # a header row
+        if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost > 0 \
+                or not np.isfinite(cost):
+            raise LtvxlError(f"cac_by_group row {i + 1}: CAC must be a number > 0, got "
+                             f"{describe(cost)}")
+        out[groups.group_name(name)] = float(cost)
+    return out
+
+
+def _by_group(group_cells: Any, ids: Any, dates: Any, amounts: Any, cac_by_group: Any,
+              as_of: Any) -> Any:
+    costs = _cac_table(cac_by_group)
+    log = _log(ids, dates, amounts, {"groups": group_cells})
+    df = groups.group_comparison(log, "groups", costs, _as_of(as_of))
+    header = ["group", "customers", "orders", "revenue", "revenue per customer",
+              "share of revenue"]
+    cols = ["group", "customers", "orders", "revenue", "revenue_per_customer", "share_of_revenue"]
+    if costs is not None:
+        header += ["CAC", "LTV:CAC"]
+        cols += ["cac", "ltv_cac"]
+    return _table(header, [df[c].to_numpy() for c in cols])
+
+
+LTV_BY_GROUP = expose(declare(
+    Spec(
+        "LTV_BY_GROUP",
+        "Compare customer groups (e.g. acquisition channel of the first purchase): customers, "
+        "orders, revenue, revenue per customer, share of revenue and, given CAC per group, "
+        "LTV:CAC.",
+        (Arg("groups", "Group of each transaction (e.g. acquisition channel), in the same rows "
+             "as ids; a customer belongs to the group of their first purchase.", kind="data"),
+         _IDS, _DATES, _AMOUNTS,
+         Arg("cac_by_group", "Optional two-column range: group name and acquisition cost per "
+             "customer (> 0); adds CAC and LTV:CAC columns.", kind="data", default=None),
+         _AS_OF),
+        returns="table",
+        examples=(("=LTV_BY_GROUP(D2:D5000, A2:A5000, B2:B5000, C2:C5000, F2:G7)",
+                   _RANGE_EXAMPLE),),
+    ),
+    _by_group,
+))

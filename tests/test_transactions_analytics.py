@@ -1,0 +1,285 @@
+"""LTV_STATS, cohorts, tiers, RFM and group comparison on small logs computed by hand,
+their worksheet functions as xlwings calls them, and the built-in sample log."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+import ltvxl.udfs as udfs
+from ltvxl.errors import LtvxlError
+from ltvxl.sample_data import SAMPLE_PATH, load_sample_transactions, write_sample
+from ltvxl.transactions import (
+    TransactionLog,
+    cohort_table,
+    customer_summary,
+    group_comparison,
+    ltv_stats,
+    rfm_summary,
+    rfm_table,
+    value_tiers,
+)
+from ltvxl.transactions.rfm import SEGMENT_GRID, SEGMENTS, quintile_scores
+
+
+def make_log(rows, extra=None):
+    ids, dates, amounts = zip(*rows, strict=True)
+    return TransactionLog.from_arrays(np.array(ids, dtype=object), np.array(dates, dtype=object),
+                                      np.array(amounts), extra)
+
+
+def cells(rows, *more):
+    """The log as three (or more) one-column ranges with a header row, as xlwings passes them."""
+    cols = list(zip(*rows, strict=True))
+    out = []
+    for name, values in zip(("id", "date", "amount", *more), cols, strict=False):
+        conv = [dt.datetime.fromisoformat(v) if name == "date" else v for v in values]
+        out.append([[name], *([v] for v in conv)])
+    return out
+
+
+def days(a, b):
+    return (dt.date.fromisoformat(b) - dt.date.fromisoformat(a)).days
+
+
+# ------------------------------------------------------------------ LTV_STATS
+
+STATS_ROWS = [
+    ("A", "2023-01-01", 100.0), ("A", "2023-06-01", 50.0),
+    ("B", "2023-03-01", 30.0), ("B", "2024-06-01", 70.0),
+    ("C", "2024-09-01", 20.0),
+]
+
+
+def test_ltv_stats_by_hand():
+    s = ltv_stats(make_log(STATS_ROWS), as_of="2024-12-31")
+    assert (s.customers, s.purchases, s.revenue) == (3, 5, 270.0)
+    assert s.avg_purchase_value == 54.0
+    exposure = sum(days(d, "2024-12-31") + 1 for d in ("2023-01-01", "2023-03-01", "2024-09-01"))
+    assert s.customer_years == pytest.approx(exposure / 365.25)
+    assert s.purchase_frequency == pytest.approx(5 / (exposure / 365.25))
+    # A and B were acquired a year or more before; A has not bought in the last year
+    assert (s.churn_eligible, s.churned, s.yearly_churn) == (2, 1, 0.5)
+    assert s.lifespan == 2.0
+    assert s.simple_ltv == pytest.approx(54.0 * s.purchase_frequency * 2.0)
+    observed = (days("2023-01-01", "2023-06-01") + days("2023-03-01", "2024-06-01")) / 3 / 365.25
+    assert s.observed_lifespan == pytest.approx(observed)
+    assert s.revenue_per_customer == 90.0
+    obs = ltv_stats(make_log(STATS_ROWS), as_of="2024-12-31", lifespan="observed")
+    assert obs.simple_ltv == pytest.approx(54.0 * s.purchase_frequency * observed)
+
+
+def test_ltv_stats_worksheet_block():
+    ids, dates, amounts = cells(STATS_ROWS)
+    out = udfs.LTV_STATS(ids, dates, amounts, "2024-12-31", None)
+    assert out[0] == ["measure", "value"]
+    block = dict((label, value) for label, value in out[1:])
+    assert all(len(r) == 2 for r in out)
+    assert block["customers"] == 3.0
+    assert block["average purchase value = revenue / purchases"] == 54.0
+    assert block["lifespan (years) = 1 / yearly churn"] == 2.0
+    assert block["as of"] == dt.datetime(2024, 12, 31)
+    # nobody acquired a year before: the lifespan is not available, said in the cell
+    out = udfs.LTV_STATS(ids, dates, amounts, "2023-12-31", None)
+    block = dict((label, value) for label, value in out[1:])
+    assert block["lifespan (years) = 1 / yearly churn"].startswith("#N/A no customer acquired")
+    assert block["transactions after as_of excluded"] == 2.0
+
+
+def test_ltv_stats_no_churn_is_a_div0_in_the_cell():
+    rows = [("A", "2023-01-01", 10.0), ("A", "2024-12-01", 10.0)]
+    s = ltv_stats(make_log(rows), as_of="2024-12-31")
+    assert s.lifespan_problem.startswith("#DIV/0! no customer churned")
+    assert np.isnan(s.simple_ltv)
+
+
+# ------------------------------------------------------------------ cohorts
+
+COHORT_ROWS = [
+    ("A", "2024-01-05", 10.0), ("A", "2024-02-10", 5.0), ("A", "2024-04-01", 7.0),
+    ("B", "2024-01-20", 20.0),
+    ("C", "2024-02-01", 8.0), ("C", "2024-02-15", 2.0), ("C", "2024-03-03", 4.0),
+]
+NAN = np.nan
+
+
+@pytest.mark.parametrize(("metric", "expected"), [
+    ("active", [[2, 1, 0, 1], [1, 1, 0, NAN]]),
+    ("retention", [[1, 0.5, 0, 0.5], [1, 1, 0, NAN]]),
+    ("revenue", [[30, 5, 0, 7], [10, 4, 0, NAN]]),
+    ("ltv", [[15, 17.5, 17.5, 21], [10, 14, 14, NAN]]),
+])
+def test_monthly_cohorts_by_hand(metric, expected):
+    t = cohort_table(make_log(COHORT_ROWS), "month", metric, as_of="2024-04-10")
+    assert list(t.index) == ["2024-01", "2024-02"]
+    assert list(t["customers"]) == [2, 1]
+    np.testing.assert_array_equal(t[[0, 1, 2, 3]].to_numpy(), np.array(expected, dtype=float))
+
+
+def test_quarterly_and_yearly_cohorts():
+    t = cohort_table(make_log(COHORT_ROWS), "quarter", "revenue", as_of="2024-04-10")
+    assert list(t.index) == ["2024-Q1"] and list(t.loc["2024-Q1"]) == [3, 49.0, 7.0]
+    y = cohort_table(make_log(COHORT_ROWS), "year", "retention")
+    assert list(y.index) == ["2024"] and list(y.loc["2024"]) == [3, 1.0]
+
+
+def test_cohort_worksheet_blanks_future_periods():
+    ids, dates, amounts = cells(COHORT_ROWS)
+    out = udfs.COHORT_TABLE(ids, dates, amounts, None, "active", "2024-04-10")
+    assert out[0] == ["cohort", "customers", "month 0", "month 1", "month 2", "month 3"]
+    assert out[1] == ["2024-01", 2.0, 2.0, 1.0, 0.0, 1.0]
+    assert out[2] == ["2024-02", 1.0, 1.0, 1.0, 0.0, None]
+    assert udfs.COHORT_TABLE(ids, dates, amounts, "week", None, None).startswith(
+        "#VALUE! period must be one of month, quarter, year")
+
+
+# ------------------------------------------------------------------ tiers
+
+
+def test_default_tiers_top_20_next_30():
+    values = np.arange(1.0, 11.0)
+    tiers = value_tiers(values)
+    assert list(tiers) == ["Low"] * 5 + ["Medium"] * 3 + ["High"] * 2
+    # one value against the population is tiered as inside it
+    assert list(value_tiers(np.array([9.0, 8.0, 5.5]), values)) == ["High", "Medium", "Low"]
+
+
+def test_tiers_ties_and_cutoffs():
+    values = np.array([5.0, 5.0, 5.0, 1.0, 1.0])
+    assert list(value_tiers(values)) == ["High", "High", "High", "Low", "Low"]
+    out = value_tiers(np.array([1200.0, 500.0, 499.0]), breaks=(1000, 500), by="value")
+    assert list(out) == ["High", "Medium", "Low"]
+    out = value_tiers(np.arange(10.0), breaks=(0.1,), labels=("Top", "Rest"))
+    assert list(out).count("Top") == 1
+    with pytest.raises(LtvxlError, match="labels must have one more entry than breaks"):
+        value_tiers(values, breaks=(0.1,))
+    with pytest.raises(LtvxlError, match="shares must add up to at most 1"):
+        value_tiers(values, breaks=(0.6, 0.6))
+
+
+def test_tier_worksheet_function():
+    pop = [[v] for v in (1000.0, 950.0, 800.0, 700.0, 600.0, 500.0, 400.0, 300.0, 200.0, 100.0)]
+    assert udfs.LTV_TIER(950.0, pop, None, None, None) == "High"
+    assert udfs.LTV_TIER(600.0, pop, None, None, None) == "Medium"
+    assert udfs.LTV_TIER(599.0, pop, None, None, None) == "Low"
+    column = udfs.LTV_TIER(pop, None, None, None, None)
+    assert [r[0] for r in column] == ["High"] * 2 + ["Medium"] * 3 + ["Low"] * 5
+    out = udfs.LTV_TIER([[10.0], ["n/a"]], [[1.0], [10.0]], [[0.5]], [["Top", "Bottom"]], None)
+    assert out == [["Top"], ['#VALUE! values must be a number, got text "n/a"']]
+    assert udfs.LTV_TIER(5.0, None, [[0.5]], None, None).startswith("#VALUE! labels are needed")
+
+
+# ------------------------------------------------------------------ RFM
+
+
+def test_quintile_scores_are_rank_based_and_tie_safe():
+    assert list(quintile_scores(np.arange(10.0))) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert list(quintile_scores(np.arange(10.0), higher_is_better=False)) == \
+        [5, 5, 4, 4, 3, 3, 2, 2, 1, 1]
+    assert list(quintile_scores(np.array([3.0, 3.0, 3.0]))) == [1, 1, 1]
+    assert list(quintile_scores(np.array([1.0, 2.0, 2.0, 2.0, 9.0]))) == [1, 2, 2, 2, 5]
+
+
+def test_rule_table_covers_every_score_and_segment():
+    names = {SEGMENT_GRID[r][fm - 1] for r in range(1, 6) for fm in range(1, 6)}
+    assert names == set(SEGMENTS) and len(SEGMENTS) == 11
+    assert SEGMENT_GRID[5][4] == "Champions" and SEGMENT_GRID[1][0] == "Lost"
+    assert SEGMENT_GRID[1][4] == "Can't Lose Them" and SEGMENT_GRID[5][0] == "New Customers"
+
+
+def rfm_rows():
+    """Ten customers: c0 bought long ago, once, little; c9 recently, often, a lot."""
+    rows = []
+    for i in range(10):
+        for k in range(i + 1):
+            rows.append((f"c{i}", str(np.datetime64("2024-01-01") + 10 * i + k), 10.0 * (i + 1)))
+    return rows
+
+
+def test_rfm_table_by_hand():
+    t = rfm_table(make_log(rfm_rows()), as_of="2024-06-30").set_index("customer")
+    assert t.loc["c9", "orders"] == 10 and t.loc["c9", "revenue"] == 1000.0
+    assert t.loc["c9", "recency_days"] == days("2024-01-10", "2024-06-30") - 90
+    assert list(t["R"]) == list(t["F"]) == list(t["M"]) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert t.loc["c9", "segment"] == "Champions" and t.loc["c9", "RFM"] == "555"
+    assert t.loc["c0", "segment"] == "Lost"
+    assert t.loc["c4", "segment"] == "Need Attention"  # R 3, FM 3
+
+
+def test_rfm_summary_and_worksheet_functions():
+    rows = rfm_rows()
+    s = rfm_summary(rfm_table(make_log(rows)))
+    assert list(s["segment"]) == list(SEGMENTS)
+    assert s["customers"].sum() == 10 and s["share_of_customers"].sum() == pytest.approx(1)
+    champions = s.set_index("segment").loc["Champions"]
+    assert champions["customers"] == 2 and champions["revenue"] == 9 * 90 + 10 * 100
+    ids, dates, amounts = cells(rows)
+    out = udfs.RFM_SEGMENTS(ids, dates, amounts, None)
+    assert out[0] == ["customer", "recency (days)", "orders", "revenue", "R", "F", "M", "RFM",
+                      "segment"]
+    assert out[-1][0] == "c9" and out[-1][-1] == "Champions"
+    summary = udfs.RFM_SUMMARY(ids, dates, amounts, None)
+    assert len(summary) == 12 and summary[1][:2] == ["Champions", 2.0]
+
+
+# ------------------------------------------------------------------ groups
+
+GROUP_ROWS = [
+    ("a", "2024-01-01", 100.0, "Instagram"), ("a", "2024-02-01", 50.0, "Email"),
+    ("b", "2024-01-03", 40.0, "Facebook"), ("c", "2024-01-04", 60.0, "Instagram"),
+    ("c", "2024-01-04", -10.0, "Instagram"), ("d", "2024-03-01", 30.0, None),
+]
+
+
+def group_log():
+    rows = [r[:3] for r in GROUP_ROWS]
+    return make_log(rows, {"channel": np.array([r[3] for r in GROUP_ROWS], dtype=object)})
+
+
+def test_group_comparison_by_hand():
+    g = group_comparison(group_log(), "channel", {"Instagram": 50.0, "Facebook": 20.0})
+    g = g.set_index("group")
+    # a counts for Instagram (the channel of the first purchase), c's return is netted
+    ig = g.loc["Instagram"]
+    assert (ig["customers"], ig["orders"], ig["revenue"]) == (2, 3, 200.0)
+    assert ig["revenue_per_customer"] == 100.0 and ig["ltv_cac"] == 2.0
+    assert ig["share_of_revenue"] == pytest.approx(200 / 270)
+    assert g.loc["Facebook", "ltv_cac"] == 2.0
+    assert np.isnan(g.loc["(blank)", "ltv_cac"])
+    assert g.loc["Total", "customers"] == 4 and g.loc["Total", "revenue"] == 270.0
+    assert list(g.index) == ["Facebook", "Instagram", "(blank)", "Total"]
+
+
+def test_group_worksheet_function():
+    ids, dates, amounts, channel = cells(GROUP_ROWS, "channel")
+    cac = [["channel", "CAC"], ["Instagram", 50.0], ["Facebook", 20.0]]
+    out = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, cac, None)
+    assert out[0][-2:] == ["CAC", "LTV:CAC"]
+    rows = {r[0]: r for r in out[1:]}
+    assert rows["Instagram"][1:] == [2.0, 3.0, 200.0, 100.0, pytest.approx(200 / 270), 50.0, 2.0]
+    assert rows["(blank)"][-2:] == [None, None]
+    out = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, [["Instagram", -5.0]], None)
+    assert out == "#VALUE! cac_by_group row 1: CAC must be a number > 0, got -5.0"
+    plain = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, None, None)
+    assert plain[0][-1] == "share of revenue"
+
+
+# ------------------------------------------------------------------ the sample log
+
+
+def test_sample_is_rebuilt_identically(tmp_path):
+    rebuilt = write_sample(tmp_path / "sample.csv")
+    assert rebuilt.read_bytes() == SAMPLE_PATH.read_bytes()
+
+
+def test_sample_is_realistic():
+    log = load_sample_transactions()
+    assert 2000 <= len(log) <= 5000 and 200 <= len(log.customers) <= 1000
+    assert set(log.extra["channel"]) >= {"Facebook", "Instagram", "Email"}
+    span = int(log.days.max() - log.days.min())
+    assert 700 <= span <= 731
+    assert log.counts.get("returns netted (negative amounts)", 0) > 0
+    s = customer_summary(log)
+    assert (s["frequency"] > 0).mean() > 0.3  # repeat buyers exist
+    g = group_comparison(log, "channel").set_index("group")
+    assert g.loc["Referral", "revenue_per_customer"] > g.loc["Facebook", "revenue_per_customer"]

@@ -1,0 +1,279 @@
+"""Reading and validating transaction logs: cells as xlwings passes them, arrays, files.
+
+Every bad input of issue 3 section 1 (missing id or date, unparseable date,
+non-numeric amount, columns of different lengths) must give a message naming
+the first offending row and column, never a traceback, and whatever is left
+out must be counted.
+"""
+
+import datetime as dt
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ltvxl.udfs as udfs
+from ltvxl.errors import LtvxlError
+from ltvxl.transactions.log import TransactionLog, detect_columns, read_transactions
+
+D = dt.datetime
+
+
+def col(*values):
+    """A one-column range as xlwings passes it with ndim=2."""
+    return [[v] for v in values]
+
+
+def test_ids_numbers_and_text_are_one_customer():
+    log = TransactionLog.from_cells(col(1001.0, "1001", " 1001 ", 1002.0, "A7", "007"),
+                                    col(*[45000.0] * 6), col(*[1.0] * 6))
+    assert list(log.ids) == ["1001", "1001", "1001", "1002", "A7", "007"]
+    # ids that read as numbers in numeric order first ("007" is 7), then the others
+    assert list(log.customers) == ["007", "1001", "1002", "A7"]
+
+
+def test_customer_order_is_numeric_then_text():
+    log = TransactionLog.from_arrays(np.array(["10", "9", "b", "a", "100"], dtype=object),
+                                     np.array(["2024-01-01"] * 5, dtype=object), np.ones(5))
+    assert list(log.customers) == ["9", "10", "100", "a", "b"]
+    assert list(log.ids) == ["10", "9", "b", "a", "100"]
+
+
+def test_float_ids_are_canonical_text():
+    log = TransactionLog.from_arrays(np.array([1001.0, 1001.5, 1001.0]),
+                                     np.array(["2024-01-01"] * 3, dtype=object), np.ones(3))
+    assert list(log.customers) == ["1001", "1001.5"]
+
+
+def test_dates_of_every_kind_give_the_same_day():
+    # 45322 is the Excel serial of 2024-01-31
+    values = [45322.0, D(2024, 1, 31, 15, 30), dt.date(2024, 1, 31), "2024-01-31",
+              "2024-01-31T23:59:00", "2024/01/31", "20240131", 20240131.0,
+              pd.Timestamp("2024-01-31 08:00"), np.datetime64("2024-01-31T10:00")]
+    log = TransactionLog.from_cells(col(*range(len(values))), col(*values),
+                                    col(*[1.0] * len(values)))
+    assert (log.dates == np.datetime64("2024-01-31")).all()
+    assert log.dates.dtype == np.dtype("datetime64[D]")
+
+
+def test_excel_serial_epoch():
+    # Excel's 1900 date system: serial 1 is 1900-01-01, 60 is the phantom 1900-02-29,
+    # 61 is 1900-03-01; later serials count from 1899-12-30.
+    log = TransactionLog.from_cells(col(1.0, 2.0), col(61.0, 43831.0), col(1.0, 1.0))
+    assert list(log.dates.astype(str)) == ["1900-03-01", "2020-01-01"]
+
+
+def test_header_row_detected_and_given():
+    log = TransactionLog.from_cells(col("Customer", 1.0), col("Date", 45000.0),
+                                    col("Amount", 3.0))
+    assert len(log) == 1 and log.amounts[0] == 3.0
+    log = TransactionLog.from_cells(col("x", 1.0), col("when", 45000.0), col("amt", 3.0),
+                                    header=True)
+    assert len(log) == 1
+    with pytest.raises(LtvxlError, match=r"dates row 1: \"Date\" is not a date"):
+        TransactionLog.from_cells(col("Customer", 1.0), col("Date", 45000.0), col("Amount", 3.0),
+                                  header=False)
+
+
+def test_blank_rows_are_skipped_and_counted():
+    log = TransactionLog.from_cells(col("id", 1.0, None, 2.0, None, ""),
+                                    col("date", 45000.0, None, 45001.0, None, None),
+                                    col("amount", 5.0, None, 6.0, "", None))
+    assert len(log) == 2
+    assert log.counts["blank rows skipped"] == 3
+    assert "blank rows skipped: 3" in log.notes
+
+
+def test_a_row_flat_list_and_scalar_are_accepted():
+    log = TransactionLog.from_cells([[1.0, 2.0]], [[45000.0, 45001.0]], [[3.0, 4.0]])
+    assert len(log) == 2
+    log = TransactionLog.from_cells([1.0, 2.0], [45000.0, 45001.0], [3.0, 4.0])
+    assert len(log) == 2
+    log = TransactionLog.from_cells(1.0, 45000.0, 3.0)
+    assert len(log) == 1
+
+
+BAD_CELLS = [
+    # (ids, dates, amounts, message)
+    (col(1.0, None, 3.0), col(45000.0, 45000.0, 45000.0), col(1.0, 2.0, 3.0),
+     "ids row 2: the customer id is missing"),
+    (col(1.0, 2.0, True), col(45000.0, 45000.0, 45000.0), col(1.0, 2.0, 3.0),
+     "ids row 3: TRUE is not a customer id"),
+    (col(1.0, "#N/A"), col(45000.0, 45000.0), col(1.0, 2.0),
+     "ids row 2: the cell holds the error #N/A"),
+    (col(1.0, 2.0, 3.0), col(45000.0, None, 45000.0), col(1.0, 2.0, 3.0),
+     "dates row 2: the date is missing"),
+    (col("id", 1.0, 2.0), col("date", 45000.0, "2024-13-01"), col("amount", 1.0, 2.0),
+     'dates row 3: "2024-13-01" is not a date'),
+    (col(1.0, 2.0), col(45000.0, "31/01/2024"), col(1.0, 2.0),
+     'dates row 2: "31/01/2024" is not a date'),
+    (col(1.0, 2.0), col(45000.0, -5.0), col(1.0, 2.0),
+     "dates row 2: -5.0 is not a date (a number must be an Excel date serial"),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12,50"),
+     'amounts row 2: text "12,50" is not a number'),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12.5"),
+     'amounts row 2: text "12.5" is not a number (a number stored as text?'),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col(None, 2.0),
+     "amounts row 1: the amount is missing"),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, False),
+     "amounts row 2: FALSE is not a number"),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, float("inf")),
+     "amounts row 2: inf is not a finite number"),
+    (col(1.0, 2.0, 3.0), col(45000.0, 45000.0), col(1.0, 2.0, 3.0),
+     "ids has 3 rows but dates has 2"),
+    ([[1.0, 2.0], [3.0, 4.0]], col(45000.0, 45000.0), col(1.0, 2.0),
+     "ids must be a single column, got 2 columns"),
+    ([], col(45000.0), col(1.0), "ids is an empty range"),
+    (col(None, None), col(None, None), col(None, None), "ids has no data rows"),
+]
+
+
+@pytest.mark.parametrize(("ids", "dates", "amounts", "message"), BAD_CELLS,
+                         ids=[m[:40] for *_, m in BAD_CELLS])
+def test_bad_cells_name_the_row_and_column(ids, dates, amounts, message):
+    with pytest.raises(LtvxlError) as info:
+        TransactionLog.from_cells(ids, dates, amounts)
+    assert message in info.value.message
+    # and through a worksheet function: the same text in the cell, never a traceback
+    out = udfs.LTV_CUSTOMERS(ids, dates, amounts, None, None)
+    assert isinstance(out, str) and out.startswith("#VALUE! ") and message in out
+
+
+@pytest.mark.parametrize("func", ["LTV_CUSTOMERS", "LTV_STATS", "RFM_SEGMENTS", "RFM_SUMMARY"])
+def test_every_log_function_reports_bad_cells(func):
+    out = getattr(udfs, func)(col(1.0, 2.0), col(45000.0, "soon"), col(1.0, 2.0), None,
+                              *([None] * (len(udfs.FUNCTIONS[func].__ltvxl__.args) - 4)))
+    assert out == ('#VALUE! dates row 2: "soon" is not a date (use a date cell or year-month-day '
+                   "text such as 2024-01-31)")
+
+
+def test_negative_amount_policies():
+    ids, dates, amounts = col(1.0, 1.0, 2.0), col(45000.0, 45001.0, 45002.0), col(10.0, -4.0, 3.0)
+    net = TransactionLog.from_cells(ids, dates, amounts)
+    assert len(net) == 3 and net.counts["returns netted (negative amounts)"] == 1
+    drop = TransactionLog.from_cells(ids, dates, amounts, negative="drop")
+    assert len(drop) == 2 and drop.counts["returns dropped (negative amounts)"] == 1
+    with pytest.raises(LtvxlError, match="amounts row 2: -4 is negative"):
+        TransactionLog.from_cells(ids, dates, amounts, negative="error")
+
+
+def test_extra_columns_follow_the_rows():
+    log = TransactionLog.from_cells(col("id", 1.0, None, 2.0), col("d", 45000.0, None, 45001.0),
+                                    col("a", 1.0, None, 2.0),
+                                    extra={"channel": col("ch", "Email", None, "Ads")})
+    assert list(log.extra["channel"]) == ["Email", "Ads"]
+    with pytest.raises(LtvxlError, match="ids has 4 rows but channel has 3"):
+        TransactionLog.from_cells(col("id", 1.0, None, 2.0), col("d", 45000.0, None, 45001.0),
+                                  col("a", 1.0, None, 2.0), extra={"channel": col("ch", "E", "A")})
+
+
+# ------------------------------------------------------------------ files
+
+
+def _frame():
+    return pd.DataFrame({
+        "Customer ID": ["c1", "c2", "c1", "c3"],
+        "Order Date": ["2024-01-05", "2024-01-06", "2024-02-01", "2024-02-03"],
+        "Revenue": [10.0, 20.0, 30.0, -5.0],
+        "channel": ["Email", "Ads", "Email", "Ads"],
+    })
+
+
+def _write(df, path):
+    if path.suffix == ".csv":
+        df.to_csv(path, index=False)
+    elif path.suffix == ".parquet":
+        df.to_parquet(path, index=False)
+    else:
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            row = list(row)
+            row[1] = dt.datetime.fromisoformat(row[1])  # a real date cell
+            ws.append(row)
+        wb.save(path)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_read_files_detects_columns_and_keeps_extras(tmp_path, suffix):
+    path = tmp_path / f"log{suffix}"
+    _write(_frame(), path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    log = read_transactions(path)
+    assert list(log.ids) == ["c1", "c2", "c1", "c3"]
+    assert list(log.dates.astype(str)) == ["2024-01-05", "2024-01-06", "2024-02-01", "2024-02-03"]
+    assert list(log.amounts) == [10.0, 20.0, 30.0, -5.0]
+    assert list(log.extra["channel"]) == ["Email", "Ads", "Email", "Ads"]
+    assert log.counts["returns netted (negative amounts)"] == 1
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # never modified
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xlsx"])
+def test_bad_file_rows_name_column_and_line(tmp_path, suffix):
+    df = _frame()
+    df.loc[2, "Order Date"] = "2024-02-30"
+    path = tmp_path / f"bad{suffix}"
+    if suffix == ".xlsx":
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.append(list(df.columns))
+        for row in df.itertuples(index=False):
+            ws.append(list(row))
+        wb.save(path)
+    else:
+        _write(df, path)
+    with pytest.raises(LtvxlError) as info:
+        read_transactions(path)
+    # the header is row 1, so the third data row is row 4
+    assert 'column "Order Date" row 4: "2024-02-30" is not a date' in info.value.message
+
+
+def test_csv_missing_amount_and_id(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-02,\n")
+    with pytest.raises(LtvxlError, match='column "amount" row 3: the amount is missing'):
+        read_transactions(path)
+    path.write_text("customer_id,date,amount\n1,2024-01-01,5\n,2024-01-02,3\n")
+    with pytest.raises(LtvxlError, match='column "customer_id" row 3: the customer id is missing'):
+        read_transactions(path)
+    path.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-02,abc\n")
+    with pytest.raises(LtvxlError, match='column "amount" row 3: text "abc" is not a number'):
+        read_transactions(path)
+
+
+def test_csv_blank_lines_and_explicit_columns(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text("who,when,paid,other\nA,20240101,5,x\n,,,y\nB,20240102,6,z\n")
+    log = read_transactions(path, id_col="who", date_col="when", amount_col="paid",
+                            extra_cols=[])
+    assert list(log.ids) == ["A", "B"] and log.extra == {}
+    assert log.counts["blank rows skipped"] == 1
+    assert list(log.dates.astype(str)) == ["2024-01-01", "2024-01-02"]
+
+
+def test_column_detection_messages():
+    assert detect_columns(["CustomerID", "InvoiceDate", "Sales"]) == (
+        "CustomerID", "InvoiceDate", "Sales")
+    with pytest.raises(LtvxlError, match="cannot tell which column holds the amount"):
+        detect_columns(["customer_id", "date", "qty"])
+    with pytest.raises(LtvxlError, match='amount_col "x" is not a column'):
+        detect_columns(["customer_id", "date", "amount"], amount_col="x")
+
+
+def test_file_problems(tmp_path):
+    with pytest.raises(LtvxlError, match="transaction file not found"):
+        read_transactions(tmp_path / "none.csv")
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    with pytest.raises(LtvxlError, match="unknown file type"):
+        read_transactions(bad)
+    broken = tmp_path / "b.parquet"
+    broken.write_bytes(b"not parquet")
+    with pytest.raises(LtvxlError, match="cannot read as Parquet"):
+        read_transactions(broken)
