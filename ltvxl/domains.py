@@ -8,6 +8,7 @@ cell of a range while the good cells are still computed.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +66,15 @@ class Domain:
             if self.high is not None:
                 bad |= (x >= self.high) if self.high_open else (x > self.high)
         return bad
+
+    def contains(self, x: float) -> bool:
+        """Whether the single number ``x`` is inside the domain (fast, no numpy)."""
+        if x != x or (x in (math.inf, -math.inf) and not (self.allow_inf and x > 0)):
+            return False
+        if self.low is not None and (x <= self.low if self.low_open else x < self.low):
+            return False
+        return not (self.high is not None and (x >= self.high if self.high_open
+                                               else x > self.high))
 
     def message(self, name: str, value: float) -> tuple[str, str]:
         """(Excel code, message) for one bad value of argument ``name``."""

@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .cells import as_grid, read_numbers
+from .cells import as_grid, number_or_problem, read_numbers
 from .domains import ANY, Domain
 from .errors import NUM, VALUE, LtvxlError, cell_error
 
@@ -374,6 +374,24 @@ def _clean(grid: np.ndarray, name: str) -> np.ndarray:
     return out
 
 
+_RANGE = object()
+
+
+def _one_cell(value: Any) -> Any:
+    """The cell of a single-cell argument (``x`` or ``[[x]]``), else the marker ``_RANGE``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and isinstance(value[0], (list, tuple)) and len(value[0]) == 1:
+            return _one_cell_inner(value[0][0])
+        return _RANGE
+    if isinstance(value, np.ndarray):
+        return _RANGE
+    return value
+
+
+def _one_cell_inner(cell: Any) -> Any:
+    return _RANGE if isinstance(cell, (list, tuple, np.ndarray)) else cell
+
+
 def elementwise(
     spec: Spec, core: Callable[..., Any], *, core_kwargs: dict[str, str] | None = None
 ) -> Callable[..., Any]:
@@ -397,7 +415,33 @@ def elementwise(
     spec = dataclasses.replace(spec, elementwise=True)
     rename = core_kwargs or {}
 
+    def single(values: list[Any]) -> Any:
+        """One cell per argument: the same rules without arrays (many formulas call this)."""
+        kwargs: dict[str, Any] = {}
+        for arg, value in zip(spec.args, values, strict=True):
+            key = rename.get(arg.name, arg.name)
+            if value is None and arg.optional:
+                if arg.default is not None:
+                    kwargs[key] = float(arg.default)
+                continue
+            x, problem = (value, None) if type(value) is float else number_or_problem(
+                value, arg.name
+            )
+            if problem is not None:
+                return problem
+            domain = arg.domain or ANY
+            if not domain.contains(x):
+                code, text = domain.message(arg.name, x)
+                return cell_error(code, text)
+            kwargs[key] = x
+        with np.errstate(all="ignore"):
+            raw = core(**kwargs)
+        return _finite_out(raw, spec.name)
+
     def impl(*values: Any) -> Any:
+        cells = [_one_cell(v) for v in values]
+        if all(c is not _RANGE for c in cells):
+            return single(cells)
         grids: dict[str, np.ndarray] = {}
         for arg, value in zip(spec.args, values, strict=True):
             if value is None and arg.optional:
