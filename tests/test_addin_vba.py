@@ -227,3 +227,15 @@ def test_committed_files_are_current(addin):
     assert committed.read_bytes() == addin, "run: python addin/build_addin.py"
     bas = (ROOT / "addin" / "ltvxl_udfs.bas").read_bytes()
     assert bas == udfs_module().encode("cp1252"), "run: python addin/build_addin.py"
+
+
+def test_function_names_do_not_clash_with_the_add_in_vba(macros):
+    """VBA ignores case: a worksheet function named like a procedure of the xlwings
+    runtime or the ribbon module would make the project fail to compile."""
+    names = set()
+    for module in ("xlwings", RIBBON_MODULE, "Dictionary"):
+        names |= {m.lower() for m in re.findall(
+            r"^\s*(?:Public |Private )?(?:Function|Sub|Property Get|Const)\s+(\w+)",
+            macros[module], flags=re.MULTILINE)}
+    names |= {m.lower() for m in macros} | {"ltvxl", REGISTER_SUB.lower()}
+    assert not names & {n.lower() for n in FUNCTIONS}
