@@ -12,16 +12,19 @@ from .errors import LtvxlError
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .report import write_unit_economics_report
+    from .example import UnitEconomicsInputs
+    from .report import Progress, print_summary, write_report
 
-    out = Path(args.output)
-    figures = write_unit_economics_report(out)
-    width = max(len(k) for k in figures)
-    print("Unit economics of the built-in example (100 per purchase, 3 purchases a year, 5 years)")
-    for label, value in figures.items():
-        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
-        print(f"  {label:<{width}}  {shown}")
-    print(f"Wrote {out}")
+    big = args.transactions is not None and Path(args.transactions).is_file() and \
+        Path(args.transactions).stat().st_size > 5_000_000
+    inputs = UnitEconomicsInputs() if args.cac is None else UnitEconomicsInputs(cac=args.cac)
+    summary = write_report(
+        args.output, args.transactions, id_col=args.id_col, date_col=args.date_col,
+        amount_col=args.amount_col, channel_col=args.channel_col, sheet=args.sheet,
+        inputs=inputs, progress=Progress(eager=big))
+    for warning in summary.warnings:
+        print(f"ltvxl: warning: {warning}", file=sys.stderr)
+    print_summary(summary)
     return 0
 
 
@@ -89,11 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report",
         help="write a report workbook (the main job)",
-        description="Compute the unit economics and write them to a workbook with live "
-        "ltvxl formulas and their values.",
+        description="Read a transaction file (CSV, Parquet or XLSX; the built-in sample "
+        "transactions when none is given), put it into a copy of the template workbook, "
+        "compute every formula and print a short summary. Column names are detected "
+        "(customer_id, date, amount, channel...) unless given.",
     )
+    report.add_argument("transactions", nargs="?",
+                        help="transaction file (default: the built-in sample)")
     report.add_argument("-o", "--output", default="report.xlsx",
                         help="workbook to write (default: report.xlsx)")
+    report.add_argument("--id-col", help="column of customer ids")
+    report.add_argument("--date-col", help="column of transaction dates")
+    report.add_argument("--amount-col", help="column of amounts")
+    report.add_argument("--channel-col", help="column of acquisition channels (optional)")
+    report.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    report.add_argument("--cac", type=float,
+                        help="customer acquisition cost for the Inputs sheet (default: 500)")
     report.set_defaults(func=_cmd_report)
 
     functions = sub.add_parser("functions", help="list the worksheet functions")

@@ -1,65 +1,185 @@
-"""The report workbook written by ``ltvxl report``."""
+"""The main job, ``ltvxl report``: a transaction file in, a finished workbook out.
+
+The transactions (CSV, Parquet or XLSX; the built-in sample when none is
+given) are read and checked by :func:`ltvxl.transactions.log.read_transactions`,
+put into the Transactions table of the template workbook
+(:mod:`ltvxl.workbook.template`), and every formula is computed by the
+headless refresh, so the report shows numbers wherever it is opened and stays
+live in Excel with the ltvxl add-in.
+"""
 
 from __future__ import annotations
 
+import re
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import xlsxwriter
+from .errors import LtvxlError
+from .example import UnitEconomicsInputs
 
-from .example import UnitEconomicsInputs, unit_economics
-from .fileio import atomic_output
-
-_INPUT_ROWS = (
-    ("avg_purchase_value", "Average purchase value", "avg_purchase_value", "currency"),
-    ("purchase_frequency", "Purchases per customer per year", "purchase_frequency", "per year"),
-    ("lifespan", "Customer lifespan", "lifespan_years", "years"),
-    ("gross_margin", "Gross margin", "gross_margin", "fraction"),
-    ("discount_rate", "Discount rate", "discount_rate", "per year"),
-    ("acquisition_cost", "Acquisition cost (CAC)", "cac", "currency"),
-    ("target_ratio", "Target LTV:CAC", "target_ratio", "ratio"),
-    ("revenue_per_month", "Revenue per customer per month", "revenue_per_month", "currency"),
-)
-
-_OUTPUT_ROWS = (
-    ("LTV", "=LTV(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate)"),
-    ("CAC", "=acquisition_cost"),
-    ("LTV:CAC", "=LTV_CAC_RATIO(C12, acquisition_cost)"),
-    ("Status", "=LTV_CAC_STATUS(C14)"),
-    ("Maximum CAC at target", "=MAX_CAC(C12, target_ratio)"),
-    ("CAC payback (months)", "=CAC_PAYBACK(acquisition_cost, revenue_per_month, gross_margin)"),
-)
+CHANNEL_NAMES = ("channel", "acquisition_channel", "acquisitionchannel", "source",
+                 "utm_source", "marketing_channel")
 
 
-def write_unit_economics_report(
-    path: str | Path, inputs: UnitEconomicsInputs | None = None
-) -> dict[str, float | str]:
-    """Write the unit-economics workbook to ``path``; return its figures.
+@dataclass
+class ReportSummary:
+    """The headline figures of a report, as the workbook shows them."""
 
-    The Inputs sheet holds named input cells and ltvxl formulas whose cached
-    values are the figures computed here, so the file shows numbers even
-    where the ltvxl functions are not installed.
+    output: Path
+    source: str
+    transactions: int
+    figures: dict[str, Any] = field(default_factory=dict)
+    segments: list[tuple[str, float, float, float]] = field(default_factory=list)
+    """(segment, customers, revenue, share of revenue), largest revenue first."""
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """Progress messages on stderr, shown only when the job is slow.
+
+    Messages are printed once the job has run for ``after`` seconds, or from
+    the start when ``eager`` (a large input).
     """
-    inputs = inputs or UnitEconomicsInputs()
-    figures = unit_economics(inputs)
-    with atomic_output(path) as tmp:
-        book = xlsxwriter.Workbook(str(tmp))
-        bold = book.add_format({"bold": True})
-        money = book.add_format({"num_format": "#,##0.00"})
-        sheet = book.add_worksheet("Inputs")
-        sheet.set_column("A:A", 34)
-        sheet.set_column("B:B", 4)
-        sheet.set_column("C:C", 16)
-        sheet.set_column("D:D", 12)
-        sheet.write("A1", "Unit economics", bold)
-        for row, (name, label, attr, unit) in enumerate(_INPUT_ROWS, start=1):
-            sheet.write(row, 0, label)
-            sheet.write_number(row, 2, getattr(inputs, attr), money)
-            sheet.write(row, 3, unit)
-            book.define_name(name, f"=Inputs!$C${row + 1}")
-        sheet.write("A11", "Results", bold)
-        for row, (label, formula) in enumerate(_OUTPUT_ROWS, start=11):
-            value = figures[label]
-            sheet.write(row, 0, label)
-            sheet.write_formula(row, 2, formula, money, value)
-        book.close()
-    return figures
+
+    def __init__(self, eager: bool = False, after: float = 1.5,
+                 stream: Any = None) -> None:
+        self.start = time.monotonic()
+        self.eager = eager
+        self.after = after
+        self.stream = stream
+
+    def __call__(self, message: str) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.eager or elapsed >= self.after:
+            print(f"[{elapsed:5.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _channel_column(extra: dict[str, Any], given: str | None, columns: list[str]) -> str | None:
+    if given is not None:
+        if given not in extra:
+            raise LtvxlError(f'channel column "{given}" is not a column of the file; columns '
+                             f'are {", ".join(columns)}')
+        return given
+    normed = {_norm(c): c for c in extra}
+    return next((normed[n] for n in CHANNEL_NAMES if n in normed), None)
+
+
+def load_transactions(
+    path: str | Path | None = None,
+    id_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+    channel_col: str | None = None,
+    sheet: str | None = None,
+) -> tuple[Any, str | None, str]:
+    """(TransactionLog, channel column or None, description of the source)."""
+    from .sample_data import SAMPLE_PATH
+    from .transactions.log import read_transactions
+
+    if path is None:
+        return read_transactions(SAMPLE_PATH), "channel", "built-in sample transactions"
+    p = Path(path)
+    if not p.exists():
+        raise LtvxlError(f"transaction file not found: {p}")
+    if p.is_dir():
+        raise LtvxlError(f"{p} is a directory; give a CSV, Parquet or XLSX file")
+    log = read_transactions(p, id_col, date_col, amount_col, sheet=sheet)
+    if len(log) == 0:
+        raise LtvxlError(f"{p.name}: no transactions (only a header or blank rows)")
+    columns = list(log.extra)
+    channel = _channel_column(log.extra, channel_col, columns)
+    return log, channel, str(p)
+
+
+def write_report(
+    output: str | Path,
+    transactions: str | Path | None = None,
+    *,
+    id_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+    channel_col: str | None = None,
+    sheet: str | None = None,
+    inputs: UnitEconomicsInputs | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ReportSummary:
+    """Write the report workbook for ``transactions`` (default: the sample) to ``output``."""
+    from .workbook.template import build_template, from_log
+
+    say = progress or (lambda _m: None)
+    say(f"reading {transactions or 'the built-in sample transactions'}")
+    log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
+                                             channel_col, sheet)
+    say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
+    result = build_template(output, from_log(log, channel), inputs, progress=say)
+    summary = ReportSummary(Path(output), source, len(log), notes=log.notes,
+                            warnings=result.warnings)
+    _read_back(summary)
+    return summary
+
+
+def _read_back(summary: ReportSummary) -> None:
+    """The headline figures as stored in the written workbook."""
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_path(str(summary.output))
+    rows = book.get_sheet_by_name("Dashboard").to_python(skip_empty_area=False)
+
+    def cell(r: int, c: int) -> Any:
+        return rows[r - 1][c - 1] if r <= len(rows) and c <= len(rows[r - 1]) else None
+
+    stats = {}
+    for r in range(6, len(rows) + 1):
+        label = cell(r, 1)
+        if not label:
+            break
+        stats[str(label)] = cell(r, 2)
+    pick = {
+        "customers": "customers",
+        "purchases": "purchases",
+        "revenue": "revenue (returns netted)",
+        "historical revenue per customer": "historical revenue per customer",
+    }
+    for key, label in pick.items():
+        if label in stats:
+            summary.figures[key] = stats[label]
+    for label in stats:
+        if label.startswith("simple LTV"):
+            summary.figures["LTV from the transactions (simple LTV)"] = stats[label]
+    summary.figures["CAC (Inputs)"] = cell(6, 5)
+    summary.figures["LTV:CAC from the transactions"] = cell(16, 5)
+    summary.figures["LTV:CAC of the Inputs model"] = cell(7, 5)
+    for r in range(20, 23):
+        name = cell(r, 4)
+        if name and isinstance(cell(r, 5), float):
+            summary.segments.append((str(name), cell(r, 5), cell(r, 6), cell(r, 7)))
+
+
+def print_summary(summary: ReportSummary, stream: Any = None) -> None:
+    """The short summary ``ltvxl report`` prints."""
+    out = stream or sys.stdout
+    print(f"ltvxl report: {summary.transactions:,} transactions from {summary.source}", file=out)
+    width = max((len(k) for k in summary.figures), default=10)
+    for label, value in summary.figures.items():
+        if isinstance(value, float):
+            shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+        else:
+            shown = "" if value is None else str(value)
+        print(f"  {label:<{width}}  {shown}", file=out)
+    if summary.segments:
+        print("  Largest segments by revenue:", file=out)
+        for name, customers, revenue, share in summary.segments:
+            print(f"    {name:<20} {customers:>8,.0f} customers  {revenue:>14,.2f} revenue "
+                  f"({share:.0%})", file=out)
+    for note in summary.notes:
+        print(f"  note: {note}", file=out)
+    print(f"Wrote {summary.output}", file=out)

@@ -447,6 +447,10 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
                                 'CHOOSECOLS(A5#, 1), 0))', fmt.money)
     ws.write_string("D15", "CAC")
     ws.write_formula("E15", "=acquisition_cost", fmt.money)
+    ws.write_string("D16", "LTV:CAC from the transactions")
+    if "LTV_STATS" in have:
+        ws.write_formula("E16", "=LTV_CAC_RATIO(E14, acquisition_cost)", fmt.big_ratio)
+        _benchmark_colours(ws, fmt, "E16")
     chart = book.add_chart({"type": "column"})
     chart.add_series({
         "name": "LTV against CAC",
@@ -467,10 +471,10 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         tiers.set_y_axis({"num_format": "0%"})
         ws.insert_chart("G20", tiers)
     if "RFM_SUMMARY" in have:
-        ws.write_row("D17", ["Largest segments by revenue", "customers", "revenue",
+        ws.write_row("D19", ["Largest segments by revenue", "customers", "revenue",
                              "share of revenue"], fmt.head)
         ws.write_dynamic_array_formula(
-            "D18", f"=TAKE(CHOOSECOLS(SORT(DROP(Segments!A{RFM_ROW}#, 1), 4, -1), 1, 2, 4, 5),"
+            "D20", f"=TAKE(CHOOSECOLS(SORT(DROP(Segments!A{RFM_ROW}#, 1), 4, -1), 1, 2, 4, 5),"
                    " 3)")
     if "COHORT_TABLE" in have:
         top = 40
@@ -494,7 +498,7 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         curve.set_title({"name": "Cohort value curve"})
         curve.set_x_axis({"name": "months since acquisition"})
         curve.set_legend({"none": True})
-        ws.insert_chart("D24", curve)
+        ws.insert_chart("D25", curve)
 
 
 def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
