@@ -99,10 +99,46 @@ def test_compound_file_written_is_read_by_olefile():
         "Other/Deeper/leaf": b"leaf" * 300,
     }
     data = ovba.write_cfb(streams)
-    ole = olefile.OleFileIO(data)
+    ole = olefile.OleFileIO(data, raise_defects=olefile.DEFECT_INCORRECT)
     found = {"/".join(path): ole.openstream("/".join(path)).read() for path in ole.listdir()}
     assert found == streams
     assert ovba.read_cfb(data) == streams
+
+
+RED, BLACK = 0, 1  # colour flags of MS-CFB directory entries
+
+
+def _check_red_black(ole, sid):
+    """Black height of the subtree at ``sid``; asserts order and red-black rules."""
+    if sid == olefile.NOSTREAM:
+        return 1
+    entry = ole.direntries[sid]
+    left, right = entry.sid_left, entry.sid_right
+    for child in (left, right):
+        if child != olefile.NOSTREAM and entry.color == RED:
+            assert (ole.direntries[child]).color == BLACK
+    key = (len(entry.name), entry.name.upper())
+    if left != olefile.NOSTREAM:
+        other = ole.direntries[left]
+        assert (len(other.name), other.name.upper()) < key
+    if right != olefile.NOSTREAM:
+        other = ole.direntries[right]
+        assert (len(other.name), other.name.upper()) > key
+    hl, hr = _check_red_black(ole, left), _check_red_black(ole, right)
+    assert hl == hr, f"black heights differ under {entry.name}"
+    return hl + (entry.color == BLACK)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, 7, 8, 13, 40])
+def test_directory_is_a_valid_red_black_tree(n):
+    streams = {f"S/{'x' * (i % 7 + 1)}{i}": bytes([i]) * (i + 1) for i in range(n)}
+    data = ovba.write_cfb(streams)
+    ole = olefile.OleFileIO(data, raise_defects=olefile.DEFECT_INCORRECT)
+    for sid in range(len(ole.direntries)):
+        entry = ole.direntries[sid]
+        if entry is not None and entry.entry_type in (olefile.STGTY_ROOT, olefile.STGTY_STORAGE):
+            _check_red_black(ole, entry.sid_child)
+    assert {"/".join(p): ole.openstream("/".join(p)).read() for p in ole.listdir()} == streams
 
 
 def test_compound_file_round_trip_of_the_template():
@@ -190,7 +226,7 @@ def test_ribbon_callbacks_exist(addin, macros):
 
 
 def test_project_is_renamed_and_compiles_from_source(vba_bin):
-    ole = olefile.OleFileIO(vba_bin)
+    ole = olefile.OleFileIO(vba_bin, raise_defects=olefile.DEFECT_INCORRECT)
     project = ole.openstream("PROJECT").read().decode("cp1252")
     assert '\r\nName="ltvxl"\r\n' in project
     assert f"Module={VBA_MODULE}\r\n" in project and f"Module={RIBBON_MODULE}\r\n" in project

@@ -230,13 +230,14 @@ class _Node:
     left: int = _NOSTREAM
     right: int = _NOSTREAM
     child: int = _NOSTREAM
+    red: bool = False
 
 
 def write_cfb(streams: dict[str, bytes]) -> bytes:
     """A compound file (version 3) holding ``streams`` by path (``"VBA/dir"``).
 
     Storages are created from the paths. Siblings form a balanced binary
-    tree, all black, in the order MS-CFB prescribes (shorter names first,
+    red-black tree in the order MS-CFB prescribes (shorter names first,
     then by upper case). Timestamps and CLSIDs are zero, so the same
     streams always give the same bytes.
     """
@@ -261,18 +262,24 @@ def write_cfb(streams: dict[str, bytes]) -> bytes:
 
     number(root)
 
-    def tree(nodes: list[_Node]) -> int:
+    def tree(nodes: list[_Node], depth: int, full: int) -> int:
+        # Split at the middle: subtree sizes differ by at most one, so every level
+        # but the last is full. Nodes of that last, partial level are red, all
+        # others black: every path down has ``full`` black nodes, no red node has
+        # a red child, a valid red-black tree as MS-CFB 2.6.4 asks.
         if not nodes:
             return _NOSTREAM
         mid = len(nodes) // 2
         top = nodes[mid]
-        top.left = tree(nodes[:mid])
-        top.right = tree(nodes[mid + 1:])
+        top.red = depth >= full
+        top.left = tree(nodes[:mid], depth + 1, full)
+        top.right = tree(nodes[mid + 1:], depth + 1, full)
         return top.index
 
     for node in order:
         if node.kind != 2:
-            node.child = tree(sorted(node.children.values(), key=lambda n: _sort_key(n.name)))
+            kids = sorted(node.children.values(), key=lambda n: _sort_key(n.name))
+            node.child = tree(kids, 0, (len(kids) + 1).bit_length() - 1)
 
     fat: list[int] = []
     body = bytearray()
@@ -312,7 +319,7 @@ def write_cfb(streams: dict[str, bytes]) -> bytes:
         size = len(mini) if node.kind == 5 else len(node.data)
         entries += struct.pack(
             "<64sHBBIII16sIQQIQ",
-            name, len(name) + 2, node.kind, 1, node.left, node.right,
+            name, len(name) + 2, node.kind, 0 if node.red else 1, node.left, node.right,
             node.child if node.kind != 2 else _NOSTREAM,
             b"\0" * 16, 0, 0, 0, node.start, size,
         )
