@@ -163,3 +163,21 @@ def test_on_this_machine_without_overrides(monkeypatch, capsys):
     monkeypatch.delenv("LTVXL_EXCEL", raising=False)
     code, _, err = run(capsys, "status")
     assert code == 1 and "ltvxl addin:" in err
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="uses a POSIX shell script")
+def test_status_checks_that_the_interpreter_can_run_ltvxl(windows, capsys, tmp_path):
+    run(capsys, "install")
+    conf = windows / ".xlwings" / "xlwings.conf"
+    # stands in for a Python without ltvxl: fails the way such a Python does
+    fake = tmp_path / "python-without-ltvxl"
+    fake.write_text("#!/bin/sh\necho 'ModuleNotFoundError: No module named ltvxl' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    text = conf.read_text(encoding="utf-8").replace(sys.executable, str(fake))
+    conf.write_text(text, encoding="utf-8")
+    code, out, _ = run(capsys, "status")
+    assert code == 1
+    assert "cannot import ltvxl.udfs (ModuleNotFoundError: No module named ltvxl)" in out
+    conf.write_text(text.replace(str(fake), str(tmp_path / "missing.exe")), encoding="utf-8")
+    code, out, _ = run(capsys, "status")
+    assert code == 1 and "no such file" in out

@@ -319,14 +319,19 @@ def status(target: Target) -> tuple[bool, list[str]]:
     if interp is None:
         ok = False
         lines.append(f"[!!] {INTERPRETER_KEY} not set in {target.config}")
-    elif Path(interp) == Path(sys.executable):
-        lines.append(f"[ok] {INTERPRETER_KEY} = {interp} (this Python)")
-    elif Path(interp).is_file():
-        lines.append(f"[ok?] {INTERPRETER_KEY} = {interp}: another Python than this one "
-                     f"({sys.executable}); ltvxl must be installed there")
-    else:
+    elif not Path(interp).is_file():
         ok = False
         lines.append(f"[!!] {INTERPRETER_KEY} = {interp}: no such file")
+    else:
+        which = "this Python" if Path(interp) == Path(sys.executable) else "another Python"
+        problem = _probe_interpreter(interp)
+        if problem is None:
+            lines.append(f"[ok] {INTERPRETER_KEY} = {interp} ({which}; it imports "
+                         f"{UDF_MODULE} and the same xlwings)")
+        else:
+            ok = False
+            lines.append(f"[!!] {INTERPRETER_KEY} = {interp} ({which}): {problem}; run "
+                         "'ltvxl addin install' from the Python that has ltvxl")
     if UDF_MODULE in _modules(config.get(MODULES_KEY)):
         lines.append(f"[ok] {MODULES_KEY} lists {UDF_MODULE}")
     else:
@@ -339,6 +344,31 @@ def status(target: Target) -> tuple[bool, list[str]]:
         lines.append("[--] xlwings add-in not installed (optional: only for the xlwings tab, "
                      "'xlwings addin install')")
     return ok, lines
+
+
+def _probe_interpreter(interpreter: str) -> str | None:
+    """What keeps ``interpreter`` from running the add-in's functions (None: nothing).
+
+    It must import ltvxl.udfs and have the xlwings the add-in is built for
+    (the add-in's VBA calls that version's DLL).
+    """
+    import subprocess
+
+    import xlwings
+
+    code = "import ltvxl.udfs, xlwings; print(xlwings.__version__)"
+    try:
+        done = subprocess.run([interpreter, "-c", code], capture_output=True, text=True,
+                              timeout=120)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot run it ({exc})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"it cannot import {UDF_MODULE} ({last})"
+    version = done.stdout.strip()
+    if version != xlwings.__version__:
+        return f"it has xlwings {version}, the add-in is built for {xlwings.__version__}"
+    return None
 
 
 def _read_state(target: Target) -> dict:
