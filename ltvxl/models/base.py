@@ -1,0 +1,398 @@
+"""One maximum-likelihood routine for every ltvxl model, and its result.
+
+A model supplies its negative log-likelihood and the analytic gradient with
+respect to the logarithms of its parameters (all parameters are positive),
+evaluated on sufficient statistics: identical rows compressed to one with a
+count (:func:`compress`), times optional user weights. :func:`fit_mle`
+minimises it with L-BFGS-B in log-parameter space, computes standard errors
+from the Hessian (central differences of the analytic gradient), and returns a
+:class:`FitResult`: plain numbers, kept apart from the model and the data (as
+in CLVTools), never NaN parameters, a convergence status in words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import optimize
+
+from ltvxl.errors import LtvxlError
+from ltvxl.transactions.summary import TIME_UNITS
+from ltvxl.transactions.summary import unit_days as _unit_days
+
+LOG_BOUND = 18.0
+"""Log-parameters are kept in [-18, 18]: parameters between 1.5e-8 and 6.6e7."""
+
+
+def unit_days(unit: str, name: str = "time_unit") -> float:
+    """Days in one ``unit`` (days, weeks, months or years); an error naming ``name`` if unknown.
+
+    The units are those of the customer summary (:data:`TIME_UNITS`): a month
+    is 1/12 of a 365.25-day year.
+    """
+    try:
+        return _unit_days(unit)
+    except LtvxlError:
+        raise LtvxlError(f'{name} must be one of {", ".join(TIME_UNITS)}; got "{unit}"') from None
+
+
+def convert_time(value: Any, from_unit: str, to_unit: str) -> Any:
+    """``value`` measured in ``from_unit`` expressed in ``to_unit``."""
+    return value * unit_days(from_unit, "from_unit") / unit_days(to_unit, "to_unit")
+
+
+def periodic_rate(annual_rate: float, unit: str) -> float:
+    """Discount rate per ``unit`` equivalent to ``annual_rate`` per year (compound).
+
+    ``(1 + annual_rate) ** (days in unit / 365.25) - 1``; e.g. 10 % a year is
+    0.1835 % a week.
+    """
+    if not (annual_rate >= 0 and math.isfinite(annual_rate)):
+        raise LtvxlError(f"annual_discount_rate must be >= 0, got {annual_rate}")
+    return math.expm1(math.log1p(annual_rate) * unit_days(unit) / TIME_UNITS["years"])
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The outcome of a maximum-likelihood fit, independent of model and data.
+
+    params, std_errors: by parameter name (standard errors from the inverse
+    Hessian; NaN only when the Hessian is singular, which ``status`` explains).
+    log_likelihood: at the returned parameters (weighted total).
+    n_customers: customers (sum of counts and weights); n_rows: distinct rows
+    after compression. converged: whether the optimiser met its tolerance and
+    the Hessian is positive definite; status: the same in words, with a
+    remedy when not. time_unit: the unit of the data's times (rates such as
+    alpha are per this unit), or None for discrete-time models.
+    """
+
+    model: str
+    params: dict[str, float]
+    std_errors: dict[str, float]
+    log_likelihood: float
+    n_customers: float
+    n_rows: int
+    converged: bool
+    status: str
+    iterations: int
+    time_unit: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def __getitem__(self, name: str) -> float:
+        return self.params[name]
+
+    def values(self) -> tuple[float, ...]:
+        """The parameters in the model's order."""
+        return tuple(self.params.values())
+
+    def table(self) -> list[list[Any]]:
+        """Rows for a worksheet: header, one row per parameter, then the fit facts."""
+        rows: list[list[Any]] = [["parameter", "estimate", "std_error"]]
+        for k, v in self.params.items():
+            rows.append([k, v, self.std_errors.get(k, float("nan"))])
+        rows.append(["log_likelihood", self.log_likelihood, None])
+        rows.append(["customers", self.n_customers, None])
+        rows.append(["iterations", float(self.iterations), None])
+        rows.append(["status", self.status, None])
+        return rows
+
+
+ParamsLike = FitResult | Mapping[str, float] | Sequence[float]
+
+
+def params_of(params: ParamsLike, names: Sequence[str]) -> tuple[float, ...]:
+    """The values of ``names`` from a FitResult, a mapping or a sequence (in order)."""
+    if isinstance(params, FitResult):
+        params = params.params
+    if isinstance(params, Mapping):
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise LtvxlError(f"parameters {', '.join(missing)} are missing")
+        return tuple(float(params[n]) for n in names)
+    vals = tuple(float(v) for v in params)
+    if len(vals) != len(names):
+        raise LtvxlError(f"expected {len(names)} parameters ({', '.join(names)}), got {len(vals)}")
+    return vals
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """Distinct rows of some columns, with the summed weight of each."""
+
+    columns: tuple[np.ndarray, ...]
+    weights: np.ndarray
+    inverse: np.ndarray
+    """Index of each original row's distinct row."""
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.weights.size)
+
+
+def _codes(col: np.ndarray) -> tuple[np.ndarray, int]:
+    codes, uniques = pd.factorize(col, sort=False)
+    return codes.astype(np.int64), len(uniques)
+
+
+def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -> Compressed:
+    """Compress identical rows of ``columns`` to one row with the summed weight.
+
+    Hash-based (pandas factorize), linear in the number of rows.
+    """
+    cols = [np.asarray(c, dtype=float).ravel() for c in columns]
+    n = cols[0].size
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
+    key, size = _codes(cols[0])
+    for c in cols[1:]:
+        codes, k = _codes(c)
+        if size * k >= 2**62:  # keep the combined key inside int64
+            key, size = _codes(key)
+        key = key * k + codes
+        size *= k
+    inverse, uniques = pd.factorize(key, sort=False)
+    m = len(uniques)
+    first = np.empty(m, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    out_w = np.bincount(inverse, weights=w, minlength=m)
+    return Compressed(tuple(c[first] for c in cols), out_w, inverse)
+
+
+NegLL = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+def _hessian(fun: NegLL, x: np.ndarray, g0: np.ndarray) -> np.ndarray:
+    """Hessian of ``fun`` at ``x`` by forward differences of its analytic gradient ``g0``."""
+    k = x.size
+    h = np.empty((k, k))
+    for i in range(k):
+        step = 1e-6 * max(1.0, abs(x[i]))
+        e = np.zeros(k)
+        e[i] = step
+        h[:, i] = (fun(x + e)[1] - g0) / step
+    return 0.5 * (h + h.T)
+
+
+def fit_mle(
+    model: str,
+    names: Sequence[str],
+    negll: NegLL,
+    start: np.ndarray,
+    n_customers: float,
+    n_rows: int,
+    *,
+    time_unit: str | None = None,
+    max_iter: int = 500,
+    remedy: str = "",
+    notes: Sequence[str] = (),
+) -> FitResult:
+    """Minimise ``negll`` (value, gradient) over log-parameters from ``start``.
+
+    ``negll`` is the total weighted negative log-likelihood and its gradient
+    with respect to the log-parameters. The returned parameters are the best
+    finite point found, never NaN. ``remedy`` is added to the status of a fit
+    that does not converge.
+    """
+    best: dict[str, Any] = {"f": math.inf, "x": np.asarray(start, float).copy()}
+
+    def safe(x: np.ndarray) -> tuple[float, np.ndarray]:
+        with np.errstate(all="ignore"):
+            f, g = negll(x)
+        if not (math.isfinite(f) and np.all(np.isfinite(g))):
+            return 1e300, np.zeros_like(x)
+        if f < best["f"]:
+            best["f"], best["x"] = f, x.copy()
+        return f, g
+
+    x0 = np.clip(np.asarray(start, float), -LOG_BOUND + 1, LOG_BOUND - 1)
+    f0 = safe(x0)[0]
+    if f0 >= 1e300:
+        raise LtvxlError(f"{model}: the likelihood cannot be evaluated at the starting values")
+    res = optimize.minimize(
+        safe,
+        x0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(-LOG_BOUND, LOG_BOUND)] * x0.size,
+        options={"maxiter": max_iter, "ftol": 1e-11, "gtol": 1e-6, "maxcor": 20},
+    )
+    x = best["x"]
+    f, g = safe(x)
+    iterations = int(res.nit)
+    problems: list[str] = []
+    gnorm = float(np.max(np.abs(g))) if g.size else 0.0
+    if gnorm > 1e-3 * max(1.0, n_customers) ** 0.5:
+        problems.append(
+            f"the optimiser stopped after {iterations} iterations without converging "
+            f"(largest gradient {gnorm:.3g}: {res.message})"
+        )
+    at_bound = [n for n, v in zip(names, x, strict=True) if abs(v) >= LOG_BOUND - 1e-6]
+    if at_bound:
+        problems.append(
+            f"{', '.join(at_bound)} ran to the edge of the allowed range "
+            f"(the data do not identify {'it' if len(at_bound) == 1 else 'them'})"
+        )
+    params = np.exp(x)
+    se = np.full(x.size, np.nan)
+    try:
+        hess = _hessian(negll, x, g)
+        if np.all(np.isfinite(hess)):
+            eig = np.linalg.eigvalsh(hess)
+            if eig.min() > 0:
+                cov = np.linalg.inv(hess)
+                se = params * np.sqrt(np.clip(np.diag(cov), 0, None))
+            elif not at_bound:
+                problems.append(
+                    "the Hessian is not positive definite, so there are no standard errors"
+                )
+    except (np.linalg.LinAlgError, FloatingPointError):  # pragma: no cover - defensive
+        problems.append("the Hessian could not be inverted")
+    converged = not problems
+    if converged:
+        status = f"converged in {iterations} iterations"
+    else:
+        status = "not converged: " + "; ".join(problems)
+        if remedy:
+            status += ". " + remedy
+    return FitResult(
+        model=model,
+        params={n: float(v) for n, v in zip(names, params, strict=True)},
+        std_errors={n: float(v) for n, v in zip(names, se, strict=True)},
+        log_likelihood=float(-f),
+        n_customers=float(n_customers),
+        n_rows=int(n_rows),
+        converged=converged,
+        status=status,
+        iterations=iterations,
+        time_unit=time_unit,
+        notes=tuple(notes),
+    )
+
+
+def as_column(value: Any, name: str) -> np.ndarray:
+    """A 1-D float array from an array-like; an error naming ``name`` on non-numbers."""
+    try:
+        arr = np.asarray(value, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise LtvxlError(f"{name} must hold numbers") from None
+    return arr
+
+
+def check_rfm(
+    frequency: Any, recency: Any, T: Any, weights: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validated (frequency, recency, T, weights) columns of a customer summary.
+
+    frequency: repeat purchases (whole number >= 0); recency: time of the last
+    purchase since the first (0 when frequency is 0); T: time since the first
+    purchase, >= recency. All times in one unit.
+    """
+    x = as_column(frequency, "frequency")
+    tx = as_column(recency, "recency")
+    big_t = as_column(T, "T")
+    n = x.size
+    if n == 0:
+        raise LtvxlError("there are no customers to fit")
+    if tx.size != n or big_t.size != n:
+        raise LtvxlError(
+            f"frequency, recency and T must have the same length, got {n}, {tx.size}, {big_t.size}"
+        )
+    w = np.ones(n) if weights is None else as_column(weights, "weights")
+    if w.size != n:
+        raise LtvxlError(f"weights must have one value per customer ({n}), got {w.size}")
+    for name, arr in (("frequency", x), ("recency", tx), ("T", big_t), ("weights", w)):
+        bad = ~np.isfinite(arr) | (arr < 0)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise LtvxlError(f"{name} must be a finite number >= 0; row {i + 1} has {arr[i]}")
+    if np.any(x != np.round(x)):
+        i = int(np.argmax(x != np.round(x)))
+        raise LtvxlError(f"frequency must be a whole number; row {i + 1} has {x[i]}")
+    if np.any(tx > big_t * (1 + 1e-12)):
+        i = int(np.argmax(tx > big_t))
+        raise LtvxlError(f"recency must be <= T; row {i + 1} has recency {tx[i]} and T {big_t[i]}")
+    if np.any((x == 0) & (tx != 0)):
+        i = int(np.argmax((x == 0) & (tx != 0)))
+        raise LtvxlError(f"recency must be 0 when frequency is 0; row {i + 1} has {tx[i]}")
+    if np.any((x > 0) & (tx <= 0)):
+        i = int(np.argmax((x > 0) & (tx <= 0)))
+        raise LtvxlError(
+            f"recency must be > 0 when frequency > 0 (repeat purchases happen after the first); "
+            f"row {i + 1}"
+        )
+    return x, np.minimum(tx, big_t), big_t, w
+
+
+RFM_REMEDY = (
+    "Remedies: check that frequency counts repeat purchases only and that recency and T "
+    "are in the same time unit; use more customers or a longer observation period"
+)
+
+
+def prepare_rfm(
+    model: str, frequency: Any, recency: Any, T: Any, weights: Any = None
+) -> tuple[Compressed, float]:
+    """Checked and compressed (frequency, recency, T) rows and the number of customers.
+
+    Degenerate data raise a clear :class:`LtvxlError`: fewer than two
+    customers, nobody with a repeat purchase, everyone observed for no time.
+    """
+    x, tx, big_t, w = check_rfm(frequency, recency, T, weights)
+    keep = w > 0
+    n_customers = float(w.sum())
+    if keep.sum() < 2:
+        raise LtvxlError(f"{model} needs at least 2 customers, got {int(keep.sum())}")
+    if not np.any((x > 0) & keep):
+        raise LtvxlError(
+            f"{model} cannot be fitted: no customer made a repeat purchase (all frequency 0, "
+            "e.g. every purchase on one day), so the purchase and dropout rates are not "
+            "identified; use a longer observation period"
+        )
+    if not np.any((big_t > 0) & keep):
+        raise LtvxlError(f"{model} cannot be fitted: every customer has T = 0 (observed no time)")
+    comp = compress((x[keep], tx[keep], big_t[keep]), w[keep])
+    return comp, n_customers
+
+
+def rfm_start(comp: Compressed) -> tuple[float, float]:
+    """Starting (r, alpha) from the mean repeat-purchase rate: r = 1, alpha = 1 / rate."""
+    x, _, big_t = comp.columns
+    w = comp.weights
+    rate = float(np.sum(w * x) / max(np.sum(w * big_t), 1e-12))
+    return 1.0, 1.0 / max(rate, 1e-6)
+
+
+def fit_rfm(
+    model: str,
+    names: Sequence[str],
+    negll: Callable[[np.ndarray, Any], tuple[float, np.ndarray]],
+    data_cls: Callable[..., Any],
+    start: Callable[[Compressed], Sequence[float]],
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any,
+    time_unit: str,
+) -> FitResult:
+    """Fit a (frequency, recency, T) model: check, compress, then :func:`fit_mle`.
+
+    ``data_cls(x, t_x, T, w)`` prepares the compressed rows for ``negll``;
+    ``start(comp)`` gives the starting parameters.
+    """
+    unit_days(time_unit)
+    comp, n = prepare_rfm(model, frequency, recency, T, weights)
+    data = data_cls(*comp.columns, comp.weights)
+    return fit_mle(
+        model,
+        names,
+        lambda th: negll(th, data),
+        np.log(np.asarray(start(comp), dtype=float)),
+        n,
+        comp.n_rows,
+        time_unit=time_unit,
+        remedy=RFM_REMEDY,
+    )

@@ -1,0 +1,91 @@
+"""The modified BG/NBD model (Batislam, Denizel & Filiztekin 2007).
+
+As BG/NBD, except that a customer may also drop out right after her first
+purchase, so customers without repeat purchases are not assumed alive.
+Data and units as in :mod:`ltvxl.models.bgnbd`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.special import digamma, expit, gammaln, hyp2f1
+
+from .base import FitResult, ParamsLike, fit_rfm, params_of
+from .bgnbd import Data, _safe_a, _start
+
+NAME = "MBG/NBD"
+PARAMS = ("r", "alpha", "a", "b")
+
+
+def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
+    """Weighted negative log-likelihood and its gradient in log-parameters.
+
+    log L = log G(r+x) - log G(r) + r log(alpha) + log B(a, b+x+1) - log B(a, b)
+    + log[(alpha+T)^-(r+x) + a/(b+x) (alpha+t_x)^-(r+x)].
+    """
+    r, alpha, a, b = np.exp(theta)
+    ux, wx, n = d.ux, d.wx, d.w.sum()
+    ll = wx @ (gammaln(r + ux) + gammaln(b + ux + 1) - gammaln(a + b + ux + 1)) + n * (
+        -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
+    )
+    g_r = wx @ digamma(r + ux) - n * (digamma(r) - np.log(alpha))
+    g_a = n * digamma(a + b) - wx @ digamma(a + b + ux + 1)
+    g_b = g_a + wx @ digamma(b + ux + 1) - n * digamma(b)
+    g_alpha = n * r / alpha
+    rx = r + d.x
+    l_t = np.log(alpha + d.big_t)
+    l_tx = np.log(alpha + d.tx)
+    bx = b + d.x
+    v = np.log(a) - np.log(bx) + rx * (l_t - l_tx)
+    w2 = d.w * expit(v)
+    ll += d.w @ (-rx * l_t + np.logaddexp(0.0, v))
+    g_r += w2 @ (l_t - l_tx) - d.w @ l_t
+    g_alpha += w2 @ (rx / (alpha + d.big_t) - rx / (alpha + d.tx)) - d.w @ (rx / (alpha + d.big_t))
+    g_a += w2.sum() / a
+    g_b -= w2 @ (1.0 / bx)
+    grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+    return -float(ll), -grad
+
+
+def fit(
+    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = "weeks"
+) -> FitResult:
+    """Fit MBG/NBD by maximum likelihood (same inputs as :func:`ltvxl.models.bgnbd.fit`)."""
+    return fit_rfm(NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit)
+
+
+def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:
+    """Probability that a customer with history (x, t_x, T) is still alive at T."""
+    r, alpha, a, b = params_of(params, PARAMS)
+    x, tx, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    z = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + tx))
+    return expit(-z)
+
+
+def expected(params: ParamsLike, t: Any) -> np.ndarray:
+    """Expected purchases in (0, t] of a customer just acquired (t in the data's unit)."""
+    r, alpha, a, b = params_of(params, PARAMS)
+    a = _safe_a(a)
+    t = np.asarray(t, dtype=float)
+    z = t / (alpha + t)
+    # E[(1-p)/p (1 - e^(-lambda p t))] = b/(a-1) [1 - (1-z)^r 2F1(r, b+1; a+b; z)], the
+    # bracket by Euler's transformation
+    tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, a + b, z)
+    return b / (a - 1.0) * (1.0 - tail)
+
+
+def conditional_expected(
+    params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
+) -> np.ndarray:
+    """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
+    r, alpha, a, b = params_of(params, PARAMS)
+    a = _safe_a(a)
+    t, x = np.asarray(t, dtype=float), np.asarray(frequency, dtype=float)
+    big_t = np.asarray(T, dtype=float)
+    z = t / (alpha + big_t + t)
+    c = a + b + x
+    # (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z) by Euler's transformation
+    tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, c, z)
+    return c / (a - 1.0) * (1.0 - tail) * p_alive((r, alpha, a, b), x, recency, big_t)

@@ -1,0 +1,320 @@
+"""Predictions of the models checked independently: numerical integration, direct sums,
+reference values from lifetimes 0.11.3, gradients, numerical stability, units, bad data."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import quad
+from scipy.special import betaln
+from scipy.stats import beta as beta_dist
+
+from ltvxl.errors import LtvxlError
+from ltvxl.models import base, bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
+
+BG = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
+PN = {"r": 0.5533, "alpha": 10.578, "s": 0.6062, "beta": 11.669}
+MB = {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}
+GG = {"p": 6.25, "q": 3.74, "gamma": 15.44}
+
+# (x, t_x, T) in weeks
+ROWS = np.array(
+    [(0, 0.0, 38.86), (1, 1.71, 38.86), (2, 30.43, 38.86), (7, 29.43, 31.0), (29, 38.43, 38.86),
+     (5, 2.0, 35.0)]
+)  # fmt: skip
+X, TX, T = ROWS.T
+
+# Reference values from lifetimes 0.11.3 (Python 3.11, numpy 2.4, scipy 1.17, in a separate
+# venv): fitters with ``params_`` set to the published parameters above (BG, PN, MB, GG as
+# ``dict(p=6.25, q=3.74, v=15.44)``), then ``conditional_probability_alive(x, t_x, T)``,
+# ``conditional_expected_number_of_purchases_up_to_time(39, x, t_x, T)``,
+# ``expected_number_of_purchases_up_to_time(39)``,
+# ``probability_of_n_purchases_up_to_time(39, n)`` and
+# ``conditional_expected_average_profit(frequency, monetary_value)`` on the rows above.
+LIFETIMES = {
+    "bg_palive": [1.0, 0.21223426371008022, 0.7266140448542472, 0.8844175756172021,
+                  0.9662786777590459, 5.9488786468706424e-04],
+    "bg_cond39": [0.19478676916061549, 0.2032585255260545, 1.2259226579870348,
+                  5.403043929812097, 19.677979111679498, 2.4449568098006882e-03],
+    "bg_exp39": 1.195047681513762,
+    "bg_prob39": [0.5742999197005054, 0.19919386048701548, 0.08532423127557012,
+                  0.04579855928529088],
+    "pn_palive": [0.29511816029135063, 0.1678879432312955, 0.8691242543735007,
+                  0.9740036058495897, 0.9941078938047361, 0.00402891632817229],
+    "pn_cond39": [0.10707208768291029, 0.17099937237017895, 1.45513531391564,
+                  5.584996599796927, 19.264563371004485, 0.01572068023998217],
+    "pn_exp39": 1.2134656128166474,
+    "mb_palive": [0.3897350809187629, 0.17083648431040802, 0.7062022651184873,
+                  0.8748089069558441, 0.962804257792254, 0.0009832959330396],
+    "mb_cond39": [0.15401274667514553, 0.18883654136434078, 1.2629606232673432,
+                  5.174604637692704, 18.611571460184344, 3.9922931314296424e-03],
+    "mb_exp39": 1.1829536655971713,
+    "gg_spend": [24.6384872080089, 35.039370078740156, 48.80847308031774, 35.21897810218978],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("mod", "params", "key"), [(bgnbd, BG, "bg"), (paretonbd, PN, "pn"), (mbgnbd, MB, "mb")]
+)
+def test_agrees_with_lifetimes_per_customer(mod, params, key):
+    np.testing.assert_allclose(mod.p_alive(params, X, TX, T), LIFETIMES[f"{key}_palive"], rtol=1e-8)
+    np.testing.assert_allclose(
+        mod.conditional_expected(params, 39, X, TX, T), LIFETIMES[f"{key}_cond39"], rtol=1e-8
+    )
+    assert mod.expected(params, 39) == pytest.approx(LIFETIMES[f"{key}_exp39"], rel=1e-9)
+
+
+def test_bgnbd_probability_of_n_and_gamma_gamma_agree_with_lifetimes():
+    np.testing.assert_allclose(
+        bgnbd.prob_purchases(BG, np.arange(4), 39), LIFETIMES["bg_prob39"], rtol=1e-9
+    )
+    spend = gammagamma.expected_spend(GG, [1, 2, 5, 0], [20, 35, 50, 0])
+    np.testing.assert_allclose(spend, LIFETIMES["gg_spend"], rtol=1e-12)
+
+
+def test_bgnbd_probabilities_sum_to_one():
+    assert bgnbd.prob_purchases(BG, np.arange(400), 39).sum() == pytest.approx(1.0, abs=1e-9)
+
+
+def test_expectations_equal_numerical_integrals_over_dropout():
+    # BG/NBD: E[X(t)] = E_p[(1/p)(1 - (alpha/(alpha + p t))^r)]; MBG/NBD with (1-p)/p
+    t = 52.0
+    r, al, a, b = BG.values()
+    want = quad(lambda p: (1 - (al / (al + p * t)) ** r) / p * beta_dist.pdf(p, a, b), 0, 1)[0]
+    assert bgnbd.expected(BG, t) == pytest.approx(want, rel=1e-7)
+    r, al, a, b = MB.values()
+    f = lambda p: (1 - p) / p * (1 - (al / (al + p * t)) ** r) * beta_dist.pdf(p, a, b)  # noqa: E731
+    assert mbgnbd.expected(MB, t) == pytest.approx(quad(f, 0, 1)[0], rel=1e-7)
+
+
+def test_bgnbd_conditional_matches_textbook_formula_where_it_is_stable():
+    from scipy.special import hyp2f1
+
+    r, al, a, b = BG.values()
+    x, tx, big_t, t = 3.0, 20.0, 38.0, 26.0
+    z = t / (al + big_t + t)
+    num = (
+        (a + b + x - 1)
+        / (a - 1)
+        * (
+            1
+            - ((al + big_t) / (al + big_t + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+        )
+    )
+    den = 1 + a / (b + x - 1) * ((al + big_t) / (al + tx)) ** (r + x)
+    assert bgnbd.conditional_expected(BG, t, x, tx, big_t) == pytest.approx(num / den, rel=1e-10)
+
+
+def test_no_overflow_for_hundreds_of_purchases():
+    x = np.array([300.0, 800.0, 2000.0])
+    tx = np.array([50.0, 103.8, 99.0])
+    big_t = np.array([52.0, 104.0, 104.0])
+    for mod, params in ((bgnbd, BG), (paretonbd, PN), (mbgnbd, MB)):
+        pa = mod.p_alive(params, x, tx, big_t)
+        ce = mod.conditional_expected(params, 52, x, tx, big_t)
+        assert np.all(np.isfinite(pa)) and np.all((pa >= 0) & (pa <= 1))
+        assert np.all(np.isfinite(ce)) and np.all(ce > 0)
+        # an active heavy buyer (800 in 104 weeks, last at 103.8) keeps buying at a bit below
+        # her past rate (posterior shrinkage and dropout): 52 weeks at 800 / 104 a week = 400
+        assert pa[1] > 0.99 and 0.7 * 400 < ce[1] < 400
+
+
+def test_pareto_quadrature_matches_closed_form_over_many_customers():
+    rng = np.random.default_rng(0)
+    big_t = rng.uniform(5, 80, 300)
+    tx = big_t * rng.uniform(0, 1, 300)
+    x = rng.integers(1, 40, 300).astype(float)
+    for params in (PN, {"r": 2.0, "alpha": 30.0, "s": 0.4, "beta": 3.0}):
+        ours = paretonbd.dropout_integral(*params.values(), x, tx, big_t)
+        ref = []
+        for xi, ti, bi in zip(x, tx, big_t, strict=True):
+            r, al, s, be = params.values()
+            scale = (r + xi) * math.log(al + ti) + (s + 1) * math.log(be + ti)
+
+            def g(y, xi=xi, scale=scale, r=r, al=al, s=s, be=be):
+                return math.exp(scale - (r + xi) * math.log(al + y) - (s + 1) * math.log(be + y))
+
+            ref.append(math.log(quad(g, ti, bi, epsrel=1e-12, limit=200)[0]) - scale)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("mod", "theta"),
+    [
+        (bgnbd, [0.3, 5.0, 0.8, 2.0]),
+        (mbgnbd, [0.5, 6.0, 0.9, 1.6]),
+        (paretonbd, [0.5, 10.0, 0.6, 12.0]),
+    ],
+)
+def test_analytic_gradients_match_finite_differences(mod, theta):
+    rng = np.random.default_rng(1)
+    big_t = rng.uniform(10, 40, 200).round(2)
+    x = rng.poisson(2, 200).astype(float)
+    tx = np.where(x > 0, (big_t * rng.uniform(0.05, 1, 200)).round(2), 0.0)
+    data = mod.Data(x, tx, big_t, rng.uniform(0.5, 2, 200))
+    th = np.log(theta)
+    g = mod.negll(th, data)[1]
+    h = 1e-6
+    fd = [
+        (mod.negll(th + h * e, data)[0] - mod.negll(th - h * e, data)[0]) / (2 * h)
+        for e in np.eye(4)
+    ]
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5)
+
+
+def test_gamma_gamma_and_bgbb_and_sbg_gradients():
+    rng = np.random.default_rng(2)
+    x = rng.integers(1, 8, 100).astype(float)
+    m = rng.gamma(3, 10, 100)
+    d = gammagamma.Data(x, m, np.ones(100))
+    th = np.log([5.0, 3.0, 12.0])
+    g = gammagamma.negll(th, d)[1]
+    fd = [
+        (gammagamma.negll(th + 1e-6 * e, d)[0] - gammagamma.negll(th - 1e-6 * e, d)[0]) / 2e-6
+        for e in np.eye(3)
+    ]
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+    lost, t, surv = np.array([300.0, 150, 90]), np.array([1.0, 2, 3]), 460.0
+    th = np.log([0.7, 1.2])
+    g = sbg.negll(th, lost, t, surv)[1]
+    fd = [
+        (sbg.negll(th + 1e-6 * e, lost, t, surv)[0] - sbg.negll(th - 1e-6 * e, lost, t, surv)[0])
+        / 2e-6
+        for e in np.eye(2)
+    ]
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+    bb = bgbb.Data(
+        np.array([0.0, 2, 3, 1]),
+        np.array([0.0, 4, 3, 1]),
+        np.array([6.0, 6, 6, 5]),
+        np.array([10.0, 5, 3, 7]),
+    )
+    th = np.log([1.2, 0.7, 0.6, 2.5])
+    g = bgbb.negll(th, bb)[1]
+    fd = [
+        (bgbb.negll(th + 1e-6 * e, bb)[0] - bgbb.negll(th - 1e-6 * e, bb)[0]) / 2e-6
+        for e in np.eye(4)
+    ]
+    np.testing.assert_allclose(g, fd, rtol=1e-5)
+
+
+def test_sbg_derl_equals_discounted_sum_of_survival():
+    params = (0.704, 1.182)
+    s = sbg.survival(params, np.arange(4000))
+    for n in (0, 3):
+        direct = sum(s[t] / s[n] / 1.1 ** (t - n - 1) for t in range(n + 1, 4000))
+        assert sbg.derl(params, 0.1, n) == pytest.approx(direct, rel=1e-9)
+    np.testing.assert_allclose(
+        sbg.retention(params, [1, 2, 5]), s[[1, 2, 5]] / s[[0, 1, 4]], rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        sbg.churn_probability(params, [1, 2, 3]), -np.diff(s[:4]), rtol=1e-12
+    )
+
+
+def test_bgbb_conditional_expectation_equals_sum_over_future_opportunities():
+    al, be, ga, de = 1.204, 0.750, 0.657, 2.783
+    x, tx, n, h = 3, 4, 6, 5
+    terms = [betaln(al + x, be + n - x) + betaln(ga, de + n)]
+    terms += [betaln(al + x, be + tx - x + i) + betaln(ga + 1, de + tx + i) for i in range(n - tx)]
+    lik = np.exp(np.logaddexp.reduce(terms) - betaln(al, be) - betaln(ga, de))
+    future = sum(np.exp(betaln(ga, de + n + k) - betaln(ga, de)) for k in range(1, h + 1))
+    want = np.exp(betaln(al + x + 1, be + n - x) - betaln(al, be)) / lik * future
+    assert bgbb.conditional_expected((al, be, ga, de), h, x, tx, n) == pytest.approx(want)
+    alive_next = (
+        np.exp(
+            betaln(al + x, be + n - x) + betaln(ga, de + n + 1) - betaln(al, be) - betaln(ga, de)
+        )
+        / lik
+    )
+    assert bgbb.p_alive((al, be, ga, de), x, tx, n) == pytest.approx(alive_next)
+
+
+def test_compress_keeps_weights_and_maps_rows_back():
+    cols = (np.array([1.0, 2, 1, 1]), np.array([5.0, 6, 5, 7]), np.array([9.0, 9, 9, 9]))
+    comp = base.compress(cols, np.array([1.0, 2, 3, 4]))
+    assert comp.n_rows == 3
+    got = {tuple(c[i] for c in comp.columns): comp.weights[i] for i in range(3)}
+    assert got == {(1, 5, 9): 4.0, (2, 6, 9): 2.0, (1, 7, 9): 4.0}
+    for i in range(4):
+        assert tuple(c[comp.inverse[i]] for c in comp.columns) == tuple(c[i] for c in cols)
+
+
+def test_weights_equal_repeated_rows():
+    x, tx, big_t = [0, 1, 2, 3, 0, 5], [0, 3, 8, 9, 0, 20], [10, 12, 30, 20, 25, 30]
+    w = [3, 1, 2, 1, 4, 2]
+    rep = np.repeat(np.arange(6), w)
+    a = bgnbd.fit(x, tx, big_t, w)
+    b = bgnbd.fit(np.take(x, rep), np.take(tx, rep), np.take(big_t, rep))
+    assert a.log_likelihood == pytest.approx(b.log_likelihood, abs=1e-8)
+    assert a.n_customers == 13
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: bgnbd.fit([0, 0, 0], [0, 0, 0], [5, 6, 7]), "no customer made a repeat purchase"),
+        (lambda: bgnbd.fit([2], [3], [5]), "at least 2 customers"),
+        (lambda: paretonbd.fit([1, 2], [6, 1], [5, 5]), "recency must be <= T; row 1"),
+        (lambda: mbgnbd.fit([1, 0], [0, 0], [5, 5]), "recency must be > 0"),
+        (lambda: gammagamma.fit([1, 2, 0], [0, -3, 5]), "at least 2 customers"),
+        (lambda: gammagamma.fit([1, 2], [10, 10]), "same average spend"),
+        (lambda: sbg.fit([100, 100, 100]), "nobody churned"),
+        (lambda: sbg.fit([100, 80, 90]), "must not increase"),
+        (lambda: bgbb.fit([3, 0], [2, 0], [6, 6]), "row 1"),
+        (lambda: base.periodic_rate(0.1, "fortnights"), "time_unit must be one of"),
+    ],
+)
+def test_degenerate_data_give_clear_messages(call, words):
+    with pytest.raises(LtvxlError, match=words):
+        call()
+
+
+def test_gamma_gamma_counts_what_it_excludes():
+    fit = gammagamma.fit([0, 1, 2, 3, 1, 4], [0, 10.0, -5, 30, 12, 18])
+    assert fit.notes == (
+        "1 customers without repeat purchases excluded",
+        "1 customers with zero or negative spend excluded",
+    )
+    assert fit.n_customers == 4
+
+
+def test_fit_that_cannot_converge_says_so_and_has_no_nan():
+    # every customer buys at the same steady rate and nobody drops out: a, b are not identified
+    x = np.full(50, 10.0)
+    fit = bgnbd.fit(x, np.full(50, 29.5), np.full(50, 30.0))
+    assert all(np.isfinite(v) for v in fit.params.values())
+    assert not fit.converged
+    assert fit.status.startswith("not converged") and "Remedies" in fit.status
+
+
+def test_time_units_and_discounting():
+    assert base.convert_time(1, "years", "weeks") == pytest.approx(365.25 / 7)
+    assert base.convert_time(14, "days", "weeks") == pytest.approx(2)
+    weekly = base.periodic_rate(0.1, "weeks")
+    assert (1 + weekly) ** (365.25 / 7) == pytest.approx(1.1)
+    assert base.periodic_rate(0.0, "days") == 0.0
+    # one year in weeks is 12 monthly steps, the last ending at 52.18 weeks
+    ends = clv.month_grid(1, "years", "weeks")
+    assert ends.size == 12 and ends[-1] == pytest.approx(365.25 / 7)
+    assert clv.month_grid(6, "weeks", "days")[-1] == pytest.approx(42)
+
+
+def test_discounted_purchases_with_a_constant_rate():
+    # 1 purchase a week for a year, discounted at 10 % a year month by month
+    got, disc = clv.discounted_purchases(
+        lambda t: np.array([t]),
+        1,
+        horizon_unit="years",
+        time_unit="weeks",
+        annual_discount_rate=0.1,
+    )
+    month = 365.25 / 12 / 7
+    want = sum(month / 1.1 ** (k / 12) for k in range(1, 13))
+    assert got[0] == pytest.approx(365.25 / 7)
+    assert disc[0] == pytest.approx(want)
+
+
+def test_churn_risk_bands():
+    assert list(clv.churn_risk([0.05, 0.3, 0.69, 0.7, 1.0])) == [
+        "high", "medium", "medium", "low", "low"]  # fmt: skip
