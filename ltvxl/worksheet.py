@@ -412,8 +412,15 @@ def elementwise(
     not_number = [a.name for a in spec.args if a.kind != "number"]
     if not_number:
         raise ValueError(f"{spec.name}: elementwise arguments must be numbers: {not_number}")
-    spec = dataclasses.replace(spec, elementwise=True)
+    spec = dataclasses.replace(spec, elementwise=True, returns="array")
     rename = core_kwargs or {}
+    params = inspect.signature(core).parameters
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        unknown = [rename.get(a.name, a.name) for a in spec.args
+                   if rename.get(a.name, a.name) not in params]
+        if unknown:
+            raise ValueError(f"{spec.name}: {getattr(core, '__name__', core)} takes no "
+                             f"argument {', '.join(unknown)} (see core_kwargs)")
 
     def single(values: list[Any]) -> Any:
         """One cell per argument: the same rules without arrays (many formulas call this)."""
