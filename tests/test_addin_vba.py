@@ -275,3 +275,16 @@ def test_function_names_do_not_clash_with_the_add_in_vba(macros):
             macros[module], flags=re.MULTILINE)}
     names |= {m.lower() for m in macros} | {"ltvxl", REGISTER_SUB.lower()}
     assert not names & {n.lower() for n in FUNCTIONS}
+
+
+def test_unchanged_project_is_written_back_identically():
+    """Parsing and re-serialising the dir stream loses nothing (every record kept)."""
+    with zipfile.ZipFile(default_template()) as z:
+        original = ovba.read_cfb(z.read("xl/vbaProject.bin"))
+    rewritten = ovba.read_cfb(ovba.VbaProject(ovba.write_cfb(original)).to_bytes())
+    assert set(rewritten) == set(original)
+    for name, data in original.items():
+        if name == "VBA/dir":
+            assert ovba.decompress(rewritten[name]) == ovba.decompress(data)
+        else:
+            assert rewritten[name] == data, name
