@@ -288,3 +288,13 @@ def test_unchanged_project_is_written_back_identically():
             assert ovba.decompress(rewritten[name]) == ovba.decompress(data)
         else:
             assert rewritten[name] == data, name
+
+
+def test_help_button_opens_a_given_url():
+    url = "https://example.org/ltvxl/docs"
+    with zipfile.ZipFile(io.BytesIO(build_addin(help_url=url))) as z:
+        parser = olevba.VBA_Parser("h.xlam", data=z.read("xl/vbaProject.bin"))
+        code = {n: c for _, _, n, c in parser.extract_macros()}[f"{RIBBON_MODULE}.bas"]
+        parser.close()
+    helper = code.split("Sub LtvxlHelp(control As IRibbonControl)", 1)[1].split("End Sub")[0]
+    assert helper.strip() == f'ThisWorkbook.FollowHyperlink "{url}"'

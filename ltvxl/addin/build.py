@@ -141,11 +141,31 @@ def build_vba_project(template_bin: bytes, xlwings_version: str,
     return project.to_bytes()
 
 
+def project_help_url() -> str | None:
+    """The ``Documentation`` (else ``Homepage``) URL in ltvxl's package metadata, if any."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        urls = metadata("ltvxl").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    found = dict(
+        (label.strip().lower(), url.strip())
+        for label, _, url in (entry.partition(",") for entry in urls)
+    )
+    return found.get("documentation") or found.get("homepage")
+
+
 def build_addin(template: Path | None = None, help_url: str | None = None) -> bytes:
-    """The bytes of ``ltvxl.xlam`` built from ``template`` (default: xlwings' own)."""
+    """The bytes of ``ltvxl.xlam`` built from ``template`` (default: xlwings' own).
+
+    The ribbon's Help button opens ``help_url`` (default: the documentation URL
+    of ltvxl's package metadata); without one it shows a short help text.
+    """
     import xlwings
 
     template = template or default_template()
+    help_url = help_url or project_help_url()
     out = io.BytesIO()
     with zipfile.ZipFile(template) as src, \
             zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
