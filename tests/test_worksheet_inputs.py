@@ -306,3 +306,29 @@ def test_hand_computed_values_of_every_function():
     assert f["MAX_CAC"](1500.0, None) == 500.0
     assert f["CAC_PAYBACK"](500.0, 50.0, None) == 10.0
     assert f["LTV_CAC_STATUS"](4.0) == "Healthy"
+
+
+SHAPES = {
+    "flat list": lambda v: [v, v, v],
+    "column": lambda v: [[v], [v], [v]],
+    "row": lambda v: [[v, v, v]],
+    "2-D": lambda v: [[v, v, v], [v, v, v]],
+    "[[cell]]": lambda v: [[v]],
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+@pytest.mark.parametrize(("name", "i", "arg"), arg_cases())
+def test_every_argument_takes_every_range_shape(name, i, arg, shape):
+    args = valid_args(name)
+    if args[i] is None:  # an optional argument left out by the example: use its default
+        args[i] = 1.0 if arg.default in (None, math.inf) else float(arg.default)
+    expected = FUNCS[name](*args)
+    assert not is_error(expected)
+    args[i] = SHAPES[shape](args[i])
+    out = FUNCS[name](*args)
+    dims = {"flat list": (3, 1), "column": (3, 1), "row": (1, 3), "2-D": (2, 3)}.get(shape)
+    if dims is None:
+        assert out == expected
+    else:
+        assert out == [[expected] * dims[1] for _ in range(dims[0])]
