@@ -109,7 +109,7 @@ BAD_CELLS = [
     (col(1.0, 2.0), col(45000.0, "31/01/2024"), col(1.0, 2.0),
      'dates row 2: "31/01/2024" is not a date'),
     (col(1.0, 2.0), col(45000.0, -5.0), col(1.0, 2.0),
-     "dates row 2: -5.0 is not a date (a number must be an Excel date serial"),
+     "dates row 2: -5 is not a date (a number must be an Excel date serial"),
     (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12,50"),
      'amounts row 2: text "12,50" is not a number'),
     (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12.5"),

@@ -229,28 +229,44 @@ def _cells_column(value: Any, label: str) -> np.ndarray:
         raise LtvxlError(f"{label} is an empty range")
     first = value[0]
     if isinstance(first, (list, tuple)):
-        width = len(first)
         if len(value) == 1:
             flat = list(first)
-        elif width == 1:
-            try:
-                flat = [row[0] for row in value]
-                ok = all(len(row) == 1 for row in value)
-            except (TypeError, IndexError):
-                ok = False
-            if not ok:
-                raise LtvxlError(f"{label} has rows of different lengths")
         else:
-            raise LtvxlError(
-                f"{label} must be a single column, got {width} columns; "
-                "select one column of the table"
-            )
+            try:
+                widths = set(map(len, value))
+            except TypeError:
+                raise LtvxlError(f"{label} mixes cells and rows") from None
+            if len(widths) != 1:
+                raise LtvxlError(f"{label} has rows of different lengths")
+            width = widths.pop()
+            if width != 1:
+                raise LtvxlError(
+                    f"{label} must be a single column, got {width} columns; "
+                    "select one column of the table"
+                )
+            flat = [row[0] for row in value]
         if not flat:
             raise LtvxlError(f"{label} is an empty range")
-        if any(isinstance(v, (list, tuple)) for v in flat[:1]):
+        if isinstance(flat[0], (list, tuple)):
             raise LtvxlError(f"{label} is nested too deeply")
-        return _object_array(flat)
-    return _object_array(list(value))
+        return _tighten(flat)
+    return _tighten(list(value))
+
+
+def _tighten(flat: list[Any]) -> np.ndarray:
+    """A column of cells as an array: only numbers (and blanks) as float64, only
+    datetimes as datetime64 (the fast paths for what xlwings passes), else objects."""
+    types = set(map(type, flat))
+    if types <= {float, type(None)} and float in types:
+        return np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+    if types in ({dt.datetime}, {pd.Timestamp}):
+        try:
+            idx = pd.DatetimeIndex(flat)
+        except (ValueError, TypeError, OverflowError):
+            return _object_array(flat)
+        if idx.tz is None:
+            return idx.to_numpy()
+    return _object_array(flat)
 
 
 def _check_lengths(columns: Mapping[str, np.ndarray]) -> None:
@@ -287,7 +303,8 @@ def _blank_mask(cols: Sequence[np.ndarray]) -> np.ndarray:
         else:
             isna = pd.isna(col)
             blank = isna.copy()
-            for i in np.flatnonzero(mask & ~isna):
+            has_text = str in set(map(type, col))
+            for i in np.flatnonzero(mask & ~isna) if has_text else ():
                 v = col[i]
                 if isinstance(v, str) and not v.strip():
                     blank[i] = True
@@ -396,6 +413,15 @@ def format_id(value: Any) -> str | None:
     return None
 
 
+def _float_id_texts(uniq: np.ndarray) -> np.ndarray:
+    """Canonical id texts of distinct float ids: whole numbers without ".0"."""
+    whole = (uniq == np.floor(uniq)) & (np.abs(uniq) < 1e15)
+    out = np.empty(len(uniq), dtype=object)
+    out[whole] = uniq[whole].astype(np.int64).astype(str).tolist()
+    out[~whole] = [format_id(u) for u in uniq[~whole]]
+    return out
+
+
 def _natural_order(keys: np.ndarray) -> np.ndarray:
     """Order of id texts: those that read as numbers numerically first, then the rest."""
     as_num = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy(float)
@@ -415,7 +441,7 @@ def parse_ids(values: np.ndarray, label: str, row_of: Any = None) -> tuple[np.nd
         if bad is not None:
             raise LtvxlError(f"{label} row {row_of(bad)}: the customer id is missing")
         codes, uniq = pd.factorize(values, sort=True)
-        return codes.astype(np.int64), _object_array([format_id(u) for u in uniq])
+        return codes.astype(np.int64), _float_id_texts(np.asarray(uniq, dtype=np.float64))
     if kind not in "OUS":
         raise LtvxlError(f"{label} must hold customer ids (text or numbers), got {values.dtype}")
     values = values.astype(object)
@@ -498,6 +524,14 @@ def _numbers_to_days(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return days, bad
 
 
+def _show(value: Any) -> str:
+    """A number as a message shows it: 5, 2.5, inf."""
+    x = float(value)
+    if np.isfinite(x) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
+
+
 def _why_not_date(value: Any) -> str:
     if _is_blank(value):
         return "the date is missing"
@@ -511,7 +545,7 @@ def _why_not_date(value: Any) -> str:
         )
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return (
-            f"{value!r} is not a date (a number must be an Excel date serial from 1 to "
+            f"{_show(value)} is not a date (a number must be an Excel date serial from 1 to "
             f"{MAX_SERIAL} or a YYYYMMDD number)"
         )
     return f"{describe(value)} is not a date"
@@ -615,7 +649,7 @@ def _why_not_amount(value: Any) -> str:
     if is_cell_error(value):
         return f"the cell holds the error {value}"
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
-        return f"{value!r} is not a finite number"
+        return f"{_show(value)} is not a finite number"
     hint = ""
     if isinstance(value, str):
         try:

@@ -96,11 +96,9 @@ class CustomerTotals:
         big = np.iinfo(np.int64).max
         first = np.full(k, big, dtype=np.int64)
         last = np.full(k, -big, dtype=np.int64)
-        np.minimum.at(first, codes, days)
-        np.maximum.at(last, codes, days)
-        self.first, self.last = first, last
-        # distinct purchase days per customer, from (customer, day) keys
+        self.purchase_days = np.zeros(k, dtype=np.int64)
         if len(days):
+            # distinct (customer, day) keys, sorted: customer-major, day-minor
             d0 = int(days.min())
             span = int(days.max()) - d0 + 1
             key = codes * span + (days - d0)
@@ -109,11 +107,20 @@ class CustomerTotals:
             new = np.empty(len(key), dtype=bool)
             new[0] = True
             np.not_equal(key[1:], key[:-1], out=new[1:])
-            self.purchase_days = np.bincount(key[new] // span, minlength=k)
-        else:
-            self.purchase_days = np.zeros(k, dtype=np.int64)
-        repeat = days != first[codes]
-        self.repeat_value = np.bincount(codes[repeat], weights=amounts[repeat], minlength=k)
+            key = key[new]
+            cust = key // span
+            self.purchase_days = np.bincount(cust, minlength=k)
+            starts = np.empty(len(cust), dtype=bool)
+            starts[0] = True
+            np.not_equal(cust[1:], cust[:-1], out=starts[1:])
+            ends = np.empty(len(cust), dtype=bool)
+            ends[-1] = True
+            ends[:-1] = starts[1:]
+            first[cust[starts]] = key[starts] - cust[starts] * span + d0
+            last[cust[ends]] = key[ends] - cust[ends] * span + d0
+        self.first, self.last = first, last
+        repeat_amounts = np.where(days != first[codes], amounts, 0.0)
+        self.repeat_value = np.bincount(codes, weights=repeat_amounts, minlength=k)
         self.has_purchase = self.orders > 0
         self.only_returns = int(np.count_nonzero((~self.has_purchase) & (self.revenue != 0)))
 
@@ -149,7 +156,7 @@ def customer_summary(
         monetary = np.where(frequency > 0, t.repeat_value[keep] / np.maximum(frequency, 1), 0.0)
     df = pd.DataFrame(
         {
-            "customer": log.customers[keep],
+            "customer": pd.Series(log.customers[keep], dtype=object),
             "first_purchase": first.astype("datetime64[D]").astype("datetime64[s]"),
             "last_purchase": last.astype("datetime64[D]").astype("datetime64[s]"),
             "orders": orders,

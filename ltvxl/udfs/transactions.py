@@ -88,8 +88,11 @@ def _cells(values: np.ndarray) -> list[Any]:
 
 
 def _table(header: Sequence[str], columns: Sequence[Any]) -> list[list[Any]]:
-    cols = [_cells(c) for c in columns]
-    return [list(header), *map(list, zip(*cols, strict=True))]
+    n = len(columns[0])
+    grid = np.empty((n, len(columns)), dtype=object)
+    for j, c in enumerate(columns):
+        grid[:, j] = _cells(c)
+    return [list(header), *grid.tolist()]
 
 
 def _unit(value: Any) -> str:

@@ -1,0 +1,235 @@
+"""Speed and memory of the per-customer summary (issue 3, section 6): prints figures only.
+
+    python benchmarks/bench_summary.py [--runs 7] [--skip-big] [--peer-python PATH]
+
+1. 1,000,000 transactions of about 170,000 customers, in memory: building the
+   TransactionLog from arrays, and ``customer_summary`` on it (target: <= 0.15 s
+   median), side by side with ``lifetimes.utils.summary_data_from_transaction_data``
+   on the same data (run by the peer interpreter, default /work/peers-venv/bin/python,
+   which has lifetimes 0.11.3; skipped when it is missing), with the ratio and a check
+   that both give the same frequency, recency, T and monetary value.
+2. The same from a Parquet and a CSV file: read + summary in a fresh process (target:
+   <= 1 s), and the peak memory above the process's size after imports (ru_maxrss;
+   target: <= 4 x the in-memory size of the three columns, 24 MB here).
+3. 10,000,000 transactions (about 1.7 million customers) in memory: time and peak
+   memory of the process (``--skip-big`` to leave out).
+4. LTV_CUSTOMERS from xlwings-shaped input (lists of one-cell rows: float ids,
+   datetime dates, float amounts) to the returned 170,000-row table.
+
+Timings on a shared machine are noisy: read the medians, and compare side-by-side
+figures from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ltvxl.transactions import TransactionLog, customer_summary
+
+N, K = 1_000_000, 170_000
+START = np.datetime64("2022-01-01", "D")
+SPAN_DAYS = 730
+PEER = "/work/peers-venv/bin/python"
+
+
+def make_data(n: int = N, k: int = K, seed: int = 1) -> pd.DataFrame:
+    """n transactions of k customers (each at least one), skewed purchase counts, 2 years."""
+    rng = np.random.default_rng(seed)
+    weights = rng.gamma(0.6, 1.0, k)
+    extra = rng.choice(k, n - k, p=weights / weights.sum())
+    ids = np.concatenate([np.arange(k), extra]) + 100_000
+    rng.shuffle(ids)
+    dates = START + rng.integers(0, SPAN_DAYS, n).astype("timedelta64[D]")
+    amounts = np.round(rng.gamma(2.0, 25.0, n), 2)
+    return pd.DataFrame({"customer_id": ids, "date": dates.astype("datetime64[s]"),
+                         "amount": amounts})
+
+
+def median_time(fn, runs: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+PEER_SCRIPT = r"""
+import json, statistics, sys, time
+import pandas as pd
+from lifetimes.utils import summary_data_from_transaction_data as summary
+df = pd.read_parquet(sys.argv[1])
+end = sys.argv[2]; runs = int(sys.argv[3])
+times = []
+for _ in range(runs):
+    t0 = time.perf_counter()
+    out = summary(df, "customer_id", "date", "amount", observation_period_end=end, freq="D")
+    times.append(time.perf_counter() - t0)
+out.to_parquet(sys.argv[4])
+print(json.dumps({"median": statistics.median(times), "runs": runs}))
+"""
+
+FILE_SCRIPT = r"""
+import json, resource, statistics, sys, time
+import numpy as np, pandas as pd, pyarrow, pyarrow.csv, pyarrow.parquet
+from ltvxl.transactions import customer_summary, read_transactions
+def rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+base = rss()
+times = []
+peak = None
+for i in range(int(sys.argv[2])):
+    t0 = time.perf_counter()
+    s = customer_summary(read_transactions(sys.argv[1]), time_unit="days")
+    times.append(time.perf_counter() - t0)
+    if i == 0:
+        peak = rss() - base
+    del s
+print(json.dumps({"median": statistics.median(times), "first": times[0], "peak_above": peak,
+                  "base": base}))
+"""
+
+BIG_SCRIPT = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+from bench_summary import make_data
+from ltvxl.transactions import TransactionLog, customer_summary
+df = make_data(10_000_000, 1_700_000, seed=2)
+ids, dates, amounts = (df[c].to_numpy() for c in ("customer_id", "date", "amount"))
+dates = dates.astype("datetime64[D]")
+del df
+data_bytes = ids.nbytes + dates.nbytes + amounts.nbytes
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+t0 = time.perf_counter()
+log = TransactionLog.from_arrays(ids, dates, amounts)
+t1 = time.perf_counter()
+s = customer_summary(log)
+t2 = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"build": t1 - t0, "summary": t2 - t1, "rows": len(s), "data": data_bytes,
+                  "peak": peak, "peak_before": rss0}))
+"""
+
+
+def mb(x: float) -> str:
+    return f"{x / 1e6:,.1f} MB"
+
+
+def compare_with_peer(ours: pd.DataFrame, peer_path: Path) -> str:
+    peer = pd.read_parquet(peer_path)
+    peer.index = peer.index.astype(str)
+    mine = ours.set_index("customer")
+    mine.index = mine.index.astype(str)
+    peer = peer.reindex(mine.index)
+    diffs = {c: float(np.nanmax(np.abs(mine[c].to_numpy(float) - peer[c].to_numpy(float))))
+             for c in ("frequency", "recency", "T", "monetary_value")}
+    missing = int(peer["frequency"].isna().sum())
+    return ", ".join(f"{c} {v:.2g}" for c, v in diffs.items()) + f"; customers missing {missing}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--peer-python", default=PEER)
+    args = parser.parse_args(argv)
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
+          f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
+
+    df = make_data()
+    ids = df["customer_id"].to_numpy()
+    dates = df["date"].to_numpy().astype("datetime64[D]")
+    amounts = df["amount"].to_numpy()
+    three = ids.nbytes + dates.nbytes + amounts.nbytes
+    print(f"\n1. in memory: {N:,} transactions, {len(np.unique(ids)):,} customers "
+          f"(three columns: {mb(three)})")
+    t_build, log = median_time(lambda: TransactionLog.from_arrays(ids, dates, amounts),
+                               args.runs)
+    t_sum, ours = median_time(lambda: customer_summary(log, time_unit="days"), args.runs)
+    print(f"   TransactionLog.from_arrays      median {t_build:.3f} s ({args.runs} runs)")
+    print(f"   customer_summary(log)           median {t_sum:.3f} s ({args.runs} runs)"
+          f"  [target <= 0.15 s]")
+    print(f"   arrays -> summary, both steps   {t_build + t_sum:.3f} s")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        parquet = tmpdir / "tx.parquet"
+        csv = tmpdir / "tx.csv"
+        df.to_parquet(parquet, index=False)
+        df.assign(date=df["date"].dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+        peer_out = tmpdir / "peer.parquet"
+        end = str(dates.max())
+        if Path(args.peer_python).exists():
+            runs = max(3, args.runs // 2)
+            proc = subprocess.run(
+                [args.peer_python, "-c", PEER_SCRIPT, str(parquet), end, str(runs),
+                 str(peer_out)], capture_output=True, text=True, check=False)
+            if proc.returncode == 0:
+                peer = json.loads(proc.stdout.strip().splitlines()[-1])
+                print(f"   lifetimes summary_data_from_transaction_data  median "
+                      f"{peer['median']:.3f} s ({peer['runs']} runs)")
+                print(f"   ratio lifetimes / ltvxl: {peer['median'] / t_sum:.1f}x")
+                print(f"   max |difference| to lifetimes: {compare_with_peer(ours, peer_out)}")
+            else:
+                print(f"   lifetimes failed: {proc.stderr.strip().splitlines()[-1:]}")
+        else:
+            print(f"   lifetimes: {args.peer_python} not found, comparison skipped")
+
+        print(f"\n2. from files (fresh process each; peak = ru_maxrss above the size after "
+              f"imports; limit 4 x {mb(three)} = {mb(4 * three)})")
+        for path in (parquet, csv):
+            proc = subprocess.run(
+                [sys.executable, "-c", FILE_SCRIPT, str(path), "3"],
+                capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(f"   {path.suffix}: failed: {proc.stderr.strip()[-300:]}")
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"   {path.suffix[1:]:8} ({mb(path.stat().st_size)} on disk): read + summary "
+                  f"median {r['median']:.3f} s (3 runs, first {r['first']:.3f} s)  "
+                  f"[target <= 1 s]; peak memory above imports {mb(r['peak_above'])} = "
+                  f"{r['peak_above'] / three:.2f} x the three columns  [target <= 4 x]")
+
+    if not args.skip_big:
+        print("\n3. 10,000,000 transactions, about 1,700,000 customers, in memory")
+        here = str(Path(__file__).resolve().parent)
+        proc = subprocess.run([sys.executable, "-c", BIG_SCRIPT, here], capture_output=True,
+                              text=True, check=False)
+        if proc.returncode == 0:
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"   from_arrays {r['build']:.2f} s, customer_summary {r['summary']:.2f} s, "
+                  f"{r['rows']:,} customers; three columns {mb(r['data'])}; process peak "
+                  f"{mb(r['peak'])} ({mb(r['peak_before'])} before the summary, with the "
+                  f"generated data)")
+        else:
+            print(f"   failed: {proc.stderr.strip()[-300:]}")
+
+    print(f"\n4. LTV_CUSTOMERS from xlwings-shaped lists of lists ({N:,} rows in)")
+    from ltvxl.udfs import LTV_CUSTOMERS
+
+    ids_cells = [[float(v)] for v in ids]
+    base = dt.datetime(1970, 1, 1)
+    date_cells = [[base + dt.timedelta(days=int(v))] for v in dates.astype(np.int64)]
+    amount_cells = [[float(v)] for v in amounts]
+    runs = 3
+    t_udf, out = median_time(lambda: LTV_CUSTOMERS(ids_cells, date_cells, amount_cells, None,
+                                                   None), runs)
+    rows = len(out) - 1 if isinstance(out, list) else out
+    print(f"   raw cells -> returned rows: median {t_udf:.3f} s ({runs} runs), {rows:,} rows "
+          f"x {len(out[0])} columns + header")
+
+
+if __name__ == "__main__":
+    main()
