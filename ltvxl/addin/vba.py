@@ -13,6 +13,7 @@ Function Wizard (xlwings makes these calls through COM after importing).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import sys
 import types
@@ -34,6 +35,7 @@ def _stub_modules() -> dict[str, types.ModuleType]:
     pythoncom.CoInitialize = lambda: None  # type: ignore[attr-defined]
     pywintypes = types.ModuleType("pywintypes")
     pywintypes.com_error = type("com_error", (Exception,), {})  # type: ignore[attr-defined]
+    pywintypes.TimeType = datetime.datetime  # type: ignore[attr-defined]  (xlwings' converters)
     win32com = types.ModuleType("win32com")
     client = types.ModuleType("win32com.client")
 
