@@ -298,3 +298,15 @@ def test_help_button_opens_a_given_url():
         parser.close()
     helper = code.split("Sub LtvxlHelp(control As IRibbonControl)", 1)[1].split("End Sub")[0]
     assert helper.strip() == f'ThisWorkbook.FollowHyperlink "{url}"'
+
+
+def test_stubs_do_not_leak():
+    import sys
+
+    from ltvxl.addin.vba import classic_udfs
+
+    before = {n: sys.modules.get(n) for n in ("pythoncom", "pywintypes", "win32com",
+                                              "win32com.client", "xlwings.udfs")}
+    with classic_udfs() as udfs:
+        assert callable(udfs.generate_vba_wrapper)
+    assert {n: sys.modules.get(n) for n in before} == before
