@@ -219,9 +219,12 @@ def test_the_core_does_not_import_xlwings():
     assert int(proc.stdout) >= 5
 
 
-def test_the_udf_module_works_without_xlwings():
+def test_the_udf_module_works_without_the_desktop_only_packages():
+    """As in xlwings Lite: no PyPI xlwings, formulas, python-calamine or pyarrow."""
     proc = _run(
-        "import sys; sys.modules['xlwings'] = None\n"
+        "import sys\n"
+        "for name in ('xlwings', 'formulas', 'python_calamine', 'pyarrow'):\n"
+        "    sys.modules[name] = None  # import fails\n"
         "import ltvxl.udfs as u\n"
         "assert u.LTV(100.0, 3.0, 5.0) == 1500.0\n"
         "assert not hasattr(u.LTV, '__xlfunc__')\n"
