@@ -181,3 +181,16 @@ def test_status_checks_that_the_interpreter_can_run_ltvxl(windows, capsys, tmp_p
     conf.write_text(text.replace(str(fake), str(tmp_path / "missing.exe")), encoding="utf-8")
     code, out, _ = run(capsys, "status")
     assert code == 1 and "no such file" in out
+
+
+def test_unusable_xlwings_template_is_reported_without_traceback(windows, capsys, monkeypatch,
+                                                                  tmp_path):
+    from ltvxl.addin import build
+
+    broken = tmp_path / "not-a-template.xlam"
+    broken.write_bytes(b"not a zip file")
+    monkeypatch.setattr(build, "default_template", lambda: broken)
+    code, _, err = run(capsys, "install")
+    assert code == 1
+    assert "cannot build the add-in from xlwings' template" in err
+    assert not (windows / "XLSTART" / "ltvxl.xlam").exists()

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,9 +193,18 @@ def _modules(value: str | None) -> list[str]:
 # ---------------------------------------------------------------- commands
 
 def _expected_addin() -> bytes:
-    from .build import build_addin
+    from .build import build_addin, default_template
 
-    return build_addin()
+    try:
+        return build_addin()
+    except ImportError as exc:
+        raise AddinError(f"xlwings is not installed in this Python ({exc})") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise AddinError(
+            f"cannot build the add-in from xlwings' template {default_template()}: {exc}. "
+            "This xlwings version may not be supported; see addin/README.md for the "
+            "manual Import Functions route."
+        ) from None
 
 
 def install(target: Target, interpreter: str | None = None) -> list[str]:
