@@ -194,3 +194,16 @@ def test_unusable_xlwings_template_is_reported_without_traceback(windows, capsys
     assert code == 1
     assert "cannot build the add-in from xlwings' template" in err
     assert not (windows / "XLSTART" / "ltvxl.xlam").exists()
+
+
+def test_other_lines_are_kept_byte_for_byte(windows, capsys):
+    """xlwings.conf is written in the ANSI code page on Windows: bytes that are not
+    valid in the encoding used here must survive install and remove unchanged."""
+    conf = windows / ".xlwings" / "xlwings.conf"
+    conf.parent.mkdir()
+    before = b'"PYTHONPATH","C:\\Users\\J\xfcrgen\\lib"\r\n"SHOW CONSOLE","False"\r\n'
+    conf.write_bytes(before)
+    assert run(capsys, "install")[0] == 0
+    assert conf.read_bytes().startswith(b'"PYTHONPATH","C:\\Users\\J\xfcrgen\\lib"\n')
+    assert run(capsys, "remove")[0] == 0
+    assert conf.read_bytes() == before.replace(b"\r\n", b"\n")

@@ -144,6 +144,12 @@ def default_target(xlstart: str | None = None, config_dir: str | None = None) ->
 
 # ---------------------------------------------------------------- xlwings.conf
 
+CONFIG_ENCODING = "mbcs" if sys.platform.startswith("win") else "utf-8"
+"""xlwings.conf is read by VBA (``Input #``) in the Windows ANSI code page ("mbcs"),
+and written so by xlwings' own Python and ribbon; elsewhere (tests) UTF-8."""
+_KEEP = "surrogateescape"
+"""Bytes that do not decode are carried through unchanged: other lines stay byte for byte."""
+
 def _parse_line(line: str) -> tuple[str, str] | None:
     parts = line.strip().split('","', 1)
     if len(parts) != 2 or not parts[0].startswith('"') or not parts[1].endswith('"'):
@@ -156,7 +162,7 @@ def read_config(path: Path) -> dict[str, str]:
     if not path.is_file():
         return {}
     values = {}
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in path.read_text(encoding=CONFIG_ENCODING, errors=_KEEP).splitlines():
         kv = _parse_line(line)
         if kv:
             values.setdefault(kv[0].upper(), kv[1])
@@ -167,7 +173,7 @@ def write_config(path: Path, changes: dict[str, str | None]) -> None:
     """Set (or with ``None`` delete) keys in an xlwings.conf; other lines stay as they are."""
     lines = []
     if path.is_file():
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding=CONFIG_ENCODING, errors=_KEEP).splitlines()
     out, done = [], set()
     for line in lines:
         kv = _parse_line(line)
@@ -181,9 +187,22 @@ def write_config(path: Path, changes: dict[str, str | None]) -> None:
     for key, value in changes.items():
         if key not in done and value is not None:
             out.append(f'"{key}","{value}"')
+    text = "".join(f"{line}\n" for line in out)
+    for key, value in changes.items():
+        _check_encodable(key, value or "")
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
-        tmp.write_text("".join(f"{line}\n" for line in out), encoding="utf-8")
+        tmp.write_text(text, encoding=CONFIG_ENCODING, errors=_KEEP)
+
+
+def _check_encodable(key: str, value: str) -> None:
+    try:
+        value.encode(CONFIG_ENCODING)
+    except UnicodeEncodeError:
+        raise AddinError(
+            f"{key} = {value} has characters that Excel's VBA cannot read from "
+            "xlwings.conf (it reads the Windows ANSI code page); install Python in a "
+            "folder whose path has none of them") from None
 
 
 def _modules(value: str | None) -> list[str]:
@@ -210,6 +229,7 @@ def _expected_addin() -> bytes:
 def install(target: Target, interpreter: str | None = None) -> list[str]:
     """Install the add-in and configure xlwings; the report lines."""
     interpreter = interpreter or sys.executable
+    _check_encodable(INTERPRETER_KEY, interpreter)
     report = []
     data = _expected_addin()
     state = _read_state(target)
@@ -297,7 +317,7 @@ def remove(target: Target) -> list[str]:
     if changes:
         write_config(target.config, changes)
     if (not state.get("config_file_existed", True) and target.config.is_file()
-            and not target.config.read_text(encoding="utf-8").strip()):
+            and not target.config.read_text(encoding=CONFIG_ENCODING, errors=_KEEP).strip()):
         target.config.unlink()
         report.append(f"Deleted {target.config} (install had created it; it is empty now)")
     target.state.unlink()
