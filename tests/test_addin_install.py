@@ -96,6 +96,25 @@ def test_install_keeps_other_settings_and_remove_restores_them(windows, capsys):
     assert not (windows / ".xlwings" / "ltvxl-addin.json").exists()
 
 
+def test_remove_restores_the_exact_old_module_list(windows, capsys):
+    conf = windows / ".xlwings" / "xlwings.conf"
+    conf.parent.mkdir()
+    conf.write_text('"UDF MODULES","my_udfs;"\n', encoding="utf-8")
+    run(capsys, "install")
+    assert read_config(conf)[MODULES_KEY] == "my_udfs;ltvxl.udfs"
+    run(capsys, "remove")
+    assert conf.read_text(encoding="utf-8") == '"UDF MODULES","my_udfs;"\n'
+
+
+def test_remove_takes_out_only_ltvxl_from_a_module_list_changed_since(windows, capsys):
+    run(capsys, "install")
+    conf = windows / ".xlwings" / "xlwings.conf"
+    text = conf.read_text(encoding="utf-8").replace('"ltvxl.udfs"', '"ltvxl.udfs;mine"')
+    conf.write_text(text, encoding="utf-8")
+    run(capsys, "remove")
+    assert read_config(conf) == {MODULES_KEY: "mine"}
+
+
 def test_remove_leaves_a_setting_changed_after_install(windows, capsys):
     run(capsys, "install")
     conf = windows / ".xlwings" / "xlwings.conf"

@@ -263,7 +263,8 @@ def install(target: Target, interpreter: str | None = None) -> list[str]:
     modules = _modules(config.get(MODULES_KEY))
     if UDF_MODULE not in modules:
         changes[MODULES_KEY] = ";".join([*modules, UDF_MODULE])
-        saved.setdefault(MODULES_KEY, {"before": config.get(MODULES_KEY), "added": UDF_MODULE})
+        saved.setdefault(MODULES_KEY, {"before": config.get(MODULES_KEY)})
+        saved[MODULES_KEY]["set"] = changes[MODULES_KEY]
         report.append(f"Added {UDF_MODULE} to {MODULES_KEY} in {target.config}")
     else:
         report.append(f"{MODULES_KEY} already lists {UDF_MODULE}")
@@ -308,11 +309,14 @@ def remove(target: Target) -> list[str]:
             report.append(f"Left {INTERPRETER_KEY} as it is: changed since install "
                           f"({config.get(INTERPRETER_KEY)})")
     if MODULES_KEY in saved:
+        entry = saved[MODULES_KEY]
         modules = _modules(config.get(MODULES_KEY))
-        if UDF_MODULE in modules:
+        if config.get(MODULES_KEY) == entry.get("set"):  # as install left it: the old value
+            changes[MODULES_KEY] = entry.get("before")
+        elif UDF_MODULE in modules:  # changed since: take out only ltvxl.udfs
             modules.remove(UDF_MODULE)
-            changes[MODULES_KEY] = ";".join(modules) or (
-                None if saved[MODULES_KEY].get("before") is None else "")
+            changes[MODULES_KEY] = ";".join(modules)
+        if MODULES_KEY in changes:
             report.append(f"Removed {UDF_MODULE} from {MODULES_KEY} in {target.config}")
     if changes:
         write_config(target.config, changes)
