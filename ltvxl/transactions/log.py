@@ -372,7 +372,7 @@ def _build(
     return TransactionLog(
         codes=np.asarray(codes, dtype=np.int64).reshape(-1),
         customers=customers,
-        dates=days.astype("datetime64[D]"),
+        dates=np.ascontiguousarray(days, dtype=np.int64).view("datetime64[D]"),
         amounts=amounts,
         extra=extras,
         counts=counts,
@@ -413,6 +413,23 @@ def format_id(value: Any) -> str | None:
     return None
 
 
+def _factorize_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, sorted distinct values) of integer ids; by direct addressing when the ids
+    span a moderate range (less memory and time than hashing), else by pandas."""
+    lo, hi = int(values.min()), int(values.max())
+    span = hi - lo + 1
+    if span > max(2 * len(values), 1 << 22):
+        codes, uniq = pd.factorize(values, sort=True)
+        return codes.astype(np.int64, copy=False), np.asarray(uniq)
+    codes = np.subtract(values, lo, dtype=np.int64)
+    present = np.zeros(span, dtype=bool)
+    present[codes] = True
+    rank = np.cumsum(present, dtype=np.int64)
+    rank -= 1
+    np.take(rank, codes, out=codes)
+    return codes, np.flatnonzero(present) + lo
+
+
 def _float_id_texts(uniq: np.ndarray) -> np.ndarray:
     """Canonical id texts of distinct float ids: whole numbers without ".0"."""
     whole = (uniq == np.floor(uniq)) & (np.abs(uniq) < 1e15)
@@ -434,12 +451,15 @@ def parse_ids(values: np.ndarray, label: str, row_of: Any = None) -> tuple[np.nd
     row_of = row_of or (lambda i: i + 1)
     kind = values.dtype.kind
     if kind in "iu":
-        codes, uniq = pd.factorize(values, sort=True)
-        return codes.astype(np.int64), _object_array(uniq.astype(str).tolist())
+        codes, uniq = _factorize_ints(values)
+        return codes, _object_array(uniq.astype(str).tolist())
     if kind == "f":
         bad = _first_bad(~np.isfinite(values))
         if bad is not None:
             raise LtvxlError(f"{label} row {row_of(bad)}: the customer id is missing")
+        if bool(np.all(values == np.floor(values))) and float(np.abs(values).max()) < 2**53:
+            codes, uniq = _factorize_ints(values.astype(np.int64))
+            return codes, _object_array(uniq.astype(str).tolist())
         codes, uniq = pd.factorize(values, sort=True)
         return codes.astype(np.int64), _float_id_texts(np.asarray(uniq, dtype=np.float64))
     if kind not in "OUS":
@@ -559,7 +579,9 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
         bad = _first_bad(np.isnat(values))
         if bad is not None:
             raise LtvxlError(f"{label} row {row_of(bad)}: the date is missing")
-        return values.astype("datetime64[D]").astype(np.int64)
+        if values.dtype != np.dtype("datetime64[D]"):
+            values = values.astype("datetime64[D]")
+        return values.view(np.int64)
     if kind in "iuf":
         days, bad_mask = _numbers_to_days(values)
         bad = _first_bad(bad_mask)
@@ -847,9 +869,11 @@ def _column_array(table: Any, name: str) -> np.ndarray:
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         if col.null_count:
             return col.to_numpy(zero_copy_only=False)
-        if pa.types.is_date(t):
-            return col.cast(pa.date32()).to_numpy(zero_copy_only=False).astype("datetime64[D]")
-        return col.to_numpy(zero_copy_only=False)
+        if pa.types.is_timestamp(t) and t.tz is not None:  # the local calendar day
+            col = pc.local_timestamp(col)
+        # days since 1970 as int64, straight from Arrow: no datetime64[s] copy
+        days = col.cast(pa.date32()).cast(pa.int32()).to_numpy()
+        return days.astype(np.int64).view("datetime64[D]")
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         if col.null_count:
             return col.cast(pa.float64()).to_numpy(zero_copy_only=False)

@@ -101,9 +101,11 @@ class CustomerTotals:
             # distinct (customer, day) keys, sorted: customer-major, day-minor
             d0 = int(days.min())
             span = int(days.max()) - d0 + 1
-            key = codes * span + (days - d0)
+            key = codes * span
+            key += days
+            key -= d0
             if not bool(np.all(key[1:] >= key[:-1])):
-                key = np.sort(key)
+                key.sort()
             new = np.empty(len(key), dtype=bool)
             new[0] = True
             np.not_equal(key[1:], key[:-1], out=new[1:])
@@ -119,6 +121,7 @@ class CustomerTotals:
             first[cust[starts]] = key[starts] - cust[starts] * span + d0
             last[cust[ends]] = key[ends] - cust[ends] * span + d0
         self.first, self.last = first, last
+        key = cust = starts = ends = new = None  # free before the next step
         repeat_amounts = np.where(days != first[codes], amounts, 0.0)
         self.repeat_value = np.bincount(codes, weights=repeat_amounts, minlength=k)
         self.has_purchase = self.orders > 0
