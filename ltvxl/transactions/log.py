@@ -792,10 +792,14 @@ def read_transactions(
     idc, datec, amountc = detect_columns(columns, id_col, date_col, amount_col)
     extra_names = _extra_names(columns, (idc, datec, amountc), extra_cols)
     labels = tuple(f'column "{c}"' for c in (idc, datec, amountc))
-    arrays = [_column_array(table, c) for c in (idc, datec, amountc)]
+    if isinstance(table, pd.DataFrame):
+        chunked: dict[str, Any] = {c: table[c] for c in (idc, datec, amountc, *extra_names)}
+    else:
+        chunked = {c: table.column(c) for c in (idc, datec, amountc, *extra_names)}
+    del table  # each column is freed as soon as it is converted
+    arrays = [_column_array(chunked.pop(c)) for c in (idc, datec, amountc)]
     arrays[2] = _numeric_text(arrays[2])
-    extras = {c: _column_array(table, c) for c in extra_names}
-    del table
+    extras = {c: _column_array(chunked.pop(c)) for c in extra_names}
     return TransactionLog.from_arrays(
         arrays[0], arrays[1], arrays[2], extras, negative=negative, labels=labels, first_row=2
     )
@@ -837,6 +841,7 @@ def _read_csv(p: Path) -> Any:
     try:
         return pacsv.read_csv(
             p,
+            memory_pool=_arrow_pool(),
             parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
@@ -850,37 +855,62 @@ def _read_parquet(p: Path) -> Any:
     except ImportError:  # pragma: no cover - Pyodide
         return pd.read_parquet(p)
     try:
-        return pq.read_table(p)
+        import pyarrow as pa
+
+        default = pa.default_memory_pool()
+        pa.set_memory_pool(_arrow_pool())  # the reader takes no pool argument
+        try:
+            return pq.read_table(p)
+        finally:
+            pa.set_memory_pool(default)
     except Exception as exc:
         raise LtvxlError(f"{p.name}: cannot read as Parquet: {exc}") from None
 
 
-def _column_array(table: Any, name: str) -> np.ndarray:
-    """One column as a numpy array, without per-row Python objects where possible."""
-    if isinstance(table, pd.DataFrame):
-        return table[name].to_numpy()
+def _arrow_pool() -> Any:
+    """The system allocator: memory freed after conversion goes back to the OS at once."""
+    import pyarrow as pa
+
+    return pa.system_memory_pool()
+
+
+def _column_array(column: Any) -> np.ndarray:
+    """One column (a pandas Series or an Arrow ChunkedArray) as a numpy array, chunk by
+    chunk, without per-row Python objects where possible."""
+    if isinstance(column, pd.Series):
+        return column.to_numpy()
+    if column.num_chunks == 1:
+        return _chunk_array(column.chunk(0))
+    if column.num_chunks == 0:
+        return np.empty(0, dtype=object)
+    parts = [_chunk_array(column.chunk(i)) for i in range(column.num_chunks)]
+    if len({p.dtype for p in parts}) > 1:
+        parts = [p.astype(object) for p in parts]
+    return np.concatenate(parts)
+
+
+def _chunk_array(col: Any) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    col = table.column(name).combine_chunks() if table.column(name).num_chunks > 1 \
-        else table.column(name).chunk(0) if table.column(name).num_chunks else \
-        pa.array([], type=table.column(name).type)
+    pool = _arrow_pool()
     t = col.type
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         if col.null_count:
             return col.to_numpy(zero_copy_only=False)
         if pa.types.is_timestamp(t) and t.tz is not None:  # the local calendar day
-            col = pc.local_timestamp(col)
+            col = pc.local_timestamp(col, memory_pool=pool)
         # days since 1970 as int64, straight from Arrow: no datetime64[s] copy
-        days = col.cast(pa.date32()).cast(pa.int32()).to_numpy()
+        days = pc.cast(pc.cast(col, pa.date32(), memory_pool=pool), pa.int32(),
+                       memory_pool=pool).to_numpy()
         return days.astype(np.int64).view("datetime64[D]")
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         if col.null_count:
-            return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
+            return pc.cast(col, pa.float64(), memory_pool=pool).to_numpy(zero_copy_only=False)
         return col.to_numpy(zero_copy_only=False)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
         # dictionary-encode so each distinct text becomes one Python object
-        enc = col if pa.types.is_dictionary(t) else pc.dictionary_encode(col)
+        enc = col if pa.types.is_dictionary(t) else pc.dictionary_encode(col, memory_pool=pool)
         idx = enc.indices.to_numpy(zero_copy_only=False)
         dictionary = np.asarray(enc.dictionary.to_pylist(), dtype=object)
         out = np.empty(len(idx), dtype=object)

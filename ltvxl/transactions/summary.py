@@ -71,6 +71,9 @@ def resolve_as_of(log: TransactionLog, as_of: Any = None) -> int:
     return day
 
 
+_CHUNK = 1 << 18
+
+
 class CustomerTotals:
     """Per-customer aggregates of a log up to a day, as arrays indexed by customer code.
 
@@ -101,9 +104,10 @@ class CustomerTotals:
             # distinct (customer, day) keys, sorted: customer-major, day-minor
             d0 = int(days.min())
             span = int(days.max()) - d0 + 1
-            key = codes * span
-            key += days
-            key -= d0
+            small = len(log.customers) * span < 2**31
+            key = codes.astype(np.int32 if small else np.int64)  # int32 halves the memory
+            key *= span
+            key += days - d0 if not small else (days - d0).astype(np.int32)
             if not bool(np.all(key[1:] >= key[:-1])):
                 key.sort()
             new = np.empty(len(key), dtype=bool)
@@ -122,8 +126,11 @@ class CustomerTotals:
             last[cust[ends]] = key[ends] - cust[ends] * span + d0
         self.first, self.last = first, last
         key = cust = starts = ends = new = None  # free before the next step
-        repeat_amounts = np.where(days != first[codes], amounts, 0.0)
-        self.repeat_value = np.bincount(codes, weights=repeat_amounts, minlength=k)
+        self.repeat_value = np.zeros(k)
+        for lo in range(0, len(codes), _CHUNK):  # in chunks: bounded temporary memory
+            c, d = codes[lo:lo + _CHUNK], days[lo:lo + _CHUNK]
+            value = np.where(d != first[c], amounts[lo:lo + _CHUNK], 0.0)
+            self.repeat_value += np.bincount(c, weights=value, minlength=k)
         self.has_purchase = self.orders > 0
         self.only_returns = int(np.count_nonzero((~self.has_purchase) & (self.revenue != 0)))
 
