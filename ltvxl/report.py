@@ -155,6 +155,8 @@ def _read_back(summary: ReportSummary) -> None:
     for label in stats:
         if label.startswith("simple LTV"):
             summary.figures["LTV from the transactions (simple LTV)"] = stats[label]
+    if isinstance(cell(25, 2), float):
+        summary.figures["average predicted CLV per customer"] = cell(25, 2)
     summary.figures["CAC (Inputs)"] = cell(6, 5)
     summary.figures["LTV:CAC from the transactions"] = cell(16, 5)
     summary.figures["LTV:CAC of the Inputs model"] = cell(7, 5)

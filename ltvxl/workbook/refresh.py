@@ -139,15 +139,33 @@ def _cell_for_udf(v: Any) -> Any:
     return v
 
 
+_ARG_CACHE: dict[tuple[int, bool], tuple[Any, Any]] = {}
+"""Converted arguments by id of the (cached, unchanging) input object, during one refresh."""
+
+
+def _udf_rows(arr: np.ndarray) -> list[list[Any]]:
+    if arr.ndim == 2 and arr.shape[1] == 1:  # a column: the common case, kept fast
+        return [[v if (t := type(v)) is float or t is str else
+                 (v.when if t is ExcelDate else _cell_for_udf(v))] for v in arr[:, 0].tolist()]
+    return [[v if (t := type(v)) is float or t is str else _cell_for_udf(v) for v in row]
+            for row in arr.tolist()]
+
+
 def _to_udf_arg(value: Any, is_range: bool) -> Any:
+    key = (id(value), is_range)
+    hit = _ARG_CACHE.get(key)
+    if hit is not None and hit[0] is value:
+        return hit[1]
+    original = value
     if hasattr(value, "ranges") and hasattr(value, "value"):  # formulas.Ranges
         value = value.value
     if isinstance(value, np.ndarray):
-        arr = value if value.ndim == 2 else np.atleast_2d(value)
-        rows = [[_cell_for_udf(v) for v in row] for row in arr.tolist()]
-        if not is_range and len(rows) == 1 and len(rows[0]) == 1:
-            return rows[0][0]
-        return rows
+        rows = _udf_rows(value if value.ndim == 2 else np.atleast_2d(value))
+        single = not is_range and len(rows) == 1 and len(rows[0]) == 1
+        out = rows[0][0] if single else rows
+        if original is not value:  # a Ranges object: worth remembering
+            _ARG_CACHE[key] = (original, out)
+        return out
     cell = _cell_for_udf(value)
     return [[cell]] if is_range else cell
 
@@ -169,8 +187,7 @@ def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
             arr = np.empty((len(grid), width), dtype=object)
             arr[:] = _EMPTY
             for i, r in enumerate(grid):
-                for j, v in enumerate(r):
-                    arr[i, j] = _grid_value(v)
+                arr[i, : len(r)] = _fast_grid_values(r)
             return arr
         return _grid_value(out)
 
@@ -206,6 +223,10 @@ def _grid_value(v: Any) -> Any:
     return str(v)
 
 
+def _fast_grid_values(values: list[Any]) -> list[Any]:
+    return [v if (t := type(v)) is float or t is str else _grid_value(v) for v in values]
+
+
 def _write_value(v: Any, anchor: bool) -> Any:
     """A grid value as it is stored in the file."""
     if v is _EMPTY or v is None:
@@ -231,10 +252,9 @@ def _as_grid(out: Any) -> np.ndarray:
         arr = arr.reshape(1, 1)
     elif arr.ndim == 1:
         arr = arr.reshape(1, -1)
-    flat = arr.reshape(-1)
-    for i, v in enumerate(flat):
-        flat[i] = _grid_value(v)
-    return arr
+    flat = np.empty(arr.size, dtype=object)
+    flat[:] = _fast_grid_values(arr.reshape(-1).tolist())
+    return flat.reshape(arr.shape)
 
 
 # ------------------------------------------------------------ data grids
@@ -273,8 +293,11 @@ class Grids:
             width = max((len(r) for r in rows), default=0)
             arr = np.empty((len(rows), width), dtype=object)
             arr[:] = _EMPTY
+            empty = _EMPTY
             for i, r in enumerate(rows):
-                arr[i, : len(r)] = [_from_calamine(v) for v in r]
+                arr[i, : len(r)] = [
+                    v if (t := type(v)) is float else
+                    (empty if v == "" else v) if t is str else _from_calamine(v) for v in r]
             self.base[sheet] = arr
             self.blocks.setdefault(sheet, [])
         return self.base[sheet]
@@ -507,6 +530,17 @@ class Preparer:
 
 # ------------------------------------------------------------ the engine
 
+Rect = tuple[int, int, int, int]
+
+
+def _overlap(a: Rect, b: Rect) -> bool:
+    return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
+
+
+def _inside(r: int, c: int, rect: Rect) -> bool:
+    return rect[0] <= r <= rect[2] and rect[1] <= c <= rect[3]
+
+
 @dataclass
 class _Node:
     sheet: str
@@ -530,9 +564,13 @@ class Engine:
         self.compiled: dict[str, tuple[Any, list[str]]] = {}
         self.warnings: list[str] = []
         self.spilled = 0
-        self.residue: dict[str, set[tuple[int, int]]] = {}
-        self.claimed: dict[str, set[tuple[int, int]]] = {}
+        self.residue: dict[str, list[Rect]] = {}
+        """Old spill ranges (without their anchors' formulas) by sheet."""
+        self.claimed: dict[str, list[Rect]] = {}
+        """Spill ranges computed in this refresh, by sheet."""
         self.old_spills: list[tuple[str, tuple[int, int, int, int], tuple[int, int]]] = []
+        self.inputs: dict[Ref, Any] = {}
+        _ARG_CACHE.clear()
 
     def load(self) -> None:
         known = set(_formulas().get_functions())
@@ -544,7 +582,7 @@ class Engine:
                 continue
             sx = SheetXml(sheet.name, data)
             self.sheets[sheet.name] = sx
-            residue = self.residue.setdefault(sheet.name, set())
+            residue = self.residue.setdefault(sheet.name, [])
             for fc in sx.formulas():
                 node = _Node(sheet.name, fc)
                 try:
@@ -556,8 +594,7 @@ class Engine:
                 if fc.kind == "dynamic" and fc.ref is not None:
                     r1, c1, r2, c2 = fc.ref
                     self.old_spills.append((sheet.name, fc.ref, (fc.row, fc.col)))
-                    residue.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)
-                                   if (r, c) != (fc.row, fc.col))
+                    residue.append(fc.ref)
             cols: dict[int, list[int]] = {}
             for (s, r, c) in self.nodes:
                 if s == sheet.name:
@@ -634,6 +671,15 @@ class Engine:
         return hit
 
     def _input(self, ref: Ref) -> Any:
+        static = not ref.spill and ref.sheet not in self.sheets
+        if static and ref in self.inputs:
+            return self.inputs[ref]
+        ranges = self._read_input(ref)
+        if static:  # a sheet without formulas: its values never change during the refresh
+            self.inputs[ref] = ranges
+        return ranges
+
+    def _read_input(self, ref: Ref) -> Any:
         if ref.spill:
             h, w = self.nodes[(ref.sheet, ref.r1, ref.c1)].spill
             r1, c1, r2, c2 = ref.r1, ref.c1, ref.r1 + h - 1, ref.c1 + w - 1
@@ -669,16 +715,9 @@ class Engine:
             h, w = grid.shape
             blocked = r + h - 1 > MAX_ROWS or c + w - 1 > MAX_COLS
             residue = self.residue[node.sheet]
-            claimed = self.claimed.setdefault(node.sheet, set())
+            claimed = self.claimed.setdefault(node.sheet, [])
             if not blocked:
-                for i in range(h):
-                    for j in range(w):
-                        if (i or j) and ((r + i, c + j) in claimed or (
-                                (r + i, c + j) not in residue and sx.occupied(r + i, c + j))):
-                            blocked = True
-                            break
-                    if blocked:
-                        break
+                blocked = self._collides(sx, r, c, h, w, residue, claimed)
             if blocked:
                 self.warnings.append(f"{node.sheet}!{cell_name(r, c)}: #SPILL! the result "
                                      f"({h}x{w}) would overwrite cells that are not empty")
@@ -686,14 +725,15 @@ class Engine:
                 grid[0, 0] = _xlerror("#SPILL!")
                 h = w = 1
             node.spill = (h, w)
-            claimed.update((r + i, c + j) for i in range(h) for j in range(w))
+            claimed.append((r, c, r + h - 1, c + w - 1))
             self.grids.put(node.sheet, r, c, grid)
             ref = range_name(r, c, r + h - 1, c + w - 1)
             sx.set_value(r, c, _write_value(grid[0, 0], True), formula_update=ref)
-            for i in range(h):
-                for j in range(w):
-                    if i or j:
-                        sx.set_value(r + i, c + j, _write_value(grid[i, j], False))
+            rows = grid.tolist()
+            if w > 1:
+                sx.set_block(r, c + 1, [row[1:] for row in rows[:1]])
+            if h > 1:
+                sx.set_block(r + 1, c, rows[1:])
             self.spilled += h * w - 1
         elif fc.kind == "array" and fc.ref is not None:
             r1, c1, r2, c2 = fc.ref
@@ -714,13 +754,39 @@ class Engine:
             self.grids.put(node.sheet, r, c, one)
             sx.set_value(r, c, _write_value(one[0, 0], True))
 
+    @staticmethod
+    def _collides(sx: SheetXml, r: int, c: int, h: int, w: int,
+                  residue: list[Rect], claimed: list[Rect]) -> bool:
+        """Whether a spill of h x w from (r, c) would cover a cell that is not free.
+
+        Free: empty cells and cells of old spill ranges; not free: cells holding
+        a value or formula, and cells of spill ranges computed in this refresh.
+        """
+        rect = (r, c, r + h - 1, c + w - 1)
+        if any(_overlap(rect, other) for other in claimed):
+            return True
+        old = [o for o in residue if _overlap(rect, o)]
+        for rr in range(r, r + h):
+            rec = sx.rows.get(rr)
+            if rec is None:
+                continue
+            for cc in rec[1]:
+                if c <= cc <= rect[3] and (rr, cc) != (r, c) and sx.occupied(rr, cc) \
+                        and not any(_inside(rr, cc, o) for o in old):
+                    return True
+        return False
+
     def finish(self) -> dict[str, bytes]:
         """Clear cells that left their spill range; the new sheet parts."""
         for sheet, residue in self.residue.items():
-            claimed = self.claimed.get(sheet, set())
+            claimed = self.claimed.get(sheet, [])
             sx = self.sheets[sheet]
-            for r, c in sorted(residue - claimed):
-                sx.set_value(r, c, None, clear=True)
+            for old in residue:
+                near = [n for n in claimed if _overlap(old, n)]
+                for r in range(old[0], old[2] + 1):
+                    for c in range(old[1], old[3] + 1):
+                        if not any(_inside(r, c, n) for n in near):
+                            sx.set_value(r, c, None, clear=True)
         parts = {}
         for sheet in self.pkg.sheets:
             if sheet.name in self.sheets:

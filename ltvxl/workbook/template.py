@@ -70,6 +70,7 @@ def input_rows(inputs: UnitEconomicsInputs | None = None) -> tuple[InputRow, ...
                  "currency per month", "money"),
         InputRow("as_of", "Analysis date (blank: the last transaction date)", None, "date",
                  "date"),
+        InputRow("horizon_months", "Prediction horizon", 12.0, "months", "number"),
     )
 
 
@@ -293,7 +294,14 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     ws.set_column("B:L", 14, fmt.number)
     _spill_note(ws, fmt, "Predicted customer lifetime value per customer (a fitted "
                          "buy-till-you-die model), spilled from A3.")
-    ws.write_dynamic_array_formula("A3", f"=CLV_PREDICT({ARGS}, as_of)")
+    ws.write_dynamic_array_formula(
+        "A3", f"=CLV_PREDICT({ARGS}, horizon_months, discount_rate, gross_margin, as_of)")
+    if "CLV_FIT" in have:
+        ws.set_column("H:H", 3)
+        ws.set_column("I:I", 30)
+        ws.set_column("J:N", 12)
+        ws.write("I2", "The fitted models (BG/NBD purchases, Gamma-Gamma spend)", fmt.bold)
+        ws.write_dynamic_array_formula("I3", f"=CLV_FIT({ARGS}, as_of)")
     return None
 
 
@@ -330,11 +338,6 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
         ws.write_dynamic_array_formula(f"A{RFM_ROW}", f"=RFM_SUMMARY({ARGS}, as_of)")
         ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + 11}",
                               {"type": "data_bar", "bar_color": "#5B9BD5"})
-    if "RFM_SEGMENTS" in have:
-        ws.set_column("L:L", 16)
-        ws.set_column("M:T", 11)
-        ws.write("L3", "RFM per customer", fmt.bold)
-        ws.write_dynamic_array_formula("L4", f"=RFM_SEGMENTS({ARGS}, as_of)")
     return None
 
 
@@ -425,6 +428,15 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         ws.conditional_format("B6:B7", {"type": "no_blanks", "format": fmt.date})
     else:
         ws.write_row("A5", ["customers", "=COUNTA(UNIQUE(Transactions[customer_id]))"])
+    if "CLV_PREDICT" in have:
+        ws.write("A24", "Predicted (Predictions sheet)", fmt.bold)
+        ws.write_string("A25", "average predicted CLV per customer (horizon on Inputs)")
+        ws.write_formula("B25", "=AVERAGE(CHOOSECOLS(DROP(Predictions!A3#, 1), 5))", fmt.money)
+        ws.write_string("A26", "total predicted CLV of the current customers")
+        ws.write_formula("B26", "=SUM(CHOOSECOLS(DROP(Predictions!A3#, 1), 5))", fmt.money)
+        ws.write_string("A27", "customers probably still active (P(alive) > 0.5)")
+        ws.write_formula("B27", '=COUNTIF(CHOOSECOLS(DROP(Predictions!A3#, 1), 2), ">0.5")',
+                         fmt.count)
     ws.write_row("D4", ["Unit economics (Inputs sheet)", ""], fmt.head)
     model = [
         ("Lifetime value (LTV)", "=ltv", fmt.big),

@@ -297,6 +297,18 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
 
 # -------------------------------------------------------------- sheet XML
 
+_S_ATTR = re.compile(r'\ss="(\d+)"')
+
+
+def _plain(v: Any) -> Any:
+    """An engine value (formulas' error object, a float subclass) as value_xml takes it."""
+    if isinstance(v, float):
+        return float(v)
+    if type(v).__name__ == "XlError":
+        return ErrorValue(str(v))
+    return v
+
+
 _ATTR = re.compile(r'([\w:]+)\s*=\s*("[^"]*"|\'[^\']*\')')
 
 
@@ -485,6 +497,57 @@ class SheetXml:
             v_xml = v_xml.replace("<v>", f"<{p}v>").replace("</v>", f"</{p}v>").replace(
                 "<is><t", f"<{p}is><{p}t").replace("</t></is>", f"</{p}t></{p}is>")
         cells[c] = f"<{p}c{_attr_text(ca)}>{f_xml}{v_xml}</{p}c>"
+
+    def set_block(self, r0: int, c0: int, rows: list[list[Any]]) -> None:
+        """Store a block of spilled values (cells without formulas) from (r0, c0).
+
+        Values are as :func:`value_xml` takes them, or engine grid values
+        (``formulas``' empty marker and error objects, serial-number dates).
+        A cell keeps its style; a new cell takes its column's style.
+        """
+        p = self.p
+        width = max((len(row) for row in rows), default=0)
+        letters = [col_letters(c0 + j) for j in range(width)]
+        col_style = [self._style_for(c0 + j) for j in range(width)]
+        style_attr = [f' s="{st}"' if st is not None else "" for st in col_style]
+        v_open, v_close = f"<{p}v>", f"</{p}v></{p}c>"
+        is_open = f"<{p}is><{p}t"
+        is_close = f"</{p}t></{p}is></{p}c>"
+        for i, row in enumerate(rows):
+            r = r0 + i
+            rec = self.rows.get(r)
+            if rec is None:
+                rec = self.rows[r] = [f' r="{r}"', {}, None]
+            rec[2] = None
+            cells = rec[1]
+            for j, v in enumerate(row):
+                c = c0 + j
+                old = cells.get(c)
+                if old is None:
+                    s_attr = style_attr[j]
+                else:
+                    m = _S_ATTR.search(old, 0, old.find(">"))
+                    s_attr = f' s="{m.group(1)}"' if m else ""
+                head = f'<{p}c r="{letters[j]}{r}"{s_attr}'
+                t = type(v)
+                if t is float or t is int:
+                    if v != v or v in (math.inf, -math.inf):
+                        cells[c] = f'{head} t="e">{v_open}#NUM!{v_close}'
+                    else:
+                        cells[c] = f"{head}>{v_open}{number_text(v)}{v_close}"
+                elif t is str:
+                    text = _escape_text(v)
+                    space = ' xml:space="preserve"' if text != text.strip() else ""
+                    cells[c] = f'{head} t="inlineStr">{is_open}{space}>{text}{is_close}'
+                elif v is None or type(v).__name__ == "Token":  # formulas' empty marker
+                    if old is not None or s_attr:
+                        cells[c] = f"{head}/>"
+                else:
+                    kind, body = value_xml(_plain(v), formula=False)
+                    if p and body:
+                        body = body.replace("<v>", v_open).replace("</v>", f"</{p}v>")
+                    cells[c] = f'{head}{f" t={chr(34)}{kind}{chr(34)}" if kind else ""}>{body}' \
+                               f"</{p}c>"
 
     def to_bytes(self) -> bytes:
         p = self.p

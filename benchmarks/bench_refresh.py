@@ -1,0 +1,114 @@
+"""Headless refresh of the template holding 100,000 transactions: time and peak memory.
+
+Target (issue 5): at most 5 s and at most 1 GiB peak memory on the 2-core
+reference machine. The template is built around a seeded simulated log
+(20,000 customers, six channels, two years), then ``ltvxl refresh`` runs in a
+fresh subprocess so that its wall time (including imports) and peak resident
+memory are its own. ``--peer`` also loads the same workbook into the
+``formulas`` library's ExcelModel (a whole-workbook cell graph) for comparison;
+that takes minutes.
+
+    python benchmarks/bench_refresh.py [--rows 100000] [--runs 1] [--peer]
+
+Prints figures; asserts nothing (timings on a shared machine are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+CHILD = """
+import sys, time
+t = time.perf_counter()
+from ltvxl.workbook.refresh import refresh
+r = refresh(sys.argv[1], sys.argv[2])
+print(f"{time.perf_counter() - t:.2f} {r.formulas} {r.spilled_cells} {len(r.warnings)}")
+"""
+
+PEER = """
+import sys, time
+t = time.perf_counter()
+import formulas
+m = formulas.ExcelModel().loads(sys.argv[1]).finish()
+m.calculate()
+print(f"{time.perf_counter() - t:.2f}")
+"""
+
+
+def simulated(rows: int, seed: int = 5) -> object:
+    from ltvxl.workbook.template import TransactionsData
+
+    rng = np.random.default_rng(seed)
+    customers = max(rows // 5, 1)
+    cust = rng.integers(0, customers, size=rows)
+    first = rng.integers(0, 730, size=customers)
+    day = np.minimum(first[cust] + rng.exponential(120.0, size=rows).astype(np.int64), 729)
+    order = np.lexsort((cust, day))
+    cust, day = cust[order], day[order]
+    dates = np.datetime64("2023-01-01") + day.astype("timedelta64[D]")
+    amounts = np.round(rng.gamma(2.0, 30.0, size=rows), 2)
+    channel_names = np.array(["Organic Search", "Paid Search", "Facebook", "Instagram",
+                              "Email", "Referral"])
+    channels = channel_names[rng.integers(0, 6, size=customers)][cust]
+    ids = [f"C{c:06d}" for c in cust.tolist()]
+    return TransactionsData(ids, dates, amounts, channels.tolist())
+
+
+def run_child(code: str, *args: str) -> tuple[str, float, float]:
+    """(stdout, wall seconds, peak RSS in MiB) of a fresh Python running ``code``."""
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"child failed:\n{err}")
+    return out.strip(), wall, usage.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--peer", action="store_true",
+                        help="also time formulas.ExcelModel on the same workbook (slow)")
+    args = parser.parse_args()
+    from ltvxl.workbook.template import build_workbook
+
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, out = Path(tmp) / "template.xlsx", Path(tmp) / "refreshed.xlsx"
+        t = time.perf_counter()
+        data = simulated(args.rows)
+        build_workbook(raw, data)
+        print(f"built the template with {args.rows:,} transactions in "
+              f"{time.perf_counter() - t:.1f} s ({raw.stat().st_size / 2**20:.1f} MiB)")
+        print(f"machine: {os.cpu_count()} cores, load average "
+              f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print("target: <= 5 s and <= 1024 MiB peak RSS")
+        for run in range(1, args.runs + 1):
+            stdout, wall, rss = run_child(CHILD, str(raw), str(out))
+            inner, formulas, spilled, warnings = stdout.split()
+            print(f"ltvxl refresh run {run}: {wall:.2f} s wall (process start to exit; "
+                  f"{inner} s inside), peak RSS {rss:.0f} MiB; {formulas} formulas, "
+                  f"{int(spilled):,} spilled cells, {warnings} warnings")
+        if args.peer:
+            stdout, wall, rss = run_child(PEER, str(raw))
+            print(f"formulas.ExcelModel load+calculate: {wall:.2f} s wall, "
+                  f"peak RSS {rss:.0f} MiB")
+    print(f"(this process: peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}"
+          " MiB, building included)")
+
+
+if __name__ == "__main__":
+    main()
