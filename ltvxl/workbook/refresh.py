@@ -24,6 +24,7 @@ Excel error values.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 import sys
 import time
@@ -821,13 +822,19 @@ def refresh(
         dst = Path(output) if output is not None else default_output(src)
         if dst.exists() and src.exists() and dst.resolve() == src.resolve():
             raise RefreshError(f"{dst} is the input file; use --in-place to overwrite it")
-    pkg = open_package(src)
-    engine = Engine(pkg, progress)
-    engine.load()
-    engine.run()
-    parts = engine.finish()
-    with atomic_output(dst) as tmp:
-        write_package(pkg, parts, tmp)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived cell objects, no cycles: the collector only costs
+    try:
+        pkg = open_package(src)
+        engine = Engine(pkg, progress)
+        engine.load()
+        engine.run()
+        parts = engine.finish()
+        with atomic_output(dst) as tmp:
+            write_package(pkg, parts, tmp)
+    finally:
+        if collecting:
+            gc.enable()
     return RefreshResult(dst, len(engine.nodes), engine.spilled,
                          time.perf_counter() - t0, engine.warnings)
 

@@ -243,9 +243,12 @@ _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4
 
 def _escape_text(text: str) -> str:
     """XML-escaped cell text; control characters as Excel's ``_xHHHH_`` escapes."""
-    text = _ILLEGAL.sub(
-        lambda m: "_x005F" + m.group(0) if len(m.group(0)) > 1 else f"_x{ord(m.group(0)):04X}_",
-        text)
+    if not text.isprintable() or "_x" in text:
+        text = _ILLEGAL.sub(
+            lambda m: "_x005F" + m.group(0) if len(m.group(0)) > 1
+            else f"_x{ord(m.group(0)):04X}_", text)
+    if "&" not in text and "<" not in text and ">" not in text:
+        return text
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
