@@ -783,26 +783,141 @@ def read_transactions(
     if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
         return _read_excel(p, id_col, date_col, amount_col, extra_cols, sheet, negative)
     if suffix in (".parquet", ".pq"):
-        table = _read_parquet(p)
+        names, load = _parquet_source(p)
     elif suffix in (".csv", ".txt", ".tsv"):
-        table = _read_csv(p)
+        names, load = _csv_source(p)
     else:
         raise LtvxlError(f"{p.name}: unknown file type {suffix!r}; use .csv, .parquet or .xlsx")
-    columns = list(table.column_names) if hasattr(table, "column_names") else list(table.columns)
-    idc, datec, amountc = detect_columns(columns, id_col, date_col, amount_col)
-    extra_names = _extra_names(columns, (idc, datec, amountc), extra_cols)
+    idc, datec, amountc = detect_columns(names, id_col, date_col, amount_col)
+    extra_names = _extra_names(names, (idc, datec, amountc), extra_cols)
     labels = tuple(f'column "{c}"' for c in (idc, datec, amountc))
-    if isinstance(table, pd.DataFrame):
-        chunked: dict[str, Any] = {c: table[c] for c in (idc, datec, amountc, *extra_names)}
-    else:
-        chunked = {c: table.column(c) for c in (idc, datec, amountc, *extra_names)}
-    del table  # each column is freed as soon as it is converted
-    arrays = [_column_array(chunked.pop(c)) for c in (idc, datec, amountc)]
+    columns = load([idc, datec, amountc, *extra_names])
+    arrays = [columns.pop(c) for c in (idc, datec, amountc)]
     arrays[2] = _numeric_text(arrays[2])
-    extras = {c: _column_array(chunked.pop(c)) for c in extra_names}
+    extras = {c: columns.pop(c) for c in extra_names}
     return TransactionLog.from_arrays(
         arrays[0], arrays[1], arrays[2], extras, negative=negative, labels=labels, first_row=2
     )
+
+
+Loader = Any  # Callable[[list[str]], dict[str, np.ndarray]]
+
+
+class _Column:
+    """A column filled block by block into one preallocated array (grown when the first
+    guess of the row count was short), so that each block's buffers are freed at once."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.data: np.ndarray | None = None
+        self.n = 0
+
+    def add(self, part: np.ndarray) -> None:
+        if self.data is None:
+            self.data = np.empty(self.capacity, dtype=part.dtype)
+        elif part.dtype != self.data.dtype:
+            kinds = {part.dtype.kind, self.data.dtype.kind}
+            dtype = np.result_type(part.dtype, self.data.dtype) if kinds <= set("iuf") \
+                else np.dtype(object)
+            self.data = self.data.astype(dtype)
+        if self.n + len(part) > len(self.data):
+            grown = np.empty(max(int(len(self.data) * 1.5), self.n + len(part)),
+                             dtype=self.data.dtype)
+            grown[:self.n] = self.data[:self.n]
+            self.data = grown
+        self.data[self.n:self.n + len(part)] = part
+        self.n += len(part)
+
+    def result(self) -> np.ndarray:
+        if self.data is None:
+            return np.empty(0, dtype=object)
+        out = self.data[:self.n]
+        return out if self.n == len(self.data) else out.copy() if self.n < len(
+            self.data) // 2 else out
+
+_CSV_BLOCK = 1 << 20
+
+
+def _parquet_source(p: Path) -> tuple[list[str], Loader]:
+    """Column names and a loader that reads and converts one column at a time."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:  # pragma: no cover - Pyodide
+        df = pd.read_parquet(p)
+        return [str(c) for c in df.columns], lambda cols: {c: df[c].to_numpy() for c in cols}
+    try:
+        pf = pq.ParquetFile(p)
+        names = list(pf.schema_arrow.names)
+    except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
+        raise LtvxlError(f"{p.name}: cannot read as Parquet: {exc}") from None
+
+    def load(cols: list[str]) -> dict[str, np.ndarray]:
+        default = pa.default_memory_pool()
+        pa.set_memory_pool(_arrow_pool())  # the reader takes no pool argument
+        try:
+            return {c: _column_array(pf.read(columns=[c]).column(0)) for c in cols}
+        except LtvxlError:
+            raise
+        except Exception as exc:
+            raise LtvxlError(f"{p.name}: cannot read as Parquet: {exc}") from None
+        finally:
+            pa.set_memory_pool(default)
+
+    return names, load
+
+
+def _csv_source(p: Path) -> tuple[list[str], Loader]:
+    """Column names and a loader that streams the file block by block, converting only
+    the wanted columns; a column whose type changes further down is read as text."""
+    delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
+    try:
+        from pyarrow import csv as pacsv
+    except ImportError:  # pragma: no cover - Pyodide
+        df = pd.read_csv(p, sep=delimiter)
+        return [str(c) for c in df.columns], lambda cols: {c: df[c].to_numpy() for c in cols}
+    import pyarrow as pa
+
+    parse = pacsv.ParseOptions(delimiter=delimiter)
+    try:
+        with pacsv.open_csv(p, parse_options=parse, memory_pool=_arrow_pool()) as reader:
+            names = list(reader.schema.names)
+    except Exception as exc:
+        raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+
+    def stream(cols: list[str], as_text: bool) -> dict[str, np.ndarray]:
+        convert = pacsv.ConvertOptions(
+            include_columns=cols, strings_can_be_null=True,
+            column_types={c: pa.string() for c in cols} if as_text else None)
+        size = p.stat().st_size
+        columns: dict[str, _Column] = {}
+        read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False)
+        with pacsv.open_csv(p, parse_options=parse, convert_options=convert, read_options=read,
+                            memory_pool=_arrow_pool()) as reader:
+            done = 0
+            for batch in reader:
+                if not columns:  # expected rows from the first block's bytes per row
+                    guess = int(size / max(_CSV_BLOCK, 1) * batch.num_rows * 1.05) + 1024
+                    columns = {c: _Column(guess) for c in cols}
+                for c in cols:
+                    columns[c].add(_chunk_array(batch.column(c)))
+                done += batch.num_rows
+        return {c: (columns[c].result() if columns else np.empty(0, dtype=object))
+                for c in cols}
+
+    def load(cols: list[str]) -> dict[str, np.ndarray]:
+        try:
+            return stream(cols, as_text=False)
+        except pa.ArrowInvalid:
+            pass  # e.g. numbers in the first block, text further down: read as text
+        except Exception as exc:
+            raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+        try:
+            return stream(cols, as_text=True)
+        except Exception as exc:
+            raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+
+    return names, load
 
 
 def _extra_names(columns: Sequence[str], used: Sequence[str],
@@ -830,41 +945,6 @@ def _numeric_text(values: np.ndarray) -> np.ndarray:
                     break
                 out[i] = None
     return out
-
-
-def _read_csv(p: Path) -> Any:
-    delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
-    try:
-        from pyarrow import csv as pacsv
-    except ImportError:  # pragma: no cover - Pyodide
-        return pd.read_csv(p, sep=delimiter)
-    try:
-        return pacsv.read_csv(
-            p,
-            memory_pool=_arrow_pool(),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter),
-            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
-        )
-    except Exception as exc:  # pyarrow.lib.ArrowInvalid and friends
-        raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
-
-
-def _read_parquet(p: Path) -> Any:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - Pyodide
-        return pd.read_parquet(p)
-    try:
-        import pyarrow as pa
-
-        default = pa.default_memory_pool()
-        pa.set_memory_pool(_arrow_pool())  # the reader takes no pool argument
-        try:
-            return pq.read_table(p)
-        finally:
-            pa.set_memory_pool(default)
-    except Exception as exc:
-        raise LtvxlError(f"{p.name}: cannot read as Parquet: {exc}") from None
 
 
 def _arrow_pool() -> Any:
@@ -900,10 +980,13 @@ def _chunk_array(col: Any) -> np.ndarray:
             return col.to_numpy(zero_copy_only=False)
         if pa.types.is_timestamp(t) and t.tz is not None:  # the local calendar day
             col = pc.local_timestamp(col, memory_pool=pool)
-        # days since 1970 as int64, straight from Arrow: no datetime64[s] copy
-        days = pc.cast(pc.cast(col, pa.date32(), memory_pool=pool), pa.int32(),
-                       memory_pool=pool).to_numpy()
-        return days.astype(np.int64).view("datetime64[D]")
+            t = col.type
+        if pa.types.is_timestamp(t):
+            # days since 1970, floor-divided straight from Arrow's buffer: one int64 array
+            per_day = 86400 * {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[t.unit]
+            ticks = col.to_numpy(zero_copy_only=False).view(np.int64)
+            return np.floor_divide(ticks, per_day).view("datetime64[D]")
+        return col.to_numpy(zero_copy_only=False).astype("datetime64[D]")
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         if col.null_count:
             return pc.cast(col, pa.float64(), memory_pool=pool).to_numpy(zero_copy_only=False)

@@ -177,7 +177,8 @@ def customer_summary(
             "T": (day - first) / per,
             "monetary_value": monetary,
             "historical_value": revenue,
-        }
+        },
+        copy=False,
     )
     df.attrs["as_of"] = np.datetime64(day, "D")
     df.attrs["time_unit"] = time_unit
