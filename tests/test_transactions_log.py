@@ -277,3 +277,23 @@ def test_file_problems(tmp_path):
     broken.write_bytes(b"not parquet")
     with pytest.raises(LtvxlError, match="cannot read as Parquet"):
         read_transactions(broken)
+
+
+def test_csv_read_block_by_block_with_types_changing_further_down(tmp_path, monkeypatch):
+    from ltvxl.transactions import log as log_module
+
+    monkeypatch.setattr(log_module, "_CSV_BLOCK", 256)  # many small blocks
+    lines = ["customer_id,date,amount"]
+    lines += [f"{1000 + i},2024-01-{1 + i % 28:02d},{i}.5" for i in range(300)]
+    lines += ["A1,2024-03-01,7", "A2,2024-03-02,8"]  # text ids after numbers
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    log = read_transactions(path)
+    assert len(log) == 302 and len(log.customers) == 302
+    assert log.ids[0] == "1000" and log.ids[-1] == "A2"
+    assert log.amounts[:3].tolist() == [0.5, 1.5, 2.5]
+    assert str(log.dates[-1]) == "2024-03-02"
+    lines[250] = "1249,2024-02-30,1"  # a bad date deep in the file: line 251
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(LtvxlError, match='column "date" row 251: "2024-02-30" is not a date'):
+        read_transactions(path)
