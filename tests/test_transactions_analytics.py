@@ -4,7 +4,10 @@ their worksheet functions as xlwings calls them, and the built-in sample log."""
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ltvxl.udfs as udfs
 from ltvxl.errors import LtvxlError
@@ -283,3 +286,50 @@ def test_sample_is_realistic():
     assert (s["frequency"] > 0).mean() > 0.3  # repeat buyers exist
     g = group_comparison(log, "channel").set_index("group")
     assert g.loc["Referral", "revenue_per_customer"] > g.loc["Facebook", "revenue_per_customer"]
+
+
+# ------------------------------------------------------------------ properties
+
+property_rows = st.lists(
+    st.tuples(st.integers(0, 9), st.integers(0, 400), st.sampled_from([0.0, 5.0, 12.5, 80.0, -4.0]),
+              st.sampled_from(["Email", "Ads", None])),
+    min_size=1, max_size=50,
+).filter(lambda rows: any(a >= 0 for _, _, a, _ in rows))
+
+
+def property_log(rows):
+    base = np.datetime64("2023-01-01", "D")
+    return TransactionLog.from_arrays(
+        np.array([f"c{i}" for i, *_ in rows], dtype=object),
+        base + np.array([d for _, d, _, _ in rows], dtype=np.int64),
+        np.array([a for _, _, a, _ in rows]),
+        {"channel": np.array([g for *_, g in rows], dtype=object)})
+
+
+@settings(max_examples=40, deadline=None)
+@given(property_rows, st.randoms(use_true_random=False))
+def test_row_order_does_not_matter_for_any_table(rows, rnd):
+    shuffled = list(rows)
+    rnd.shuffle(shuffled)
+    a, b = property_log(rows), property_log(shuffled)
+    as_of = "2024-03-01"
+    for make in (lambda log: cohort_table(log, "quarter", "ltv", as_of),
+                 lambda log: rfm_table(log, as_of),
+                 lambda log: rfm_summary(rfm_table(log, as_of))):
+        pd.testing.assert_frame_equal(make(a), make(b), check_exact=False, rtol=1e-12)
+    s1, s2 = ltv_stats(a, as_of), ltv_stats(b, as_of)
+    assert s1.simple_ltv == pytest.approx(s2.simple_ltv, nan_ok=True)
+    assert (s1.customers, s1.purchases, s1.churned) == (s2.customers, s2.purchases, s2.churned)
+
+
+@settings(max_examples=40, deadline=None)
+@given(property_rows)
+def test_take_keeps_the_customers_rows(rows):
+    log = property_log(rows)
+    keep = np.array([i % 2 == 0 for i, *_ in rows])
+    if not any(k and r[2] >= 0 for k, r in zip(keep, rows, strict=True)):
+        return
+    part = log.take(keep)
+    direct = property_log([r for k, r in zip(keep, rows, strict=True) if k])
+    pd.testing.assert_frame_equal(customer_summary(part, as_of="2024-03-01"),
+                                  customer_summary(direct, as_of="2024-03-01"))
