@@ -21,7 +21,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     summary = write_report(
         args.output, args.transactions, id_col=args.id_col, date_col=args.date_col,
         amount_col=args.amount_col, channel_col=args.channel_col, sheet=args.sheet,
-        inputs=inputs, progress=Progress(eager=big))
+        inputs=inputs, template=args.template, progress=Progress(eager=big))
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print_summary(summary)
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
     report.add_argument("--cac", type=float,
                         help="customer acquisition cost for the Inputs sheet (default: 500)")
+    report.add_argument("--template",
+                        help="fill a copy of this workbook (e.g. your own copy of "
+                        "templates/ltv_template.xlsx) instead of the standard template")
     report.set_defaults(func=_cmd_report)
 
     functions = sub.add_parser("functions", help="list the worksheet functions")

@@ -110,9 +110,17 @@ def write_report(
     channel_col: str | None = None,
     sheet: str | None = None,
     inputs: UnitEconomicsInputs | None = None,
+    template: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ReportSummary:
-    """Write the report workbook for ``transactions`` (default: the sample) to ``output``."""
+    """Write the report workbook for ``transactions`` (default: the sample) to ``output``.
+
+    By default the standard template is built around the transactions; with
+    ``template`` (a workbook with an Excel table named Transactions, such as
+    an analyst's copy of ``templates/ltv_template.xlsx``) a copy of that
+    workbook is filled instead (``inputs`` then do not apply: the template's
+    own Inputs stay).
+    """
     from .workbook.template import build_template, from_log
 
     say = progress or (lambda _m: None)
@@ -120,11 +128,30 @@ def write_report(
     log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
                                              channel_col, sheet)
     say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
-    result = build_template(output, from_log(log, channel), inputs, progress=say)
+    data = from_log(log, channel)
+    if template is None:
+        result = build_template(output, data, inputs, progress=say)
+    else:
+        result = _fill_and_refresh(Path(template), data, Path(output), say)
     summary = ReportSummary(Path(output), source, len(log), notes=log.notes,
                             warnings=result.warnings)
     _read_back(summary)
     return summary
+
+
+def _fill_and_refresh(template: Path, data: Any, output: Path,
+                      say: Callable[[str], None]) -> Any:
+    import tempfile
+
+    from .workbook.fill import fill_template
+    from .workbook.refresh import refresh
+
+    with tempfile.TemporaryDirectory(prefix="ltvxl-") as tmp:
+        filled = Path(tmp) / "filled.xlsx"
+        say(f"filling a copy of {template}")
+        fill_template(template, data, filled)
+        say("computing the formulas")
+        return refresh(filled, output, progress=say)
 
 
 def _read_back(summary: ReportSummary) -> None:
@@ -155,11 +182,15 @@ def _read_back(summary: ReportSummary) -> None:
     for label in stats:
         if label.startswith("simple LTV"):
             summary.figures["LTV from the transactions (simple LTV)"] = stats[label]
-    if isinstance(cell(25, 2), float):
+    if isinstance(cell(25, 2), float) and str(cell(25, 1)).startswith("average predicted"):
         summary.figures["average predicted CLV per customer"] = cell(25, 2)
-    summary.figures["CAC (Inputs)"] = cell(6, 5)
-    summary.figures["LTV:CAC from the transactions"] = cell(16, 5)
-    summary.figures["LTV:CAC of the Inputs model"] = cell(7, 5)
+    for key, (r, label) in {"CAC (Inputs)": (6, "Customer acquisition cost"),
+                            "LTV:CAC from the transactions": (16, "LTV:CAC from the"),
+                            "LTV:CAC of the Inputs model": (7, "LTV:CAC")}.items():
+        if str(cell(r, 4) or "").startswith(label):  # the standard layout
+            summary.figures[key] = cell(r, 5)
+    if not str(cell(19, 4) or "").startswith("Largest segments"):
+        return
     for r in range(20, 23):
         name = cell(r, 4)
         if name and isinstance(cell(r, 5), float):

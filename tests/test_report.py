@@ -164,3 +164,36 @@ def test_progress_messages_go_to_stderr(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "reading" in captured.err and "computing the formulas" in captured.err
     assert captured.out == ""
+
+
+def test_report_fills_a_copy_of_a_given_template(csv_report, tmp_path):
+    from ltvxl.workbook.template import TEMPLATE_PATH
+
+    src, built, _ = csv_report
+    out = tmp_path / "filled.xlsx"
+    assert main(["report", str(src), "--template", str(TEMPLATE_PATH), "-o", str(out),
+                 "--id-col", "Client", "--date-col", "Order day", "--amount-col", "Net sales",
+                 "--channel-col", "Source"]) == 0
+    a = openpyxl.load_workbook(built, data_only=True)
+    b = openpyxl.load_workbook(out, data_only=True)
+    for sheet in ("Customers", "Segments", "Cohorts", "Transactions"):
+        va = [[c.value for c in row] for row in a[sheet].iter_rows()]
+        vb = [[c.value for c in row] for row in b[sheet].iter_rows()]
+        assert va == vb, sheet
+    for r in range(5, 22):
+        assert a["Dashboard"].cell(r, 2).value == b["Dashboard"].cell(r, 2).value
+    with zipfile.ZipFile(TEMPLATE_PATH) as zt, zipfile.ZipFile(out) as zo:
+        for name in ("xl/styles.xml", "xl/charts/chart1.xml", "xl/workbook.xml",
+                     "xl/metadata.xml"):
+            assert zt.read(name) == zo.read(name), name
+
+
+def test_template_without_transactions_table(tmp_path, capsys):
+    import xlsxwriter
+
+    bare = tmp_path / "bare.xlsx"
+    wb = xlsxwriter.Workbook(str(bare))
+    wb.add_worksheet().write("A1", "nothing here")
+    wb.close()
+    assert main(["report", "--template", str(bare), "-o", str(tmp_path / "r.xlsx")]) == 1
+    assert "no Excel table named Transactions" in capsys.readouterr().err

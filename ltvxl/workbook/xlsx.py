@@ -104,6 +104,8 @@ class Table:
     columns: list[str]
     header_rows: int = 1
     totals_rows: int = 0
+    part: str = ""
+    """The table part in the package (``xl/tables/table1.xml``)."""
 
 
 @dataclass
@@ -215,7 +217,8 @@ def _read_workbook(pkg: Package, book_part: str) -> None:
                 name = t.get("displayName") or t.get("name") or ""
                 pkg.tables[name.upper()] = Table(
                     name, sheet.name, parse_range(t.get("ref", "A1")), cols,
-                    int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0")))
+                    int(t.get("headerRowCount", "1")), int(t.get("totalsRowCount", "0")),
+                    part)
 
 
 def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) -> None:
@@ -481,6 +484,11 @@ class SheetXml:
         if f_xml and formula_update is not None:
             f_xml = re.sub(r'\bref="[^"]*"', f'ref="{formula_update}"', f_xml, count=1)
         if clear and not f_xml:
+            if ca.get("s") == self._style_for(c) and set(ca) <= {"r", "s", "t", "cm", "vm"}:
+                cells.pop(c, None)  # a cell the spill created: remove it
+                if not cells and set(attrs(row[0])) <= {"r", "spans"}:
+                    del self.rows[r]
+                return
             ca.pop("t", None)
             ca.pop("cm", None)
             ca.pop("vm", None)
