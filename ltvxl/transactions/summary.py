@@ -127,9 +127,10 @@ class CustomerTotals:
         self.first, self.last = first, last
         key = cust = starts = ends = new = None  # free before the next step
         self.repeat_value = np.zeros(k)
-        for lo in range(0, len(codes), _CHUNK):  # in chunks: bounded temporary memory
-            c, d = codes[lo:lo + _CHUNK], days[lo:lo + _CHUNK]
-            value = np.where(d != first[c], amounts[lo:lo + _CHUNK], 0.0)
+        step = max(_CHUNK, 8 * k)  # chunks bound the temporary memory; each costs O(k)
+        for lo in range(0, len(codes), step):
+            c, d = codes[lo:lo + step], days[lo:lo + step]
+            value = np.where(d != first[c], amounts[lo:lo + step], 0.0)
             self.repeat_value += np.bincount(c, weights=value, minlength=k)
         self.has_purchase = self.orders > 0
         self.only_returns = int(np.count_nonzero((~self.has_purchase) & (self.revenue != 0)))
