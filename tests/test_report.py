@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
+import shutil
+import subprocess
 import zipfile
 
 import numpy as np
@@ -197,3 +200,17 @@ def test_template_without_transactions_table(tmp_path, capsys):
     wb.close()
     assert main(["report", "--template", str(bare), "-o", str(tmp_path / "r.xlsx")]) == 1
     assert "no Excel table named Transactions" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_libreoffice_shows_the_same_numbers(tmp_path):
+    out = tmp_path / "report.xlsx"
+    write_report(out)
+    subprocess.run(["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path),
+                    str(out)], check=True, capture_output=True, timeout=120)
+    rows = list(csv.reader((tmp_path / "report.csv").open(encoding="utf-8", errors="replace")))
+    shown = {r[0]: r[1] for r in rows if len(r) > 1 and r[0]}  # Dashboard, the first sheet
+    ws = openpyxl.load_workbook(out, data_only=True)["Dashboard"]
+    for r in (8, 9, 10):
+        label, value = ws.cell(r, 1).value, ws.cell(r, 2).value
+        assert float(shown[label].replace(",", "")) == pytest.approx(value, rel=1e-3)

@@ -382,6 +382,31 @@ def _unquote_sheet(s: str) -> str:
     return s
 
 
+def _structured_items(inner: str) -> list[str]:
+    """The items of a structured reference's brackets: ``[#This Row],[a]:[b]`` -> 3 items."""
+    if not inner.startswith("["):
+        return [inner.strip()] if inner.strip() else []
+    parts, depth, cur = [], 0, []
+    for ch in inner:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur))
+    out = []
+    for part in parts:
+        for item in re.split(r"\]\s*:\s*\[", part.strip()):
+            item = re.sub(r"'(.)", r"\1", item.strip().strip("[]")).strip()
+            if item:
+                out.append(item)
+    return out
+
+
 class Preparer:
     """Turns formula text into a cacheable expression over placeholder inputs."""
 
@@ -390,7 +415,8 @@ class Preparer:
         self.known = known
         self.sheet_index = {s.name: s.index for s in pkg.sheets}
 
-    def prepare(self, sheet: str, row: int, text: str) -> tuple[str, list[Ref]]:
+    def prepare(self, sheet: str, row: int, text: str, col: int = 0) -> tuple[str, list[Ref]]:
+        self._where = (sheet, row, col)
         refs: list[Ref] = []
         key = self._rewrite(sheet, row, text, refs, depth=0)
         return key, refs
@@ -469,7 +495,7 @@ class Preparer:
 
     def _ref(self, sheet: str, row: int, val: str) -> Ref:
         if "[" in val:
-            if val.startswith("["):
+            if re.match(r"\[\d+\]", val):
                 raise RefreshError(f"external reference {val} (links to other workbooks "
                                    "are not refreshed)")
             return self._structured(row, val)
@@ -489,13 +515,17 @@ class Preparer:
 
     def _structured(self, row: int, val: str) -> Ref:
         tname, rest = val.split("[", 1)
-        table = self.pkg.tables.get(tname.upper())
+        if tname:
+            table = self.pkg.tables.get(tname.upper())
+        else:  # an unqualified reference inside a table: [@amount], [[#This Row],amount]
+            sheet, col = self._where[0], self._where[2]
+            table = next((t for t in self.pkg.tables.values() if t.sheet == sheet
+                          and t.ref[0] <= row <= t.ref[2] and t.ref[1] <= col <= t.ref[3]),
+                         None)
         if table is None:
             raise RefreshError(f"unknown table {tname!r} in {val}")
         inner = rest[:-1]  # drop the closing ]
-        items = re.findall(r"\[((?:[^\[\]']|'.)*)\]", inner) if inner.startswith("[") else (
-            [inner] if inner else [])
-        items = [re.sub(r"'(.)", r"\1", s).strip() for s in items]
+        items = _structured_items(inner)
         specials = [s.lower() for s in items if s.startswith("#")]
         if inner.startswith("@"):
             specials, items = ["#this row"], [inner[1:].strip("[]")]
@@ -587,7 +617,7 @@ class Engine:
             for fc in sx.formulas():
                 node = _Node(sheet.name, fc)
                 try:
-                    node.key, node.refs = prep.prepare(sheet.name, fc.row, fc.text)
+                    node.key, node.refs = prep.prepare(sheet.name, fc.row, fc.text, fc.col)
                 except (RefreshError, WorkbookError) as exc:
                     raise RefreshError(f"{sheet.name}!{cell_name(fc.row, fc.col)}: "
                                        f"={fc.text}: {exc}") from None

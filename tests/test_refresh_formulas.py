@@ -1,0 +1,122 @@
+"""Headless refresh: references and formula kinds as Excel stores them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from ltvxl import unit_economics as ue
+from ltvxl.workbook.refresh import RefreshError, refresh
+
+
+def _values(path: Path, sheet: str) -> openpyxl.worksheet.worksheet.Worksheet:
+    return openpyxl.load_workbook(path, data_only=True)[sheet]
+
+
+def _rewrite_part(path: Path, name: str, edit) -> None:
+    with zipfile.ZipFile(path) as zf:
+        parts = [(i, zf.read(i)) for i in zf.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info, data in parts:
+            zf.writestr(info, edit(data.decode()).encode() if info.filename == name else data)
+
+
+def test_shared_formulas_names_tables_and_whole_columns(tmp_path):
+    path = tmp_path / "b.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    ws.write_row("A1", ["apv", "freq", "years", "ltv"])
+    rows = [(100, 3, 5), (80, 2, 4), (50, 6, 1.5), (20, 12, 3)]
+    for i, r in enumerate(rows, start=2):
+        ws.write_row(i - 1, 0, r)
+        ws.write_formula(i - 1, 3, f"=LTV(A{i},B{i},C{i})")
+    wb.define_name("margin", "=0.25")
+    wb.define_name("S!local_rate", "=0.1")
+    wb.define_name("double_margin", "=margin*2")
+    ws.write_formula("F1", "=LTV(A2, B2, C2, margin)")
+    ws.write_formula("F2", "=double_margin + local_rate")
+    ws.write_formula("F3", "=SUM(A:A)")
+    ws.write_formula("F4", "=SUM(D:D)")
+    ws.add_table("H1:J4", {"name": "T", "columns": [
+        {"header": "id"}, {"header": "amount"},
+        {"header": "double", "formula": "=[@amount]*2"}]})
+    ws.write_column("H2", ["a", "b", "c"])
+    ws.write_column("I2", [1.5, 2.5, 4.0])
+    ws.write_formula("F5", "=SUM(T[double]) + ROWS(T[#All])")
+    ws.write_array_formula("L1:L3", "{=I2:I4*10}")
+    wb.close()
+    # store D3:D5 as a shared formula of D2, as Excel does
+    def share(xml: str) -> str:
+        xml = xml.replace("<f>LTV(A2,B2,C2)</f>", '<f t="shared" ref="D2:D5" si="0">'
+                          "LTV(A2,B2,C2)</f>")
+        return re.sub(r"<f>LTV\(A([345]),B\1,C\1\)</f>", '<f t="shared" si="0"/>', xml)
+
+    _rewrite_part(path, "xl/worksheets/sheet1.xml", share)
+    assert 'si="0"/>' in zipfile.ZipFile(path).read("xl/worksheets/sheet1.xml").decode()
+    out = tmp_path / "o.xlsx"
+    refresh(path, out)
+    s = _values(out, "S")
+    expected = [ue.ltv(*r) for r in rows]
+    assert [s.cell(r, 4).value for r in range(2, 6)] == pytest.approx(expected)
+    assert s["F1"].value == pytest.approx(ue.ltv(100, 3, 5, 0.25)) == pytest.approx(375)
+    assert s["F2"].value == pytest.approx(0.6)
+    assert s["F3"].value == pytest.approx(sum(r[0] for r in rows))
+    assert s["F4"].value == pytest.approx(sum(expected))
+    assert [s.cell(r, 10).value for r in range(2, 5)] == [3, 5, 8]  # #This Row
+    assert s["F5"].value == pytest.approx(16 + 4)
+    assert [s.cell(r, 12).value for r in range(1, 4)] == [15, 25, 40]
+
+
+def test_dates_reach_ltvxl_functions_as_dates(tmp_path):
+    path = tmp_path / "d.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Log")
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    log = [("a", dt.date(2024, 1, 5), 10.0), ("b", dt.date(2024, 2, 1), 20.0),
+           ("a", dt.date(2024, 3, 9), 30.0)]
+    for i, (cid, day, amount) in enumerate(log, start=1):
+        ws.write_string(i, 0, cid)
+        ws.write_datetime(i, 1, dt.datetime.combine(day, dt.time()), date)
+        ws.write_number(i, 2, amount)
+    ws.write_formula("E1", "=MAX(B2:B4) - MIN(B2:B4)")
+    ws.write_dynamic_array_formula("E3", "=LTV_CUSTOMERS(A2:A4, B2:B4, C2:C4)")
+    wb.close()
+    out = tmp_path / "o.xlsx"
+    refresh(path, out)
+    s = _values(out, "Log")
+    assert s["E1"].value == (log[2][1] - log[0][1]).days
+    header = [c.value for c in s[3][4:8]]
+    assert header[:4] == ["customer", "first purchase", "last purchase", "orders"]
+    first_a = s.cell(4, 6).value
+    assert first_a == dt.date(2024, 1, 5).toordinal() - dt.date(1899, 12, 30).toordinal()
+    assert s.cell(4, 8).value == 2  # customer a: two orders
+
+
+def test_circular_reference_is_named(tmp_path):
+    path = tmp_path / "c.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Loop")
+    ws.write_formula("A1", "=B1+1")
+    ws.write_formula("B1", "=A1+1")
+    wb.close()
+    with pytest.raises(RefreshError, match=r"Loop!(A1|B1): circular reference"):
+        refresh(path, tmp_path / "o.xlsx")
+
+
+@pytest.mark.parametrize(("formula", "name"), [
+    ("=OFFSET(A1, 1, 1)", "OFFSET"), ("=INDIRECT(\"A1\")", "INDIRECT"), ("=TODAY()", "TODAY"),
+])
+def test_functions_the_engine_cannot_provide_are_named(tmp_path, formula, name):
+    path = tmp_path / "x.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    wb.add_worksheet("W").write_formula("D7", formula)
+    wb.close()
+    with pytest.raises(RefreshError, match=rf"W!D7: .*{name}"):
+        refresh(path, tmp_path / "o.xlsx")
+    assert not (tmp_path / "o.xlsx").exists()
