@@ -15,6 +15,84 @@ failed:
     AVG_PURCHASE_VALUE = Err.Description
 End Function
 
+Function BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, periods)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGBB_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGBB_EXPECTED", Array(alpha, beta, gamma, delta, horizon, frequency, recency, periods), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGBB_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGBB_EXPECTED", Array(alpha, beta, gamma, delta, horizon, frequency, recency, periods))
+        Exit Function
+    #End If
+failed:
+    BGBB_EXPECTED = Err.Description
+End Function
+
+Function BGBB_PALIVE(alpha, beta, gamma, delta, frequency, recency, periods)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGBB_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGBB_PALIVE", Array(alpha, beta, gamma, delta, frequency, recency, periods), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGBB_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGBB_PALIVE", Array(alpha, beta, gamma, delta, frequency, recency, periods))
+        Exit Function
+    #End If
+failed:
+    BGBB_PALIVE = Err.Description
+End Function
+
+Function BGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age))
+        Exit Function
+    #End If
+failed:
+    BGNBD_EXPECTED = Err.Description
+End Function
+
+Function BGNBD_EXPECTED_NEW(r_shape, alpha, a, b, t)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED_NEW", Array(r_shape, alpha, a, b, t), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED_NEW", Array(r_shape, alpha, a, b, t))
+        Exit Function
+    #End If
+failed:
+    BGNBD_EXPECTED_NEW = Err.Description
+End Function
+
+Function BGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age))
+        Exit Function
+    #End If
+failed:
+    BGNBD_PALIVE = Err.Description
+End Function
+
+Function BGNBD_PROB(r_shape, alpha, a, b, n, t)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PROB", Array(r_shape, alpha, a, b, n, t), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PROB", Array(r_shape, alpha, a, b, n, t))
+        Exit Function
+    #End If
+failed:
+    BGNBD_PROB = Err.Description
+End Function
+
 Function CAC(acquisition_spend, new_customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -39,6 +117,32 @@ Function CAC_PAYBACK(cac, revenue_per_period, Optional gross_margin)
     #End If
 failed:
     CAC_PAYBACK = Err.Description
+End Function
+
+Function CLV_FIT(ids, dates, amounts, Optional as_of, Optional model)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        CLV_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        CLV_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model))
+        Exit Function
+    #End If
+failed:
+    CLV_FIT = Err.Description
+End Function
+
+Function CLV_PREDICT(ids, dates, amounts, Optional horizon, Optional annual_discount_rate, Optional gross_margin, Optional as_of, Optional model, Optional horizon_unit)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        CLV_PREDICT = XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        CLV_PREDICT = XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit))
+        Exit Function
+    #End If
+failed:
+    CLV_PREDICT = Err.Description
 End Function
 
 Function CLV_RETENTION(margin, retention_rate, discount_rate, Optional periods)
@@ -78,6 +182,19 @@ Function CUSTOMER_LIFESPAN(churn_rate)
     #End If
 failed:
     CUSTOMER_LIFESPAN = Err.Description
+End Function
+
+Function GG_SPEND(p, q, gamma, frequency, avg_spend)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        GG_SPEND = XLPy.CallUDF("ltvxl.udfs", "GG_SPEND", Array(p, q, gamma, frequency, avg_spend), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        GG_SPEND = XLPy.CallUDF("ltvxl.udfs", "GG_SPEND", Array(p, q, gamma, frequency, avg_spend))
+        Exit Function
+    #End If
+failed:
+    GG_SPEND = Err.Description
 End Function
 
 Function LTV(avg_purchase_value, purchase_frequency, lifespan, Optional gross_margin, Optional discount_rate)
@@ -197,6 +314,71 @@ failed:
     MAX_CAC = Err.Description
 End Function
 
+Function MBGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        MBGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        MBGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age))
+        Exit Function
+    #End If
+failed:
+    MBGNBD_EXPECTED = Err.Description
+End Function
+
+Function MBGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        MBGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        MBGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age))
+        Exit Function
+    #End If
+failed:
+    MBGNBD_PALIVE = Err.Description
+End Function
+
+Function PNBD_EXPECTED(r_shape, alpha, s, beta, t, frequency, recency, age)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED", Array(r_shape, alpha, s, beta, t, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED", Array(r_shape, alpha, s, beta, t, frequency, recency, age))
+        Exit Function
+    #End If
+failed:
+    PNBD_EXPECTED = Err.Description
+End Function
+
+Function PNBD_EXPECTED_NEW(r_shape, alpha, s, beta, t)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED_NEW", Array(r_shape, alpha, s, beta, t), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED_NEW", Array(r_shape, alpha, s, beta, t))
+        Exit Function
+    #End If
+failed:
+    PNBD_EXPECTED_NEW = Err.Description
+End Function
+
+Function PNBD_PALIVE(r_shape, alpha, s, beta, frequency, recency, age)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "PNBD_PALIVE", Array(r_shape, alpha, s, beta, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "PNBD_PALIVE", Array(r_shape, alpha, s, beta, frequency, recency, age))
+        Exit Function
+    #End If
+failed:
+    PNBD_PALIVE = Err.Description
+End Function
+
 Function PURCHASE_FREQUENCY(purchases, customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -236,6 +418,45 @@ failed:
     RFM_SUMMARY = Err.Description
 End Function
 
+Function SBG_DERL(alpha, beta, discount_rate, period)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        SBG_DERL = XLPy.CallUDF("ltvxl.udfs", "SBG_DERL", Array(alpha, beta, discount_rate, period), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        SBG_DERL = XLPy.CallUDF("ltvxl.udfs", "SBG_DERL", Array(alpha, beta, discount_rate, period))
+        Exit Function
+    #End If
+failed:
+    SBG_DERL = Err.Description
+End Function
+
+Function SBG_RETENTION(alpha, beta, period)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        SBG_RETENTION = XLPy.CallUDF("ltvxl.udfs", "SBG_RETENTION", Array(alpha, beta, period), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        SBG_RETENTION = XLPy.CallUDF("ltvxl.udfs", "SBG_RETENTION", Array(alpha, beta, period))
+        Exit Function
+    #End If
+failed:
+    SBG_RETENTION = Err.Description
+End Function
+
+Function SBG_SURVIVAL(alpha, beta, period)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        SBG_SURVIVAL = XLPy.CallUDF("ltvxl.udfs", "SBG_SURVIVAL", Array(alpha, beta, period), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        SBG_SURVIVAL = XLPy.CallUDF("ltvxl.udfs", "SBG_SURVIVAL", Array(alpha, beta, period))
+        Exit Function
+    #End If
+failed:
+    SBG_SURVIVAL = Err.Description
+End Function
+
 
 Public Sub RegisterLtvxlFunctions()
     ' Function Wizard texts: description, category, help of each argument
@@ -246,6 +467,71 @@ Public Sub RegisterLtvxlFunctions()
     d(1) = "Number of purchases in the same period (> 0)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!AVG_PURCHASE_VALUE", _
         Description:="Average purchase value: revenue / number of purchases.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 7)
+    d(0) = "Model parameter alpha (> 0): transaction-probability Beta shape alpha (BG/BB)."
+    d(1) = "Model parameter beta (> 0): transaction-probability Beta shape beta (BG/BB)."
+    d(2) = "Model parameter gamma (> 0): dropout-probability Beta shape gamma (BG/BB)."
+    d(3) = "Model parameter delta (> 0): dropout-probability Beta shape delta (BG/BB)."
+    d(4) = "Number of future opportunities (>= 0)."
+    d(5) = "Transactions in the opportunities after the first transaction (whole number >= 0)."
+    d(6) = "Opportunity of the last transaction (0 if none), <= periods."
+    d(7) = "Number of opportunities observed after the first transaction (whole number, 0 to 100000)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGBB_EXPECTED", _
+        Description:="BG/BB: expected transactions of a customer with this history in the next horizon opportunities.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Model parameter alpha (> 0): transaction-probability Beta shape alpha (BG/BB)."
+    d(1) = "Model parameter beta (> 0): transaction-probability Beta shape beta (BG/BB)."
+    d(2) = "Model parameter gamma (> 0): dropout-probability Beta shape gamma (BG/BB)."
+    d(3) = "Model parameter delta (> 0): dropout-probability Beta shape delta (BG/BB)."
+    d(4) = "Transactions in the opportunities after the first transaction (whole number >= 0)."
+    d(5) = "Opportunity of the last transaction (0 if none), <= periods."
+    d(6) = "Number of opportunities observed after the first transaction (whole number, 0 to 100000)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGBB_PALIVE", _
+        Description:="BG/BB: probability that a customer with this history over discrete opportunities is still alive at the next opportunity.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 7)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter a (> 0): dropout-probability Beta shape a."
+    d(3) = "Model parameter b (> 0): dropout-probability Beta shape b."
+    d(4) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    d(5) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(6) = "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); 0 when frequency is 0."
+    d(7) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGNBD_EXPECTED", _
+        Description:="BG/NBD: expected number of purchases of a customer with this history in the next t time units (t, recency and age in the unit of the parameters).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 4)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter a (> 0): dropout-probability Beta shape a."
+    d(3) = "Model parameter b (> 0): dropout-probability Beta shape b."
+    d(4) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGNBD_EXPECTED_NEW", _
+        Description:="BG/NBD: expected number of purchases of a newly acquired customer in her first t time units after the first purchase (t in the unit of alpha).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter a (> 0): dropout-probability Beta shape a."
+    d(3) = "Model parameter b (> 0): dropout-probability Beta shape b."
+    d(4) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(5) = "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); 0 when frequency is 0."
+    d(6) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGNBD_PALIVE", _
+        Description:="BG/NBD: probability that a customer with this purchase history is still alive (has not dropped out) at the end of observation.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 5)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter a (> 0): dropout-probability Beta shape a."
+    d(3) = "Model parameter b (> 0): dropout-probability Beta shape b."
+    d(4) = "Number of purchases, a whole number >= 0."
+    d(5) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGNBD_PROB", _
+        Description:="BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases in her first t time units (t in the unit of alpha).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Sales and marketing spend in the period (currency)."
@@ -259,6 +545,28 @@ Public Sub RegisterLtvxlFunctions()
     d(2) = "Optional gross margin as a fraction (0.6 for 60%); blank for 1."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CAC_PAYBACK", _
         Description:="Periods of gross profit needed to earn back the acquisition cost: CAC / (revenue per period x gross margin); monthly revenue gives months.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 4)
+    d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
+    d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns."
+    d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(4) = "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase always by Gamma-Gamma."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_FIT", _
+        Description:="Fit the purchase model (BG/NBD by default) and Gamma-Gamma to a transaction log: parameters with standard errors, log-likelihood, customers and fit status (rates per week).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 8)
+    d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
+    d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns."
+    d(3) = "Optional prediction horizon, in horizon_unit (months unless given); blank for 12."
+    d(4) = "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; blank for 0.1."
+    d(5) = "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV."
+    d(6) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(7) = "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase always by Gamma-Gamma."
+    d(8) = "Optional unit of horizon: days, weeks, months (default) or years."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_PREDICT", _
+        Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (BG/NBD or Pareto/NBD with Gamma-Gamma; fits cached).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 3)
     d(0) = "Margin per customer per period (currency, >= 0)."
@@ -282,6 +590,15 @@ Public Sub RegisterLtvxlFunctions()
     d(0) = "Share of customers lost per period, a fraction in (0, 1]."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CUSTOMER_LIFESPAN", _
         Description:="Expected customer lifespan in periods: 1 / churn rate per period (yearly churn gives years).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 4)
+    d(0) = "Model parameter p (> 0): shape of the transaction values."
+    d(1) = "Model parameter q (> 0): shape of their rate across customers (> 1 for a finite mean)."
+    d(2) = "Model parameter gamma (> 0): scale of their rate across customers (currency)."
+    d(3) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(4) = "The customer's average repeat-purchase value (currency); ignored when frequency is 0 (the population mean is returned)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!GG_SPEND", _
+        Description:="Gamma-Gamma: expected average spend per transaction of a customer, a weighted mean of her own average and the population mean p gamma / (q - 1).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 4)
     d(0) = "Average revenue per purchase (currency, >= 0)."
@@ -354,6 +671,61 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!MAX_CAC", _
         Description:="Highest acquisition cost that keeps LTV:CAC at the target ratio (3:1 by default): LTV / target.", _
         Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 7)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter a (> 0): dropout-probability Beta shape a."
+    d(3) = "Model parameter b (> 0): dropout-probability Beta shape b."
+    d(4) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    d(5) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(6) = "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); 0 when frequency is 0."
+    d(7) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!MBGNBD_EXPECTED", _
+        Description:="MBG/NBD: expected number of purchases of a customer with this history in the next t time units (t, recency and age in the unit of the parameters).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter a (> 0): dropout-probability Beta shape a."
+    d(3) = "Model parameter b (> 0): dropout-probability Beta shape b."
+    d(4) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(5) = "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); 0 when frequency is 0."
+    d(6) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!MBGNBD_PALIVE", _
+        Description:="MBG/NBD: probability that a customer with this purchase history is still alive (has not dropped out) at the end of observation.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 7)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter s (> 0): shape of the dropout-rate distribution."
+    d(3) = "Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and age."
+    d(4) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    d(5) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(6) = "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); 0 when frequency is 0."
+    d(7) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PNBD_EXPECTED", _
+        Description:="Pareto/NBD: expected number of purchases of a customer with this history in the next t time units (t, recency and age in the unit of the parameters).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 4)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter s (> 0): shape of the dropout-rate distribution."
+    d(3) = "Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and age."
+    d(4) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PNBD_EXPECTED_NEW", _
+        Description:="Pareto/NBD: expected number of purchases of a newly acquired customer in her first t time units after the first purchase (t in the unit of alpha and beta).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter s (> 0): shape of the dropout-rate distribution."
+    d(3) = "Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and age."
+    d(4) = "Repeat purchases of the customer (purchase days after the first), >= 0."
+    d(5) = "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); 0 when frequency is 0."
+    d(6) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PNBD_PALIVE", _
+        Description:="Pareto/NBD: probability that a customer with this purchase history is still alive (has not dropped out) at the end of observation.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Number of purchases in the period (>= 0)."
     d(1) = "Number of unique customers in the period (> 0)."
@@ -375,6 +747,28 @@ Public Sub RegisterLtvxlFunctions()
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RFM_SUMMARY", _
         Description:="Customers and revenue per RFM segment, with their shares, for all eleven segments from Champions to Lost.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 3)
+    d(0) = "Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG)."
+    d(1) = "Model parameter beta (> 0): churn-probability Beta shape beta (sBG)."
+    d(2) = "Discount rate per contract period as a fraction (0.1 for 10 %; per year for yearly contracts)."
+    d(3) = "Renewals made so far, a whole number >= 0 (0 for a customer in her first period)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_DERL", _
+        Description:="sBG: discounted expected residual lifetime, in payments, of a customer who has renewed period times, the next payment undiscounted (Fader & Hardie 2010). Times margin = residual value.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 2)
+    d(0) = "Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG)."
+    d(1) = "Model parameter beta (> 0): churn-probability Beta shape beta (sBG)."
+    d(2) = "Renewal period t, a whole number >= 1 (contract periods: months or years)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_RETENTION", _
+        Description:="sBG: retention rate of period t, the share of customers active in period t-1 who renew: (beta + t - 1) / (alpha + beta + t - 1). Rises with t.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 2)
+    d(0) = "Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG)."
+    d(1) = "Model parameter beta (> 0): churn-probability Beta shape beta (sBG)."
+    d(2) = "Number of periods t >= 0 (contract periods: months or years)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_SURVIVAL", _
+        Description:="sBG: share of a new cohort still active after t renewal periods, B(alpha, beta + t) / B(alpha, beta).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ThisWorkbook.Saved = True
 End Sub

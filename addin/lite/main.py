@@ -15,6 +15,962 @@ from ltvxl.udfs import FUNCTIONS as _LTVXL
 
 @func
 @arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age):
+    (
+        'BG/NBD: probability that a customer with this purchase history is still alive (has not '
+        'dropped out) at the end of observation.'
+    )
+    return _LTVXL['BGNBD_PALIVE'](r_shape, alpha, a, b, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age):
+    (
+        'BG/NBD: expected number of purchases of a customer with this history in the next t '
+        'time units (t, recency and age in the unit of the parameters).'
+    )
+    return _LTVXL['BGNBD_EXPECTED'](r_shape, alpha, a, b, t, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    's',
+    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc=(
+        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
+        'age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def PNBD_PALIVE(r_shape, alpha, s, beta, frequency, recency, age):
+    (
+        'Pareto/NBD: probability that a customer with this purchase history is still alive (has '
+        'not dropped out) at the end of observation.'
+    )
+    return _LTVXL['PNBD_PALIVE'](r_shape, alpha, s, beta, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    's',
+    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc=(
+        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
+        'age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def PNBD_EXPECTED(r_shape, alpha, s, beta, t, frequency, recency, age):
+    (
+        'Pareto/NBD: expected number of purchases of a customer with this history in the next t '
+        'time units (t, recency and age in the unit of the parameters).'
+    )
+    return _LTVXL['PNBD_EXPECTED'](r_shape, alpha, s, beta, t, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def MBGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age):
+    (
+        'MBG/NBD: probability that a customer with this purchase history is still alive (has '
+        'not dropped out) at the end of observation.'
+    )
+    return _LTVXL['MBGNBD_PALIVE'](r_shape, alpha, a, b, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def MBGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age):
+    (
+        'MBG/NBD: expected number of purchases of a customer with this history in the next t '
+        'time units (t, recency and age in the unit of the parameters).'
+    )
+    return _LTVXL['MBGNBD_EXPECTED'](r_shape, alpha, a, b, t, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_EXPECTED_NEW(r_shape, alpha, a, b, t):
+    (
+        'BG/NBD: expected number of purchases of a newly acquired customer in her first t time '
+        'units after the first purchase (t in the unit of alpha).'
+    )
+    return _LTVXL['BGNBD_EXPECTED_NEW'](r_shape, alpha, a, b, t)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    's',
+    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc=(
+        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
+        'age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def PNBD_EXPECTED_NEW(r_shape, alpha, s, beta, t):
+    (
+        'Pareto/NBD: expected number of purchases of a newly acquired customer in her first t '
+        'time units after the first purchase (t in the unit of alpha and beta).'
+    )
+    return _LTVXL['PNBD_EXPECTED_NEW'](r_shape, alpha, s, beta, t)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'n',
+    doc='Number of purchases, a whole number >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_PROB(r_shape, alpha, a, b, n, t):
+    (
+        'BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases in '
+        'her first t time units (t in the unit of alpha).'
+    )
+    return _LTVXL['BGNBD_PROB'](r_shape, alpha, a, b, n, t)
+
+
+@func
+@arg(
+    'p',
+    doc='Model parameter p (> 0): shape of the transaction values.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'q',
+    doc='Model parameter q (> 0): shape of their rate across customers (> 1 for a finite mean).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gamma',
+    doc='Model parameter gamma (> 0): scale of their rate across customers (currency).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'avg_spend',
+    doc=(
+        "The customer's average repeat-purchase value (currency); ignored when frequency is 0 "
+        '(the population mean is returned).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def GG_SPEND(p, q, gamma, frequency, avg_spend):
+    (
+        'Gamma-Gamma: expected average spend per transaction of a customer, a weighted mean of '
+        'her own average and the population mean p gamma / (q - 1).'
+    )
+    return _LTVXL['GG_SPEND'](p, q, gamma, frequency, avg_spend)
+
+
+@func
+@arg(
+    'alpha',
+    doc='Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc='Model parameter beta (> 0): churn-probability Beta shape beta (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Renewal period t, a whole number >= 1 (contract periods: months or years).',
+    err_to_str=True,
+    ndim=2,
+)
+def SBG_RETENTION(alpha, beta, period):
+    (
+        'sBG: retention rate of period t, the share of customers active in period t-1 who '
+        'renew: (beta + t - 1) / (alpha + beta + t - 1). Rises with t.'
+    )
+    return _LTVXL['SBG_RETENTION'](alpha, beta, period)
+
+
+@func
+@arg(
+    'alpha',
+    doc='Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc='Model parameter beta (> 0): churn-probability Beta shape beta (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Number of periods t >= 0 (contract periods: months or years).',
+    err_to_str=True,
+    ndim=2,
+)
+def SBG_SURVIVAL(alpha, beta, period):
+    (
+        'sBG: share of a new cohort still active after t renewal periods, B(alpha, beta + t) / '
+        'B(alpha, beta).'
+    )
+    return _LTVXL['SBG_SURVIVAL'](alpha, beta, period)
+
+
+@func
+@arg(
+    'alpha',
+    doc='Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc='Model parameter beta (> 0): churn-probability Beta shape beta (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc=(
+        'Discount rate per contract period as a fraction (0.1 for 10 %; per year for yearly '
+        'contracts).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Renewals made so far, a whole number >= 0 (0 for a customer in her first period).',
+    err_to_str=True,
+    ndim=2,
+)
+def SBG_DERL(alpha, beta, discount_rate, period):
+    (
+        'sBG: discounted expected residual lifetime, in payments, of a customer who has renewed '
+        'period times, the next payment undiscounted (Fader & Hardie 2010). Times margin = '
+        'residual value.'
+    )
+    return _LTVXL['SBG_DERL'](alpha, beta, discount_rate, period)
+
+
+@func
+@arg(
+    'alpha',
+    doc='Model parameter alpha (> 0): transaction-probability Beta shape alpha (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc='Model parameter beta (> 0): transaction-probability Beta shape beta (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gamma',
+    doc='Model parameter gamma (> 0): dropout-probability Beta shape gamma (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'delta',
+    doc='Model parameter delta (> 0): dropout-probability Beta shape delta (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Transactions in the opportunities after the first transaction (whole number >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc='Opportunity of the last transaction (0 if none), <= periods.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'periods',
+    doc=(
+        'Number of opportunities observed after the first transaction (whole number, 0 to '
+        '100000).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGBB_PALIVE(alpha, beta, gamma, delta, frequency, recency, periods):
+    (
+        'BG/BB: probability that a customer with this history over discrete opportunities is '
+        'still alive at the next opportunity.'
+    )
+    return _LTVXL['BGBB_PALIVE'](alpha, beta, gamma, delta, frequency, recency, periods)
+
+
+@func
+@arg(
+    'alpha',
+    doc='Model parameter alpha (> 0): transaction-probability Beta shape alpha (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc='Model parameter beta (> 0): transaction-probability Beta shape beta (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gamma',
+    doc='Model parameter gamma (> 0): dropout-probability Beta shape gamma (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'delta',
+    doc='Model parameter delta (> 0): dropout-probability Beta shape delta (BG/BB).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'horizon',
+    doc='Number of future opportunities (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Transactions in the opportunities after the first transaction (whole number >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc='Opportunity of the last transaction (0 if none), <= periods.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'periods',
+    doc=(
+        'Number of opportunities observed after the first transaction (whole number, 0 to '
+        '100000).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, periods):
+    (
+        'BG/BB: expected transactions of a customer with this history in the next horizon '
+        'opportunities.'
+    )
+    return _LTVXL['BGBB_EXPECTED'](
+        alpha, beta, gamma, delta, horizon, frequency, recency, periods,
+    )
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers; may start with a header '
+        'row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same '
+        'rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc='Amount of each transaction (currency); negative amounts are returns.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'horizon',
+    doc='Optional prediction horizon, in horizon_unit (months unless given); blank for 12.',
+    err_to_str=True,
+)
+@arg(
+    'annual_discount_rate',
+    doc=(
+        'Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; '
+        'blank for 0.1.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'gross_margin',
+    doc='Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV.',
+    err_to_str=True,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'model',
+    doc=(
+        'Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per '
+        'purchase always by Gamma-Gamma.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'horizon_unit',
+    doc='Optional unit of horizon: days, weeks, months (default) or years.',
+    err_to_str=True,
+)
+def CLV_PREDICT(
+    ids,
+    dates,
+    amounts,
+    horizon=None,
+    annual_discount_rate=None,
+    gross_margin=None,
+    as_of=None,
+    model=None,
+    horizon_unit=None,
+):
+    (
+        'Per customer from a transaction log: P(alive), expected purchases and spend over the '
+        'horizon, discounted CLV and a churn-risk label (BG/NBD or Pareto/NBD with Gamma-Gamma; '
+        'fits cached).'
+    )
+    return _LTVXL['CLV_PREDICT'](
+        ids,
+        dates,
+        amounts,
+        horizon,
+        annual_discount_rate,
+        gross_margin,
+        as_of,
+        model,
+        horizon_unit,
+    )
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers; may start with a header '
+        'row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same '
+        'rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc='Amount of each transaction (currency); negative amounts are returns.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'model',
+    doc=(
+        'Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per '
+        'purchase always by Gamma-Gamma.'
+    ),
+    err_to_str=True,
+)
+def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
+    (
+        'Fit the purchase model (BG/NBD by default) and Gamma-Gamma to a transaction log: '
+        'parameters with standard errors, log-likelihood, customers and fit status (rates per '
+        'week).'
+    )
+    return _LTVXL['CLV_FIT'](ids, dates, amounts, as_of, model)
+
+
+@func
+@arg(
     'ids',
     doc=(
         'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '

@@ -87,13 +87,19 @@ def _wrapper(name: str, func: Any) -> str:
         opts = "".join(f"    {k}={_literal(v, 4) if isinstance(v, str) else repr(v)},\n"
                        for k, v in options.items())
         lines.append(f"@arg(\n    {arg_name!r},\n{opts})")
-    params = ", ".join(f"{a.name}=None" if a.optional else a.name for a in spec.args)
+    param_list = [f"{a.name}=None" if a.optional else a.name for a in spec.args]
+    params = ", ".join(param_list)
     call = ", ".join(a.name for a in spec.args)
-    lines.append(f"def {name}({params}):")
+    head = f"def {name}({params}):"
+    if len(head) > 100:  # one parameter a line, within the line length
+        head = f"def {name}(\n" + "".join(f"    {p},\n" for p in param_list) + "):"
+    lines.append(head)
     lines.append(f"    {_literal(spec.description, 4)}")
     ret = f"    return _LTVXL[{name!r}]({call})"
     if len(ret) > 96:
-        ret = f"    return _LTVXL[{name!r}](\n        {call},\n    )"
+        inner = f"        {call},\n" if len(call) <= 90 else "".join(
+            f"        {a.name},\n" for a in spec.args)
+        ret = f"    return _LTVXL[{name!r}](\n{inner}    )"
     lines.append(ret)
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln
+from scipy.special import betaln, digamma, gammaln, poch
 
 from ltvxl.errors import LtvxlError
 
@@ -145,19 +145,34 @@ def fit(frequency: Any, recency: Any, periods: Any, weights: Any = None) -> FitR
     )
 
 
-def _padded(x, tx, n):
+MAX_PERIODS = 100_000
+"""Most opportunities per customer the predictions accept (memory grows with it)."""
+
+
+def _row_loglik(params, x, tx, n) -> np.ndarray:
+    """Per-row log-likelihood, in chunks of rows so memory stays bounded."""
     x, tx, n = np.broadcast_arrays(*(np.asarray(v, dtype=float).ravel() for v in (x, tx, n)))
-    gap = (n - tx).astype(int)
-    i = np.arange(max(int(gap.max(initial=0)), 1))[None, :]
-    return x, tx, n, i, i < gap[:, None]
+    if n.size and n.max() > MAX_PERIODS:
+        raise LtvxlError(f"periods must be <= {MAX_PERIODS}, got {n.max():g}")
+    gap = (n - tx).astype(np.int64)
+    width = max(int(gap.max(initial=0)), 1)
+    step = max(1, 2_000_000 // width)
+    out = np.empty(x.size)
+    i = np.arange(width)[None, :]
+    for lo in range(0, x.size, step):
+        sl = slice(lo, lo + step)
+        out[sl] = _loglik(params, x[sl], tx[sl], n[sl], i, i < gap[sl, None])[0]
+    return out
 
 
 def p_alive(params: ParamsLike, frequency: Any, recency: Any, periods: Any) -> np.ndarray:
     """Probability that the customer is alive at opportunity n + 1."""
     p = params_of(params, PARAMS)
     shape = np.broadcast_shapes(*(np.shape(v) for v in (frequency, recency, periods)))
-    x, tx, n, i, mask = _padded(frequency, recency, periods)
-    ll, _ = _loglik(p, x, tx, n, i, mask)
+    x, tx, n = (
+        np.broadcast_to(np.asarray(v, float), shape).ravel() for v in (frequency, recency, periods)
+    )
+    ll = _row_loglik(p, x, tx, n)
     al, be, ga, de = p
     nxt = betaln(al + x, be + n - x) - betaln(al, be) + betaln(ga, de + n + 1.0) - betaln(ga, de)
     return np.exp(nxt - ll).reshape(shape)
@@ -166,15 +181,13 @@ def p_alive(params: ParamsLike, frequency: Any, recency: Any, periods: Any) -> n
 def _future_alive_sum(ga, de, start, horizon):
     """sum_{k=1..horizon} B(gamma, delta + start + k) / B(gamma, delta), in closed form:
     delta/(gamma-1) G(gamma+delta)/G(1+delta) [G(1+delta+m)/G(gamma+delta+m)] from m = start
-    to start + horizon (summed directly when gamma is within 1e-6 of 1)."""
+    to start + horizon (its digamma limit when gamma is 1)."""
     start, horizon = np.broadcast_arrays(np.asarray(start, float), np.asarray(horizon, float))
-    if abs(ga - 1.0) < 1e-6:
-        k = np.arange(1, int(np.max(horizon, initial=0)) + 1)
-        terms = np.exp(betaln(ga, de + start[..., None] + k) - betaln(ga, de))
-        return np.where(k <= horizon[..., None], terms, 0.0).sum(-1)
+    if abs(ga - 1.0) < 1e-7:  # the limit gamma = 1: sum of delta / (delta + start + k)
+        return de * (digamma(de + start + horizon + 1.0) - digamma(de + start + 1.0))
 
-    def part(m):
-        return np.exp(gammaln(1.0 + de + m) - gammaln(ga + de + m))
+    def part(m):  # G(1+delta+m) / G(gamma+delta+m), accurate for large m
+        return poch(ga + de + m, 1.0 - ga)
 
     coef = de / (ga - 1.0) * np.exp(gammaln(ga + de) - gammaln(1.0 + de))
     return coef * (part(start) - part(start + horizon))
@@ -188,10 +201,11 @@ def conditional_expected(
     al, be, ga, de = p
     shape = np.broadcast_shapes(*(np.shape(v) for v in (horizon, frequency, recency, periods)))
     h = np.broadcast_to(np.asarray(horizon, dtype=float), shape).ravel()
-    x, tx, n, i, mask = _padded(
-        *(np.broadcast_to(np.asarray(v, dtype=float), shape) for v in (frequency, recency, periods))
+    x, tx, n = (
+        np.broadcast_to(np.asarray(v, dtype=float), shape).ravel()
+        for v in (frequency, recency, periods)
     )
-    ll, _ = _loglik(p, x, tx, n, i, mask)
+    ll = _row_loglik(p, x, tx, n)
     lead = betaln(al + x + 1.0, be + n - x) - betaln(al, be) - ll
     return (np.exp(lead) * _future_alive_sum(ga, de, n, h)).reshape(shape)
 

@@ -116,6 +116,7 @@ def predict(
     gross_margin: float = 1.0,
     purchases_fit: FitResult | None = None,
     spend_fit: FitResult | None = None,
+    spend_fallback: bool = False,
 ) -> Prediction:
     """Fit (unless fits are given) and predict for each customer of a summary.
 
@@ -125,7 +126,8 @@ def predict(
     the horizon), expected_spend (per purchase), clv (discounted, times the
     margin) and churn_risk. When Gamma-Gamma cannot be fitted (fewer than two
     repeat buyers with positive spend, or identical spends) every customer's
-    expected spend is the mean repeat-purchase value, and ``spend_note`` says so.
+    expected spend is the mean repeat-purchase value, and ``spend_note`` says so;
+    ``spend_fallback=True`` asks for that fallback without trying the fit.
     """
     unit_days(time_unit)
     unit_days(horizon_unit, "horizon_unit")
@@ -138,8 +140,8 @@ def predict(
     m = summary["monetary_value"].to_numpy(float)
     if purchases_fit is None:
         purchases_fit = mod.fit(x, tx, big_t, time_unit=time_unit)
-    note = ""
-    if spend_fit is None:
+    note = "mean repeat spend used" if spend_fallback else ""
+    if spend_fit is None and not spend_fallback:
         try:
             spend_fit = gammagamma.fit(x, m)
         except LtvxlError as exc:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from ltvxl.worksheet import REGISTRY
 
+from .models import *  # noqa: F403
+from .models import __all__ as _models
 from .transactions import *  # noqa: F403
 from .transactions import __all__ as _transactions
 from .unit_economics import *  # noqa: F403
 from .unit_economics import __all__ as _unit_economics
 
-__all__ = [*_unit_economics, *_transactions]
+__all__ = [*_unit_economics, *_transactions, *_models]
 
 FUNCTIONS = REGISTRY
 """Every worksheet function by Excel name (used by the headless refresh)."""

@@ -1,0 +1,732 @@
+"""Worksheet functions of the buy-till-you-die models (:mod:`ltvxl.models`).
+
+Two kinds:
+
+- flat functions of parameters kept in cells (BGNBD_PALIVE, PNBD_EXPECTED,
+  GG_SPEND, SBG_RETENTION, ...): element-wise, every argument a cell or a
+  range, ranges broadcast and the result spills in their shape;
+- one-shot tables from a transaction log: CLV_PREDICT (per-customer P(alive),
+  expected purchases, spend, discounted CLV, churn risk) and CLV_FIT (the
+  fitted parameters, standard errors, log-likelihood and status). Fits are
+  cached on the content of the per-customer summary, so recalculating an
+  unchanged range does not refit.
+
+Times: ``recency``, ``age`` (T) and ``t`` share one unit (days, weeks or
+months), the unit the model's alpha and beta were fitted in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ltvxl.cells import text_option
+from ltvxl.domains import DISCOUNT_RATE, FRACTION, NON_NEGATIVE, POSITIVE, Domain
+from ltvxl.errors import LtvxlError, cell_error
+from ltvxl.models import bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
+from ltvxl.models.base import FitResult, unit_days
+from ltvxl.transactions import summary as tx_summary
+from ltvxl.transactions.log import TransactionLog
+from ltvxl.worksheet import Arg, Spec, declare, elementwise
+
+from ._declare import expose
+
+__all__ = [
+    "BGBB_EXPECTED",
+    "BGBB_PALIVE",
+    "BGNBD_EXPECTED",
+    "BGNBD_EXPECTED_NEW",
+    "BGNBD_PALIVE",
+    "BGNBD_PROB",
+    "CLV_FIT",
+    "CLV_PREDICT",
+    "GG_SPEND",
+    "MBGNBD_EXPECTED",
+    "MBGNBD_PALIVE",
+    "PNBD_EXPECTED",
+    "PNBD_EXPECTED_NEW",
+    "PNBD_PALIVE",
+    "SBG_DERL",
+    "SBG_RETENTION",
+    "SBG_SURVIVAL",
+]
+
+WHOLE_PERIOD = Domain(low=1)
+
+# ---------------------------------------------------------------- shared arguments
+
+
+def _p(name: str, what: str) -> Arg:
+    return Arg(name, f"Model parameter {name} (> 0): {what}", domain=POSITIVE)
+
+
+_R = Arg(
+    "r_shape",
+    "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because "
+    "Excel reads r as a cell address).",
+    domain=POSITIVE,
+)
+_ALPHA = _p("alpha", "scale of the purchase rate, in the time unit of recency and age.")
+_A = _p("a", "dropout-probability Beta shape a.")
+_B = _p("b", "dropout-probability Beta shape b.")
+_S = _p("s", "shape of the dropout-rate distribution.")
+_BETA_T = _p("beta", "scale of the dropout rate, in the time unit of recency and age.")
+_FREQ = Arg(
+    "frequency",
+    "Repeat purchases of the customer (purchase days after the first), >= 0.",
+    domain=NON_NEGATIVE,
+)
+_RECENCY = Arg(
+    "recency",
+    "Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); "
+    "0 when frequency is 0.",
+    domain=NON_NEGATIVE,
+)
+_AGE = Arg(
+    "age",
+    "Customer age T: time from the first purchase to the end of observation, same unit, "
+    ">= recency.",
+    domain=NON_NEGATIVE,
+)
+_T = Arg(
+    "t",
+    "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a "
+    "year of weeks).",
+    domain=NON_NEGATIVE,
+)
+
+CDNOW_BG = "0.2426, 4.4136, 0.7929, 2.4259"
+CDNOW_PN = "0.5533, 10.578, 0.6062, 11.669"
+CDNOW_MBG = "0.525, 6.183, 0.891, 1.614"
+
+
+def _history_problems(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray) -> np.ndarray | None:
+    """Per-cell error texts for inconsistent (frequency, recency, age), or None."""
+    bad_order = tx > big_t
+    bad_zero = (x == 0) & (tx > 0)
+    bad_pos = (x > 0) & (tx == 0)
+    if not (bad_order.any() or bad_zero.any() or bad_pos.any()):
+        return None
+    out = np.full(x.shape, None, dtype=object)
+    out[bad_pos] = cell_error("#VALUE!", "recency must be > 0 when frequency > 0")
+    out[bad_zero] = cell_error("#VALUE!", "recency must be 0 when frequency is 0")
+    out[bad_order] = cell_error("#VALUE!", "recency must be <= age")
+    return out
+
+
+def _by_params(
+    func: Callable[..., np.ndarray], params: list[np.ndarray], data: list[np.ndarray]
+) -> np.ndarray:
+    """``func(params_tuple, *data)`` evaluated per distinct combination of parameter cells."""
+    arrays = np.broadcast_arrays(*params, *data)
+    shape = arrays[0].shape
+    flat = [a.reshape(-1) for a in arrays]
+    ps, ds = flat[: len(params)], flat[len(params) :]
+    out = np.empty(flat[0].size)
+    combos = np.stack(ps, axis=1)
+    uniq, inv = np.unique(combos, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    for k, combo in enumerate(uniq):
+        rows = inv == k
+        out[rows] = func(tuple(float(v) for v in combo), *(d[rows] for d in ds))
+    return out.reshape(shape)
+
+
+def _with_history(func: Callable[..., np.ndarray], nparams: int, extra: int = 0):
+    """A core over (params..., [extra...], frequency, recency, age) with history checks."""
+
+    def core(*args: np.ndarray) -> np.ndarray:
+        arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in args))
+        x, tx, big_t = arrays[-3:]
+        problems = _history_problems(x, tx, big_t)
+        if problems is not None:  # computed on a harmless stand-in, replaced below
+            bad = problems != None  # noqa: E711
+            x, tx = np.where(bad, 0.0, x), np.where(bad, 0.0, tx)
+        value = _by_params(
+            func, list(arrays[:nparams]), [*arrays[nparams : nparams + extra], x, tx, big_t]
+        )
+        if problems is None:
+            return value
+        out = value.astype(object)
+        out[problems != None] = problems[problems != None]  # noqa: E711
+        return out
+
+    return core
+
+
+def _positional(spec: Spec, core: Callable[..., Any]) -> Callable[..., Any]:
+    """``core`` called with the spec's argument names as keywords, in order."""
+    names = [a.name for a in spec.args]
+
+    def by_name(**kwargs: Any) -> Any:
+        return core(*(kwargs[n] for n in names))
+
+    return by_name
+
+
+def _flat(spec: Spec, core: Callable[..., Any]) -> Callable[..., Any]:
+    return expose(elementwise(spec, _positional(spec, core)))
+
+
+# ---------------------------------------------------------------- BG/NBD, Pareto/NBD, MBG/NBD
+
+
+def _palive_spec(name: str, model: str, params: tuple[Arg, ...], example: str, result: str):
+    return Spec(
+        name,
+        f"{model}: probability that a customer with this purchase history is still alive "
+        "(has not dropped out) at the end of observation.",
+        (*params, _FREQ, _RECENCY, _AGE),
+        examples=((f"={name}({example}, 2, 30.43, 38.86)", result),),
+    )
+
+
+def _expected_spec(name: str, model: str, params: tuple[Arg, ...], example: str, result: str):
+    return Spec(
+        name,
+        f"{model}: expected number of purchases of a customer with this history in the next t "
+        "time units (t, recency and age in the unit of the parameters).",
+        (*params, _T, _FREQ, _RECENCY, _AGE),
+        examples=((f"={name}({example}, 39, 2, 30.43, 38.86)", result),),
+    )
+
+
+_BG_ARGS = (_R, _ALPHA, _A, _B)
+_PN_ARGS = (_R, _ALPHA, _S, _BETA_T)
+
+BGNBD_PALIVE = _flat(
+    _palive_spec("BGNBD_PALIVE", "BG/NBD", _BG_ARGS, CDNOW_BG, "0.7266"),
+    _with_history(bgnbd.p_alive, 4),
+)
+BGNBD_EXPECTED = _flat(
+    _expected_spec("BGNBD_EXPECTED", "BG/NBD", _BG_ARGS, CDNOW_BG, "1.226"),
+    _with_history(lambda p, t, x, tx, big_t: bgnbd.conditional_expected(p, t, x, tx, big_t), 4, 1),
+)
+PNBD_PALIVE = _flat(
+    _palive_spec("PNBD_PALIVE", "Pareto/NBD", _PN_ARGS, CDNOW_PN, "0.8691"),
+    _with_history(paretonbd.p_alive, 4),
+)
+PNBD_EXPECTED = _flat(
+    _expected_spec("PNBD_EXPECTED", "Pareto/NBD", _PN_ARGS, CDNOW_PN, "1.4551"),
+    _with_history(
+        lambda p, t, x, tx, big_t: paretonbd.conditional_expected(p, t, x, tx, big_t), 4, 1
+    ),
+)
+MBGNBD_PALIVE = _flat(
+    _palive_spec("MBGNBD_PALIVE", "MBG/NBD", _BG_ARGS, CDNOW_MBG, "0.7062"),
+    _with_history(mbgnbd.p_alive, 4),
+)
+MBGNBD_EXPECTED = _flat(
+    _expected_spec("MBGNBD_EXPECTED", "MBG/NBD", _BG_ARGS, CDNOW_MBG, "1.2630"),
+    _with_history(lambda p, t, x, tx, big_t: mbgnbd.conditional_expected(p, t, x, tx, big_t), 4, 1),
+)
+
+
+def _new_core(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    def core(r_shape, alpha, a, b, t):
+        return _by_params(lambda p, tt: func(p, tt), [r_shape, alpha, a, b], [t])
+
+    return core
+
+
+BGNBD_EXPECTED_NEW = _flat(
+    Spec(
+        "BGNBD_EXPECTED_NEW",
+        "BG/NBD: expected number of purchases of a newly acquired customer in her first t time "
+        "units after the first purchase (t in the unit of alpha).",
+        (*_BG_ARGS, _T),
+        examples=((f"=BGNBD_EXPECTED_NEW({CDNOW_BG}, 39)", "1.195"),),
+    ),
+    _new_core(bgnbd.expected),
+)
+PNBD_EXPECTED_NEW = _flat(
+    Spec(
+        "PNBD_EXPECTED_NEW",
+        "Pareto/NBD: expected number of purchases of a newly acquired customer in her first t "
+        "time units after the first purchase (t in the unit of alpha and beta).",
+        (*_PN_ARGS, _T),
+        examples=((f"=PNBD_EXPECTED_NEW({CDNOW_PN}, 39)", "1.213"),),
+    ),
+    _new_core(paretonbd.expected),
+)
+
+
+def _prob_core(r_shape, alpha, a, b, n, t):
+    return _by_params(bgnbd.prob_purchases, [r_shape, alpha, a, b], [np.floor(n), t])
+
+
+BGNBD_PROB = _flat(
+    Spec(
+        "BGNBD_PROB",
+        "BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases "
+        "in her first t time units (t in the unit of alpha).",
+        (
+            *_BG_ARGS,
+            Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE),
+            _T,
+        ),
+        examples=((f"=BGNBD_PROB({CDNOW_BG}, 0, 39)", "0.5743"),),
+    ),
+    _prob_core,
+)
+
+# ---------------------------------------------------------------- Gamma-Gamma
+
+
+def _gg_core(p, q, gamma, frequency, avg_spend):
+    q_arr = np.broadcast_to(np.asarray(q, dtype=float), np.broadcast(p, q, gamma).shape)
+    value = _by_params(gammagamma.expected_spend, [p, q, gamma], [frequency, avg_spend])
+    if np.all(q_arr > 1):
+        return value
+    out = value.astype(object)
+    out[np.broadcast_to(q_arr <= 1, out.shape)] = cell_error(
+        "#NUM!", "q must be > 1 for a finite mean spend"
+    )
+    return out
+
+
+GG_SPEND = _flat(
+    Spec(
+        "GG_SPEND",
+        "Gamma-Gamma: expected average spend per transaction of a customer, a weighted mean of "
+        "her own average and the population mean p gamma / (q - 1).",
+        (
+            _p("p", "shape of the transaction values."),
+            _p("q", "shape of their rate across customers (> 1 for a finite mean)."),
+            _p("gamma", "scale of their rate across customers (currency)."),
+            _FREQ,
+            Arg(
+                "avg_spend",
+                "The customer's average repeat-purchase value (currency); ignored when "
+                "frequency is 0 (the population mean is returned).",
+                domain=NON_NEGATIVE,
+            ),
+        ),
+        examples=(("=GG_SPEND(6.25, 3.74, 15.44, 2, 35)", "35.04"),),
+    ),
+    _gg_core,
+)
+
+# ---------------------------------------------------------------- sBG
+
+_SBG_A = _p("alpha", "churn-probability Beta shape alpha (sBG).")
+_SBG_B = _p("beta", "churn-probability Beta shape beta (sBG).")
+
+SBG_RETENTION = _flat(
+    Spec(
+        "SBG_RETENTION",
+        "sBG: retention rate of period t, the share of customers active in period t-1 who "
+        "renew: (beta + t - 1) / (alpha + beta + t - 1). Rises with t.",
+        (
+            _SBG_A,
+            _SBG_B,
+            Arg(
+                "period",
+                "Renewal period t, a whole number >= 1 (contract periods: months or years).",
+                domain=WHOLE_PERIOD,
+            ),
+        ),
+        examples=(("=SBG_RETENTION(0.704, 1.182, 1)", "0.6267"),),
+    ),
+    lambda alpha, beta, period: _by_params(sbg.retention, [alpha, beta], [np.floor(period)]),
+)
+
+SBG_SURVIVAL = _flat(
+    Spec(
+        "SBG_SURVIVAL",
+        "sBG: share of a new cohort still active after t renewal periods, "
+        "B(alpha, beta + t) / B(alpha, beta).",
+        (
+            _SBG_A,
+            _SBG_B,
+            Arg(
+                "period",
+                "Number of periods t >= 0 (contract periods: months or years).",
+                domain=NON_NEGATIVE,
+            ),
+        ),
+        examples=(("=SBG_SURVIVAL(0.704, 1.182, 7)", "0.2391"),),
+    ),
+    lambda alpha, beta, period: _by_params(sbg.survival, [alpha, beta], [period]),
+)
+
+SBG_DERL = _flat(
+    Spec(
+        "SBG_DERL",
+        "sBG: discounted expected residual lifetime, in payments, of a customer who has renewed "
+        "period times, the next payment undiscounted (Fader & Hardie 2010). Times margin = "
+        "residual value.",
+        (
+            _SBG_A,
+            _SBG_B,
+            Arg(
+                "discount_rate",
+                "Discount rate per contract period as a fraction (0.1 for 10 %; per year for "
+                "yearly contracts).",
+                domain=DISCOUNT_RATE,
+            ),
+            Arg(
+                "period",
+                "Renewals made so far, a whole number >= 0 (0 for a customer in her first period).",
+                domain=NON_NEGATIVE,
+            ),
+        ),
+        examples=(("=SBG_DERL(0.704, 1.182, 0.1, 3)", "5.442"),),
+    ),
+    lambda alpha, beta, discount_rate, period: _by_params(
+        lambda p, d, n: sbg.derl(p, d, n), [alpha, beta], [discount_rate, np.floor(period)]
+    ),
+)
+
+# ---------------------------------------------------------------- BG/BB
+
+_BB_ARGS = (
+    _p("alpha", "transaction-probability Beta shape alpha (BG/BB)."),
+    _p("beta", "transaction-probability Beta shape beta (BG/BB)."),
+    _p("gamma", "dropout-probability Beta shape gamma (BG/BB)."),
+    _p("delta", "dropout-probability Beta shape delta (BG/BB)."),
+)
+_BB_FREQ = Arg(
+    "frequency",
+    "Transactions in the opportunities after the first transaction (whole number >= 0).",
+    domain=NON_NEGATIVE,
+)
+_BB_REC = Arg(
+    "recency",
+    "Opportunity of the last transaction (0 if none), <= periods.",
+    domain=NON_NEGATIVE,
+)
+_BB_N = Arg(
+    "periods",
+    "Number of opportunities observed after the first transaction (whole number, 0 to 100000).",
+    domain=Domain(low=0, high=bgbb.MAX_PERIODS),
+)
+DONATION_PARAMS = "1.204, 0.75, 0.657, 2.783"
+
+
+def _bb_core(func: Callable[..., np.ndarray], extra: int):
+    def core(*args: np.ndarray) -> np.ndarray:
+        arrays = [np.floor(np.asarray(a, dtype=float)) for a in args[4:]]
+        x, tx, n = np.broadcast_arrays(*arrays[-3:])
+        bad = (x > tx) | (tx > n) | ((x == 0) & (tx != 0)) | ((x > 0) & (tx == 0))
+        x2, tx2 = np.where(bad, 0.0, x), np.where(bad, 0.0, tx)
+        value = _by_params(func, list(args[:4]), [*arrays[:extra], x2, tx2, n])
+        if not bad.any():
+            return value
+        out = value.astype(object)
+        out[np.broadcast_to(bad, out.shape)] = cell_error(
+            "#VALUE!", "need frequency <= recency <= periods, recency 0 exactly when frequency is 0"
+        )
+        return out
+
+    return core
+
+
+BGBB_PALIVE = _flat(
+    Spec(
+        "BGBB_PALIVE",
+        "BG/BB: probability that a customer with this history over discrete opportunities is "
+        "still alive at the next opportunity.",
+        (*_BB_ARGS, _BB_FREQ, _BB_REC, _BB_N),
+        examples=((f"=BGBB_PALIVE({DONATION_PARAMS}, 3, 4, 6)", "0.4395"),),
+    ),
+    _bb_core(bgbb.p_alive, 0),
+)
+BGBB_EXPECTED = _flat(
+    Spec(
+        "BGBB_EXPECTED",
+        "BG/BB: expected transactions of a customer with this history in the next horizon "
+        "opportunities.",
+        (
+            *_BB_ARGS,
+            Arg("horizon", "Number of future opportunities (>= 0).", domain=NON_NEGATIVE),
+            _BB_FREQ,
+            _BB_REC,
+            _BB_N,
+        ),
+        examples=((f"=BGBB_EXPECTED({DONATION_PARAMS}, 5, 3, 4, 6)", "1.034"),),
+    ),
+    _bb_core(bgbb.conditional_expected, 1),
+)
+
+# ---------------------------------------------------------------- CLV_PREDICT, CLV_FIT
+
+_CACHE: OrderedDict[tuple, Any] = OrderedDict()
+CACHE_SIZE = 16
+TIME_UNIT = "weeks"
+"""Unit in which the one-shot functions fit the models (results do not depend on it)."""
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for a in arrays:
+        a = np.ascontiguousarray(a, dtype=float)
+        h.update(str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _cached(key: tuple, make: Callable[[], Any]) -> Any:
+    """The cached value for ``key``, made (and an error remembered) on first use."""
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        value = _CACHE[key]
+    else:
+        try:
+            value = make()
+        except LtvxlError as exc:
+            value = exc
+        _CACHE[key] = value
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    if isinstance(value, LtvxlError):
+        raise value
+    return value
+
+
+def fits_for(summary: Any, model: str) -> tuple[FitResult, FitResult | None, str]:
+    """(purchase fit, spend fit or None, spend note) for a customer summary.
+
+    Cached on the content of the summary's columns: an unchanged range is not refitted.
+    """
+    mod = clv.model_module(model)
+    x = summary["frequency"].to_numpy(float)
+    tx = summary["recency"].to_numpy(float)
+    big_t = summary["T"].to_numpy(float)
+    m = summary["monetary_value"].to_numpy(float)
+    key_rfm = _digest(x, tx, big_t)
+    purchases = _cached(
+        (mod.NAME, TIME_UNIT, key_rfm), lambda: mod.fit(x, tx, big_t, time_unit=TIME_UNIT)
+    )
+    try:
+        spend = _cached(("gg", _digest(x, m)), lambda: gammagamma.fit(x, m))
+        note = "" if spend.params["q"] > 1 else "Gamma-Gamma q <= 1: mean repeat spend used"
+        if note:
+            spend = None
+    except LtvxlError as exc:
+        spend, note = None, f"Gamma-Gamma not fitted ({exc.message}); mean repeat spend used"
+    return purchases, spend, note
+
+
+_MODEL_ARG = Arg(
+    "model",
+    "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase "
+    "always by Gamma-Gamma.",
+    kind="text",
+    default="BGNBD",
+    choices=("BGNBD", "PNBD", "MBGNBD"),
+)
+_IDS = Arg(
+    "ids",
+    "Customer id of each transaction: a column of text or numbers; may start with a header row.",
+    kind="data",
+)
+_DATES = Arg(
+    "dates",
+    "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows "
+    "as ids.",
+    kind="data",
+)
+_AMOUNTS = Arg(
+    "amounts",
+    "Amount of each transaction (currency); negative amounts are returns.",
+    kind="data",
+)
+_AS_OF = Arg(
+    "as_of",
+    "Optional end of observation (a date); later transactions are left out. Blank for the last "
+    "date in the log.",
+    kind="value",
+    default=None,
+)
+
+
+def _one(value: Any, name: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        flat = [v for row in value for v in (row if isinstance(row, (list, tuple)) else [row])]
+        if len(flat) != 1:
+            raise LtvxlError(f"{name} must be a single cell, got a range of {len(flat)} cells")
+        value = flat[0]
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _number(value: Any, name: str, default: float, domain: Domain) -> float:
+    value = _one(value, name)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LtvxlError(f"{name} must be a number, got {value!r}")
+    bad = domain.bad_mask(np.asarray(float(value)))
+    if bad.any():
+        code, text = domain.message(name, float(value))
+        raise LtvxlError(text, code)
+    return float(value)
+
+
+def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
+    log = TransactionLog.from_cells(ids, dates, amounts)
+    return tx_summary.customer_summary(log, _one(as_of, "as_of"), TIME_UNIT)
+
+
+def _predict(
+    ids: Any,
+    dates: Any,
+    amounts: Any,
+    horizon: Any,
+    annual_discount_rate: Any,
+    gross_margin: Any,
+    as_of: Any,
+    model: Any,
+    horizon_unit: Any,
+) -> list[list[Any]]:
+    h = _number(horizon, "horizon", 12.0, NON_NEGATIVE)
+    unit = text_option(horizon_unit, "horizon_unit", ("days", "weeks", "months", "years"), "months")
+    unit_days(unit, "horizon_unit")
+    d = _number(annual_discount_rate, "annual_discount_rate", 0.1, DISCOUNT_RATE)
+    m = _number(gross_margin, "gross_margin", 1.0, FRACTION)
+    name = text_option(model, "model", _MODEL_ARG.choices, "BGNBD")
+    summary = _summary(ids, dates, amounts, as_of)
+    purchases, spend, note = fits_for(summary, name)
+    pred = clv.predict(
+        summary,
+        model=name,
+        horizon=h,
+        horizon_unit=unit,
+        time_unit=TIME_UNIT,
+        annual_discount_rate=d,
+        gross_margin=m,
+        purchases_fit=purchases,
+        spend_fit=spend,
+        spend_fallback=bool(note),
+    )
+    t = pred.table
+    span = f"{h:g} {unit}"
+    header = [
+        "customer",
+        "P(alive)" + ("" if purchases.converged else " (fit not converged: see CLV_FIT)"),
+        f"expected purchases (next {span})",
+        "expected spend per purchase" + (" (mean repeat spend)" if note else ""),
+        f"predicted CLV ({span}, {d:.4g} a year, margin {m:.4g})",
+        "churn risk",
+    ]
+    customers = [v.item() if isinstance(v, np.generic) else v for v in t["customer"].tolist()]
+    cols = [
+        t["p_alive"].to_numpy(float),
+        t["expected_purchases"].to_numpy(float),
+        t["expected_spend"].to_numpy(float),
+        t["clv"].to_numpy(float),
+    ]
+    for c, label in zip(cols, header[1:5], strict=True):
+        if not np.all(np.isfinite(c)):
+            raise LtvxlError(f"{label} is not finite for some customers", "#NUM!")
+    grid = np.empty((len(customers), 6), dtype=object)
+    grid[:, 0] = customers
+    for j, c in enumerate(cols, start=1):
+        grid[:, j] = c.tolist()
+    grid[:, 5] = t["churn_risk"].tolist()
+    return [header, *grid.tolist()]
+
+
+CLV_PREDICT = expose(
+    declare(
+        Spec(
+            "CLV_PREDICT",
+            "Per customer from a transaction log: P(alive), expected purchases and spend over "
+            "the horizon, discounted CLV and a churn-risk label (BG/NBD or Pareto/NBD with "
+            "Gamma-Gamma; fits cached).",
+            (
+                _IDS,
+                _DATES,
+                _AMOUNTS,
+                Arg(
+                    "horizon",
+                    "Optional prediction horizon, in horizon_unit (months unless given); blank "
+                    "for 12.",
+                    kind="value",
+                    default=12.0,
+                ),
+                Arg(
+                    "annual_discount_rate",
+                    "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month "
+                    "by month; blank for 0.1.",
+                    kind="value",
+                    default=0.1,
+                ),
+                Arg(
+                    "gross_margin",
+                    "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue "
+                    "CLV.",
+                    kind="value",
+                    default=1.0,
+                ),
+                _AS_OF,
+                _MODEL_ARG,
+                Arg(
+                    "horizon_unit",
+                    "Optional unit of horizon: days, weeks, months (default) or years.",
+                    kind="text",
+                    default="months",
+                    choices=("days", "weeks", "months", "years"),
+                ),
+            ),
+            returns="table",
+            examples=(
+                ("=CLV_PREDICT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),
+                (
+                    '=CLV_PREDICT(A:A, B:B, C:C, 24, 0.08, 0.3, "1997-09-30", "PNBD")',
+                    "a table with a header row",
+                ),
+            ),
+        ),
+        _predict,
+    )
+)
+
+
+def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[list[Any]]:
+    name = text_option(model, "model", _MODEL_ARG.choices, "BGNBD")
+    summary = _summary(ids, dates, amounts, as_of)
+    purchases, spend, note = fits_for(summary, name)
+    rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
+
+    def add(fit: FitResult) -> None:
+        for k, v in fit.params.items():
+            se = fit.std_errors.get(k, float("nan"))
+            rows.append([fit.model, k, v, se if np.isfinite(se) else "#N/A no standard error"])
+        rows.append([fit.model, "log-likelihood", fit.log_likelihood, None])
+        rows.append([fit.model, "customers", fit.n_customers, None])
+        rows.append([fit.model, "status", fit.status, None])
+        for n in fit.notes:
+            rows.append([fit.model, "note", n, None])
+
+    add(purchases)
+    rows.append([purchases.model, "time unit", TIME_UNIT, None])
+    if spend is not None:
+        add(spend)
+    else:
+        rows.append(["Gamma-Gamma", "status", note, None])
+    for n in summary.attrs.get("notes", []):
+        rows.append(["data", "note", str(n), None])
+    return rows
+
+
+CLV_FIT = expose(
+    declare(
+        Spec(
+            "CLV_FIT",
+            "Fit the purchase model (BG/NBD by default) and Gamma-Gamma to a transaction log: "
+            "parameters with standard errors, log-likelihood, customers and fit status (rates "
+            "per week).",
+            (_IDS, _DATES, _AMOUNTS, _AS_OF, _MODEL_ARG),
+            returns="table",
+            examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),),
+        ),
+        _fit,
+    )
+)

@@ -1,0 +1,161 @@
+"""Worksheet functions of the models, called as xlwings calls them (lists of rows, floats).
+
+Expected values are published figures (CDNOW, Fader, Hardie & Lee 2005) or the core
+functions, whose own tests check them against the papers and lifetimes."""
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ltvxl.udfs.models as fam
+from ltvxl.models import bgnbd, gammagamma, paretonbd, sbg
+
+DATA = Path(__file__).parent / "data"
+BG = (0.2426, 4.4136, 0.7929, 2.4259)
+PN = (0.5533, 10.578, 0.6062, 11.669)
+
+
+def col(values):
+    return [[float(v)] for v in values]
+
+
+def test_flat_functions_spill_over_columns_of_customers():
+    x, tx, big_t = [0, 1, 2, 7], [0, 1.71, 30.43, 29.43], [38.86, 38.86, 38.86, 31.0]
+    got = fam.BGNBD_PALIVE(*BG, col(x), col(tx), col(big_t))
+    np.testing.assert_allclose([r[0] for r in got], bgnbd.p_alive(BG, x, tx, big_t))
+    got = fam.PNBD_EXPECTED(*PN, 52.0, col(x), col(tx), col(big_t))
+    np.testing.assert_allclose(
+        [r[0] for r in got], paretonbd.conditional_expected(PN, 52, x, tx, big_t)
+    )
+
+
+def test_parameters_may_be_ranges_too():
+    # two parameter sets, one per row
+    got = fam.SBG_RETENTION([[0.704], [0.668]], [[1.182], [3.806]], 2.0)
+    want = [sbg.retention((0.704, 1.182), 2), sbg.retention((0.668, 3.806), 2)]
+    np.testing.assert_allclose([r[0] for r in got], want)
+
+
+def test_bad_history_gives_a_message_in_its_cell_only():
+    got = fam.BGNBD_EXPECTED(*BG, 39.0, col([2, 0, 3]), col([30.43, 5, 40]), col([38.86] * 3))
+    assert got[0][0] == pytest.approx(1.2259, abs=1e-4)
+    assert got[1][0] == "#VALUE! recency must be 0 when frequency is 0"
+    assert got[2][0] == "#VALUE! recency must be <= age"
+    assert fam.BGNBD_PALIVE(-1.0, *BG[1:], 1.0, 1.0, 2.0).startswith("#VALUE! r_shape must be > 0")
+
+
+def test_gamma_gamma_needs_q_above_one():
+    assert fam.GG_SPEND(6.25, 0.9, 15.44, 2.0, 35.0).startswith("#NUM! q must be > 1")
+    assert fam.GG_SPEND(6.25, 3.74, 15.44, 0.0, 0.0) == pytest.approx(
+        gammagamma.population_mean((6.25, 3.74, 15.44))
+    )
+
+
+def test_sbg_derl_and_survival_cells():
+    assert fam.SBG_SURVIVAL(0.704, 1.182, 0.0) == 1.0
+    assert fam.SBG_DERL(0.704, 1.182, 0.1, 0.0) == pytest.approx(sbg.derl((0.704, 1.182), 0.1, 0))
+    # no discounting and alpha < 1: the expected lifetime is infinite, said as #NUM!
+    assert fam.SBG_DERL(0.704, 1.182, 0.0, 0.0).startswith("#NUM!")
+
+
+@pytest.fixture(scope="module")
+def cdnow_cells():
+    raw = pd.read_csv(
+        DATA / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master", "id", "date", "cds", "amount"],
+    )
+    ids = col(raw.id)
+    dates = [[dt.datetime.strptime(str(d), "%Y%m%d")] for d in raw.date]
+    return ids, dates, col(raw.amount)
+
+
+AS_OF = dt.datetime(1997, 9, 30)
+
+
+def test_clv_fit_on_raw_cdnow_transactions_gives_the_published_parameters(cdnow_cells):
+    rows = fam.CLV_FIT(*cdnow_cells, AS_OF, None)
+    assert rows[0] == ["model", "parameter", "estimate", "std_error"]
+    est = {(m, p): v for m, p, v, _ in rows[1:]}
+    for name, value in {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}.items():
+        assert est[("BG/NBD", name)] == pytest.approx(value, rel=2e-3)
+    assert est[("BG/NBD", "log-likelihood")] == pytest.approx(-9582.4, abs=0.1)
+    assert est[("Gamma-Gamma", "p")] == pytest.approx(6.25, rel=2e-3)
+    assert est[("BG/NBD", "status")].startswith("converged")
+
+
+def test_clv_predict_table(cdnow_cells):
+    rows = fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, AS_OF, None, "weeks")
+    header, body = rows[0], rows[1:]
+    assert header[0] == "customer" and header[-1] == "churn risk"
+    assert "39 weeks" in header[2]
+    assert len(body) == 2357
+    purchases = np.array([r[2] for r in body])
+    assert purchases.sum() == pytest.approx(1653, abs=3)  # the paper's 39-week forecast
+    # undiscounted with margin 1: CLV = expected purchases x expected spend
+    np.testing.assert_allclose([r[4] for r in body], purchases * np.array([r[3] for r in body]))
+    assert {r[5] for r in body} <= {"high", "medium", "low"}
+    assert all(isinstance(v, float) and math.isfinite(v) for r in body for v in r[1:5])
+
+
+def test_clv_predict_units_discount_and_margin(cdnow_cells):
+    year = fam.CLV_PREDICT(*cdnow_cells, 1.0, 0.0, None, AS_OF, None, "years")
+    months = fam.CLV_PREDICT(*cdnow_cells, 12.0, 0.0, None, AS_OF, None, None)
+    assert [r[4] for r in year[1:]] == pytest.approx([r[4] for r in months[1:]])
+    disc = fam.CLV_PREDICT(*cdnow_cells, 12.0, 0.1, 0.3, AS_OF, None, None)
+    ratio = np.array([r[4] for r in disc[1:]]) / np.array([r[4] for r in months[1:]])
+    # margin 0.3 and a year discounted at 10 % month by month: between 0.3 / 1.1 and 0.3
+    assert np.all((ratio > 0.3 / 1.1) & (ratio < 0.3))
+
+
+def test_fits_are_cached_on_the_content(cdnow_cells, monkeypatch):
+    fam._CACHE.clear()
+    calls = []
+    real = bgnbd.fit
+    monkeypatch.setattr(bgnbd, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
+    fam.CLV_PREDICT(*cdnow_cells, 12.0, None, None, AS_OF, None, None)
+    fam.CLV_PREDICT(*cdnow_cells, 24.0, None, None, AS_OF, None, None)
+    fam.CLV_FIT(*cdnow_cells, AS_OF, None)
+    assert len(calls) == 1
+    ids, dates, amounts = cdnow_cells
+    fam.CLV_PREDICT(ids, dates, [[a[0] * 2] for a in amounts], 12.0, None, None, AS_OF, None, None)
+    assert len(calls) == 1  # amounts do not change the purchase model's data
+    fam.CLV_PREDICT(*cdnow_cells, 12.0, None, None, dt.datetime(1997, 12, 31), None, None)
+    assert len(calls) == 2
+
+
+def test_pareto_model_choice(cdnow_cells):
+    rows = fam.CLV_FIT(*cdnow_cells, AS_OF, "pnbd")
+    est = {(m, p): v for m, p, v, _ in rows[1:]}
+    assert est[("Pareto/NBD", "s")] == pytest.approx(0.6062, rel=3e-3)
+    assert fam.CLV_FIT(*cdnow_cells, AS_OF, "xyz").startswith("#VALUE! model must be one of")
+
+
+def day(d):
+    return dt.datetime(2024, 1, 1) + dt.timedelta(days=d)
+
+
+def test_degenerate_logs_give_clear_messages():
+    one_day = fam.CLV_PREDICT(col([1, 2, 3]), [[day(0)]] * 3, col([5, 6, 7]))
+    assert one_day.startswith("#VALUE! BG/NBD cannot be fitted: no customer made a repeat")
+    one = fam.CLV_PREDICT(col([1, 1]), [[day(0)], [day(9)]], col([5, 6]))
+    assert one.startswith("#VALUE! BG/NBD needs at least 2 customers")
+    bad = fam.CLV_PREDICT(col([1]), [[day(0)]], col([5]), -3.0)
+    assert bad.startswith("#VALUE! horizon must be >= 0")
+
+
+def test_spend_fallback_is_labelled():
+    # one repeat buyer: Gamma-Gamma cannot be fitted, the mean repeat spend is used
+    ids = col([1, 1, 1, 2, 3, 4])
+    dates = [[day(0)], [day(20)], [day(40)], [day(5)], [day(10)], [day(30)]]
+    rows = fam.CLV_PREDICT(ids, dates, col([10, 30, 50, 8, 9, 10]), 12.0, 0.0)
+    assert isinstance(rows, list), rows
+    assert rows[0][3] == "expected spend per purchase (mean repeat spend)"
+    assert {r[3] for r in rows[1:]} == {40.0}
+    fit = fam.CLV_FIT(ids, dates, col([10, 30, 50, 8, 9, 10]), None, None)
+    assert any(r[0] == "Gamma-Gamma" and "not fitted" in str(r[2]) for r in fit)
