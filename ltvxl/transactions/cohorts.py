@@ -94,7 +94,7 @@ def cohort_table(
             grid = np.cumsum(grid, axis=1) / sizes[:, None]
     else:
         buy = amounts >= 0
-        pairs = np.unique(codes[buy] * n_cols + k[buy])
+        pairs = np.unique(codes[buy].astype(np.int64) * n_cols + k[buy])
         pc = pairs // n_cols
         grid = np.bincount(crow[pc] * n_cols + pairs % n_cols,
                            minlength=n_rows * n_cols).reshape(n_rows, n_cols).astype(float)

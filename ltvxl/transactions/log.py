@@ -34,6 +34,7 @@ Everything that is skipped, dropped or netted is counted in
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
@@ -62,7 +63,7 @@ _COMPACT_TEXT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 class TransactionLog:
     """A validated transaction log, one entry per transaction row.
 
-    codes: int64 index of each row's customer into :attr:`customers`.
+    codes: integer (int32 or int64) index of each row's customer into :attr:`customers`.
     customers: the distinct customer ids (str), numbers in numeric order
       first, then texts in text order.
     dates: ``datetime64[D]`` date of each row.
@@ -108,7 +109,7 @@ class TransactionLog:
         codes = self.codes[rows]
         used, new_codes = np.unique(codes, return_inverse=True)
         return TransactionLog(
-            codes=new_codes.astype(np.int64).reshape(-1),
+            codes=new_codes.astype(self.codes.dtype).reshape(-1),
             customers=self.customers[used],
             dates=self.dates[rows],
             amounts=self.amounts[rows],
@@ -370,7 +371,7 @@ def _build(
         else:
             counts["returns netted (negative amounts)"] = n_neg
     return TransactionLog(
-        codes=np.asarray(codes, dtype=np.int64).reshape(-1),
+        codes=np.asarray(codes).reshape(-1),
         customers=customers,
         dates=np.ascontiguousarray(days, dtype=np.int64).view("datetime64[D]"),
         amounts=amounts,
@@ -421,10 +422,11 @@ def _factorize_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if span > max(2 * len(values), 1 << 22):
         codes, uniq = pd.factorize(values, sort=True)
         return codes.astype(np.int64, copy=False), np.asarray(uniq)
-    codes = np.subtract(values, lo, dtype=np.int64)
+    kind = np.int32 if span < 2**31 else np.int64  # int32 codes: half the memory
+    codes = np.subtract(values, lo, out=np.empty(len(values), dtype=kind), casting="unsafe")
     present = np.zeros(span, dtype=bool)
     present[codes] = True
-    rank = np.cumsum(present, dtype=np.int64)
+    rank = np.cumsum(present, dtype=kind)
     rank -= 1
     np.take(rank, codes, out=codes)
     return codes, np.flatnonzero(present) + lo
@@ -855,7 +857,14 @@ def _parquet_source(p: Path) -> tuple[list[str], Loader]:
         default = pa.default_memory_pool()
         pa.set_memory_pool(_arrow_pool())  # the reader takes no pool argument
         try:
-            return {c: _column_array(pf.read(columns=[c]).column(0)) for c in cols}
+            n = pf.metadata.num_rows
+            if n == 0:
+                return {c: np.empty(0, dtype=object) for c in cols}
+            columns = {c: _Column(n) for c in cols}
+            for batch in pf.iter_batches(batch_size=1 << 16, columns=cols):
+                for c in cols:  # batch by batch: each batch's buffers are freed at once
+                    columns[c].add(_chunk_array(batch.column(c)))
+            return {c: columns[c].result() for c in cols}
         except LtvxlError:
             raise
         except Exception as exc:
@@ -879,9 +888,11 @@ def _csv_source(p: Path) -> tuple[list[str], Loader]:
 
     parse = pacsv.ParseOptions(delimiter=delimiter)
     try:
-        with pacsv.open_csv(p, parse_options=parse, memory_pool=_arrow_pool()) as reader:
-            names = list(reader.schema.names)
-    except Exception as exc:
+        with p.open(newline="", encoding="utf-8-sig") as fh:  # the header line only
+            names = next(csv.reader(fh, delimiter=delimiter))
+    except StopIteration:
+        raise LtvxlError(f"{p.name}: the file is empty") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
 
     def stream(cols: list[str], as_text: bool) -> dict[str, np.ndarray]:

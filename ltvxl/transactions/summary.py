@@ -105,9 +105,13 @@ class CustomerTotals:
             d0 = int(days.min())
             span = int(days.max()) - d0 + 1
             small = len(log.customers) * span < 2**31
-            key = codes.astype(np.int32 if small else np.int64)  # int32 halves the memory
+            kind = np.int32 if small else np.int64  # int32 halves the memory
+            key = codes.astype(kind)
             key *= span
-            key += days - d0 if not small else (days - d0).astype(np.int32)
+            offset = np.subtract(days, d0, out=np.empty(len(days), dtype=kind),
+                                 casting="unsafe")
+            key += offset
+            del offset
             if not bool(np.all(key[1:] >= key[:-1])):
                 key.sort()
             new = np.empty(len(key), dtype=bool)
@@ -127,7 +131,7 @@ class CustomerTotals:
         self.first, self.last = first, last
         key = cust = starts = ends = new = None  # free before the next step
         self.repeat_value = np.zeros(k)
-        step = max(_CHUNK, 8 * k)  # chunks bound the temporary memory; each costs O(k)
+        step = max(_CHUNK, 2 * k)  # chunks bound the temporary memory; each costs O(k)
         for lo in range(0, len(codes), step):
             c, d = codes[lo:lo + step], days[lo:lo + step]
             value = np.where(d != first[c], amounts[lo:lo + step], 0.0)
