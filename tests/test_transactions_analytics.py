@@ -333,3 +333,13 @@ def test_take_keeps_the_customers_rows(rows):
     direct = property_log([r for k, r in zip(keep, rows, strict=True) if k])
     pd.testing.assert_frame_equal(customer_summary(part, as_of="2024-03-01"),
                                   customer_summary(direct, as_of="2024-03-01"))
+
+
+def test_a_log_of_returns_only():
+    ids, dates, amounts = cells([("a", "2024-01-01", -5.0), ("b", "2024-01-02", -1.0)])
+    assert udfs.LTV_STATS(ids, dates, amounts, None, None) == \
+        "#VALUE! no purchases on or before as_of"
+    assert udfs.COHORT_TABLE(ids, dates, amounts, None, None, None) == \
+        "#VALUE! no purchases on or before as_of"
+    out = udfs.LTV_CUSTOMERS(ids, dates, amounts, None, None)
+    assert len(out) == 1 and out[0][0] == "customer"  # the header only: nobody bought

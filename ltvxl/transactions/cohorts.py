@@ -75,6 +75,8 @@ def cohort_table(
     inside = log.days <= day
     codes, days, amounts = log.codes[inside], log.days[inside], log.amounts[inside]
     has = t.has_purchase
+    if not has.any():
+        raise LtvxlError("no purchases on or before as_of")
     keep = has[codes]  # rows of customers with a purchase (drops returns-only customers)
     codes, days, amounts = codes[keep], days[keep], amounts[keep]
     cust_cohort = period_index(np.where(has, t.first, 0), period)
