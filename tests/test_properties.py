@@ -11,6 +11,7 @@ Generic over every declared function, so families added later are covered:
 import datetime as dt
 import math
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,8 +26,45 @@ SETTINGS = settings(
     deadline=None,
     database=None,
     derandomize=os.environ.get("CI") == "true",  # reproducible in CI, exploring locally
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                           HealthCheck.function_scoped_fixture],
 )
+
+
+def _vm_size():
+    """This process's virtual memory size in bytes (Linux), or None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+@pytest.fixture(autouse=True)
+def memory_cap():
+    """Cap the address space during a property test: a runaway allocation for a huge input
+    becomes a MemoryError (which the function must turn into error text) instead of
+    a visit from the machine's out-of-memory killer."""
+    try:
+        import resource
+    except ImportError:  # not on Linux/macOS
+        yield
+        return
+    size = _vm_size()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if size is None:
+        yield
+        return
+    cap = size + 2**30
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 ELEMENTWISE = [name for name, f in REGISTRY.items() if spec_of(f).elementwise]
 ALL = list(REGISTRY)
