@@ -297,3 +297,11 @@ def test_csv_read_block_by_block_with_types_changing_further_down(tmp_path, monk
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(LtvxlError, match='column "date" row 251: "2024-02-30" is not a date'):
         read_transactions(path)
+
+
+def test_whole_numbers_as_int_cells_and_huge_ids():
+    # xlwings Lite may pass whole numbers as int; ids beyond 2**53 must stay exact
+    log = TransactionLog.from_cells([1001, 1001.0, 2**60], [45000, 45001.0, 45002], [1, 2.5, 3])
+    assert list(log.ids) == ["1001", "1001", str(2**60)]
+    assert log.amounts.tolist() == [1.0, 2.5, 3.0]
+    assert str(log.dates[0]) == "2023-03-15"

@@ -258,8 +258,10 @@ def _tighten(flat: list[Any]) -> np.ndarray:
     """A column of cells as an array: only numbers (and blanks) as float64, only
     datetimes as datetime64 (the fast paths for what xlwings passes), else objects."""
     types = set(map(type, flat))
-    if types <= {float, type(None)} and float in types:
-        return np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+    if types <= {float, int, type(None)} and types & {float, int}:
+        out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+        if int not in types or not (np.abs(out) >= 2**53).any():  # ints exact as floats
+            return out
     if types in ({dt.datetime}, {pd.Timestamp}):
         try:
             idx = pd.DatetimeIndex(flat)
