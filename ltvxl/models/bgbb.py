@@ -17,7 +17,7 @@ from scipy.special import betaln, digamma, gammaln, poch
 
 from ltvxl.errors import LtvxlError
 
-from .base import FitResult, ParamsLike, as_column, compress, fit_mle, params_of
+from .base import FitResult, ParamsLike, as_column, compress, dot, fit_mle, params_of
 
 NAME = "BG/BB"
 PARAMS = ("alpha", "beta", "gamma", "delta")
@@ -109,13 +109,13 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     sw = w.sum()
     grad = np.array(
         [
-            (w @ g_al - sw * ab[0]) * al,
-            (w @ g_be - sw * ab[1]) * be,
-            (w @ g_ga - sw * gd[0]) * ga,
-            (w @ g_de - sw * gd[1]) * de,
+            (dot(w, g_al) - sw * ab[0]) * al,
+            (dot(w, g_be) - sw * ab[1]) * be,
+            (dot(w, g_ga) - sw * gd[0]) * ga,
+            (dot(w, g_de) - sw * gd[1]) * de,
         ]
     )
-    return -float(w @ ll), -grad
+    return -float(dot(w, ll)), -grad
 
 
 def fit(frequency: Any, recency: Any, periods: Any, weights: Any = None) -> FitResult:

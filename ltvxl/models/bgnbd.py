@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import betainc, digamma, expit, gammaln, hyp2f1
 
-from .base import FitResult, ParamsLike, fit_rfm, params_of, rfm_start
+from .base import FitResult, ParamsLike, dot, fit_rfm, params_of, rfm_start
 
 NAME = "BG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -44,20 +44,20 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     r, alpha, a, b = np.exp(theta)
     ux, wx = d.ux, d.wx
     # terms depending on x only, summed over distinct x
-    ll = wx @ (gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux)) + d.w.sum() * (
+    ll = dot(wx, (gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux))) + d.w.sum() * (
         -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
     )
-    d_ab_x = wx @ digamma(a + b + ux)
-    g_r = wx @ digamma(r + ux) - d.w.sum() * (digamma(r) - np.log(alpha))
+    d_ab_x = dot(wx, digamma(a + b + ux))
+    g_r = dot(wx, digamma(r + ux)) - d.w.sum() * (digamma(r) - np.log(alpha))
     g_a = d.w.sum() * digamma(a + b) - d_ab_x
-    g_b = g_a + wx @ digamma(b + ux) - d.w.sum() * digamma(b)
+    g_b = g_a + dot(wx, digamma(b + ux)) - d.w.sum() * digamma(b)
     g_alpha = d.w.sum() * r / alpha
     # the alive / dropped-out mixture, per row
     l_t = np.log(alpha + d.big_t)
     u1 = -(r + d.x) * l_t
-    ll += d.w @ u1
-    g_r -= d.w @ l_t
-    g_alpha -= d.w @ ((r + d.x) / (alpha + d.big_t))
+    ll += dot(d.w, u1)
+    g_r -= dot(d.w, l_t)
+    g_alpha -= dot(d.w, ((r + d.x) / (alpha + d.big_t)))
     if d.xp.size:
         rx = r + d.xp
         l_tx = np.log(alpha + d.txp)
@@ -66,18 +66,18 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
         # log of the dropped-out term relative to the alive term
         v = np.log(a) - np.log(bx1) + rx * (l_tp - l_tx)
         w2 = expit(v)
-        ll += d.wp @ np.logaddexp(0.0, v)
+        ll += dot(d.wp, np.logaddexp(0.0, v))
         wp2 = d.wp * w2
-        g_r += wp2 @ (l_tp - l_tx)
-        g_alpha += wp2 @ (rx / (alpha + d.big_tp) - rx / (alpha + d.txp))
+        g_r += dot(wp2, (l_tp - l_tx))
+        g_alpha += dot(wp2, (rx / (alpha + d.big_tp) - rx / (alpha + d.txp)))
         g_a += wp2.sum() / a
-        g_b -= wp2 @ (1.0 / bx1)
+        g_b -= dot(wp2, (1.0 / bx1))
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
     return -float(ll), -grad
 
 
 def _start(comp):
-    return (*rfm_start(comp), 1.0, 1.0)
+    return (*rfm_start(comp), 0.5, 1.0)
 
 
 def fit(

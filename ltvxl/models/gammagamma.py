@@ -16,7 +16,7 @@ from scipy.special import digamma, gammaln
 
 from ltvxl.errors import LtvxlError
 
-from .base import FitResult, ParamsLike, as_column, compress, fit_mle, params_of
+from .base import FitResult, ParamsLike, as_column, compress, dot, fit_mle, params_of
 
 NAME = "Gamma-Gamma"
 PARAMS = ("p", "q", "gamma")
@@ -35,8 +35,8 @@ class Data:
         self.ux, inv = np.unique(x, return_inverse=True)
         self.wx = np.bincount(inv, weights=w, minlength=self.ux.size)
         self.sum_w = float(w.sum())
-        self.sum_wx_lxm = float(w @ (x * np.log(self.xm)))
-        self.sum_w_lm = float(w @ np.log(m))
+        self.sum_wx_lxm = float(dot(w, (x * np.log(self.xm))))
+        self.sum_w_lm = float(dot(w, np.log(m)))
 
 
 def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
@@ -50,15 +50,15 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     lg_row = np.log(g + d.xm)
     d_pq = digamma(pu + q)
     ll = (
-        d.wx @ (gammaln(pu + q) - gammaln(pu))
+        dot(d.wx, (gammaln(pu + q) - gammaln(pu)))
         + d.sum_w * (q * np.log(g) - gammaln(q))
         + p * d.sum_wx_lxm
         - d.sum_w_lm
-        - d.w @ ((p * d.x + q) * lg_row)
+        - dot(d.w, ((p * d.x + q) * lg_row))
     )
-    g_p = (d.wx * d.ux) @ (d_pq - digamma(pu)) + d.sum_wx_lxm - (d.w * d.x) @ lg_row
-    g_q = d.wx @ d_pq - d.sum_w * (digamma(q) - np.log(g)) - d.w @ lg_row
-    g_g = d.sum_w * q / g - d.w @ ((p * d.x + q) / (g + d.xm))
+    g_p = dot((d.wx * d.ux), (d_pq - digamma(pu))) + d.sum_wx_lxm - dot((d.w * d.x), lg_row)
+    g_q = dot(d.wx, d_pq) - d.sum_w * (digamma(q) - np.log(g)) - dot(d.w, lg_row)
+    g_g = d.sum_w * q / g - dot(d.w, ((p * d.x + q) / (g + d.xm)))
     grad = np.array([g_p * p, g_q * q, g_g * g])
     return -float(ll), -grad
 

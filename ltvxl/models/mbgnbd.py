@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from .base import FitResult, ParamsLike, fit_rfm, params_of
+from .base import FitResult, ParamsLike, dot, fit_rfm, params_of
 from .bgnbd import Data, _safe_a, _start
 
 NAME = "MBG/NBD"
@@ -27,12 +27,12 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     """
     r, alpha, a, b = np.exp(theta)
     ux, wx, n = d.ux, d.wx, d.w.sum()
-    ll = wx @ (gammaln(r + ux) + gammaln(b + ux + 1) - gammaln(a + b + ux + 1)) + n * (
+    ll = dot(wx, (gammaln(r + ux) + gammaln(b + ux + 1) - gammaln(a + b + ux + 1))) + n * (
         -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
     )
-    g_r = wx @ digamma(r + ux) - n * (digamma(r) - np.log(alpha))
-    g_a = n * digamma(a + b) - wx @ digamma(a + b + ux + 1)
-    g_b = g_a + wx @ digamma(b + ux + 1) - n * digamma(b)
+    g_r = dot(wx, digamma(r + ux)) - n * (digamma(r) - np.log(alpha))
+    g_a = n * digamma(a + b) - dot(wx, digamma(a + b + ux + 1))
+    g_b = g_a + dot(wx, digamma(b + ux + 1)) - n * digamma(b)
     g_alpha = n * r / alpha
     rx = r + d.x
     l_t = np.log(alpha + d.big_t)
@@ -40,11 +40,13 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     bx = b + d.x
     v = np.log(a) - np.log(bx) + rx * (l_t - l_tx)
     w2 = d.w * expit(v)
-    ll += d.w @ (-rx * l_t + np.logaddexp(0.0, v))
-    g_r += w2 @ (l_t - l_tx) - d.w @ l_t
-    g_alpha += w2 @ (rx / (alpha + d.big_t) - rx / (alpha + d.tx)) - d.w @ (rx / (alpha + d.big_t))
+    ll += dot(d.w, (-rx * l_t + np.logaddexp(0.0, v)))
+    g_r += dot(w2, (l_t - l_tx)) - dot(d.w, l_t)
+    g_alpha += dot(w2, (rx / (alpha + d.big_t) - rx / (alpha + d.tx))) - dot(
+        d.w, (rx / (alpha + d.big_t))
+    )
     g_a += w2.sum() / a
-    g_b -= w2 @ (1.0 / bx)
+    g_b -= dot(w2, (1.0 / bx))
     grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
     return -float(ll), -grad
 

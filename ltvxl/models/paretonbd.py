@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from .base import FitResult, ParamsLike, fit_rfm, params_of, rfm_start
+from .base import FitResult, ParamsLike, dot, fit_rfm, params_of, rfm_start
 
 NAME = "Pareto/NBD"
 PARAMS = ("r", "alpha", "s", "beta")
@@ -107,8 +107,8 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     """Weighted negative log-likelihood and its gradient in log-parameters."""
     r, alpha, s, beta = np.exp(theta)
     n = d.w.sum()
-    ll = d.wx @ gammaln(r + d.ux) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
-    g_r = d.wx @ digamma(r + d.ux) + n * (np.log(alpha) - digamma(r))
+    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+    g_r = dot(d.wx, digamma(r + d.ux)) + n * (np.log(alpha) - digamma(r))
     g_alpha = n * r / alpha
     g_s = n * np.log(beta)
     g_beta = n * s / beta
@@ -116,11 +116,11 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     l_at = np.log(alpha + d.big_t)
     l_bt = np.log(beta + d.big_t)
     rx = r + d.x
-    ll += d.w @ (-rx * l_at - s * l_bt)
-    g_r -= d.w @ l_at
-    g_alpha -= d.w @ (rx / (alpha + d.big_t))
-    g_s -= d.w @ l_bt
-    g_beta -= d.w @ (s / (beta + d.big_t))
+    ll += dot(d.w, (-rx * l_at - s * l_bt))
+    g_r -= dot(d.w, l_at)
+    g_alpha -= dot(d.w, (rx / (alpha + d.big_t)))
+    g_s -= dot(d.w, l_bt)
+    g_beta -= dot(d.w, (s / (beta + d.big_t)))
     if d.xo.size:
         x, big_t = d.xo, d.big_to
         log_i, m_la, m_ia, m_lb, m_ib = dropout_integral(
@@ -130,12 +130,12 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
         la, lb = np.log(alpha + big_t), np.log(beta + big_t)
         v = np.log(s) + log_i + rxo * la + s * lb  # log(s I / A)
         wi = expit(v)
-        ll += d.wo @ np.logaddexp(0.0, v)
+        ll += dot(d.wo, np.logaddexp(0.0, v))
         ww = d.wo * wi
-        g_r += ww @ (la - m_la)
-        g_alpha += ww @ (rxo / (alpha + big_t) - rxo * m_ia)
-        g_s += ww @ (1.0 / s + lb - m_lb)
-        g_beta += ww @ (s / (beta + big_t) - (s + 1.0) * m_ib)
+        g_r += dot(ww, (la - m_la))
+        g_alpha += dot(ww, (rxo / (alpha + big_t) - rxo * m_ia))
+        g_s += dot(ww, (1.0 / s + lb - m_lb))
+        g_beta += dot(ww, (s / (beta + big_t) - (s + 1.0) * m_ib))
     grad = np.array([g_r * r, g_alpha * alpha, g_s * s, g_beta * beta])
     return -float(ll), -grad
 
@@ -143,7 +143,7 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
 def _start(comp):
     r0, alpha0 = rfm_start(comp)
     mean_t = float(np.average(comp.columns[2], weights=comp.weights))
-    return r0, alpha0, 1.0, max(mean_t, 1e-3)
+    return r0, alpha0, 0.5, max(mean_t / 2.0, 1e-3)
 
 
 def fit(

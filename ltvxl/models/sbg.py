@@ -20,7 +20,7 @@ from scipy.special import betaln, digamma, gammaln, hyp2f1
 
 from ltvxl.errors import LtvxlError
 
-from .base import FitResult, ParamsLike, as_column, fit_mle, params_of
+from .base import FitResult, ParamsLike, as_column, dot, fit_mle, params_of
 
 NAME = "sBG"
 PARAMS = ("alpha", "beta")
@@ -54,10 +54,10 @@ def negll(theta: np.ndarray, lost, t, survivors) -> tuple[float, np.ndarray]:
     # log P(T = t) = log a + lnG(b+t-1) - lnG(b) + lnG(a+b) - lnG(a+b+t)
     lp = np.log(a) + gammaln(b + t - 1) - gammaln(b) + gammaln(a + b) - gammaln(a + b + t)
     ls = gammaln(b + k) - gammaln(b) + gammaln(a + b) - gammaln(a + b + k)
-    ll = lost @ lp + survivors * ls
+    ll = dot(lost, lp) + survivors * ls
     dab_t = digamma(a + b + t)
-    g_a = lost @ (1.0 / a + d_ab - dab_t) + survivors * (d_ab - digamma(a + b + k))
-    g_b = lost @ (digamma(b + t - 1) - digamma(b) + d_ab - dab_t) + survivors * (
+    g_a = dot(lost, (1.0 / a + d_ab - dab_t)) + survivors * (d_ab - digamma(a + b + k))
+    g_b = dot(lost, (digamma(b + t - 1) - digamma(b) + d_ab - dab_t)) + survivors * (
         digamma(b + k) - digamma(b) + d_ab - digamma(a + b + k)
     )
     return -float(ll), -np.array([g_a * a, g_b * b])
