@@ -21,7 +21,7 @@ SPILLING = {  # sheet: anchors of the dynamic-array formulas
     "Segments": ["H5", "J5", "A11"],
     "Cohorts": ["A4", "A110"],
     "Channels": ["A3"],
-    "Dashboard": ["A5", "D20"],
+    "Dashboard": ["A5"],
 }
 
 

@@ -60,6 +60,9 @@ class RefreshError(LtvxlError):
     """A formula that the headless refresh cannot evaluate."""
 
 
+_ORDINAL_1899_12_30 = dt.date(1899, 12, 30).toordinal()
+
+
 class ExcelDate(float):
     """A date cell: its Excel serial number, remembering the ``datetime`` it came from.
 
@@ -67,14 +70,21 @@ class ExcelDate(float):
     the ``datetime``, as xlwings passes a date cell.
     """
 
-    when: dt.datetime
+    _day: dt.date
 
     def __new__(cls, when: dt.datetime | dt.date) -> ExcelDate:
-        if not isinstance(when, dt.datetime):
-            when = dt.datetime(when.year, when.month, when.day)
-        obj = float.__new__(cls, excel_serial(when))
-        obj.when = when
+        if isinstance(when, dt.datetime):
+            obj = float.__new__(cls, excel_serial(when))
+        else:
+            obj = float.__new__(cls, when.toordinal() - _ORDINAL_1899_12_30)
+        obj._day = when
         return obj
+
+    @property
+    def when(self) -> dt.datetime:
+        """The date as xlwings passes a date cell: a ``datetime``."""
+        d = self._day
+        return d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
 
 
 @dataclass
@@ -279,6 +289,7 @@ class Grids:
         self._book: Any = None
         self.base: dict[str, np.ndarray] = {}
         self.blocks: dict[str, list[tuple[int, int, np.ndarray]]] = {}
+        self.blanked: dict[str, list[tuple[int, int, int, int]]] = {}
 
     def _load(self, sheet: str) -> np.ndarray:
         if sheet not in self.base:
@@ -299,28 +310,34 @@ class Grids:
                 arr[i, : len(r)] = [
                     v if (t := type(v)) is float else
                     (empty if v == "" else v) if t is str else _from_calamine(v) for v in r]
+            for r1, c1, r2, c2 in self.blanked.pop(sheet, []):
+                arr[r1 - 1: r2, c1 - 1: c2] = _EMPTY
             self.base[sheet] = arr
-            self.blocks.setdefault(sheet, [])
         return self.base[sheet]
 
     def blank(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> None:
-        """Forget the stored values of a range (an old spill range)."""
-        base = self._load(sheet)
-        base[r1 - 1: r2, c1 - 1: c2] = _EMPTY
+        """Forget the stored values of a range (an old spill range) when the sheet is read."""
+        if sheet in self.base:
+            self.base[sheet][r1 - 1: r2, c1 - 1: c2] = _EMPTY
+        else:
+            self.blanked.setdefault(sheet, []).append((r1, c1, r2, c2))
 
     def extent(self, sheet: str) -> tuple[int, int]:
         base = self._load(sheet)
         rows, cols = base.shape
-        for r, c, arr in self.blocks[sheet]:
+        for r, c, arr in self.blocks.get(sheet, ()):
             rows = max(rows, r + arr.shape[0] - 1)
             cols = max(cols, c + arr.shape[1] - 1)
         return rows, cols
 
     def put(self, sheet: str, r: int, c: int, arr: np.ndarray) -> None:
-        self._load(sheet)
-        self.blocks[sheet].append((r, c, arr))
+        self.blocks.setdefault(sheet, []).append((r, c, arr))
 
     def read(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> np.ndarray:
+        if r2 != MAX_ROWS and c2 != MAX_COLS:  # within one computed block (a spill): no file read
+            for br, bc, arr in reversed(self.blocks.get(sheet, ())):
+                if br <= r1 and bc <= c1 and r2 < br + arr.shape[0] and c2 < bc + arr.shape[1]:
+                    return arr[r1 - br: r2 - br + 1, c1 - bc: c2 - bc + 1].copy()
         base = self._load(sheet)
         if r2 == MAX_ROWS or c2 == MAX_COLS:
             rows, cols = self.extent(sheet)
@@ -332,7 +349,7 @@ class Grids:
         out[:] = _EMPTY
         part = base[r1 - 1: r2, c1 - 1: c2]
         out[: part.shape[0], : part.shape[1]] = part
-        for br, bc, arr in self.blocks[sheet]:
+        for br, bc, arr in self.blocks.get(sheet, ()):
             er, ec = br + arr.shape[0] - 1, bc + arr.shape[1] - 1
             if er < r1 or br > r2 or ec < c1 or bc > c2:
                 continue
@@ -601,6 +618,8 @@ class Engine:
         """Spill ranges computed in this refresh, by sheet."""
         self.old_spills: list[tuple[str, tuple[int, int, int, int], tuple[int, int]]] = []
         self.inputs: dict[Ref, Any] = {}
+        self.anchors: dict[str, list[tuple[str, int, int]]] = {}
+        """Dynamic-array formula cells by sheet."""
         _ARG_CACHE.clear()
 
     def load(self) -> None:
@@ -622,6 +641,8 @@ class Engine:
                     raise RefreshError(f"{sheet.name}!{cell_name(fc.row, fc.col)}: "
                                        f"={fc.text}: {exc}") from None
                 self.nodes[(sheet.name, fc.row, fc.col)] = node
+                if fc.kind == "dynamic":
+                    self.anchors.setdefault(sheet.name, []).append((sheet.name, fc.row, fc.col))
                 if fc.kind == "dynamic" and fc.ref is not None:
                     r1, c1, r2, c2 = fc.ref
                     self.old_spills.append((sheet.name, fc.ref, (fc.row, fc.col)))
@@ -638,7 +659,13 @@ class Engine:
             node = self.nodes[(sheet, *anchor)]
             node.spill = (r2 - r1 + 1, c2 - c1 + 1)
 
-    def _deps(self, node: _Node) -> list[tuple[str, int, int]]:
+    def _deps(self, node: _Node) -> list[tuple[tuple[str, int, int], bool]]:
+        """(formula cell, soft) pairs that must be evaluated before ``node``.
+
+        Soft: a dynamic-array anchor above and left of a range, whose new spill
+        range might reach into it; a soft dependency that would close a cycle
+        is skipped (the spill cannot reach there without a real cycle).
+        """
         out = []
         for ref in node.refs:
             if ref.spill:
@@ -660,7 +687,16 @@ class Engine:
                         and ref.c1 <= c2:
                     out.append((sheet, *anchor))
         own = (node.sheet, node.cell.row, node.cell.col)
-        return [d for d in out if d != own]
+        hard = [(d, False) for d in dict.fromkeys(out) if d != own]
+        seen = set(out)
+        for ref in node.refs:
+            if ref.spill:
+                continue
+            for key in self.anchors.get(ref.sheet, ()):
+                if key[1] <= ref.r2 and key[2] <= ref.c2 and key not in seen and key != own:
+                    seen.add(key)
+                    hard.append((key, True))
+        return hard
 
     def run(self) -> None:
         state: dict[tuple[str, int, int], int] = {}
@@ -674,8 +710,10 @@ class Engine:
             state[start] = 1
             while stack:
                 key, deps = stack[-1]
-                for dep in deps:
+                for dep, soft in deps:
                     st = state.get(dep)
+                    if st == 1 and soft:
+                        continue
                     if st == 1:
                         n = self.nodes[dep]
                         raise RefreshError(
@@ -797,9 +835,10 @@ class Engine:
         if any(_overlap(rect, other) for other in claimed):
             return True
         old = [o for o in residue if _overlap(rect, o)]
+        whole = [o for o in old if o[1] <= c and rect[3] <= o[3]]  # cover the spill's width
         for rr in range(r, r + h):
             rec = sx.rows.get(rr)
-            if rec is None:
+            if rec is None or any(o[0] <= rr <= o[2] for o in whole):
                 continue
             for cc in rec[1]:
                 if c <= cc <= rect[3] and (rr, cc) != (r, c) and sx.occupied(rr, cc) \
@@ -815,8 +854,11 @@ class Engine:
             for old in residue:
                 near = [n for n in claimed if _overlap(old, n)]
                 for r in range(old[0], old[2] + 1):
+                    spans = [(n[1], n[3]) for n in near if n[0] <= r <= n[2]]
+                    if any(lo <= old[1] and old[3] <= hi for lo, hi in spans):
+                        continue  # the whole row of the old range is still spilled
                     for c in range(old[1], old[3] + 1):
-                        if not any(_inside(r, c, n) for n in near):
+                        if not any(lo <= c <= hi for lo, hi in spans):
                             sx.set_value(r, c, None, clear=True)
         parts = {}
         for sheet in self.pkg.sheets:

@@ -163,7 +163,7 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
 
     data = data if data is not None else sample_transactions()
     have = _functions()
-    book = xlsxwriter.Workbook(str(path))
+    book = xlsxwriter.Workbook(str(path), {"use_future_functions": True})
     book.set_properties({
         "title": "ltvxl customer lifetime value workbook",
         "subject": "Customer lifetime value (LTV/CLV) analytics",
@@ -305,6 +305,10 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     return None
 
 
+MAX_ROW = 1_048_576
+"""Formulas outside spill ranges read whole columns below a spill (not ``A3#``), so that
+viewers and LibreOffice, which cannot parse spill references, keep their values."""
+STATS_END = 22  # LTV_STATS spills from Dashboard!A5 (17 rows); MATCH looks in A5:A22
 TIERS = ("High", "Medium", "Low")
 TIER_ROW = 5  # first tier row of the summary on Segments (1-based)
 RFM_ROW = 11  # the RFM summary spills from Segments!A11
@@ -328,9 +332,10 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
     first, last = TIER_ROW, TIER_ROW + len(TIERS) - 1
     for k, tier in enumerate(TIERS, start=TIER_ROW):
         ws.write_string(k - 1, 0, tier)
-        ws.write_formula(k - 1, 1, f"=COUNTIF(J5#, A{k})", fmt.count)
+        ws.write_formula(k - 1, 1, f"=COUNTIF($J$5:$J${MAX_ROW}, A{k})", fmt.count)
         ws.write_formula(k - 1, 2, f"=B{k} / SUM(B${first}:B${last})", fmt.percent)
-        ws.write_formula(k - 1, 3, f"=SUMIF(J5#, A{k}, CHOOSECOLS(H5#, 2))", fmt.money)
+        ws.write_formula(k - 1, 3, f"=SUMIF($J$5:$J${MAX_ROW}, A{k}, $I$5:$I${MAX_ROW})",
+                         fmt.money)
         ws.write_formula(k - 1, 4, f"=D{k} / SUM(D${first}:D${last})", fmt.percent)
     if "RFM_SUMMARY" in have:
         ws.write(f"A{RFM_ROW - 1}", "RFM segments (recency, frequency, monetary quintiles)",
@@ -431,12 +436,11 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
     if "CLV_PREDICT" in have:
         ws.write("A24", "Predicted (Predictions sheet)", fmt.bold)
         ws.write_string("A25", "average predicted CLV per customer (horizon on Inputs)")
-        ws.write_formula("B25", "=AVERAGE(CHOOSECOLS(DROP(Predictions!A3#, 1), 5))", fmt.money)
+        ws.write_formula("B25", f"=AVERAGE(Predictions!$E$4:$E${MAX_ROW})", fmt.money)
         ws.write_string("A26", "total predicted CLV of the current customers")
-        ws.write_formula("B26", "=SUM(CHOOSECOLS(DROP(Predictions!A3#, 1), 5))", fmt.money)
+        ws.write_formula("B26", f"=SUM(Predictions!$E$4:$E${MAX_ROW})", fmt.money)
         ws.write_string("A27", "customers probably still active (P(alive) > 0.5)")
-        ws.write_formula("B27", '=COUNTIF(CHOOSECOLS(DROP(Predictions!A3#, 1), 2), ">0.5")',
-                         fmt.count)
+        ws.write_formula("B27", f'=COUNTIF(Predictions!$B$4:$B${MAX_ROW}, ">0.5")', fmt.count)
     ws.write_row("D4", ["Unit economics (Inputs sheet)", ""], fmt.head)
     model = [
         ("Lifetime value (LTV)", "=ltv", fmt.big),
@@ -455,8 +459,8 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
     ws.write_formula("E13", "=ltv", fmt.money)
     ws.write_string("D14", "LTV (from the transactions)")
     if "LTV_STATS" in have:
-        ws.write_formula("E14", '=INDEX(CHOOSECOLS(A5#, 2), MATCH("simple LTV*", '
-                                'CHOOSECOLS(A5#, 1), 0))', fmt.money)
+        ws.write_formula("E14", f'=INDEX($B$5:$B${STATS_END}, MATCH("simple LTV*", '
+                                f'$A$5:$A${STATS_END}, 0))', fmt.money)
     ws.write_string("D15", "CAC")
     ws.write_formula("E15", "=acquisition_cost", fmt.money)
     ws.write_string("D16", "LTV:CAC from the transactions")
@@ -485,9 +489,28 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
     if "RFM_SUMMARY" in have:
         ws.write_row("D19", ["Largest segments by revenue", "customers", "revenue",
                              "share of revenue"], fmt.head)
-        ws.write_dynamic_array_formula(
-            "D20", f"=TAKE(CHOOSECOLS(SORT(DROP(Segments!A{RFM_ROW}#, 1), 4, -1), 1, 2, 4, 5),"
-                   " 3)")
+        first, last = RFM_ROW + 1, RFM_ROW + 11
+        revenue = f"Segments!$D${first}:$D${last}"
+        for k in range(3):  # plain formulas of classic functions: any viewer shows their values
+            for j, col in enumerate("ABDE"):
+                ws.write_formula(19 + k, 3 + j, f"=INDEX(Segments!${col}${first}:${col}${last}, "
+                                 f"MATCH(LARGE({revenue}, {k + 1}), {revenue}, 0))",
+                                 (fmt.text, fmt.count, fmt.money, fmt.percent)[j])
+    if "LTV_STATS" in have:
+        ws.write("A29", "Headline figures (plain formulas, shown by any viewer)", fmt.bold)
+        headline = [
+            ("customers", f'=INDEX($B$5:$B${STATS_END}, MATCH("customers", '
+                          f'$A$5:$A${STATS_END}, 0))', fmt.count),
+            ("revenue (returns netted)", f'=INDEX($B$5:$B${STATS_END}, MATCH("revenue*", '
+                                         f'$A$5:$A${STATS_END}, 0))', fmt.money),
+            ("simple LTV from the transactions", "=E14", fmt.money),
+            ("LTV:CAC from the transactions", "=E16", fmt.ratio),
+        ]
+        if "CLV_PREDICT" in have:
+            headline.append(("average predicted CLV per customer", "=B25", fmt.money))
+        for k, (label, formula, style) in enumerate(headline, start=29):
+            ws.write_string(k, 0, label)
+            ws.write_formula(k, 1, formula, style)
     if "COHORT_TABLE" in have:
         top = 40
         ws.write(f"A{top}", "Cohort value curve: cumulative value per acquired customer, "
@@ -496,8 +519,9 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         ws.write_string(f"A{top + 2}", "average cumulative value per customer")
         for k in range(CURVE_PERIODS):
             ws.write_number(top, 1 + k, k)
-            ws.write_formula(top + 1, 1 + k, f"=IFERROR(AVERAGE(CHOOSECOLS(DROP(Cohorts!"
-                                             f"A{COHORT_VALUE_ROW}#, 1), {k + 3})), NA())",
+            col = col_letters(3 + k)
+            ws.write_formula(top + 1, 1 + k, f"=IFERROR(AVERAGE(Cohorts!${col}$"
+                                             f"{COHORT_VALUE_ROW + 1}:${col}${MAX_ROW}), NA())",
                              fmt.money)
         end = col_letters(1 + CURVE_PERIODS)
         curve = book.add_chart({"type": "line"})

@@ -303,6 +303,8 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
 
 # -------------------------------------------------------------- sheet XML
 
+_ROW_R = re.compile(r'(?:^|\s)r="(\d+)"')
+_CELL_R = re.compile(r'(?:^|\s)r="\$?([A-Za-z]{1,3})\$?\d+"')
 _S_ATTR = re.compile(r'\ss="(\d+)"')
 
 
@@ -373,15 +375,21 @@ class SheetXml:
         self.rows: dict[int, list[Any]] = {}
         """row number -> [row attrs text, {col: cell xml}, raw row xml or None if edited]."""
         last = 0
+        row_r, cell_r = _ROW_R, _CELL_R
+        letters: dict[str, int] = {}
         for rm in self._row_re.finditer(body):
-            ra = attrs(rm.group(1))
-            r = int(ra["r"]) if "r" in ra else last + 1
+            m = row_r.search(rm.group(1))
+            r = int(m.group(1)) if m else last + 1
             last = r
             cells: dict[int, str] = {}
             lastc = 0
             for cm in self._cell_re.finditer(rm.group(2) or ""):
-                ca = attrs(cm.group(1))
-                c = parse_cell(ca["r"])[1] if "r" in ca else lastc + 1
+                m = cell_r.search(cm.group(1))
+                if m:
+                    col = m.group(1)
+                    c = letters.get(col) or letters.setdefault(col, col_number(col))
+                else:
+                    c = lastc + 1
                 lastc = c
                 cells[c] = cm.group(0)
             self.rows[r] = [rm.group(1), cells, rm.group(0)]
