@@ -39,6 +39,8 @@ def test_shared_formulas_names_tables_and_whole_columns(tmp_path):
     wb.define_name("margin", "=0.25")
     wb.define_name("S!local_rate", "=0.1")
     wb.define_name("double_margin", "=margin*2")
+    wb.define_name("S!rate2", "=S!$B$2")
+    ws.write_formula("F6", "=S!rate2 * 10 + rate2")
     ws.write_formula("F1", "=LTV(A2, B2, C2, margin)")
     ws.write_formula("F2", "=double_margin + local_rate")
     ws.write_formula("F3", "=SUM(A:A)")
@@ -70,6 +72,7 @@ def test_shared_formulas_names_tables_and_whole_columns(tmp_path):
     assert s["F4"].value == pytest.approx(sum(expected))
     assert [s.cell(r, 10).value for r in range(2, 5)] == [3, 5, 8]  # #This Row
     assert s["F5"].value == pytest.approx(16 + 4)
+    assert s["F6"].value == pytest.approx(rows[0][1] * 11)
     assert [s.cell(r, 12).value for r in range(1, 4)] == [15, 25, 40]
 
 

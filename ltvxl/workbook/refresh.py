@@ -380,6 +380,10 @@ _NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
                   "RANDARRAY", "NOW", "TODAY"}
 
 
+_A1_LIKE = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?|\$?[A-Za-z]{1,3}:\$?"
+                      r"[A-Za-z]{1,3}|\$?\d+:\$?\d+")
+
+
 def _function_name(token: str) -> str:
     name = token[:-1]
     if "!" in name:  # an add-in function: [1]!LTV or 'C:\...\addin.xlam'!LTV
@@ -497,13 +501,15 @@ class Preparer:
         return f"_XREF_{len(refs) - 1}"
 
     def _name(self, sheet: str, val: str) -> str | None:
-        if "[" in val or ("!" in val and not val.rsplit("!", 1)[1].replace("_", "").isalpha()):
+        if "[" in val:
             return None
         if "!" in val:
             sname, nm = val.rsplit("!", 1)
+            if _A1_LIKE.fullmatch(nm):
+                return None
             idx = self.sheet_index.get(_unquote_sheet(sname))
             return self.pkg.names.get((idx, nm.upper()))
-        if re.fullmatch(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?", val):
+        if _A1_LIKE.fullmatch(val):
             return None
         local = self.pkg.names.get((self.sheet_index.get(sheet), val.upper()))
         if local is not None:
