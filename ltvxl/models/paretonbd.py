@@ -71,7 +71,8 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
     shift = log_zr / -rho  # log((c+y)/(c+t_x))
     y = tx + (c + tx) * np.expm1(shift)
     l_cy = l_c_tx + shift
-    l_oy = np.log(np.where(on_alpha, beta, alpha) + y)  # the other offset
+    other = np.where(on_alpha, beta, alpha)  # the other offset
+    l_oy = np.log(other + y)
     expo = np.where(on_alpha, s + 1.0, r + x)
     log_h = expo * (l_cy - l_oy) + _LOG_W
     top = log_h.max(axis=1, keepdims=True)
@@ -81,10 +82,20 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
         log_i = (-rho * l_c_tx + np.log(one_minus_q) - np.log(rho))[:, 0] + top[:, 0] + np.log(tot)
     if not moments:
         return log_i
-    l_ay = np.where(on_alpha, l_cy, l_oy)
-    l_by = np.where(on_alpha, l_oy, l_cy)
-    mean = lambda g: np.einsum("ij,ij->i", e, g) / tot  # noqa: E731
-    return log_i, mean(l_ay), mean(1.0 / (alpha + y)), mean(l_by), mean(1.0 / (beta + y))
+
+    def mean(g: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", e, g) / tot
+
+    on = on_alpha[:, 0]
+    m_lc, m_lo = mean(l_cy), mean(l_oy)
+    m_ic, m_io = mean(1.0 / (c + y)), mean(1.0 / (other + y))
+    return (
+        log_i,
+        np.where(on, m_lc, m_lo),
+        np.where(on, m_ic, m_io),
+        np.where(on, m_lo, m_lc),
+        np.where(on, m_io, m_ic),
+    )
 
 
 class Data:
