@@ -59,10 +59,11 @@ def _cmd_docs(args: argparse.Namespace) -> int:
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
+    from .report import Progress
     from .workbook.template import TEMPLATE_PATH, build_template
 
     out = Path(args.output) if args.output else TEMPLATE_PATH
-    result = build_template(out, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    result = build_template(out, progress=Progress())
     for warning in result.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print(f"Wrote {result.output} ({result.formulas:,} formulas, computed)")
@@ -70,10 +71,10 @@ def _cmd_template(args: argparse.Namespace) -> int:
 
 
 def _cmd_refresh(args: argparse.Namespace) -> int:
+    from .report import Progress
     from .workbook.refresh import refresh
 
-    result = refresh(args.book, args.output, in_place=args.in_place,
-                     progress=lambda m: print(m, file=sys.stderr, flush=True))
+    result = refresh(args.book, args.output, in_place=args.in_place, progress=Progress())
     for warning in result.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print(f"Refreshed {result.formulas:,} formulas ({result.spilled_cells:,} spilled cells) "
