@@ -46,22 +46,17 @@ _HALF = _U.size // 2 + 1  # nodes [0, _HALF) have u <= 1/2
 _U_LO, _V_HI = _U[:_HALF], _V[_HALF:]
 
 
-def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
-    """log I per customer (a flat array), and optionally the I-weighted means of
-    log(alpha+y), 1/(alpha+y), log(beta+y), 1/(beta+y) over y in (t_x, T].
+_EVEN = np.arange(1, _U.size, 2)  # the nodes of the rule with twice the step
+TOLERANCE = 1e-3
+"""Relative gap between the 23- and 11-node rules above which the other offset is tried."""
 
-    With ``c`` the offset of the factor with the larger exponent (alpha when
-    r + x >= s + 1, else beta) and ``rho = r + s + x``, the substitution
-    ``z = (c+y)^-rho`` leaves the bounded smooth factor
-    ``h = ((c+y)/(alpha+y))^(r+x) ((c+y)/(beta+y))^(s+1)`` (one factor is 1),
-    integrated by tanh-sinh quadrature (23 nodes) on the normalised z-interval.
-    """
-    x, tx, big_t = (np.asarray(v, dtype=float).reshape(-1, 1) for v in (x, tx, big_t))
-    on_alpha = r + x >= s + 1.0
-    c = np.where(on_alpha, alpha, beta)
-    rho = r + s + x
-    l_c_tx = np.log(c + tx)
-    span = np.log(c + big_t) - l_c_tx
+
+def _quad(r, alpha, s, beta, x, tx, big_t, c_tx):
+    """Tanh-sinh pieces of the dropout integral for offsets ``c_tx`` = c + t_x (columns)."""
+    p, q = r + x, s + 1.0
+    rho = p + q - 1.0
+    l_c_tx = np.log(c_tx)
+    span = np.log1p((big_t - tx) / c_tx)  # log((c+T)/(c+t_x))
     one_minus_q = -np.expm1(-rho * span)  # 1 - z_T / z_tx
     # log(z / z_tx) at the nodes, accurate at both ends of the interval
     log_zr = np.concatenate(
@@ -69,33 +64,51 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
         axis=1,
     )
     shift = log_zr / -rho  # log((c+y)/(c+t_x))
-    y = tx + (c + tx) * np.expm1(shift)
-    l_cy = l_c_tx + shift
-    other = np.where(on_alpha, beta, alpha)  # the other offset
-    l_oy = np.log(other + y)
-    expo = np.where(on_alpha, s + 1.0, r + x)
-    log_h = expo * (l_cy - l_oy) + _LOG_W
+    y = tx + c_tx * np.expm1(shift)
+    l_ay = np.log(alpha + y)
+    l_by = np.log(beta + y)
+    log_h = (rho + 1.0) * (l_c_tx + shift) - p * l_ay - q * l_by + _LOG_W
     top = log_h.max(axis=1, keepdims=True)
     e = np.exp(log_h - top)
     tot = e.sum(axis=1)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
         log_i = (-rho * l_c_tx + np.log(one_minus_q) - np.log(rho))[:, 0] + top[:, 0] + np.log(tot)
+        gap = np.abs(2.0 * e[:, _EVEN].sum(axis=1) - tot) / tot
+    return log_i, e, tot, y, l_ay, l_by, np.nan_to_num(gap)
+
+
+def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
+    """log I per customer (a flat array), and optionally the I-weighted means of
+    log(alpha+y), 1/(alpha+y), log(beta+y), 1/(beta+y) over y in (t_x, T].
+
+    The integrand is written as ``(c+y)^-(rho+1) h(y)`` with ``rho = r + s + x``;
+    the substitution ``z = (c+y)^-rho`` leaves the smooth, bounded ``h``,
+    integrated by tanh-sinh quadrature (23 nodes) on the normalised z-interval.
+    The offset ``c`` is alpha or beta, that of the larger exponent; where the
+    rule with half the nodes disagrees by more than :data:`TOLERANCE` (``h``
+    steep, e.g. beta << alpha), the offset whose power has the integrand's
+    log-slope at t_x is tried too and the better-converged result kept.
+    """
+    x, tx, big_t = (np.asarray(v, dtype=float).reshape(-1, 1) for v in (x, tx, big_t))
+    p, q = r + x, s + 1.0
+    first = np.where(p >= q, alpha + tx, beta + tx)
+    parts = list(_quad(r, alpha, s, beta, x, tx, big_t, first))
+    redo = np.flatnonzero(parts[-1] > TOLERANCE)
+    if redo.size:
+        slope = (p + q) / (p / (alpha + tx) + q / (beta + tx))
+        alt = _quad(r, alpha, s, beta, x[redo], tx[redo], big_t[redo], slope[redo])
+        better = alt[-1] < parts[-1][redo]
+        rows = redo[better]
+        for k, piece in enumerate(alt):
+            parts[k][rows] = piece[better]
+    log_i, e, tot, y, l_ay, l_by, _ = parts
     if not moments:
         return log_i
 
     def mean(g: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", e, g) / tot
 
-    on = on_alpha[:, 0]
-    m_lc, m_lo = mean(l_cy), mean(l_oy)
-    m_ic, m_io = mean(1.0 / (c + y)), mean(1.0 / (other + y))
-    return (
-        log_i,
-        np.where(on, m_lc, m_lo),
-        np.where(on, m_ic, m_io),
-        np.where(on, m_lo, m_lc),
-        np.where(on, m_io, m_ic),
-    )
+    return log_i, mean(l_ay), mean(1.0 / (alpha + y)), mean(l_by), mean(1.0 / (beta + y))
 
 
 class Data:
