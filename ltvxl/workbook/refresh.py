@@ -290,6 +290,8 @@ class Grids:
         self.base: dict[str, np.ndarray] = {}
         self.blocks: dict[str, list[tuple[int, int, np.ndarray]]] = {}
         self.blanked: dict[str, list[tuple[int, int, int, int]]] = {}
+        self.singles: dict[str, dict[tuple[int, int], Any]] = {}
+        self.single_extent: dict[str, tuple[int, int]] = {}
 
     def _load(self, sheet: str) -> np.ndarray:
         if sheet not in self.base:
@@ -328,12 +330,25 @@ class Grids:
         for r, c, arr in self.blocks.get(sheet, ()):
             rows = max(rows, r + arr.shape[0] - 1)
             cols = max(cols, c + arr.shape[1] - 1)
+        lo_hi = self.single_extent.get(sheet)
+        if lo_hi:
+            rows, cols = max(rows, lo_hi[0]), max(cols, lo_hi[1])
         return rows, cols
 
     def put(self, sheet: str, r: int, c: int, arr: np.ndarray) -> None:
+        if arr.shape == (1, 1):  # one cell: kept in a dict, so that reads stay fast
+            self.singles.setdefault(sheet, {})[(r, c)] = arr[0, 0]
+            ext = self.single_extent.get(sheet, (0, 0))
+            self.single_extent[sheet] = (max(ext[0], r), max(ext[1], c))
+            return
         self.blocks.setdefault(sheet, []).append((r, c, arr))
 
     def read(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> np.ndarray:
+        singles = self.singles.get(sheet, {})
+        if r1 == r2 and c1 == c2 and (r1, c1) in singles:
+            out = np.empty((1, 1), dtype=object)
+            out[0, 0] = singles[(r1, c1)]
+            return out
         if r2 != MAX_ROWS and c2 != MAX_COLS:  # within one computed block (a spill): no file read
             for br, bc, arr in reversed(self.blocks.get(sheet, ())):
                 if br <= r1 and bc <= c1 and r2 < br + arr.shape[0] and c2 < bc + arr.shape[1]:
@@ -357,6 +372,18 @@ class Grids:
             ir2, ic2 = min(r2, er), min(c2, ec)
             out[ir1 - r1: ir2 - r1 + 1, ic1 - c1: ic2 - c1 + 1] = \
                 arr[ir1 - br: ir2 - br + 1, ic1 - bc: ic2 - bc + 1]
+        if singles:
+            if (r2 - r1 + 1) * (c2 - c1 + 1) <= len(singles):
+                get = singles.get
+                for r in range(r1, r2 + 1):
+                    for c in range(c1, c2 + 1):
+                        v = get((r, c), out)
+                        if v is not out:
+                            out[r - r1, c - c1] = v
+            else:
+                for (r, c), v in singles.items():
+                    if r1 <= r <= r2 and c1 <= c <= c2:
+                        out[r - r1, c - c1] = v
         return out
 
 
@@ -380,6 +407,9 @@ _NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
                   "RANDARRAY", "NOW", "TODAY"}
 
 
+_CALL = re.compile(r"([A-Z][A-Z0-9_.]*)\(([^()]*)\)")
+_PLACEHOLDER = re.compile(r"_XREF_\d+")
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _A1_LIKE = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?|\$?[A-Za-z]{1,3}:\$?"
                       r"[A-Za-z]{1,3}|\$?\d+:\$?\d+")
 
@@ -624,6 +654,10 @@ class Engine:
         """Spill ranges computed in this refresh, by sheet."""
         self.old_spills: list[tuple[str, tuple[int, int, int, int], tuple[int, int]]] = []
         self.inputs: dict[Ref, Any] = {}
+        self.direct: dict[str, tuple[Any, list[Any]] | None] = {}
+        from ltvxl.udfs import FUNCTIONS
+
+        self.ltvxl = set(FUNCTIONS)
         self.anchors: dict[str, list[tuple[str, int, int]]] = {}
         """Dynamic-array formula cells by sheet."""
         _ARG_CACHE.clear()
@@ -764,9 +798,41 @@ class Engine:
         r2, c2 = r1 + values.shape[0] - 1, c1 + values.shape[1] - 1
         return _formulas().Ranges().push(range_name(r1, c1, r2, c2), values)
 
+    def _direct(self, key: str) -> tuple[Any, list[Any]] | None:
+        """An ltvxl function applied to references and constants only: called directly."""
+        if key in self.direct:
+            return self.direct[key]
+        found = None
+        m = _CALL.fullmatch(key)
+        if m and m.group(1) in self.ltvxl and '"' not in m.group(2):
+            args: list[Any] = []
+            for part in m.group(2).split(",") if m.group(2) else []:
+                part = part.strip()
+                if _PLACEHOLDER.fullmatch(part):
+                    args.append(int(part.rsplit("_", 1)[1]))
+                elif part == "":
+                    args.append(("const", None))
+                elif _NUMBER.fullmatch(part):
+                    args.append(("const", float(part)))
+                elif part.upper() in ("TRUE", "FALSE"):
+                    args.append(("const", part.upper() == "TRUE"))
+                else:
+                    break
+            else:
+                found = (_formulas().get_functions()[m.group(1)], args)
+        self.direct[key] = found
+        return found
+
     def _evaluate(self, node: _Node) -> None:
         fc = node.cell
         where = f"{node.sheet}!{cell_name(fc.row, fc.col)}"
+        direct = self._direct(node.key)
+        if direct is not None:
+            call, spec = direct
+            out = call(*[a[1] if isinstance(a, tuple) else self._input(node.refs[a])
+                         for a in spec])
+            self._store(node, _as_grid(out))
+            return
         try:
             func, inputs = self._compiled(node.key)
         except Exception as exc:
