@@ -43,6 +43,7 @@ def test_shared_formulas_names_tables_and_whole_columns(tmp_path):
     ws.write_formula("F6", "=S!rate2 * 10 + rate2")
     ws.write_formula("F7", "=LTV(100, 3, 5, , 0.1)")  # an omitted argument: the default
     ws.write_formula("F8", "=ROUND(LTV(100, 3, 5, , 0.1), 0)")  # the same, inside a native
+    ws.write_formula("F9", "=ROUND(LTV(100, 3, 5, , ), 0)")  # two omitted arguments
     ws.write_formula("F1", "=LTV(A2, B2, C2, margin)")
     ws.write_formula("F2", "=double_margin + local_rate")
     ws.write_formula("F3", "=SUM(A:A)")
@@ -77,6 +78,7 @@ def test_shared_formulas_names_tables_and_whole_columns(tmp_path):
     assert s["F6"].value == pytest.approx(rows[0][1] * 11)
     assert s["F7"].value == pytest.approx(ue.ltv(100, 3, 5, 1.0, 0.1))
     assert s["F8"].value == round(ue.ltv(100, 3, 5, 1.0, 0.1))
+    assert s["F9"].value == 1500
     assert [s.cell(r, 12).value for r in range(1, 4)] == [15, 25, 40]
 
 

@@ -407,6 +407,8 @@ _NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
                   "RANDARRAY", "NOW", "TODAY"}
 
 
+OMITTED = "_XOMITTED"
+"""Stands for an omitted argument of an ltvxl function (``formulas`` would pass 0)."""
 _CALL = re.compile(r"([A-Z][A-Z0-9_.]*)\(([^()]*)\)")
 _PLACEHOLDER = re.compile(r"_XREF_\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -461,9 +463,10 @@ def _structured_items(inner: str) -> list[str]:
 class Preparer:
     """Turns formula text into a cacheable expression over placeholder inputs."""
 
-    def __init__(self, pkg: Package, known: set[str]) -> None:
+    def __init__(self, pkg: Package, known: set[str], ltvxl: set[str]) -> None:
         self.pkg = pkg
         self.known = known
+        self.ltvxl = ltvxl
         self.sheet_index = {s.name: s.index for s in pkg.sheets}
 
     def prepare(self, sheet: str, row: int, text: str, col: int = 0) -> tuple[str, list[Ref]]:
@@ -488,6 +491,7 @@ class Preparer:
         except TokenizerError as exc:
             raise RefreshError(f"cannot read the formula ({exc})") from None
         out: list[str] = []
+        calls: list[bool] = []  # open function calls: is it an ltvxl function?
         i = 0
         while i < len(items):
             tok = items[i]
@@ -508,6 +512,14 @@ class Preparer:
                            else "is not known to the headless refresh")
                     raise RefreshError(f"function {name} {why}", )
                 out.append(name + "(")
+                calls.append(name in self.ltvxl)
+            elif ttype == "FUNC" and sub == "CLOSE":
+                if calls and calls.pop() and out and out[-1].endswith(","):
+                    out.append(OMITTED)  # an omitted last argument of an ltvxl function
+                out.append(val)
+            elif ttype == "SEP" and sub == "ARG" and calls and calls[-1] and out and \
+                    (out[-1].endswith(",") or out[-1].endswith("(")):
+                out.append(OMITTED + ",")  # an omitted argument: None, as xlwings passes it
             elif ttype == "OPERAND" and sub == "RANGE":
                 resolved = self._operand(sheet, row, val, refs, depth)
                 out.append(resolved)
@@ -664,7 +676,7 @@ class Engine:
 
     def load(self) -> None:
         known = set(_formulas().get_functions())
-        prep = Preparer(self.pkg, known)
+        prep = Preparer(self.pkg, known, self.ltvxl)
         marker = re.compile(rb"<(?:\w+:)?f[ >/]")
         for sheet in self.pkg.sheets:
             data = self.pkg.parts[sheet.part]
@@ -810,7 +822,7 @@ class Engine:
                 part = part.strip()
                 if _PLACEHOLDER.fullmatch(part):
                     args.append(int(part.rsplit("_", 1)[1]))
-                elif part == "":
+                elif part in ("", OMITTED):
                     args.append(("const", None))
                 elif _NUMBER.fullmatch(part):
                     args.append(("const", float(part)))
@@ -837,7 +849,8 @@ class Engine:
             func, inputs = self._compiled(node.key)
         except Exception as exc:
             raise RefreshError(f"{where}: cannot read the formula ={fc.text} ({exc})") from None
-        args = [self._input(node.refs[int(name.rsplit("_", 1)[1])]) for name in inputs]
+        args = [_EMPTY if name == OMITTED else self._input(node.refs[int(name.rsplit("_", 1)[1])])
+                for name in inputs]
         try:
             out = func(*args)
         except Exception as exc:
