@@ -2,16 +2,19 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_models.py [--peer PYTHON] [--runs N] [--no-million-peer]
+    python benchmarks/bench_models.py [--peer PYTHON] [--pymc PYTHON] [--runs N]
+                                      [--no-million-peer]
 
-Prints, for each case, our median time, the peer's median time and the ratio
+Prints, for each case, our median time, the peers' median times and the ratios
 (peer / ours), then the 1,000,000-customer BG/NBD fit (compression included),
 CLV_PREDICT from 100,000 raw transactions, and how far our per-customer
 predictions are from lifetimes' at lifetimes' own fitted parameters.
 
-The peer runs in its own virtual environment (default /work/peers-venv, with
-``pip install lifetimes==0.11.3``), called through subprocess, so ltvxl never
-depends on it. Targets (issue 4): CDNOW BG/NBD <= 5 ms, Pareto/NBD <= 25 ms,
+The peers run in their own virtual environments, called through subprocess,
+so ltvxl never depends on them: lifetimes (default /work/peers-venv, with
+``pip install lifetimes==0.11.3``) and pymc-marketing fitted by MAP (default
+/work/pymc-venv, Python 3.12, ``pip install pymc-marketing==1.3.0``; 3 runs,
+skipped when absent). Targets (issue 4): CDNOW BG/NBD <= 5 ms, Pareto/NBD <= 25 ms,
 Gamma-Gamma <= 5 ms; 1M customers BG/NBD <= 0.5 s; CLV_PREDICT 100k <= 1 s.
 Timings on a shared machine are noisy: read them as orders of magnitude.
 """
@@ -74,6 +77,44 @@ print(json.dumps(res))
 """
 
 
+PYMC_SCRIPT = r"""
+import json, statistics, sys, time, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+from pymc_marketing.clv import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+d = pd.read_csv(sys.argv[1])
+runs = int(sys.argv[2])
+rfm = pd.DataFrame({"customer_id": d.ID, "frequency": d.x, "recency": d.t_x, "T": d["T"]})
+rep = d[d.x > 0]
+spend = pd.DataFrame({"customer_id": rep.ID, "frequency": rep.x, "monetary_value": rep.zbar})
+out = {}
+for key, cls, data in (("bgnbd", BetaGeoModel, rfm), ("pnbd", ParetoNBDModel, rfm),
+                       ("gg", GammaGammaModel, spend)):
+    times = []
+    for _ in range(runs):
+        model = cls()
+        t0 = time.perf_counter()
+        model.fit(data, method="map", progressbar=False)
+        times.append(time.perf_counter() - t0)
+    out[key] = statistics.median(times)
+print(json.dumps(out))
+"""
+
+
+def run_peer(python: str, script: str, *args: str) -> dict | None:
+    """The JSON a peer script prints, or None (with the reason printed)."""
+    if not Path(python).exists():
+        print(f"peer not found at {python}: its column is left blank")
+        return None
+    proc = subprocess.run(
+        [python, "-c", script, *args], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        print(f"peer {python} failed: {proc.stderr.strip()[-500:]}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def median_time(f, runs: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(runs):
@@ -121,10 +162,14 @@ def transactions(n: int, seed: int = 3) -> tuple[list, list, list]:
     )
 
 
-def row(label: str, ours: float, peer: float | None, target: str) -> None:
-    peer_txt = f"{peer * 1e3:10.1f} ms" if peer is not None else "         -   "
-    ratio = f"{peer / ours:8.1f}x" if peer is not None else "       - "
-    print(f"{label:<38} {ours * 1e3:9.2f} ms {peer_txt} {ratio}   target {target}")
+def row(label: str, ours: float, target: str, *peers: float | None) -> None:
+    cells = [f"{label:<44} {ours * 1e3:9.2f} ms"]
+    for peer in peers:
+        if peer is None:
+            cells.append(f"{'-':>12} {'-':>7}")
+        else:
+            cells.append(f"{peer * 1e3:9.1f} ms {peer / ours:6.1f}x")
+    print(" ".join(cells) + f"   target {target}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         "--peer",
         default="/work/peers-venv/bin/python",
         help="Python with lifetimes==0.11.3 installed",
+    )
+    ap.add_argument(
+        "--pymc",
+        default="/work/pymc-venv/bin/python",
+        help="Python with pymc-marketing==1.3.0 installed",
     )
     ap.add_argument("--runs", type=int, default=21)
     ap.add_argument(
@@ -146,40 +196,42 @@ def main(argv: list[str] | None = None) -> int:
     x, tx, big_t, z = (d[c].to_numpy(float) for c in ("x", "t_x", "T", "zbar"))
     big = million_customers()
 
-    peer = None
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "million.npz"
         np.savez(npz, x=big.frequency.to_numpy(), tx=big.recency.to_numpy(), T=big["T"].to_numpy())
-        if Path(args.peer).exists():
-            proc = subprocess.run(
-                [
-                    args.peer,
-                    "-c",
-                    PEER_SCRIPT,
-                    str(CDNOW),
-                    str(npz),
-                    str(args.runs),
-                    "0" if args.no_million_peer else "1",
-                ],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode == 0:
-                peer = json.loads(proc.stdout.strip().splitlines()[-1])
-            else:
-                print(f"peer failed: {proc.stderr.strip()[-500:]}")
-        else:
-            print(f"peer not found at {args.peer}: lifetimes columns left blank")
+        peer = run_peer(
+            args.peer,
+            PEER_SCRIPT,
+            str(CDNOW),
+            str(npz),
+            str(args.runs),
+            "0" if args.no_million_peer else "1",
+        )
+    pymc = run_peer(args.pymc, PYMC_SCRIPT, str(CDNOW), "3")
 
     print(f"python {sys.version.split()[0]}, {args.runs} runs per CDNOW case (median)")
-    print(f"{'case':<38} {'ltvxl':>12} {'lifetimes':>13} {'ratio':>9}")
+    print(
+        f"{'case':<44} {'ltvxl':>12} {'lifetimes':>12} {'ratio':>7} "
+        f"{'pymc-mkt MAP':>12} {'ratio':>7}"
+    )
     t_bg, fit_bg = median_time(lambda: bgnbd.fit(x, tx, big_t), args.runs)
-    row("BG/NBD, CDNOW 2,357 customers", t_bg, peer and peer["bgnbd"], "<= 5 ms")
+    row(
+        "BG/NBD, CDNOW 2,357 customers",
+        t_bg,
+        "<= 5 ms",
+        peer and peer["bgnbd"],
+        pymc and pymc["bgnbd"],
+    )
     t_pn, fit_pn = median_time(lambda: paretonbd.fit(x, tx, big_t), args.runs)
-    row("Pareto/NBD, CDNOW", t_pn, peer and peer["pnbd"], "<= 25 ms")
+    row("Pareto/NBD, CDNOW", t_pn, "<= 25 ms", peer and peer["pnbd"], pymc and pymc["pnbd"])
     t_gg, fit_gg = median_time(lambda: gammagamma.fit(x, z), args.runs)
-    row("Gamma-Gamma, CDNOW 946 repeat buyers", t_gg, peer and peer["gg"], "<= 5 ms")
+    row(
+        "Gamma-Gamma, CDNOW 946 repeat buyers",
+        t_gg,
+        "<= 5 ms",
+        peer and peer["gg"],
+        pymc and pymc["gg"],
+    )
 
     bx, btx, bt = (big[c].to_numpy() for c in ("frequency", "recency", "T"))
     distinct = compress((bx, btx, bt)).n_rows
@@ -187,11 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     row(
         f"BG/NBD, 1,000,000 simulated ({distinct:,} distinct)",
         t_m,
-        peer.get("million") if peer else None,
         "<= 500 ms (incl. compression)",
+        peer.get("million") if peer else None,
+        None,
     )
     print(
-        f"  1M fit: {fit_m.status}; r={fit_m['r']:.4f} alpha={fit_m['alpha']:.4f} "
+        f"  1M: {fit_m.status}; r={fit_m['r']:.4f} alpha={fit_m['alpha']:.4f} "
         f"a={fit_m['a']:.4f} b={fit_m['b']:.4f} (simulated from 0.2426, 4.4136, 0.7929, 2.4259)"
     )
 
@@ -204,12 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(out, str):
         print(f"CLV_PREDICT gave: {out}")
     row(
-        f"CLV_PREDICT, {len(cells[0]):,} transactions ({len(out) - 1:,} customers)",
+        f"CLV_PREDICT, {len(cells[0]):,} transactions ({len(out) - 1:,} cust.)",
         t_first,
-        None,
         "<= 1 s",
+        None,
+        None,
     )
-    row("CLV_PREDICT again (fits cached)", t_again, None, "-")
+    row("CLV_PREDICT again (fits cached)", t_again, "-", None, None)
 
     if peer:
         print("\nagreement with lifetimes 0.11.3 (CDNOW, at lifetimes' fitted parameters):")
