@@ -318,3 +318,24 @@ def test_discounted_purchases_with_a_constant_rate():
 def test_churn_risk_bands():
     assert list(clv.churn_risk([0.05, 0.3, 0.69, 0.7, 1.0])) == [
         "high", "medium", "medium", "low", "low"]  # fmt: skip
+
+
+def test_expectations_stay_finite_when_the_dropout_beta_is_concentrated():
+    # a fit where nobody seems to drop out: a and b huge, their ratio finite (seen on real
+    # data); the 2F1 closed form overflows, the quadrature fallback takes over
+    params = (7.477, 261.7, 441993.0, 4523586.0)
+    r, al, a, b = params
+    x, tx, big_t, t = 4.0, 100.0, 125.0, 4.348
+    got = bgnbd.conditional_expected(params, t, x, tx, big_t)
+    dist = beta_dist(a, b + x)
+    lo, hi = dist.ppf(1e-12), dist.ppf(1 - 1e-12)
+    mean = quad(
+        lambda p: (1 - ((al + big_t) / (al + big_t + p * t)) ** (r + x)) / p * dist.pdf(p),
+        lo,
+        hi,
+        epsrel=1e-10,
+    )[0]
+    assert np.isfinite(got)
+    assert got == pytest.approx(mean * bgnbd.p_alive(params, x, tx, big_t), rel=1e-6)
+    assert np.isfinite(mbgnbd.conditional_expected(params, t, x, tx, big_t))
+    assert np.isfinite(mbgnbd.expected(params, 52.0)) and np.isfinite(bgnbd.expected(params, 52.0))

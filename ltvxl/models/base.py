@@ -455,3 +455,26 @@ def fit_rfm(
         time_unit=time_unit,
         remedy=RFM_REMEDY,
     )
+
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(64)
+
+
+def beta_expectation(func: Callable[[np.ndarray], np.ndarray], a: Any, b: Any) -> np.ndarray:
+    """E[func(p)] for p ~ Beta(a, b) per row, by 64-point Gauss-Legendre quadrature over
+    the mean +- 12 standard deviations (clipped to (0, 1)).
+
+    A fallback for concentrated Beta distributions (large a and b), where the
+    closed forms with Gauss hypergeometric functions overflow; ``func`` takes
+    and returns arrays of shape (rows, 64).
+    """
+    a, b = (np.asarray(v, dtype=float).reshape(-1, 1) for v in np.broadcast_arrays(a, b))
+    mean = a / (a + b)
+    sd = np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1.0)))
+    lo = np.clip(mean - 12 * sd, 0.0, 1.0)
+    hi = np.clip(mean + 12 * sd, 0.0, 1.0)
+    p = lo + (hi - lo) * (_GL_X + 1.0) / 2.0
+    p = np.clip(p, 1e-300, 1.0 - 1e-16)
+    logpdf = (a - 1.0) * np.log(p) + (b - 1.0) * np.log1p(-p)
+    w = _GL_W * np.exp(logpdf - logpdf.max(axis=1, keepdims=True))
+    return (w * func(p)).sum(axis=1) / w.sum(axis=1)

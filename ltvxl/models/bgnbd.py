@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import betainc, digamma, expit, gammaln, hyp2f1
 
-from .base import FitResult, ParamsLike, dot, fit_rfm, params_of, rfm_start
+from .base import FitResult, ParamsLike, beta_expectation, dot, fit_rfm, params_of, rfm_start
 
 NAME = "BG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -114,8 +114,30 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
     # Euler's transformation keeps the hypergeometric function well inside its series
-    tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b - 1.0, z)
-    return (a + b - 1.0) / (a - 1.0) * (1.0 - tail)
+    with np.errstate(all="ignore"):
+        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b - 1.0, z)
+        out = np.asarray((a + b - 1.0) / (a - 1.0) * (1.0 - tail))
+    return _fallback(out, a, b, t, alpha, r)
+
+
+def _fallback(out, a, b_post, t, scale, shape, weight=None) -> np.ndarray:
+    """Where the closed form is not finite (a and b very large), E over p ~ Beta(a, b_post)
+    of weight(p) (1/p) (1 - (scale/(scale + p t))^shape) by quadrature (weight 1 if None)."""
+    bad = ~np.isfinite(out)
+    if not bad.any():
+        return out
+    out = np.array(out, dtype=float)
+    t_b, s_b, k_b, bp = (
+        np.broadcast_to(np.asarray(v, dtype=float), out.shape)[bad].reshape(-1, 1)
+        for v in (t, scale, shape, b_post)
+    )
+
+    def g(p):
+        value = -np.expm1(-k_b * np.log1p(p * t_b / s_b)) / p
+        return value if weight is None else value * weight(p)
+
+    out[bad] = beta_expectation(g, np.full(bp.shape, a), bp)
+    return out
 
 
 def conditional_expected(
@@ -128,8 +150,11 @@ def conditional_expected(
     big_t = np.asarray(T, dtype=float)
     z = t / (alpha + big_t + t)
     c = a + b + x - 1.0
-    tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-    return c / (a - 1.0) * (1.0 - tail) * p_alive((r, alpha, a, b), x, recency, big_t)
+    with np.errstate(all="ignore"):
+        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
+        mean = np.asarray(c / (a - 1.0) * (1.0 - tail))
+    mean = _fallback(mean, a, b + x, t, alpha + big_t, r + x)
+    return mean * p_alive((r, alpha, a, b), x, recency, big_t)
 
 
 def prob_purchases(params: ParamsLike, n: Any, t: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from .base import FitResult, ParamsLike, dot, fit_rfm, params_of
-from .bgnbd import Data, _safe_a, _start
+from .bgnbd import Data, _fallback, _safe_a, _start
 
 NAME = "MBG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -74,8 +74,10 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     z = t / (alpha + t)
     # E[(1-p)/p (1 - e^(-lambda p t))] = b/(a-1) [1 - (1-z)^r 2F1(r, b+1; a+b; z)], the
     # bracket by Euler's transformation
-    tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, a + b, z)
-    return b / (a - 1.0) * (1.0 - tail)
+    with np.errstate(all="ignore"):
+        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, a + b, z)
+        out = np.asarray(b / (a - 1.0) * (1.0 - tail))
+    return _fallback(out, a, b, t, alpha, r, lambda p: 1.0 - p)
 
 
 def conditional_expected(
@@ -89,5 +91,8 @@ def conditional_expected(
     z = t / (alpha + big_t + t)
     c = a + b + x
     # (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z) by Euler's transformation
-    tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, c, z)
-    return c / (a - 1.0) * (1.0 - tail) * p_alive((r, alpha, a, b), x, recency, big_t)
+    with np.errstate(all="ignore"):
+        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, c, z)
+        mean = np.asarray(c / (a - 1.0) * (1.0 - tail))
+    mean = _fallback(mean, a, b + x + 1.0, t, alpha + big_t, r + x)
+    return mean * p_alive((r, alpha, a, b), x, recency, big_t)
