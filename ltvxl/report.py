@@ -124,6 +124,11 @@ def write_report(
     from .workbook.template import build_template, from_log
 
     say = progress or (lambda _m: None)
+    for given in (transactions, template):
+        if given is not None and Path(given).exists() and Path(output).exists() \
+                and Path(given).resolve() == Path(output).resolve():
+            raise LtvxlError(f"{output} is an input of the report; write the report to "
+                             "another file (input files are never modified)")
     say(f"reading {transactions or 'the built-in sample transactions'}")
     log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
                                              channel_col, sheet)

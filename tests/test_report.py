@@ -160,6 +160,9 @@ def test_clear_errors(tmp_path, capsys):
                  str(tmp_path / "r.xlsx")]) == 1
     assert 'channel column "src"' in capsys.readouterr().err
     assert not (tmp_path / "r.xlsx").exists()
+    before = good.read_bytes()
+    assert main(["report", str(good), "-o", str(good)]) == 1
+    assert "input of the report" in capsys.readouterr().err and good.read_bytes() == before
 
 
 def test_progress_messages_go_to_stderr(tmp_path, capsys):
