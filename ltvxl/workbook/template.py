@@ -478,14 +478,14 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
     })
     chart.set_title({"name": "LTV against CAC"})
     chart.set_legend({"none": True})
-    ws.insert_chart("G4", chart)
+    ws.insert_chart("I4", chart)
     if {"LTV_TIER", "LTV_CUSTOMERS"} <= have:
         last = TIER_ROW + len(TIERS) - 1
         tiers = _columns(book, "Segments", TIER_ROW - 1, last, (("C", "#A5A5A5"),
                                                                 ("E", "#4472C4")))
         tiers.set_title({"name": "Customers and revenue by value tier"})
         tiers.set_y_axis({"num_format": "0%"})
-        ws.insert_chart("G20", tiers)
+        ws.insert_chart("I20", tiers)
     if "RFM_SUMMARY" in have:
         ws.write_row("D19", ["Largest segments by revenue", "customers", "revenue",
                              "share of revenue"], fmt.head)
