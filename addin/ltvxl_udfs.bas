@@ -28,6 +28,19 @@ failed:
     BGBB_EXPECTED = Err.Description
 End Function
 
+Function BGBB_FIT(frequency, recency, periods, Optional weights)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BGBB_FIT = XLPy.CallUDF("ltvxl.udfs", "BGBB_FIT", Array(frequency, recency, periods, weights), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BGBB_FIT = XLPy.CallUDF("ltvxl.udfs", "BGBB_FIT", Array(frequency, recency, periods, weights))
+        Exit Function
+    #End If
+failed:
+    BGBB_FIT = Err.Description
+End Function
+
 Function BGBB_PALIVE(alpha, beta, gamma, delta, frequency, recency, periods)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -91,6 +104,19 @@ Function BGNBD_PROB(r_shape, alpha, a, b, n, t)
     #End If
 failed:
     BGNBD_PROB = Err.Description
+End Function
+
+Function BTYD_FIT(frequency, recency, age, Optional model, Optional weights, Optional time_unit)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        BTYD_FIT = XLPy.CallUDF("ltvxl.udfs", "BTYD_FIT", Array(frequency, recency, age, model, weights, time_unit), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        BTYD_FIT = XLPy.CallUDF("ltvxl.udfs", "BTYD_FIT", Array(frequency, recency, age, model, weights, time_unit))
+        Exit Function
+    #End If
+failed:
+    BTYD_FIT = Err.Description
 End Function
 
 Function CAC(acquisition_spend, new_customers)
@@ -182,6 +208,19 @@ Function CUSTOMER_LIFESPAN(churn_rate)
     #End If
 failed:
     CUSTOMER_LIFESPAN = Err.Description
+End Function
+
+Function GG_FIT(frequency, avg_spend)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        GG_FIT = XLPy.CallUDF("ltvxl.udfs", "GG_FIT", Array(frequency, avg_spend), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        GG_FIT = XLPy.CallUDF("ltvxl.udfs", "GG_FIT", Array(frequency, avg_spend))
+        Exit Function
+    #End If
+failed:
+    GG_FIT = Err.Description
 End Function
 
 Function GG_SPEND(p, q, gamma, frequency, avg_spend)
@@ -431,6 +470,19 @@ failed:
     SBG_DERL = Err.Description
 End Function
 
+Function SBG_FIT(alive)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        SBG_FIT = XLPy.CallUDF("ltvxl.udfs", "SBG_FIT", Array(alive), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        SBG_FIT = XLPy.CallUDF("ltvxl.udfs", "SBG_FIT", Array(alive))
+        Exit Function
+    #End If
+failed:
+    SBG_FIT = Err.Description
+End Function
+
 Function SBG_RETENTION(alpha, beta, period)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -479,6 +531,14 @@ Public Sub RegisterLtvxlFunctions()
     d(7) = "Number of opportunities observed after the first transaction (whole number, 0 to 100000)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGBB_EXPECTED", _
         Description:="BG/BB: expected transactions of a customer with this history in the next horizon opportunities.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 3)
+    d(0) = "Transactions after the first, per row (whole numbers)."
+    d(1) = "Opportunity of the last transaction (0 if none), same rows."
+    d(2) = "Opportunities observed after the first transaction, same rows."
+    d(3) = "Optional number of customers each row stands for (a column like frequency); blank for 1 each."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGBB_FIT", _
+        Description:="Fit BG/BB to discrete-opportunity histories (one row per customer or per pattern with weights): alpha, beta, gamma, delta with standard errors, log-likelihood and status.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 6)
     d(0) = "Model parameter alpha (> 0): transaction-probability Beta shape alpha (BG/BB)."
@@ -532,6 +592,16 @@ Public Sub RegisterLtvxlFunctions()
     d(5) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BGNBD_PROB", _
         Description:="BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases in her first t time units (t in the unit of alpha).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 5)
+    d(0) = "Repeat purchases per customer: a column of whole numbers."
+    d(1) = "Time from first to last purchase per customer (e.g. weeks), same rows; 0 without repeat purchases."
+    d(2) = "Time from first purchase to the end of observation (T), same unit and rows."
+    d(3) = "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase always by Gamma-Gamma."
+    d(4) = "Optional number of customers each row stands for (a column like frequency); blank for 1 each."
+    d(5) = "Optional unit of recency and age: days, weeks (default), months or years; alpha and beta are rates per this unit."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BTYD_FIT", _
+        Description:="Fit BG/NBD (default), Pareto/NBD or MBG/NBD to per-customer columns: parameters with standard errors, log-likelihood, customers and status. alpha and beta are in the unit of recency and age.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Sales and marketing spend in the period (currency)."
@@ -590,6 +660,12 @@ Public Sub RegisterLtvxlFunctions()
     d(0) = "Share of customers lost per period, a fraction in (0, 1]."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CUSTOMER_LIFESPAN", _
         Description:="Expected customer lifespan in periods: 1 / churn rate per period (yearly churn gives years).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 1)
+    d(0) = "Repeat purchases per customer: a column of whole numbers."
+    d(1) = "Average repeat-purchase value per customer (currency), same rows."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!GG_FIT", _
+        Description:="Fit the Gamma-Gamma spend model to per-customer columns: p, q, gamma with standard errors, log-likelihood and status; customers without repeat purchases or with spend <= 0 are excluded and counted.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 4)
     d(0) = "Model parameter p (> 0): shape of the transaction values."
@@ -755,6 +831,11 @@ Public Sub RegisterLtvxlFunctions()
     d(3) = "Renewals made so far, a whole number >= 0 (0 for a customer in her first period)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_DERL", _
         Description:="sBG: discounted expected residual lifetime, in payments, of a customer who has renewed period times, the next payment undiscounted (Fader & Hardie 2010). Times margin = residual value.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 0)
+    d(0) = "Customers of one cohort still active at the start of each period, from period 0 (the cohort size) on; percentages work too."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_FIT", _
+        Description:="Fit the shifted-beta-geometric model to one cohort: customers still active at the start of periods 0, 1, 2, ... (first = cohort size); alpha, beta with standard errors and status.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 2)
     d(0) = "Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG)."

@@ -159,3 +159,33 @@ def test_spend_fallback_is_labelled():
     assert {r[3] for r in rows[1:]} == {40.0}
     fit = fam.CLV_FIT(ids, dates, col([10, 30, 50, 8, 9, 10]), None, None)
     assert any(r[0] == "Gamma-Gamma" and "not fitted" in str(r[2]) for r in fit)
+
+
+def header_col(values, header):
+    return [[header], *col(values)]
+
+
+def test_fit_functions_from_summary_columns_give_the_published_parameters():
+    d = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    rows = fam.BTYD_FIT(header_col(d.x, "x"), header_col(d.t_x, "t_x"), header_col(d["T"], "T"))
+    est = {r[0]: r[1] for r in rows[1:]}
+    assert rows[0] == ["parameter", "estimate", "std_error"]
+    assert est["r"] == pytest.approx(0.2426, rel=1e-3)
+    assert est["b"] == pytest.approx(2.4259, rel=1e-3)
+    assert est["time unit"] == "weeks"
+    pn = {r[0]: r[1] for r in fam.BTYD_FIT(col(d.x), col(d.t_x), col(d["T"]), "PNBD")[1:]}
+    assert pn["beta"] == pytest.approx(11.669, rel=1e-3)
+    gg = {r[0]: r[1] for r in fam.GG_FIT(col(d.x), col(d.zbar))[1:]}
+    assert gg["q"] == pytest.approx(3.74, rel=2e-3)
+    assert gg["note"] == "1411 customers without repeat purchases excluded"
+    sbg_rows = fam.SBG_FIT(col([1000, 631, 468, 382, 326, 289, 262, 241]))
+    assert {r[0]: r[1] for r in sbg_rows[1:]}["alpha"] == pytest.approx(0.704, rel=1e-3)
+    dn = pd.read_csv(DATA / "donations.csv")
+    bb = fam.BGBB_FIT(col(dn.frequency), col(dn.recency), col(dn.periods), col(dn.weights))
+    assert {r[0]: r[1] for r in bb[1:]}["delta"] == pytest.approx(2.783, rel=1e-3)
+
+
+def test_fit_functions_name_the_bad_row():
+    got = fam.BTYD_FIT([[1.0], ["x"]], col([1, 2]), col([3, 4]))
+    assert got == '#VALUE! frequency must be a number, got text "x" (row 2 of frequency)'
+    assert fam.SBG_FIT(col([100, 100])).startswith("#VALUE! sBG cannot be fitted: nobody churned")

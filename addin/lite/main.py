@@ -971,6 +971,139 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 
 @func
 @arg(
+    'frequency',
+    doc='Repeat purchases per customer: a column of whole numbers.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from first to last purchase per customer (e.g. weeks), same rows; 0 without '
+        'repeat purchases.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc='Time from first purchase to the end of observation (T), same unit and rows.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'model',
+    doc=(
+        'Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per '
+        'purchase always by Gamma-Gamma.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'weights',
+    doc=(
+        'Optional number of customers each row stands for (a column like frequency); blank for '
+        '1 each.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'time_unit',
+    doc=(
+        'Optional unit of recency and age: days, weeks (default), months or years; alpha and '
+        'beta are rates per this unit.'
+    ),
+    err_to_str=True,
+)
+def BTYD_FIT(frequency, recency, age, model=None, weights=None, time_unit=None):
+    (
+        'Fit BG/NBD (default), Pareto/NBD or MBG/NBD to per-customer columns: parameters with '
+        'standard errors, log-likelihood, customers and status. alpha and beta are in the unit '
+        'of recency and age.'
+    )
+    return _LTVXL['BTYD_FIT'](frequency, recency, age, model, weights, time_unit)
+
+
+@func
+@arg(
+    'frequency',
+    doc='Repeat purchases per customer: a column of whole numbers.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'avg_spend',
+    doc='Average repeat-purchase value per customer (currency), same rows.',
+    err_to_str=True,
+    ndim=2,
+)
+def GG_FIT(frequency, avg_spend):
+    (
+        'Fit the Gamma-Gamma spend model to per-customer columns: p, q, gamma with standard '
+        'errors, log-likelihood and status; customers without repeat purchases or with spend <= '
+        '0 are excluded and counted.'
+    )
+    return _LTVXL['GG_FIT'](frequency, avg_spend)
+
+
+@func
+@arg(
+    'alive',
+    doc=(
+        'Customers of one cohort still active at the start of each period, from period 0 (the '
+        'cohort size) on; percentages work too.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def SBG_FIT(alive):
+    (
+        'Fit the shifted-beta-geometric model to one cohort: customers still active at the '
+        'start of periods 0, 1, 2, ... (first = cohort size); alpha, beta with standard errors '
+        'and status.'
+    )
+    return _LTVXL['SBG_FIT'](alive)
+
+
+@func
+@arg(
+    'frequency',
+    doc='Transactions after the first, per row (whole numbers).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc='Opportunity of the last transaction (0 if none), same rows.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'periods',
+    doc='Opportunities observed after the first transaction, same rows.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'weights',
+    doc=(
+        'Optional number of customers each row stands for (a column like frequency); blank for '
+        '1 each.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGBB_FIT(frequency, recency, periods, weights=None):
+    (
+        'Fit BG/BB to discrete-opportunity histories (one row per customer or per pattern with '
+        'weights): alpha, beta, gamma, delta with standard errors, log-likelihood and status.'
+    )
+    return _LTVXL['BGBB_FIT'](frequency, recency, periods, weights)
+
+
+@func
+@arg(
     'ids',
     doc=(
         'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '

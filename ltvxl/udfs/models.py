@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ltvxl.cells import text_option
+from ltvxl.cells import as_grid, read_numbers, text_option
 from ltvxl.domains import DISCOUNT_RATE, FRACTION, NON_NEGATIVE, POSITIVE, Domain
 from ltvxl.errors import LtvxlError, cell_error
 from ltvxl.models import bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
@@ -37,13 +37,16 @@ from ._declare import expose
 
 __all__ = [
     "BGBB_EXPECTED",
+    "BGBB_FIT",
     "BGBB_PALIVE",
     "BGNBD_EXPECTED",
     "BGNBD_EXPECTED_NEW",
     "BGNBD_PALIVE",
     "BGNBD_PROB",
+    "BTYD_FIT",
     "CLV_FIT",
     "CLV_PREDICT",
+    "GG_FIT",
     "GG_SPEND",
     "MBGNBD_EXPECTED",
     "MBGNBD_PALIVE",
@@ -51,6 +54,7 @@ __all__ = [
     "PNBD_EXPECTED_NEW",
     "PNBD_PALIVE",
     "SBG_DERL",
+    "SBG_FIT",
     "SBG_RETENTION",
     "SBG_SURVIVAL",
 ]
@@ -728,5 +732,208 @@ CLV_FIT = expose(
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),),
         ),
         _fit,
+    )
+)
+
+# ---------------------------------------------------------------- fits from summary columns
+
+
+def _numbers_column(value: Any, name: str) -> np.ndarray:
+    """A column of numbers (an optional text header row is skipped); errors name the row."""
+    grid = as_grid(value, name)
+    if grid.shape[1] != 1 and grid.shape[0] != 1:
+        raise LtvxlError(f"{name} must be one column, got {grid.shape[0]}x{grid.shape[1]} cells")
+    cells = grid.reshape(-1)
+    start = 1 if cells.size > 1 and isinstance(cells[0], str) else 0
+    values, problems, _ = read_numbers(cells[start:].reshape(-1, 1), name)
+    bad = np.flatnonzero(problems.reshape(-1) != None)  # noqa: E711
+    if bad.size:
+        i = int(bad[0])
+        code, _, text = str(problems.reshape(-1)[i]).partition(" ")
+        raise LtvxlError(f"{text} (row {i + 1 + start} of {name})", code)
+    return values.reshape(-1)
+
+
+def _fit_table(fit: FitResult) -> list[list[Any]]:
+    rows = fit.table()
+    for row in rows[1:]:
+        if isinstance(row[2], float) and not np.isfinite(row[2]):
+            row[2] = "#N/A no standard error"
+    if fit.time_unit:
+        rows.append(["time unit", fit.time_unit, None])
+    for note in fit.notes:
+        rows.append(["note", note, None])
+    return rows
+
+
+def _cached_fit(kind: str, make: Callable[[], FitResult], *cols: np.ndarray) -> FitResult:
+    return _cached((kind, _digest(*cols)), make)
+
+
+_WEIGHTS = Arg(
+    "weights",
+    "Optional number of customers each row stands for (a column like frequency); blank for 1 each.",
+    kind="data",
+    default=None,
+)
+
+
+def _btyd_fit(
+    frequency: Any, recency: Any, age: Any, model: Any, weights: Any, time_unit: Any
+) -> Any:
+    name = text_option(model, "model", _MODEL_ARG.choices, "BGNBD")
+    unit = text_option(time_unit, "time_unit", ("days", "weeks", "months", "years"), "weeks")
+    mod = clv.model_module(name)
+    x = _numbers_column(frequency, "frequency")
+    tx = _numbers_column(recency, "recency")
+    big_t = _numbers_column(age, "age")
+    w = None if weights is None else _numbers_column(weights, "weights")
+    cols = (x, tx, big_t) if w is None else (x, tx, big_t, w)
+    fit = _cached_fit(f"{mod.NAME} {unit}", lambda: mod.fit(x, tx, big_t, w, time_unit=unit), *cols)
+    return _fit_table(fit)
+
+
+BTYD_FIT = expose(
+    declare(
+        Spec(
+            "BTYD_FIT",
+            "Fit BG/NBD (default), Pareto/NBD or MBG/NBD to per-customer columns: parameters "
+            "with standard errors, log-likelihood, customers and status. alpha and beta are "
+            "in the unit of recency and age.",
+            (
+                Arg(
+                    "frequency",
+                    "Repeat purchases per customer: a column of whole numbers.",
+                    kind="data",
+                ),
+                Arg(
+                    "recency",
+                    "Time from first to last purchase per customer (e.g. weeks), "
+                    "same rows; 0 without repeat purchases.",
+                    kind="data",
+                ),
+                Arg(
+                    "age",
+                    "Time from first purchase to the end of observation (T), same unit and rows.",
+                    kind="data",
+                ),
+                _MODEL_ARG,
+                _WEIGHTS,
+                Arg(
+                    "time_unit",
+                    "Optional unit of recency and age: days, weeks (default), "
+                    "months or years; alpha and beta are rates per this unit.",
+                    kind="text",
+                    default="weeks",
+                    choices=("days", "weeks", "months", "years"),
+                ),
+            ),
+            returns="table",
+            examples=(("=BTYD_FIT(B2:B2358, C2:C2358, D2:D2358)", "a table with a header row"),),
+        ),
+        _btyd_fit,
+    )
+)
+
+
+def _gg_fit(frequency: Any, avg_spend: Any) -> Any:
+    x = _numbers_column(frequency, "frequency")
+    m = _numbers_column(avg_spend, "avg_spend")
+    return _fit_table(_cached_fit("gg", lambda: gammagamma.fit(x, m), x, m))
+
+
+GG_FIT = expose(
+    declare(
+        Spec(
+            "GG_FIT",
+            "Fit the Gamma-Gamma spend model to per-customer columns: p, q, gamma with standard "
+            "errors, log-likelihood and status; customers without repeat purchases or with "
+            "spend <= 0 are excluded and counted.",
+            (
+                Arg(
+                    "frequency",
+                    "Repeat purchases per customer: a column of whole numbers.",
+                    kind="data",
+                ),
+                Arg(
+                    "avg_spend",
+                    "Average repeat-purchase value per customer (currency), same rows.",
+                    kind="data",
+                ),
+            ),
+            returns="table",
+            examples=(("=GG_FIT(B2:B2358, E2:E2358)", "a table with a header row"),),
+        ),
+        _gg_fit,
+    )
+)
+
+
+def _sbg_fit(alive: Any) -> Any:
+    n = _numbers_column(alive, "alive")
+    return _fit_table(_cached_fit("sbg", lambda: sbg.fit(n), n))
+
+
+SBG_FIT = expose(
+    declare(
+        Spec(
+            "SBG_FIT",
+            "Fit the shifted-beta-geometric model to one cohort: customers still active at the "
+            "start of periods 0, 1, 2, ... (first = cohort size); alpha, beta with standard "
+            "errors and status.",
+            (
+                Arg(
+                    "alive",
+                    "Customers of one cohort still active at the start of each period, "
+                    "from period 0 (the cohort size) on; percentages work too.",
+                    kind="data",
+                ),
+            ),
+            returns="table",
+            examples=(("=SBG_FIT(B2:B9)", "a table with a header row"),),
+        ),
+        _sbg_fit,
+    )
+)
+
+
+def _bgbb_fit(frequency: Any, recency: Any, periods: Any, weights: Any) -> Any:
+    x = _numbers_column(frequency, "frequency")
+    tx = _numbers_column(recency, "recency")
+    n = _numbers_column(periods, "periods")
+    w = None if weights is None else _numbers_column(weights, "weights")
+    cols = (x, tx, n) if w is None else (x, tx, n, w)
+    return _fit_table(_cached_fit("bgbb", lambda: bgbb.fit(x, tx, n, w), *cols))
+
+
+BGBB_FIT = expose(
+    declare(
+        Spec(
+            "BGBB_FIT",
+            "Fit BG/BB to discrete-opportunity histories (one row per customer or per pattern "
+            "with weights): alpha, beta, gamma, delta with standard errors, log-likelihood and "
+            "status.",
+            (
+                Arg(
+                    "frequency",
+                    "Transactions after the first, per row (whole numbers).",
+                    kind="data",
+                ),
+                Arg(
+                    "recency",
+                    "Opportunity of the last transaction (0 if none), same rows.",
+                    kind="data",
+                ),
+                Arg(
+                    "periods",
+                    "Opportunities observed after the first transaction, same rows.",
+                    kind="data",
+                ),
+                _WEIGHTS,
+            ),
+            returns="table",
+            examples=(("=BGBB_FIT(A2:A23, B2:B23, C2:C23, D2:D23)", "a table with a header row"),),
+        ),
+        _bgbb_fit,
     )
 )
