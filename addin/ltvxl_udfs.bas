@@ -418,6 +418,19 @@ failed:
     PNBD_PALIVE = Err.Description
 End Function
 
+Function PNBD_PROB(r_shape, alpha, s, beta, n, t)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "PNBD_PROB", Array(r_shape, alpha, s, beta, n, t), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "PNBD_PROB", Array(r_shape, alpha, s, beta, n, t))
+        Exit Function
+    #End If
+failed:
+    PNBD_PROB = Err.Description
+End Function
+
 Function PURCHASE_FREQUENCY(purchases, customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -801,6 +814,16 @@ Public Sub RegisterLtvxlFunctions()
     d(6) = "Customer age T: time from the first purchase to the end of observation, same unit, >= recency."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PNBD_PALIVE", _
         Description:="Pareto/NBD: probability that a customer with this purchase history is still alive (has not dropped out) at the end of observation.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 5)
+    d(0) = "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because Excel reads r as a cell address)."
+    d(1) = "Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency and age."
+    d(2) = "Model parameter s (> 0): shape of the dropout-rate distribution."
+    d(3) = "Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and age."
+    d(4) = "Number of purchases, a whole number >= 0."
+    d(5) = "Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a year of weeks)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PNBD_PROB", _
+        Description:="Pareto/NBD: probability that a newly acquired customer makes exactly n repeat purchases in her first t time units (t in the unit of alpha and beta).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Number of purchases in the period (>= 0)."

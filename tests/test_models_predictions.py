@@ -339,3 +339,16 @@ def test_expectations_stay_finite_when_the_dropout_beta_is_concentrated():
     assert got == pytest.approx(mean * bgnbd.p_alive(params, x, tx, big_t), rel=1e-6)
     assert np.isfinite(mbgnbd.conditional_expected(params, t, x, tx, big_t))
     assert np.isfinite(mbgnbd.expected(params, 52.0)) and np.isfinite(bgnbd.expected(params, 52.0))
+
+
+def test_pareto_probability_of_n_is_a_distribution_with_the_right_mean():
+    # no closed form to copy: the probabilities must sum to 1 and their mean must be the
+    # closed-form E[X(t)] = r beta / (alpha (s - 1)) [1 - (beta / (beta + t))^(s - 1)]
+    for t in (39.0, 500.0):
+        n = np.arange(4000)
+        p = paretonbd.prob_purchases(PN, n, t)
+        assert np.all(p >= 0) and p.sum() == pytest.approx(1.0, abs=1e-9)
+        r, al, s, be = PN.values()
+        mean = r * be / (al * (s - 1)) * (1 - (be / (be + t)) ** (s - 1))
+        assert (n * p).sum() == pytest.approx(mean, rel=1e-9)
+    assert paretonbd.prob_purchases(PN, [0, 1], 0.0).tolist() == [1.0, 0.0]

@@ -579,6 +579,63 @@ def BGNBD_PROB(r_shape, alpha, a, b, n, t):
 
 @func
 @arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    's',
+    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc=(
+        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
+        'age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'n',
+    doc='Number of purchases, a whole number >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def PNBD_PROB(r_shape, alpha, s, beta, n, t):
+    (
+        'Pareto/NBD: probability that a newly acquired customer makes exactly n repeat '
+        'purchases in her first t time units (t in the unit of alpha and beta).'
+    )
+    return _LTVXL['PNBD_PROB'](r_shape, alpha, s, beta, n, t)
+
+
+@func
+@arg(
     'p',
     doc='Model parameter p (> 0): shape of the transaction values.',
     err_to_str=True,

@@ -4,8 +4,9 @@ A model supplies its negative log-likelihood and the analytic gradient with
 respect to the logarithms of its parameters (all parameters are positive),
 evaluated on sufficient statistics: identical rows compressed to one with a
 count (:func:`compress`), times optional user weights. :func:`fit_mle`
-minimises it with L-BFGS-B in log-parameter space, computes standard errors
-from the Hessian (central differences of the analytic gradient), and returns a
+minimises it by BFGS in log-parameter space (:func:`_bfgs`), computes standard
+errors from the Hessian (forward differences of the analytic gradient, mapped
+to the parameters by the delta method), and returns a
 :class:`FitResult`: plain numbers, kept apart from the model and the data (as
 in CLVTools), never NaN parameters, a convergence status in words.
 """

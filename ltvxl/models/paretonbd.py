@@ -244,3 +244,36 @@ def loglik_hyp2f1(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> n
         + s * np.log(beta)
         + np.log(alive + s / rho * a0)
     )
+
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(96)
+
+
+def prob_purchases(params: ParamsLike, n: Any, t: Any) -> np.ndarray:
+    """P(X(t) = n): probability that a new customer makes n purchases in (0, t].
+
+    Conditioning on the lifetime tau (Lomax: P(tau > y) = (beta/(beta+y))^s),
+    X(t) is negative binomial in the active time w = min(tau, t):
+    ``P = S(t) NB(n; t) + int_0^t f(y) NB(n; y) dy``, the integral by 96-point
+    Gauss-Legendre quadrature in u = log(1 + y/beta) (t in the data's unit).
+    """
+    r, alpha, s, beta = params_of(params, PARAMS)
+    n, t = np.broadcast_arrays(np.asarray(n, dtype=float), np.asarray(t, dtype=float))
+    shape = n.shape
+    n, t = n.reshape(-1, 1), t.reshape(-1, 1)
+
+    def log_nb(w: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (
+                gammaln(r + n) - gammaln(r) - gammaln(n + 1.0)
+                + r * np.log(alpha / (alpha + w)) + n * np.log(w / (alpha + w))
+            )  # fmt: skip
+        return np.where((w == 0) & (n == 0), 0.0, np.nan_to_num(out, nan=-np.inf))
+
+    alive = np.exp(-s * np.log1p(t / beta) + log_nb(t))
+    # y = beta (e^u - 1): f(y) dy = s e^(-s u) du on u in (0, log(1 + t/beta))
+    top = np.log1p(t / beta)
+    u = top * (_GL_X + 1.0) / 2.0
+    y = beta * np.expm1(u)
+    dead = (top / 2.0 * _GL_W * s * np.exp(-s * u + log_nb(y))).sum(axis=1, keepdims=True)
+    return (alive + dead).reshape(shape)

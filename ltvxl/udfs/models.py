@@ -53,6 +53,7 @@ __all__ = [
     "PNBD_EXPECTED",
     "PNBD_EXPECTED_NEW",
     "PNBD_PALIVE",
+    "PNBD_PROB",
     "SBG_DERL",
     "SBG_FIT",
     "SBG_RETENTION",
@@ -277,6 +278,27 @@ BGNBD_PROB = _flat(
     ),
     _prob_core,
 )
+
+
+def _pnbd_prob_core(r_shape, alpha, s, beta, n, t):
+    return _by_params(paretonbd.prob_purchases, [r_shape, alpha, s, beta], [np.floor(n), t])
+
+
+PNBD_PROB = _flat(
+    Spec(
+        "PNBD_PROB",
+        "Pareto/NBD: probability that a newly acquired customer makes exactly n repeat "
+        "purchases in her first t time units (t in the unit of alpha and beta).",
+        (
+            *_PN_ARGS,
+            Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE),
+            _T,
+        ),
+        examples=((f"=PNBD_PROB({CDNOW_PN}, 0, 39)", "0.5935"),),
+    ),
+    _pnbd_prob_core,
+)
+
 
 # ---------------------------------------------------------------- Gamma-Gamma
 
