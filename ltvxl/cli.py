@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="only check that the file is up to date (exit 1 if not)")
     docs.set_defaults(func=_cmd_docs)
     _add_addin_command(sub)
+    _add_clv_command(sub)
 
     refresh = sub.add_parser(
         "refresh",
@@ -167,6 +168,20 @@ def _add_addin_command(sub: argparse._SubParsersAction) -> None:
     )
     add_arguments(addin)
     addin.set_defaults(func=run)
+
+
+def _add_clv_command(sub: argparse._SubParsersAction) -> None:
+    from .models.command import add_arguments, run
+
+    clv = sub.add_parser(
+        "clv",
+        help="predict each customer's CLV from a transaction file (BG/NBD + Gamma-Gamma)",
+        description="Fit the purchase model (BG/NBD, Pareto/NBD or MBG/NBD) and Gamma-Gamma "
+        "to a transaction file and write P(alive), expected purchases, expected spend, "
+        "discounted CLV and churn risk per customer to a CSV file.",
+    )
+    add_arguments(clv)
+    clv.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,118 @@
+"""``ltvxl clv``: predictive CLV of every customer of a transaction file, without Excel.
+
+Reads a transaction file (CSV, Parquet or XLSX; the built-in sample when none
+is given), fits the purchase model and Gamma-Gamma, writes one row per
+customer (P(alive), expected purchases over the horizon, expected spend,
+discounted CLV, churn risk) to a CSV file and prints the fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ltvxl.fileio import atomic_output
+
+from . import clv
+
+TIME_UNIT = "weeks"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ltvxl clv``."""
+    parser.add_argument(
+        "transactions", nargs="?", help="transaction file (default: the built-in sample)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="clv.csv",
+        help="CSV file to write, one row per customer (default: clv.csv)",
+    )
+    parser.add_argument(
+        "--model",
+        default="bgnbd",
+        choices=("bgnbd", "pnbd", "mbgnbd"),
+        help="purchase model (default: bgnbd); spend always by Gamma-Gamma",
+    )
+    parser.add_argument(
+        "--horizon",
+        type=float,
+        default=12.0,
+        help="prediction horizon in --horizon-unit (default: 12)",
+    )
+    parser.add_argument(
+        "--horizon-unit",
+        default="months",
+        choices=("days", "weeks", "months", "years"),
+        help="unit of --horizon (default: months)",
+    )
+    parser.add_argument(
+        "--discount",
+        type=float,
+        default=0.1,
+        help="annual discount rate as a fraction (default: 0.1 = 10%% a year)",
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=1.0,
+        help="gross margin as a fraction (default: 1, a revenue CLV)",
+    )
+    parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
+    parser.add_argument("--id-col", help="column of customer ids")
+    parser.add_argument("--date-col", help="column of transaction dates")
+    parser.add_argument("--amount-col", help="column of amounts")
+    parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit, predict, write the CSV and print the fits."""
+    from ltvxl.transactions.log import read_transactions
+    from ltvxl.transactions.summary import customer_summary
+
+    if args.transactions is None:
+        from ltvxl.sample_data import load_sample_transactions
+
+        log = load_sample_transactions()
+    else:
+        log = read_transactions(
+            args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
+        )
+    summary = customer_summary(log, args.as_of, TIME_UNIT)
+    pred = clv.predict(
+        summary,
+        model=args.model,
+        horizon=args.horizon,
+        horizon_unit=args.horizon_unit,
+        time_unit=TIME_UNIT,
+        annual_discount_rate=args.discount,
+        gross_margin=args.margin,
+    )
+    with atomic_output(args.output) as tmp:
+        pred.table.to_csv(tmp, index=False)
+    for fit in (pred.purchases_fit, pred.spend_fit):
+        if fit is not None:
+            _print_fit(fit)
+    if pred.spend_note:
+        print(f"Gamma-Gamma: {pred.spend_note}")
+    for note in summary.attrs.get("notes", []):
+        print(f"data: {note}")
+    t = pred.table
+    print(
+        f"Wrote {args.output}: {len(t):,} customers; over the next {args.horizon:g} "
+        f"{args.horizon_unit}: {t['expected_purchases'].sum():,.1f} expected purchases, "
+        f"CLV {t['clv'].sum():,.2f} (discounted at {args.discount:g} a year, "
+        f"margin {args.margin:g})"
+    )
+    return 0
+
+
+def _print_fit(fit: Any) -> None:
+    unit = f", rates per {fit.time_unit[:-1]}" if fit.time_unit else ""
+    print(f"{fit.model} ({fit.n_customers:,.0f} customers{unit}): {fit.status}")
+    for name, value in fit.params.items():
+        print(f"  {name:<6} {value:12.6g}  (s.e. {fit.std_errors[name]:.3g})")
+    print(f"  log-likelihood {fit.log_likelihood:,.2f}")
+    for note in fit.notes:
+        print(f"  note: {note}")
