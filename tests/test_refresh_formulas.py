@@ -129,3 +129,31 @@ def test_functions_the_engine_cannot_provide_are_named(tmp_path, formula, name):
     with pytest.raises(RefreshError, match=rf"W!D7: .*{name}"):
         refresh(path, tmp_path / "o.xlsx")
     assert not (tmp_path / "o.xlsx").exists()
+
+
+def test_batched_formulas_equal_cell_by_cell(tmp_path, monkeypatch):
+    import ltvxl.workbook.refresh as engine
+
+    path = tmp_path / "rows.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Rows")
+    for i in range(2, 42):
+        if i % 7:
+            ws.write_number(f"A{i}", (i % 5) - 1)  # includes 0 and negatives; some blank
+        ws.write_string(f"C{i}", "x" * (i % 4))
+        ws.write_formula(f"D{i}", f'=IF(A{i}>1, A{i}*2, "small")')
+        ws.write_formula(f"E{i}", f'=IFERROR(1/A{i}, "div0")')
+        ws.write_formula(f"F{i}", f"=ROUND(A{i}/3, 2) + LEN(C{i})")
+        ws.write_formula(f"G{i}", f'=UPPER(C{i}) & "-" & A{i}')
+        ws.write_formula(f"H{i}", f"=LTV(ABS(A{i}) + 1, 3, 5)")  # an ltvxl call inside
+        ws.write_formula(f"I{i}", f"=A{i}")
+    wb.close()
+    batched, single = tmp_path / "b.xlsx", tmp_path / "s.xlsx"
+    refresh(path, batched)
+    monkeypatch.setattr(engine, "BATCH_MIN", 10**9)
+    refresh(path, single)
+    a, b = _values(batched, "Rows"), _values(single, "Rows")
+    rows_a = [[c.value for c in row] for row in a.iter_rows()]
+    assert rows_a == [[c.value for c in row] for row in b.iter_rows()]
+    assert a["D3"].value == 4 and a["D2"].value == "small" and a["E6"].value == "div0"
+    assert a["H2"].value == pytest.approx(ue.ltv(2, 3, 5)) and a["I7"].value == 0
