@@ -9,10 +9,12 @@ parts it does not touch keep their exact bytes.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import math
 import posixpath
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -222,12 +224,48 @@ def _read_workbook(pkg: Package, book_part: str) -> None:
 
 
 def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) -> None:
-    """Write the package to ``target`` with ``replaced`` parts; all others unchanged."""
-    with zipfile.ZipFile(target, "w") as out:
+    """Write the package to ``target`` with ``replaced`` parts; all others unchanged.
+
+    An unchanged part is copied as its compressed bytes (no recompression);
+    where that is not possible it is recompressed from its content.
+    """
+    with open(pkg.path, "rb") as src, zipfile.ZipFile(target, "w") as out:
         for info in pkg.infos:
-            data = replaced.get(info.filename, pkg.parts[info.filename])
+            name = info.filename
+            if name not in replaced and _copy_raw(src, out, info):
+                continue
+            data = replaced.get(name, pkg.parts[name])
             out.writestr(info, data, compress_type=info.compress_type,
-                         compresslevel=1 if info.filename in replaced else None)
+                         compresslevel=1 if name in replaced else None)
+
+
+def _copy_raw(src: Any, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    """Copy one entry's compressed bytes from ``src`` into ``out``; False if not possible."""
+    if info.flag_bits & 0x1 or info.file_size >= 0xFFFFFFFF or info.compress_size >= 0xFFFFFFFF:
+        return False
+    try:
+        src.seek(info.header_offset)
+        head = src.read(30)
+        if len(head) != 30 or head[:4] != b"PK\x03\x04":
+            return False
+        n, m = int.from_bytes(head[26:28], "little"), int.from_bytes(head[28:30], "little")
+        src.seek(info.header_offset + 30 + n + m)
+        raw = src.read(info.compress_size)
+        if len(raw) != info.compress_size:
+            return False
+        entry = copy.copy(info)
+        entry.flag_bits &= ~0x08  # sizes in the local header, no data descriptor
+        entry.extra = b""
+        entry.header_offset = out.fp.tell()
+        out.fp.write(entry.FileHeader(False))
+        out.fp.write(raw)
+        out.filelist.append(entry)
+        out.NameToInfo[entry.filename] = entry
+        out.start_dir = out.fp.tell()
+        out._didModify = True
+    except (AttributeError, OSError, ValueError, struct.error):
+        return False
+    return True
 
 
 # -------------------------------------------------------------- cell values
@@ -590,9 +628,8 @@ class SheetXml:
             else:
                 out.append(f"<{p}row{_attr_text(ra)}/>")
         out.append(self.tail)
-        text = "".join(out)
-        if self.rows and lo is not None:
+        if self.rows and lo is not None:  # <dimension> comes before <sheetData>
             dim = range_name(min(self.rows), lo, max(self.rows), hi)
-            text = re.sub(rf'(<{re.escape(p)}dimension\b[^>]*?\bref=")[^"]*"',
-                          lambda m: m.group(1) + dim + '"', text, count=1)
-        return text.encode("utf-8")
+            out[0] = re.sub(rf'(<{re.escape(p)}dimension\b[^>]*?\bref=")[^"]*"',
+                            lambda m: m.group(1) + dim + '"', self.head, count=1)
+        return "".join(out).encode("utf-8")
