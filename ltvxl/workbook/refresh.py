@@ -281,6 +281,20 @@ def _from_calamine(v: Any) -> Any:
     return _grid_value(v)
 
 
+def _uncovered(spans: list[tuple[int, int]], width: int) -> list[tuple[int, int]]:
+    """The [start, end) column segments of 0..width not covered by the [a, b) ``spans``."""
+    if not spans:
+        return [(0, width)]
+    out, pos = [], 0
+    for a, b in sorted(spans):
+        if a > pos:
+            out.append((pos, min(a, width)))
+        pos = max(pos, b)
+    if pos < width:
+        out.append((pos, width))
+    return [(a, b) for a, b in out if a < b]
+
+
 class Grids:
     """Cell values of each sheet: the file's values overlaid with computed results."""
 
@@ -308,12 +322,14 @@ class Grids:
             arr = np.empty((len(rows), width), dtype=object)
             arr[:] = _EMPTY
             empty = _EMPTY
+            blanked = self.blanked.pop(sheet, [])
             for i, r in enumerate(rows):
-                arr[i, : len(r)] = [
-                    v if (t := type(v)) is float else
-                    (empty if v == "" else v) if t is str else _from_calamine(v) for v in r]
-            for r1, c1, r2, c2 in self.blanked.pop(sheet, []):
-                arr[r1 - 1: r2, c1 - 1: c2] = _EMPTY
+                spans = [(c1 - 1, c2) for r1, c1, r2, c2 in blanked if r1 <= i + 1 <= r2]
+                for a, b in _uncovered(spans, len(r)):  # old spill cells are not converted
+                    arr[i, a:b] = [
+                        v if (t := type(v)) is float else
+                        (empty if v == "" else v) if t is str else _from_calamine(v)
+                        for v in r[a:b]]
             self.base[sheet] = arr
         return self.base[sheet]
 

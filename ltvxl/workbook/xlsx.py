@@ -415,21 +415,30 @@ class SheetXml:
         last = 0
         row_r, cell_r = _ROW_R, _CELL_R
         letters: dict[str, int] = {}
+        # cells whose first attribute is r="A1" (as Excel and XlsxWriter write them)
+        quick = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d+"[^>]*?(?:/>|>.*?</{p}c>)', re.S)
+        opening = f"<{self.p}c "
         for rm in self._row_re.finditer(body):
             m = row_r.search(rm.group(1))
             r = int(m.group(1)) if m else last + 1
             last = r
-            cells: dict[int, str] = {}
-            lastc = 0
-            for cm in self._cell_re.finditer(rm.group(2) or ""):
-                m = cell_r.search(cm.group(1))
-                if m:
-                    col = m.group(1)
-                    c = letters.get(col) or letters.setdefault(col, col_number(col))
-                else:
-                    c = lastc + 1
-                lastc = c
-                cells[c] = cm.group(0)
+            inner = rm.group(2) or ""
+            found = [(cm.group(1), cm.group(0)) for cm in quick.finditer(inner)]
+            if len(found) == inner.count(opening) + inner.count(f"<{self.p}c>"):
+                cells = {letters.get(col) or letters.setdefault(col, col_number(col)): xml
+                         for col, xml in found}
+            else:  # other attribute orders, or cells without r
+                cells = {}
+                lastc = 0
+                for cm in self._cell_re.finditer(inner):
+                    m = cell_r.search(cm.group(1))
+                    if m:
+                        col = m.group(1)
+                        c = letters.get(col) or letters.setdefault(col, col_number(col))
+                    else:
+                        c = lastc + 1
+                    lastc = c
+                    cells[c] = cm.group(0)
             self.rows[r] = [rm.group(1), cells, rm.group(0)]
         self.col_styles = self._col_styles()
 
