@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import re
-import sys
 import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
@@ -1110,7 +1109,3 @@ def refresh(
             gc.enable()
     return RefreshResult(dst, len(engine.nodes), engine.spilled,
                          time.perf_counter() - t0, engine.warnings)
-
-
-def _stderr_progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
