@@ -234,7 +234,9 @@ def _grid_value(v: Any) -> Any:
 
 
 def _fast_grid_values(values: list[Any]) -> list[Any]:
-    return [v if (t := type(v)) is float or t is str else _grid_value(v) for v in values]
+    f64 = np.float64
+    return [v if (t := type(v)) is float or t is str else
+            (float(v) if t is f64 else _grid_value(v)) for v in values]
 
 
 def _write_value(v: Any, anchor: bool) -> Any:

@@ -294,9 +294,11 @@ def _escape_text(text: str) -> str:
 
 
 def number_text(x: float) -> str:
-    if x == int(x) and abs(x) < 1e15:
-        return str(int(x))
-    return repr(float(x))
+    """A number as stored in a cell: ``1500`` for 1500.0, else the shortest round-trip text."""
+    if x == 0:
+        return "0"
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
 
 
 @dataclass(frozen=True)
@@ -341,6 +343,7 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
 
 # -------------------------------------------------------------- sheet XML
 
+_PLAIN_ROW = re.compile(r'\s*r="\d+"(?:\s+spans="[^"]*")?\s*')
 _ROW_R = re.compile(r'(?:^|\s)r="(\d+)"')
 _CELL_R = re.compile(r'(?:^|\s)r="\$?([A-Za-z]{1,3})\$?\d+"')
 _S_ATTR = re.compile(r'\ss="(\d+)"')
@@ -628,14 +631,18 @@ class SheetXml:
             if raw is not None:
                 out.append(raw)
                 continue
-            ra = attrs(ra_text)
-            ra.pop("spans", None)  # optional hint; would be stale
-            ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
-            if cells:
-                body = "".join(cells[c] for c in sorted(cells))
-                out.append(f"<{p}row{_attr_text(ra)}>{body}</{p}row>")
+            if _PLAIN_ROW.fullmatch(ra_text):
+                head = f'<{p}row r="{r}"'
             else:
-                out.append(f"<{p}row{_attr_text(ra)}/>")
+                ra = attrs(ra_text)
+                ra.pop("spans", None)  # optional hint; would be stale
+                ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
+                head = f"<{p}row{_attr_text(ra)}"
+            if cells:
+                body = "".join([cells[c] for c in sorted(cells)])
+                out.append(f"{head}>{body}</{p}row>")
+            else:
+                out.append(f"{head}/>")
         out.append(self.tail)
         if self.rows and lo is not None:  # <dimension> comes before <sheetData>
             dim = range_name(min(self.rows), lo, max(self.rows), hi)
