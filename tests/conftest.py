@@ -13,51 +13,23 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
-import inspect
-import sys
 import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-PYWIN32 = ("pythoncom", "pywintypes", "win32api", "win32con", "win32com", "win32com.client")
 MISSING = -2147352572
 """What pywin32 passes for an omitted optional argument (DISP_E_PARAMNOTFOUND)."""
-
-
-def _stubs() -> dict[str, types.ModuleType]:
-    mods = {name: types.ModuleType(name) for name in PYWIN32}
-    mods["pythoncom"].CoInitialize = lambda: None
-    mods["pywintypes"].com_error = type("com_error", (Exception,), {})
-    mods["pywintypes"].TimeType = dt.datetime
-    mods["win32com.client"].Dispatch = lambda *a, **k: None
-    mods["win32com"].client = mods["win32com.client"]
-    return mods
 
 
 @pytest.fixture(scope="module")
 def classic_xlwings():
     """``xlwings.udfs`` imported with stubbed pywin32; sys.modules restored afterwards."""
-    import xlwings
+    from ltvxl.addin.vba import classic_udfs
 
-    names = (*PYWIN32, "xlwings.udfs")
-    saved = {name: sys.modules.get(name) for name in names}
-    had_attr = hasattr(xlwings, "udfs")
-    sys.modules.update(_stubs())
-    sys.modules.pop("xlwings.udfs", None)
-    try:
-        import xlwings.udfs as udfs
-
+    with classic_udfs() as udfs:
         yield udfs
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-        if not had_attr and hasattr(xlwings, "udfs"):
-            delattr(xlwings, "udfs")
 
 
 def _windows_cleaner():
@@ -102,6 +74,7 @@ def xl_call(classic_xlwings):
     from xlwings import conversion
     from xlwings.main import Engine
 
+    from ltvxl.addin.vba import fresh_copy
     from ltvxl.udfs._declare import expose
 
     impl, _ = _windows_cleaner()
@@ -134,14 +107,3 @@ def xl_call(classic_xlwings):
             engines.engines_by_name.pop("excel", None)
         else:
             engines.engines_by_name["excel"] = previous
-
-
-def fresh_copy(func):
-    """A copy of a declared worksheet function that xlwings' decorators may mark freely."""
-    copy = types.FunctionType(func.__code__, func.__globals__, func.__name__,
-                              func.__defaults__, func.__closure__)
-    copy.__dict__.update({k: v for k, v in func.__dict__.items() if k != "__xlfunc__"})
-    copy.__doc__ = func.__doc__
-    copy.__qualname__ = func.__qualname__
-    assert inspect.signature(copy) == inspect.signature(func)
-    return copy

@@ -15,10 +15,8 @@ import sys
 import types
 
 import pytest
-from conftest import fresh_copy
 
 import ltvxl.udfs
-from ltvxl.udfs._declare import expose
 from ltvxl.worksheet import (
     MAX_TEXT,
     MAX_WIZARD,
@@ -38,11 +36,9 @@ VBA_FUNCTION = re.compile(r"^Function (\w+)\((.*)\)$", re.M)
 
 @pytest.fixture(scope="module")
 def classic_module(classic_xlwings):
-    decorators = types.SimpleNamespace(func=classic_xlwings.xlfunc, arg=classic_xlwings.xlarg)
-    module = types.ModuleType("ltvxl.udfs")
-    for name, func in ltvxl.udfs.FUNCTIONS.items():
-        setattr(module, name, expose(fresh_copy(func), decorators))
-    return module
+    from ltvxl.addin.vba import classic_module
+
+    return classic_module(classic_xlwings)
 
 
 @pytest.fixture(scope="module")

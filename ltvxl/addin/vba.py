@@ -84,7 +84,7 @@ def classic_udfs() -> Iterator[types.ModuleType]:
                 delattr(xlwings, "udfs")
 
 
-def _fresh_copy(func: Callable[..., Any]) -> Callable[..., Any]:
+def fresh_copy(func: Callable[..., Any]) -> Callable[..., Any]:
     """A copy of a declared worksheet function without any xlwings metadata."""
 
     def call(*args: Any) -> Any:
@@ -112,7 +112,7 @@ def classic_module(udfs: types.ModuleType,
     decorators = types.SimpleNamespace(func=udfs.xlfunc, arg=udfs.xlarg)
     module = types.ModuleType(MODULE_NAME)
     for name, func in (functions or FUNCTIONS).items():
-        setattr(module, name, expose(_fresh_copy(func), decorators))
+        setattr(module, name, expose(fresh_copy(func), decorators))
     return module
 
 
