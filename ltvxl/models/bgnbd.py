@@ -22,16 +22,102 @@ PARAMS = ("r", "alpha", "a", "b")
 
 
 class Data:
-    """Compressed rows plus the distinct frequencies (special functions of x are
-    evaluated once per distinct x and weighted by the customers having it)."""
+    """Compressed rows, split into customers without (x = 0) and with repeat purchases,
+    plus the distinct frequencies (special functions of x are evaluated once per
+    distinct x and weighted by the customers having it)."""
 
     def __init__(self, x, tx, big_t, w):
         self.x, self.tx, self.big_t, self.w = x, tx, big_t, w
-        self.ux, inv = np.unique(x, return_inverse=True)
-        self.wx = np.bincount(inv, weights=w, minlength=self.ux.size)
-        self.pos = x > 0
-        self.xp, self.txp, self.wp = x[self.pos], tx[self.pos], w[self.pos]
-        self.big_tp = big_t[self.pos]
+        self.n = float(w.sum())
+        self.ux, self.wx = distinct_weights(x, w)
+        pos = x > 0
+        self.pos = pos
+        self.zero = (x[~pos], tx[~pos], big_t[~pos], w[~pos], np.zeros(int((~pos).sum())))
+        xp, wp = x[pos], w[pos]
+        self.xp, self.txp, self.big_tp, self.wp = xp, tx[pos], big_t[pos], wp
+        self.rows = (xp, self.txp, self.big_tp, wp, wp * xp)
+
+
+def distinct_weights(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values of ``x`` and the summed weight of each (whole numbers by counting)."""
+    if x.size and x.min() >= 0.0 and x.max() < 1e6:
+        ints = x.astype(np.intp)
+        if np.array_equal(ints, x):
+            total = np.bincount(ints, weights=w)
+            ux = np.flatnonzero(np.bincount(ints))
+            return ux.astype(float), total[ux]
+    ux, inv = np.unique(x, return_inverse=True)
+    return ux, np.bincount(inv, weights=w, minlength=ux.size)
+
+
+def _mixture(r, alpha, log_a, b_x, rows) -> tuple[float, float, float, float, float]:
+    """Sum over ``rows`` (x, t_x, T, w, w x) of w log[(alpha+T)^-(r+x) + e^log_a / b_x
+    (alpha+t_x)^-(r+x)] and its derivatives in r, alpha, a (times a) and b.
+
+    The bracket is (alpha+T)^-(r+x) (1 + e^v) with v = log(a / b_x) + (r+x)
+    log((alpha+T)/(alpha+t_x)); log(1 + e^v) and e^v / (1 + e^v) share one
+    exponential, e^-|v|.
+    """
+    x, tx, big_t, w, wx = rows
+    if not x.size:
+        return 0.0, 0.0, 0.0, 0.0, 0.0
+    l_t = np.log(alpha + big_t)
+    diff = l_t - np.log(alpha + tx)
+    rx = r + x
+    v = rx * diff
+    v += log_a
+    v -= np.log(b_x)
+    e = np.exp(-np.abs(v))
+    soft = np.log1p(e)
+    soft += np.maximum(v, 0.0)
+    e1 = 1.0 + e
+    sig = np.where(v >= 0.0, 1.0, e)
+    sig /= e1
+    ws = w * sig
+    inv_t = 1.0 / (alpha + big_t)
+    w_lt, wx_lt = dot(w, l_t), dot(wx, l_t)
+    ll = dot(w, soft) - r * w_lt - wx_lt
+    g_r = dot(ws, diff) - w_lt
+    g_alpha = dot(ws * rx, inv_t - 1.0 / (alpha + tx)) - r * dot(w, inv_t) - dot(wx, inv_t)
+    return ll, g_r, g_alpha, float(ws.sum()), -dot(ws, 1.0 / b_x)
+
+
+def negll_shifted(theta: np.ndarray, d: Data, shift: int) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood and gradient in log-parameters of BG/NBD (``shift`` 0) and
+    MBG/NBD (``shift`` 1, where a customer may also drop out at her first purchase).
+
+    log L = log G(r+x) - log G(r) + r log(alpha) + log B(a, b+x+shift) - log B(a, b)
+    + log[(alpha+T)^-(r+x) + D a/(b+x+shift-1) (alpha+t_x)^-(r+x)], with D = 1{x>0}
+    for BG/NBD and 1 for MBG/NBD; the bracket as in :func:`_mixture`.
+    """
+    r, alpha, a, b = np.exp(theta)
+    ux, wx, n = d.ux, d.wx, d.n
+    # terms depending on x only, summed over distinct x
+    ll = dot(wx, gammaln(r + ux) + gammaln(b + ux + shift) - gammaln(a + b + ux + shift))
+    ll += n * (-gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
+    g_r = dot(wx, digamma(r + ux)) - n * (digamma(r) - np.log(alpha))
+    g_a = n * digamma(a + b) - dot(wx, digamma(a + b + ux + shift))
+    g_b = g_a + dot(wx, digamma(b + ux + shift)) - n * digamma(b)
+    g_alpha = n * r / alpha
+    log_a = np.log(a)
+    parts = [d.rows, d.zero] if shift else [d.rows]
+    for rows in parts:
+        m = _mixture(r, alpha, log_a, b + rows[0] + (shift - 1.0), rows)
+        ll, g_r, g_alpha, g_a, g_b = (
+            ll + m[0],
+            g_r + m[1],
+            g_alpha + m[2],
+            g_a + m[3] / a,
+            g_b + m[4],
+        )
+    if not shift:  # customers without repeat purchases: alive for sure, (alpha+T)^-r
+        _, _, big_t0, w0, _ = d.zero
+        l_t0 = np.log(alpha + big_t0)
+        ll -= r * dot(w0, l_t0)
+        g_r -= dot(w0, l_t0)
+        g_alpha -= r * dot(w0, 1.0 / (alpha + big_t0))
+    grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+    return -float(ll), -grad
 
 
 def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
@@ -41,39 +127,7 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     + log[(alpha+T)^-(r+x) + 1{x>0} a/(b+x-1) (alpha+t_x)^-(r+x)], the bracket
     by log-sum-exp.
     """
-    r, alpha, a, b = np.exp(theta)
-    ux, wx = d.ux, d.wx
-    # terms depending on x only, summed over distinct x
-    ll = dot(wx, (gammaln(r + ux) + gammaln(b + ux) - gammaln(a + b + ux))) + d.w.sum() * (
-        -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
-    )
-    d_ab_x = dot(wx, digamma(a + b + ux))
-    g_r = dot(wx, digamma(r + ux)) - d.w.sum() * (digamma(r) - np.log(alpha))
-    g_a = d.w.sum() * digamma(a + b) - d_ab_x
-    g_b = g_a + dot(wx, digamma(b + ux)) - d.w.sum() * digamma(b)
-    g_alpha = d.w.sum() * r / alpha
-    # the alive / dropped-out mixture, per row
-    l_t = np.log(alpha + d.big_t)
-    u1 = -(r + d.x) * l_t
-    ll += dot(d.w, u1)
-    g_r -= dot(d.w, l_t)
-    g_alpha -= dot(d.w, ((r + d.x) / (alpha + d.big_t)))
-    if d.xp.size:
-        rx = r + d.xp
-        l_tx = np.log(alpha + d.txp)
-        bx1 = b + d.xp - 1.0
-        l_tp = np.log(alpha + d.big_tp)
-        # log of the dropped-out term relative to the alive term
-        v = np.log(a) - np.log(bx1) + rx * (l_tp - l_tx)
-        w2 = expit(v)
-        ll += dot(d.wp, np.logaddexp(0.0, v))
-        wp2 = d.wp * w2
-        g_r += dot(wp2, (l_tp - l_tx))
-        g_alpha += dot(wp2, (rx / (alpha + d.big_tp) - rx / (alpha + d.txp)))
-        g_a += wp2.sum() / a
-        g_b -= dot(wp2, (1.0 / bx1))
-    grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
-    return -float(ll), -grad
+    return negll_shifted(theta, d, 0)
 
 
 def _start(comp):

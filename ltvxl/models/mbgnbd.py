@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import expit, hyp2f1
 
-from .base import FitResult, ParamsLike, dot, fit_rfm, params_of
-from .bgnbd import Data, _fallback, _safe_a, _start
+from .base import FitResult, ParamsLike, fit_rfm, params_of
+from .bgnbd import Data, _fallback, _safe_a, _start, negll_shifted
 
 NAME = "MBG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -25,30 +25,7 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     log L = log G(r+x) - log G(r) + r log(alpha) + log B(a, b+x+1) - log B(a, b)
     + log[(alpha+T)^-(r+x) + a/(b+x) (alpha+t_x)^-(r+x)].
     """
-    r, alpha, a, b = np.exp(theta)
-    ux, wx, n = d.ux, d.wx, d.w.sum()
-    ll = dot(wx, (gammaln(r + ux) + gammaln(b + ux + 1) - gammaln(a + b + ux + 1))) + n * (
-        -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b)
-    )
-    g_r = dot(wx, digamma(r + ux)) - n * (digamma(r) - np.log(alpha))
-    g_a = n * digamma(a + b) - dot(wx, digamma(a + b + ux + 1))
-    g_b = g_a + dot(wx, digamma(b + ux + 1)) - n * digamma(b)
-    g_alpha = n * r / alpha
-    rx = r + d.x
-    l_t = np.log(alpha + d.big_t)
-    l_tx = np.log(alpha + d.tx)
-    bx = b + d.x
-    v = np.log(a) - np.log(bx) + rx * (l_t - l_tx)
-    w2 = d.w * expit(v)
-    ll += dot(d.w, (-rx * l_t + np.logaddexp(0.0, v)))
-    g_r += dot(w2, (l_t - l_tx)) - dot(d.w, l_t)
-    g_alpha += dot(w2, (rx / (alpha + d.big_t) - rx / (alpha + d.tx))) - dot(
-        d.w, (rx / (alpha + d.big_t))
-    )
-    g_a += w2.sum() / a
-    g_b -= dot(w2, (1.0 / bx))
-    grad = np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
-    return -float(ll), -grad
+    return negll_shifted(theta, d, 1)
 
 
 def fit(
