@@ -352,3 +352,14 @@ def test_pareto_probability_of_n_is_a_distribution_with_the_right_mean():
         mean = r * be / (al * (s - 1)) * (1 - (be / (be + t)) ** (s - 1))
         assert (n * p).sum() == pytest.approx(mean, rel=1e-9)
     assert paretonbd.prob_purchases(PN, [0, 1], 0.0).tolist() == [1.0, 0.0]
+
+
+def test_compress_groups_exactly_when_hashes_collide(monkeypatch):
+    cols = (np.array([1.0, 2, 1, 1, -0.0]), np.array([5.0, 6, 5, 7, 0.0]))
+    monkeypatch.setattr(base, "_hashed_rows", lambda c: np.zeros(c[0].size, dtype=np.int64))
+    comp = base.compress(cols)
+    assert comp.n_rows == 4
+    got = {tuple(c[i] for c in comp.columns): comp.weights[i] for i in range(4)}
+    assert got == {(1, 5): 2.0, (2, 6): 1.0, (1, 7): 1.0, (0, 0): 1.0}
+    for i in range(5):
+        assert tuple(c[comp.inverse[i]] for c in comp.columns) == tuple(c[i] for c in cols)

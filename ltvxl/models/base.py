@@ -158,14 +158,21 @@ def _codes(col: np.ndarray) -> tuple[np.ndarray, int]:
     return codes.astype(np.int64), len(uniques)
 
 
-def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -> Compressed:
-    """Compress identical rows of ``columns`` to one row with the summed weight.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
-    Hash-based (pandas factorize), linear in the number of rows.
-    """
-    cols = [np.asarray(c, dtype=float).ravel() for c in columns]
-    n = cols[0].size
-    w = None if weights is None else np.asarray(weights, dtype=float).ravel()
+
+def _hashed_rows(cols: Sequence[np.ndarray]) -> np.ndarray:
+    """A 64-bit hash of each row's values (equal rows, equal hashes; -0.0 counts as 0.0)."""
+    h = np.zeros(cols[0].size, dtype=np.uint64)
+    for c in cols:
+        h ^= (c + 0.0).view(np.uint64)
+        h *= _MIX
+        h ^= h >> np.uint64(29)
+    return h.view(np.int64)
+
+
+def _exact_rows(cols: Sequence[np.ndarray]) -> np.ndarray:
+    """An integer key per row, equal exactly when the rows are equal (codes of each column)."""
     key, size = _codes(cols[0])
     for c in cols[1:]:
         codes, k = _codes(c)
@@ -173,15 +180,34 @@ def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -
             key, size = _codes(key)
         key = key * k + codes
         size *= k
-    inverse, uniques = pd.factorize(key, sort=False)
-    m = len(uniques)
-    first = np.empty(m, dtype=np.int64)
-    first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+    return key
+
+
+def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -> Compressed:
+    """Compress identical rows of ``columns`` to one row with the summed weight.
+
+    Hash-based, linear in the number of rows: rows are grouped by a 64-bit
+    hash of their values (one pandas factorize), and the grouping is checked
+    against the values themselves; should two different rows share a hash,
+    the rows are grouped by exact per-column codes instead.
+    """
+    cols = [np.asarray(c, dtype=float).ravel() for c in columns]
+    n = cols[0].size
+    for make_key in (_hashed_rows, _exact_rows):
+        inverse, uniques = pd.factorize(make_key(cols), sort=False)
+        m = len(uniques)
+        first = np.empty(m, dtype=np.int64)
+        first[inverse[::-1]] = np.arange(n - 1, -1, -1)
+        out = tuple(c[first] for c in cols)
+        if make_key is _exact_rows or all(
+            np.array_equal(u.take(inverse), c) for u, c in zip(out, cols, strict=True)
+        ):
+            break
     if weights is None:
         out_w = np.bincount(inverse, minlength=m).astype(float)
     else:
-        out_w = np.bincount(inverse, weights=w, minlength=m)
-    return Compressed(tuple(c[first] for c in cols), out_w, inverse)
+        out_w = np.bincount(inverse, weights=np.asarray(weights, float).ravel(), minlength=m)
+    return Compressed(out, out_w, inverse)
 
 
 NegLL = Callable[[np.ndarray], tuple[float, np.ndarray]]

@@ -30,11 +30,12 @@ class Data:
         self.x, self.tx, self.big_t, self.w = x, tx, big_t, w
         self.n = float(w.sum())
         self.ux, self.wx = distinct_weights(x, w)
-        pos = x > 0
-        self.pos = pos
-        self.zero = (x[~pos], tx[~pos], big_t[~pos], w[~pos], np.zeros(int((~pos).sum())))
-        xp, wp = x[pos], w[pos]
-        self.xp, self.txp, self.big_tp, self.wp = xp, tx[pos], big_t[pos], wp
+        self.pos = x > 0
+        # integer indices: np.take is several times faster than boolean masks here
+        i0, i1 = np.flatnonzero(~self.pos), np.flatnonzero(self.pos)
+        self.zero = (x.take(i0), tx.take(i0), big_t.take(i0), w.take(i0), np.zeros(i0.size))
+        xp, wp = x.take(i1), w.take(i1)
+        self.xp, self.txp, self.big_tp, self.wp = xp, tx.take(i1), big_t.take(i1), wp
         self.rows = (xp, self.txp, self.big_tp, wp, wp * xp)
 
 
@@ -61,24 +62,33 @@ def _mixture(r, alpha, log_a, b_x, rows) -> tuple[float, float, float, float, fl
     x, tx, big_t, w, wx = rows
     if not x.size:
         return 0.0, 0.0, 0.0, 0.0, 0.0
-    l_t = np.log(alpha + big_t)
-    diff = l_t - np.log(alpha + tx)
+    inv_t = alpha + big_t
+    inv_tx = alpha + tx
+    l_t = np.log(inv_t)
+    diff = l_t - np.log(inv_tx)
     rx = r + x
     v = rx * diff
     v += log_a
     v -= np.log(b_x)
-    e = np.exp(-np.abs(v))
+    e = np.abs(v)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
     soft = np.log1p(e)
     soft += np.maximum(v, 0.0)
-    e1 = 1.0 + e
-    sig = np.where(v >= 0.0, 1.0, e)
-    sig /= e1
-    ws = w * sig
-    inv_t = 1.0 / (alpha + big_t)
+    # e^v / (1 + e^v) = [1 if v >= 0 else e^-|v|] / (1 + e^-|v|); maximum() avoids a
+    # branchy where()
+    ws = np.maximum(e, v >= 0.0)
+    e += 1.0
+    ws /= e
+    ws *= w
+    np.reciprocal(inv_t, out=inv_t)
+    np.reciprocal(inv_tx, out=inv_tx)
     w_lt, wx_lt = dot(w, l_t), dot(wx, l_t)
     ll = dot(w, soft) - r * w_lt - wx_lt
     g_r = dot(ws, diff) - w_lt
-    g_alpha = dot(ws * rx, inv_t - 1.0 / (alpha + tx)) - r * dot(w, inv_t) - dot(wx, inv_t)
+    inv_tx -= inv_t
+    rx *= ws
+    g_alpha = -dot(rx, inv_tx) - r * dot(w, inv_t) - dot(wx, inv_t)
     return ll, g_r, g_alpha, float(ws.sum()), -dot(ws, 1.0 / b_x)
 
 
