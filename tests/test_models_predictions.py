@@ -320,25 +320,61 @@ def test_churn_risk_bands():
         "high", "medium", "medium", "low", "low"]  # fmt: skip
 
 
-def test_expectations_stay_finite_when_the_dropout_beta_is_concentrated():
-    # a fit where nobody seems to drop out: a and b huge, their ratio finite (seen on real
-    # data); the 2F1 closed form overflows, the quadrature fallback takes over
-    params = (7.477, 261.7, 441993.0, 4523586.0)
-    r, al, a, b = params
-    x, tx, big_t, t = 4.0, 100.0, 125.0, 4.348
-    got = bgnbd.conditional_expected(params, t, x, tx, big_t)
-    dist = beta_dist(a, b + x)
-    lo, hi = dist.ppf(1e-12), dist.ppf(1 - 1e-12)
-    mean = quad(
-        lambda p: (1 - ((al + big_t) / (al + big_t + p * t)) ** (r + x)) / p * dist.pdf(p),
+def _mean_over_dropout(dist, big_t, t, scale, shape, weight=lambda p: 1.0):
+    """E over p ~ dist of weight(p) (1/p) (1 - (scale/(scale + p t))^shape), by adaptive
+    quadrature over the central mass of dist."""
+    lo, hi = dist.ppf(1e-13), dist.ppf(1 - 1e-13)
+    return quad(
+        lambda p: -np.expm1(-shape * np.log1p(p * t / scale)) / p * weight(p) * dist.pdf(p),
         lo,
         hi,
-        epsrel=1e-10,
+        points=[dist.mean()],
+        epsrel=1e-11,
+        limit=200,
     )[0]
-    assert np.isfinite(got)
-    assert got == pytest.approx(mean * bgnbd.p_alive(params, x, tx, big_t), rel=1e-6)
-    assert np.isfinite(mbgnbd.conditional_expected(params, t, x, tx, big_t))
-    assert np.isfinite(mbgnbd.expected(params, 52.0)) and np.isfinite(bgnbd.expected(params, 52.0))
+
+
+# a fit where hardly anyone drops out gives a and b in the hundreds of thousands (their
+# ratio finite): in the closed form (1-z)^(a-1) underflows to 0 while 2F1 overflows, and
+# their product was 0 x inf = NaN with "RuntimeWarning: invalid value encountered in
+# multiply". Any such warning fails these tests.
+CONCENTRATED = (7.477, 261.7, 441993.0, 4523586.0)
+
+
+@pytest.mark.filterwarnings("error")
+def test_expectations_with_a_concentrated_dropout_beta_are_right_and_warn_nothing():
+    r, al, a, b = CONCENTRATED
+    x = np.array([0.0, 1, 4, 30, 200])
+    tx = np.array([0.0, 3, 100, 110, 120])
+    big_t, t = np.full(5, 125.0), np.array([4.348, 52, 4.348, 1, 300])
+    got_bg = bgnbd.conditional_expected(CONCENTRATED, t, x, tx, big_t)
+    got_mbg = mbgnbd.conditional_expected(CONCENTRATED, t, x, tx, big_t)
+    for i in range(5):
+        s, k = al + big_t[i], r + x[i]
+        want = _mean_over_dropout(beta_dist(a, b + x[i]), big_t[i], t[i], s, k)
+        p_bg = bgnbd.p_alive(CONCENTRATED, x[i], tx[i], big_t[i])
+        assert got_bg[i] == pytest.approx(want * p_bg, rel=1e-7)
+        want = _mean_over_dropout(beta_dist(a, b + x[i] + 1), big_t[i], t[i], s, k)
+        p_mbg = mbgnbd.p_alive(CONCENTRATED, x[i], tx[i], big_t[i])
+        assert got_mbg[i] == pytest.approx(want * p_mbg, rel=1e-7)
+    dist = beta_dist(a, b)
+    assert bgnbd.expected(CONCENTRATED, 52.0) == pytest.approx(
+        _mean_over_dropout(dist, 0.0, 52.0, al, r), rel=1e-7
+    )
+    assert mbgnbd.expected(CONCENTRATED, 52.0) == pytest.approx(
+        _mean_over_dropout(dist, 0.0, 52.0, al, r, lambda p: 1.0 - p), rel=1e-7
+    )
+
+
+@pytest.mark.filterwarnings("error")
+def test_closed_form_and_quadrature_agree_from_loose_to_concentrated_dropout():
+    # across the switch from the 2F1 closed form to quadrature, without any warning
+    r, al, x, tx, big_t, t = 0.9, 8.8, 3.0, 20.0, 40.0, 52.0
+    for a in (0.5, 3.0, 300.0, 3e4, 3e6):
+        b = 4.0 * a
+        got = bgnbd.conditional_expected((r, al, a, b), t, x, tx, big_t)
+        want = _mean_over_dropout(beta_dist(a, b + x), big_t, t, al + big_t, r + x)
+        assert got == pytest.approx(want * bgnbd.p_alive((r, al, a, b), x, tx, big_t), rel=1e-7)
 
 
 def test_pareto_probability_of_n_is_a_distribution_with_the_right_mean():

@@ -177,11 +177,28 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     a = _safe_a(a)
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
-    # Euler's transformation keeps the hypergeometric function well inside its series
-    with np.errstate(all="ignore"):
-        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b - 1.0, z)
-        out = np.asarray((a + b - 1.0) / (a - 1.0) * (1.0 - tail))
-    return _fallback(out, a, b, t, alpha, r)
+    return dropout_mean(a + b - 1.0, a + b - 1.0 - r, a + b - 1.0, a, z, b, t, alpha, r)
+
+
+def dropout_mean(factor, hyp_a, hyp_c, a, z, b_post, t, scale, shape, weight=None) -> np.ndarray:
+    """factor/(a-1) [1 - (1-z)^(a-1) 2F1(hyp_a, a-1; hyp_c; z)]: the expected purchases in
+    a window of length t of the BG/NBD family, E over the dropout p ~ Beta(a, b_post) of
+    weight(p) (1/p) (1 - (scale/(scale + p t))^shape).
+
+    The closed form is Euler's transformation of the papers' (1-z)^shape 2F1(...),
+    which keeps the hypergeometric series well behaved. The tail (1-z)^(a-1) 2F1 is
+    formed in logarithms: when the dropout Beta is concentrated (a and b in the
+    hundreds of thousands, a fit where hardly anyone drops out) the power underflows
+    to 0 while 2F1 overflows, and their plain product would be 0 x inf = NaN. Where
+    2F1 is not a finite positive number or the tail would overflow, the expectation
+    is computed by quadrature over p instead (:func:`_fallback`).
+    """
+    h = np.asarray(hyp2f1(hyp_a, a - 1.0, hyp_c, z), dtype=float)
+    ok = np.isfinite(h) & (h > 0.0)
+    log_tail = (a - 1.0) * np.log1p(-z) + np.log(np.where(ok, h, 1.0))
+    ok &= log_tail < 700.0
+    out = np.where(ok, factor / (a - 1.0) * -np.expm1(np.minimum(log_tail, 700.0)), np.nan)
+    return _fallback(out, a, b_post, t, scale, shape, weight)
 
 
 def _fallback(out, a, b_post, t, scale, shape, weight=None) -> np.ndarray:
@@ -214,10 +231,7 @@ def conditional_expected(
     big_t = np.asarray(T, dtype=float)
     z = t / (alpha + big_t + t)
     c = a + b + x - 1.0
-    with np.errstate(all="ignore"):
-        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, c, z)
-        mean = np.asarray(c / (a - 1.0) * (1.0 - tail))
-    mean = _fallback(mean, a, b + x, t, alpha + big_t, r + x)
+    mean = dropout_mean(c, a + b - 1.0 - r, c, a, z, b + x, t, alpha + big_t, r + x)
     return mean * p_alive((r, alpha, a, b), x, recency, big_t)
 
 

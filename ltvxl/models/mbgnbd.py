@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import expit, hyp2f1
+from scipy.special import expit
 
 from .base import FitResult, ParamsLike, fit_rfm, params_of
-from .bgnbd import Data, _fallback, _safe_a, _start, negll_shifted
+from .bgnbd import Data, _safe_a, _start, dropout_mean, negll_shifted
 
 NAME = "MBG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -49,12 +49,8 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     a = _safe_a(a)
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
-    # E[(1-p)/p (1 - e^(-lambda p t))] = b/(a-1) [1 - (1-z)^r 2F1(r, b+1; a+b; z)], the
-    # bracket by Euler's transformation
-    with np.errstate(all="ignore"):
-        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, a + b, z)
-        out = np.asarray(b / (a - 1.0) * (1.0 - tail))
-    return _fallback(out, a, b, t, alpha, r, lambda p: 1.0 - p)
+    # E[(1-p)/p (1 - e^(-lambda p t))] = b/(a-1) [1 - (1-z)^r 2F1(r, b+1; a+b; z)]
+    return dropout_mean(b, a + b - r, a + b, a, z, b, t, alpha, r, lambda p: 1.0 - p)
 
 
 def conditional_expected(
@@ -67,9 +63,6 @@ def conditional_expected(
     big_t = np.asarray(T, dtype=float)
     z = t / (alpha + big_t + t)
     c = a + b + x
-    # (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z) by Euler's transformation
-    with np.errstate(all="ignore"):
-        tail = (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - r, a - 1.0, c, z)
-        mean = np.asarray(c / (a - 1.0) * (1.0 - tail))
-    mean = _fallback(mean, a, b + x + 1.0, t, alpha + big_t, r + x)
+    # tail (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z)
+    mean = dropout_mean(c, a + b - r, c, a, z, b + x + 1.0, t, alpha + big_t, r + x)
     return mean * p_alive((r, alpha, a, b), x, recency, big_t)
