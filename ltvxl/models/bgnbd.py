@@ -221,18 +221,34 @@ def _fallback(out, a, b_post, t, scale, shape, weight=None) -> np.ndarray:
     return out
 
 
-def conditional_expected(
-    params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
+def conditional_mean(
+    params: tuple[float, ...], t: Any, frequency: Any, T: Any, shift: int
 ) -> np.ndarray:
-    """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
-    r, alpha, a, b = params_of(params, PARAMS)
+    """Expected purchases in (T, T + t] of a customer with x repeat purchases who is alive
+    at T, for BG/NBD (``shift`` 0) and MBG/NBD (``shift`` 1).
+
+    Given the history, p ~ Beta(a, b+x+shift) and lambda ~ Gamma(r+x, alpha+T):
+    c/(a-1) [1 - (1-z)^(r+x) 2F1(r+x, b+x+shift; c; z)] with c = a+b+x+shift-1 and
+    z = t/(alpha+T+t), evaluated by :func:`dropout_mean`.
+    """
+    r, alpha, a, b = params
     a = _safe_a(a)
     t, x = np.asarray(t, dtype=float), np.asarray(frequency, dtype=float)
     big_t = np.asarray(T, dtype=float)
     z = t / (alpha + big_t + t)
-    c = a + b + x - 1.0
-    mean = dropout_mean(c, a + b - 1.0 - r, c, a, z, b + x, t, alpha + big_t, r + x)
-    return mean * p_alive((r, alpha, a, b), x, recency, big_t)
+    c = a + b + x + (shift - 1.0)
+    return dropout_mean(
+        c, a + b + (shift - 1.0) - r, c, a, z, b + x + shift, t, alpha + big_t, r + x
+    )
+
+
+def conditional_expected(
+    params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
+) -> np.ndarray:
+    """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
+    values = params_of(params, PARAMS)
+    mean = conditional_mean(values, t, frequency, T, 0)
+    return mean * p_alive(values, frequency, recency, T)
 
 
 def prob_purchases(params: ParamsLike, n: Any, t: Any) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import expit
 
 from .base import FitResult, ParamsLike, fit_rfm, params_of
-from .bgnbd import Data, _safe_a, _start, dropout_mean, negll_shifted
+from .bgnbd import Data, _safe_a, _start, conditional_mean, dropout_mean, negll_shifted
 
 NAME = "MBG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -57,12 +57,6 @@ def conditional_expected(
     params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
 ) -> np.ndarray:
     """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
-    r, alpha, a, b = params_of(params, PARAMS)
-    a = _safe_a(a)
-    t, x = np.asarray(t, dtype=float), np.asarray(frequency, dtype=float)
-    big_t = np.asarray(T, dtype=float)
-    z = t / (alpha + big_t + t)
-    c = a + b + x
-    # tail (1-z)^(r+x) 2F1(r+x, b+x+1; a+b+x; z)
-    mean = dropout_mean(c, a + b - r, c, a, z, b + x + 1.0, t, alpha + big_t, r + x)
-    return mean * p_alive((r, alpha, a, b), x, recency, big_t)
+    values = params_of(params, PARAMS)
+    mean = conditional_mean(values, t, frequency, T, 1)
+    return mean * p_alive(values, frequency, recency, T)

@@ -203,101 +203,71 @@ def _expected_spec(name: str, model: str, params: tuple[Arg, ...], example: str,
 _BG_ARGS = (_R, _ALPHA, _A, _B)
 _PN_ARGS = (_R, _ALPHA, _S, _BETA_T)
 
-BGNBD_PALIVE = _flat(
-    _palive_spec("BGNBD_PALIVE", "BG/NBD", _BG_ARGS, CDNOW_BG, "0.7266"),
-    _with_history(bgnbd.p_alive, 4),
+
+def _palive(name: str, model: str, func: Callable[..., np.ndarray], result: str, *cfg: Any):
+    return _flat(_palive_spec(name, model, *cfg, result), _with_history(func, 4))
+
+
+def _expected(name: str, model: str, func: Callable[..., np.ndarray], result: str, *cfg: Any):
+    return _flat(_expected_spec(name, model, *cfg, result), _with_history(func, 4, 1))
+
+
+_BG, _PN, _MBG = (_BG_ARGS, CDNOW_BG), (_PN_ARGS, CDNOW_PN), (_BG_ARGS, CDNOW_MBG)
+BGNBD_PALIVE = _palive("BGNBD_PALIVE", "BG/NBD", bgnbd.p_alive, "0.7266", *_BG)
+BGNBD_EXPECTED = _expected("BGNBD_EXPECTED", "BG/NBD", bgnbd.conditional_expected, "1.226", *_BG)
+PNBD_PALIVE = _palive("PNBD_PALIVE", "Pareto/NBD", paretonbd.p_alive, "0.8691", *_PN)
+PNBD_EXPECTED = _expected(
+    "PNBD_EXPECTED", "Pareto/NBD", paretonbd.conditional_expected, "1.4551", *_PN
 )
-BGNBD_EXPECTED = _flat(
-    _expected_spec("BGNBD_EXPECTED", "BG/NBD", _BG_ARGS, CDNOW_BG, "1.226"),
-    _with_history(lambda p, t, x, tx, big_t: bgnbd.conditional_expected(p, t, x, tx, big_t), 4, 1),
-)
-PNBD_PALIVE = _flat(
-    _palive_spec("PNBD_PALIVE", "Pareto/NBD", _PN_ARGS, CDNOW_PN, "0.8691"),
-    _with_history(paretonbd.p_alive, 4),
-)
-PNBD_EXPECTED = _flat(
-    _expected_spec("PNBD_EXPECTED", "Pareto/NBD", _PN_ARGS, CDNOW_PN, "1.4551"),
-    _with_history(
-        lambda p, t, x, tx, big_t: paretonbd.conditional_expected(p, t, x, tx, big_t), 4, 1
-    ),
-)
-MBGNBD_PALIVE = _flat(
-    _palive_spec("MBGNBD_PALIVE", "MBG/NBD", _BG_ARGS, CDNOW_MBG, "0.7062"),
-    _with_history(mbgnbd.p_alive, 4),
-)
-MBGNBD_EXPECTED = _flat(
-    _expected_spec("MBGNBD_EXPECTED", "MBG/NBD", _BG_ARGS, CDNOW_MBG, "1.2630"),
-    _with_history(lambda p, t, x, tx, big_t: mbgnbd.conditional_expected(p, t, x, tx, big_t), 4, 1),
+MBGNBD_PALIVE = _palive("MBGNBD_PALIVE", "MBG/NBD", mbgnbd.p_alive, "0.7062", *_MBG)
+MBGNBD_EXPECTED = _expected(
+    "MBGNBD_EXPECTED", "MBG/NBD", mbgnbd.conditional_expected, "1.2630", *_MBG
 )
 
 
-def _new_core(func: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    def core(r_shape, alpha, a, b, t):
-        return _by_params(lambda p, tt: func(p, tt), [r_shape, alpha, a, b], [t])
-
-    return core
+_N = Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE)
 
 
-BGNBD_EXPECTED_NEW = _flat(
-    Spec(
-        "BGNBD_EXPECTED_NEW",
-        "BG/NBD: expected number of purchases of a newly acquired customer in her first t time "
-        "units after the first purchase (t in the unit of alpha).",
-        (*_BG_ARGS, _T),
-        examples=((f"=BGNBD_EXPECTED_NEW({CDNOW_BG}, 39)", "1.195"),),
-    ),
-    _new_core(bgnbd.expected),
-)
-PNBD_EXPECTED_NEW = _flat(
-    Spec(
-        "PNBD_EXPECTED_NEW",
-        "Pareto/NBD: expected number of purchases of a newly acquired customer in her first t "
-        "time units after the first purchase (t in the unit of alpha and beta).",
-        (*_PN_ARGS, _T),
-        examples=((f"=PNBD_EXPECTED_NEW({CDNOW_PN}, 39)", "1.213"),),
-    ),
-    _new_core(paretonbd.expected),
-)
+def _new_customer(
+    name: str,
+    func: Callable[..., np.ndarray],
+    result: str,
+    model: str,
+    params: tuple[Arg, ...],
+    units: str,
+    example: str,
+) -> Callable[..., Any]:
+    """A flat function of a newly acquired customer: the expected purchases in her first t
+    time units (``func(params, t)``), or with ``n`` the probability of exactly n
+    (``func(params, n, t)``); ``units`` names the parameters that carry the time unit."""
+    prob = name.endswith("_PROB")
+    if prob:
+        what = "probability that a newly acquired customer makes exactly n repeat purchases "
+        what += "in her first t time units"
+        args, call = (*params, _N, _T), f"={name}({example}, 0, 39)"
+    else:
+        what = "expected number of purchases of a newly acquired customer in her first t "
+        what += "time units after the first purchase"
+        args, call = (*params, _T), f"={name}({example}, 39)"
+
+    def core(*values: np.ndarray) -> np.ndarray:
+        data = list(values[len(params) :])  # [n,] t
+        if prob:
+            data[0] = np.floor(data[0])
+        return _by_params(func, list(values[: len(params)]), data)
+
+    spec = Spec(
+        name, f"{model}: {what} (t in the unit of {units}).", args, examples=((call, result),)
+    )
+    return _flat(spec, core)
 
 
-def _prob_core(r_shape, alpha, a, b, n, t):
-    return _by_params(bgnbd.prob_purchases, [r_shape, alpha, a, b], [np.floor(n), t])
-
-
-BGNBD_PROB = _flat(
-    Spec(
-        "BGNBD_PROB",
-        "BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases "
-        "in her first t time units (t in the unit of alpha).",
-        (
-            *_BG_ARGS,
-            Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE),
-            _T,
-        ),
-        examples=((f"=BGNBD_PROB({CDNOW_BG}, 0, 39)", "0.5743"),),
-    ),
-    _prob_core,
-)
-
-
-def _pnbd_prob_core(r_shape, alpha, s, beta, n, t):
-    return _by_params(paretonbd.prob_purchases, [r_shape, alpha, s, beta], [np.floor(n), t])
-
-
-PNBD_PROB = _flat(
-    Spec(
-        "PNBD_PROB",
-        "Pareto/NBD: probability that a newly acquired customer makes exactly n repeat "
-        "purchases in her first t time units (t in the unit of alpha and beta).",
-        (
-            *_PN_ARGS,
-            Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE),
-            _T,
-        ),
-        examples=((f"=PNBD_PROB({CDNOW_PN}, 0, 39)", "0.5935"),),
-    ),
-    _pnbd_prob_core,
-)
+_BG_NEW = ("BG/NBD", _BG_ARGS, "alpha", CDNOW_BG)
+_PN_NEW = ("Pareto/NBD", _PN_ARGS, "alpha and beta", CDNOW_PN)
+BGNBD_EXPECTED_NEW = _new_customer("BGNBD_EXPECTED_NEW", bgnbd.expected, "1.195", *_BG_NEW)
+PNBD_EXPECTED_NEW = _new_customer("PNBD_EXPECTED_NEW", paretonbd.expected, "1.213", *_PN_NEW)
+BGNBD_PROB = _new_customer("BGNBD_PROB", bgnbd.prob_purchases, "0.5743", *_BG_NEW)
+PNBD_PROB = _new_customer("PNBD_PROB", paretonbd.prob_purchases, "0.5935", *_PN_NEW)
 
 
 # ---------------------------------------------------------------- Gamma-Gamma
