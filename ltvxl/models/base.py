@@ -290,12 +290,15 @@ def _bfgs(
         stall = stall + 1 if drop <= 1e-14 * max(1.0, abs(f)) else 0
         if stall >= 3:
             return x, it, "no further progress"
-        sy = float(s_vec @ y_vec)
-        if sy > 1e-12 * float(np.sqrt((s_vec @ s_vec) * (y_vec @ y_vec))):
+        # norms by hypot: gradients of junk data can be near the float limit, where
+        # y'y would overflow; then the curvature update is skipped
+        norm_y = math.hypot(*y_vec)
+        sy = float(s_vec @ y_vec) if norm_y < 1e150 else 0.0
+        if sy > 1e-12 * math.hypot(*s_vec) * norm_y:
             rho = 1.0 / sy
             v = np.eye(k) - rho * np.outer(s_vec, y_vec)
             inv = v @ inv @ v.T + rho * np.outer(s_vec, s_vec)
-            if 0.0 <= float(g @ inv @ g) < 1e-12 * max(1.0, abs(f)):
+            if math.hypot(*g) < 1e150 and 0.0 <= float(g @ inv @ g) < 1e-12 * max(1.0, abs(f)):
                 return x, it, "converged"
     return x, max_iter, f"stopped after {max_iter} iterations"
 
