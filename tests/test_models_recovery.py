@@ -82,3 +82,33 @@ def test_bgnbd_predicts_simulated_holdout():
     fit = bgnbd.fit(counts_cal, last, np.full(n, first))
     predicted = bgnbd.conditional_expected(fit, horizon, counts_cal, last, first).sum()
     assert predicted == pytest.approx(counts_hold.sum(), rel=0.05)
+
+
+@pytest.mark.parametrize(
+    ("mod", "simulate", "truth"),
+    [
+        (bgnbd, sim.bgnbd, {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}),
+        (mbgnbd, sim.mbgnbd, {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 1.6}),
+    ],
+)
+def test_many_rows_start_from_a_subsample_and_reach_the_same_optimum(
+    mod, simulate, truth, monkeypatch
+):
+    # 120,000 customers with distinct ages: above base.WARM_ROWS * 5 distinct rows the fit
+    # starts from a fit on every k-th row; it must end where the plain fit ends
+    from ltvxl.models import base
+
+    big_t = np.random.default_rng(5).uniform(1, 78, 120_000)
+    d = simulate(*truth.values(), big_t, seed=1)
+    warm = mod.fit(d.frequency, d.recency, d["T"])
+    assert warm.n_rows > 5 * base.WARM_ROWS
+    within(warm, truth)
+    monkeypatch.setattr(base, "WARM_ROWS", 10**9)
+    plain = mod.fit(d.frequency, d.recency, d["T"])
+    assert plain.converged
+    assert warm.iterations < plain.iterations
+    np.testing.assert_allclose(warm.values(), plain.values(), rtol=1e-4)
+    np.testing.assert_allclose(
+        list(warm.std_errors.values()), list(plain.std_errors.values()), rtol=1e-3
+    )
+    assert warm.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-5)
