@@ -205,3 +205,22 @@ def test_cli_refresh(tmp_path, capsys):
     assert ws["A1"].value == 1500
     assert main(["refresh", str(tmp_path / "missing.xlsx")]) == 1
     assert "no such file" in capsys.readouterr().err
+
+
+def test_spilled_rows_keep_other_cells_and_styles():
+    """Rows written whole and rows edited cell by cell store the same cells."""
+    from ltvxl.workbook.xlsx import SheetXml
+
+    head = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            '<cols><col min="2" max="2" style="7"/></cols><sheetData>')
+    body = ('<row r="2"><c r="A2" s="3"><v>1</v></c><c r="B2" s="7"><v>2</v></c></row>'
+            '<row r="3"><c r="A3"><v>5</v></c><c r="D3"><v>9</v></c></row>'
+            '<row r="4"><c t="s" s="4" r="A4"><v>0</v></c></row>')
+    sx = SheetXml("S", (head + body + "</sheetData></worksheet>").encode())
+    sx.set_block(2, 1, [[10.0, "x"], [1.5, None], [None, 2.0], [3.0, "a&b"]])
+    out = sx.to_bytes().decode()
+    assert '<c r="A2" s="3"><v>10</v></c><c r="B2" s="7" t="inlineStr"><is><t>x</t></is>' in out
+    assert '<c r="A3"><v>1.5</v></c><c r="B3" s="7"/><c r="D3"><v>9</v></c>' in out  # D3 kept
+    assert '<c r="A4" s="4"/><c r="B4" s="7"><v>2</v></c>' in out  # style kept, new: column's
+    assert '<row r="5"><c r="A5"><v>3</v></c><c r="B5" s="7" t="inlineStr"><is><t>a&amp;b' in out
+    assert '<dimension' not in out or 'ref="A2:D5"' in out

@@ -62,10 +62,10 @@ def fill_package(pkg: Package, data: Any, table: str = "Transactions") -> dict[s
     roles = _role_columns(t.columns, t.name)
     p = sx.p
     styles: dict[int, str] = {}
-    for r, (_, cells, _) in sx.rows.items():
+    for r in sx.rows:
         if r <= r1:
             continue
-        for c, xml in cells.items():
+        for c, xml in sx.cells(r).items():
             if c < c1 or c > c2:
                 raise WorkbookError(f"{t.sheet}!{col_letters(c)}{r}: the sheet of table "
                                     f"{t.name} holds cells outside the table; move them")
@@ -98,7 +98,6 @@ def fill_package(pkg: Package, data: Any, table: str = "Transactions") -> dict[s
     def number_cell(j: int, r: int, value: float) -> str:
         return f'<{p}c r="{letters[j]}{r}"{s_attr[j]}><{p}v>{number_text(value)}</{p}v></{p}c>'
 
-    keys = dict.fromkeys(range(c1, c2 + 1), "")
     for i in range(max(n, 1)):
         r = r1 + 1 + i
         cells: dict[int, str] = {}
@@ -109,7 +108,7 @@ def fill_package(pkg: Package, data: Any, table: str = "Transactions") -> dict[s
             if cchannel is not None and channels is not None:
                 cells[cchannel] = text_cell(cchannel, r, channels[i])
         row = "".join(cells[j] for j in sorted(cells))
-        sx.rows[r] = [f' r="{r}"', keys, f'<{p}row r="{r}">{row}</{p}row>']
+        sx.rows[r] = [f' r="{r}"', None, f'<{p}row r="{r}">{row}</{p}row>']
     ref = range_name(r1, c1, r1 + max(n, 1), c2)
     table_xml = pkg.parts[t.part].decode("utf-8")
     table_xml = re.sub(r'(<(?:\w+:)?table\b[^>]*?\sref=")[^"]*"', rf'\g<1>{ref}"', table_xml,

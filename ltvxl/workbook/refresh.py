@@ -105,6 +105,30 @@ def _formulas() -> Any:
     return formulas
 
 
+def _lazy_import(name: str) -> None:
+    """Register ``name`` to be imported when first used, not now.
+
+    ``formulas`` imports ``scipy.stats`` (about half a second) for a few
+    statistical functions that most workbooks never call.
+    """
+    import importlib.util
+    import sys
+
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # `from parent import child` then finds it without an import (which would load it)
+        setattr(sys.modules[parent], child, module)
+
+
 _EMPTY: Any = None
 _XLERR: Any = None
 
@@ -120,6 +144,7 @@ def _init_formulas() -> None:
     from ltvxl.udfs import FUNCTIONS
 
     _EMPTY, _XLERR = sh.EMPTY, XlError
+    _lazy_import("scipy.stats")
     registry = _formulas().get_functions()
     for name, func in FUNCTIONS.items():
         registry[name] = _adapter(func)
@@ -235,7 +260,7 @@ def _grid_value(v: Any) -> Any:
 
 def _fast_grid_values(values: list[Any]) -> list[Any]:
     f64 = np.float64
-    return [v if (t := type(v)) is float or t is str else
+    return [v if (t := type(v)) is float or t is str or t is ExcelDate else
             (float(v) if t is f64 else _grid_value(v)) for v in values]
 
 
@@ -282,20 +307,6 @@ def _from_calamine(v: Any) -> Any:
     return _grid_value(v)
 
 
-def _uncovered(spans: list[tuple[int, int]], width: int) -> list[tuple[int, int]]:
-    """The [start, end) column segments of 0..width not covered by the [a, b) ``spans``."""
-    if not spans:
-        return [(0, width)]
-    out, pos = [], 0
-    for a, b in sorted(spans):
-        if a > pos:
-            out.append((pos, min(a, width)))
-        pos = max(pos, b)
-    if pos < width:
-        out.append((pos, width))
-    return [(a, b) for a, b in out if a < b]
-
-
 class Grids:
     """Cell values of each sheet: the file's values overlaid with computed results."""
 
@@ -319,20 +330,37 @@ class Grids:
                     raise WorkbookError(f"{self.pkg.path}: cannot read cell values ({exc})") \
                         from None
             rows = self._book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            width = max((len(r) for r in rows), default=0)
-            arr = np.empty((len(rows), width), dtype=object)
-            arr[:] = _EMPTY
-            empty = _EMPTY
-            blanked = self.blanked.pop(sheet, [])
-            for i, r in enumerate(rows):
-                spans = [(c1 - 1, c2) for r1, c1, r2, c2 in blanked if r1 <= i + 1 <= r2]
-                for a, b in _uncovered(spans, len(r)):  # old spill cells are not converted
-                    arr[i, a:b] = [
-                        v if (t := type(v)) is float else
-                        (empty if v == "" else v) if t is str else _from_calamine(v)
-                        for v in r[a:b]]
-            self.base[sheet] = arr
+            self.base[sheet] = self._grid(rows, self.blanked.pop(sheet, []))
         return self.base[sheet]
+
+    @staticmethod
+    def _grid(rows: list[list[Any]], blanked: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """Calamine's rows as a grid of engine values, column by column.
+
+        Cells of ``blanked`` ranges (old spill ranges) are not converted.
+        """
+        width = max((len(r) for r in rows), default=0)
+        arr = np.empty((len(rows), width), dtype=object)
+        if rows and all(len(r) == width for r in rows):
+            arr[:] = rows
+        else:
+            arr[:] = _EMPTY
+            for i, r in enumerate(rows):
+                arr[i, : len(r)] = r
+        for r1, c1, r2, c2 in blanked:
+            arr[r1 - 1: r2, c1 - 1: c2] = _EMPTY
+        for j in range(width):
+            col = arr[:, j]
+            kinds = set(map(type, col))
+            if kinds <= {float, type(_EMPTY)}:
+                continue
+            if str in kinds:
+                col[col == ""] = _EMPTY
+            if kinds - {float, str, type(_EMPTY)}:
+                date = dt.date
+                col[:] = [v if (t := type(v)) is float or t is str else
+                          ExcelDate(v) if t is date else _from_calamine(v) for v in col.tolist()]
+        return arr
 
     def blank(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> None:
         """Forget the stored values of a range (an old spill range) when the sheet is read."""
@@ -1039,10 +1067,9 @@ class Engine:
         old = [o for o in residue if _overlap(rect, o)]
         whole = [o for o in old if o[1] <= c and rect[3] <= o[3]]  # cover the spill's width
         for rr in range(r, r + h):
-            rec = sx.rows.get(rr)
-            if rec is None or any(o[0] <= rr <= o[2] for o in whole):
+            if rr not in sx.rows or any(o[0] <= rr <= o[2] for o in whole):
                 continue
-            for cc in rec[1]:
+            for cc in sx.cells(rr):
                 if c <= cc <= rect[3] and (rr, cc) != (r, c) and sx.occupied(rr, cc) \
                         and not any(_inside(rr, cc, o) for o in old):
                     return True

@@ -347,6 +347,7 @@ _PLAIN_ROW = re.compile(r'\s*r="\d+"(?:\s+spans="[^"]*")?\s*')
 _ROW_R = re.compile(r'(?:^|\s)r="(\d+)"')
 _CELL_R = re.compile(r'(?:^|\s)r="\$?([A-Za-z]{1,3})\$?\d+"')
 _S_ATTR = re.compile(r'\ss="(\d+)"')
+_LETTERS = re.compile(r"[A-Z]{1,3}")
 
 
 def _plain(v: Any) -> Any:
@@ -414,35 +415,35 @@ class SheetXml:
         self._cell_re = re.compile(rf"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)", re.S)
         self._f_re = re.compile(rf"<{p}f\b([^>]*?)(?:/>|>(.*?)</{p}f>)", re.S)
         self.rows: dict[int, list[Any]] = {}
-        """row number -> [row attrs text, {col: cell xml}, raw row xml or None if edited]."""
+        """row number -> [row attrs text, {col: cell xml} or None while not yet parsed,
+        raw row xml or None if edited]. Rows are parsed into cells only when needed."""
+        self._quick = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d+"[^>]*?(?:/>|>.*?</{p}c>)', re.S)
+        self._styles_re = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d+"([^>]*?)/?>')
+        self._pairs_re = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d+"(?: s="(\d+)")?')
+        self._starts_re = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d+"')
+        self._spans: dict[int, tuple[int, int]] = {}
+        """(first, last) column of rows written whole by :meth:`set_block`."""
+        self._letters: dict[str, int] = {}
         last = 0
-        row_r, cell_r = _ROW_R, _CELL_R
-        letters: dict[str, int] = {}
-        # cells whose first attribute is r="A1" (as Excel and XlsxWriter write them)
-        quick = re.compile(rf'<{p}c r="([A-Z]{{1,3}})\d+"[^>]*?(?:/>|>.*?</{p}c>)', re.S)
-        opening = f"<{self.p}c "
-        for rm in self._row_re.finditer(body):
-            m = row_r.search(rm.group(1))
+        row_r = _ROW_R
+        opening, closing = f"<{self.p}row", f"</{self.p}row>"
+        pos, find = 0, body.find
+        while (i := find(opening, pos)) >= 0:
+            j = find(">", i)
+            if j < 0:
+                raise WorkbookError(f"sheet {name}: a row element is not closed")
+            if body[j - 1] == "/":  # <row .../>
+                ra_text, end = body[i + len(opening): j - 1], j + 1
+            else:
+                k = find(closing, j)
+                if k < 0:
+                    raise WorkbookError(f"sheet {name}: a row element is not closed")
+                ra_text, end = body[i + len(opening): j], k + len(closing)
+            m = row_r.search(ra_text)
             r = int(m.group(1)) if m else last + 1
             last = r
-            inner = rm.group(2) or ""
-            found = [(cm.group(1), cm.group(0)) for cm in quick.finditer(inner)]
-            if len(found) == inner.count(opening) + inner.count(f"<{self.p}c>"):
-                cells = {letters.get(col) or letters.setdefault(col, col_number(col)): xml
-                         for col, xml in found}
-            else:  # other attribute orders, or cells without r
-                cells = {}
-                lastc = 0
-                for cm in self._cell_re.finditer(inner):
-                    m = cell_r.search(cm.group(1))
-                    if m:
-                        col = m.group(1)
-                        c = letters.get(col) or letters.setdefault(col, col_number(col))
-                    else:
-                        c = lastc + 1
-                    lastc = c
-                    cells[c] = cm.group(0)
-            self.rows[r] = [rm.group(1), cells, rm.group(0)]
+            self.rows[r] = [ra_text, None, body[i:end]]
+            pos = end
         self.col_styles = self._col_styles()
 
     def _col_styles(self) -> list[tuple[int, int, str]]:
@@ -454,15 +455,84 @@ class SheetXml:
                 out.append((int(a["min"]), int(a.get("max", a["min"])), a["style"]))
         return out
 
+    def _col(self, letters: str) -> int:
+        c = self._letters.get(letters)
+        if c is None:
+            c = self._letters[letters] = col_number(letters)
+        return c
+
+    def _parse_row(self, raw: str) -> dict[int, str]:
+        """The cells of one row's xml, by column number."""
+        m = self._row_re.match(raw)
+        inner = (m.group(2) or "") if m else ""
+        found = [(cm.group(1), cm.group(0)) for cm in self._quick.finditer(inner)]
+        if len(found) == inner.count(f"<{self.p}c ") + inner.count(f"<{self.p}c>"):
+            return {self._col(col): xml for col, xml in found}
+        cells = {}  # other attribute orders, or cells without r
+        lastc = 0
+        for cm in self._cell_re.finditer(inner):
+            m = _CELL_R.search(cm.group(1))
+            c = self._col(m.group(1)) if m else lastc + 1
+            lastc = c
+            cells[c] = cm.group(0)
+        return cells
+
+    def cells(self, r: int) -> dict[int, str] | None:
+        """The cells of row ``r`` by column (parsed on first use), None if no such row."""
+        rec = self.rows.get(r)
+        if rec is None:
+            return None
+        if rec[1] is None:
+            rec[1] = self._parse_row(rec[2])
+        return rec[1]
+
+    def _quick_styles(self, raw: str) -> dict[int, str | None] | None:
+        """Column -> style of the cells of a row written r-first; None if not so written."""
+        found = self._styles_re.findall(raw)
+        opening = f"<{self.p}c "
+        if len(found) != raw.count(opening) + raw.count(f"<{self.p}c>"):
+            return None
+        out: dict[int, str | None] = {}
+        for col, rest in found:
+            if rest.startswith(' s="'):
+                out[self._col(col)] = rest[4: rest.index('"', 4)]
+            else:
+                m = _S_ATTR.search(rest) if ' s="' in rest else None
+                out[self._col(col)] = m.group(1) if m else None
+        return out
+
+    def _row_head(self, r: int, ra_text: str) -> str:
+        if _PLAIN_ROW.fullmatch(ra_text):
+            return f'<{self.p}row r="{r}"'
+        ra = attrs(ra_text)
+        ra.pop("spans", None)  # optional hint; would be stale
+        ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
+        return f"<{self.p}row{_attr_text(ra)}"
+
+    def _col_range(self, raw: str) -> tuple[int, int] | None:
+        """(first, last) column of a row's cells, from its first and last cell."""
+        opening = f'<{self.p}c r="'
+        i = raw.find(opening)
+        if i < 0:
+            return None
+        j = raw.rfind(opening)
+        m, n = _LETTERS.match(raw, i + len(opening)), _LETTERS.match(raw, j + len(opening))
+        if m is None or n is None:
+            return None
+        return self._col(m.group()), self._col(n.group())
+
     def formulas(self) -> Iterator[FormulaCell]:
         """Every formula cell, shared formulas translated to their own cell."""
         from openpyxl.formula.translate import Translator
 
         masters: dict[str, tuple[str, str]] = {}
         pending: list[tuple[int, int, str, str]] = []
-        for r, (_, cells, _) in self.rows.items():
-            for c, xml in cells.items():
-                if "<" + self.p + "f" not in xml:
+        marker = "<" + self.p + "f"
+        for r, rec in self.rows.items():
+            if rec[1] is None and marker not in rec[2]:
+                continue
+            for c, xml in self.cells(r).items():
+                if marker not in xml:
                     continue
                 fm = self._f_re.search(xml)
                 if fm is None:
@@ -498,10 +568,10 @@ class SheetXml:
 
     def occupied(self, r: int, c: int) -> bool:
         """Whether the cell holds a value or a formula."""
-        row = self.rows.get(r)
-        if not row:
+        cells = self.cells(r)
+        if not cells:
             return False
-        xml = row[1].get(c)
+        xml = cells.get(c)
         if xml is None:
             return False
         p = self.p
@@ -523,8 +593,8 @@ class SheetXml:
         row = self.rows.get(r)
         if row is None:
             row = self.rows[r] = [f' r="{r}"', {}, None]
+        cells = self.cells(r)
         row[2] = None  # edited
-        cells = row[1]
         old = cells.get(c)
         p = self.p
         if old is not None:
@@ -567,56 +637,173 @@ class SheetXml:
                 "<is><t", f"<{p}is><{p}t").replace("</t></is>", f"</{p}t></{p}is>")
         cells[c] = f"<{p}c{_attr_text(ca)}>{f_xml}{v_xml}</{p}c>"
 
+    def _split(self, raw: str, r: int, c0: int, c_end: int, first: str,
+               end: str) -> tuple[str, str, str] | None:
+        """A row's cells as text: (left of column c0, columns c0..c_end-1, the rest).
+
+        None for a row not written r-first (then it is parsed into cells).
+        Cells of a row are in column order (the file format requires it).
+        """
+        p = self.p
+        close = f"</{p}row>"
+        k = raw.find(">")
+        if raw[k - 1] == "/":
+            return "", "", ""
+        if not raw.endswith(close):
+            return None
+        inner = raw[k + 1: -len(close)]
+        starts = inner.count(f'<{p}c r="')
+        if starts != inner.count(f"<{p}c ") + inner.count(f"<{p}c>"):
+            return None
+        if not starts:
+            return inner, "", ""
+        span = self._col_range(inner)
+        if span is None:
+            return None
+        lo, hi = span
+        if hi < c0:
+            return inner, "", ""
+        if lo >= c_end:
+            return "", "", inner
+        a = 0 if lo >= c0 else inner.find(f'<{p}c r="{first}{r}"')
+        b = len(inner) if hi < c_end else inner.find(f'<{p}c r="{end}{r}"')
+        if a < 0 or b < 0:  # no cell in that very column: look at each cell
+            a = b = None
+            for m in self._starts_re.finditer(inner):
+                c = self._col(m.group(1))
+                if a is None and c >= c0:
+                    a = m.start()
+                if c >= c_end:
+                    b = m.start()
+                    break
+            b = len(inner) if b is None else b
+            a = b if a is None else a
+        return inner[:a], inner[a:b], inner[b:]
+
     def set_block(self, r0: int, c0: int, rows: list[list[Any]]) -> None:
         """Store a block of spilled values (cells without formulas) from (r0, c0).
 
         Values are as :func:`value_xml` takes them, or engine grid values
         (``formulas``' empty marker and error objects, serial-number dates).
-        A cell keeps its style; a new cell takes its column's style.
+        A cell keeps its style; a new cell takes its column's style. A row
+        whose cells all lie in the block's columns is written as a whole
+        without being parsed into cells.
         """
         p = self.p
         width = max((len(row) for row in rows), default=0)
         letters = [col_letters(c0 + j) for j in range(width)]
         col_style = [self._style_for(c0 + j) for j in range(width)]
-        style_attr = [f' s="{st}"' if st is not None else "" for st in col_style]
-        v_open, v_close = f"<{p}v>", f"</{p}v></{p}c>"
-        is_open = f"<{p}is><{p}t"
+        opens = [f'<{p}c r="{x}' for x in letters]
+        mids = [f'" s="{st}"' if st is not None else '"' for st in col_style]
+        defaults = {c0 + j: st for j, st in enumerate(col_style)}
+        v_open = f"<{p}v>"
+        texts: dict[str, str] = {}
+        v_close = f"</{p}v></{p}c>"
         is_close = f"</{p}t></{p}is></{p}c>"
+
+        def cell(j: int, r: int, v: Any, style: str | None, had: bool) -> str | None:
+            s_attr = f' s="{style}"' if style is not None else ""
+            t = type(v)
+            if t is float or t is int:
+                if v != v or v in (math.inf, -math.inf):
+                    return f'{opens[j]}{r}"{s_attr} t="e"><{p}v>#NUM!{v_close}'
+                if v == 0:
+                    text = "0"
+                else:
+                    text = repr(float(v))
+                    if text[-2:] == ".0":
+                        text = text[:-2]
+                return f'{opens[j]}{r}"{s_attr}><{p}v>{text}{v_close}'
+            if t is str:
+                text = _escape_text(v)
+                space = ' xml:space="preserve"' if text != text.strip() else ""
+                return f'{opens[j]}{r}"{s_attr} t="inlineStr"><{p}is><{p}t{space}>{text}' \
+                       f"{is_close}"
+            if v is None or type(v).__name__ == "Token":  # formulas' empty marker
+                return f'{opens[j]}{r}"{s_attr}/>' if had or style is not None else None
+            kind, body = value_xml(_plain(v), formula=False)
+            if p and body:
+                body = body.replace("<v>", f"<{p}v>").replace("</v>", f"</{p}v>")
+            kind_attr = f' t="{kind}"' if kind else ""
+            return f'{opens[j]}{r}"{s_attr}{kind_attr}>{body}</{p}c>'
+
+        expected = [(x, st or "") for x, st in zip(letters, col_style, strict=True)]
+        n_styled = sum(st is not None for st in col_style)
+        pairs_re, opening = self._pairs_re, f"<{p}c "
+        end_letters = col_letters(c0 + width)
         for i, row in enumerate(rows):
             r = r0 + i
             rec = self.rows.get(r)
+            n = len(row)
+            split: tuple[str, str, str] | None = ("", "", "")
+            if rec is not None:
+                split = None if rec[1] is not None else \
+                    self._split(rec[2], r, c0, c0 + n, letters[0] if n else "",
+                                end_letters if n == width else col_letters(c0 + n))
+            old: dict[int, str | None] | None = None
+            plain = True
+            if split is not None:
+                block = split[1]
+                if not block:
+                    old = {}
+                elif n == width and pairs_re.findall(block) == expected and \
+                        block.count(' s="') == n_styled and block.count(opening) == width:
+                    old = defaults  # as a previous refresh wrote this row
+                else:
+                    old = self._quick_styles(block)
+                    plain = False
+            if old is not None:  # write the row at once, other cells kept as text
+                prefix, _, suffix = split
+                ra_text = rec[0] if rec is not None else f' r="{r}"'
+                parts = [prefix]
+                plain = plain and (not old or old == defaults)  # cells take their column's style
+                for j, v in enumerate(row):
+                    if plain and isinstance(v, float) and v - v == 0.0:  # dates: serials
+                        text = float.__repr__(v)
+                        if text[-2:] == ".0":
+                            text = "0" if text == "-0.0" else text[:-2]
+                        parts.append(f"{opens[j]}{r}{mids[j]}>{v_open}{text}{v_close}")
+                        continue
+                    if plain and type(v) is str:
+                        body = texts.get(v)
+                        if body is None:  # labels repeat down a column: escaped once
+                            text = _escape_text(v)
+                            space = ' xml:space="preserve"' if text != text.strip() else ""
+                            body = texts[v] = f' t="inlineStr"><{p}is><{p}t{space}>{text}{is_close}'
+                        parts.append(f"{opens[j]}{r}{mids[j]}{body}")
+                        continue
+                    had = (c0 + j) in old
+                    x = cell(j, r, v, old[c0 + j] if had else col_style[j], had)
+                    if x is not None:
+                        parts.append(x)
+                parts.append(suffix)
+                head = self._row_head(r, ra_text)
+                body = "".join(parts)
+                raw = f"{head}>{body}</{p}row>" if body else f"{head}/>"
+                if rec is None:
+                    self.rows[r] = [ra_text, None, raw]
+                else:
+                    rec[1], rec[2] = None, raw
+                if not prefix and not suffix and len(parts) == n + 2:
+                    self._spans[r] = (c0, c0 + n - 1)
+                else:
+                    self._spans.pop(r, None)
+                continue
             if rec is None:
                 rec = self.rows[r] = [f' r="{r}"', {}, None]
+            cells = self.cells(r)
             rec[2] = None
-            cells = rec[1]
             for j, v in enumerate(row):
                 c = c0 + j
-                old = cells.get(c)
-                if old is None:
-                    s_attr = style_attr[j]
+                xml = cells.get(c)
+                if xml is None:
+                    style, had = col_style[j], False
                 else:
-                    m = _S_ATTR.search(old, 0, old.find(">"))
-                    s_attr = f' s="{m.group(1)}"' if m else ""
-                head = f'<{p}c r="{letters[j]}{r}"{s_attr}'
-                t = type(v)
-                if t is float or t is int:
-                    if v != v or v in (math.inf, -math.inf):
-                        cells[c] = f'{head} t="e">{v_open}#NUM!{v_close}'
-                    else:
-                        cells[c] = f"{head}>{v_open}{number_text(v)}{v_close}"
-                elif t is str:
-                    text = _escape_text(v)
-                    space = ' xml:space="preserve"' if text != text.strip() else ""
-                    cells[c] = f'{head} t="inlineStr">{is_open}{space}>{text}{is_close}'
-                elif v is None or type(v).__name__ == "Token":  # formulas' empty marker
-                    if old is not None or s_attr:
-                        cells[c] = f"{head}/>"
-                else:
-                    kind, body = value_xml(_plain(v), formula=False)
-                    if p and body:
-                        body = body.replace("<v>", v_open).replace("</v>", f"</{p}v>")
-                    cells[c] = f'{head}{f" t={chr(34)}{kind}{chr(34)}" if kind else ""}>{body}' \
-                               f"</{p}c>"
+                    m = _S_ATTR.search(xml, 0, xml.find(">"))
+                    style, had = (m.group(1) if m else None), True
+                x = cell(j, r, v, style, had)
+                if x is not None:
+                    cells[c] = x
 
     def to_bytes(self) -> bytes:
         p = self.p
@@ -624,20 +811,23 @@ class SheetXml:
         lo = hi = None
         for r in sorted(self.rows):
             ra_text, cells, raw = self.rows[r]
+            span = None
+            if cells is None and r in self._spans:
+                span = self._spans[r]
+            elif cells is None:
+                if raw.count(f'<{p}c r="') == raw.count(f"<{p}c ") + raw.count(f"<{p}c>"):
+                    span = self._col_range(raw)
+                else:
+                    cells = self.cells(r)
             if cells:
-                cmin, cmax = min(cells), max(cells)
-                lo = cmin if lo is None else min(lo, cmin)
-                hi = cmax if hi is None else max(hi, cmax)
+                span = min(cells), max(cells)
+            if span is not None:
+                lo = span[0] if lo is None else min(lo, span[0])
+                hi = span[1] if hi is None else max(hi, span[1])
             if raw is not None:
                 out.append(raw)
                 continue
-            if _PLAIN_ROW.fullmatch(ra_text):
-                head = f'<{p}row r="{r}"'
-            else:
-                ra = attrs(ra_text)
-                ra.pop("spans", None)  # optional hint; would be stale
-                ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
-                head = f"<{p}row{_attr_text(ra)}"
+            head = self._row_head(r, ra_text)
             if cells:
                 body = "".join([cells[c] for c in sorted(cells)])
                 out.append(f"{head}>{body}</{p}row>")
