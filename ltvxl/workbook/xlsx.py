@@ -424,6 +424,9 @@ class SheetXml:
         self._spans: dict[int, tuple[int, int]] = {}
         """(first, last) column of rows written whole by :meth:`set_block`."""
         self._letters: dict[str, int] = {}
+        self._r_first = body.count(f'<{self.p}c r="') == \
+            body.count(f"<{self.p}c ") + body.count(f"<{self.p}c>")
+        """Whether every cell is written r-first (``<c r="B2" ...``), as Excel writes them."""
         last = 0
         row_r = _ROW_R
         opening, closing = f"<{self.p}row", f"</{self.p}row>"
@@ -652,21 +655,21 @@ class SheetXml:
         if not raw.endswith(close):
             return None
         inner = raw[k + 1: -len(close)]
-        starts = inner.count(f'<{p}c r="')
-        if starts != inner.count(f"<{p}c ") + inner.count(f"<{p}c>"):
+        opening = f'<{p}c r="'
+        if not self._r_first and inner.count(opening) != \
+                inner.count(f"<{p}c ") + inner.count(f"<{p}c>"):
             return None
-        if not starts:
+        j = inner.rfind(opening)
+        if j < 0:
             return inner, "", ""
-        span = self._col_range(inner)
-        if span is None:
+        m = _LETTERS.match(inner, j + len(opening))
+        if m is None:
             return None
-        lo, hi = span
-        if hi < c0:
+        last = self._col(m.group())
+        if last < c0:
             return inner, "", ""
-        if lo >= c_end:
-            return "", "", inner
-        a = 0 if lo >= c0 else inner.find(f'<{p}c r="{first}{r}"')
-        b = len(inner) if hi < c_end else inner.find(f'<{p}c r="{end}{r}"')
+        a = inner.find(f'{opening}{first}{r}"')
+        b = len(inner) if last < c_end else inner.find(f'{opening}{end}{r}"')
         if a < 0 or b < 0:  # no cell in that very column: look at each cell
             a = b = None
             for m in self._starts_re.finditer(inner):
