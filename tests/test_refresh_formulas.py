@@ -157,3 +157,30 @@ def test_batched_formulas_equal_cell_by_cell(tmp_path, monkeypatch):
     assert rows_a == [[c.value for c in row] for row in b.iter_rows()]
     assert a["D3"].value == 4 and a["D2"].value == "small" and a["E6"].value == "div0"
     assert a["H2"].value == pytest.approx(ue.ltv(2, 3, 5)) and a["I7"].value == 0
+
+
+def test_error_cells_of_data_sheets_reach_functions_as_error_text(tmp_path):
+    """An error value typed in a data sheet is the error, not a blank (xlwings err_to_str)."""
+    path = tmp_path / "e.xlsx"
+    wb = openpyxl.Workbook()
+    data = wb.active
+    data.title = "D"
+    data["A1"] = "#DIV/0!"  # openpyxl stores these as error cells (t="e")
+    data["A2"] = "#N/A"
+    data["A3"] = 100.0
+    assert data["A1"].data_type == "e"
+    calc = wb.create_sheet("C")
+    calc["A1"] = "=LTV(D!A1, 3, 5)"
+    calc["A2"] = "=ISERROR(D!A2)"
+    calc["A3"] = '=IFERROR(D!A2, "caught")'
+    calc["A4"] = "=LTV(D!A3, 3, 5)"
+    calc["A5"] = "=ISBLANK(D!A1)"
+    wb.save(path)
+    out = tmp_path / "out.xlsx"
+    refresh(path, out)
+    s = _values(out, "C")
+    assert s["A1"].value == "#DIV/0!"  # a blank would give "#VALUE! ... is blank"
+    assert s["A2"].value is True
+    assert s["A3"].value == "caught"
+    assert s["A4"].value == pytest.approx(ue.ltv(100.0, 3, 5))
+    assert s["A5"].value is False

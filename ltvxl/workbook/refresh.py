@@ -330,14 +330,39 @@ class Grids:
                     raise WorkbookError(f"{self.pkg.path}: cannot read cell values ({exc})") \
                         from None
             rows = self._book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            self.base[sheet] = self._grid(rows, self.blanked.pop(sheet, []))
+            blanked = self.blanked.pop(sheet, [])
+            arr = self._grid(rows, blanked)
+            for r, c, code in self._errors(sheet):  # calamine reads error cells as ""
+                if r <= arr.shape[0] and c <= arr.shape[1] and \
+                        not any(_inside(r, c, b) for b in blanked):
+                    arr[r - 1, c - 1] = _xlerror(code)
+            self.base[sheet] = arr
         return self.base[sheet]
+
+    def _errors(self, sheet: str) -> list[tuple[int, int, str]]:
+        """(row, col, code) of the cells holding an error value (``t="e"``), not formulas."""
+        data = self.pkg.parts[self.pkg.sheet(sheet).part]
+        if b't="e"' not in data and b"t='e'" not in data:
+            return []
+        sx = SheetXml(sheet, data)
+        out = []
+        for r, rec in sx.rows.items():
+            if 't="e"' not in rec[2] and "t='e'" not in rec[2]:
+                continue
+            for c, xml in sx.cells(r).items():
+                head = xml[: xml.find(">") + 1]
+                if not re.search(r"""\bt=["']e["']""", head) or f"<{sx.p}f" in xml:
+                    continue
+                m = re.search(r"<(?:\w+:)?v>([^<]*)</", xml)
+                if m:
+                    out.append((r, c, m.group(1).strip()))
+        return out
 
     @staticmethod
     def _grid(rows: list[list[Any]], blanked: list[tuple[int, int, int, int]]) -> np.ndarray:
         """Calamine's rows as a grid of engine values, column by column.
 
-        Cells of ``blanked`` ranges (old spill ranges) are not converted.
+        Cells of ``blanked`` ranges (old spill ranges) are emptied before conversion.
         """
         width = max((len(r) for r in rows), default=0)
         arr = np.empty((len(rows), width), dtype=object)
