@@ -102,9 +102,17 @@ def test_dates_reach_ltvxl_functions_as_dates(tmp_path):
     assert s["E1"].value == (log[2][1] - log[0][1]).days
     header = [c.value for c in s[3][4:8]]
     assert header[:4] == ["customer", "first purchase", "last purchase", "orders"]
-    first_a = s.cell(4, 6).value
-    assert first_a == dt.date(2024, 1, 5).toordinal() - dt.date(1899, 12, 30).toordinal()
-    assert s.cell(4, 8).value == 2  # customer a: two orders
+    first_a = s.cell(4, 6)  # a date result in an unformatted cell gets a date format
+    assert first_a.is_date and first_a.value == dt.datetime(2024, 1, 5)
+    assert s.cell(5, 7).is_date and s.cell(5, 7).value == dt.datetime(2024, 2, 1)
+    assert s.cell(4, 8).value == 2 and not s.cell(4, 8).is_date  # customer a: two orders
+    assert not s["E1"].is_date  # a number of days
+    again = tmp_path / "again.xlsx"
+    refresh(out, again)  # the date styles are there now: nothing more is added
+    with zipfile.ZipFile(out) as a, zipfile.ZipFile(again) as b:
+        assert a.read("xl/styles.xml") == b.read("xl/styles.xml")
+    with zipfile.ZipFile(path) as a, zipfile.ZipFile(out) as b:
+        assert a.read("xl/styles.xml").count(b"<xf ") < b.read("xl/styles.xml").count(b"<xf ")
 
 
 def test_circular_reference_is_named(tmp_path):
@@ -184,3 +192,24 @@ def test_error_cells_of_data_sheets_reach_functions_as_error_text(tmp_path):
     assert s["A3"].value == "caught"
     assert s["A4"].value == pytest.approx(ue.ltv(100.0, 3, 5))
     assert s["A5"].value is False
+
+
+def test_date_results_get_a_date_format_in_a_book_without_number_formats(tmp_path):
+    path = tmp_path / "d.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Log")
+    builtin_date = wb.add_format({"num_format": 14})  # m/d/yyyy: no <numFmts> written
+    ws.write_datetime("A1", dt.datetime(2024, 3, 1), builtin_date)
+    ws.write_datetime("A2", dt.datetime(2024, 4, 1), builtin_date)
+    ws.write_column("B1", ["x", "y"])
+    ws.write_column("C1", [5.0, 7.0])
+    ws.write_dynamic_array_formula("E1", "=LTV_CUSTOMERS(B1:B2, A1:A2, C1:C2)")
+    wb.close()
+    with zipfile.ZipFile(path) as zf:
+        assert b"<numFmts" not in zf.read("xl/styles.xml")
+    out = tmp_path / "o.xlsx"
+    refresh(path, out)
+    s = openpyxl.load_workbook(out, data_only=True)["Log"]
+    assert s["F2"].is_date and s["F2"].value == dt.datetime(2024, 3, 1)
+    assert s["G3"].is_date and s["G3"].value == dt.datetime(2024, 4, 1)
+    assert not s["H2"].is_date and s["H2"].value == 1

@@ -88,6 +88,28 @@ def test_csv_report_with_named_columns_equals_the_core(csv_report):
     assert got == first.value_counts().to_dict()
 
 
+def test_date_results_display_as_dates(csv_report):
+    """Dates computed by the refresh (first transaction, as of, first/last purchase) carry
+    a date number format, so Excel and viewers show dates, not serial numbers."""
+    _, out, frame = csv_report
+    book = openpyxl.load_workbook(out)
+    ws = book["Dashboard"]
+    cells = {ws.cell(r, 1).value: ws.cell(r, 2) for r in range(6, 22)}
+    dates = pd.to_datetime(frame["Order day"])
+    dated = [c for c in cells.values() if c.is_date]
+    assert len(dated) >= 2, {k: (c.value, c.number_format) for k, c in cells.items()}
+    assert min(c.value for c in dated) == dates.min().to_pydatetime()
+    assert max(c.value for c in dated) == dates.max().to_pydatetime()
+    customers = book["Customers"]
+    head = [c.value for c in customers[3]]
+    for col, name in enumerate(head, start=1):
+        if name and ("first" in str(name) or "last" in str(name)):
+            column = [customers.cell(r, col) for r in range(4, customers.max_row + 1)]
+            assert all(c.is_date for c in column), name
+            assert {c.value for c in column} <= set(dates.dt.to_pydatetime())
+    assert not any(c.is_date for c in customers["D"][3:])  # numbers stay numbers
+
+
 def test_ids_that_look_like_formulas_stay_text(csv_report):
     _, out, _ = csv_report
     book = openpyxl.load_workbook(out)

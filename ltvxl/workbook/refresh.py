@@ -42,12 +42,13 @@ from .xlsx import (
     MAX_COLS,
     MAX_ROWS,
     ErrorValue,
+    ExcelDate,
     FormulaCell,
     Package,
     SheetXml,
+    Styles,
     WorkbookError,
     cell_name,
-    excel_serial,
     open_package,
     parse_range,
     range_name,
@@ -57,33 +58,6 @@ from .xlsx import (
 
 class RefreshError(LtvxlError):
     """A formula that the headless refresh cannot evaluate."""
-
-
-_ORDINAL_1899_12_30 = dt.date(1899, 12, 30).toordinal()
-
-
-class ExcelDate(float):
-    """A date cell: its Excel serial number, remembering the ``datetime`` it came from.
-
-    Native functions see the serial number (as in Excel); ltvxl functions get
-    the ``datetime``, as xlwings passes a date cell.
-    """
-
-    _day: dt.date
-
-    def __new__(cls, when: dt.datetime | dt.date) -> ExcelDate:
-        if isinstance(when, dt.datetime):
-            obj = float.__new__(cls, excel_serial(when))
-        else:
-            obj = float.__new__(cls, when.toordinal() - _ORDINAL_1899_12_30)
-        obj._day = when
-        return obj
-
-    @property
-    def when(self) -> dt.datetime:
-        """The date as xlwings passes a date cell: a ``datetime``."""
-        d = self._day
-        return d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
 
 
 @dataclass
@@ -272,8 +246,6 @@ def _write_value(v: Any, anchor: bool) -> Any:
         return ErrorValue(str(v))
     if isinstance(v, float) and not np.isfinite(v):
         return ErrorValue("#NUM!")
-    if type(v) is ExcelDate:
-        return float(v)
     return v
 
 
@@ -739,6 +711,7 @@ class Engine:
         self.pkg = pkg
         self.progress = progress
         self.grids = Grids(pkg)
+        self.styles = Styles(pkg)
         self.sheets: dict[str, SheetXml] = {}
         self.nodes: dict[tuple[str, int, int], _Node] = {}
         self.index: dict[str, dict[int, list[int]]] = {}
@@ -771,6 +744,7 @@ class Engine:
             if not marker.search(data):
                 continue
             sx = SheetXml(sheet.name, data)
+            sx.styles = self.styles
             self.sheets[sheet.name] = sx
             residue = self.residue.setdefault(sheet.name, [])
             for fc in sx.formulas():
@@ -1118,6 +1092,8 @@ class Engine:
         for sheet in self.pkg.sheets:
             if sheet.name in self.sheets:
                 parts[sheet.part] = self.sheets[sheet.name].to_bytes()
+        if self.styles.changed and self.styles.part:  # date formats for date results
+            parts[self.styles.part] = self.styles.to_bytes()
         return parts
 
 

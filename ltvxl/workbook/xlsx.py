@@ -279,6 +279,34 @@ def excel_serial(value: dt.datetime | dt.date) -> float:
     return (value - _EPOCH).total_seconds() / 86400.0
 
 
+_ORDINAL_1899_12_30 = dt.date(1899, 12, 30).toordinal()
+
+
+class ExcelDate(float):
+    """A date cell: its Excel serial number, remembering the ``datetime`` it came from.
+
+    Native functions see the serial number (as in Excel); ltvxl functions get
+    the ``datetime``, as xlwings passes a date cell. Written to a cell, it
+    takes a date number format unless the cell's style already has one.
+    """
+
+    _day: dt.date
+
+    def __new__(cls, when: dt.datetime | dt.date) -> ExcelDate:
+        if isinstance(when, dt.datetime):
+            obj = float.__new__(cls, excel_serial(when))
+        else:
+            obj = float.__new__(cls, when.toordinal() - _ORDINAL_1899_12_30)
+        obj._day = when
+        return obj
+
+    @property
+    def when(self) -> dt.datetime:
+        """The date as xlwings passes a date cell: a ``datetime``."""
+        d = self._day
+        return d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
+
+
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 
 
@@ -339,6 +367,122 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
         return "str", f"<v>{text}</v>"
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return "inlineStr", f"<is><t{space}>{text}</t></is>"
+
+
+# -------------------------------------------------------------- styles
+
+DATE_FORMAT = "yyyy-mm-dd"
+"""Number format given to a date result in a cell whose style shows no date."""
+_BUILTIN_DATE_FORMATS = set(range(14, 23)) | set(range(27, 37)) | set(range(45, 48)) | \
+    set(range(50, 59))
+
+
+class Styles:
+    """The cell styles (``cellXfs``) of ``xl/styles.xml``: which show dates, and date
+    variants of those that do not (added to the part only when a date needs one)."""
+
+    def __init__(self, pkg: Package) -> None:
+        self.part = next((p for t, p in _rels(pkg.parts, _book_part(pkg)).values()
+                          if t == "styles"), None)
+        self.text = pkg.parts[self.part].decode("utf-8") if self.part in pkg.parts else None
+        self.changed = False
+        self._date: dict[str | None, str | None] = {}
+        self._xfs: list[str] | None = None
+        self._formats: dict[int, str] = {}
+
+    def _parse(self) -> None:
+        if self._xfs is not None or self.text is None:
+            return
+        m = re.search(r"<(\w+:)?cellXfs\b[^>]*>(.*?)</(\w+:)?cellXfs>", self.text, re.S)
+        self._xfs = re.findall(r"<(?:\w+:)?xf\b[^>]*?(?:/>|>.*?</(?:\w+:)?xf>)", m.group(2),
+                               re.S) if m else []
+        for fm in re.finditer(r"<(?:\w+:)?numFmt\b([^>]*?)/?>", self.text):
+            a = attrs(fm.group(1))
+            if "numFmtId" in a:
+                self._formats[int(a["numFmtId"])] = a.get("formatCode", "")
+
+    def _format_id(self, xf: str) -> int:
+        a = attrs(xf[: xf.find(">") + 1])
+        return int(a.get("numFmtId", "0"))
+
+    def shows_date(self, style: str | None) -> bool:
+        self._parse()
+        if not self._xfs:
+            return False
+        i = int(style or 0)
+        if i >= len(self._xfs):
+            return False
+        fid = self._format_id(self._xfs[i])
+        if fid in _BUILTIN_DATE_FORMATS:
+            return True
+        from openpyxl.styles.numbers import is_date_format
+
+        return fid in self._formats and is_date_format(self._formats[fid])
+
+    def date_style(self, style: str | None) -> str | None:
+        """A style showing dates: ``style`` itself, or its copy with a date format."""
+        key = style or "0"  # no s attribute: the first cell style
+        if key in self._date:
+            return self._date[key] or style
+        out = None
+        if self.text is not None and not self.shows_date(key) and self._xfs:
+            out = self._add_date_variant(int(key))
+        self._date[key] = out
+        return out or style
+
+    def _add_date_variant(self, i: int) -> str | None:
+        fid = next((k for k, code in self._formats.items() if code == DATE_FORMAT), None)
+        text = self.text
+        if fid is None:
+            fid = max([163, *self._formats]) + 1
+            self._formats[fid] = DATE_FORMAT
+            fmt = f'<numFmt numFmtId="{fid}" formatCode="{DATE_FORMAT}"/>'
+            m = re.search(r"<(\w+:)?numFmts\b([^>]*?)(/?)>", text)
+            if m is None:  # numFmts is the first child of styleSheet
+                head = re.search(r"<(\w+:)?styleSheet\b[^>]*>", text)
+                if head is None:
+                    return None
+                pre = head.group(1) or ""
+                fmt = fmt.replace("<numFmt", f"<{pre}numFmt")
+                text = f'{text[:head.end()]}<{pre}numFmts count="1">{fmt}</{pre}numFmts>' \
+                       f"{text[head.end():]}"
+            else:
+                pre = m.group(1) or ""
+                fmt = fmt.replace("<numFmt", f"<{pre}numFmt")
+                if m.group(3):  # <numFmts/>
+                    text = f'{text[:m.start()]}<{pre}numFmts count="1">{fmt}</{pre}numFmts>' \
+                           f"{text[m.end():]}"
+                else:
+                    end = text.index(f"</{pre}numFmts>", m.end())
+                    text = text[:end] + fmt + text[end:]
+                    count = len(re.findall(r"<(?:\w+:)?numFmt\b", text))
+                    text = re.sub(r'(<(?:\w+:)?numFmts\b[^>]*?\bcount=")\d+"',
+                                  rf'\g<1>{count}"', text, count=1)
+        xf = self._xfs[i] if i < len(self._xfs) else self._xfs[0]
+        start = xf[: xf.find(">") + 1]
+        a = attrs(start.rstrip("/>").split(None, 1)[1] if " " in start else "")
+        a["numFmtId"] = str(fid)
+        a["applyNumberFormat"] = "1"
+        name = start[1:].split(None, 1)[0].rstrip("/>")
+        new_start = f"<{name}{_attr_text(a)}" + ("/>" if start.endswith("/>") else ">")
+        new = new_start + xf[len(start):]
+        m = re.search(r"</(\w+:)?cellXfs>", text)
+        if m is None:
+            return None
+        text = text[:m.start()] + new + text[m.start():]
+        self._xfs.append(new)
+        text = re.sub(r'(<(?:\w+:)?cellXfs\b[^>]*?\bcount=")\d+"',
+                      rf'\g<1>{len(self._xfs)}"', text, count=1)
+        self.text = text
+        self.changed = True
+        return str(len(self._xfs) - 1)
+
+    def to_bytes(self) -> bytes:
+        return (self.text or "").encode("utf-8")
+
+
+def _book_part(pkg: Package) -> str:
+    return next((p for t, p in _rels(pkg.parts, "").values() if t == "officeDocument"), "")
 
 
 # -------------------------------------------------------------- sheet XML
@@ -424,6 +568,8 @@ class SheetXml:
         self._spans: dict[int, tuple[int, int]] = {}
         """(first, last) column of rows written whole by :meth:`set_block`."""
         self._letters: dict[str, int] = {}
+        self.styles: Styles | None = None
+        """The workbook's styles, to give date results a date format (set by the caller)."""
         self._r_first = body.count(f'<{self.p}c r="') == \
             body.count(f"<{self.p}c ") + body.count(f"<{self.p}c>")
         """Whether every cell is written r-first (``<c r="B2" ...``), as Excel writes them."""
@@ -625,6 +771,11 @@ class SheetXml:
             ca.pop("vm", None)
             cells[c] = f"<{p}c{_attr_text(ca)}/>"
             return
+        if self.styles is not None and isinstance(value, (ExcelDate, dt.date)):
+            style = self.styles.date_style(ca.get("s"))
+            if style is not None:
+                ca = {"r": ca.get("r", cell_name(r, c)), "s": style,
+                      **{k: v for k, v in ca.items() if k not in ("r", "s")}}
         t, v_xml = value_xml(value, formula=bool(f_xml))
         ca.pop("t", None)
         ca.pop("vm", None)
@@ -704,10 +855,14 @@ class SheetXml:
         v_close = f"</{p}v></{p}c>"
         is_close = f"</{p}t></{p}is></{p}c>"
 
+        styles = self.styles
+
         def cell(j: int, r: int, v: Any, style: str | None, had: bool) -> str | None:
-            s_attr = f' s="{style}"' if style is not None else ""
             t = type(v)
-            if t is float or t is int:
+            if t is ExcelDate and styles is not None:
+                style = styles.date_style(style)
+            s_attr = f' s="{style}"' if style is not None else ""
+            if t is float or t is int or t is ExcelDate:
                 if v != v or v in (math.inf, -math.inf):
                     return f'{opens[j]}{r}"{s_attr} t="e"><{p}v>#NUM!{v_close}'
                 if v == 0:
@@ -761,8 +916,8 @@ class SheetXml:
                 parts = [prefix]
                 plain = plain and (not old or old == defaults)  # cells take their column's style
                 for j, v in enumerate(row):
-                    if plain and isinstance(v, float) and v - v == 0.0:  # dates: serials
-                        text = float.__repr__(v)
+                    if plain and type(v) is float and v - v == 0.0:
+                        text = repr(v)
                         if text[-2:] == ".0":
                             text = "0" if text == "-0.0" else text[:-2]
                         parts.append(f"{opens[j]}{r}{mids[j]}>{v_open}{text}{v_close}")
