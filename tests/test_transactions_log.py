@@ -305,3 +305,30 @@ def test_whole_numbers_as_int_cells_and_huge_ids():
     assert list(log.ids) == ["1001", "1001", str(2**60)]
     assert log.amounts.tolist() == [1.0, 2.5, 3.0]
     assert str(log.dates[0]) == "2023-03-15"
+
+
+def test_parquet_read_column_by_column_over_row_groups(tmp_path):
+    """Parquet is read one column and one row group at a time: the parts must join in order
+    (timestamps to days, text ids), and a missing value in a later group is named by its row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 250
+    ids = pa.array([str(5000 + i % 40) for i in range(n)])
+    stamps = pa.array([np.datetime64("2024-01-01T10:00", "ms") + np.timedelta64(i, "D")
+                       for i in range(n)], type=pa.timestamp("ms"))
+    amounts = pa.array([float(i) for i in range(n)])
+    path = tmp_path / "groups.parquet"
+    pq.write_table(pa.table({"customer_id": ids, "date": stamps, "amount": amounts}), path,
+                   row_group_size=60)
+    assert pq.ParquetFile(path).num_row_groups == 5
+    log = read_transactions(path)
+    assert len(log) == n and len(log.customers) == 40
+    assert log.ids[:3].tolist() == ["5000", "5001", "5002"] and log.ids[-1] == "5009"
+    assert str(log.dates[0]) == "2024-01-01" and str(log.dates[-1]) == "2024-09-06"
+    assert log.amounts.tolist() == [float(i) for i in range(n)]
+    with_gap = pa.array([float(i) if i != 200 else None for i in range(n)])
+    pq.write_table(pa.table({"customer_id": ids, "date": stamps, "amount": with_gap}), path,
+                   row_group_size=60)
+    with pytest.raises(LtvxlError, match='column "amount" row 202: the amount is missing'):
+        read_transactions(path)

@@ -3,6 +3,7 @@ small log, hand computations and properties that must hold for any log."""
 
 import datetime as dt
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 import ltvxl.udfs as udfs
 from ltvxl.errors import LtvxlError
 from ltvxl.transactions import TransactionLog, customer_summary
+from ltvxl.transactions import summary as summary_module
 
 DATA = Path(__file__).parent / "data"
 
@@ -202,6 +204,19 @@ def test_splitting_by_customer_gives_the_same_rows(rows, cut):
 @given(rows_strategy)
 def test_summary_matches_a_direct_per_customer_computation(rows):
     """An independent, loop-based reading of the definitions."""
+    check_against_direct_computation(rows)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows_strategy)
+def test_block_by_block_steps_match_with_tiny_blocks(rows):
+    """The summary works block by block (to bound memory): with blocks of 3 rows every
+    boundary case (a customer or a day across blocks) occurs, and the result is the same."""
+    with mock.patch.object(summary_module, "_CHUNK", 3):
+        check_against_direct_computation(rows)
+
+
+def check_against_direct_computation(rows):
     as_of = 130
     s = customer_summary(log_of(rows), as_of=BASE + as_of, time_unit="days")
     got = rows_by_customer(s)

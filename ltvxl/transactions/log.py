@@ -430,7 +430,9 @@ def _factorize_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     present[codes] = True
     rank = np.cumsum(present, dtype=kind)
     rank -= 1
-    np.take(rank, codes, out=codes)
+    for i in range(0, len(codes), 1 << 16):  # in place, block by block: no second array
+        block = codes[i:i + (1 << 16)]
+        np.take(rank, block, out=block, mode="clip")
     return codes, np.flatnonzero(present) + lo
 
 
@@ -440,6 +442,14 @@ def _float_id_texts(uniq: np.ndarray) -> np.ndarray:
     out = np.empty(len(uniq), dtype=object)
     out[whole] = uniq[whole].astype(np.int64).astype(str).tolist()
     out[~whole] = [format_id(u) for u in uniq[~whole]]
+    return out
+
+
+def _int_id_texts(uniq: np.ndarray) -> np.ndarray:
+    """Id texts of distinct integer ids, straight from Python ints (no wide unicode array)."""
+    out = np.empty(len(uniq), dtype=object)
+    for i in range(0, len(uniq), 1 << 14):  # block by block: no list of the whole column
+        out[i:i + (1 << 14)] = list(map(str, uniq[i:i + (1 << 14)].tolist()))
     return out
 
 
@@ -456,14 +466,14 @@ def parse_ids(values: np.ndarray, label: str, row_of: Any = None) -> tuple[np.nd
     kind = values.dtype.kind
     if kind in "iu":
         codes, uniq = _factorize_ints(values)
-        return codes, _object_array(uniq.astype(str).tolist())
+        return codes, _int_id_texts(uniq)
     if kind == "f":
         bad = _first_bad(~np.isfinite(values))
         if bad is not None:
             raise LtvxlError(f"{label} row {row_of(bad)}: the customer id is missing")
         if bool(np.all(values == np.floor(values))) and float(np.abs(values).max()) < 2**53:
             codes, uniq = _factorize_ints(values.astype(np.int64))
-            return codes, _object_array(uniq.astype(str).tolist())
+            return codes, _int_id_texts(uniq)
         codes, uniq = pd.factorize(values, sort=True)
         return codes.astype(np.int64), _float_id_texts(np.asarray(uniq, dtype=np.float64))
     if kind not in "OUS":
@@ -817,6 +827,9 @@ class _Column:
         self.n = 0
 
     def add(self, part: np.ndarray) -> None:
+        if self.data is None and len(part) == self.capacity:
+            self.data, self.n = part, len(part)  # the whole column at once: no copy
+            return
         if self.data is None:
             self.data = np.empty(self.capacity, dtype=part.dtype)
         elif part.dtype != self.data.dtype:
@@ -838,7 +851,7 @@ class _Column:
         out = self.data[:self.n]
         return out.copy() if self.n < len(self.data) // 2 else out  # drop a large surplus
 
-_CSV_BLOCK = 1 << 20
+_CSV_BLOCK = 1 << 16
 
 
 def _parquet_source(p: Path) -> tuple[list[str], Loader]:
@@ -857,16 +870,22 @@ def _parquet_source(p: Path) -> tuple[list[str], Loader]:
 
     def load(cols: list[str]) -> dict[str, np.ndarray]:
         default = pa.default_memory_pool()
-        pa.set_memory_pool(_arrow_pool())  # the reader takes no pool argument
+        pa.set_memory_pool(_arrow_pool())  # the reader takes its pool when opened
         try:
-            n = pf.metadata.num_rows
+            reader = pq.ParquetFile(p)
+            n = reader.metadata.num_rows
             if n == 0:
                 return {c: np.empty(0, dtype=object) for c in cols}
-            columns = {c: _Column(n) for c in cols}
-            for batch in pf.iter_batches(batch_size=1 << 16, columns=cols):
-                for c in cols:  # batch by batch: each batch's buffers are freed at once
-                    columns[c].add(_chunk_array(batch.column(c)))
-            return {c: columns[c].result() for c in cols}
+            out = {}
+            for c in cols:  # column by column, row group by row group: one part in memory
+                column = _Column(n)
+                for i in range(reader.num_row_groups):
+                    part = reader.read_row_group(i, columns=[c], use_threads=False).column(0)
+                    for chunk in part.chunks:
+                        column.add(_chunk_array(chunk))
+                    del part
+                out[c] = column.result()
+            return out
         except LtvxlError:
             raise
         except Exception as exc:
@@ -918,16 +937,21 @@ def _csv_source(p: Path) -> tuple[list[str], Loader]:
                 for c in cols}
 
     def load(cols: list[str]) -> dict[str, np.ndarray]:
+        default = pa.default_memory_pool()
+        pa.set_memory_pool(_arrow_pool())  # the parser's own buffers too
         try:
-            return stream(cols, as_text=False)
-        except pa.ArrowInvalid:
-            pass  # e.g. numbers in the first block, text further down: read as text
-        except Exception as exc:
-            raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
-        try:
-            return stream(cols, as_text=True)
-        except Exception as exc:
-            raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+            try:
+                return stream(cols, as_text=False)
+            except pa.ArrowInvalid:
+                pass  # e.g. numbers in the first block, text further down: read as text
+            except Exception as exc:
+                raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+            try:
+                return stream(cols, as_text=True)
+            except Exception as exc:
+                raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+        finally:
+            pa.set_memory_pool(default)
 
     return names, load
 

@@ -71,7 +71,23 @@ def resolve_as_of(log: TransactionLog, as_of: Any = None) -> int:
     return day
 
 
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
+
+
+def _day_keys(codes: np.ndarray, days: np.ndarray, k: int) -> tuple[int, int, np.ndarray]:
+    """(d0, span, keys): one sorted key per row, customer-major and day-minor,
+    ``code * span + day - d0``; int32 when it fits (half the memory of int64)."""
+    d0 = int(days.min())
+    span = int(days.max()) - d0 + 1
+    kind = np.int32 if k * span < 2**31 else np.int64
+    key = codes.astype(kind)
+    key *= span
+    for lo in range(0, len(key), _CHUNK):  # + day - d0, block by block: no second array
+        block = key[lo:lo + _CHUNK]
+        block += (days[lo:lo + _CHUNK] - d0).astype(kind)
+    if not bool(np.all(key[1:] >= key[:-1])):
+        key.sort()
+    return d0, span, key
 
 
 class CustomerTotals:
@@ -89,49 +105,52 @@ class CustomerTotals:
         self.after_as_of = int(len(days) - np.count_nonzero(inside))
         if self.after_as_of:
             days, codes, amounts = days[inside], codes[inside], amounts[inside]
+        del inside
         self.as_of_day = as_of_day
         self.revenue = np.bincount(codes, weights=amounts, minlength=k)
         buy = amounts >= 0
         self.returns = int(len(amounts) - np.count_nonzero(buy))
         if self.returns:
             codes, days, amounts = codes[buy], days[buy], amounts[buy]
+        del buy
         self.orders = np.bincount(codes, minlength=k)
         big = np.iinfo(np.int64).max
         first = np.full(k, big, dtype=np.int64)
         last = np.full(k, -big, dtype=np.int64)
         self.purchase_days = np.zeros(k, dtype=np.int64)
         if len(days):
-            # distinct (customer, day) keys, sorted: customer-major, day-minor
-            d0 = int(days.min())
-            span = int(days.max()) - d0 + 1
-            small = len(log.customers) * span < 2**31
-            kind = np.int32 if small else np.int64  # int32 halves the memory
-            key = codes.astype(kind)
-            key *= span
-            offset = np.subtract(days, d0, out=np.empty(len(days), dtype=kind),
-                                 casting="unsafe")
-            key += offset
-            del offset
-            if not bool(np.all(key[1:] >= key[:-1])):
-                key.sort()
-            new = np.empty(len(key), dtype=bool)
-            new[0] = True
-            np.not_equal(key[1:], key[:-1], out=new[1:])
-            key = key[new]
-            cust = key // span
-            self.purchase_days = np.bincount(cust, minlength=k)
-            starts = np.empty(len(cust), dtype=bool)
+            d0, span, key = _day_keys(codes, days, k)
+            # distinct keys: compacted in place, block by block (no second key array)
+            m, prev = 0, None
+            for lo in range(0, len(key), _CHUNK):
+                block = key[lo:lo + _CHUNK]
+                new = np.empty(len(block), dtype=bool)
+                new[0] = prev is None or block[0] != prev
+                np.not_equal(block[1:], block[:-1], out=new[1:])
+                prev = block[-1]
+                kept = block[new]
+                key[m:m + len(kept)] = kept
+                m += len(kept)
+            key = key[:m]
+            # each customer's run of keys: first and last purchase day, purchase days
+            starts = np.empty(m, dtype=bool)
             starts[0] = True
-            np.not_equal(cust[1:], cust[:-1], out=starts[1:])
-            ends = np.empty(len(cust), dtype=bool)
-            ends[-1] = True
-            ends[:-1] = starts[1:]
-            first[cust[starts]] = key[starts] - cust[starts] * span + d0
-            last[cust[ends]] = key[ends] - cust[ends] * span + d0
+            for lo in range(1, m, _CHUNK):
+                hi = min(lo + _CHUNK, m)
+                np.not_equal(key[lo:hi] // span, key[lo - 1:hi - 1] // span, out=starts[lo:hi])
+            at = np.flatnonzero(starts)
+            del starts
+            ends = np.empty(len(at), dtype=np.int64)
+            ends[:-1] = at[1:] - 1
+            ends[-1] = m - 1
+            cust = key[at] // span
+            self.purchase_days[cust] = ends - at + 1
+            first[cust] = key[at] - cust * span + d0
+            last[cust] = key[ends] - cust * span + d0
+            del key, at, ends, cust
         self.first, self.last = first, last
-        key = cust = starts = ends = new = None  # free before the next step
         self.repeat_value = np.zeros(k)
-        step = max(_CHUNK, 2 * k)  # chunks bound the temporary memory; each costs O(k)
+        step = max(_CHUNK, k // 2)  # chunks bound the temporary memory; each costs O(k)
         for lo in range(0, len(codes), step):
             c, d = codes[lo:lo + step], days[lo:lo + step]
             value = np.where(d != first[c], amounts[lo:lo + step], 0.0)
@@ -162,24 +181,35 @@ def customer_summary(
     per = unit_days(time_unit)
     day = resolve_as_of(log, as_of)
     t = CustomerTotals(log, day)
-    keep = np.flatnonzero(t.has_purchase)
+    # each column made once, in place where possible (t is not used after): small peak
+    keep = slice(None) if t.has_purchase.all() else np.flatnonzero(t.has_purchase)
     first, last = t.first[keep], t.last[keep]
     orders = t.orders[keep]
     revenue = t.revenue[keep]
-    frequency = t.purchase_days[keep] - 1
-    with np.errstate(divide="ignore", invalid="ignore"):
-        monetary = np.where(frequency > 0, t.repeat_value[keep] / np.maximum(frequency, 1), 0.0)
+    frequency = t.purchase_days[keep]
+    frequency -= 1
+    # the repeat value is 0 without repeat purchases, so dividing by max(frequency, 1) is 0
+    monetary = t.repeat_value[keep]
+    monetary /= np.maximum(frequency, 1)
+    recency = last.astype(np.float64)
+    recency -= first
+    recency /= per
+    age = first.astype(np.float64)
+    np.subtract(day, age, out=age)
+    age /= per
+    first *= 86400  # days -> seconds, as datetime64[s]
+    last *= 86400
     df = pd.DataFrame(
         {
-            "customer": pd.Series(log.customers[keep], dtype=object),
-            "first_purchase": first.astype("datetime64[D]").astype("datetime64[s]"),
-            "last_purchase": last.astype("datetime64[D]").astype("datetime64[s]"),
+            "customer": pd.Series(log.customers[keep].copy(), dtype=object, copy=False),
+            "first_purchase": first.view("datetime64[s]"),
+            "last_purchase": last.view("datetime64[s]"),
             "orders": orders,
             "revenue": revenue,
             "avg_order_value": revenue / orders,
             "frequency": frequency,
-            "recency": (last - first) / per,
-            "T": (day - first) / per,
+            "recency": recency,
+            "T": age,
             "monetary_value": monetary,
             "historical_value": revenue,
         },
