@@ -537,14 +537,40 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         ws.insert_chart("D25", curve)
 
 
+def _layout_rows(data: TransactionsData) -> TransactionsData:
+    """The rows the layout depends on: the first, and the first of each channel."""
+    keep = {0} if len(data) else set()
+    if data.channels is not None:
+        first: dict[str, int] = {}
+        for i, c in enumerate(data.channels):
+            first.setdefault(c, i)
+        keep |= set(first.values())
+    rows = sorted(keep)
+    return TransactionsData([data.ids[i] for i in rows], np.asarray(data.dates)[rows],
+                            np.asarray(data.amounts)[rows],
+                            None if data.channels is None else [data.channels[i] for i in rows])
+
+
 def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
                    inputs: UnitEconomicsInputs | None = None,
                    progress: Callable[[str], None] | None = None) -> RefreshResult:
-    """Build the template (or a report around ``data``) and refresh it into ``output``."""
+    """Build the template (or a report around ``data``) and refresh it into ``output``.
+
+    The workbook is laid out by XlsxWriter around a few rows of ``data`` (those
+    its layout depends on); all the transactions are then written into the
+    Transactions table at XML level (:func:`ltvxl.workbook.fill.fill_template`),
+    which needs a fraction of XlsxWriter's memory for a large log.
+    """
+    from .fill import fill_template
+
     output = Path(output)
+    data = data if data is not None else sample_transactions()
     with tempfile.TemporaryDirectory(prefix="ltvxl-") as tmp:
-        raw = Path(tmp) / "unrefreshed.xlsx"
-        build_workbook(raw, data, inputs, progress)
+        layout, raw = Path(tmp) / "layout.xlsx", Path(tmp) / "unrefreshed.xlsx"
+        build_workbook(layout, _layout_rows(data), inputs)
+        if progress:
+            progress(f"template: writing {len(data):,} transactions")
+        fill_template(layout, data, raw, TABLE)
         if progress:
             progress("template: computing the formulas")
         return refresh(raw, output, progress=progress)
