@@ -89,26 +89,43 @@ def fill_package(pkg: Package, data: Any, table: str = "Transactions") -> dict[s
     cid, cdate, camount = roles["id"], roles["date"], roles["amount"]
     cchannel = roles.get("channel")
 
-    def text_cell(j: int, r: int, value: str) -> str:
-        body = _escape_text(value)
-        space = ' xml:space="preserve"' if body != body.strip() else ""
-        return (f'<{p}c r="{letters[j]}{r}"{s_attr[j]} t="inlineStr"><{p}is><{p}t{space}>'
-                f"{body}</{p}t></{p}is></{p}c>")
+    escaped: dict[str, str] = {}
 
-    def number_cell(j: int, r: int, value: float) -> str:
-        return f'<{p}c r="{letters[j]}{r}"{s_attr[j]}><{p}v>{number_text(value)}</{p}v></{p}c>'
+    def texts(j: int, values: Any) -> list[str]:
+        """The cells of one text column, built column-wise (labels escaped once)."""
+        head, tail = f'"{s_attr[j]} t="inlineStr"><{p}is><{p}t', f"</{p}t></{p}is></{p}c>"
+        out = []
+        for r, v in enumerate(values, start=r1 + 1):
+            body = escaped.get(v)
+            if body is None:
+                text = _escape_text(v)
+                space = ' xml:space="preserve"' if text != text.strip() else ""
+                body = f"{space}>{text}"
+                if len(escaped) < 10_000:
+                    escaped[v] = body
+            out.append(f'<{p}c r="{letters[j]}{r}{head}{body}{tail}')
+        return out
 
-    for i in range(max(n, 1)):
-        r = r1 + 1 + i
-        cells: dict[int, str] = {}
-        if i < n:  # keys: positions in the table
-            cells[cid] = text_cell(cid, r, ids[i])
-            cells[cdate] = number_cell(cdate, r, float(days[i]))
-            cells[camount] = number_cell(camount, r, float(amounts[i]))
-            if cchannel is not None and channels is not None:
-                cells[cchannel] = text_cell(cchannel, r, channels[i])
-        row = "".join(cells[j] for j in sorted(cells))
-        sx.rows[r] = [f' r="{r}"', None, f'<{p}row r="{r}">{row}</{p}row>']
+    def numbers(j: int, values: list[Any]) -> list[str]:
+        head, tail = f'"{s_attr[j]}><{p}v>', f"</{p}v></{p}c>"
+        return [f'<{p}c r="{letters[j]}{r}{head}{number_text(v)}{tail}'
+                for r, v in enumerate(values, start=r1 + 1)]
+
+    columns: dict[int, list[str]] = {}
+    if n:  # keys: positions in the table
+        columns[cid] = texts(cid, ids)
+        columns[cdate] = numbers(cdate, days)
+        columns[camount] = numbers(camount, amounts)
+        if cchannel is not None and channels is not None:
+            columns[cchannel] = texts(cchannel, channels)
+    order = sorted(columns)
+    span = (c1 + order[0], c1 + order[-1]) if order else None
+    for r, cells in enumerate(zip(*[columns[j] for j in order], strict=True), start=r1 + 1):
+        sx.rows[r] = [f' r="{r}"', None, f'<{p}row r="{r}">{"".join(cells)}</{p}row>']
+        sx._spans[r] = span
+    if not n:
+        sx.rows[r1 + 1] = [f' r="{r1 + 1}"', None, f'<{p}row r="{r1 + 1}"/>']
+    del columns
     ref = range_name(r1, c1, r1 + max(n, 1), c2)
     table_xml = pkg.parts[t.part].decode("utf-8")
     table_xml = re.sub(r'(<(?:\w+:)?table\b[^>]*?\sref=")[^"]*"', rf'\g<1>{ref}"', table_xml,

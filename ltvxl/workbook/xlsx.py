@@ -290,6 +290,7 @@ class ExcelDate(float):
     takes a date number format unless the cell's style already has one.
     """
 
+    __slots__ = ("_day",)  # no per-instance dict: a data sheet may hold 100,000s of dates
     _day: dt.date
 
     def __new__(cls, when: dt.datetime | dt.date) -> ExcelDate:
