@@ -194,6 +194,14 @@ def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
             grid = [list(r) if isinstance(r, (list, tuple)) else [r] for r in out]
             width = max((len(r) for r in grid), default=1)
             arr = np.empty((len(grid), width), dtype=object)
+            if grid and all(len(r) == width for r in grid):
+                try:  # a rectangular table of cell values: filled in one go, converted as needed
+                    arr[:] = grid
+                    flat = arr.reshape(-1)
+                    flat[:] = _grid_values(flat.tolist())
+                    return arr
+                except ValueError:
+                    pass
             arr[:] = _EMPTY
             for i, r in enumerate(grid):
                 arr[i, : len(r)] = _fast_grid_values(r)
@@ -232,6 +240,13 @@ def _grid_value(v: Any) -> Any:
     return str(v)
 
 
+def _grid_values(values: list[Any]) -> list[Any]:
+    """Cell values as grid values; the list itself when they already are (checked in bulk)."""
+    if set(map(type, values)) <= {float, str, bool, ExcelDate, type(_EMPTY)}:
+        return values
+    return _fast_grid_values(values)
+
+
 def _fast_grid_values(values: list[Any]) -> list[Any]:
     f64 = np.float64
     return [v if (t := type(v)) is float or t is str or t is ExcelDate else
@@ -261,8 +276,12 @@ def _as_grid(out: Any) -> np.ndarray:
         arr = arr.reshape(1, 1)
     elif arr.ndim == 1:
         arr = arr.reshape(1, -1)
+    values = arr.reshape(-1).tolist()
+    converted = _grid_values(values)
+    if converted is values and arr.dtype == object:
+        return arr
     flat = np.empty(arr.size, dtype=object)
-    flat[:] = _fast_grid_values(arr.reshape(-1).tolist())
+    flat[:] = converted
     return flat.reshape(arr.shape)
 
 
