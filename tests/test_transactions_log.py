@@ -57,6 +57,20 @@ def test_dates_of_every_kind_give_the_same_day():
     assert log.dates.dtype == np.dtype("datetime64[D]")
 
 
+def test_date_cells_alone_give_their_calendar_day():
+    """A column of only datetime cells (what xlwings passes) takes the fast path: the day as
+    typed, with the time of day dropped, the same for time-zone-aware values and far dates."""
+    utc, plus14 = dt.UTC, dt.timezone(dt.timedelta(hours=14))
+    values = [D(2024, 1, 31), D(2024, 1, 31, 23, 59, 59), D(2024, 1, 31, 0, 30, tzinfo=plus14),
+              D(1899, 12, 31), D(9999, 12, 31, 12, tzinfo=utc), D(1, 1, 1)]
+    log = TransactionLog.from_cells(col(*range(len(values))), col(*values),
+                                    col(*[1.0] * len(values)))
+    assert list(log.dates.astype(str)) == ["2024-01-31", "2024-01-31", "2024-01-31",
+                                           "1899-12-31", "9999-12-31", "0001-01-01"]
+    mixed = TransactionLog.from_cells(col(1.0, 2.0), col(values[2], "2024-01-31"), col(1.0, 1.0))
+    assert list(mixed.dates.astype(str)) == ["2024-01-31", "2024-01-31"]
+
+
 def test_excel_serial_epoch():
     # Excel's 1900 date system: serial 1 is 1900-01-01, 60 is the phantom 1900-02-29,
     # 61 is 1900-03-01; later serials count from 1899-12-30.
@@ -125,6 +139,10 @@ BAD_CELLS = [
     ([[1.0, 2.0], [3.0, 4.0]], col(45000.0, 45000.0), col(1.0, 2.0),
      "ids must be a single column, got 2 columns"),
     ([], col(45000.0), col(1.0), "ids is an empty range"),
+    ([[1.0], [2.0, 3.0]], col(45000.0, 45000.0), col(1.0, 2.0),
+     "ids has rows of different lengths"),
+    ([[1.0], 2.0], col(45000.0, 45000.0), col(1.0, 2.0), "ids mixes cells and rows"),
+    ([[1.0], [[2.0]]], col(45000.0, 45000.0), col(1.0, 2.0), "ids is nested too deeply"),
     (col(None, None), col(None, None), col(None, None), "ids has no data rows"),
 ]
 

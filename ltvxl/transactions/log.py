@@ -54,6 +54,7 @@ NEGATIVE_POLICIES: tuple[str, ...] = ("net", "drop", "error")
 EXCEL_EPOCH_DAY = int(np.datetime64("1899-12-30", "D").astype(np.int64))
 """Day number (days since 1970-01-01) of Excel serial 0 in the 1900 date system."""
 MAX_SERIAL = 2958465  # 9999-12-31
+_ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
 _YMD_LOW, _YMD_HIGH = 10000101, 99991231
 _DATE_TEXT = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?$")
 _COMPACT_TEXT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
@@ -230,6 +231,12 @@ def _cells_column(value: Any, label: str) -> np.ndarray:
         raise LtvxlError(f"{label} is an empty range")
     first = value[0]
     if isinstance(first, (list, tuple)):
+        try:  # the usual column of one-cell rows: flattened and checked in one pass
+            flat = [cell for (cell,) in value]
+        except (TypeError, ValueError):  # a row, or a mistake: the checks below say which
+            flat = None
+        if flat is not None:
+            return _tighten(flat, label)
         if len(value) == 1:
             flat = list(first)
         else:
@@ -248,21 +255,25 @@ def _cells_column(value: Any, label: str) -> np.ndarray:
             flat = [row[0] for row in value]
         if not flat:
             raise LtvxlError(f"{label} is an empty range")
-        if isinstance(flat[0], (list, tuple)):
-            raise LtvxlError(f"{label} is nested too deeply")
-        return _tighten(flat)
-    return _tighten(list(value))
+        return _tighten(flat, label)
+    return _tighten(list(value), label)
 
 
-def _tighten(flat: list[Any]) -> np.ndarray:
+def _tighten(flat: list[Any], label: str) -> np.ndarray:
     """A column of cells as an array: only numbers (and blanks) as float64, only
     datetimes as datetime64 (the fast paths for what xlwings passes), else objects."""
     types = set(map(type, flat))
+    if any(issubclass(t, (list, tuple)) for t in types):
+        raise LtvxlError(f"{label} is nested too deeply")
     if types <= {float, int, type(None)} and types & {float, int}:
         out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
         if int not in types or not (np.abs(out) >= 2**53).any():  # ints exact as floats
             return out
-    if types in ({dt.datetime}, {pd.Timestamp}):
+    if types == {dt.datetime}:  # the calendar day of each (as typed, a time of day dropped)
+        days = np.fromiter(map(dt.datetime.toordinal, flat), np.int64, len(flat))
+        days -= _ORDINAL_1970
+        return days.view("datetime64[D]")
+    if types == {pd.Timestamp}:
         try:
             idx = pd.DatetimeIndex(flat)
         except (ValueError, TypeError, OverflowError):

@@ -88,11 +88,7 @@ def _cells(values: np.ndarray) -> list[Any]:
 
 
 def _table(header: Sequence[str], columns: Sequence[Any]) -> list[list[Any]]:
-    n = len(columns[0])
-    grid = np.empty((n, len(columns)), dtype=object)
-    for j, c in enumerate(columns):
-        grid[:, j] = _cells(c)
-    return [list(header), *grid.tolist()]
+    return [list(header), *map(list, zip(*map(_cells, columns), strict=True))]
 
 
 def _unit(value: Any) -> str:
