@@ -119,23 +119,87 @@ def test_no_overflow_for_hundreds_of_purchases():
         assert pa[1] > 0.99 and 0.7 * 400 < ce[1] < 400
 
 
-def test_pareto_quadrature_matches_closed_form_over_many_customers():
-    rng = np.random.default_rng(0)
-    big_t = rng.uniform(5, 80, 300)
-    tx = big_t * rng.uniform(0, 1, 300)
-    x = rng.integers(1, 40, 300).astype(float)
-    for params in (PN, {"r": 2.0, "alpha": 30.0, "s": 0.4, "beta": 3.0}):
+# Pareto/NBD parameter sets whose dropout integrals take each path: the series around
+# alpha (alpha close to beta), the series around beta (beta > alpha), quadrature (beta << alpha)
+PN_PATHS = (
+    PN,
+    {"r": 0.5, "alpha": 1.0, "s": 0.7, "beta": 12.0},
+    {"r": 2.0, "alpha": 30.0, "s": 0.4, "beta": 3.0},
+)
+
+
+def _pareto_rows(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    big_t = rng.uniform(5, 80, n)
+    tx = big_t * rng.uniform(0, 1, n)
+    x = rng.integers(1, 40, n).astype(float)
+    x[:20], tx[:20] = 0.0, 0.0  # one-time buyers
+    tx[20:30] = big_t[20:30] * (1 - 1e-9)  # a last purchase just before the end
+    return x, tx, big_t
+
+
+def test_pareto_integral_takes_every_path(monkeypatch):
+    x, tx, big_t = _pareto_rows()
+    seen = []
+    quadrature = paretonbd._quadrature
+
+    def counting(*args):
+        seen.append(args[4].size)
+        return quadrature(*args)
+
+    monkeypatch.setattr(paretonbd, "_quadrature", counting)
+    by_path = []
+    for params in PN_PATHS:
+        seen.clear()
+        paretonbd.dropout_integral(*params.values(), x, tx, big_t, grad=True)
+        _, al, _, be = params.values()
+        outside = int(np.sum(np.abs((al - be) / (al + tx)) > paretonbd.SERIES_Z))
+        by_path.append((x.size - outside, outside - sum(seen), sum(seen)))
+    # rows by the series around alpha, the series around beta, quadrature
+    assert by_path[0] == (x.size, 0, 0)
+    assert min(by_path[1]) >= 10
+    assert by_path[2][0] > 30 and by_path[2][1] == 0 and by_path[2][2] > 100
+
+
+PARAM_NAMES = ("r", "alpha", "s", "beta")
+
+
+def test_pareto_integral_derivatives_match_finite_differences():
+    # every path (series around alpha or beta, quadrature), one-time buyers, t_x near T
+    x, tx, big_t = _pareto_rows()
+    for params in PN_PATHS:
+        got = paretonbd.dropout_integral(*params.values(), x, tx, big_t, grad=True)
+        assert len(got) == 5 and all(np.all(np.isfinite(v)) for v in got)
+        for i, name in enumerate(PARAM_NAMES):
+            step = 1e-5 * params[name]
+            up, down = dict(params), dict(params)
+            up[name] += step
+            down[name] -= step
+            fd = (
+                paretonbd.dropout_integral(*up.values(), x, tx, big_t)
+                - paretonbd.dropout_integral(*down.values(), x, tx, big_t)
+            ) / (2 * step)
+            np.testing.assert_allclose(got[1 + i], fd, rtol=1e-5, atol=1e-8)
+
+
+def test_pareto_integral_matches_adaptive_quadrature_over_many_customers():
+    # log I: the series to 1e-10 (scipy's quad is the limit), quadrature rows to 1e-8
+    x, tx, big_t = _pareto_rows()
+    for params in PN_PATHS:
         ours = paretonbd.dropout_integral(*params.values(), x, tx, big_t)
+        r, al, s, be = params.values()
+        series = np.abs((al - be) / (al + tx)) <= paretonbd.SERIES_Z
         ref = []
         for xi, ti, bi in zip(x, tx, big_t, strict=True):
-            r, al, s, be = params.values()
             scale = (r + xi) * math.log(al + ti) + (s + 1) * math.log(be + ti)
 
             def g(y, xi=xi, scale=scale, r=r, al=al, s=s, be=be):
                 return math.exp(scale - (r + xi) * math.log(al + y) - (s + 1) * math.log(be + y))
 
-            ref.append(math.log(quad(g, ti, bi, epsrel=1e-12, limit=200)[0]) - scale)
-        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-7)
+            ref.append(math.log(quad(g, ti, bi, epsrel=1e-13, epsabs=0, limit=500)[0]) - scale)
+        assert series.sum() > 30
+        np.testing.assert_allclose(ours[series], np.array(ref)[series], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-8)
 
 
 @pytest.mark.parametrize(

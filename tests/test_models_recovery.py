@@ -89,6 +89,7 @@ def test_bgnbd_predicts_simulated_holdout():
     [
         (bgnbd, sim.bgnbd, {"r": 0.25, "alpha": 4.0, "a": 0.8, "b": 2.5}),
         (mbgnbd, sim.mbgnbd, {"r": 0.5, "alpha": 6.0, "a": 0.9, "b": 1.6}),
+        (paretonbd, sim.paretonbd, {"r": 0.55, "alpha": 10.5, "s": 0.6, "beta": 12.0}),
     ],
 )
 def test_many_rows_start_from_a_subsample_and_reach_the_same_optimum(

@@ -9,12 +9,15 @@ The likelihood (Fader & Hardie 2005, "A Note on Deriving the Pareto/NBD Model")
 is ``G(r+x) alpha^r beta^s / G(r) [A + s I]`` with the alive term
 ``A = (alpha+T)^-(r+x) (beta+T)^-s`` and the dropout integral
 ``I = int_{t_x}^{T} (alpha+y)^-(r+x) (beta+y)^-(s+1) dy``, usually written with
-a Gauss hypergeometric function that overflows or loses precision for
-customers with many purchases. Here ``I`` and its derivatives are computed by
-tanh-sinh quadrature after the substitution ``z = (c+y)^-(r+s+x)`` (``c`` is
-alpha or beta), which turns the integrand into a bounded, smooth function
-(no overflow for hundreds of purchases); :func:`loglik_hyp2f1` is
-the classic closed form, kept as an independent check.
+a Gauss hypergeometric function 2F1 that overflows or loses precision for
+customers with many purchases and whose derivatives in r and s have no closed
+form. Here ``log I`` and its four derivatives come from the hypergeometric
+series itself, summed term by term in a form without overflow
+(:func:`_series`), wherever it converges quickly, which is nearly every row of
+real data; the other rows (beta far from alpha and a short history) are
+integrated by tanh-sinh quadrature after the substitution ``z = (c+y)^-(r+s+x)``
+(:func:`_quadrature`). :func:`loglik_hyp2f1` is the textbook closed form, kept
+as an independent check.
 """
 
 from __future__ import annotations
@@ -29,6 +32,114 @@ from .base import FitResult, ParamsLike, dot, fit_rfm, params_of, rfm_start
 NAME = "Pareto/NBD"
 PARAMS = ("r", "alpha", "s", "beta")
 
+SERIES_Z = 0.5
+"""Rows whose series ratio |z| is at most this are summed as a series (at most
+:data:`SERIES_TERMS` terms); the others are integrated numerically."""
+SERIES_TERMS = 64
+_BLOCK = 4  # series terms between convergence checks
+_CHUNK = 16384  # rows summed together (their arrays stay in the processor's cache)
+_EPS = 2.0**-53
+
+
+def _series(rho, m, z, u, log_u, grad: bool, ordered: bool = False) -> np.ndarray:
+    """``S = sum_k (m)_k / k! z^k (1 - u^(rho+k)) / (rho+k)`` per row, and with ``grad``
+    its partial derivatives in m, z, rho and u: an array of 1 or 5 rows, NaN where
+    the series has not met its tolerance after :data:`SERIES_TERMS` terms.
+
+    ``rho``, ``z``, ``u`` (in (0, 1]) and ``log_u`` are flat arrays of one length,
+    |z| < 1; ``m`` is a number or such an array. Rows are ordered by |z|, largest
+    first (unless ``ordered``: the caller's rows are, e.g. by t_x), and summed in
+    chunks of :data:`_CHUNK` rows (see :func:`_series_chunk`).
+    """
+    n = rho.size
+    if ordered:
+        cols, m_s = [rho, z, u, log_u], m
+    else:
+        key = (255.0 - np.minimum(np.abs(z) * 510.0, 255.0)).astype(np.uint8)
+        order = np.argsort(key, kind="stable")  # a radix sort: |z| (binned) largest first
+        cols = [v.take(order) for v in (rho, z, u, log_u)]
+        m_s = m.take(order) if np.ndim(m) else float(m)
+    out = np.empty((5 if grad else 1, n))
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        m_c = m_s[lo:hi] if np.ndim(m_s) else m_s
+        out[:, lo:hi] = _series_chunk(*(v[lo:hi] for v in cols), m_c, grad)
+    if ordered:
+        return out
+    res = np.empty_like(out)
+    res[:, order] = out
+    return res
+
+
+def _series_chunk(rho, z, u, log_u, m, grad: bool) -> np.ndarray:
+    """:func:`_series` on rows ordered by |z|, largest first.
+
+    Every term is formed by recurrences, without powers or special functions:
+    ``(m)_k z^k / k!`` by its ratio, ``u^(rho+k)`` by products and ``1 - u^(rho+k)``
+    by adding ``u^(rho+k) (1-u)``, so nothing cancels for u near 1. Since
+    ``(1 - u^(rho+k)) / (rho+k)`` falls with k, the terms after term k shrink at
+    least by the ratio ``|z| max((m+k)/(k+1), 1)`` each; a row is done when the
+    terms left are below 2^-53 of the sum (the derivatives' terms carry an extra
+    factor of about k, so their relative accuracy is about 1e-14).
+    Terms are added in blocks of :data:`_BLOCK` to the leading rows up to the last
+    one not done (rows ordered by |z| finish roughly from the end).
+    """
+    n = rho.size
+    scalar_m = not np.ndim(m)
+    one_minus_u = -np.expm1(log_u)
+    big_u = np.exp(rho * log_u)  # u^(rho+k)
+    d = -np.expm1(rho * log_u)  # 1 - u^(rho+k)
+    p = np.ones(n)  # (m)_k z^k / k!
+    q = np.zeros(n)  # k (m)_k z^(k-1) / k!, the coefficient of the derivative in z
+    h = 0.0 if scalar_m else np.zeros(n)  # sum_{j<k} 1/(m+j) = d/dm log (m)_k
+    # S, S_m, S_z, sum a/(rho+k), sum p U/(rho+k), sum p U
+    acc = np.zeros((6 if grad else 1, n))
+    s, s_m, s_z, s_a, s_pu, s_uu = acc if grad else (acc[0], None, None, None, None, None)
+    inv, mk, a, pu = (np.empty(n) for _ in range(4))
+    active, k = n, 0
+    open_rows = np.zeros(0, dtype=bool)
+    while active and k < SERIES_TERMS:
+        sl = slice(0, active)
+        rho_, d_, p_, q_, bu_ = rho[sl], d[sl], p[sl], q[sl], big_u[sl]
+        inv_, mk_, a_, pu_ = inv[sl], mk[sl], a[sl], pu[sl]
+        z_, u_, omu_ = z[sl], u[sl], one_minus_u[sl]
+        m_ = m if scalar_m else m[sl]
+        h_ = h if scalar_m else h[sl]
+        for _ in range(_BLOCK):
+            np.add(rho_, k, out=inv_)
+            np.reciprocal(inv_, out=inv_)
+            np.multiply(d_, inv_, out=mk_)
+            np.multiply(p_, mk_, out=a_)
+            s[sl] += a_
+            if grad:
+                s_m[sl] += a_ * h_
+                s_z[sl] += q_ * mk_
+                s_a[sl] += a_ * inv_
+                np.multiply(p_, bu_, out=pu_)
+                s_uu[sl] += pu_
+                pu_ *= inv_
+                s_pu[sl] += pu_
+                h_ = h_ + 1.0 / (m_ + k)
+            d_ += bu_ * omu_
+            bu_ *= u_
+            np.multiply(p_, m_ + k, out=q_)
+            np.multiply(q_, z_, out=p_)
+            p_ *= 1.0 / (k + 1.0)
+            k += 1
+        if not scalar_m:
+            h[sl] = h_
+        else:
+            h = h_
+        # a_ holds term k-1; the ratio of each later term to the one before is below
+        ratio = np.abs(z_) * np.maximum((m_ + (k - 1)) / k, 1.0)
+        open_rows = ~((ratio < 1.0) & (np.abs(a_) * ratio <= _EPS * (1.0 - ratio) * np.abs(s[sl])))
+        left = np.flatnonzero(open_rows)
+        active = int(left[-1]) + 1 if left.size else 0
+    out = np.array([s, s_m, s_z, -log_u * s_pu - s_a, -s_uu / u] if grad else [s])
+    if active:  # not converged in SERIES_TERMS terms
+        out[:, np.flatnonzero(open_rows)] = np.nan
+    return out
+
 
 def _tanh_sinh(step: float, k_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Tanh-sinh nodes u on (0, 1), 1 - u (exact near 1) and weights."""
@@ -40,15 +151,16 @@ def _tanh_sinh(step: float, k_max: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return u, v, w
 
 
-_U, _V, _W = _tanh_sinh(0.3, 11)
+_STEP, _K_MAX = 0.15, 24
+_U, _V, _W = _tanh_sinh(_STEP, _K_MAX)
 _LOG_W = np.log(_W)
 _HALF = _U.size // 2 + 1  # nodes [0, _HALF) have u <= 1/2
 _U_LO, _V_HI = _U[:_HALF], _V[_HALF:]
 
 
-_EVEN = np.arange(1, _U.size, 2)  # the nodes of the rule with twice the step
+_EVEN = np.arange(0, _U.size, 2)  # the nodes of the rule with twice the step (k even)
 TOLERANCE = 1e-3
-"""Relative gap between the 23- and 11-node rules above which the other offset is tried."""
+"""Relative gap between the 49- and 25-node rules above which the other offset is tried."""
 
 
 def _quad(r, alpha, s, beta, x, tx, big_t, c_tx):
@@ -77,19 +189,21 @@ def _quad(r, alpha, s, beta, x, tx, big_t, c_tx):
     return log_i, e, tot, y, l_ay, l_by, np.nan_to_num(gap)
 
 
-def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
-    """log I per customer (a flat array), and optionally the I-weighted means of
-    log(alpha+y), 1/(alpha+y), log(beta+y), 1/(beta+y) over y in (t_x, T].
+def _quadrature(r, alpha, s, beta, x, tx, big_t, grad: bool) -> list[np.ndarray]:
+    """[log I] or [log I, d log I / d(r, alpha, s, beta)] by tanh-sinh quadrature (flat
+    arrays in, flat arrays out).
 
     The integrand is written as ``(c+y)^-(rho+1) h(y)`` with ``rho = r + s + x``;
     the substitution ``z = (c+y)^-rho`` leaves the smooth, bounded ``h``,
-    integrated by tanh-sinh quadrature (23 nodes) on the normalised z-interval.
-    The offset ``c`` is alpha or beta, that of the larger exponent; where the
-    rule with half the nodes disagrees by more than :data:`TOLERANCE` (``h``
-    steep, e.g. beta << alpha), the offset whose power has the integrand's
-    log-slope at t_x is tried too and the better-converged result kept.
+    integrated with 23 nodes on the normalised z-interval. The offset ``c`` is
+    alpha or beta, that of the larger exponent; where the rule with half the
+    nodes disagrees by more than :data:`TOLERANCE` (``h`` steep, e.g. beta <<
+    alpha), the offset whose power has the integrand's log-slope at t_x is tried
+    too and the better-converged result kept. The derivatives are I-weighted
+    means over y: d/dr = -E[log(alpha+y)], d/dalpha = -(r+x) E[1/(alpha+y)], and
+    likewise for s and beta with exponent s+1.
     """
-    x, tx, big_t = (np.asarray(v, dtype=float).reshape(-1, 1) for v in (x, tx, big_t))
+    x, tx, big_t = (v.reshape(-1, 1) for v in (x, tx, big_t))
     p, q = r + x, s + 1.0
     first = np.where(p >= q, alpha + tx, beta + tx)
     parts = list(_quad(r, alpha, s, beta, x, tx, big_t, first))
@@ -102,29 +216,115 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, moments: bool = False):
         for k, piece in enumerate(alt):
             parts[k][rows] = piece[better]
     log_i, e, tot, y, l_ay, l_by, _ = parts
-    if not moments:
-        return log_i
+    if not grad:
+        return [log_i]
 
     def mean(g: np.ndarray) -> np.ndarray:
         return np.einsum("ij,ij->i", e, g) / tot
 
-    return log_i, mean(l_ay), mean(1.0 / (alpha + y)), mean(l_by), mean(1.0 / (beta + y))
+    return [
+        log_i,
+        -mean(l_ay),
+        -p[:, 0] * mean(1.0 / (alpha + y)),
+        -mean(l_by),
+        -q * mean(1.0 / (beta + y)),
+    ]
+
+
+def dropout_integral(r, alpha, s, beta, x, tx, big_t, grad: bool = False, ordered: bool = False):
+    """log I per customer (a flat array), and with ``grad`` also its derivatives in
+    r, alpha, s and beta: ``(log I, d_r, d_alpha, d_s, d_beta)``.
+
+    Written around an offset c (alpha or beta), with ``rho = r + s + x``,
+    ``I = (c+t_x)^-rho S`` where S is the Gauss hypergeometric series
+    ``sum_k (m)_k/k! z^k (1 - u^(rho+k)) / (rho+k)``, u = (c+t_x)/(c+T),
+    from expanding the other factor in powers of z = (c-c')/(c+t_x) and
+    integrating term by term: with c = alpha, m = s+1 and c' = beta; with
+    c = beta, m = r+x and c' = alpha. Rows with |z| <= :data:`SERIES_Z` for
+    c = alpha (alpha and beta not far apart relative to alpha + t_x: nearly all
+    customers of fitted models) use that series; otherwise, when beta > alpha
+    and the series in powers of (beta-alpha)/(beta+t_x) converges within a few
+    dozen terms, that one; the rest, and any row whose series does not meet its
+    tolerance in :data:`SERIES_TERMS` terms, are integrated by
+    :func:`_quadrature`. The derivatives come from the same series, term by
+    term. ``ordered``: the rows are sorted by t_x (the fit's data are), which
+    spares the series its sorting.
+    """
+    x, tx, big_t = (np.asarray(v, dtype=float).ravel() for v in (x, tx, big_t))
+    n = x.size
+    out = np.empty((5 if grad else 1, n))
+    rho = r + s + x
+    pending = np.ones(n, dtype=bool)
+    for c, other, m_of in ((alpha, beta, "s"), (beta, alpha, "r")):
+        c_tx = c + tx
+        z = (c - other) / c_tx
+        if m_of == "s":
+            sel = np.abs(z) <= SERIES_Z
+        else:  # only where the coefficients (r+x)_k / k! do not grow long
+            sel = pending & (z > 0.0) & (z <= SERIES_Z) & ((r + x) * z <= 8.0 * (1.0 - z))
+        rows = None if sel.all() else np.flatnonzero(sel)  # None: every row
+        if rows is not None:
+            if not rows.size:
+                continue
+            c_tx, z, tx_r, t_r, rho_r = (v.take(rows) for v in (c_tx, z, tx, big_t, rho))
+        else:
+            tx_r, t_r, rho_r = tx, big_t, rho
+        c_t = c + t_r
+        one_minus_u = (t_r - tx_r) / c_t
+        log_u = np.log1p(-one_minus_u)
+        m = s + 1.0 if m_of == "s" else r + (x if rows is None else x.take(rows))
+        res = _series(rho_r, m, z, c_tx / c_t, log_u, grad, ordered)
+        l_c = np.log(c_tx)
+        with np.errstate(divide="ignore"):
+            log_s = np.log(res[0])
+        ok = ~np.isnan(log_s)
+        if not ok.all():
+            rows = np.flatnonzero(ok) if rows is None else rows[ok]
+            log_s, l_c, z, c_tx, c_t, one_minus_u, rho_r = (
+                v[ok] for v in (log_s, l_c, z, c_tx, c_t, one_minus_u, rho_r)
+            )
+            res = res[:, ok]
+        at = slice(None) if rows is None else rows
+        pending[at] = False
+        out[0, at] = log_s - rho_r * l_c
+        if grad:
+            s_, s_m, s_z, s_rho, s_u = res
+            d_rho = s_rho / s_ - l_c  # through rho = r + s + x
+            d_c = (s_z * (1.0 - z) / c_tx + s_u * one_minus_u / c_t) / s_ - rho_r / c_tx
+            d_other = -s_z / (c_tx * s_)
+            d_m = d_rho + s_m / s_
+            if m_of == "s":  # (d_r, d_alpha, d_s, d_beta)
+                out[1:, at] = (d_rho, d_c, d_m, d_other)
+            else:
+                out[1:, at] = (d_m, d_other, d_rho, d_c)
+        if rows is None:
+            break
+    rest = np.flatnonzero(pending)
+    if rest.size:
+        out[:, rest] = _quadrature(r, alpha, s, beta, x[rest], tx[rest], big_t[rest], grad)
+    return tuple(out) if grad else out[0]
 
 
 class Data:
-    """Compressed rows plus the distinct frequencies."""
+    """Compressed rows ordered by t_x (the order in which the dropout series need more
+    terms, see :func:`_series`), plus the distinct frequencies."""
 
     def __init__(self, x, tx, big_t, w):
+        # a radix sort on t_x in 65,536 steps: close enough to sorted for the series
+        top = float(tx.max()) if tx.size else 0.0
+        key = (tx * (65535.0 / top) if top > 0 else np.zeros(tx.size)).astype(np.uint16)
+        order = np.argsort(key, kind="stable")
+        x, tx, big_t, w = (v.take(order) for v in (x, tx, big_t, w))
+        is_open = tx < big_t  # rows with a dropout window after the last purchase, first
+        n_open = int(is_open.sum())
+        if n_open < x.size:
+            order = np.concatenate((np.flatnonzero(is_open), np.flatnonzero(~is_open)))
+            x, tx, big_t, w = (v.take(order) for v in (x, tx, big_t, w))
         self.x, self.tx, self.big_t, self.w = x, tx, big_t, w
+        self.n_open = n_open
+        self.xo, self.txo, self.big_to, self.wo = (v[:n_open] for v in (x, tx, big_t, w))
         self.ux, inv = np.unique(x, return_inverse=True)
         self.wx = np.bincount(inv, weights=w, minlength=self.ux.size)
-        self.open = tx < big_t  # rows with a dropout window after the last purchase
-        self.xo, self.txo, self.big_to, self.wo = (
-            x[self.open],
-            tx[self.open],
-            big_t[self.open],
-            w[self.open],
-        )
 
 
 def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
@@ -139,27 +339,29 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     # alive term for every row
     l_at = np.log(alpha + d.big_t)
     l_bt = np.log(beta + d.big_t)
+    inv_at = 1.0 / (alpha + d.big_t)
+    inv_bt = 1.0 / (beta + d.big_t)
     rx = r + d.x
     ll += dot(d.w, (-rx * l_at - s * l_bt))
     g_r -= dot(d.w, l_at)
-    g_alpha -= dot(d.w, (rx / (alpha + d.big_t)))
+    g_alpha -= dot(d.w, rx * inv_at)
     g_s -= dot(d.w, l_bt)
-    g_beta -= dot(d.w, (s / (beta + d.big_t)))
+    g_beta -= s * dot(d.w, inv_bt)
     if d.xo.size:
-        x, big_t = d.xo, d.big_to
-        log_i, m_la, m_ia, m_lb, m_ib = dropout_integral(
-            r, alpha, s, beta, x, d.txo, big_t, moments=True
+        log_i, d_r, d_alpha, d_s, d_beta = dropout_integral(
+            r, alpha, s, beta, d.xo, d.txo, d.big_to, grad=True, ordered=True
         )
-        rxo = r + x
-        la, lb = np.log(alpha + big_t), np.log(beta + big_t)
-        v = np.log(s) + log_i + rxo * la + s * lb  # log(s I / A)
-        wi = expit(v)
-        ll += dot(d.wo, np.logaddexp(0.0, v))
-        ww = d.wo * wi
-        g_r += dot(ww, (la - m_la))
-        g_alpha += dot(ww, (rxo / (alpha + big_t) - rxo * m_ia))
-        g_s += dot(ww, (1.0 / s + lb - m_lb))
-        g_beta += dot(ww, (s / (beta + big_t) - (s + 1.0) * m_ib))
+        k = d.n_open
+        rx, l_at, l_bt, inv_at, inv_bt = (v[:k] for v in (rx, l_at, l_bt, inv_at, inv_bt))
+        v = np.log(s) + log_i + rx * l_at + s * l_bt  # log(s I / A)
+        # log(1 + e^v) and the dropout weight e^v / (1 + e^v) share one exponential
+        e = np.exp(-np.abs(v))
+        ll += dot(d.wo, np.log1p(e) + np.maximum(v, 0.0))
+        ww = d.wo * np.maximum(e, v >= 0.0) / (1.0 + e)
+        g_r += dot(ww, l_at + d_r)
+        g_alpha += dot(ww, rx * inv_at + d_alpha)
+        g_s += dot(ww, 1.0 / s + l_bt + d_s)
+        g_beta += dot(ww, s * inv_bt + d_beta)
     grad = np.array([g_r * r, g_alpha * alpha, g_s * s, g_beta * beta])
     return -float(ll), -grad
 
@@ -207,15 +409,20 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     return r * beta / alpha * _growth(s - 1.0, t / beta)
 
 
+def alive_expected(params: ParamsLike, t: Any, frequency: Any, T: Any) -> np.ndarray:
+    """Expected purchases in (T, T + t] of a customer with x purchases who is alive at T
+    (t and T in the data's unit); times :func:`p_alive`, the conditional expectation."""
+    r, alpha, s, beta = params_of(params, PARAMS)
+    t, x, big_t = (np.asarray(v, dtype=float) for v in (t, frequency, T))
+    return (r + x) * (beta + big_t) / (alpha + big_t) * _growth(s - 1.0, t / (beta + big_t))
+
+
 def conditional_expected(
     params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
 ) -> np.ndarray:
     """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
     p = params_of(params, PARAMS)
-    r, alpha, s, beta = p
-    t, x, big_t = (np.asarray(v, dtype=float) for v in (t, frequency, T))
-    mean = (r + x) * (beta + big_t) / (alpha + big_t) * _growth(s - 1.0, t / (beta + big_t))
-    return mean * p_alive(p, x, recency, big_t)
+    return alive_expected(p, t, frequency, T) * p_alive(p, frequency, recency, T)
 
 
 def loglik_hyp2f1(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:
