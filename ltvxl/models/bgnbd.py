@@ -242,13 +242,19 @@ def conditional_mean(
     )
 
 
+def alive_expected(params: ParamsLike, t: Any, frequency: Any, T: Any) -> np.ndarray:
+    """Expected purchases in (T, T + t] of a customer with x repeat purchases who is alive
+    at T (t and T in the data's unit); times :func:`p_alive`, the conditional expectation.
+    It does not depend on recency, so it can be evaluated once per distinct (x, T)."""
+    return conditional_mean(params_of(params, PARAMS), t, frequency, T, 0)
+
+
 def conditional_expected(
     params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
 ) -> np.ndarray:
     """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
     values = params_of(params, PARAMS)
-    mean = conditional_mean(values, t, frequency, T, 0)
-    return mean * p_alive(values, frequency, recency, T)
+    return alive_expected(values, t, frequency, T) * p_alive(values, frequency, recency, T)
 
 
 def prob_purchases(params: ParamsLike, n: Any, t: Any) -> np.ndarray:

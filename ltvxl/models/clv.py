@@ -23,7 +23,7 @@ import pandas as pd
 from ltvxl.errors import LtvxlError
 
 from . import bgnbd, gammagamma, mbgnbd, paretonbd
-from .base import TIME_UNITS, FitResult, convert_time, periodic_rate, unit_days
+from .base import TIME_UNITS, FitResult, compress, convert_time, periodic_rate, unit_days
 
 MODELS = {"bgnbd": bgnbd, "pnbd": paretonbd, "mbgnbd": mbgnbd}
 """Purchase models by the short name used in ``model`` arguments."""
@@ -158,13 +158,19 @@ def predict(
             raise LtvxlError("no repeat purchase with a positive amount: spend cannot be predicted")
         spend = np.full(x.size, float(np.average(m[rep], weights=x[rep])))
     p_alive = mod.p_alive(purchases_fit, x, tx, big_t)
+    # E[purchases | history] = E[purchases | alive, x, T] P(alive): the first factor,
+    # evaluated at every month end, depends on (x, T) only, so once per distinct pair
+    pairs = compress((x, big_t))
+    ux, ut = pairs.columns
     purchases, disc = discounted_purchases(
-        lambda t: mod.conditional_expected(purchases_fit, t, x, tx, big_t),
+        lambda t: mod.alive_expected(purchases_fit, t, ux, ut),
         horizon,
         horizon_unit=horizon_unit,
         time_unit=time_unit,
         annual_discount_rate=annual_discount_rate,
     )
+    purchases = purchases.take(pairs.inverse) * p_alive
+    disc = disc.take(pairs.inverse) * p_alive
     table = pd.DataFrame(
         {
             "customer": summary["customer"].to_numpy()

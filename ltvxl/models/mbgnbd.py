@@ -53,10 +53,15 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     return dropout_mean(b, a + b - r, a + b, a, z, b, t, alpha, r, lambda p: 1.0 - p)
 
 
+def alive_expected(params: ParamsLike, t: Any, frequency: Any, T: Any) -> np.ndarray:
+    """Expected purchases in (T, T + t] of a customer with x repeat purchases who is alive
+    at T (t and T in the data's unit); times :func:`p_alive`, the conditional expectation."""
+    return conditional_mean(params_of(params, PARAMS), t, frequency, T, 1)
+
+
 def conditional_expected(
     params: ParamsLike, t: Any, frequency: Any, recency: Any, T: Any
 ) -> np.ndarray:
     """Expected purchases in (T, T + t] of a customer with history (x, t_x, T)."""
     values = params_of(params, PARAMS)
-    mean = conditional_mean(values, t, frequency, T, 1)
-    return mean * p_alive(values, frequency, recency, T)
+    return alive_expected(values, t, frequency, T) * p_alive(values, frequency, recency, T)

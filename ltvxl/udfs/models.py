@@ -611,7 +611,10 @@ def _predict(
         f"predicted CLV ({span}, {d:.4g} a year, margin {m:.4g})",
         "churn risk",
     ]
-    customers = [v.item() if isinstance(v, np.generic) else v for v in t["customer"].tolist()]
+    ids = t["customer"]
+    customers = ids.tolist()  # Python scalars, except from an object column
+    if ids.dtype == object:
+        customers = [v.item() if isinstance(v, np.generic) else v for v in customers]
     cols = [
         t["p_alive"].to_numpy(float),
         t["expected_purchases"].to_numpy(float),
