@@ -213,3 +213,34 @@ def test_date_results_get_a_date_format_in_a_book_without_number_formats(tmp_pat
     assert s["F2"].is_date and s["F2"].value == dt.datetime(2024, 3, 1)
     assert s["G3"].is_date and s["G3"].value == dt.datetime(2024, 4, 1)
     assert not s["H2"].is_date and s["H2"].value == 1
+
+
+def test_whole_columns_below_a_spill_see_new_results_and_data_only(tmp_path):
+    """Old spilled values are not data; a value below the old spill range still is."""
+    path = tmp_path / "w.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    d = wb.add_worksheet("D")
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for i, (cid, day, amount) in enumerate([("a", 5, 10.0), ("b", 9, 20.0), ("c", 12, 5.0)],
+                                           start=1):
+        d.write_string(i, 0, cid)
+        d.write_datetime(i, 1, dt.datetime(2024, 1, day), date)
+        d.write_number(i, 2, amount)
+    s = wb.add_worksheet("S")
+    # stored as if an earlier refresh had spilled 10 rows: A5:K10 hold old results
+    s.write_dynamic_array_formula("A1:K10", "=LTV_CUSTOMERS(D!A2:A4, D!B2:B4, D!C2:C4)")
+    for r in range(4, 10):
+        s.write_row(r, 0, [f"old{r}", 1.0, 2.0])
+    s.write_string("A12", "typed below")
+    s.write_formula("M1", "=COUNTA(A2:A1048576)")
+    s.write_formula("M2", "=COUNTA(B2:B1048576)")
+    s.write_formula("M3", "=SUM(D2:D1048576)")
+    wb.close()
+    out = tmp_path / "o.xlsx"
+    refresh(path, out)
+    v = _values(out, "S")
+    assert [v.cell(r, 1).value for r in range(2, 5)] == ["a", "b", "c"]
+    assert v["A5"].value is None and v["A10"].value is None  # the old results are cleared
+    assert v["M1"].value == 4  # three customers and the typed value
+    assert v["M2"].value == 3
+    assert v["M3"].value == 3  # one order each

@@ -298,6 +298,9 @@ def _from_calamine(v: Any) -> Any:
     return _grid_value(v)
 
 
+_NO_CELLS = np.empty((0, 0), dtype=object)
+
+
 class Grids:
     """Cell values of each sheet: the file's values overlaid with computed results."""
 
@@ -309,6 +312,8 @@ class Grids:
         self.blanked: dict[str, list[tuple[int, int, int, int]]] = {}
         self.singles: dict[str, dict[tuple[int, int], Any]] = {}
         self.single_extent: dict[str, tuple[int, int]] = {}
+        self.covered: Callable[[str, int, int, int, int], bool] | None = None
+        """Whether a range of a sheet holds only formula results (see Engine._covered)."""
 
     def _load(self, sheet: str) -> np.ndarray:
         if sheet not in self.base:
@@ -385,8 +390,8 @@ class Grids:
         else:
             self.blanked.setdefault(sheet, []).append((r1, c1, r2, c2))
 
-    def extent(self, sheet: str) -> tuple[int, int]:
-        base = self._load(sheet)
+    def extent(self, sheet: str, base: np.ndarray | None = None) -> tuple[int, int]:
+        base = self._load(sheet) if base is None else base
         rows, cols = base.shape
         for r, c, arr in self.blocks.get(sheet, ()):
             rows = max(rows, r + arr.shape[0] - 1)
@@ -421,9 +426,13 @@ class Grids:
             for br, bc, arr in reversed(self.blocks.get(sheet, ())):
                 if br <= r1 and bc <= c1 and r2 < br + arr.shape[0] and c2 < bc + arr.shape[1]:
                     return arr[r1 - br: r2 - br + 1, c1 - bc: c2 - bc + 1].copy()
-        base = self._load(sheet)
+        if c2 != MAX_COLS and sheet not in self.base and self.covered is not None and \
+                self.covered(sheet, r1, c1, r2, c2):
+            base = _NO_CELLS  # whole columns holding only results: the file need not be read
+        else:
+            base = self._load(sheet)
         if r2 == MAX_ROWS or c2 == MAX_COLS:
-            rows, cols = self.extent(sheet)
+            rows, cols = self.extent(sheet, base)
             if r2 == MAX_ROWS:
                 r2 = max(r1, rows)
             if c2 == MAX_COLS:
@@ -730,6 +739,9 @@ class Engine:
         self.pkg = pkg
         self.progress = progress
         self.grids = Grids(pkg)
+        self.grids.covered = self._covered
+        self.last_row: dict[str, int] = {}
+        """The last row of each sheet with formulas, as read (before results are written)."""
         self.styles = Styles(pkg)
         self.sheets: dict[str, SheetXml] = {}
         self.nodes: dict[tuple[str, int, int], _Node] = {}
@@ -765,6 +777,7 @@ class Engine:
             sx = SheetXml(sheet.name, data)
             sx.styles = self.styles
             self.sheets[sheet.name] = sx
+            self.last_row[sheet.name] = max(sx.rows, default=0)
             residue = self.residue.setdefault(sheet.name, [])
             for fc in sx.formulas():
                 node = _Node(sheet.name, fc)
@@ -792,6 +805,33 @@ class Engine:
             self.grids.blank(sheet, r1, c1, r2, c2)
             node = self.nodes[(sheet, *anchor)]
             node.spill = (r2 - r1 + 1, c2 - c1 + 1)
+
+    def _covered(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> bool:
+        """Whether every cell of the range (up to the sheet's last row) is a formula cell or
+        lies in a spill range (old or computed in this refresh): nothing to read from the file.
+
+        A whole-column reference below a spill (``Predictions!$E$4:$E$1048576``) or a
+        range of formula results then needs no read of the sheet's old values.
+        """
+        last = self.last_row.get(sheet)
+        if last is None:
+            return False
+        end = min(r2, last)
+        spans = sorted((a, b) for a, x1, b, x2 in
+                       self.residue.get(sheet, []) + self.claimed.get(sheet, [])
+                       if x1 <= c1 and c2 <= x2)
+        row = r1
+        for a, b in spans:
+            if a > row:
+                break
+            row = max(row, b + 1)
+        if row > end:
+            return True
+        if (end - row + 1) * (c2 - c1 + 1) > 4096:
+            return False
+        nodes = self.nodes
+        return all((sheet, r, c) in nodes or any(a <= r <= b for a, b in spans)
+                   for r in range(row, end + 1) for c in range(c1, c2 + 1))
 
     def _deps(self, node: _Node) -> list[tuple[tuple[str, int, int], bool]]:
         """What must be evaluated before ``node`` (for a batch: before all its members)."""
