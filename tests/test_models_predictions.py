@@ -4,6 +4,7 @@ reference values from lifetimes 0.11.3, gradients, numerical stability, units, b
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.integrate import quad
 from scipy.special import betaln
@@ -377,6 +378,40 @@ def test_discounted_purchases_with_a_constant_rate():
     want = sum(month / 1.1 ** (k / 12) for k in range(1, 13))
     assert got[0] == pytest.approx(365.25 / 7)
     assert disc[0] == pytest.approx(want)
+
+
+@pytest.mark.parametrize(
+    ("name", "mod", "params"),
+    [("bgnbd", bgnbd, BG), ("pnbd", paretonbd, PN), ("mbgnbd", mbgnbd, MB)],
+)
+def test_predict_sums_each_customers_conditional_expectation_by_month(name, mod, params):
+    # predict evaluates the expectation given alive once per distinct (x, T): it must equal
+    # each customer's own conditional expectation, month by month and discounted
+    rng = np.random.default_rng(4)
+    big_t = rng.integers(1, 60, 400).astype(float)
+    x = rng.poisson(2, 400).astype(float)
+    tx = np.where(x > 0, np.ceil(big_t * rng.uniform(0, 1, 400)), 0.0)
+    summary = pd.DataFrame(
+        {"frequency": x, "recency": tx, "T": big_t, "monetary_value": 10.0 * (x > 0)}
+    )
+    fit = base.FitResult(name, dict(params), {}, 0.0, 400, 400, True, "", 0, "weeks")
+    got = clv.predict(
+        summary,
+        model=name,
+        horizon=6,
+        horizon_unit="months",
+        annual_discount_rate=0.1,
+        purchases_fit=fit,
+        spend_fallback=True,
+    ).table
+    ends = clv.month_grid(6, "months", "weeks")
+    cum = [mod.conditional_expected(params, t, x, tx, big_t) for t in ends]
+    steps = np.diff([np.zeros(400), *cum], axis=0)
+    rate = base.periodic_rate(0.1, "weeks")
+    disc = sum(step / (1 + rate) ** t for step, t in zip(steps, ends, strict=True))
+    np.testing.assert_allclose(got["expected_purchases"], cum[-1], rtol=1e-12)
+    np.testing.assert_allclose(got["clv"], disc * got["expected_spend"], rtol=1e-12)
+    assert np.unique(np.c_[x, big_t], axis=0).shape[0] < 300  # pairs repeat
 
 
 def test_churn_risk_bands():
