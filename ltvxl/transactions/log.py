@@ -72,6 +72,9 @@ class TransactionLog:
     extra: further columns by name (e.g. ``"channel"``), one value per row.
     counts: what was excluded or treated specially, by kind, e.g.
       ``{"blank rows skipped": 3, "returns netted": 12}``.
+
+    Arrays read from a file may be read-only views of the reader's buffers (no copy):
+    copy one before changing it in place.
     """
 
     codes: np.ndarray
