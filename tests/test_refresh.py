@@ -135,7 +135,12 @@ def test_input_unchanged_and_other_parts_byte_for_byte(refreshed):
     before, after = _parts(src), _parts(out)
     assert set(before) == set(after)
     changed = {n for n in before if before[n] != after[n]}
-    assert changed == {"xl/worksheets/sheet2.xml"}  # only the sheet with formulas
+    # only the sheet with formulas, and the workbook's "recalculate on opening"
+    # flag (values are current now), exactly as Excel drops it after calculating
+    assert changed == {"xl/worksheets/sheet2.xml", "xl/workbook.xml"}
+    assert b'fullCalcOnLoad="1"' in before["xl/workbook.xml"]
+    assert after["xl/workbook.xml"] == before["xl/workbook.xml"].replace(
+        b' fullCalcOnLoad="1"', b"")
     names = set(after)
     assert {"xl/charts/chart1.xml", "xl/tables/table1.xml", "xl/metadata.xml"} <= names
     book = openpyxl.load_workbook(out)
@@ -143,6 +148,13 @@ def test_input_unchanged_and_other_parts_byte_for_byte(refreshed):
     assert data.conditional_formatting and data.data_validations.dataValidation
     assert "Sales" in data.tables
     assert "first_cac" in book.defined_names
+
+
+def test_a_workbook_without_the_flag_keeps_its_workbook_part(refreshed, tmp_path):
+    _, out, _ = refreshed
+    again = tmp_path / "again.xlsx"
+    refresh(out, again)
+    assert _parts(again)["xl/workbook.xml"] == _parts(out)["xl/workbook.xml"]
 
 
 def test_blocked_spill_gives_spill_error(tmp_path):

@@ -179,3 +179,11 @@ def test_charts_tables_and_conditional_formats(built):
     assert book["Cohorts"].conditional_formatting
     assert book["Dashboard"].conditional_formatting  # the 3:1 benchmark colours
     assert "Transactions" in book["Transactions"].tables
+
+
+def test_opened_without_the_add_in_excel_keeps_the_values():
+    """No full recalculation on opening: calcId of the current engine, no fullCalcOnLoad."""
+    with zipfile.ZipFile(TEMPLATE_PATH) as z:
+        calc = re.search(rb"<calcPr\b[^>]*>", z.read("xl/workbook.xml")).group(0)
+    assert b"fullCalcOnLoad" not in calc
+    assert int(re.search(rb'calcId="(\d+)"', calc).group(1)) >= 191029

@@ -52,6 +52,7 @@ from .xlsx import (
     open_package,
     parse_range,
     range_name,
+    settled_workbook,
     write_package,
 )
 
@@ -1153,6 +1154,9 @@ class Engine:
                 parts[sheet.part] = self.sheets[sheet.name].to_bytes()
         if self.styles.changed and self.styles.part:  # date formats for date results
             parts[self.styles.part] = self.styles.to_bytes()
+        settled = settled_workbook(self.pkg)
+        if settled:
+            parts[settled[0]] = settled[1]
         return parts
 
 

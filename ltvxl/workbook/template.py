@@ -49,6 +49,10 @@ class InputRow:
     fmt: str
 
 
+EXCEL_365_CALC_ID = 191029
+"""``calcId`` written by the calculation engine of Excel 2019 / Microsoft 365."""
+
+
 def input_rows(inputs: UnitEconomicsInputs | None = None) -> tuple[InputRow, ...]:
     """The named input cells of the Inputs sheet, in order (rows 4 onwards)."""
     i = inputs or UnitEconomicsInputs()
@@ -172,7 +176,10 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         "comments": "Built by `ltvxl template`; refresh with `ltvxl refresh` or in Excel.",
         "created": CREATED,
     })
-    book.set_calc_mode("auto")
+    # calcId of Excel 365's calculation engine: Excel recalculates a whole
+    # workbook on opening when the file names an older engine, which without
+    # the ltvxl add-in would turn every ltvxl formula into #NAME?.
+    book.set_calc_mode("auto", calc_id=EXCEL_365_CALC_ID)
     fmt = _Formats(book)
     dashboard = book.add_worksheet("Dashboard")
     _inputs_sheet(book, fmt, inputs)

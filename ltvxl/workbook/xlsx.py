@@ -486,6 +486,27 @@ def _book_part(pkg: Package) -> str:
     return next((p for t, p in _rels(pkg.parts, "").values() if t == "officeDocument"), "")
 
 
+_FULL_CALC_ON_LOAD = re.compile(rb'(<(?:\w+:)?calcPr\b[^>]*?)\s+fullCalcOnLoad="(?:1|true)"')
+
+
+def settled_workbook(pkg: Package) -> tuple[str, bytes] | None:
+    """The workbook part without ``fullCalcOnLoad``, once every formula holds its value.
+
+    Writers that cannot compute (XlsxWriter, openpyxl) set ``fullCalcOnLoad``
+    so that Excel recalculates everything on opening; Excel removes the flag
+    once it has done so. After a refresh the cached values are current, so
+    the flag is removed the same way: opened without the ltvxl add-in (or in
+    a viewer) the workbook then shows its values instead of ``#NAME?``.
+    Returns ``(part name, new bytes)``, or None when the flag is not set.
+    """
+    part = _book_part(pkg)
+    data = pkg.parts.get(part)
+    if not data:
+        return None
+    new, count = _FULL_CALC_ON_LOAD.subn(rb"\1", data, count=1)
+    return (part, new) if count else None
+
+
 # -------------------------------------------------------------- sheet XML
 
 _PLAIN_ROW = re.compile(r'\s*r="\d+"(?:\s+spans="[^"]*")?\s*')
