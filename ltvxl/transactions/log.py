@@ -779,7 +779,7 @@ def detect_columns(
         if found is None or found in chosen.values():
             raise LtvxlError(
                 f"cannot tell which column holds the {role}; columns are {', '.join(names)}: "
-                f"name it with {role}_col"
+                f"name it with {role}_col= (--{role}-col in the ltvxl command)"
             )
         chosen[role] = found
     return chosen["id"], chosen["date"], chosen["amount"]
