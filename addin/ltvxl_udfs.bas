@@ -610,7 +610,7 @@ Public Sub RegisterLtvxlFunctions()
     d(0) = "Repeat purchases per customer: a column of whole numbers."
     d(1) = "Time from first to last purchase per customer (e.g. weeks), same rows; 0 without repeat purchases."
     d(2) = "Time from first purchase to the end of observation (T), same unit and rows."
-    d(3) = "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase always by Gamma-Gamma."
+    d(3) = "Optional model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD."
     d(4) = "Optional number of customers each row stands for (a column like frequency); blank for 1 each."
     d(5) = "Optional unit of recency and age: days, weeks (default), months or years; alpha and beta are rates per this unit."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BTYD_FIT", _
@@ -634,9 +634,9 @@ Public Sub RegisterLtvxlFunctions()
     d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(4) = "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase always by Gamma-Gamma."
+    d(4) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_FIT", _
-        Description:="Fit the purchase model (BG/NBD by default) and Gamma-Gamma to a transaction log: parameters with standard errors, log-likelihood, customers and fit status (rates per week).", _
+        Description:="Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: parameters with standard errors, log-likelihood, customers and fit status (rates per week).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 8)
     d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
@@ -646,10 +646,10 @@ Public Sub RegisterLtvxlFunctions()
     d(4) = "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; blank for 0.1."
     d(5) = "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV."
     d(6) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(7) = "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase always by Gamma-Gamma."
+    d(7) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
     d(8) = "Optional unit of horizon: days, weeks, months (default) or years."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_PREDICT", _
-        Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (BG/NBD or Pareto/NBD with Gamma-Gamma; fits cached).", _
+        Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, MBG/NBD; with Gamma-Gamma; fits cached).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 3)
     d(0) = "Margin per customer per period (currency, >= 0)."

@@ -175,8 +175,9 @@ def _add_clv_command(sub: argparse._SubParsersAction) -> None:
 
     clv = sub.add_parser(
         "clv",
-        help="predict each customer's CLV from a transaction file (BG/NBD + Gamma-Gamma)",
-        description="Fit the purchase model (BG/NBD, Pareto/NBD or MBG/NBD) and Gamma-Gamma "
+        help="predict each customer's CLV from a transaction file (Pareto/NBD + Gamma-Gamma)",
+        description="Fit the purchase model (Pareto/NBD by default, BG/NBD or MBG/NBD) and "
+        "Gamma-Gamma "
         "to a transaction file and write P(alive), expected purchases, expected spend, "
         "discounted CLV and churn risk per customer to a CSV file.",
     )

@@ -40,6 +40,8 @@ def test_clv_command_reproduces_the_paper_forecast(cdnow_csv, tmp_path, capsys):
             "weeks",
             "--discount",
             "0",
+            "--model",
+            "bgnbd",  # the paper's model; the default is Pareto/NBD
         ]
     )
     assert code == 0
@@ -67,3 +69,19 @@ def test_clv_command_reports_degenerate_data(tmp_path, capsys):
     assert main(["clv", str(src), "-o", str(out)]) == 1
     assert "no customer made a repeat purchase" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_clv_command_defaults_to_pareto_nbd(cdnow_csv, tmp_path, capsys):
+    out = tmp_path / "clv.csv"
+    assert main(["clv", str(cdnow_csv), "-o", str(out), "--as-of", "1997-09-30"]) == 0
+    printed = capsys.readouterr().out
+    assert "Pareto/NBD (2,357 customers, rates per week): converged" in printed
+    s_line = next(line for line in printed.splitlines() if line.startswith("  s "))
+    assert float(s_line.split()[1]) == pytest.approx(0.6062, rel=3e-3)  # as published
+    assert "pnbd (Pareto/NBD, the default)" in " ".join(_help(capsys).split())
+
+
+def _help(capsys) -> str:
+    with pytest.raises(SystemExit):
+        main(["clv", "--help"])
+    return capsys.readouterr().out

@@ -63,13 +63,18 @@ def test_sbg_derl_and_survival_cells():
 
 
 @pytest.fixture(scope="module")
-def cdnow_cells():
-    raw = pd.read_csv(
+def cdnow_raw():
+    return pd.read_csv(
         DATA / "CDNOW_sample.txt",
         sep=r"\s+",
         header=None,
         names=["master", "id", "date", "cds", "amount"],
     )
+
+
+@pytest.fixture(scope="module")
+def cdnow_cells(cdnow_raw):
+    raw = cdnow_raw
     ids = col(raw.id)
     dates = [[dt.datetime.strptime(str(d), "%Y%m%d")] for d in raw.date]
     return ids, dates, col(raw.amount)
@@ -79,7 +84,7 @@ AS_OF = dt.datetime(1997, 9, 30)
 
 
 def test_clv_fit_on_raw_cdnow_transactions_gives_the_published_parameters(cdnow_cells):
-    rows = fam.CLV_FIT(*cdnow_cells, AS_OF, None)
+    rows = fam.CLV_FIT(*cdnow_cells, AS_OF, "BGNBD")
     assert rows[0] == ["model", "parameter", "estimate", "std_error"]
     est = {(m, p): v for m, p, v, _ in rows[1:]}
     for name, value in {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}.items():
@@ -90,7 +95,7 @@ def test_clv_fit_on_raw_cdnow_transactions_gives_the_published_parameters(cdnow_
 
 
 def test_clv_predict_table(cdnow_cells):
-    rows = fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, AS_OF, None, "weeks")
+    rows = fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, AS_OF, "BGNBD", "weeks")
     header, body = rows[0], rows[1:]
     assert header[0] == "customer" and header[-1] == "churn risk"
     assert "39 weeks" in header[2]
@@ -116,8 +121,8 @@ def test_clv_predict_units_discount_and_margin(cdnow_cells):
 def test_fits_are_cached_on_the_content(cdnow_cells, monkeypatch):
     fam._CACHE.clear()
     calls = []
-    real = bgnbd.fit
-    monkeypatch.setattr(bgnbd, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = paretonbd.fit  # the default model
+    monkeypatch.setattr(paretonbd, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
     fam.CLV_PREDICT(*cdnow_cells, 12.0, None, None, AS_OF, None, None)
     fam.CLV_PREDICT(*cdnow_cells, 24.0, None, None, AS_OF, None, None)
     fam.CLV_FIT(*cdnow_cells, AS_OF, None)
@@ -129,11 +134,37 @@ def test_fits_are_cached_on_the_content(cdnow_cells, monkeypatch):
     assert len(calls) == 2
 
 
-def test_pareto_model_choice(cdnow_cells):
-    rows = fam.CLV_FIT(*cdnow_cells, AS_OF, "pnbd")
+def test_pareto_is_the_default_model(cdnow_cells):
+    rows = fam.CLV_FIT(*cdnow_cells, AS_OF, None)
+    assert rows == fam.CLV_FIT(*cdnow_cells, AS_OF, "pnbd")
     est = {(m, p): v for m, p, v, _ in rows[1:]}
-    assert est[("Pareto/NBD", "s")] == pytest.approx(0.6062, rel=3e-3)
+    for name, value in {"r": 0.5533, "alpha": 10.578, "s": 0.6062, "beta": 11.669}.items():
+        assert est[("Pareto/NBD", name)] == pytest.approx(value, rel=3e-3)  # as published
     assert fam.CLV_FIT(*cdnow_cells, AS_OF, "xyz").startswith("#VALUE! model must be one of")
+
+
+def test_default_model_does_not_call_old_one_time_buyers_alive(cdnow_raw, cdnow_cells):
+    # Why Pareto/NBD is the default: BG/NBD lets a customer drop out only right after a
+    # repeat purchase, so without one her P(alive) is exactly 1 however long ago she bought
+    # and the churn-risk label says "low". One-time buyers and their age T (weeks from the
+    # first purchase to the end of the sample, 1998-06-30) counted here with pandas alone.
+    raw = cdnow_raw.copy()
+    raw["date"] = pd.to_datetime(raw["date"].astype(str), format="%Y%m%d")
+    days = raw.groupby("id")["date"].agg(["nunique", "min"])
+    age = (raw["date"].max() - days["min"]).dt.days / 7
+    old_once = set(days.index[(days["nunique"] == 1) & (age > 30)].astype(str))
+    assert len(old_once) > 1000  # about half of the 2,357 customers
+    for model in (None, "PNBD", "BGNBD"):
+        rows = fam.CLV_PREDICT(*cdnow_cells, None, None, None, None, model)
+        body = [r for r in rows[1:] if str(r[0]) in old_once]
+        assert len(body) == len(old_once)
+        p_alive = np.array([r[1] for r in body])
+        risk = [r[5] for r in body]
+        if model == "BGNBD":
+            assert np.all(p_alive == 1.0) and set(risk) == {"low"}
+        else:
+            assert p_alive.max() < 0.5
+            assert sum(r in ("high", "medium") for r in risk) >= 0.9 * len(risk)
 
 
 def day(d):
@@ -142,8 +173,10 @@ def day(d):
 
 def test_degenerate_logs_give_clear_messages():
     one_day = fam.CLV_PREDICT(col([1, 2, 3]), [[day(0)]] * 3, col([5, 6, 7]))
-    assert one_day.startswith("#VALUE! BG/NBD cannot be fitted: no customer made a repeat")
-    one = fam.CLV_PREDICT(col([1, 1]), [[day(0)], [day(9)]], col([5, 6]))
+    assert one_day.startswith("#VALUE! Pareto/NBD cannot be fitted: no customer made a repeat")
+    one = fam.CLV_PREDICT(
+        col([1, 1]), [[day(0)], [day(9)]], col([5, 6]), None, None, None, None, "BGNBD"
+    )
     assert one.startswith("#VALUE! BG/NBD needs at least 2 customers")
     bad = fam.CLV_PREDICT(col([1]), [[day(0)]], col([5]), -3.0)
     assert bad.startswith("#VALUE! horizon must be >= 0")

@@ -937,8 +937,9 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
 @arg(
     'model',
     doc=(
-        'Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per '
-        'purchase always by Gamma-Gamma.'
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per '
+        'purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long '
+        'ago they bought.'
     ),
     err_to_str=True,
 )
@@ -960,8 +961,8 @@ def CLV_PREDICT(
 ):
     (
         'Per customer from a transaction log: P(alive), expected purchases and spend over the '
-        'horizon, discounted CLV and a churn-risk label (BG/NBD or Pareto/NBD with Gamma-Gamma; '
-        'fits cached).'
+        'horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, '
+        'MBG/NBD; with Gamma-Gamma; fits cached).'
     )
     return _LTVXL['CLV_PREDICT'](
         ids,
@@ -1012,14 +1013,15 @@ def CLV_PREDICT(
 @arg(
     'model',
     doc=(
-        'Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per '
-        'purchase always by Gamma-Gamma.'
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per '
+        'purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long '
+        'ago they bought.'
     ),
     err_to_str=True,
 )
 def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
     (
-        'Fit the purchase model (BG/NBD by default) and Gamma-Gamma to a transaction log: '
+        'Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: '
         'parameters with standard errors, log-likelihood, customers and fit status (rates per '
         'week).'
     )
@@ -1050,10 +1052,7 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 )
 @arg(
     'model',
-    doc=(
-        'Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per '
-        'purchase always by Gamma-Gamma.'
-    ),
+    doc='Optional model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD.',
     err_to_str=True,
 )
 @arg(

@@ -34,13 +34,21 @@ MODEL_ALIASES = {
     "mbgnbd": "mbgnbd", "mbg/nbd": "mbgnbd", "mbg-nbd": "mbgnbd",
 }  # fmt: skip
 
+DEFAULT_MODEL = "pnbd"
+"""The default purchase model, Pareto/NBD: BG/NBD gives every customer without a repeat
+purchase P(alive) = 1 however long ago she bought, so it would call one-time buyers of
+long ago "low" churn risk (docs/models.md)."""
+
 RISK_BANDS = ((0.3, "high"), (0.7, "medium"))
 """Churn-risk labels by P(alive): below 0.3 high, below 0.7 medium, else low."""
 
 
 def model_module(name: str) -> Any:
-    """The purchase-model module for a name such as "BG/NBD", "pnbd", "MBG/NBD"."""
-    key = str(name or "bgnbd").strip().lower().replace(" ", "")
+    """The purchase-model module for a name such as "BG/NBD", "pnbd", "MBG/NBD".
+
+    A blank name is the default, Pareto/NBD (:data:`DEFAULT_MODEL`).
+    """
+    key = str(name or DEFAULT_MODEL).strip().lower().replace(" ", "")
     if key not in MODEL_ALIASES:
         raise LtvxlError(f'model must be one of BGNBD, PNBD, MBGNBD; got "{name}"')
     return MODELS[MODEL_ALIASES[key]]
@@ -108,7 +116,7 @@ class Prediction:
 def predict(
     summary: pd.DataFrame,
     *,
-    model: str = "bgnbd",
+    model: str = DEFAULT_MODEL,
     horizon: float = 1.0,
     horizon_unit: str = "years",
     time_unit: str = "weeks",
@@ -119,6 +127,8 @@ def predict(
     spend_fallback: bool = False,
 ) -> Prediction:
     """Fit (unless fits are given) and predict for each customer of a summary.
+
+    ``model`` is the purchase model: "pnbd" (Pareto/NBD, the default), "bgnbd" or "mbgnbd".
 
     ``summary`` has columns customer, frequency, recency, T (in ``time_unit``)
     and monetary_value (mean of the repeat purchases, 0 without repeats).
@@ -187,6 +197,7 @@ def predict(
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "MODELS",
     "RISK_BANDS",
     "TIME_UNITS",

@@ -1,7 +1,8 @@
 """``ltvxl clv``: predictive CLV of every customer of a transaction file, without Excel.
 
 Reads a transaction file (CSV, Parquet or XLSX; the built-in sample when none
-is given), fits the purchase model and Gamma-Gamma, writes one row per
+is given), fits the purchase model (Pareto/NBD unless ``--model`` says otherwise)
+and Gamma-Gamma, writes one row per
 customer (P(alive), expected purchases over the horizon, expected spend,
 discounted CLV, churn risk) to a CSV file and prints the fits.
 """
@@ -31,9 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--model",
-        default="bgnbd",
-        choices=("bgnbd", "pnbd", "mbgnbd"),
-        help="purchase model (default: bgnbd); spend always by Gamma-Gamma",
+        default=clv.DEFAULT_MODEL,
+        choices=("pnbd", "bgnbd", "mbgnbd"),
+        help="purchase model: pnbd (Pareto/NBD, the default), bgnbd (BG/NBD) or mbgnbd "
+        "(MBG/NBD); BG/NBD gives one-time buyers P(alive) = 1 however long ago they bought. "
+        "Spend always by Gamma-Gamma",
     )
     parser.add_argument(
         "--horizon",

@@ -7,7 +7,8 @@ Two kinds:
   range, ranges broadcast and the result spills in their shape;
 - one-shot tables from a transaction log: CLV_PREDICT (per-customer P(alive),
   expected purchases, spend, discounted CLV, churn risk) and CLV_FIT (the
-  fitted parameters, standard errors, log-likelihood and status). Fits are
+  fitted parameters, standard errors, log-likelihood and status), with
+  Pareto/NBD as the default purchase model. Fits are
   cached on the content of the per-customer summary, so recalculating an
   unchanged range does not refit.
 
@@ -510,8 +511,18 @@ def fits_for(summary: Any, model: str) -> tuple[FitResult, FitResult | None, str
 
 _MODEL_ARG = Arg(
     "model",
-    "Optional purchase model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD; spend per purchase "
-    "always by Gamma-Gamma.",
+    "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase "
+    "always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they "
+    "bought.",
+    kind="text",
+    default="PNBD",
+    choices=("PNBD", "BGNBD", "MBGNBD"),
+)
+"""The purchase model of CLV_PREDICT and CLV_FIT: Pareto/NBD by default, because BG/NBD's
+P(alive) of a customer without repeat purchases is 1 (docs/models.md)."""
+_BTYD_MODEL_ARG = Arg(
+    "model",
+    "Optional model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD.",
     kind="text",
     default="BGNBD",
     choices=("BGNBD", "PNBD", "MBGNBD"),
@@ -586,7 +597,7 @@ def _predict(
     unit_days(unit, "horizon_unit")
     d = _number(annual_discount_rate, "annual_discount_rate", 0.1, DISCOUNT_RATE)
     m = _number(gross_margin, "gross_margin", 1.0, FRACTION)
-    name = text_option(model, "model", _MODEL_ARG.choices, "BGNBD")
+    name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
     summary = _summary(ids, dates, amounts, as_of)
     purchases, spend, note = fits_for(summary, name)
     pred = clv.predict(
@@ -637,8 +648,8 @@ CLV_PREDICT = expose(
         Spec(
             "CLV_PREDICT",
             "Per customer from a transaction log: P(alive), expected purchases and spend over "
-            "the horizon, discounted CLV and a churn-risk label (BG/NBD or Pareto/NBD with "
-            "Gamma-Gamma; fits cached).",
+            "the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or "
+            "BG/NBD, MBG/NBD; with Gamma-Gamma; fits cached).",
             (
                 _IDS,
                 _DATES,
@@ -689,7 +700,7 @@ CLV_PREDICT = expose(
 
 
 def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[list[Any]]:
-    name = text_option(model, "model", _MODEL_ARG.choices, "BGNBD")
+    name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
     summary = _summary(ids, dates, amounts, as_of)
     purchases, spend, note = fits_for(summary, name)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
@@ -719,7 +730,7 @@ CLV_FIT = expose(
     declare(
         Spec(
             "CLV_FIT",
-            "Fit the purchase model (BG/NBD by default) and Gamma-Gamma to a transaction log: "
+            "Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: "
             "parameters with standard errors, log-likelihood, customers and fit status (rates "
             "per week).",
             (_IDS, _DATES, _AMOUNTS, _AS_OF, _MODEL_ARG),
@@ -776,7 +787,7 @@ _WEIGHTS = Arg(
 def _btyd_fit(
     frequency: Any, recency: Any, age: Any, model: Any, weights: Any, time_unit: Any
 ) -> Any:
-    name = text_option(model, "model", _MODEL_ARG.choices, "BGNBD")
+    name = text_option(model, "model", _BTYD_MODEL_ARG.choices, _BTYD_MODEL_ARG.default)
     unit = text_option(time_unit, "time_unit", ("days", "weeks", "months", "years"), "weeks")
     mod = clv.model_module(name)
     x = _numbers_column(frequency, "frequency")
@@ -812,7 +823,7 @@ BTYD_FIT = expose(
                     "Time from first purchase to the end of observation (T), same unit and rows.",
                     kind="data",
                 ),
-                _MODEL_ARG,
+                _BTYD_MODEL_ARG,
                 _WEIGHTS,
                 Arg(
                     "time_unit",

@@ -299,15 +299,15 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
         return _missing(ws, fmt, "CLV_PREDICT")
     ws.set_column("A:A", 16)
     ws.set_column("B:L", 14, fmt.number)
-    _spill_note(ws, fmt, "Predicted customer lifetime value per customer (a fitted "
-                         "buy-till-you-die model), spilled from A3.")
+    _spill_note(ws, fmt, "Predicted customer lifetime value per customer (Pareto/NBD "
+                         "purchases, Gamma-Gamma spend), spilled from A3.")
     ws.write_dynamic_array_formula(
         "A3", f"=CLV_PREDICT({ARGS}, horizon_months, discount_rate, gross_margin, as_of)")
     if "CLV_FIT" in have:
         ws.set_column("H:H", 3)
         ws.set_column("I:I", 30)
         ws.set_column("J:N", 12)
-        ws.write("I2", "The fitted models (BG/NBD purchases, Gamma-Gamma spend)", fmt.bold)
+        ws.write("I2", "The fitted models (Pareto/NBD purchases, Gamma-Gamma spend)", fmt.bold)
         ws.write_dynamic_array_formula("I3", f"=CLV_FIT({ARGS}, as_of)")
     return None
 
