@@ -113,3 +113,43 @@ def test_many_rows_start_from_a_subsample_and_reach_the_same_optimum(
         list(warm.std_errors.values()), list(plain.std_errors.values()), rtol=1e-3
     )
     assert warm.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-5)
+
+
+def _finite_predictions(fit, data):
+    args = (data["frequency"], data["recency"], data["T"])
+    alive = paretonbd.p_alive(fit.params, *args)
+    expected = paretonbd.conditional_expected(fit.params, 52.0, *args)
+    assert np.all(np.isfinite(alive)) and np.all((alive >= 0) & (alive <= 1))
+    assert np.all(np.isfinite(expected)) and np.all(expected >= 0)
+    assert all(np.isfinite(v) and v > 0 for v in fit.params.values())
+    assert np.isfinite(fit.log_likelihood) and "nan" not in fit.status.lower()
+    return alive
+
+
+def test_paretonbd_no_dropout_stops_with_a_status(ages):
+    # mean lifetime 1e12 weeks: nobody drops out within the year observed
+    data = sim.paretonbd(0.8, 8.0, 1.0, 1e12, ages[:5000], seed=21)
+    fit = paretonbd.fit(data["frequency"], data["recency"], data["T"])
+    assert not fit.converged
+    assert fit.status.startswith("not converged: the data show no sign of dropout"), fit.status
+    assert fit.params["s"] / fit.params["beta"] < 1e-3  # per week
+    alive = _finite_predictions(fit, data)
+    assert alive.mean() > 0.98
+
+
+def test_paretonbd_common_dropout_rate_stops_on_the_ridge(ages):
+    # every customer drops out at 0.05 a week: Gamma(s, beta) with s -> infinity
+    data = sim.paretonbd(0.8, 8.0, 1e7, 1e7 / 0.05, ages, seed=22)
+    fit = paretonbd.fit(data["frequency"], data["recency"], data["T"])
+    assert not fit.converged
+    assert "dropout rates show no spread between customers" in fit.status, fit.status
+    s, beta = fit.params["s"], fit.params["beta"]
+    assert s > 50 and fit.iterations < 60
+    assert abs(s / beta - 0.05) < 0.01
+    _finite_predictions(fit, data)
+    # further along the ridge (s 1000 times larger, s/beta kept) the fit gains next to nothing
+    d = paretonbd.Data(
+        *(data[c].to_numpy(float) for c in ("frequency", "recency", "T")), np.ones(len(data))
+    )
+    far = np.log([fit.params["r"], fit.params["alpha"], s * 1e3, beta * 1e3])
+    assert -paretonbd.negll(far, d)[0] < fit.log_likelihood + 0.5

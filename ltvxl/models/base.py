@@ -238,8 +238,33 @@ def _inverse(hess: np.ndarray) -> np.ndarray | None:
     return None
 
 
+RIDGE_WINDOW = 3
+"""Iterations over which a ridge to infinity is recognised (see :func:`_bfgs`)."""
+RIDGE_TOL = 0.05
+"""Log-likelihood gain (absolute) below which a fit over :data:`RIDGE_WINDOW` iterations
+that keeps moving log-parameters far in one direction is stopped as on a ridge."""
+
+
+def _ridge(xs: list[np.ndarray], fs: list[float]) -> np.ndarray | None:
+    """Per log-parameter +1 / -1 / 0: the direction in which it ran steadily over the last
+    :data:`RIDGE_WINDOW` iterations while the value fell by less than :data:`RIDGE_TOL`
+    (None: no ridge). A parameter runs when each step moved it the same way and all
+    together by more than 1 (a factor e)."""
+    if len(fs) <= RIDGE_WINDOW or fs[-RIDGE_WINDOW - 1] - fs[-1] >= RIDGE_TOL:
+        return None
+    steps = np.diff(np.array(xs[-RIDGE_WINDOW - 1 :]), axis=0)
+    total = steps.sum(axis=0)
+    steady = np.all(steps > 0, axis=0) | np.all(steps < 0, axis=0)
+    run = np.where(steady & (np.abs(total) > 1.0), np.sign(total), 0.0)
+    return run if run.any() else None
+
+
 def _bfgs(
-    fun: NegLL, x: np.ndarray, max_iter: int, inv: np.ndarray | None = None
+    fun: NegLL,
+    x: np.ndarray,
+    max_iter: int,
+    inv: np.ndarray | None = None,
+    ridge: list[np.ndarray] | None = None,
 ) -> tuple[np.ndarray, int, str]:
     """Minimise ``fun`` by BFGS in the box [-LOG_BOUND, LOG_BOUND]; (x, iterations, message).
 
@@ -252,7 +277,11 @@ def _bfgs(
     interpolation). Converged: the gradient is tiny, or the decrease still
     expected (g' H^-1 g) is below the rounding of the value (1e-12 relative),
     which on a million rows comes long before the gradient's rounding allows
-    the first test.
+    the first test. Stopped as on a ridge to infinity ("ridge", the directions
+    appended to ``ridge``) when over the last :data:`RIDGE_WINDOW` iterations
+    the value fell by less than :data:`RIDGE_TOL` while some log-parameters ran
+    steadily by more than 1 (see :func:`_ridge`): further on the likelihood
+    gains nothing that matters and the evaluations only chase rounding noise.
     """
     k = x.size
     f, g = fun(x)
@@ -261,6 +290,7 @@ def _bfgs(
     if inv is None or not np.all(np.isfinite(inv)):
         inv = np.eye(k) / max(float(np.max(np.abs(g))), 1.0)
     stall = 0
+    xs, fs = [x.copy()], [f]
     for it in range(1, max_iter + 1):
         p = -inv @ g
         if not np.all(np.isfinite(p)) or g @ p >= 0:  # not a descent direction: restart
@@ -290,6 +320,13 @@ def _bfgs(
         stall = stall + 1 if drop <= 1e-14 * max(1.0, abs(f)) else 0
         if stall >= 3:
             return x, it, "no further progress"
+        xs.append(x.copy())
+        fs.append(f)
+        run = _ridge(xs, fs)
+        if run is not None:
+            if ridge is not None:
+                ridge.append(run)
+            return x, it, "ridge"
         # norms by hypot: gradients of junk data can be near the float limit, where
         # y'y would overflow; then the curvature update is skipped
         norm_y = math.hypot(*y_vec)
@@ -328,6 +365,10 @@ def _guarded(negll: NegLL) -> tuple[NegLL, dict[str, Any]]:
     return safe, best
 
 
+RidgeStatus = Callable[[list[str], list[str], dict[str, float]], "str | None"]
+"""A model's account of a ridge: (names growing, names shrinking, parameters) -> text."""
+
+
 def fit_mle(
     model: str,
     names: Sequence[str],
@@ -341,6 +382,7 @@ def fit_mle(
     remedy: str = "",
     notes: Sequence[str] = (),
     inv_hessian: np.ndarray | None = None,
+    ridge_status: RidgeStatus | None = None,
 ) -> FitResult:
     """Minimise ``negll`` (value, gradient) over log-parameters from ``start``.
 
@@ -349,17 +391,32 @@ def fit_mle(
     finite point found, never NaN. ``remedy`` is added to the status of a fit
     that does not converge. ``inv_hessian``: an estimate of the inverse
     Hessian at ``start`` (e.g. from a fit on a subsample), which spares the
-    optimiser its own.
+    optimiser its own. A fit stopped on a ridge to infinity (see :func:`_bfgs`)
+    is not converged; its status says which parameters grow or shrink without
+    bound, in the model's words when ``ridge_status(up, down, params)`` (names
+    of the parameters growing, shrinking; all parameters by name) gives them.
     """
     x0 = np.clip(np.asarray(start, float), -LOG_BOUND + 1, LOG_BOUND - 1)
     safe, best = _guarded(negll)
     if safe(x0)[0] >= 1e300:
         raise LtvxlError(f"{model}: the likelihood cannot be evaluated at the starting values")
-    _, iterations, message = _bfgs(safe, x0, max_iter, inv_hessian)
+    runs: list[np.ndarray] = []
+    _, iterations, message = _bfgs(safe, x0, max_iter, inv_hessian, runs)
     x, f, g = best["x"], best["f"], best["g"]
     problems: list[str] = []
     gnorm = float(np.max(np.abs(g))) if g.size else 0.0
-    if gnorm > 1e-3 * max(1.0, n_customers) ** 0.5:
+    if runs:
+        up = [n for n, d in zip(names, runs[0], strict=True) if d > 0]
+        down = [n for n, d in zip(names, runs[0], strict=True) if d < 0]
+        values = {n: float(v) for n, v in zip(names, np.exp(x), strict=True)}
+        text = ridge_status(up, down, values) if ridge_status else None
+        moves = [f"{n} grows without bound" for n in up] + [f"{n} shrinks toward 0" for n in down]
+        problems.append(
+            text
+            or f"the likelihood improves by less than {RIDGE_TOL:g} over {RIDGE_WINDOW} "
+            f"iterations while {' and '.join(moves)} (stopped after {iterations} iterations)"
+        )
+    elif gnorm > 1e-3 * max(1.0, n_customers) ** 0.5:
         problems.append(
             f"the optimiser stopped after {iterations} iterations without converging "
             f"(largest gradient {gnorm:.3g}: {message})"
@@ -514,6 +571,7 @@ def fit_rfm(
     T: Any,
     weights: Any,
     time_unit: str,
+    ridge_status: RidgeStatus | None = None,
 ) -> FitResult:
     """Fit a (frequency, recency, T) model: check, compress, then :func:`fit_mle`.
 
@@ -535,6 +593,7 @@ def fit_rfm(
         time_unit=time_unit,
         remedy=RFM_REMEDY,
         inv_hessian=inv,
+        ridge_status=ridge_status,
     )
 
 

@@ -372,11 +372,39 @@ def _start(comp):
     return r0, alpha0, 0.5, max(mean_t / 2.0, 1e-3)
 
 
+def _ridge_status(time_unit: str):
+    """The status of a fit stopped on a ridge, in Pareto/NBD's terms (see ``fit_mle``)."""
+    unit = time_unit[:-1] if time_unit.endswith("s") else time_unit
+
+    def status(up: list[str], down: list[str], p: dict[str, float]) -> str | None:
+        rate = p["s"] / p["beta"]
+        if "s" in up and "beta" in up:
+            return (
+                "the dropout rates show no spread between customers: s and beta grow without "
+                f"bound with s/beta = {rate:.4g} per {unit} fixed (the Gamma dropout "
+                "distribution collapses to that one rate), so the fit stopped at "
+                f"s = {p['s']:.4g}, beta = {p['beta']:.4g}, where the likelihood no longer "
+                "improves; the predictions are those of one dropout rate for all customers"
+            )
+        if "s" in down or "beta" in up:
+            return (
+                "the data show no sign of dropout: the mean dropout rate s/beta falls toward 0 "
+                f"(stopped at s = {p['s']:.4g}, beta = {p['beta']:.4g}, {rate:.3g} per {unit}), "
+                "so customers are predicted to stay alive"
+            )
+        return None
+
+    return status
+
+
 def fit(
     frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = "weeks"
 ) -> FitResult:
     """Fit Pareto/NBD by maximum likelihood (same inputs as :func:`ltvxl.models.bgnbd.fit`)."""
-    return fit_rfm(NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit)
+    return fit_rfm(
+        NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
+        ridge_status=_ridge_status(time_unit),
+    )  # fmt: skip
 
 
 def _log_alive_odds(params, x, tx, big_t):
