@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.integrate import quad
+from scipy.optimize import brentq
 from scipy.special import betaln
 from scipy.stats import beta as beta_dist
 
@@ -165,6 +166,18 @@ def test_pareto_integral_takes_every_path(monkeypatch):
 PARAM_NAMES = ("r", "alpha", "s", "beta")
 
 
+def _central_difference(params, name, rel_step, x, tx, big_t):
+    """d log I / d params[name] by central differences, step rel_step * params[name]."""
+    step = rel_step * params[name]
+    up, down = dict(params), dict(params)
+    up[name] += step
+    down[name] -= step
+    return (
+        paretonbd.dropout_integral(*up.values(), x, tx, big_t)
+        - paretonbd.dropout_integral(*down.values(), x, tx, big_t)
+    ) / (2 * step)
+
+
 def test_pareto_integral_derivatives_match_finite_differences():
     # every path (series around alpha or beta, quadrature), one-time buyers, t_x near T
     x, tx, big_t = _pareto_rows()
@@ -172,14 +185,7 @@ def test_pareto_integral_derivatives_match_finite_differences():
         got = paretonbd.dropout_integral(*params.values(), x, tx, big_t, grad=True)
         assert len(got) == 5 and all(np.all(np.isfinite(v)) for v in got)
         for i, name in enumerate(PARAM_NAMES):
-            step = 1e-5 * params[name]
-            up, down = dict(params), dict(params)
-            up[name] += step
-            down[name] -= step
-            fd = (
-                paretonbd.dropout_integral(*up.values(), x, tx, big_t)
-                - paretonbd.dropout_integral(*down.values(), x, tx, big_t)
-            ) / (2 * step)
+            fd = _central_difference(params, name, 1e-5, x, tx, big_t)
             np.testing.assert_allclose(got[1 + i], fd, rtol=1e-5, atol=1e-8)
 
 
@@ -201,6 +207,101 @@ def test_pareto_integral_matches_adaptive_quadrature_over_many_customers():
         assert series.sum() > 30
         np.testing.assert_allclose(ours[series], np.array(ref)[series], rtol=0, atol=1e-10)
         np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-8)
+
+
+def _far_rows():
+    # (x, t_x, T) in weeks: 0 to 200 purchases, t_x near 0 and near T, short and long T
+    rows = [
+        (x, tx, t)
+        for x in (0.0, 1.0, 5.0, 40.0, 200.0)
+        for t in (2.0, 39.0)
+        for tx in (0.0, 1e-6 * t, t - 1e-3, t * (1 - 1e-9))
+    ]
+    return (np.array(v) for v in zip(*rows, strict=True))
+
+
+def _far_path(params, x, tx, big_t):
+    # the rows dropout_integral sends to the series in powers of (alpha+y)/(beta-alpha)
+    _, al, s, be = params.values()
+    a_t = al + big_t
+    spread = (s + 1) * np.log1p(2 * a_t / np.maximum(be - al - a_t, a_t))
+    return (tx < big_t) & (2 * a_t <= be - al) & (spread <= paretonbd._FAR_SPREAD)
+
+
+def _log_integral_by_quad(params, x, tx, big_t):
+    r, al, s, be = params.values()
+    out = []
+    for xi, ti, bi in zip(x, tx, big_t, strict=True):
+        scale = (r + xi) * math.log(al + ti) + (s + 1) * math.log(be + ti)
+
+        def log_g(y, xi=xi, ti=ti):  # log of the integrand over its value at t_x
+            w = y - ti
+            return -(r + xi) * math.log1p(w / (al + ti)) - (s + 1) * math.log1p(w / (be + ti))
+
+        def g(y, log_g=log_g):
+            return math.exp(log_g(y))
+
+        # where the integrand has fallen by e^-60, past which it adds nothing at 1e-13
+        def drop(y, log_g=log_g):
+            return log_g(y) + 60.0
+
+        cut = bi if drop(bi) >= 0 else brentq(drop, ti, bi, xtol=1e-14 * bi)
+        out.append(math.log(quad(g, ti, cut, epsrel=1e-13, epsabs=0, limit=500)[0]) - scale)
+    return np.array(out)
+
+
+FAR = [
+    {"r": r, "alpha": al, "s": s, "beta": al * ratio}
+    for al, ratio in ((0.5, 10.0), (10.0, 100.0), (10.0, 1e3), (10.0, 1e5), (10.0, 1e7))
+    for s in (0.5, 2.0, 100.0, 1e4, 1e6)
+    for r in (0.55, 1.0)  # r = 1: the term k = x integrates (alpha+y)^-1, a logarithm
+]
+
+
+def test_pareto_integral_with_beta_far_above_alpha_matches_adaptive_quadrature(monkeypatch):
+    # beta/alpha 10 to 1e7, s 0.5 to 1e6 (the ridge of one common dropout rate): log I to
+    # 1e-8 relative in I on every path, plus the rounding of log I itself (2^-52 |log I|)
+    x, tx, big_t = _far_rows()
+    quadrature, seen = paretonbd._quadrature, []
+    monkeypatch.setattr(
+        paretonbd, "_quadrature", lambda *a: seen.append(a[4].size) or quadrature(*a)
+    )
+    n_far = 0
+    for params in FAR:
+        seen.clear()
+        open_ = tx < big_t
+        ours = paretonbd.dropout_integral(*params.values(), x[open_], tx[open_], big_t[open_])
+        far = _far_path(params, x[open_], tx[open_], big_t[open_])
+        assert sum(seen) <= (~far).sum()  # (other rows may take the other series)
+        # the series converges on all the rows sent to it
+        rows = (v[open_][far] for v in (x, tx, big_t))
+        assert np.isfinite(paretonbd._far_series(*params.values(), *rows, True)).all()
+        n_far += far.sum()
+        ref = _log_integral_by_quad(params, x[open_], tx[open_], big_t[open_])
+        np.testing.assert_allclose(ours, ref, rtol=1e-15, atol=1e-8, err_msg=str(params))
+    assert n_far > 600  # of 1,500 rows
+
+
+def test_pareto_far_series_derivatives_match_finite_differences():
+    x, tx, big_t = _far_rows()
+    open_ = tx < big_t
+    x, tx, big_t = x[open_], tx[open_], big_t[open_]
+    ridge = [
+        {"r": 0.55, "alpha": 10.0, "s": 2.0, "beta": 177.0},
+        {"r": 1.0, "alpha": 10.0, "s": 0.5, "beta": 1e4},
+        {"r": 7.82, "alpha": 62.07, "s": 2.955e5, "beta": 1.897e7},  # bench_refresh's ridge
+    ]
+    for params in ridge:
+        far = _far_path(params, x, tx, big_t)
+        assert far.sum() >= 15
+        got = paretonbd.dropout_integral(*params.values(), x[far], tx[far], big_t[far], grad=True)
+        for i, name in enumerate(PARAM_NAMES):
+            # a wider step: log I is about -5e6 on the last ridge, its rounding 1e-9
+            fd = _central_difference(params, name, 1e-4, x[far], tx[far], big_t[far])
+            scale = np.abs(got[1 + i]) + 1.0 / params[name]
+            np.testing.assert_allclose(
+                got[1 + i] / scale, fd / scale, rtol=0, atol=1e-5, err_msg=str(params)
+            )
 
 
 @pytest.mark.parametrize(

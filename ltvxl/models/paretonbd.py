@@ -14,8 +14,11 @@ customers with many purchases and whose derivatives in r and s have no closed
 form. Here ``log I`` and its four derivatives come from the hypergeometric
 series itself, summed term by term in a form without overflow
 (:func:`_series`), wherever it converges quickly, which is nearly every row of
-real data; the other rows (beta far from alpha and a short history) are
-integrated by tanh-sinh quadrature after the substitution ``z = (c+y)^-(r+s+x)``
+real data; where beta is far above alpha + T (customers sharing one dropout
+rate: the fit runs along a ridge with s and beta growing) a series in powers
+of (alpha+y)/(beta-alpha), integrated exactly term by term (:func:`_far_series`);
+the other rows (beta far from alpha and a short history) are integrated by
+tanh-sinh quadrature after the substitution ``z = (c+y)^-(r+s+x)``
 (:func:`_quadrature`). :func:`loglik_hyp2f1` is the textbook closed form, kept
 as an independent check.
 """
@@ -231,6 +234,104 @@ def _quadrature(r, alpha, s, beta, x, tx, big_t, grad: bool) -> list[np.ndarray]
     ]
 
 
+FAR_TERMS = 160
+"""Most terms of :func:`_far_series` before a row goes to quadrature instead."""
+_FAR_SPREAD = 7.0  # at most e^7 between the sum of |terms| and |sum| (about 3e-14 relative)
+
+
+def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
+    """[log I] or [log I, d log I / d(r, alpha, s, beta)] (rows of an array) where beta
+    is far above alpha + T, NaN where the series has not converged in
+    :data:`FAR_TERMS` terms.
+
+    With ``D = beta - alpha``, ``p = r + x``, ``q = s + 1`` and ``a(y) = alpha + y``,
+    ``(beta+y)^-q = D^-q (1 + a/D)^-q`` is expanded in powers of ``a/D`` and
+    integrated term by term, exactly: ``I = D^-q a_T^(1-p) S`` with
+    ``S = sum_k (q)_k/k! (-v)^k g(k+1-p)``, ``v = a_T/D``, ``L = log(a_T/a_tx)`` and
+    ``g(e) = (1 - e^(-eL))/e`` (``= L`` at e = 0: the log term, no pole). The
+    terms alternate; :func:`dropout_integral` sends rows here only where
+    ``v <= 1/2`` and ``q log((1+v)/(1-v)) <=`` :data:`_FAR_SPREAD` (the sum of
+    |terms| is then at most e^7 times the sum, about 14 bits of cancellation).
+    Rows are taken by v, largest first, and each block of terms goes only to the
+    rows still open, as in :func:`_series_chunk`. The derivatives come from the
+    same terms: in p through ``g'(e) = (L e^(-eL) - g)/e`` (a Taylor series
+    where |eL| < 1e-3), in q through ``d/dq log (q)_k``, in alpha and beta through
+    v and L.
+    """
+    p, q = r + x, s + 1.0
+    d = beta - alpha
+    a_t, a_tx = alpha + big_t, alpha + tx
+    v = a_t / d
+    order = np.argsort(-v, kind="stable")
+    p_o, v_o = p.take(order), v.take(order)
+    big_l = np.log1p((big_t - tx) / a_tx).take(order)
+    n = x.size
+    c = np.ones(n)  # (q)_k (-v)^k / k!
+    h = 0.0  # sum_{j<k} 1/(q+j)
+    acc = np.zeros((5 if grad else 1, n))
+    active, k = n, 0
+    open_rows = np.ones(n, dtype=bool)
+    while active and k < FAR_TERMS:
+        sl = slice(0, active)
+        p_, v_, l_, c_ = p_o[sl], v_o[sl], big_l[sl], c[sl]
+        for _ in range(_BLOCK):
+            e = k + 1.0 - p_
+            el = e * l_
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = -np.expm1(-el) / e
+            small = np.abs(el) < 1e-3
+            any_small = small.any()
+            if any_small:
+                g = np.where(small, l_ * (1 - el / 2 * (1 - el / 3 * (1 - el / 4))), g)
+            t = c_ * g
+            acc[0, sl] += t
+            if grad:
+                ue = np.exp(-el)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    g_e = (l_ * ue - g) / e
+                if any_small:
+                    taylor = -l_ * l_ * (0.5 - el / 3 * (1 - 3 * el / 8 * (1 - 2 * el / 5)))
+                    g_e = np.where(small, taylor, g_e)
+                acc[1, sl] -= c_ * g_e  # dS/dp
+                acc[2, sl] += t * (k / v_)  # dS/dv
+                acc[3, sl] += t * h  # dS/dq
+                acc[4, sl] += c_ * ue  # dS/dL
+                h += 1.0 / (q + k)
+            c_ *= -(q + k) / (k + 1.0) * v_
+            k += 1
+        c[sl] = c_
+        # t holds term k-1; the later terms fall at least by this ratio each
+        ratio = (q + k - 1.0) / k * v_
+        small_tail = np.abs(t) * ratio <= _EPS * (1.0 - ratio) * np.abs(acc[0, sl])
+        open_rows = ~((ratio < 1.0) & small_tail)
+        left = np.flatnonzero(open_rows)
+        active = int(left[-1]) + 1 if left.size else 0
+    res = np.empty_like(acc)
+    res[:, order] = acc
+    sum_ = res[0]
+    l_d, l_at = np.log(d), np.log(a_t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_i = np.log(sum_) - q * l_d + (1.0 - p) * l_at
+    bad = ~(sum_ > 0)
+    if active:
+        bad[order[np.flatnonzero(open_rows)]] = True
+    log_i[bad] = np.nan
+    if not grad:
+        return log_i[None]
+    s_p, s_v, s_q, s_l = res[1:] / sum_
+    dv_da = v / a_t + v / d
+    dl_da = 1.0 / a_t - 1.0 / a_tx
+    return np.array(
+        [
+            log_i,
+            s_p - l_at,
+            q / d + (1.0 - p) / a_t + s_v * dv_da + s_l * dl_da,
+            s_q - l_d,
+            -q / d - s_v * v / d,
+        ]
+    )
+
+
 def dropout_integral(r, alpha, s, beta, x, tx, big_t, grad: bool = False, ordered: bool = False):
     """log I per customer (a flat array), and with ``grad`` also its derivatives in
     r, alpha, s and beta: ``(log I, d_r, d_alpha, d_s, d_beta)``.
@@ -245,10 +346,10 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, grad: bool = False, ordere
     customers of fitted models) use that series; otherwise, when beta > alpha
     and the series in powers of (beta-alpha)/(beta+t_x) converges within a few
     dozen terms, that one; the rest, and any row whose series does not meet its
-    tolerance in :data:`SERIES_TERMS` terms, are integrated by
-    :func:`_quadrature`. The derivatives come from the same series, term by
-    term. ``ordered``: the rows are sorted by t_x (the fit's data are), which
-    spares the series its sorting.
+    tolerance in :data:`SERIES_TERMS` terms, go to :func:`_far_series` where beta
+    is far enough above alpha + T for it (see there), else to :func:`_quadrature`.
+    The derivatives come from the same series, term by term. ``ordered``: the rows
+    are sorted by t_x (the fit's data are), which spares the series its sorting.
     """
     x, tx, big_t = (np.asarray(v, dtype=float).ravel() for v in (x, tx, big_t))
     n = x.size
@@ -299,6 +400,18 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, grad: bool = False, ordere
                 out[1:, at] = (d_m, d_other, d_rho, d_c)
         if rows is None:
             break
+    a_t = alpha + big_t
+    far = np.flatnonzero(
+        pending
+        & (tx < big_t)
+        & (2.0 * a_t <= beta - alpha)
+        & ((s + 1.0) * np.log1p(2.0 * a_t / np.maximum(beta - alpha - a_t, a_t)) <= _FAR_SPREAD)
+    )
+    if far.size:
+        res = _far_series(r, alpha, s, beta, x[far], tx[far], big_t[far], grad)
+        ok = ~np.isnan(res).any(axis=0)
+        out[:, far[ok]] = res[:, ok]
+        pending[far[ok]] = False
     rest = np.flatnonzero(pending)
     if rest.size:
         out[:, rest] = _quadrature(r, alpha, s, beta, x[rest], tx[rest], big_t[rest], grad)
