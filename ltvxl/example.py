@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import unit_economics as ue
-
 
 @dataclass(frozen=True)
 class UnitEconomicsInputs:
@@ -23,19 +21,3 @@ class UnitEconomicsInputs:
     cac: float = 500.0
     target_ratio: float = 3.0
     revenue_per_month: float = 25.0
-
-
-def unit_economics(inputs: UnitEconomicsInputs | None = None) -> dict[str, float | str]:
-    """Headline figures of the model, by label, in display order."""
-    i = inputs or UnitEconomicsInputs()
-    value = ue.ltv(i.avg_purchase_value, i.purchase_frequency, i.lifespan_years,
-                   i.gross_margin, i.discount_rate)
-    ratio = ue.ltv_cac_ratio(value, i.cac)
-    return {
-        "LTV": value,
-        "CAC": i.cac,
-        "LTV:CAC": ratio,
-        "Status": ue.ltv_cac_status(ratio),
-        "Maximum CAC at target": ue.max_cac(value, i.target_ratio),
-        "CAC payback (months)": ue.cac_payback(i.cac, i.revenue_per_month, i.gross_margin),
-    }

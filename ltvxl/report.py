@@ -82,22 +82,16 @@ def load_transactions(
     sheet: str | None = None,
 ) -> tuple[Any, str | None, str]:
     """(TransactionLog, channel column or None, description of the source)."""
-    from .sample_data import SAMPLE_PATH
+    from .sample_data import load_sample_transactions
     from .transactions.log import read_transactions
 
     if path is None:
-        return read_transactions(SAMPLE_PATH), "channel", "built-in sample transactions"
-    p = Path(path)
-    if not p.exists():
-        raise LtvxlError(f"transaction file not found: {p}")
-    if p.is_dir():
-        raise LtvxlError(f"{p} is a directory; give a CSV, Parquet or XLSX file")
-    log = read_transactions(p, id_col, date_col, amount_col, sheet=sheet)
-    if len(log) == 0:
-        raise LtvxlError(f"{p.name}: no transactions (only a header or blank rows)")
+        return load_sample_transactions(), "channel", "built-in sample transactions"
+    # read_transactions names a missing file, a directory and a file without data rows
+    log = read_transactions(path, id_col, date_col, amount_col, sheet=sheet)
     columns = list(log.extra)
     channel = _channel_column(log.extra, channel_col, columns)
-    return log, channel, str(p)
+    return log, channel, str(path)
 
 
 def write_report(

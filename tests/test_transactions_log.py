@@ -287,6 +287,8 @@ def test_column_detection_messages():
 def test_file_problems(tmp_path):
     with pytest.raises(LtvxlError, match="transaction file not found"):
         read_transactions(tmp_path / "none.csv")
+    with pytest.raises(LtvxlError, match="is a directory; give a CSV, Parquet or XLSX file"):
+        read_transactions(tmp_path)
     bad = tmp_path / "x.json"
     bad.write_text("{}")
     with pytest.raises(LtvxlError, match="unknown file type"):

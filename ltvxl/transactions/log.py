@@ -805,6 +805,8 @@ def read_transactions(
     the column and the row (the header is row 1).
     """
     p = Path(path)
+    if p.is_dir():
+        raise LtvxlError(f"{p} is a directory; give a CSV, Parquet or XLSX file")
     if not p.is_file():
         raise LtvxlError(f"transaction file not found: {p}")
     suffix = p.suffix.lower()
