@@ -10,7 +10,6 @@ live in Excel with the ltvxl add-in.
 
 from __future__ import annotations
 
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 
 from .errors import LtvxlError
 from .example import UnitEconomicsInputs
+from .transactions.log import column_key
 
 CHANNEL_NAMES = ("channel", "acquisition_channel", "acquisitionchannel", "source",
                  "utm_source", "marketing_channel")
@@ -59,17 +59,13 @@ class Progress:
             print(f"[{elapsed:5.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
-
-
 def _channel_column(extra: dict[str, Any], given: str | None, columns: list[str]) -> str | None:
     if given is not None:
         if given not in extra:
             raise LtvxlError(f'channel column "{given}" is not a column of the file; columns '
                              f'are {", ".join(columns)}')
         return given
-    normed = {_norm(c): c for c in extra}
+    normed = {column_key(c): c for c in extra}
     return next((normed[n] for n in CHANNEL_NAMES if n in normed), None)
 
 

@@ -748,7 +748,8 @@ _HINTS = {"id": ("customer", "client", "user", "id"), "date": ("date", "time", "
           "amount": ("amount", "revenue", "value", "sales", "total", "spend")}
 
 
-def _norm(name: str) -> str:
+def column_key(name: str) -> str:
+    """A column name compared loosely: lower case, runs of other characters as ``_``."""
     return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
 
 
@@ -760,7 +761,7 @@ def detect_columns(
 ) -> tuple[str, str, str]:
     """The id, date and amount column names: those given, else detected from the names."""
     names = [str(c) for c in columns]
-    normed = {_norm(c): c for c in reversed(names)}
+    normed = {column_key(c): c for c in reversed(names)}
     chosen: dict[str, str] = {}
     for role, given, known in (("id", id_col, _ID_NAMES), ("date", date_col, _DATE_NAMES),
                                ("amount", amount_col, _AMOUNT_NAMES)):
@@ -773,7 +774,7 @@ def detect_columns(
             continue
         found = next((normed[k] for k in known if k in normed), None)
         if found is None:
-            hits = [c for c in names if any(h in _norm(c) for h in _HINTS[role])
+            hits = [c for c in names if any(h in column_key(c) for h in _HINTS[role])
                     and c not in chosen.values()]
             found = hits[0] if len(hits) == 1 else None
         if found is None or found in chosen.values():
