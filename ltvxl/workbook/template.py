@@ -106,7 +106,7 @@ class TransactionsData:
 def sample_transactions() -> TransactionsData:
     """The built-in sample log (ltvxl/data/sample_transactions.csv)."""
     from ltvxl.sample_data import SAMPLE_PATH
-    from ltvxl.transactions.log import read_transactions
+    from ltvxl.transactions import read_transactions
 
     return from_log(read_transactions(SAMPLE_PATH), "channel")
 
