@@ -79,7 +79,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, predict, write the CSV and print the fits."""
-    from ..transactions.log import read_transactions
+    from ..transactions import read_transactions
     from ..transactions.summary import customer_summary
 
     if args.transactions is None:
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
     pred = clv.predict(
-        summary,
+        summary.table,
         model=args.model,
         horizon=args.horizon,
         horizon_unit=args.horizon_unit,
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             _print_fit(fit)
     if pred.spend_note:
         print(f"Gamma-Gamma: {pred.spend_note}")
-    for note in summary.attrs.get("notes", []):
+    for note in summary.notes:
         print(f"data: {note}")
     t = pred.table
     print(
