@@ -121,7 +121,7 @@ def _online_retail_summary(start: str | None):
                 dates.append(day)
                 amounts.append(float(row[qty]) * float(row[price]))
     log = TransactionLog.from_arrays(ids, np.array(dates, dtype="datetime64[D]"), amounts)
-    return customer_summary(log, None, "weeks")
+    return customer_summary(log, None, "weeks").table
 
 
 @pytest.mark.skipif(not ONLINE_RETAIL.exists(), reason="shared Online Retail II sample absent")
