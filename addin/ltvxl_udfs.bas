@@ -145,6 +145,19 @@ failed:
     CAC_PAYBACK = Err.Description
 End Function
 
+Function CLV_CHECK(ids, dates, amounts, Optional horizon, Optional as_of, Optional model)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        CLV_CHECK = XLPy.CallUDF("ltvxl.udfs", "CLV_CHECK", Array(ids, dates, amounts, horizon, as_of, model), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        CLV_CHECK = XLPy.CallUDF("ltvxl.udfs", "CLV_CHECK", Array(ids, dates, amounts, horizon, as_of, model))
+        Exit Function
+    #End If
+failed:
+    CLV_CHECK = Err.Description
+End Function
+
 Function CLV_FIT(ids, dates, amounts, Optional as_of, Optional model)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -732,6 +745,16 @@ Public Sub RegisterLtvxlFunctions()
     d(2) = "Optional gross margin as a fraction (0.6 for 60%); blank for 1."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CAC_PAYBACK", _
         Description:="Periods of gross profit needed to earn back the acquisition cost: CAC / (revenue per period x gross margin); monthly revenue gives months.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 5)
+    d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
+    d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns."
+    d(3) = "Optional prediction horizon in months; blank for 12."
+    d(4) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(5) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_CHECK", _
+        Description:="Doubts about the CLV prediction of a transaction log, one line each with its remedy: fit not converged or at a boundary, too few data, short history, predictions far outside the history.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 4)
     d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .assumptions import DEFAULTS, Assumptions
 from .errors import LtvxlError
 from .example import UnitEconomicsInputs
 from .transactions.headers import column_key
@@ -37,6 +38,9 @@ class ReportSummary:
     """(segment, customers, revenue, share of revenue), largest revenue first."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    assumptions: Assumptions = DEFAULTS
+    checks: list[str] = field(default_factory=list)
+    """The Dashboard's checks (CLV_CHECK): doubts about the predictions, one line each."""
 
 
 class Progress:
@@ -102,6 +106,7 @@ def write_report(
     inputs: UnitEconomicsInputs | None = None,
     template: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
+    assumptions: Assumptions | None = None,
 ) -> ReportSummary:
     """Write the report workbook for ``transactions`` (default: the sample) to ``output``.
 
@@ -109,10 +114,14 @@ def write_report(
     ``template`` (a workbook with an Excel table named Transactions, such as
     an analyst's copy of ``templates/ltv_template.xlsx``) a copy of that
     workbook is filled instead (``inputs`` then do not apply: the template's
-    own Inputs stay).
+    own Inputs stay). ``assumptions``: horizon, discount, margin, CAC and currency
+    (default :data:`ltvxl.assumptions.DEFAULTS`), put on the Inputs sheet.
     """
+    import datetime as dt
+
     from .workbook.template import build_template, from_log
 
+    settings = (assumptions or DEFAULTS).checked()
     say = progress or (lambda _m: None)
     for given in (transactions, template):
         if given is not None and Path(given).exists() and Path(output).exists() \
@@ -125,11 +134,13 @@ def write_report(
     say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
     data = from_log(log, channel)
     if template is None:
-        result = build_template(output, data, inputs, progress=say)
+        name = Path(source).name if transactions is not None else source
+        result = build_template(output, data, inputs, progress=say, assumptions=settings,
+                                source=name, report_date=dt.date.today().isoformat())
     else:
         result = _fill_and_refresh(Path(template), data, Path(output), say)
     summary = ReportSummary(Path(output), source, len(log), notes=log.notes,
-                            warnings=result.warnings)
+                            warnings=result.warnings, assumptions=settings)
     _read_back(summary)
     return summary
 
@@ -150,8 +161,12 @@ def _fill_and_refresh(template: Path, data: Any, output: Path,
 
 
 def _read_back(summary: ReportSummary) -> None:
-    """The headline figures as stored in the written workbook."""
+    """The headline figures, checks and largest segments as stored in the written workbook
+    (the standard Dashboard: headline labels in D5:D16, values in E; checks from D19;
+    segments in A30:E32; another template's Dashboard gives what it has)."""
     from python_calamine import CalamineWorkbook
+
+    from .workbook.template import CHECK_LINES, CHECK_ROW, HEADLINE_ROW
 
     book = CalamineWorkbook.from_path(str(summary.output))
     rows = book.get_sheet_by_name("Dashboard").to_python(skip_empty_area=False)
@@ -159,37 +174,21 @@ def _read_back(summary: ReportSummary) -> None:
     def cell(r: int, c: int) -> Any:
         return rows[r - 1][c - 1] if r <= len(rows) and c <= len(rows[r - 1]) else None
 
-    stats = {}
-    for r in range(6, len(rows) + 1):
-        label = cell(r, 1)
-        if not label:
-            break
-        stats[str(label)] = cell(r, 2)
-    pick = {
-        "customers": "customers",
-        "purchases": "purchases",
-        "revenue": "revenue (returns netted)",
-        "historical revenue per customer": "historical revenue per customer",
-    }
-    for key, label in pick.items():
-        if label in stats:
-            summary.figures[key] = stats[label]
-    for label in stats:
-        if label.startswith("simple LTV"):
-            summary.figures["LTV from the transactions (simple LTV)"] = stats[label]
-    if isinstance(cell(25, 2), float) and str(cell(25, 1)).startswith("average predicted"):
-        summary.figures["average predicted CLV per customer"] = cell(25, 2)
-    for key, (r, label) in {"CAC (Inputs)": (6, "Customer acquisition cost"),
-                            "LTV:CAC from the transactions": (16, "LTV:CAC from the"),
-                            "LTV:CAC of the Inputs model": (7, "LTV:CAC")}.items():
-        if str(cell(r, 4) or "").startswith(label):  # the standard layout
-            summary.figures[key] = cell(r, 5)
-    if not str(cell(19, 4) or "").startswith("Largest segments"):
+    if not str(cell(HEADLINE_ROW - 1, 4) or "").startswith("Headline"):
         return
-    for r in range(20, 23):
-        name = cell(r, 4)
-        if name and isinstance(cell(r, 5), float):
-            summary.segments.append((str(name), cell(r, 5), cell(r, 6), cell(r, 7)))
+    for r in range(HEADLINE_ROW, HEADLINE_ROW + 12):
+        label = cell(r, 4)
+        if label:
+            summary.figures[str(label)] = cell(r, 5)
+    for r in range(CHECK_ROW + 1, CHECK_ROW + CHECK_LINES + 1):
+        line = cell(r, 4)
+        if line:
+            summary.checks.append(str(line))
+    if str(cell(29, 1) or "").startswith("Largest segments"):
+        for r in range(30, 33):
+            name = cell(r, 1)
+            if name and isinstance(cell(r, 2), float):
+                summary.segments.append((str(name), cell(r, 2), cell(r, 4), cell(r, 5)))
 
 
 def print_summary(summary: ReportSummary, stream: Any = None) -> None:
@@ -198,7 +197,9 @@ def print_summary(summary: ReportSummary, stream: Any = None) -> None:
     print(f"ltvxl report: {summary.transactions:,} transactions from {summary.source}", file=out)
     width = max((len(k) for k in summary.figures), default=10)
     for label, value in summary.figures.items():
-        if isinstance(value, float):
+        if isinstance(value, float) and ("margin" in label or "rate" in label):
+            shown = f"{value:.1%}"
+        elif isinstance(value, float):
             shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
         else:
             shown = "" if value is None else str(value)
@@ -208,6 +209,17 @@ def print_summary(summary: ReportSummary, stream: Any = None) -> None:
         for name, customers, revenue, share in summary.segments:
             print(f"    {name:<20} {customers:>8,.0f} customers  {revenue:>14,.2f} revenue "
                   f"({share:.0%})", file=out)
+    print("  Assumptions: " + "; ".join(summary.assumptions.lines()), file=out)
     for note in summary.notes:
         print(f"  note: {note}", file=out)
     print(f"Wrote {summary.output}", file=out)
+
+
+def print_checks(summary: ReportSummary, stream: Any = None) -> None:
+    """The Dashboard's checks on stderr, one ``ltvxl: warning:`` line each (nothing when
+    there are no doubts)."""
+    from .udfs.models import NO_DOUBTS
+
+    for line in summary.checks:
+        if line != NO_DOUBTS:
+            print(f"ltvxl: warning: {line}", file=stream or sys.stderr)

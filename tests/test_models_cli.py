@@ -53,8 +53,11 @@ def test_clv_command_reproduces_the_paper_forecast(cdnow_csv, tmp_path, capsys):
         "expected_spend",
         "clv",
         "churn_risk",
+        "fit_status",
+        "flag",
     ]
     assert len(table) == 2357
+    assert set(table.fit_status) == {"converged"} and table.flag.isna().all()
     assert table.expected_purchases.sum() == pytest.approx(1653, abs=3)
     printed = capsys.readouterr().out
     assert "BG/NBD (2,357 customers, rates per week): converged" in printed

@@ -21,7 +21,7 @@ SPILLING = {  # sheet: anchors of the dynamic-array formulas
     "Segments": ["H5", "J5", "A11"],
     "Cohorts": ["A4", "A110"],
     "Channels": ["A3"],
-    "Dashboard": ["A5"],
+    "Dashboard": ["A5", "D19"],
     "Scenarios": ["G4", "A51"],
     "Trend": ["A5"],
 }
@@ -96,10 +96,39 @@ def test_inputs_sheet_has_the_classic_worked_example(values):
 
 def test_named_input_cells(built):
     book = openpyxl.load_workbook(built)
-    for name in ("avg_purchase_value", "purchase_frequency", "lifespan", "acquisition_cost",
-                 "target_ratio", "as_of", "ltv", "ltv_cac"):
+    for name in ("purchase_value", "purchases_per_year", "lifespan", "acquisition_cost",
+                 "target_ratio", "as_of", "example_ltv", "example_ltv_cac", "clv_horizon",
+                 "clv_margin", "clv_discount", "clv_cac"):
         assert name in book.defined_names, name
-    assert book.defined_names["acquisition_cost"].attr_text == "Inputs!$B$9"
+    assert book.defined_names["clv_cac"].attr_text == "Inputs!$B$8"
+
+
+EXCEL_FUNCTIONS = {
+    "ABS", "AND", "AVERAGE", "CHOOSE", "CHOOSECOLS", "COUNT", "COUNTA", "COUNTIF", "DATE", "DAY",
+    "DAYS", "DROP", "EXP", "FILTER", "IF", "IFERROR", "INDEX", "INT", "ISNUMBER", "LARGE", "LEFT",
+    "LEN", "LET", "LN", "LOG", "MATCH", "MAX", "MIN", "MONTH", "NA", "NOW", "NPV", "OR", "PMT",
+    "PV", "RATE", "ROUND", "ROWS", "SEQUENCE", "SORT", "SUM", "SUMIF", "SUMPRODUCT", "TAKE",
+    "TEXT", "TODAY", "UNIQUE", "VALUE", "VLOOKUP", "XLOOKUP", "YEAR", "FV", "NPER", "IRR",
+}
+"""Excel functions a defined name could be mistaken for (those the template uses and the
+common financial ones); with the registry's ltvxl functions every name is checked."""
+
+
+def test_no_defined_name_is_a_function_name(built):
+    from ltvxl.udfs import FUNCTIONS
+
+    try:  # the formulas library knows Excel's whole function list
+        from formulas.functions import get_functions
+
+        excel = {str(n).upper() for n in get_functions()}
+    except ImportError:  # pragma: no cover - formulas is a dependency of the refresh
+        excel = set()
+    taken = {n.upper() for n in FUNCTIONS} | EXCEL_FUNCTIONS | excel
+    book = openpyxl.load_workbook(built)
+    names = list(book.defined_names)
+    assert len(names) > 10
+    clashes = [n for n in names if n.upper() in taken]
+    assert not clashes, clashes
 
 
 def test_dashboard_headline_figures_equal_the_core(values):
@@ -111,8 +140,11 @@ def test_dashboard_headline_figures_equal_the_core(values):
     assert got["simple LTV = average purchase value x frequency x lifespan"] == pytest.approx(
         stats.simple_ltv)
     ws = values["Dashboard"]
-    assert ws["E14"].value == pytest.approx(stats.simple_ltv)
-    assert ws["E5"].value == pytest.approx(1500) and ws["E7"].value == pytest.approx(3)
+    head = {ws.cell(r, 4).value: ws.cell(r, 5).value for r in range(5, 17)}
+    assert head["customers"] == stats.customers  # the data's figures, not the Inputs example
+    assert head["revenue (returns netted)"] == pytest.approx(stats.revenue)
+    assert head["CAC (acquisition cost per new customer)"] == "not given"
+    assert 1500 not in head.values()
 
 
 def test_predicted_clv_equals_the_declared_function(values):
@@ -124,7 +156,7 @@ def test_predicted_clv_equals_the_declared_function(values):
     ids = [[v] for v in raw["customer_id"]]
     dates = [[v] for v in raw["date"]]
     amounts = [[float(v)] for v in raw["amount"]]
-    table = FUNCTIONS["CLV_PREDICT"](ids, dates, amounts, 12.0, 0.0, 1.0)
+    table = FUNCTIONS["CLV_PREDICT"](ids, dates, amounts, 12.0, 0.1, 1.0)
     clv = [row[4] for row in table[1:]]
     ws = values["Dashboard"]
     assert ws["B25"].value == pytest.approx(sum(clv) / len(clv))

@@ -1739,6 +1739,62 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 
 @func
 @arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers; may start with a header '
+        'row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same '
+        'rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc='Amount of each transaction (currency); negative amounts are returns.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'horizon',
+    doc='Optional prediction horizon in months; blank for 12.',
+    err_to_str=True,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'model',
+    doc=(
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per '
+        'purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long '
+        'ago they bought.'
+    ),
+    err_to_str=True,
+)
+def CLV_CHECK(ids, dates, amounts, horizon=None, as_of=None, model=None):
+    (
+        'Doubts about the CLV prediction of a transaction log, one line each with its remedy: '
+        'fit not converged or at a boundary, too few data, short history, predictions far '
+        'outside the history.'
+    )
+    return _LTVXL['CLV_CHECK'](ids, dates, amounts, horizon, as_of, model)
+
+
+@func
+@arg(
     'frequency',
     doc='Repeat purchases per customer: a column of whole numbers.',
     err_to_str=True,

@@ -10,10 +10,12 @@ discounted CLV, churn risk) to a CSV file and prints the fits.
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
+from .assumptions import add_options, from_args
 
 TIME_UNIT = "weeks"
 
@@ -45,30 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "(MBG/NBD); BG/NBD gives one-time buyers P(alive) = 1 however long ago they bought. "
         "Spend always by Gamma-Gamma",
     )
-    parser.add_argument(
-        "--horizon",
-        type=float,
-        default=12.0,
-        help="prediction horizon in --horizon-unit (default: 12)",
-    )
-    parser.add_argument(
-        "--horizon-unit",
-        default="months",
-        choices=("days", "weeks", "months", "years"),
-        help="unit of --horizon (default: months)",
-    )
-    parser.add_argument(
-        "--discount",
-        type=float,
-        default=0.1,
-        help="annual discount rate as a fraction (default: 0.1 = 10%% a year)",
-    )
-    parser.add_argument(
-        "--margin",
-        type=float,
-        default=1.0,
-        help="gross margin as a fraction (default: 1, a revenue CLV)",
-    )
+    add_options(parser, horizon_unit=True)
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
     parser.add_argument("--id-col", help="column of customer ids")
     parser.add_argument("--date-col", help="column of transaction dates")
@@ -79,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, predict, write the CSV and print the fits."""
+    from ..models.doubts import FAR_FACTOR, FAR_FLAG, doubts, far_flags, fit_state
     from ..transactions import read_transactions
     from ..transactions.summary import customer_summary
 
@@ -91,30 +71,49 @@ def run(args: argparse.Namespace) -> int:
             args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
+    given = from_args(args)
     pred = clv.predict(
         summary.table,
         model=args.model,
-        horizon=args.horizon,
-        horizon_unit=args.horizon_unit,
+        horizon=given.horizon_months,
+        horizon_unit="months",
         time_unit=TIME_UNIT,
-        annual_discount_rate=args.discount,
-        gross_margin=args.margin,
+        annual_discount_rate=given.annual_discount_rate,
+        gross_margin=given.gross_margin,
     )
+    fit = pred.purchases_fit
+    table = pred.table.copy()
+    table["fit_status"] = fit_state(fit)
+    table["flag"] = far_flags(summary.table, table["expected_purchases"].to_numpy(float),
+                              given.horizon_months, TIME_UNIT)
+    found = doubts(summary.table, fit, table["expected_purchases"].to_numpy(float),
+                   given.horizon_months)
+    more = [d.kind for d in found if d.kind not in ("boundary", "not converged")]
+    if more:
+        table["fit_status"] = table["fit_status"] + "; " + "; ".join(more)
     with atomic_output(args.output) as tmp:
-        pred.table.to_csv(tmp, index=False)
-    for fit in (pred.purchases_fit, pred.spend_fit):
-        if fit is not None:
-            _print_fit(fit)
+        table.to_csv(tmp, index=False)
+    for each in (pred.purchases_fit, pred.spend_fit):
+        if each is not None:
+            _print_fit(each)
     if pred.spend_note:
         print(f"Gamma-Gamma: {pred.spend_note}")
     for note in summary.notes:
         print(f"data: {note}")
-    t = pred.table
+    print("assumptions: " + "; ".join(given.lines()[:3]))
+    for doubt in found:
+        print(f"ltvxl: warning: {doubt.line()}", file=sys.stderr)
+    flagged = int((table["flag"] != "").sum())
+    if flagged:
+        print(f"ltvxl: warning: {flagged:,} customers flagged {FAR_FLAG!r} in the flag column "
+              f"(predicted purchases over {FAR_FACTOR:g} times their own past rate)",
+              file=sys.stderr)
+    t = table
     print(
-        f"Wrote {args.output}: {len(t):,} customers; over the next {args.horizon:g} "
-        f"{args.horizon_unit}: {t['expected_purchases'].sum():,.1f} expected purchases, "
-        f"CLV {t['clv'].sum():,.2f} (discounted at {args.discount:g} a year, "
-        f"margin {args.margin:g})"
+        f"Wrote {args.output}: {len(t):,} customers; over the next {given.horizon_months:g} "
+        f"months: {t['expected_purchases'].sum():,.1f} expected purchases, "
+        f"CLV {t['clv'].sum():,.2f} (discounted at {given.annual_discount_rate:g} a year, "
+        f"margin {given.gross_margin:g})"
     )
     return 0
 

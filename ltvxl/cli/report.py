@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .assumptions import add_options, from_args
+
 BIG_INPUT_BYTES = 5_000_000
 """Input files larger than this show progress from the start."""
 
@@ -29,8 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--amount-col", help="column of amounts")
     report.add_argument("--channel-col", help="column of acquisition channels (optional)")
     report.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
-    report.add_argument("--cac", type=float,
-                        help="customer acquisition cost for the Inputs sheet (default: 500)")
+    add_options(report)
     report.add_argument("--template",
                         help="fill a copy of this workbook (e.g. your own copy of "
                         "templates/ltv_template.xlsx) instead of the standard template")
@@ -39,17 +40,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the report and print its summary."""
-    from ..example import UnitEconomicsInputs
-    from ..report import Progress, print_summary, write_report
+    from ..report import Progress, print_checks, print_summary, write_report
 
     big = args.transactions is not None and Path(args.transactions).is_file() and \
         Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
-    inputs = UnitEconomicsInputs() if args.cac is None else UnitEconomicsInputs(cac=args.cac)
+    given = from_args(args)
     summary = write_report(
         args.output, args.transactions, id_col=args.id_col, date_col=args.date_col,
         amount_col=args.amount_col, channel_col=args.channel_col, sheet=args.sheet,
-        inputs=inputs, template=args.template, progress=Progress(eager=big))
+        template=args.template, progress=Progress(eager=big), assumptions=given)
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print_summary(summary)
+    print_checks(summary)
     return 0

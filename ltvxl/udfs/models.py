@@ -45,6 +45,7 @@ __all__ = [
     "BGNBD_PALIVE",
     "BGNBD_PROB",
     "BTYD_FIT",
+    "CLV_CHECK",
     "CLV_FIT",
     "CLV_PREDICT",
     "GG_FIT",
@@ -738,6 +739,52 @@ CLV_FIT = expose(
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),),
         ),
         _fit,
+    )
+)
+
+
+NO_DOUBTS = "no doubts found: the fit converged on enough data"
+"""CLV_CHECK's only line when nothing calls for caution."""
+
+
+def _check(ids: Any, dates: Any, amounts: Any, horizon: Any, as_of: Any,
+           model: Any) -> list[list[Any]]:
+    from ltvxl.models.doubts import doubts
+
+    h = _number(horizon, "horizon", 12.0, POSITIVE)
+    name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
+    summary = _summary(ids, dates, amounts, as_of)
+    purchases, spend, note = fits_for(summary.table, name)
+    pred = clv.predict(summary.table, model=name, horizon=h, horizon_unit="months",
+                       time_unit=TIME_UNIT, purchases_fit=purchases, spend_fit=spend,
+                       spend_fallback=bool(note))
+    found = doubts(summary.table, purchases, pred.table["expected_purchases"].to_numpy(float), h)
+    lines = [d.line() for d in found]
+    if note:
+        lines.append(f"Gamma-Gamma: {note}.")
+    return [["checks"], *([line] for line in (lines or [NO_DOUBTS]))]
+
+
+CLV_CHECK = expose(
+    declare(
+        Spec(
+            "CLV_CHECK",
+            "Doubts about the CLV prediction of a transaction log, one line each with its "
+            "remedy: fit not converged or at a boundary, too few data, short history, "
+            "predictions far outside the history.",
+            (
+                _IDS,
+                _DATES,
+                _AMOUNTS,
+                Arg("horizon", "Optional prediction horizon in months; blank for 12.",
+                    kind="value", default=12.0),
+                _AS_OF,
+                _MODEL_ARG,
+            ),
+            returns="table",
+            examples=(("=CLV_CHECK(A2:A5000, B2:B5000, C2:C5000)", "a column of lines"),),
+        ),
+        _check,
     )
 )
 

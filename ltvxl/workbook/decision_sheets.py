@@ -30,8 +30,8 @@ SCENARIO_FUNCTIONS = frozenset({"LTV", "LTV_CAC_RATIO", "LTV_CAC_STATUS", "MAX_C
 DRIVER_ROW = 5
 """First driver row of the scenario table (1-based)."""
 DRIVERS = (  # label, base formula, default change, how the change applies, format
-    ("Average purchase value", "=avg_purchase_value", 0.0, "relative", "money"),
-    ("Purchases per customer per year", "=purchase_frequency", 0.0, "relative", "number"),
+    ("Average purchase value", "=purchase_value", 0.0, "relative", "money"),
+    ("Purchases per customer per year", "=purchases_per_year", 0.0, "relative", "number"),
     ("Yearly retention (1 - 1 / lifespan)", "=1 - 1 / lifespan", 0.05, "points", "percent"),
     ("Lifespan, years (1 / (1 - retention))", "=lifespan", None, "from retention", "number"),
     ("Gross margin", "=gross_margin", 0.0, "relative", "percent"),
@@ -192,7 +192,7 @@ def _tornado(book: Any, ws: Any, fmt: Any) -> None:
     ws.write(f"{col}{row - 1}", "Which driver moves LTV most (LTV_SENSITIVITY of the Inputs "
                                 "model, each driver -/+10%)", fmt.bold)
     ws.write_dynamic_array_formula(
-        SENSITIVITY_CELL, "=LTV_SENSITIVITY(avg_purchase_value, purchase_frequency, lifespan, "
+        SENSITIVITY_CELL, "=LTV_SENSITIVITY(purchase_value, purchases_per_year, lifespan, "
                           "gross_margin, discount_rate)")
     first, last = row + 1, row + SENSITIVITY_ROWS
     chart = book.add_chart({"type": "bar"})
@@ -259,7 +259,7 @@ def trend_sheet(book: Any, ws: Any, fmt: Any, have: set[str], dates: np.ndarray)
     book.define_name("trend_period", "=Trend!$B$3")
     ws.write_dynamic_array_formula(
         TREND_CELL, "=LTV_TREND(Transactions[customer_id], Transactions[date], "
-                    "Transactions[amount], trend_period, as_of, gross_margin)")
+                    "Transactions[amount], trend_period, as_of, clv_margin)")
     head = int(TREND_CELL[1:])
     grey = book.add_format({"italic": True, "font_color": "#7F7F7F"})
     ws.conditional_format(f"A{head + 1}:T{head + 2000}",

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ltvxl.a1 import col_letters
+from ltvxl.assumptions import DEFAULTS, Assumptions
 from ltvxl.example import UnitEconomicsInputs
 
 from .decision_sheets import last_period_block, scenarios_sheet, trend_sheet
@@ -55,13 +56,32 @@ EXCEL_365_CALC_ID = 191029
 """``calcId`` written by the calculation engine of Excel 2019 / Microsoft 365."""
 
 
+def setting_rows(given: Assumptions | None = None) -> tuple[InputRow, ...]:
+    """The named cells of the report's settings on the Inputs sheet (from row 4): what
+    the data's figures assume (:class:`ltvxl.assumptions.Assumptions`)."""
+    a = given or DEFAULTS
+    return (
+        InputRow("as_of", "Analysis date (blank: the last transaction date)", None, "date",
+                 "date"),
+        InputRow("clv_horizon", "Prediction horizon", a.horizon_months, "months", "count"),
+        InputRow("clv_margin", "Gross margin", a.gross_margin,
+                 "fraction (1: a revenue CLV, not a profit)", "percent"),
+        InputRow("clv_discount", "Discount rate", a.annual_discount_rate, "per year, fraction",
+                 "percent"),
+        InputRow("clv_cac", "Customer acquisition cost (CAC)", a.cac,
+                 "currency per new customer (blank: not given)", "money"),
+        InputRow("target_ratio", "Target LTV:CAC", 3.0, "ratio (the 3:1 rule)", "ratio"),
+    )
+
+
 def input_rows(inputs: UnitEconomicsInputs | None = None) -> tuple[InputRow, ...]:
-    """The named input cells of the Inputs sheet, in order (rows 4 onwards)."""
+    """The named input cells of the unit-economics calculator on the Inputs sheet (a
+    worked example, not computed from the data)."""
     i = inputs or UnitEconomicsInputs()
     return (
-        InputRow("avg_purchase_value", "Average purchase value", i.avg_purchase_value,
+        InputRow("purchase_value", "Average purchase value", i.avg_purchase_value,
                  "currency per purchase", "money"),
-        InputRow("purchase_frequency", "Purchases per customer per year", i.purchase_frequency,
+        InputRow("purchases_per_year", "Purchases per customer per year", i.purchase_frequency,
                  "purchases per year", "number"),
         InputRow("lifespan", "Customer lifespan", i.lifespan_years, "years", "number"),
         InputRow("gross_margin", "Gross margin", i.gross_margin, "fraction (1 = revenue LTV)",
@@ -70,26 +90,24 @@ def input_rows(inputs: UnitEconomicsInputs | None = None) -> tuple[InputRow, ...
                  "percent"),
         InputRow("acquisition_cost", "Customer acquisition cost (CAC)", i.cac,
                  "currency per new customer", "money"),
-        InputRow("target_ratio", "Target LTV:CAC", i.target_ratio, "ratio (the 3:1 rule)",
-                 "ratio"),
         InputRow("revenue_per_month", "Revenue per customer per month", i.revenue_per_month,
                  "currency per month", "money"),
-        InputRow("as_of", "Analysis date (blank: the last transaction date)", None, "date",
-                 "date"),
-        InputRow("horizon_months", "Prediction horizon", 12.0, "months", "number"),
     )
 
 
 RESULT_ROWS = (  # label, defined name, formula, format
-    ("Lifetime value (LTV)", "ltv",
-     "=LTV(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate)",
+    ("Lifetime value (LTV)", "example_ltv",
+     "=LTV(purchase_value, purchases_per_year, lifespan, gross_margin, discount_rate)",
      "money"),
-    ("LTV:CAC", "ltv_cac", "=LTV_CAC_RATIO(ltv, acquisition_cost)", "ratio"),
-    ("Status", "ltv_cac_status", "=LTV_CAC_STATUS(ltv_cac)", "text"),
-    ("Maximum CAC at the target ratio", "max_cac", "=MAX_CAC(ltv, target_ratio)", "money"),
-    ("CAC payback (months)", "cac_payback",
+    ("LTV:CAC", "example_ltv_cac", "=LTV_CAC_RATIO(example_ltv, acquisition_cost)", "ratio"),
+    ("Status", "example_status", "=LTV_CAC_STATUS(example_ltv_cac)", "text"),
+    ("Maximum CAC at the target ratio", "example_max_cac", "=MAX_CAC(example_ltv, target_ratio)",
+     "money"),
+    ("CAC payback (months)", "example_payback",
      "=CAC_PAYBACK(acquisition_cost, revenue_per_month, gross_margin)", "number"),
 )
+"""The calculator's results. No defined name equals a worksheet function's name (``ltv``
+beside =LTV() breaks LibreOffice and risks Excel reading the name as the function)."""
 
 
 @dataclass
@@ -135,14 +153,28 @@ def _functions() -> set[str]:
     return set(FUNCTIONS)
 
 
+def money_format(currency: str = "", decimals: int = 2) -> str:
+    """The number format of amounts: ``#,##0.00``, with the currency before (a symbol such
+    as £) or after (a code such as EUR)."""
+    base = "#,##0" + ("." + "0" * decimals if decimals else "")
+    if not currency:
+        return base
+    if len(currency) == 1 or not currency.isalpha():
+        return f'"{currency}"{base}'
+    return f'{base} "{currency}"'
+
+
 class _Formats:
-    def __init__(self, book: Any) -> None:
+    def __init__(self, book: Any, currency: str = "") -> None:
         add = book.add_format
+        money = money_format(currency)
+        self.cac: float | None = None
+        """The report's CAC (None: not given), for the sheets whose layout depends on it."""
         self.title = add({"bold": True, "font_size": 14})
         self.bold = add({"bold": True})
         self.head = add({"bold": True, "bottom": 1})
         self.note = add({"italic": True, "font_color": "#595959"})
-        self.money = add({"num_format": "#,##0.00"})
+        self.money = add({"num_format": money})
         self.number = add({"num_format": "#,##0.00"})
         self.count = add({"num_format": "#,##0"})
         self.percent = add({"num_format": "0.0%"})
@@ -153,7 +185,10 @@ class _Formats:
         self.good = add({"bg_color": "#C6EFCE", "font_color": "#006100"})
         self.warn = add({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
         self.bad = add({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
-        self.big = add({"bold": True, "font_size": 16, "num_format": "#,##0.00"})
+        self.big = add({"bold": True, "font_size": 16, "num_format": money})
+        self.wrap = add({"text_wrap": True, "valign": "top"})
+        self.box = add({"text_wrap": True, "valign": "top", "bg_color": "#FFEB9C",
+                        "font_color": "#9C5700", "border": 1, "border_color": "#BF9000"})
         self.big_ratio = add({"bold": True, "font_size": 16, "num_format": '0.00"x"'})
         self.big_count = add({"bold": True, "font_size": 16, "num_format": "#,##0"})
 
@@ -163,8 +198,14 @@ class _Formats:
 
 def build_workbook(path: str | Path, data: TransactionsData | None = None,
                    inputs: UnitEconomicsInputs | None = None,
-                   progress: Callable[[str], None] | None = None) -> None:
-    """Write the template with its formulas (no computed values yet) to ``path``."""
+                   progress: Callable[[str], None] | None = None,
+                   assumptions: Assumptions | None = None,
+                   source: str = "the built-in sample transactions",
+                   report_date: str = "") -> None:
+    """Write the template with its formulas (no computed values yet) to ``path``.
+
+    ``assumptions``: the report's settings (default :data:`ltvxl.assumptions.DEFAULTS`);
+    ``source`` and ``report_date`` are named on the Dashboard."""
     import xlsxwriter
 
     data = data if data is not None else sample_transactions()
@@ -182,9 +223,11 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
     # workbook on opening when the file names an older engine, which without
     # the ltvxl add-in would turn every ltvxl formula into #NAME?.
     book.set_calc_mode("auto", calc_id=EXCEL_365_CALC_ID)
-    fmt = _Formats(book)
+    given = assumptions or DEFAULTS
+    fmt = _Formats(book, given.currency)
+    fmt.cac = given.cac
     dashboard = book.add_worksheet("Dashboard")
-    _inputs_sheet(book, fmt, inputs)
+    _inputs_sheet(book, fmt, inputs, given)
     _transactions_sheet(book, fmt, data, progress)
     sheets = {
         "Customers": _customers_sheet,
@@ -199,7 +242,7 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         ws = book.add_worksheet(name)
         ws.write("A1", name, fmt.title)
         writer(book, ws, fmt, have, data.channels)
-    _dashboard_sheet(book, dashboard, fmt, have)
+    _dashboard_sheet(book, dashboard, fmt, have, source, report_date)
     dashboard.activate()
     if progress:
         progress("template: writing the workbook")
@@ -214,16 +257,9 @@ def _missing(ws: Any, fmt: _Formats, name: str) -> None:
                    "ltvxl does not provide.", fmt.note)
 
 
-def _inputs_sheet(book: Any, fmt: _Formats, inputs: UnitEconomicsInputs | None) -> None:
-    ws = book.add_worksheet("Inputs")
-    ws.set_column("A:A", 46)
-    ws.set_column("B:B", 16)
-    ws.set_column("C:C", 30)
-    ws.write("A1", "Unit economics", fmt.title)
-    ws.write("A2", "Yellow cells are inputs: type over them. The results below use the named "
-                   "cells, e.g. =LTV(avg_purchase_value, purchase_frequency, lifespan).", fmt.note)
-    ws.write_row("A3", ["Input", "Value", "Unit"], fmt.head)
-    for k, row in enumerate(input_rows(inputs), start=3):
+def _input_cells(book: Any, ws: Any, fmt: _Formats, rows: Sequence[InputRow], top: int) -> int:
+    """Write named yellow input cells from row ``top`` (0-based); the next free row."""
+    for k, row in enumerate(rows, start=top):
         ws.write_string(k, 0, row.label)
         style = book.add_format({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF",
                                  "num_format": fmt.of(row.fmt).num_format})
@@ -233,15 +269,43 @@ def _inputs_sheet(book: Any, fmt: _Formats, inputs: UnitEconomicsInputs | None) 
             ws.write_number(k, 1, float(row.value), style)
         ws.write_string(k, 2, row.unit, fmt.note)
         book.define_name(row.name, f"=Inputs!$B${k + 1}")
-    top = 3 + len(input_rows(inputs)) + 1
-    ws.write_row(top, 0, ["Result", "Value", "Formula"], fmt.head)
+    return top + len(rows)
+
+
+def _inputs_sheet(book: Any, fmt: _Formats, inputs: UnitEconomicsInputs | None,
+                  given: Assumptions) -> None:
+    ws = book.add_worksheet("Inputs")
+    ws.set_column("A:A", 50)
+    ws.set_column("B:B", 16)
+    ws.set_column("C:C", 44)
+    ws.write("A1", "Inputs", fmt.title)
+    ws.write("A2", "Yellow cells are inputs: type over them. The report settings apply to "
+                   "the data's figures; the calculator below is a separate worked example, "
+                   "e.g. =LTV(purchase_value, purchases_per_year, lifespan).", fmt.note)
+    ws.write_row("A3", ["Report settings (the data's figures)", "Value", "Unit"], fmt.head)
+    top = _input_cells(book, ws, fmt, setting_rows(given), 3) + 1
+    ws.write_row(top, 0, ["Unit-economics calculator (a worked example, not the data)",
+                          "Value", "Unit"], fmt.head)
+    top = _input_cells(book, ws, fmt, input_rows(inputs), top + 1) + 1
+    ws.write_row(top, 0, ["Calculator result", "Value", "Formula"], fmt.head)
     for k, (label, name, formula, kind) in enumerate(RESULT_ROWS, start=top + 1):
         ws.write_string(k, 0, label)
         ws.write_formula(k, 1, formula, fmt.of(kind))
         ws.write_string(k, 2, formula, fmt.note)
         book.define_name(name, f"=Inputs!$B${k + 1}")
-    ratio_row = top + 2
-    _benchmark_colours(ws, fmt, f"B{ratio_row + 1}")
+    _benchmark_colours(ws, fmt, f"B{top + 3}")
+    _print_setup(ws, f"A1:C{top + 1 + len(RESULT_ROWS)}")
+
+
+def _print_setup(ws: Any, area: str, freeze: tuple[int, int] | None = None) -> None:
+    """Landscape, one page wide, the given print area; optionally frozen panes."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    ws.print_area(area)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    if freeze:
+        ws.freeze_panes(*freeze)
 
 
 def _benchmark_colours(ws: Any, fmt: _Formats, cell: str) -> None:
@@ -306,7 +370,7 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     _spill_note(ws, fmt, "Predicted customer lifetime value per customer (Pareto/NBD "
                          "purchases, Gamma-Gamma spend), spilled from A3.")
     ws.write_dynamic_array_formula(
-        "A3", f"=CLV_PREDICT({ARGS}, horizon_months, discount_rate, gross_margin, as_of)")
+        "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of)")
     if "CLV_FIT" in have:
         ws.set_column("H:H", 3)
         ws.set_column("I:I", 30)
@@ -399,13 +463,19 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
     ws.set_column("H:H", 12, fmt.ratio)
     ws.set_column("J:J", 20)
     ws.set_column("K:K", 14, fmt.money)
+    last = 3 + max(len(names), 1)
+    if fmt.cac is None:
+        _spill_note(ws, fmt, "Customers by the channel of their first purchase. No CAC "
+                             "given (ltvxl report --cac), so no LTV:CAC by channel.")
+        ws.write_dynamic_array_formula(
+            "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS})")
+        return None
     _spill_note(ws, fmt, "Customers by the channel of their first purchase. CAC per channel: "
-                         "the yellow cells (default: the CAC on Inputs).")
+                         "the yellow cells (default: the report's CAC on Inputs).")
     ws.write_row("J3", ["channel", "CAC"], fmt.head)
     for k, name in enumerate(names, start=3):
         ws.write_string(k, 9, name)
-        ws.write_formula(k, 10, "=acquisition_cost", fmt.input)
-    last = 3 + max(len(names), 1)
+        ws.write_formula(k, 10, "=clv_cac", fmt.input)
     ws.write_dynamic_array_formula(
         "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, J4:K{last}, as_of)")
     _benchmark_colours(ws, fmt, f"H4:H{last + 1}")
@@ -430,14 +500,69 @@ def _columns(book: Any, sheet: str, head: int, last: int,
     return chart
 
 
-def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
-    ws.set_column("A:A", 62)
+def _stat(label: str) -> str:
+    """The LTV_STATS value labelled ``label`` (a MATCH pattern) in Dashboard!A5:B22."""
+    return f'INDEX($B$5:$B${STATS_END}, MATCH("{label}", $A$5:$A${STATS_END}, 0))'
+
+
+CHECK_ROW = 19
+"""The checks (CLV_CHECK) spill from Dashboard!D19, under the headline figures."""
+CHECK_LINES = 6
+HEADLINE_ROW = 5
+"""The headline figures are in Dashboard!D5:E16 (labels in D, values in E)."""
+
+
+def _headline(fmt: _Formats, have: set[str]) -> list[tuple[str, str, Any]]:
+    """(label or label formula, value formula, format) of the Dashboard's headline block."""
+    predicted = "CLV_PREDICT" in have
+    rows: list[tuple[str, str, Any]] = []
+    if "LTV_STATS" in have:
+        rows += [
+            ("customers", f"={_stat('customers')}", fmt.big_count),
+            ("revenue (returns netted)", f"={_stat('revenue*')}", fmt.big),
+            ("historical revenue per customer", f"={_stat('historical revenue per customer')}",
+             fmt.big),
+        ]
+    if predicted:
+        rows += [
+            ('="predicted CLV per customer, next "&clv_horizon&" months"', "=B25", fmt.big),
+            ("total predicted CLV of the current customers", "=B26", fmt.money),
+        ]
+    cac = "clv_cac"
+    ratio_row = HEADLINE_ROW + len(rows) + 1  # the row after the CAC's
+    rows += [("CAC (acquisition cost per new customer)",
+              f'=IF(ISNUMBER({cac}), {cac}, "not given")', fmt.money)]
+    if predicted:
+        clv_row = HEADLINE_ROW + 3
+        rows += [
+            ("LTV:CAC (predicted CLV per customer / CAC)",
+             f'=IF(ISNUMBER({cac}), IF({cac}>0, E{clv_row}/{cac}, "not given"), '
+             '"not given")', fmt.big_ratio),
+            ("status against the target LTV:CAC",
+             f'=IF(ISNUMBER(E{ratio_row}), LTV_CAC_STATUS(E{ratio_row}), '
+             '"no CAC given (ltvxl report --cac)")', fmt.bold),
+            ("customers probably still active (P(alive) > 0.5)", "=B27", fmt.count),
+        ]
+    rows += [
+        ('=IF(clv_margin=1, "gross margin (none given: CLV is revenue, not profit)", '
+         '"gross margin")', "=clv_margin", fmt.percent),
+        ("discount rate per year", "=clv_discount", fmt.percent),
+    ]
+    return rows
+
+
+def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: str,
+                     report_date: str) -> None:
+    ws.set_column("A:A", 52)
     ws.set_column("B:B", 14, fmt.number)
     ws.set_column("C:C", 3)
-    ws.set_column("D:D", 34)
-    ws.set_column("E:G", 14)
-    ws.write("A1", "Customer lifetime value", fmt.title)
-    ws.write("A2", "Refreshed by `ltvxl refresh` or in Excel with the ltvxl add-in.", fmt.note)
+    ws.set_column("D:D", 50)
+    ws.set_column("E:E", 16)
+    ws.set_column("F:G", 14)
+    ws.write("A1", "Customer lifetime value report", fmt.title)
+    dated = f", report of {report_date}" if report_date else ""
+    ws.write("A2", f"Source: {source}{dated}. Settings on the Inputs sheet; refreshed by "
+                   "ltvxl refresh or in Excel with the ltvxl add-in.", fmt.note)
     ws.write("A4", "From the transactions", fmt.bold)
     if "LTV_STATS" in have:
         ws.write_dynamic_array_formula("A5", f"=LTV_STATS({ARGS}, as_of)")
@@ -446,82 +571,74 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         ws.write_row("A5", ["customers", "=COUNTA(UNIQUE(Transactions[customer_id]))"])
     if "CLV_PREDICT" in have:
         ws.write("A24", "Predicted (Predictions sheet)", fmt.bold)
-        ws.write_string("A25", "average predicted CLV per customer (horizon on Inputs)")
+        ws.write_formula("A25", '="average predicted CLV per customer, next "&clv_horizon&'
+                                '" months"')
         ws.write_formula("B25", f"=AVERAGE(Predictions!$E$4:$E${MAX_ROW})", fmt.money)
         ws.write_string("A26", "total predicted CLV of the current customers")
         ws.write_formula("B26", f"=SUM(Predictions!$E$4:$E${MAX_ROW})", fmt.money)
         ws.write_string("A27", "customers probably still active (P(alive) > 0.5)")
         ws.write_formula("B27", f'=COUNTIF(Predictions!$B$4:$B${MAX_ROW}, ">0.5")', fmt.count)
-    ws.write_row("D4", ["Unit economics (Inputs sheet)", ""], fmt.head)
-    model = [
-        ("Lifetime value (LTV)", "=ltv", fmt.big),
-        ("Customer acquisition cost (CAC)", "=acquisition_cost", fmt.money),
-        ("LTV:CAC (benchmark 3:1)", "=ltv_cac", fmt.big_ratio),
-        ("Status", "=ltv_cac_status", fmt.bold),
-        ("Maximum CAC at the target ratio", "=max_cac", fmt.money),
-        ("CAC payback (months)", "=cac_payback", fmt.number),
-    ]
-    for k, (label, formula, style) in enumerate(model, start=4):
-        ws.write_string(k, 3, label)
+    ws.write_row("D4", ["Headline: the data's own figures", ""], fmt.head)
+    rows = _headline(fmt, have)
+    for k, (label, formula, style) in enumerate(rows, start=HEADLINE_ROW - 1):
+        if label.startswith("="):
+            ws.write_formula(k, 3, label)
+        else:
+            ws.write_string(k, 3, label)
         ws.write_formula(k, 4, formula, style)
-    _benchmark_colours(ws, fmt, "E7")
-    ws.write_row("D12", ["Chart data", "value"], fmt.head)
-    ws.write_string("D13", "LTV (Inputs)")
-    ws.write_formula("E13", "=ltv", fmt.money)
-    ws.write_string("D14", "LTV (from the transactions)")
-    if "LTV_STATS" in have:
-        ws.write_formula("E14", f'=INDEX($B$5:$B${STATS_END}, MATCH("simple LTV*", '
-                                f'$A$5:$A${STATS_END}, 0))', fmt.money)
-    ws.write_string("D15", "CAC")
-    ws.write_formula("E15", "=acquisition_cost", fmt.money)
-    ws.write_string("D16", "LTV:CAC from the transactions")
-    if "LTV_STATS" in have:
-        ws.write_formula("E16", "=LTV_CAC_RATIO(E14, acquisition_cost)", fmt.big_ratio)
-        _benchmark_colours(ws, fmt, "E16")
+    ratio = next((HEADLINE_ROW + i for i, r in enumerate(rows) if r[0].startswith("LTV:CAC")),
+                 None)
+    if ratio:
+        _benchmark_colours(ws, fmt, f"E{ratio}")
+    if "CLV_CHECK" in have:
+        ws.write_row(f"D{CHECK_ROW - 1}", ["Checks: doubts about the predictions", ""],
+                     fmt.head)
+        for r in range(CHECK_ROW, CHECK_ROW + CHECK_LINES + 1):
+            ws.set_row(r - 1, None, fmt.wrap)
+        ws.write_dynamic_array_formula(
+            f"D{CHECK_ROW}", f"=CLV_CHECK({ARGS}, clv_horizon, as_of)")
+        ws.conditional_format(f"D{CHECK_ROW + 1}:D{CHECK_ROW + CHECK_LINES}", {
+            "type": "formula", "format": fmt.box,
+            "criteria": f'=AND(LEN(D{CHECK_ROW + 1})>0, LEFT(D{CHECK_ROW + 1}, 9)<>"no doubts")'})
+    chart_top = 60
+    ws.write_row(f"A{chart_top}", ["Chart data (per customer)", "value"], fmt.head)
+    chart_rows = [("historical revenue", f"=E{HEADLINE_ROW + 2}"),
+                  ("predicted CLV", f"=E{HEADLINE_ROW + 3}"),
+                  ("CAC", '=IF(ISNUMBER(clv_cac), clv_cac, NA())')]
+    for k, (label, formula) in enumerate(chart_rows, start=chart_top):
+        ws.write_string(k, 0, label)
+        ws.write_formula(k, 1, formula, fmt.money)
     chart = book.add_chart({"type": "column"})
     chart.add_series({
-        "name": "LTV against CAC",
-        "categories": "=Dashboard!$D$13:$D$15",
-        "values": "=Dashboard!$E$13:$E$15",
-        "points": [{"fill": {"color": "#4472C4"}}, {"fill": {"color": "#5B9BD5"}},
+        "name": "Per customer",
+        "categories": f"=Dashboard!$A${chart_top + 1}:$A${chart_top + 3}",
+        "values": f"=Dashboard!$B${chart_top + 1}:$B${chart_top + 3}",
+        "points": [{"fill": {"color": "#A5A5A5"}}, {"fill": {"color": "#4472C4"}},
                    {"fill": {"color": "#ED7D31"}}],
         "data_labels": {"value": True, "num_format": "#,##0"},
     })
-    chart.set_title({"name": "LTV against CAC"})
+    chart.set_title({"name": "Per customer: revenue so far, predicted CLV, CAC"})
+    chart.set_y_axis({"name": "amount per customer", "num_format": "#,##0"})
     chart.set_legend({"none": True})
-    ws.insert_chart("I4", chart)
+    ws.insert_chart("H4", chart)
     if {"LTV_TIER", "LTV_CUSTOMERS"} <= have:
         last = TIER_ROW + len(TIERS) - 1
         tiers = _columns(book, "Segments", TIER_ROW - 1, last, (("C", "#A5A5A5"),
                                                                 ("E", "#4472C4")))
         tiers.set_title({"name": "Customers and revenue by value tier"})
-        tiers.set_y_axis({"num_format": "0%"})
-        ws.insert_chart("I20", tiers)
+        tiers.set_y_axis({"name": "share", "num_format": "0%"})
+        tiers.set_x_axis({"name": "value tier"})
+        ws.insert_chart("H20", tiers)
     if "RFM_SUMMARY" in have:
-        ws.write_row("D19", ["Largest segments by revenue", "customers", "revenue",
-                             "share of revenue"], fmt.head)
+        ws.write_row("A29", ["Largest segments by revenue", "customers"], fmt.head)
+        ws.write_row("D29", ["revenue", "share of revenue"], fmt.head)
         first, last = RFM_ROW + 1, RFM_ROW + 11
         revenue = f"Segments!$D${first}:$D${last}"
         for k in range(3):  # plain formulas of classic functions: any viewer shows their values
-            for j, col in enumerate("ABDE"):
-                ws.write_formula(19 + k, 3 + j, f"=INDEX(Segments!${col}${first}:${col}${last}, "
+            for j, (col, out) in enumerate(zip("ABDE", (0, 1, 3, 4), strict=True)):
+                ws.write_formula(29 + k, out, f"=INDEX(Segments!${col}${first}:${col}${last}, "
                                  f"MATCH(LARGE({revenue}, {k + 1}), {revenue}, 0))",
                                  (fmt.text, fmt.count, fmt.money, fmt.percent)[j])
-    if "LTV_STATS" in have:
-        ws.write("A29", "Headline figures (plain formulas, shown by any viewer)", fmt.bold)
-        headline = [
-            ("customers", f'=INDEX($B$5:$B${STATS_END}, MATCH("customers", '
-                          f'$A$5:$A${STATS_END}, 0))', fmt.count),
-            ("revenue (returns netted)", f'=INDEX($B$5:$B${STATS_END}, MATCH("revenue*", '
-                                         f'$A$5:$A${STATS_END}, 0))', fmt.money),
-            ("simple LTV from the transactions", "=E14", fmt.money),
-            ("LTV:CAC from the transactions", "=E16", fmt.ratio),
-        ]
-        if "CLV_PREDICT" in have:
-            headline.append(("average predicted CLV per customer", "=B25", fmt.money))
-        for k, (label, formula, style) in enumerate(headline, start=29):
-            ws.write_string(k, 0, label)
-            ws.write_formula(k, 1, formula, style)
     if "COHORT_TABLE" in have:
         top = 40
         ws.write(f"A{top}", "Cohort value curve: cumulative value per acquired customer, "
@@ -544,9 +661,11 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         })
         curve.set_title({"name": "Cohort value curve"})
         curve.set_x_axis({"name": "months since acquisition"})
+        curve.set_y_axis({"name": "cumulative value per customer", "num_format": "#,##0"})
         curve.set_legend({"none": True})
-        ws.insert_chart("D25", curve)
+        ws.insert_chart("H36", curve)
     last_period_block(ws, fmt, have, LAST_PERIOD_ROW, MAX_ROW)
+    _print_setup(ws, "A1:O52")
 
 
 LAST_PERIOD_ROW = 44
@@ -573,7 +692,10 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
 
 def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
                    inputs: UnitEconomicsInputs | None = None,
-                   progress: Callable[[str], None] | None = None) -> RefreshResult:
+                   progress: Callable[[str], None] | None = None,
+                   assumptions: Assumptions | None = None,
+                   source: str = "the built-in sample transactions",
+                   report_date: str = "") -> RefreshResult:
     """Build the template (or a report around ``data``) and refresh it into ``output``.
 
     The workbook is laid out by XlsxWriter around a few rows of ``data`` (those
@@ -587,7 +709,8 @@ def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | 
     data = data if data is not None else sample_transactions()
     with tempfile.TemporaryDirectory(prefix="ltvxl-") as tmp:
         layout, raw = Path(tmp) / "layout.xlsx", Path(tmp) / "unrefreshed.xlsx"
-        build_workbook(layout, _layout_rows(data), inputs)
+        build_workbook(layout, _layout_rows(data), inputs, None, assumptions, source,
+                       report_date)
         if progress:
             progress(f"template: writing {len(data):,} transactions")
         fill_template(layout, data, raw, TABLE)
