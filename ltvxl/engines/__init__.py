@@ -79,7 +79,7 @@ class EngineSummary:
 
 def _detect(names: dict[str, str], id_col: str | None, date_col: str | None,
             amount_col: str | None) -> tuple[str, str, str]:
-    from ltvxl.transactions.log import detect_columns
+    from ltvxl.transactions.headers import detect_columns
 
     return detect_columns(list(names), id_col, date_col, amount_col)
 
@@ -87,7 +87,7 @@ def _detect(names: dict[str, str], id_col: str | None, date_col: str | None,
 def _as_of_day(as_of: Any, last_day: int) -> int:
     if as_of is None:
         return last_day
-    from ltvxl.transactions.log import parse_day
+    from ltvxl.transactions.dates import parse_day
 
     return parse_day(as_of, "as_of")
 
@@ -196,11 +196,10 @@ def score(summary: EngineSummary, fits: Fits, *, horizon: float = 12.0,
                              "give an output file instead")
         write_table(query, output_table)
     elif output:
-        if str(output).lower().endswith(".csv"):
-            cols = "customer, p_alive, expected_purchases, expected_spend, clv, churn_risk"
-            query = (f"SELECT {_escaped('customer')} AS customer, "
-                     f"{cols.split(', ', 1)[1]} FROM ({query}) AS q")
-        eng.write(query, str(output))
+        customer = _escaped("customer") if str(output).lower().endswith(".csv") else "customer"
+        order = " ORDER BY q.customer" if eng.ordered_output else ""
+        eng.write(f"SELECT {customer} AS customer, p_alive, expected_purchases, expected_spend, "
+                  f"clv, churn_risk FROM ({query}) AS q{order}", str(output))
     totals = eng.query(f"SELECT COUNT(*) AS n, SUM(expected_purchases) AS e, SUM(clv) AS v "
                        f"FROM ({query}) AS q").iloc[0]
     return ScoreTotals(int(totals["n"]), float(totals["e"]), float(totals["v"]))

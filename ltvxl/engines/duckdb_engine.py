@@ -53,6 +53,7 @@ class DuckDBEngine(Engine):
     """An embedded DuckDB database in memory, spilling to a temporary folder."""
 
     dialect = "duckdb"
+    ordered_output = True
 
     def __init__(self, memory_limit: str | None = None, threads: int | None = None,
                  temp_directory: str | None = None) -> None:
