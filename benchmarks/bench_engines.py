@@ -48,12 +48,17 @@ def make_log(path: Path, rows: int, seed: int = 7) -> Path:
         n_cust = max(1, min(chunk, int((rows - written) * CUSTOMERS_PER_ROW) + 1))
         t = simulate.transaction_log(n_cust, seed=rng)
         t = t.iloc[: rows - written]
-        table = pa.table({
-            "customer_id": pa.array(t["customer"].to_numpy() + k, pa.int64()),
-            "date": pa.array((np.datetime64("2022-01-01") + t["day"].to_numpy().astype(
-                "timedelta64[D]")).astype("datetime64[D]")),
-            "amount": pa.array(t["amount"].to_numpy()),
-        })
+        table = pa.table(
+            {
+                "customer_id": pa.array(t["customer"].to_numpy() + k, pa.int64()),
+                "date": pa.array(
+                    (
+                        np.datetime64("2022-01-01") + t["day"].to_numpy().astype("timedelta64[D]")
+                    ).astype("datetime64[D]")
+                ),
+                "amount": pa.array(t["amount"].to_numpy()),
+            }
+        )
         if writer is None:
             writer = pq.ParquetWriter(tmp, table.schema, compression="snappy")
         writer.write_table(table, row_group_size=1 << 20)
@@ -76,8 +81,12 @@ _WRAPPER = (
 def run_clv(args: list[str]) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MiB of the run, stdout) of ``ltvxl clv ARGS``."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _WRAPPER, sys.executable, "-m", "ltvxl.cli",
-                           "clv", *args], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "ltvxl.cli", "clv", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     wall = time.perf_counter() - start
     if proc.returncode:
         raise SystemExit(f"ltvxl clv {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
@@ -113,8 +122,10 @@ def compare(data: Path, rows: int, engine: str) -> None:
     t_eng, rss_eng, _ = run_clv([str(src), "-o", str(eng_out), "--engine", engine])
     diff = max_rel_diff(read_table(mem_out), read_table(eng_out))
     print(f"{rows:>12,} rows  memory  {t_mem:7.1f} s  peak {rss_mem:8.0f} MiB")
-    print(f"{rows:>12,} rows  {engine:<7} {t_eng:7.1f} s  peak {rss_eng:8.0f} MiB   "
-          f"largest relative difference {diff:.2g}   ({load()})")
+    print(
+        f"{rows:>12,} rows  {engine:<7} {t_eng:7.1f} s  peak {rss_eng:8.0f} MiB   "
+        f"largest relative difference {diff:.2g}   ({load()})"
+    )
 
 
 def big(data: Path, rows: int) -> None:
@@ -122,11 +133,14 @@ def big(data: Path, rows: int) -> None:
     src = make_log(data / f"log_{rows}.parquet", rows)
     gen = time.perf_counter() - t0
     out = data / f"duckdb_{rows}.parquet"
-    wall, rss, stdout = run_clv([str(src), "-o", str(out), "--engine", "duckdb",
-                                 "--memory-limit", "3GB"])
+    wall, rss, stdout = run_clv(
+        [str(src), "-o", str(out), "--engine", "duckdb", "--memory-limit", "3GB"]
+    )
     line = [x for x in stdout.splitlines() if x.startswith("Wrote")]
-    print(f"{rows:>12,} rows  duckdb  {wall:7.1f} s  peak {rss:8.0f} MiB  "
-          f"(file {src.stat().st_size / 2**20:,.0f} MiB, generated in {gen:.0f} s; {load()})")
+    print(
+        f"{rows:>12,} rows  duckdb  {wall:7.1f} s  peak {rss:8.0f} MiB  "
+        f"(file {src.stat().st_size / 2**20:,.0f} MiB, generated in {gen:.0f} s; {load()})"
+    )
     print("    " + (line[0] if line else stdout[-300:]))
 
 
@@ -142,8 +156,10 @@ def throughput(data: Path, rows: int) -> None:
     s = engines.summarize(str(src), engine=eng)
     wall = time.perf_counter() - start
     cores = 2
-    print(f"{rows:>12,} rows  spark summary {wall:7.1f} s: {rows / wall / cores:,.0f} rows/s/core "
-          f"({s.n_customers:,} customers, {len(s.histogram):,} distinct rows; {load()})")
+    print(
+        f"{rows:>12,} rows  spark summary {wall:7.1f} s: {rows / wall / cores:,.0f} rows/s/core "
+        f"({s.n_customers:,} customers, {len(s.histogram):,} distinct rows; {load()})"
+    )
     eng.spark.stop()
 
 

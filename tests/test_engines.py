@@ -19,8 +19,16 @@ from ltvxl.transactions import TransactionLog, customer_summary
 
 pytest.importorskip("duckdb")
 
-SUMMARY_NUMBERS = ("orders", "revenue", "avg_order_value", "frequency", "recency", "T",
-                   "monetary_value", "historical_value")
+SUMMARY_NUMBERS = (
+    "orders",
+    "revenue",
+    "avg_order_value",
+    "frequency",
+    "recency",
+    "T",
+    "monetary_value",
+    "historical_value",
+)
 
 
 def random_log(seed: int, n_customers: int = 400, n_rows: int = 3000) -> pd.DataFrame:
@@ -34,11 +42,13 @@ def random_log(seed: int, n_customers: int = 400, n_rows: int = 3000) -> pd.Data
     same_day = rng.random(n_rows) < 0.1  # a second line on the previous row's day
     days[1:][same_day[1:]] = days[:-1][same_day[1:]]
     ids[1:][same_day[1:]] = ids[:-1][same_day[1:]]
-    return pd.DataFrame({
-        "customer_id": [f"K{i:04d}" for i in ids],
-        "date": (np.datetime64("2023-01-01") + days.astype("timedelta64[D]")),
-        "amount": amounts,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"K{i:04d}" for i in ids],
+            "date": (np.datetime64("2023-01-01") + days.astype("timedelta64[D]")),
+            "amount": amounts,
+        }
+    )
 
 
 def simulated_log(seed: int, customers: int = 2000) -> pd.DataFrame:
@@ -47,16 +57,21 @@ def simulated_log(seed: int, customers: int = 2000) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     amounts = t["amount"].to_numpy(float, copy=True)
     amounts[rng.random(len(t)) < 0.02] *= -1
-    return pd.DataFrame({
-        "customer_id": [f"S{i:05d}" for i in t["customer"]],
-        "date": np.datetime64("2022-01-01") + t["day"].to_numpy().astype("timedelta64[D]"),
-        "amount": amounts,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": [f"S{i:05d}" for i in t["customer"]],
+            "date": np.datetime64("2022-01-01") + t["day"].to_numpy().astype("timedelta64[D]"),
+            "amount": amounts,
+        }
+    )
 
 
 def in_memory(frame: pd.DataFrame, as_of=None, time_unit="weeks"):
-    log = TransactionLog.from_arrays(frame["customer_id"].to_numpy(object),
-                                     frame["date"].to_numpy(), frame["amount"].to_numpy(float))
+    log = TransactionLog.from_arrays(
+        frame["customer_id"].to_numpy(object),
+        frame["date"].to_numpy(),
+        frame["amount"].to_numpy(float),
+    )
     return customer_summary(log, as_of, time_unit)
 
 
@@ -121,11 +136,24 @@ def test_predictions_equal_in_memory(tmp_path):
     s = engines.summarize(str(path))
     fits = engines.fit(s)
     out = tmp_path / "clv.parquet"
-    totals = engines.score(s, fits, horizon=12, horizon_unit="months",
-                           annual_discount_rate=0.1, gross_margin=0.4, output=str(out))
+    totals = engines.score(
+        s,
+        fits,
+        horizon=12,
+        horizon_unit="months",
+        annual_discount_rate=0.1,
+        gross_margin=0.4,
+        output=str(out),
+    )
     mem = in_memory(frame)
-    pred = clv.predict(mem.table, horizon=12, horizon_unit="months", time_unit="weeks",
-                       annual_discount_rate=0.1, gross_margin=0.4)
+    pred = clv.predict(
+        mem.table,
+        horizon=12,
+        horizon_unit="months",
+        time_unit="weeks",
+        annual_discount_rate=0.1,
+        gross_margin=0.4,
+    )
     for name, value in pred.purchases_fit.params.items():
         assert_close(fits.purchases.params[name], value, FIT_RTOL, name)
     got = pd.read_parquet(out).set_index("customer")
@@ -151,7 +179,9 @@ def test_folder_glob_and_csv_sources_agree(tmp_path):
     frame = random_log(5)
     _write_all(frame, tmp_path / "hive")
     csv = tmp_path / "t.csv"
-    frame.assign(date=pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+    frame.assign(date=pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d")).to_csv(
+        csv, index=False
+    )
     mem = in_memory(frame)
     for source in (tmp_path / "hive", str(tmp_path / "hive" / "*" / "*.parquet"), csv):
         assert_same_summary(engines.summarize(str(source)), mem)
@@ -175,12 +205,15 @@ def test_date_forms(tmp_path, form):
 
 
 def test_numeric_ids_are_one_customer_in_any_type(tmp_path):
-    frame = pd.DataFrame({
-        "customer_id": [1001.0, 1001.0, 7.0, 7.0],
-        "date": np.array(["2024-01-01", "2024-02-01", "2024-01-05", "2024-03-01"],
-                         dtype="datetime64[D]"),
-        "amount": [10.0, 20.0, 5.0, 6.0],
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": [1001.0, 1001.0, 7.0, 7.0],
+            "date": np.array(
+                ["2024-01-01", "2024-02-01", "2024-01-05", "2024-03-01"], dtype="datetime64[D]"
+            ),
+            "amount": [10.0, 20.0, 5.0, 6.0],
+        }
+    )
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)
     got = engines.summarize(str(path)).to_frame().set_index("customer")
@@ -208,7 +241,9 @@ def test_unreadable_values_stop_with_the_column_and_value(tmp_path):
     frame.loc[5, "date"] = "31/02/2024x"
     path = tmp_path / "t.csv"
     frame.to_csv(path, index=False)
-    with pytest.raises(LtvxlError, match=r'column "date": "31/02/2024x" is not a date.*--date-format'):
+    with pytest.raises(
+        LtvxlError, match=r'column "date": "31/02/2024x" is not a date.*--date-format'
+    ):
         engines.summarize(str(path))
     frame = random_log(8, n_customers=10, n_rows=40)
     frame = frame.assign(amount=frame["amount"].map(lambda v: f"{v:.2f}"))
@@ -237,7 +272,8 @@ def test_csv_output_makes_formula_ids_inert(tmp_path):
             rows.append((pid + ("" if k < len(payloads) else str(k)), 10 + j * 20 + k, 10.0 + j))
     frame = pd.DataFrame(rows, columns=["customer_id", "day", "amount"])
     frame["date"] = np.datetime64("2024-01-01") + frame.pop("day").to_numpy().astype(
-        "timedelta64[D]")
+        "timedelta64[D]"
+    )
     frame["amount"] += rng.random(len(frame))
     path = tmp_path / "t.parquet"
     frame.to_parquet(path)

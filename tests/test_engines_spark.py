@@ -12,11 +12,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from test_engines import FIT_RTOL, assert_close, assert_same_summary, in_memory, simulated_log
 
 from ltvxl import engines
 from ltvxl.models import clv
-
-from test_engines import FIT_RTOL, assert_close, assert_same_summary, in_memory, simulated_log
 
 pytest.importorskip("pyspark", reason="PySpark not installed (pip install -e '.[spark]')")
 pytest.importorskip("sqlglot", reason="sqlglot not installed (pip install -e '.[spark]')")
@@ -38,12 +37,15 @@ def spark_engine(tmp_path_factory):
     warehouse = tmp_path_factory.mktemp("warehouse")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        session = (SparkSession.builder.master("local[2]").appName("ltvxl-tests")
-                   .config("spark.sql.warehouse.dir", str(warehouse))
-                   .config("spark.sql.shuffle.partitions", "2")
-                   .config("spark.ui.enabled", "false")
-                   .config("spark.sql.session.timeZone", "UTC")
-                   .getOrCreate())
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("ltvxl-tests")
+            .config("spark.sql.warehouse.dir", str(warehouse))
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
     session.sparkContext.setLogLevel("ERROR")
     yield SparkEngine(session=session)
     session.stop()
@@ -72,8 +74,14 @@ def test_spark_scores_equal_in_memory(spark_engine, log_file, tmp_path):
     out = tmp_path / "clv"
     totals = engines.score(s, fits, output=str(out), gross_margin=0.5)
     mem = in_memory(frame, "2023-06-30")
-    want = clv.predict(mem.table, horizon=12, horizon_unit="months", time_unit="weeks",
-                       annual_discount_rate=0.1, gross_margin=0.5).table.set_index("customer")
+    want = clv.predict(
+        mem.table,
+        horizon=12,
+        horizon_unit="months",
+        time_unit="weeks",
+        annual_discount_rate=0.1,
+        gross_margin=0.5,
+    ).table.set_index("customer")
     got = pd.read_parquet(out).set_index("customer")
     assert sorted(got.index) == sorted(want.index)
     want = want.loc[got.index]

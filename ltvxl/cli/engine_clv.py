@@ -77,23 +77,41 @@ def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int
         raise LtvxlError(f"no file matches {source}")
     start = time.perf_counter()
     if not args.engine:
-        print(f"engine: duckdb ({source} is a folder, a glob or larger than "
-              f"{AUTO_BYTES >> 30} GiB; --engine memory to read it into memory)")
-    eng = engines.open_engine(engine, spark_master=args.spark_master,
-                              memory_limit=getattr(args, "memory_limit", None))
+        print(
+            f"engine: duckdb ({source} is a folder, a glob or larger than "
+            f"{AUTO_BYTES >> 30} GiB; --engine memory to read it into memory)"
+        )
+    eng = engines.open_engine(
+        engine, spark_master=args.spark_master, memory_limit=getattr(args, "memory_limit", None)
+    )
     try:
         _progress(start, f"summarizing {source} on {engine}")
-        s = engines.summarize(source, engine=eng, id_col=args.id_col, date_col=args.date_col,
-                              amount_col=args.amount_col, as_of=args.as_of, time_unit=time_unit,
-                              date_format=getattr(args, "date_format", None))
+        s = engines.summarize(
+            source,
+            engine=eng,
+            id_col=args.id_col,
+            date_col=args.date_col,
+            amount_col=args.amount_col,
+            as_of=args.as_of,
+            time_unit=time_unit,
+            date_format=getattr(args, "date_format", None),
+        )
         print(s.columns.describe())
-        _progress(start, f"{s.n_customers:,} customers, {len(s.histogram):,} distinct rows; fitting")
+        _progress(
+            start, f"{s.n_customers:,} customers, {len(s.histogram):,} distinct rows; fitting"
+        )
         fits = engines.fit(s, args.model)
         _progress(start, "scoring and writing")
-        totals = engines.score(s, fits, horizon=args.horizon, horizon_unit=args.horizon_unit,
-                               annual_discount_rate=args.discount, gross_margin=args.margin,
-                               output=None if args.output_table else args.output,
-                               output_table=args.output_table)
+        totals = engines.score(
+            s,
+            fits,
+            horizon=args.horizon,
+            horizon_unit=args.horizon_unit,
+            annual_discount_rate=args.discount,
+            gross_margin=args.margin,
+            output=None if args.output_table else args.output,
+            output_table=args.output_table,
+        )
     finally:
         eng.close()
     print_fit(fits.purchases)
@@ -104,9 +122,11 @@ def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int
     for note in s.notes:
         print(f"data: {note}")
     where = args.output_table or args.output
-    print(f"Wrote {where}: {totals.customers:,} customers; over the next {args.horizon:g} "
-          f"{args.horizon_unit}: {totals.expected_purchases:,.1f} expected purchases, "
-          f"CLV {totals.clv:,.2f} (discounted at {args.discount:g} a year, "
-          f"margin {args.margin:g}; summary on {engine})")
+    print(
+        f"Wrote {where}: {totals.customers:,} customers; over the next {args.horizon:g} "
+        f"{args.horizon_unit}: {totals.expected_purchases:,.1f} expected purchases, "
+        f"CLV {totals.clv:,.2f} (discounted at {args.discount:g} a year, "
+        f"margin {args.margin:g}; summary on {engine})"
+    )
     _progress(start, "done")
     return 0

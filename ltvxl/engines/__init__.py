@@ -40,8 +40,13 @@ ENGINES = ("duckdb", "spark")
 """Engine names accepted by ``engine=`` and ``--engine``."""
 
 
-def open_engine(name: str = "duckdb", *, spark_master: str | None = None,
-                memory_limit: str | None = None, threads: int | None = None) -> Engine:
+def open_engine(
+    name: str = "duckdb",
+    *,
+    spark_master: str | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> Engine:
     """An engine by name: "duckdb" (embedded) or "spark" (``spark_master``, default local[2])."""
     key = str(name).strip().lower()
     if key == "duckdb":
@@ -77,8 +82,9 @@ class EngineSummary:
         return df
 
 
-def _detect(names: dict[str, str], id_col: str | None, date_col: str | None,
-            amount_col: str | None) -> tuple[str, str, str]:
+def _detect(
+    names: dict[str, str], id_col: str | None, date_col: str | None, amount_col: str | None
+) -> tuple[str, str, str]:
     from ltvxl.transactions.headers import detect_columns
 
     return detect_columns(list(names), id_col, date_col, amount_col)
@@ -96,10 +102,18 @@ def _count(value: Any) -> int:
     return 0 if value is None or pd.isna(value) else int(value)
 
 
-def summarize(source: str, *, engine: str | Engine = "duckdb", id_col: str | None = None,
-              date_col: str | None = None, amount_col: str | None = None,
-              date_format: str | None = None, as_of: Any = None, time_unit: str = "weeks",
-              spark_master: str | None = None) -> EngineSummary:
+def summarize(
+    source: str,
+    *,
+    engine: str | Engine = "duckdb",
+    id_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+    date_format: str | None = None,
+    as_of: Any = None,
+    time_unit: str = "weeks",
+    spark_master: str | None = None,
+) -> EngineSummary:
     """Summarize a transaction source on an engine.
 
     ``source``: a CSV or Parquet file, a glob, or a folder of them
@@ -113,8 +127,9 @@ def summarize(source: str, *, engine: str | Engine = "duckdb", id_col: str | Non
     per = unit_days(time_unit)
     names = eng.open_source(str(source))
     idc, datec, amountc = _detect(names, id_col, date_col, amount_col)
-    cols = Columns(idc, datec, amountc, {c: kind_of(names[c]) for c in (idc, datec, amountc)},
-                   date_format)
+    cols = Columns(
+        idc, datec, amountc, {c: kind_of(names[c]) for c in (idc, datec, amountc)}, date_format
+    )
     eng.create_view(sql.NORMALIZED, normalized_select(cols))
     for column, what, check in bad_value_queries(cols):
         bad = eng.query(check)
@@ -125,13 +140,17 @@ def summarize(source: str, *, engine: str | Engine = "duckdb", id_col: str | Non
         raise LtvxlError(f"{source}: no transaction with a customer id, a date and an amount")
     day = _as_of_day(as_of, int(counts["last_day"]))
     if day < int(counts["first_day"]):
-        raise LtvxlError(f"as_of {np.datetime64(day, 'D')} is before the first transaction "
-                         f"({np.datetime64(int(counts['first_day']), 'D')})")
+        raise LtvxlError(
+            f"as_of {np.datetime64(day, 'D')} is before the first transaction "
+            f"({np.datetime64(int(counts['first_day']), 'D')})"
+        )
     window = sql.Window(day, per)
     eng.create_table(sql.SUMMARY, sql.summary_query(window))
     notes = []
-    for label, value in (("rows without a customer id left out", counts["missing_id"]),
-                         ("rows without a date or amount left out", counts["missing_value"])):
+    for label, value in (
+        ("rows without a customer id left out", counts["missing_id"]),
+        ("rows without a date or amount left out", counts["missing_value"]),
+    ):
         if _count(value):
             notes.append(f"{label}: {_count(value):,}")
     wc = eng.query(sql.window_counts_query(window)).iloc[0]
@@ -167,14 +186,23 @@ class ScoreTotals:
 def _escaped(column: str) -> str:
     """Text that a spreadsheet would run as a formula made inert by a leading apostrophe."""
     first = f"SUBSTR({column}, 1, 1)"
-    return (f"CASE WHEN {first} IN ('=', '+', '-', '@', CHR(9), CHR(13)) "
-            f"THEN '''' || {column} ELSE {column} END")
+    return (
+        f"CASE WHEN {first} IN ('=', '+', '-', '@', CHR(9), CHR(13)) "
+        f"THEN '''' || {column} ELSE {column} END"
+    )
 
 
-def score(summary: EngineSummary, fits: Fits, *, horizon: float = 12.0,
-          horizon_unit: str = "months", annual_discount_rate: float = 0.1,
-          gross_margin: float = 1.0, output: str | None = None,
-          output_table: str | None = None) -> ScoreTotals:
+def score(
+    summary: EngineSummary,
+    fits: Fits,
+    *,
+    horizon: float = 12.0,
+    horizon_unit: str = "months",
+    annual_discount_rate: float = 0.1,
+    gross_margin: float = 1.0,
+    output: str | None = None,
+    output_table: str | None = None,
+) -> ScoreTotals:
     """Score every customer of ``summary`` and write the table (columns as ``ltvxl clv``:
     customer, p_alive, expected_purchases, expected_spend, clv, churn_risk).
 
@@ -185,25 +213,44 @@ def score(summary: EngineSummary, fits: Fits, *, horizon: float = 12.0,
     if not (0 <= gross_margin <= 1):
         raise LtvxlError(f"gross_margin must be a fraction in [0, 1], got {gross_margin}")
     eng = summary.engine
-    table = scores(fits, summary.histogram, horizon=horizon, horizon_unit=horizon_unit,
-                   time_unit=summary.time_unit, annual_discount_rate=annual_discount_rate)
+    table = scores(
+        fits,
+        summary.histogram,
+        horizon=horizon,
+        horizon_unit=horizon_unit,
+        time_unit=summary.time_unit,
+        annual_discount_rate=annual_discount_rate,
+    )
     eng.register(sql.SCORES, table)
     query = sql.scored_query(spend_sql(fits), gross_margin, clv.RISK_BANDS)
     if output_table:
         write_table = getattr(eng, "write_table", None)
         if write_table is None:
-            raise LtvxlError("output_table (--output-table) needs the spark engine; "
-                             "give an output file instead")
+            raise LtvxlError(
+                "output_table (--output-table) needs the spark engine; give an output file instead"
+            )
         write_table(query, output_table)
     elif output:
         customer = _escaped("customer") if str(output).lower().endswith(".csv") else "customer"
         order = " ORDER BY q.customer" if eng.ordered_output else ""
-        eng.write(f"SELECT {customer} AS customer, p_alive, expected_purchases, expected_spend, "
-                  f"clv, churn_risk FROM ({query}) AS q{order}", str(output))
-    totals = eng.query(f"SELECT COUNT(*) AS n, SUM(expected_purchases) AS e, SUM(clv) AS v "
-                       f"FROM ({query}) AS q").iloc[0]
+        eng.write(
+            f"SELECT {customer} AS customer, p_alive, expected_purchases, expected_spend, "
+            f"clv, churn_risk FROM ({query}) AS q{order}",
+            str(output),
+        )
+    totals = eng.query(
+        f"SELECT COUNT(*) AS n, SUM(expected_purchases) AS e, SUM(clv) AS v FROM ({query}) AS q"
+    ).iloc[0]
     return ScoreTotals(int(totals["n"]), float(totals["e"]), float(totals["v"]))
 
 
-__all__ = ["ENGINES", "EngineSummary", "Fits", "ScoreTotals", "fit", "open_engine", "score",
-           "summarize"]
+__all__ = [
+    "ENGINES",
+    "EngineSummary",
+    "Fits",
+    "ScoreTotals",
+    "fit",
+    "open_engine",
+    "score",
+    "summarize",
+]

@@ -15,7 +15,7 @@ def quote_text(text: str) -> str:
 
 
 def output_format(output: str) -> str:
-    """"parquet" or "csv", from the output's name (a folder is written as Parquet)."""
+    """ "parquet" or "csv", from the output's name (a folder is written as Parquet)."""
     suffix = Path(output).suffix.lower()
     if suffix in (".parquet", ".pq", ""):
         return "parquet"

@@ -55,12 +55,18 @@ class DuckDBEngine(Engine):
     dialect = "duckdb"
     ordered_output = True
 
-    def __init__(self, memory_limit: str | None = None, threads: int | None = None,
-                 temp_directory: str | None = None) -> None:
+    def __init__(
+        self,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+        temp_directory: str | None = None,
+    ) -> None:
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - duckdb is a default dependency
-            raise LtvxlError("the duckdb engine needs the duckdb package: pip install duckdb") from exc
+            raise LtvxlError(
+                "the duckdb engine needs the duckdb package: pip install duckdb"
+            ) from exc
         self._duckdb = duckdb
         config: dict[str, Any] = {"preserve_insertion_order": False}
         if memory_limit:

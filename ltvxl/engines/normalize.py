@@ -37,8 +37,23 @@ def kind_of(type_name: str) -> str:
     t = type_name.strip().upper()
     if t.startswith(("DECIMAL", "NUMERIC")):
         return "float"
-    if t in ("TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-             "UINTEGER", "UBIGINT", "LONG", "SHORT", "BYTE", "INT64", "INT32"):
+    if t in (
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "INT",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "LONG",
+        "SHORT",
+        "BYTE",
+        "INT64",
+        "INT32",
+    ):
         return "int"
     if t in ("FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8"):
         return "float"
@@ -63,11 +78,15 @@ def id_expr(col: str, kind: str) -> str:
     if kind == "int":
         return f"CAST({c} AS VARCHAR)"
     if kind == "float":
-        return (f"CASE WHEN {c} = FLOOR({c}) AND ABS({c}) < 1e15 "
-                f"THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END")
+        return (
+            f"CASE WHEN {c} = FLOOR({c}) AND ABS({c}) < 1e15 "
+            f"THEN CAST(CAST({c} AS BIGINT) AS VARCHAR) ELSE CAST({c} AS VARCHAR) END"
+        )
     if kind == "text":
         return f"NULLIF(TRIM({c}), '')"
-    raise LtvxlError(f'id column "{col}" holds neither text nor numbers; name another with --id-col')
+    raise LtvxlError(
+        f'id column "{col}" holds neither text nor numbers; name another with --id-col'
+    )
 
 
 def _number_day(c: str) -> str:
@@ -82,7 +101,9 @@ def _number_day(c: str) -> str:
 
 def _text_date(c: str, date_format: str | None) -> str:
     if date_format:
-        return f"CAST(TRY_STRPTIME(TRIM({c}), '{date_format.replace(chr(39), chr(39) * 2)}') AS DATE)"
+        return (
+            f"CAST(TRY_STRPTIME(TRIM({c}), '{date_format.replace(chr(39), chr(39) * 2)}') AS DATE)"
+        )
     return f"CAST(TRY_CAST(TRIM({c}) AS TIMESTAMP) AS DATE)"
 
 
@@ -138,25 +159,27 @@ def normalized_select(cols: Columns) -> str:
 def bad_value_queries(cols: Columns) -> list[tuple[str, str, str]]:
     """(column, what, query) for each check that a present value could be read: the query
     returns one offending value as text, or no row."""
-    out = []
-    dk = cols.kinds[cols.date]
-    day = day_expr(cols.date, dk, cols.date_format)
-    out.append((cols.date, "is not a date", (
-        f"SELECT CAST({_q(cols.date)} AS VARCHAR) AS v FROM {SOURCE} "
-        f"WHERE {_q(cols.date)} IS NOT NULL AND {day} IS NULL LIMIT 1")))
+    date = _q(cols.date)
+    day = day_expr(cols.date, cols.kinds[cols.date], cols.date_format)
+    out = [(cols.date, "is not a date",
+            f"SELECT CAST({date} AS VARCHAR) AS v FROM {SOURCE} "
+            f"WHERE {date} IS NOT NULL AND {day} IS NULL LIMIT 1")]
     if cols.kinds[cols.amount] == "text":
-        amt = amount_expr(cols.amount, "text")
-        out.append((cols.amount, "is not a number", (
-            f"SELECT {_q(cols.amount)} AS v FROM {SOURCE} "
-            f"WHERE NULLIF(TRIM({_q(cols.amount)}), '') IS NOT NULL AND {amt} IS NULL LIMIT 1")))
+        amount = _q(cols.amount)
+        present = f"NULLIF(TRIM({amount}), '') IS NOT NULL"
+        out.append((cols.amount, "is not a number",
+                    f"SELECT {amount} AS v FROM {SOURCE} "
+                    f"WHERE {present} AND {amount_expr(cols.amount, 'text')} IS NULL LIMIT 1"))
     return out
 
 
 def bad_value_message(column: str, what: str, value: str, date_format: str | None) -> str:
     """The message for a value that cannot be read, with the option that fixes it."""
     if what == "is not a date":
-        hint = ("use ISO dates (2024-01-31), date-typed columns, or --date-format "
-                "with strptime codes such as %d/%m/%Y")
+        hint = (
+            "use ISO dates (2024-01-31), date-typed columns, or --date-format "
+            "with strptime codes such as %d/%m/%Y"
+        )
         if date_format:
             hint = f"it does not match --date-format {date_format}"
     else:

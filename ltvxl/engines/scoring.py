@@ -35,8 +35,12 @@ class Fits:
     notes: list[str] = field(default_factory=list)
 
 
-def fit(histogram: pd.DataFrame, spend_histogram: pd.DataFrame, model: str | None = None,
-        time_unit: str = "weeks") -> Fits:
+def fit(
+    histogram: pd.DataFrame,
+    spend_histogram: pd.DataFrame,
+    model: str | None = None,
+    time_unit: str = "weeks",
+) -> Fits:
     """Fit the purchase model and Gamma-Gamma on the engine's histograms.
 
     ``histogram``: columns frequency, recency, T, n; ``spend_histogram``:
@@ -46,8 +50,13 @@ def fit(histogram: pd.DataFrame, spend_histogram: pd.DataFrame, model: str | Non
     """
     mod = clv.model_module(model)
     h = histogram
-    purchases = mod.fit(h["frequency"].to_numpy(float), h["recency"].to_numpy(float),
-                        h["T"].to_numpy(float), h["n"].to_numpy(float), time_unit=time_unit)
+    purchases = mod.fit(
+        h["frequency"].to_numpy(float),
+        h["recency"].to_numpy(float),
+        h["T"].to_numpy(float),
+        h["n"].to_numpy(float),
+        time_unit=time_unit,
+    )
     x = spend_histogram["frequency"].to_numpy(float)
     m = spend_histogram["monetary_value"].to_numpy(float)
     w = spend_histogram["n"].to_numpy(float)
@@ -77,8 +86,15 @@ def spend_sql(fits: Fits, frequency: str = "s.frequency", value: str = "s.moneta
     return f"(({g!r} + {frequency} * {zbar}) * {p!r} / ({p!r} * {frequency} + {q - 1.0!r}))"
 
 
-def scores(fits: Fits, histogram: pd.DataFrame, *, horizon: float, horizon_unit: str,
-           time_unit: str, annual_discount_rate: float) -> pd.DataFrame:
+def scores(
+    fits: Fits,
+    histogram: pd.DataFrame,
+    *,
+    horizon: float,
+    horizon_unit: str,
+    time_unit: str,
+    annual_discount_rate: float,
+) -> pd.DataFrame:
     """P(alive), expected purchases over the horizon and their discounted sum (per unit of
     spend) for each distinct (frequency, recency, T) row of ``histogram``."""
     mod = clv.model_module(fits.purchases.model)
@@ -90,14 +106,18 @@ def scores(fits: Fits, histogram: pd.DataFrame, *, horizon: float, horizon_unit:
     ux, ut = pairs.columns
     purchases, disc = clv.discounted_purchases(
         lambda t: mod.alive_expected(fits.purchases, t, ux, ut),
-        horizon, horizon_unit=horizon_unit, time_unit=time_unit,
+        horizon,
+        horizon_unit=horizon_unit,
+        time_unit=time_unit,
         annual_discount_rate=annual_discount_rate,
     )
-    return pd.DataFrame({
-        "frequency": histogram["frequency"].to_numpy(),
-        "recency": tx,
-        "T": big_t,
-        "p_alive": p_alive,
-        "expected_purchases": purchases.take(pairs.inverse) * p_alive,
-        "discounted_purchases": disc.take(pairs.inverse) * p_alive,
-    })
+    return pd.DataFrame(
+        {
+            "frequency": histogram["frequency"].to_numpy(),
+            "recency": tx,
+            "T": big_t,
+            "p_alive": p_alive,
+            "expected_purchases": purchases.take(pairs.inverse) * p_alive,
+            "discounted_purchases": disc.take(pairs.inverse) * p_alive,
+        }
+    )

@@ -31,13 +31,17 @@ class SparkEngine(Engine):
     def __init__(self, master: str | None = None, session: Any = None) -> None:
         if session is None:
             if shutil.which("java") is None and not _java_home():
-                raise LtvxlError("the spark engine needs a Java runtime (17 or newer) on PATH "
-                                 "or in JAVA_HOME; install one, e.g. apt-get install "
-                                 "openjdk-17-jre-headless")
+                raise LtvxlError(
+                    "the spark engine needs a Java runtime (17 or newer) on PATH "
+                    "or in JAVA_HOME; install one, e.g. apt-get install "
+                    "openjdk-17-jre-headless"
+                )
             try:
                 from pyspark.sql import SparkSession
             except ImportError as exc:
-                raise LtvxlError("the spark engine needs PySpark: pip install 'ltvxl[spark]'") from exc
+                raise LtvxlError(
+                    "the spark engine needs PySpark: pip install 'ltvxl[spark]'"
+                ) from exc
             builder = SparkSession.builder.appName("ltvxl")
             builder = builder.master(master or "local[2]")
             builder = builder.config("spark.sql.session.timeZone", "UTC")
