@@ -142,3 +142,42 @@ def test_p_alive_uses_each_customers_rates(apparel, apparel_fit):
     params = covariates.group_params(apparel_fit, d.matrix[:1])[0]
     first = paretonbd.p_alive(params, s["frequency"][:1], s["recency"][:1], s["T"][:1])
     assert p[0] == pytest.approx(float(first[0]), rel=1e-12)
+
+
+def test_predictions_per_customer(apparel, apparel_fit):
+    from ltvxl.models import clv
+
+    s, d = apparel
+    opts = dict(horizon=12, horizon_unit="months", time_unit="weeks", annual_discount_rate=0.1)
+    table = covariates.predict(apparel_fit, s, d.matrix, **opts)
+    assert list(table["customer"]) == list(s["customer"])
+    p = covariates.p_alive(apparel_fit, s["frequency"], s["recency"], s["T"], d.matrix)
+    assert np.allclose(table["p_alive"], p, rtol=1e-12)
+    # the customers of one covariate group get the plain model's predictions at its rates
+    rows = np.flatnonzero((d.matrix == d.matrix[0]).all(axis=1))
+    params = covariates.group_params(apparel_fit, d.matrix[:1])[0]
+    plain = clv.predict(s, model="pnbd", purchases_fit=apparel_fit.plain, **opts)
+    alone = clv.predict(s.iloc[rows], model="pnbd", purchases_fit=params,
+                        spend_fit=plain.spend_fit, **opts).table
+    assert np.allclose(table["expected_purchases"].to_numpy()[rows],
+                       alone["expected_purchases"], rtol=1e-12)
+    assert np.allclose(table["clv"].to_numpy()[rows], alone["clv"], rtol=1e-12)
+    # channel 1 buys more (purchase coefficient 0.62): more expected purchases on average
+    ch = d.matrix[:, d.names.index("Channel")] == 1
+    assert table["expected_purchases"][ch].mean() > table["expected_purchases"][~ch].mean()
+
+
+def test_cli_clv_with_covariates(tmp_path, capsys):
+    from ltvxl.cli import main
+
+    out = tmp_path / "clv.csv"
+    args = ["clv", str(DATA / "apparelTrans.csv"), "--as-of", "2006-12-31", "-o", str(out)]
+    assert main([*args, "--covariates", str(DATA / "apparelStaticCov.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "purchase: Channel" in text and "LR 54.07 on 4 df" in text
+    table = pd.read_csv(out)
+    assert len(table) == 600 and table["clv"].notna().all()
+    short = tmp_path / "short.csv"
+    pd.read_csv(DATA / "apparelStaticCov.csv").iloc[:-1].to_csv(short, index=False)
+    assert main([*args, "--covariates", str(short)]) == 1
+    assert '1 customers have no covariate row (first: "600")' in capsys.readouterr().err

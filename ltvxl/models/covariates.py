@@ -235,3 +235,33 @@ def p_alive(cov: CovariateFit, frequency: Any, recency: Any, T: Any, matrix: np.
         rows = inverse == g
         out[rows] = paretonbd.p_alive(params, x[rows], tx[rows], big_t[rows])
     return out
+
+
+def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **options: Any
+            ) -> pd.DataFrame:
+    """The per-customer table of :func:`ltvxl.models.clv.predict` (customer, p_alive,
+    expected_purchases, expected_spend, clv, churn_risk), each customer at her own
+    (alpha_i, beta_i); spend from one Gamma-Gamma fit on all customers. ``options`` are
+    those of :func:`ltvxl.models.clv.predict` (horizon, horizon_unit, time_unit,
+    annual_discount_rate, gross_margin)."""
+    from . import clv
+
+    if matrix.shape[0] != len(summary):
+        raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {len(summary)} customers")
+    overall = clv.predict(summary, model="pnbd", purchases_fit=cov.plain, **options)
+    spend = overall.table["expected_spend"].to_numpy(float)
+    vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    parts = []
+    for g, params in enumerate(group_params(cov, vectors)):
+        rows = np.flatnonzero(inverse == g)
+        fit = FitResult("Pareto/NBD", params, {}, cov.fit.log_likelihood, float(rows.size),
+                        rows.size, cov.fit.converged, cov.fit.status, cov.fit.iterations)
+        part = clv.predict(summary.iloc[rows], model="pnbd", purchases_fit=fit,
+                           spend_fit=overall.spend_fit,
+                           spend_fallback=overall.spend_fit is None, **options).table
+        own = part["expected_spend"].to_numpy(float)
+        part = part.assign(expected_spend=spend[rows],
+                           clv=part["clv"].to_numpy(float) * spend[rows] / own)
+        parts.append(part.set_axis(rows))
+    return pd.concat(parts).sort_index().reset_index(drop=True)
