@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.D
     from ..models import clv, covariates
 
     name = clv.model_module(args.model).NAME
-    model = next((k for k, link in covariates.LINKS.items() if link.module.NAME == name), None)
+    model = next((k for k, link in covariates.LINKS.items() if name == link.module.NAME), None)
     if model is None:
         raise LtvxlError(f"--covariates works with Pareto/NBD and BG/NBD, not {name}")
     table, unused = read_covariates(args.covariates, summary.table["customer"].to_numpy())
