@@ -15,6 +15,7 @@ from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
+from . import covariates_clv, engine_clv
 from .assumptions import add_options, from_args
 
 TIME_UNIT = "weeks"
@@ -53,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--date-col", help="column of transaction dates")
     parser.add_argument("--amount-col", help="column of amounts")
     parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    engine_clv.add_arguments(parser)
+    covariates_clv.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -62,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     from ..transactions import read_transactions
     from ..transactions.summary import customer_summary
 
+    given = from_args(args)
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        return engine_clv.run(args, engine, TIME_UNIT, _print_fit)
     if args.transactions is None:
         from ..sample_data import load_sample_transactions
 
@@ -71,23 +78,18 @@ def run(args: argparse.Namespace) -> int:
             args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
-    given = from_args(args)
-    pred = clv.predict(
-        summary.table,
-        model=args.model,
-        horizon=given.horizon_months,
-        horizon_unit="months",
-        time_unit=TIME_UNIT,
-        annual_discount_rate=given.annual_discount_rate,
-        gross_margin=given.gross_margin,
-    )
-    fit = pred.purchases_fit
+    options = dict(horizon=given.horizon_months, horizon_unit="months", time_unit=TIME_UNIT,
+                   annual_discount_rate=given.annual_discount_rate,
+                   gross_margin=given.gross_margin)
+    pred = clv.predict(summary.table, model=args.model, **options)
     table = pred.table.copy()
+    if args.covariates:
+        table = covariates_clv.run(args, summary, options)
+    fit = pred.purchases_fit
+    expected = table["expected_purchases"].to_numpy(float)
     table["fit_status"] = fit_state(fit)
-    table["flag"] = far_flags(summary.table, table["expected_purchases"].to_numpy(float),
-                              given.horizon_months, TIME_UNIT)
-    found = doubts(summary.table, fit, table["expected_purchases"].to_numpy(float),
-                   given.horizon_months)
+    table["flag"] = far_flags(summary.table, expected, given.horizon_months, TIME_UNIT)
+    found = doubts(summary.table, fit, expected, given.horizon_months)
     more = [d.kind for d in found if d.kind not in ("boundary", "not converged")]
     if more:
         table["fit_status"] = table["fit_status"] + "; " + "; ".join(more)
