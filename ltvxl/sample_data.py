@@ -87,7 +87,7 @@ def write_sample(path: str | Path = SAMPLE_PATH, seed: int = SEED) -> Path:
 
 def load_sample_transactions():  # -> TransactionLog (imported lazily)
     """The built-in sample as a :class:`~ltvxl.transactions.TransactionLog` (channel kept)."""
-    from .transactions.log import read_transactions
+    from .transactions import read_transactions
 
     return read_transactions(SAMPLE_PATH)
 

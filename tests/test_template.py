@@ -12,7 +12,7 @@ import pytest
 
 from ltvxl import unit_economics as ue
 from ltvxl.sample_data import SAMPLE_PATH
-from ltvxl.transactions.log import read_transactions
+from ltvxl.transactions import read_transactions
 from ltvxl.transactions.stats import ltv_stats
 from ltvxl.workbook.template import TEMPLATE_PATH, build_template
 

@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Fit, predict, write the CSV and print the fits."""
-    from ltvxl.transactions.log import read_transactions
+    from ltvxl.transactions import read_transactions
     from ltvxl.transactions.summary import customer_summary
 
     if args.transactions is None:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
     pred = clv.predict(
-        summary,
+        summary.table,
         model=args.model,
         horizon=args.horizon,
         horizon_unit=args.horizon_unit,
@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             _print_fit(fit)
     if pred.spend_note:
         print(f"Gamma-Gamma: {pred.spend_note}")
-    for note in summary.attrs.get("notes", []):
+    for note in summary.notes:
         print(f"data: {note}")
     t = pred.table
     print(

@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from ltvxl.a1 import col_letters
 from ltvxl.example import UnitEconomicsInputs
 
 from .refresh import RefreshResult, refresh
-from .xlsx import col_letters
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "templates" / "ltv_template.xlsx"
 """Where ``ltvxl template`` writes in a source checkout."""
@@ -106,7 +106,7 @@ class TransactionsData:
 def sample_transactions() -> TransactionsData:
     """The built-in sample log (ltvxl/data/sample_transactions.csv)."""
     from ltvxl.sample_data import SAMPLE_PATH
-    from ltvxl.transactions.log import read_transactions
+    from ltvxl.transactions import read_transactions
 
     return from_log(read_transactions(SAMPLE_PATH), "channel")
 
