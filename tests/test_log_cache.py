@@ -77,3 +77,13 @@ def test_only_the_most_recent_logs_are_kept(parses):
     assert len(_logs._LOGS) == _logs.LOG_CACHE_SIZE
     _logs.log_of(ids, dates, [[1.0]] * 3)  # the oldest was dropped: parsed again
     assert len(parses) == _logs.LOG_CACHE_SIZE + 3
+
+
+def test_a_range_changed_in_place_is_parsed_again(parses):
+    # the same list objects with other contents: the key is the content, not the object
+    ids, dates, amounts = _cells()
+    before = udfs.LTV_STATS(ids, dates, amounts, None, None)
+    amounts[1][0] = 200.0
+    after = udfs.LTV_STATS(ids, dates, amounts, None, None)
+    assert len(parses) == 2
+    assert before != after
