@@ -181,3 +181,46 @@ def test_cli_clv_with_covariates(tmp_path, capsys):
     pd.read_csv(DATA / "apparelStaticCov.csv").iloc[:-1].to_csv(short, index=False)
     assert main([*args, "--covariates", str(short)]) == 1
     assert '1 customers have no covariate row (first: "600")' in capsys.readouterr().err
+
+
+def test_bgnbd_recovers_coefficients_from_simulated_data():
+    """BG/NBD: alpha_i = alpha_0 exp(-g_p x), a_i, b_i = a_0, b_0 exp(g_d x)."""
+    rng = np.random.default_rng(8)
+    n = 6000
+    paid = rng.random(n) < 0.4
+    gp, gd = 0.5, 0.7
+    r, alpha0, a0, b0 = 0.7, 8.0, 0.6, 2.5
+    big_t = rng.uniform(30, 80, n)
+    frames = []
+    for flag in (False, True):
+        rows = paid == flag
+        shift = float(flag)
+        frames.append(simulate.bgnbd(r, alpha0 * np.exp(-gp * shift), a0 * np.exp(gd * shift),
+                                     b0 * np.exp(gd * shift), big_t[rows], seed=rng)
+                      .assign(paid=shift))
+    data = pd.concat(frames, ignore_index=True)
+    d = covariates.design(data[["paid"]])
+    cov = covariates.fit(data["frequency"], data["recency"], data["T"], d, model="bgnbd")
+    fit = cov.fit
+    assert fit.converged, fit.status
+    assert list(fit.params)[:4] == ["r", "alpha", "a", "b"]
+    for name, value in (("purchase: paid", gp), ("dropout: paid", gd)):
+        assert abs(fit.params[name] - value) < 3.5 * fit.std_errors[name], name
+    p = covariates.p_alive(cov, data["frequency"], data["recency"], data["T"], d.matrix)
+    assert np.all((p >= 0) & (p <= 1))
+
+
+def test_bgnbd_gradient_equals_finite_differences(apparel):
+    s, d = apparel
+    x, tx, big_t = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    link = covariates.LINKS["bgnbd"]
+    groups = covariates._groups(x, tx, big_t, d.matrix, link.module)
+    theta = np.array([np.log(1.5), np.log(50.0), np.log(0.5), np.log(3.0), 0.3, 0.6, -0.4, 0.2])
+    _, g = covariates._negll(theta, groups, 2, True, True, link)
+    h = 1e-6
+    for i in range(theta.size):
+        e = np.zeros(theta.size)
+        e[i] = h
+        num = (covariates._negll(theta + e, groups, 2, True, True, link)[0]
+               - covariates._negll(theta - e, groups, 2, True, True, link)[0]) / (2 * h)
+        assert g[i] == pytest.approx(num, rel=1e-5, abs=1e-4), i

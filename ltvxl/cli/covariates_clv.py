@@ -1,4 +1,4 @@
-"""``ltvxl clv --covariates FILE``: Pareto/NBD with each customer's covariates.
+"""``ltvxl clv --covariates FILE``: Pareto/NBD or BG/NBD with each customer's covariates.
 
 The file (CSV or XLSX) has a header row, the customer id in its first column
 and one column per covariate (numbers, or categories such as a channel, which
@@ -62,14 +62,16 @@ def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int
 
 def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.DataFrame:
     """Fit with covariates, print the coefficients and the test; the per-customer table."""
-    from ..models import covariates
+    from ..models import clv, covariates
 
-    if str(getattr(args, "model", "pnbd")).lower() not in ("pnbd", "pareto/nbd", "paretonbd"):
-        raise LtvxlError("--covariates works with the Pareto/NBD model (--model pnbd)")
+    name = clv.model_module(args.model).NAME
+    model = next((k for k, link in covariates.LINKS.items() if name == link.module.NAME), None)
+    if model is None:
+        raise LtvxlError(f"--covariates works with Pareto/NBD and BG/NBD, not {name}")
     table, unused = read_covariates(args.covariates, summary.table["customer"].to_numpy())
     design = covariates.design(table)
     t = summary.table
-    cov = covariates.fit(t["frequency"], t["recency"], t["T"], design,
+    cov = covariates.fit(t["frequency"], t["recency"], t["T"], design, model=model,
                          time_unit=options["time_unit"])
     fit = cov.fit
     refs = ", ".join(f"{k}={v}" for k, v in design.references.items())

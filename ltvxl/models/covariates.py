@@ -1,6 +1,6 @@
-"""Static covariates (channel, persona, gender...) in the Pareto/NBD purchase and dropout processes.
+"""Static covariates (channel, persona, gender...) in the purchase and dropout processes.
 
-As in CLVTools: customer i with covariates x_i has
+As in CLVTools: customer i with covariates x_i has, in Pareto/NBD,
 
     alpha_i = alpha_0 exp(-gamma_purchase' x_i),   beta_i = beta_0 exp(-gamma_dropout' x_i),
 
@@ -8,7 +8,9 @@ so her mean purchase rate r / alpha_i is exp(gamma_purchase' x_i) times the
 reference customer's (a positive purchase coefficient means more purchases:
 exp(gamma) is a rate ratio) and her mean dropout rate s / beta_i is
 exp(gamma_dropout' x_i) times the reference's (a positive dropout coefficient
-means shorter lifetimes). r and s are shared by all customers.
+means shorter lifetimes). r and s are shared by all customers. In BG/NBD,
+alpha_i likewise, and a_i = a_0 exp(gamma_dropout' x_i), b_i = b_0
+exp(gamma_dropout' x_i) (:data:`LINKS`).
 
 Categories are one-hot encoded against a named reference level (the most
 frequent, unless given); coefficients are named ``purchase: Channel=Instagram``
@@ -17,9 +19,9 @@ and ``dropout: Channel=Instagram`` (``purchase: Gender`` for a number).
 How the likelihood is computed: customers with the same covariate vector
 share (alpha_i, beta_i), so the log-likelihood is the sum over the distinct
 covariate vectors of the plain Pareto/NBD log-likelihood of their customers at
-that group's (alpha_g, beta_g), evaluated by :func:`ltvxl.models.paretonbd.negll`
-with its series and analytic gradient; the gradient with respect to the
-coefficients follows by the chain rule (d log alpha_g / d gamma = -x_g). This
+that group's parameters, evaluated by the plain model's ``negll`` with its
+series and analytic gradient; the gradient with respect to the coefficients
+follows by the chain rule (d log alpha_g / d gamma = -x_g, and so on). This
 keeps every numerical safeguard of the plain model, and costs one plain
 evaluation per group: numeric covariates with many distinct values must be
 binned (:data:`MAX_GROUPS`).
@@ -37,13 +39,30 @@ import pandas as pd
 
 from ltvxl.errors import LtvxlError
 
-from . import paretonbd
+from . import bgnbd, paretonbd
 from .base import FitResult, compress, fit_mle
 
 MAX_GROUPS = 2000
 """Most distinct covariate vectors a fit takes (each costs one plain likelihood evaluation)."""
 
 PURCHASE, DROPOUT = "purchase", "dropout"
+
+
+@dataclass(frozen=True)
+class Link:
+    """How covariates enter a model: for each process, (index of a log-parameter, sign):
+    log theta_i = log theta_0 + sign * gamma' x_i."""
+
+    module: Any
+    purchase: tuple[tuple[int, int], ...]
+    dropout: tuple[tuple[int, int], ...]
+
+
+LINKS = {
+    "pnbd": Link(paretonbd, purchase=((1, -1),), dropout=((3, -1),)),
+    "bgnbd": Link(bgnbd, purchase=((1, -1),), dropout=((2, 1), (3, 1))),
+}
+"""The models that take covariates, by short name."""
 
 
 @dataclass(frozen=True)
@@ -103,6 +122,8 @@ class CovariateFit:
     lr_statistic: float
     lr_df: int
     lr_p_value: float
+    model: str = "pnbd"
+    """Short name of the model (a key of :data:`LINKS`)."""
 
     @property
     def coefficients(self) -> dict[str, float]:
@@ -118,7 +139,8 @@ class _Groups:
     inverse: np.ndarray
 
 
-def _groups(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, matrix: np.ndarray) -> _Groups:
+def _groups(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, matrix: np.ndarray,
+            module: Any = paretonbd) -> _Groups:
     vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     if len(vectors) > MAX_GROUPS:
@@ -130,29 +152,34 @@ def _groups(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, matrix: np.ndarray
     for g in range(len(vectors)):
         rows = inverse == g
         comp = compress((x[rows], tx[rows], big_t[rows]))
-        data.append(paretonbd.Data(*comp.columns, comp.weights))
+        data.append(module.Data(*comp.columns, comp.weights))
     return _Groups(vectors, data, inverse)
 
 
-def _negll(theta: np.ndarray, groups: _Groups, k: int, purchase: bool, dropout: bool):
-    """Total negative log-likelihood and gradient in (log r, log alpha_0, log s, log beta_0,
-    purchase coefficients, dropout coefficients)."""
+def _negll(theta: np.ndarray, groups: _Groups, k: int, purchase: bool, dropout: bool,
+           link: Link = LINKS["pnbd"]):
+    """Total negative log-likelihood and gradient in (the model's log-parameters at the
+    reference, purchase coefficients, dropout coefficients)."""
     base = theta[:4]
-    gt = theta[4:4 + k] if purchase else np.zeros(k)
-    gl = theta[4 + k * purchase:] if dropout else np.zeros(k)
+    parts = []
+    at = 4
+    for used, pairs in ((purchase, link.purchase), (dropout, link.dropout)):
+        if used:
+            parts.append((theta[at:at + k], pairs, slice(at, at + k)))
+            at += k
     total = 0.0
     grad = np.zeros_like(theta)
     for vec, data in zip(groups.vectors, groups.data, strict=True):
         th = base.copy()
-        th[1] -= float(gt @ vec)
-        th[3] -= float(gl @ vec)
-        f, g = paretonbd.negll(th, data)
+        for gamma, pairs, _ in parts:
+            shift = float(gamma @ vec)
+            for i, sign in pairs:
+                th[i] += sign * shift
+        f, g = link.module.negll(th, data)
         total += f
         grad[:4] += g
-        if purchase:
-            grad[4:4 + k] -= g[1] * vec
-        if dropout:
-            grad[4 + k * purchase:] -= g[3] * vec
+        for _, pairs, where in parts:
+            grad[where] += sum(sign * g[i] for i, sign in pairs) * vec
     return total, grad
 
 
@@ -163,9 +190,11 @@ def fit(
     covariates: Design,
     *,
     processes: Sequence[str] = (PURCHASE, DROPOUT),
+    model: str = "pnbd",
     time_unit: str = "weeks",
 ) -> CovariateFit:
-    """Fit Pareto/NBD with covariates in ``processes`` ("purchase", "dropout" or both).
+    """Fit ``model`` ("pnbd": Pareto/NBD, "bgnbd": BG/NBD) with covariates in
+    ``processes`` ("purchase", "dropout" or both).
 
     ``frequency``, ``recency``, ``T``: one value per customer, as for the plain fit, in
     the order of ``covariates.matrix``'s rows. Returns the fit (coefficients with
@@ -181,17 +210,20 @@ def fit(
     procs = tuple(p for p in (PURCHASE, DROPOUT) if p in processes)
     if not procs:
         raise LtvxlError('processes must name "purchase", "dropout" or both')
-    groups = _groups(x, tx, big_t, matrix)
-    plain = paretonbd.fit(x, tx, big_t, time_unit=time_unit)
+    if model not in LINKS:
+        raise LtvxlError(f'covariates work with {", ".join(LINKS)}; got "{model}"')
+    link = LINKS[model]
+    groups = _groups(x, tx, big_t, matrix, link.module)
+    plain = link.module.fit(x, tx, big_t, time_unit=time_unit)
     k = matrix.shape[1]
     purchase, dropout = PURCHASE in procs, DROPOUT in procs
-    names = ["r", "alpha", "s", "beta"]
+    names = list(link.module.PARAMS)
     for proc in procs:
         names += [f"{proc}: {n}" for n in covariates.names]
     start = np.concatenate([np.log(plain.values()), np.zeros(k * len(procs))])
     raw = fit_mle(
-        "Pareto/NBD with covariates", names,
-        lambda th: _negll(th, groups, k, purchase, dropout),
+        f"{link.module.NAME} with covariates", names,
+        lambda th: _negll(th, groups, k, purchase, dropout, link),
         start, float(x.size), sum(d.x.size for d in groups.data), time_unit=time_unit,
     )  # fmt: skip
     # fit_mle reports exp(theta) with delta-method errors: the coefficients are theta itself
@@ -209,31 +241,35 @@ def fit(
 
     stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
     df = k * len(procs)
-    return CovariateFit(result, plain, covariates, procs, stat, df, float(chi2.sf(stat, df)))
+    return CovariateFit(result, plain, covariates, procs, stat, df, float(chi2.sf(stat, df)),
+                        model)
 
 
 def group_params(cov: CovariateFit, matrix: np.ndarray) -> list[dict[str, float]]:
-    """Per customer row of ``matrix``: the plain-model parameters (r, alpha_i, s, beta_i)."""
+    """Per row of ``matrix``: the plain model's parameters at that covariate vector."""
+    link = LINKS[cov.model]
     p = cov.fit.params
-    names = cov.design.names
-    gt = np.array([p.get(f"{PURCHASE}: {n}", 0.0) for n in names])
-    gl = np.array([p.get(f"{DROPOUT}: {n}", 0.0) for n in names])
-    alpha = p["alpha"] * np.exp(-(matrix @ gt))
-    beta = p["beta"] * np.exp(-(matrix @ gl))
-    return [{"r": p["r"], "alpha": a, "s": p["s"], "beta": b}
-            for a, b in zip(alpha, beta, strict=True)]
+    names = link.module.PARAMS
+    logs = np.tile(np.log([p[n] for n in names]), (matrix.shape[0], 1))
+    for proc, pairs in ((PURCHASE, link.purchase), (DROPOUT, link.dropout)):
+        gamma = np.array([p.get(f"{proc}: {n}", 0.0) for n in cov.design.names])
+        shift = matrix @ gamma
+        for i, sign in pairs:
+            logs[:, i] += sign * shift
+    return [dict(zip(names, np.exp(row).tolist(), strict=True)) for row in logs]
 
 
 def p_alive(cov: CovariateFit, frequency: Any, recency: Any, T: Any, matrix: np.ndarray
             ) -> np.ndarray:
-    """P(alive) of each customer at her own (alpha_i, beta_i)."""
+    """P(alive) of each customer at her own parameters."""
     x, tx, big_t = (np.asarray(v, float) for v in (frequency, recency, T))
     vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     out = np.empty(x.size)
+    module = LINKS[cov.model].module
     for g, params in enumerate(group_params(cov, vectors)):
         rows = inverse == g
-        out[rows] = paretonbd.p_alive(params, x[rows], tx[rows], big_t[rows])
+        out[rows] = module.p_alive(params, x[rows], tx[rows], big_t[rows])
     return out
 
 
@@ -241,23 +277,23 @@ def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **opti
             ) -> pd.DataFrame:
     """The per-customer table of :func:`ltvxl.models.clv.predict` (customer, p_alive,
     expected_purchases, expected_spend, clv, churn_risk), each customer at her own
-    (alpha_i, beta_i); spend from one Gamma-Gamma fit on all customers. ``options`` are
+    parameters; spend from one Gamma-Gamma fit on all customers. ``options`` are
     those of :func:`ltvxl.models.clv.predict` (horizon, horizon_unit, time_unit,
     annual_discount_rate, gross_margin)."""
     from . import clv
 
     if matrix.shape[0] != len(summary):
         raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {len(summary)} customers")
-    overall = clv.predict(summary, model="pnbd", purchases_fit=cov.plain, **options)
+    overall = clv.predict(summary, model=cov.model, purchases_fit=cov.plain, **options)
     spend = overall.table["expected_spend"].to_numpy(float)
     vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     parts = []
     for g, params in enumerate(group_params(cov, vectors)):
         rows = np.flatnonzero(inverse == g)
-        fit = FitResult("Pareto/NBD", params, {}, cov.fit.log_likelihood, float(rows.size),
+        fit = FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, float(rows.size),
                         rows.size, cov.fit.converged, cov.fit.status, cov.fit.iterations)
-        part = clv.predict(summary.iloc[rows], model="pnbd", purchases_fit=fit,
+        part = clv.predict(summary.iloc[rows], model=cov.model, purchases_fit=fit,
                            spend_fit=overall.spend_fit,
                            spend_fallback=overall.spend_fit is None, **options).table
         own = part["expected_spend"].to_numpy(float)
