@@ -174,6 +174,7 @@ def _read_back(summary: ReportSummary) -> None:
     def cell(r: int, c: int) -> Any:
         return rows[r - 1][c - 1] if r <= len(rows) and c <= len(rows[r - 1]) else None
 
+    _last_period(summary, cell)
     if not str(cell(HEADLINE_ROW - 1, 4) or "").startswith("Headline"):
         return
     for r in range(HEADLINE_ROW, HEADLINE_ROW + 12):
@@ -191,13 +192,29 @@ def _read_back(summary: ReportSummary) -> None:
                 summary.segments.append((str(name), cell(r, 2), cell(r, 4), cell(r, 5)))
 
 
+def _last_period(summary: ReportSummary, cell: Callable[[int, int], Any]) -> None:
+    """The Dashboard's last-period block (the Trend sheet's last row and its change)."""
+    from .workbook.template import LAST_PERIOD_ROW
+
+    rows = {str(cell(r, 1)): cell(r, 2) for r in range(LAST_PERIOD_ROW + 1, LAST_PERIOD_ROW + 6)
+            if str(cell(r, 1) or "").startswith("last period: ")}
+    period = rows.pop("last period: period", None)
+    if not period:
+        return
+    for label, value in rows.items():
+        if isinstance(value, float):
+            summary.figures[f"{period} {label.removeprefix('last period: ')}"] = value
+
+
 def print_summary(summary: ReportSummary, stream: Any = None) -> None:
     """The short summary ``ltvxl report`` prints."""
     out = stream or sys.stdout
     print(f"ltvxl report: {summary.transactions:,} transactions from {summary.source}", file=out)
     width = max((len(k) for k in summary.figures), default=10)
     for label, value in summary.figures.items():
-        if isinstance(value, float) and ("margin" in label or "rate" in label):
+        if isinstance(value, float) and " vs " in label:
+            shown = f"{value:+.1%}"
+        elif isinstance(value, float) and ("margin" in label or "rate" in label):
             shown = f"{value:.1%}"
         elif isinstance(value, float):
             shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
