@@ -27,7 +27,7 @@ _NAMES = {
     "rfm_table": "rfm",
     "LtvStats": "stats",
     "ltv_stats": "stats",
-    "TIME_UNITS": "summary",
+    "TIME_UNITS": "choices",
     "customer_summary": "summary",
     "value_tiers": "tiers",
 }
