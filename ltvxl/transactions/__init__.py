@@ -14,6 +14,7 @@ from __future__ import annotations
 from .cohorts import cohort_table
 from .groups import group_comparison
 from .log import TransactionLog
+from .options import ReadOptions
 from .readers import read_transactions
 from .rfm import rfm_summary, rfm_table
 from .stats import LtvStats, ltv_stats
@@ -23,6 +24,7 @@ from .tiers import value_tiers
 __all__ = [
     "TIME_UNITS",
     "LtvStats",
+    "ReadOptions",
     "TransactionLog",
     "cohort_table",
     "customer_summary",
