@@ -283,7 +283,7 @@ def test_csv_blank_lines_and_explicit_columns(tmp_path):
 def test_column_detection_messages():
     assert find_roles(["CustomerID", "InvoiceDate", "Sales"]) == {
         "id": "CustomerID", "date": "InvoiceDate", "amount": "Sales"}
-    with pytest.raises(LtvxlError, match="cannot tell which column holds the amount.*"
+    with pytest.raises(LtvxlError, match=r"cannot tell which column holds the amount.*"
                        "--quantity-col, --price-col"):
         find_roles(["customer_id", "date", "qty"])
     with pytest.raises(LtvxlError, match='amount_col "x" is not a column'):

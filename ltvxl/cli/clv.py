@@ -14,6 +14,7 @@ from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
+from .reading import add_read_arguments, read_options
 
 TIME_UNIT = "weeks"
 
@@ -70,10 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="gross margin as a fraction (default: 1, a revenue CLV)",
     )
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
-    parser.add_argument("--id-col", help="column of customer ids")
-    parser.add_argument("--date-col", help="column of transaction dates")
-    parser.add_argument("--amount-col", help="column of amounts")
-    parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    add_read_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -87,9 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
         log = load_sample_transactions()
     else:
-        log = read_transactions(
-            args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
-        )
+        log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
+        print(log.columns_line)
     summary = customer_summary(log, args.as_of, TIME_UNIT)
     pred = clv.predict(
         summary.table,
