@@ -125,6 +125,7 @@ def write_report(
                                              channel_col, sheet, read)
     say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
     data = from_log(log, channel)
+    data.columns = log.columns_line
     if template is None:
         result = build_template(output, data, inputs, progress=say)
     else:

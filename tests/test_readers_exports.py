@@ -253,3 +253,47 @@ def test_online_retail_ii_both_sheets():
         per[str(int(cid))] += a
     got = dict(zip(log.customers, np.bincount(log.codes, weights=log.amounts), strict=True))
     assert max(abs(got[k] - v) for k, v in per.items()) < 1e-6
+
+
+def test_worksheet_functions_take_an_optional_range_of_order_ids():
+    from ltvxl import udfs
+
+    def col(*values):
+        return [[v] for v in values]
+
+    ids = col("customer", "A", "A", "A", "B")
+    dates = col("date", 45000.0, 45000.0, 45010.0, 45001.0)
+    amounts = col("amount", 10.0, 5.0, 20.0, 7.0)
+    orders = col("order", "1", "1", "2", "3")  # A's first two lines are one order
+    stats = dict(map(tuple, udfs.LTV_STATS(ids, dates, amounts, None, None, orders)[1:]))
+    assert stats["purchases"] == 3 and stats["revenue (returns netted)"] == 42
+    assert dict(map(tuple, udfs.LTV_STATS(ids, dates, amounts)[1:]))["purchases"] == 4
+    table = udfs.LTV_CUSTOMERS(ids, dates, amounts, None, None, orders)
+    assert [r[3] for r in table[1:]] == [2.0, 1.0]  # orders of A and B
+    rfm = udfs.RFM_SEGMENTS(ids, dates, amounts, None, orders)
+    assert [r[2] for r in rfm[1:]] == [2.0, 1.0]
+    groups = udfs.LTV_BY_GROUP(col("g", "x", "x", "x", "y"), ids, dates, amounts, None, None,
+                               orders)
+    assert [r[2] for r in groups[1:]] == [2.0, 1.0, 3.0]
+    out = udfs.LTV_STATS(ids, dates, amounts, None, None, col("order", "1", "1"))
+    assert isinstance(out, str) and out.startswith("#VALUE!")
+
+
+def test_report_prints_and_places_the_columns_line(tmp_path, capsys):
+    from python_calamine import CalamineWorkbook
+
+    from ltvxl.cli import main
+
+    path = tmp_path / "lines.csv"
+    lines = ["InvoiceNo;CustomerID;InvoiceDate;Quantity;UnitPrice"]
+    for c, o, d, a in ROWS:
+        lines.append(f"{o};{c};{d:%d.%m.%Y};2;{a / 2:.3f}")
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(path), "-o", str(out), "--dayfirst"]) == 0
+    printed = capsys.readouterr().out
+    line = ("columns: id=CustomerID, date=InvoiceDate (day-first), amount=Quantity x UnitPrice, "
+            "order=InvoiceNo [semicolon-delimited]")
+    assert line in printed.splitlines()
+    dash = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Dashboard").to_python()
+    assert dash[2][0] == line
