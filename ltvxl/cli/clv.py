@@ -14,6 +14,7 @@ from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
+from . import engine_clv
 from .reading import add_read_arguments, read_options
 
 TIME_UNIT = "weeks"
@@ -72,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
     add_read_arguments(parser)
+    engine_clv.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -80,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     from ..transactions import read_transactions
     from ..transactions.summary import customer_summary
 
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        return engine_clv.run(args, engine, TIME_UNIT, _print_fit)
     if args.transactions is None:
         from ..sample_data import load_sample_transactions
 
