@@ -126,6 +126,23 @@ def find_roles(columns: Sequence[str], given: Mapping[str, str | None] | None = 
     return chosen
 
 
+def detect_columns(
+    columns: Sequence[str],
+    id_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+) -> tuple[str, str, str]:
+    """The id, date and amount column names (for readers that take an amount column only,
+    such as the engines): those given, else detected as :func:`find_roles` does."""
+    roles = find_roles(columns, {"id": id_col, "date": date_col, "amount": amount_col})
+    if "amount" not in roles:
+        raise LtvxlError(
+            f"cannot tell which column holds the amount; columns are {', '.join(columns)}: "
+            "name it with amount_col= (--amount-col in the ltvxl command)"
+        )
+    return roles["id"], roles["date"], roles["amount"]
+
+
 def extra_names(columns: Sequence[str], used: Sequence[str],
                 extra_cols: Sequence[str] | None) -> list[str]:
     """The further columns to keep: ``extra_cols`` (checked), or every column not used."""
