@@ -14,7 +14,7 @@ from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
-from . import engine_clv
+from . import covariates_clv, engine_clv
 from .reading import add_read_arguments, read_options
 
 TIME_UNIT = "weeks"
@@ -74,6 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
     add_read_arguments(parser)
     engine_clv.add_arguments(parser)
+    covariates_clv.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -93,17 +94,14 @@ def run(args: argparse.Namespace) -> int:
         log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
         print(log.columns_line)
     summary = customer_summary(log, args.as_of, TIME_UNIT)
-    pred = clv.predict(
-        summary.table,
-        model=args.model,
-        horizon=args.horizon,
-        horizon_unit=args.horizon_unit,
-        time_unit=TIME_UNIT,
-        annual_discount_rate=args.discount,
-        gross_margin=args.margin,
-    )
+    options = dict(horizon=args.horizon, horizon_unit=args.horizon_unit, time_unit=TIME_UNIT,
+                   annual_discount_rate=args.discount, gross_margin=args.margin)
+    pred = clv.predict(summary.table, model=args.model, **options)
+    table = pred.table
+    if args.covariates:
+        table = covariates_clv.run(args, summary, options)
     with atomic_output(args.output) as tmp:
-        pred.table.to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False)
     for fit in (pred.purchases_fit, pred.spend_fit):
         if fit is not None:
             _print_fit(fit)
@@ -111,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Gamma-Gamma: {pred.spend_note}")
     for note in summary.notes:
         print(f"data: {note}")
-    t = pred.table
+    t = table
     print(
         f"Wrote {args.output}: {len(t):,} customers; over the next {args.horizon:g} "
         f"{args.horizon_unit}: {t['expected_purchases'].sum():,.1f} expected purchases, "
