@@ -186,12 +186,27 @@ def _read_back(summary: ReportSummary) -> None:
                             "LTV:CAC of the Inputs model": (7, "LTV:CAC")}.items():
         if str(cell(r, 4) or "").startswith(label):  # the standard layout
             summary.figures[key] = cell(r, 5)
+    _last_period(summary, cell)
     if not str(cell(19, 4) or "").startswith("Largest segments"):
         return
     for r in range(20, 23):
         name = cell(r, 4)
         if name and isinstance(cell(r, 5), float):
             summary.segments.append((str(name), cell(r, 5), cell(r, 6), cell(r, 7)))
+
+
+def _last_period(summary: ReportSummary, cell: Callable[[int, int], Any]) -> None:
+    """The Dashboard's last-period block (the Trend sheet's last row and its change)."""
+    from .workbook.template import LAST_PERIOD_ROW
+
+    rows = {str(cell(r, 1)): cell(r, 2) for r in range(LAST_PERIOD_ROW + 1, LAST_PERIOD_ROW + 6)
+            if str(cell(r, 1) or "").startswith("last period: ")}
+    period = rows.pop("last period: period", None)
+    if not period:
+        return
+    for label, value in rows.items():
+        if isinstance(value, float):
+            summary.figures[f"{period} {label.removeprefix('last period: ')}"] = value
 
 
 def print_summary(summary: ReportSummary, stream: Any = None) -> None:
@@ -202,7 +217,9 @@ def print_summary(summary: ReportSummary, stream: Any = None) -> None:
         print(summary.columns, file=out)
     width = max((len(k) for k in summary.figures), default=10)
     for label, value in summary.figures.items():
-        if isinstance(value, float):
+        if isinstance(value, float) and " vs " in label:
+            shown = f"{value:+.1%}"
+        elif isinstance(value, float):
             shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
         else:
             shown = "" if value is None else str(value)
