@@ -6,6 +6,7 @@ installation or the repository of an editable install."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 import shutil
 import site
@@ -127,3 +128,30 @@ def test_wheel_installs_into_a_fresh_venv_and_runs(wheel, tmp_path):
     assert re.search(r"^  customers +600$", report.stdout, re.M), report.stdout
     assert zipfile.is_zipfile(work / "report.xlsx")
     assert not (purelib / "templates").exists()
+
+
+def _template_functions() -> set[str]:
+    """Every function a formula or defined name of the committed template calls."""
+    names: set[str] = set()
+    with zipfile.ZipFile(TEMPLATE_PATH) as z:
+        for part in z.namelist():
+            if part.startswith("xl/worksheets/sheet") or part == "xl/workbook.xml":
+                xml = html.unescape(z.read(part).decode("utf-8"))
+                for text in re.findall(r"<(?:f|definedName)\b[^>]*>([^<]*)<", xml):
+                    names.update(re.findall(r"(?<![\w.])(?:_xlfn\.|_xlws\.)?([A-Z][A-Z0-9_.]*)\(",
+                                            text))
+    return names
+
+
+def test_install_md_names_every_native_function_of_the_template():
+    """docs/install.md says which Excel the template needs from the native functions its
+    formulas call: the list there is the list in the template."""
+    from ltvxl.udfs import FUNCTIONS
+
+    native = _template_functions() - set(FUNCTIONS)
+    text = (ROOT / "docs" / "install.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines()
+               if line.startswith("| the template and the report workbooks |"))
+    documented = set(re.findall(r"`([A-Z][A-Z0-9.]*)`", row))
+    assert native == documented, f"template: {sorted(native)}, install.md: {sorted(documented)}"
+    assert {"DROP", "CHOOSECOLS"} <= native  # the reason it needs Microsoft 365 / Excel 2024

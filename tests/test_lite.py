@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,9 +27,15 @@ def _load_main(name: str = "ltvxl_lite_main"):
     return module
 
 
-def test_requirements_name_ltvxl():
+def test_requirements_line_is_the_wheel_url_of_this_version():
+    """ltvxl is not on PyPI: xlwings Lite installs the wheel from an HTTPS URL, named as
+    pip builds it for this version (docs/install.md)."""
+    import ltvxl
+
     lines = (ROOT / "addin" / "lite" / "requirements.txt").read_text().split()
-    assert lines == ["ltvxl"]
+    assert len(lines) == 1
+    assert re.fullmatch(rf"https://\S+/ltvxl-{re.escape(ltvxl.__version__)}-py3-none-any\.whl",
+                        lines[0]), lines[0]
 
 
 @pytest.fixture
