@@ -14,6 +14,7 @@ from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
+from . import engine_clv
 
 TIME_UNIT = "weeks"
 
@@ -74,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--date-col", help="column of transaction dates")
     parser.add_argument("--amount-col", help="column of amounts")
     parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    engine_clv.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -82,6 +84,9 @@ def run(args: argparse.Namespace) -> int:
     from ..transactions import read_transactions
     from ..transactions.summary import customer_summary
 
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        return engine_clv.run(args, engine, TIME_UNIT, _print_fit)
     if args.transactions is None:
         from ..sample_data import load_sample_transactions
 
