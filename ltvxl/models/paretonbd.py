@@ -274,7 +274,8 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
     done = np.empty(n, dtype=bool)
     for lo in range(0, n, _CHUNK):
         hi = min(lo + _CHUNK, n)
-        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, *(c[lo:hi] for c in cols), grad)
+        p_c, v_c, l_c = (c[lo:hi] for c in cols)
+        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, p_c, v_c, l_c, grad)
     res = np.empty_like(acc)
     res[:, order] = acc
     ok = np.empty(n, dtype=bool)
@@ -329,7 +330,7 @@ def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
     while active and k < FAR_TERMS:
         sl = slice(0, active)
         e_, l_, c_, v_, el_, g_, t_, tmp_ = (a[sl] for a in (e, big_l, c, v, el, g, t, tmp))
-        s_, sp_, skt_, sq_ = acc[:, sl] if grad else (acc[0, sl], None, None, None)
+        s_, sp_, skt_, sq_ = acc[:, sl] if grad else (acc[0, sl], *([np.empty(0)] * 3))
         for _ in range(_BLOCK):
             np.multiply(e_, l_, out=el_)
             np.negative(el_, out=g_)
@@ -588,7 +589,7 @@ def _log_alive_odds(params, x, tx, big_t):
     if rows.size > DISTINCT_ROWS:
         comp = compress(cols)
         if comp.n_rows < 0.9 * rows.size:
-            cols, inverse = comp.columns, comp.inverse
+            cols, inverse = list(comp.columns), comp.inverse
     with np.errstate(divide="ignore"):
         part = dropout_integral(r, alpha, s, beta, *cols)
     log_i[rows] = part if inverse is None else part.take(inverse)
