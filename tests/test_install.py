@@ -70,8 +70,10 @@ def test_wheel_holds_the_package_data(wheel):
     assert not [n for n in names if n.startswith(("tests/", "templates/", "benchmarks/"))]
 
 
-PYODIDE_OR_PURE = {"numpy", "pandas", "scipy", "openpyxl", "xlsxwriter"}
-"""Dependencies xlwings Lite can install: shipped with Pyodide or pure Python."""
+PYODIDE_OR_PURE = {"numpy", "pandas", "scipy", "openpyxl", "xlsxwriter", "charset-normalizer"}
+"""Dependencies allowed without an emscripten marker: numpy, pandas and scipy ship
+in Pyodide; openpyxl, XlsxWriter and charset-normalizer are pure Python (micropip
+installs them; Pyodide ships charset-normalizer too)."""
 
 
 def test_wheel_is_pure_python_with_pyodide_dependencies(wheel):

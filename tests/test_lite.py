@@ -16,8 +16,6 @@ from ltvxl.worksheet import spec_of
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "addin" / "lite" / "main.py"
 OPTIONAL = ("formulas", "python_calamine", "pyarrow", "xlsxwriter", "openpyxl")
-"""Dependencies allowed without an emscripten marker: numpy, pandas and scipy ship
-in Pyodide; openpyxl and XlsxWriter are pure Python (micropip installs them)."""
 
 
 def _load_main(name: str = "ltvxl_lite_main"):

@@ -101,6 +101,8 @@ class TransactionsData:
     dates: np.ndarray  # datetime64[D]
     amounts: np.ndarray
     channels: Sequence[str] | None = None
+    columns: str = ""
+    """The reader's ``columns: ...`` line, shown on the Dashboard ("" for none)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -201,6 +203,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         ws.write("A1", name, fmt.title)
         writer(book, ws, fmt, have, data.channels)
     _dashboard_sheet(book, dashboard, fmt, have)
+    if data.columns:  # how the transaction file was read, under the title
+        dashboard.write_string("A3", data.columns, fmt.note)
     dashboard.activate()
     if progress:
         progress("template: writing the workbook")
@@ -569,7 +573,8 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
     rows = sorted(keep)
     return TransactionsData([data.ids[i] for i in rows], np.asarray(data.dates)[rows],
                             np.asarray(data.amounts)[rows],
-                            None if data.channels is None else [data.channels[i] for i in rows])
+                            None if data.channels is None else [data.channels[i] for i in rows],
+                            data.columns)
 
 
 def build_template(output: str | Path, data: TransactionsData | None = None,
