@@ -17,6 +17,7 @@ from ..fileio import atomic_output
 from ..models import clv
 from . import covariates_clv, engine_clv
 from .assumptions import add_options, from_args
+from .reading import add_read_arguments, read_options
 
 TIME_UNIT = "weeks"
 
@@ -50,10 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_options(parser, horizon_unit=True)
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
-    parser.add_argument("--id-col", help="column of customer ids")
-    parser.add_argument("--date-col", help="column of transaction dates")
-    parser.add_argument("--amount-col", help="column of amounts")
-    parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    add_read_arguments(parser)
     engine_clv.add_arguments(parser)
     covariates_clv.add_arguments(parser)
     parser.set_defaults(func=run)
@@ -74,9 +72,8 @@ def run(args: argparse.Namespace) -> int:
 
         log = load_sample_transactions()
     else:
-        log = read_transactions(
-            args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
-        )
+        log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
+        print(log.columns_line)
     summary = customer_summary(log, args.as_of, TIME_UNIT)
     options = dict(horizon=given.horizon_months, horizon_unit="months", time_unit=TIME_UNIT,
                    annual_discount_rate=given.annual_discount_rate,

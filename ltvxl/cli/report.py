@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .assumptions import add_options, from_args
+from .reading import add_read_arguments, read_options
 
 BIG_INPUT_BYTES = 5_000_000
 """Input files larger than this show progress from the start."""
@@ -26,11 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="transaction file (default: the built-in sample)")
     report.add_argument("-o", "--output", default="report.xlsx",
                         help="workbook to write (default: report.xlsx)")
-    report.add_argument("--id-col", help="column of customer ids")
-    report.add_argument("--date-col", help="column of transaction dates")
-    report.add_argument("--amount-col", help="column of amounts")
-    report.add_argument("--channel-col", help="column of acquisition channels (optional)")
-    report.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    add_read_arguments(report, channel=True)
     add_options(report)
     report.add_argument("--template",
                         help="fill a copy of this workbook (e.g. your own copy of "
@@ -46,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
     given = from_args(args)
     summary = write_report(
-        args.output, args.transactions, id_col=args.id_col, date_col=args.date_col,
-        amount_col=args.amount_col, channel_col=args.channel_col, sheet=args.sheet,
+        args.output, args.transactions, read=read_options(args),
         template=args.template, progress=Progress(eager=big), assumptions=given)
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)

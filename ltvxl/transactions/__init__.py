@@ -26,8 +26,9 @@ _NAMES = {
     "rfm_summary": "rfm",
     "rfm_table": "rfm",
     "LtvStats": "stats",
+    "ReadOptions": "options",
     "ltv_stats": "stats",
-    "TIME_UNITS": "summary",
+    "TIME_UNITS": "choices",
     "customer_summary": "summary",
     "value_tiers": "tiers",
 }
