@@ -795,7 +795,7 @@ def _check(ids: Any, dates: Any, amounts: Any, horizon: Any, as_of: Any,
     name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
     summary = _summary(ids, dates, amounts, as_of)
     purchases, spend, note = fits_for(summary.table, name)
-    pred = clv.predict(summary.table, model=name, horizon=h, horizon_unit="months",
+    pred = _model("clv").predict(summary.table, model=name, horizon=h, horizon_unit="months",
                        time_unit=TIME_UNIT, purchases_fit=purchases, spend_fit=spend,
                        spend_fallback=bool(note))
     found = doubts(summary.table, purchases, pred.table["expected_purchases"].to_numpy(float), h)
