@@ -91,7 +91,7 @@ def test_a_number_beyond_the_tolerance_is_a_difference():
 
 def test_a_formula_or_text_change_is_a_difference():
     committed = TEMPLATE.read_bytes()
-    for old, new in (("horizon_months", "horizon_weeks"), ("P(alive)", "P(active)")):
+    for old, new in (("clv_horizon", "clv_horizon_weeks"), ("P(alive)", "P(active)")):
         changed = _rewrite(committed, lambda name, xml, o=old, n=new: xml.replace(o, n))
         assert changed != committed
         diffs = package_differences(committed, changed, rel_tol=REL_TOL, abs_tol=ABS_TOL)
