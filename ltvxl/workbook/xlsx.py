@@ -211,6 +211,70 @@ def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) 
             data = replaced.get(name, pkg.parts[name])
             out.writestr(info, data, compress_type=info.compress_type,
                          compresslevel=1 if name in replaced else None)
+        for name, data in replaced.items():  # new parts (custom properties) at the end
+            if name not in pkg.parts:
+                out.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+
+
+# -------------------------------------------------------------- document properties
+
+CUSTOM_PART = "docProps/custom.xml"
+_CUSTOM_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+_CUSTOM_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/" \
+    "custom-properties"
+_CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+_VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"  # the one format id of user-defined properties
+
+
+def custom_properties(pkg: Package, props: dict[str, str | int | None]) -> dict[str, bytes]:
+    """The parts that set custom document properties (File > Info > Properties >
+    Advanced > Custom in Excel): ``name -> text or whole number``, None to remove one.
+
+    Other properties are kept. Returns the changed parts (the properties part, and
+    where it is new, the content types and the package relationships); nothing when
+    nothing changes.
+    """
+    old = pkg.parts.get(CUSTOM_PART)
+    entries: list[str] = []
+    if old is not None:
+        text = old.decode("utf-8")
+        for m in re.finditer(r"<(?:\w+:)?property\b[^>]*?(?:/>|>.*?</(?:\w+:)?property>)",
+                             text, re.S):
+            name = _unescape(attrs(m.group(0)[: m.group(0).find(">") + 1]).get("name", ""))
+            if name not in props:
+                entries.append(m.group(0))
+    elif all(v is None for v in props.values()):
+        return {}
+    for name, value in props.items():
+        if value is None:
+            continue
+        body = f"<vt:i4>{int(value)}</vt:i4>" if isinstance(value, int) else \
+            f"<vt:lpwstr>{escape_text(value)}</vt:lpwstr>"
+        entries.append(f'<property fmtid="{_FMTID}" pid="0"{_attr_text({"name": name})}>'
+                       f"{body}</property>")
+    pids = iter(range(2, 2 + len(entries)))  # pid 2 upwards, in order (the format's rule)
+    entries = [re.sub(r'\bpid="\d+"', lambda _: f'pid="{next(pids)}"', e, count=1)
+               for e in entries]
+    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           f'<Properties xmlns="{_CUSTOM_NS}" xmlns:vt="{_VT_NS}">{"".join(entries)}'
+           "</Properties>").encode()
+    if old is not None:
+        return {} if xml == old else {CUSTOM_PART: xml}
+    out = {CUSTOM_PART: xml}
+    types = pkg.parts.get("[Content_Types].xml", b"").decode("utf-8")
+    if "/docProps/custom.xml" not in types and "</Types>" in types:
+        out["[Content_Types].xml"] = types.replace(
+            "</Types>", f'<Override PartName="/{CUSTOM_PART}" ContentType="{_CUSTOM_TYPE}"/>'
+            "</Types>").encode("utf-8")
+    rels = pkg.parts.get("_rels/.rels", b"").decode("utf-8")
+    if CUSTOM_PART not in rels and "</Relationships>" in rels:
+        ids = set(re.findall(r'\bId="([^"]+)"', rels))
+        rid = next(f"rId{i}" for i in range(1, len(ids) + 2) if f"rId{i}" not in ids)
+        out["_rels/.rels"] = rels.replace(
+            "</Relationships>", f'<Relationship Id="{rid}" Type="{_CUSTOM_REL}" '
+            f'Target="{CUSTOM_PART}"/></Relationships>').encode("utf-8")
+    return out
 
 
 def _copy_raw(src: Any, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
@@ -357,7 +421,7 @@ class Styles:
     variants of those that do not (added to the part only when a date needs one)."""
 
     def __init__(self, pkg: Package) -> None:
-        self.part = next((p for t, p in _rels(pkg.parts, _book_part(pkg)).values()
+        self.part = next((p for t, p in _rels(pkg.parts, book_part(pkg)).values()
                           if t == "styles"), None)
         self.text = pkg.parts[self.part].decode("utf-8") if self.part in pkg.parts else None
         self.changed = False
@@ -456,7 +520,8 @@ class Styles:
         return (self.text or "").encode("utf-8")
 
 
-def _book_part(pkg: Package) -> str:
+def book_part(pkg: Package) -> str:
+    """The workbook part of the package (``xl/workbook.xml``)."""
     return next((p for t, p in _rels(pkg.parts, "").values() if t == "officeDocument"), "")
 
 
@@ -473,7 +538,7 @@ def settled_workbook(pkg: Package) -> tuple[str, bytes] | None:
     a viewer) the workbook then shows its values instead of ``#NAME?``.
     Returns ``(part name, new bytes)``, or None when the flag is not set.
     """
-    part = _book_part(pkg)
+    part = book_part(pkg)
     data = pkg.parts.get(part)
     if not data:
         return None
@@ -487,6 +552,7 @@ _PLAIN_ROW = re.compile(r'\s*r="\d+"(?:\s+spans="[^"]*")?\s*')
 _ROW_R = re.compile(r'(?:^|\s)r="(\d+)"')
 _CELL_R = re.compile(r'(?:^|\s)r="\$?([A-Za-z]{1,3})\$?\d+"')
 _S_ATTR = re.compile(r'\ss="(\d+)"')
+_SPANS = re.compile(r"(\d+):(\d+)")
 _LETTERS = re.compile(r"[A-Z]{1,3}")
 
 
@@ -646,11 +712,17 @@ class SheetXml:
                 out[self._col(col)] = m.group(1) if m else None
         return out
 
-    def _row_head(self, r: int, ra_text: str) -> str:
-        if _PLAIN_ROW.fullmatch(ra_text):
+    def _row_head(self, r: int, ra_text: str, lo: int, hi: int) -> str:
+        """The row's start tag; its ``spans`` hint (Excel's) kept, widened to columns lo..hi."""
+        if _PLAIN_ROW.fullmatch(ra_text) and "spans" not in ra_text:
             return f'<{self.p}row r="{r}"'
         ra = attrs(ra_text)
-        ra.pop("spans", None)  # optional hint; would be stale
+        spans = _SPANS.fullmatch(ra.get("spans", ""))
+        if spans and lo:  # one span: kept, widened to the cells now in the row
+            a, b = int(spans.group(1)), int(spans.group(2))
+            ra["spans"] = f"{min(a, lo)}:{max(b, hi)}"
+        else:
+            ra.pop("spans", None)
         ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
         return f"<{self.p}row{_attr_text(ra)}"
 
@@ -757,6 +829,8 @@ class SheetXml:
         if f_xml and formula_update is not None:
             f_xml = re.sub(r'\bref="[^"]*"', f'ref="{formula_update}"', f_xml, count=1)
         if clear and not f_xml:
+            if f"<{p}v>" not in inner and f"<{p}is>" not in inner:
+                return  # holds no value: nothing to clear
             if ca.get("s") == self._style_for(c) and set(ca) <= {"r", "s", "t", "cm", "vm"}:
                 cells.pop(c, None)  # a cell the spill created: remove it
                 if not cells and set(attrs(row[0])) <= {"r", "spans"}:
@@ -773,8 +847,9 @@ class SheetXml:
                 ca = {"r": ca.get("r", cell_name(r, c)), "s": style,
                       **{k: v for k, v in ca.items() if k not in ("r", "s")}}
         t, v_xml = value_xml(value, formula=bool(f_xml))
+        if not (t == "e" and ca.get("t") == "e"):  # Excel's metadata of an error value stays
+            ca.pop("vm", None)
         ca.pop("t", None)
-        ca.pop("vm", None)
         if t is not None:
             ca = {k: v for k, v in ca.items()}
             # keep attribute order r, s, t, cm as Excel writes them
@@ -931,7 +1006,8 @@ class SheetXml:
                     if x is not None:
                         parts.append(x)
                 parts.append(suffix)
-                head = self._row_head(r, ra_text)
+                head = self._row_head(r, ra_text, c0, c0 + n - 1) if n else \
+                    self._row_head(r, ra_text, 0, 0)
                 body = "".join(parts)
                 raw = f"{head}>{body}</{p}row>" if body else f"{head}/>"
                 if rec is None:
@@ -981,7 +1057,7 @@ class SheetXml:
             if raw is not None:
                 out.append(raw)
                 continue
-            head = self._row_head(r, ra_text)
+            head = self._row_head(r, ra_text, *((min(cells), max(cells)) if cells else (0, 0)))
             if cells:
                 body = "".join([cells[c] for c in sorted(cells)])
                 out.append(f"{head}>{body}</{p}row>")

@@ -4,6 +4,7 @@ called with arguments shaped as xlwings passes them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,48 @@ def init() -> None:
     registry = formulas.get_functions()
     for name, func in FUNCTIONS.items():
         registry[name] = _adapter(func)
+    _override_complex_text()
     _registered = True
+
+
+def excel_general(x: float) -> str:
+    """A number as Excel writes it in the text of a complex number (IMSUM, IMSIN...): 15
+    significant digits, fixed notation from 1E-05 up to 1E+15, else ``1.5E-06``."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else repr(x)
+    mantissa, exp = f"{x:.14e}".split("e")
+    e = int(exp)
+    if -5 <= e < 15:
+        text = f"{x:.{max(14 - e, 0)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    digits = mantissa.rstrip("0").rstrip(".")
+    return f"{digits}E{'-' if e < 0 else '+'}{abs(e):02d}"
+
+
+def _complex_text(r: float, i: float, suffix: str = "j") -> str:
+    """Excel's text of the complex number r + i*suffix (``3+4i``, ``-j``, ``0``)."""
+    if not (math.isfinite(r) and math.isfinite(i)):
+        from formulas.functions import Error, FoundError
+
+        raise FoundError(err=Error.errors["#NUM!"])
+    re_text = excel_general(r) if r != 0 else ""
+    if i == 0 or excel_general(i) == "0":
+        return re_text or "0"
+    coef = excel_general(abs(i))
+    coef = "" if coef == "1" else coef
+    sign = "-" if i < 0 else ("+" if re_text else "")
+    return f"{re_text}{sign}{coef}{suffix}"
+
+
+def _override_complex_text() -> None:
+    """Complex results as Excel writes them: ``formulas`` writes Python's repr of each part
+    (17 digits, ``6.9E-05``) where Excel writes 15 significant digits (``0.000069``); its
+    one formatter (a private function of ``formulas.functions.eng``, used by every IM
+    function) is replaced, since overriding each of the 30 IM functions would restate them."""
+    from formulas.functions import eng
+
+    if hasattr(eng, "_fmt_complex"):
+        eng._fmt_complex = _complex_text
 
 
 def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -131,6 +131,11 @@ class Preparer:
                     out.append(f"_XREF_{len(refs) - 1}")
                     i += 3
                     continue
+                if name in ("ROW", "COLUMN") and i + 1 < len(items) and \
+                        items[i + 1].type == "FUNC" and items[i + 1].subtype == "CLOSE":
+                    out.append(str(self._where[1] if name == "ROW" else self._where[2]))
+                    i += 2  # ROW() and COLUMN(): the formula's own cell
+                    continue
                 if name in _NOT_SUPPORTED or name not in self.known:
                     why = ("is volatile or needs Excel's cell model, which the headless "
                            "refresh does not provide" if name in _NOT_SUPPORTED
