@@ -12,15 +12,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ltvxl.fileio import atomic_output
-
-from . import clv
+from ..fileio import atomic_output
+from ..models import clv
+from . import engine_clv
 
 TIME_UNIT = "weeks"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """The options of ``ltvxl clv``."""
+    parser = sub.add_parser(
+        "clv",
+        help="predict each customer's CLV from a transaction file (Pareto/NBD + Gamma-Gamma)",
+        description="Fit the purchase model (Pareto/NBD by default, BG/NBD or MBG/NBD) and "
+        "Gamma-Gamma "
+        "to a transaction file and write P(alive), expected purchases, expected spend, "
+        "discounted CLV and churn risk per customer to a CSV file.",
+    )
     parser.add_argument(
         "transactions", nargs="?", help="transaction file (default: the built-in sample)"
     )
@@ -67,15 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date-col", help="column of transaction dates")
     parser.add_argument("--amount-col", help="column of amounts")
     parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    engine_clv.add_arguments(parser)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Fit, predict, write the CSV and print the fits."""
-    from ltvxl.transactions.log import read_transactions
-    from ltvxl.transactions.summary import customer_summary
+    from ..transactions import read_transactions
+    from ..transactions.summary import customer_summary
 
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        return engine_clv.run(args, engine, TIME_UNIT, _print_fit)
     if args.transactions is None:
-        from ltvxl.sample_data import load_sample_transactions
+        from ..sample_data import load_sample_transactions
 
         log = load_sample_transactions()
     else:
@@ -84,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
     pred = clv.predict(
-        summary,
+        summary.table,
         model=args.model,
         horizon=args.horizon,
         horizon_unit=args.horizon_unit,
@@ -99,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
             _print_fit(fit)
     if pred.spend_note:
         print(f"Gamma-Gamma: {pred.spend_note}")
-    for note in summary.attrs.get("notes", []):
+    for note in summary.notes:
         print(f"data: {note}")
     t = pred.table
     print(
