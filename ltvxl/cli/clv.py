@@ -14,7 +14,7 @@ from typing import Any
 
 from ..fileio import atomic_output
 from ..models import clv
-from . import engine_clv
+from . import covariates_clv, engine_clv
 
 TIME_UNIT = "weeks"
 
@@ -76,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--amount-col", help="column of amounts")
     parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
     engine_clv.add_arguments(parser)
+    covariates_clv.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -96,17 +97,14 @@ def run(args: argparse.Namespace) -> int:
             args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
-    pred = clv.predict(
-        summary.table,
-        model=args.model,
-        horizon=args.horizon,
-        horizon_unit=args.horizon_unit,
-        time_unit=TIME_UNIT,
-        annual_discount_rate=args.discount,
-        gross_margin=args.margin,
-    )
+    options = dict(horizon=args.horizon, horizon_unit=args.horizon_unit, time_unit=TIME_UNIT,
+                   annual_discount_rate=args.discount, gross_margin=args.margin)
+    pred = clv.predict(summary.table, model=args.model, **options)
+    table = pred.table
+    if args.covariates:
+        table = covariates_clv.run(args, summary, options)
     with atomic_output(args.output) as tmp:
-        pred.table.to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False)
     for fit in (pred.purchases_fit, pred.spend_fit):
         if fit is not None:
             _print_fit(fit)
@@ -114,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Gamma-Gamma: {pred.spend_note}")
     for note in summary.notes:
         print(f"data: {note}")
-    t = pred.table
+    t = table
     print(
         f"Wrote {args.output}: {len(t):,} customers; over the next {args.horizon:g} "
         f"{args.horizon_unit}: {t['expected_purchases'].sum():,.1f} expected purchases, "

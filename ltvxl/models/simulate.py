@@ -119,8 +119,9 @@ def transaction_log(
     alpha: float = 40.0,
     s: float = 0.7,
     beta: float = 120.0,
-    spend_shape: float = 3.0,
-    spend_scale: float = 15.0,
+    p: float = 3.0,
+    q: float = 4.0,
+    gamma: float = 100.0,
     span_days: int = 730,
     acquisition_days: int = 180,
     seed=None,
@@ -131,8 +132,10 @@ def transaction_log(
     [0, acquisition_days), buys at rate lambda ~ Gamma(r, alpha) per day while
     alive for an exponential lifetime of rate mu ~ Gamma(s, beta), until
     ``span_days``; purchase days are the integer days of the events (two on
-    one day are two rows). Amounts are Gamma(spend_shape, spend_scale) per
-    purchase, rounded to cents. Rows are sorted by day; ``day`` counts from 0.
+    one day are two rows). Amounts follow the Gamma-Gamma story, rounded to
+    cents: Gamma(p, rate nu) per purchase with nu ~ Gamma(q, rate gamma) per
+    customer (mean spend p gamma / (q - 1)). Rows are sorted by day; ``day``
+    counts from 0.
     """
     rng = _rng(seed)
     start = rng.integers(0, acquisition_days, customers)
@@ -145,6 +148,7 @@ def transaction_log(
     ids = np.concatenate([np.arange(customers), cust]) + 1
     days = np.concatenate([start, start[cust] + np.floor(offsets).astype(np.int64)])
     days = np.minimum(days, span_days - 1)
-    amounts = np.round(rng.gamma(spend_shape, spend_scale, ids.size), 2)
+    nu = rng.gamma(q, 1.0 / gamma, customers)
+    amounts = np.round(rng.gamma(p, 1.0 / nu[ids - 1]), 2)
     order = np.argsort(days, kind="stable")
     return pd.DataFrame({"customer": ids[order], "day": days[order], "amount": amounts[order]})

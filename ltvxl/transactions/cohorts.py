@@ -23,11 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
+from .choices import METRICS, PERIODS
 from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
-
-PERIODS = ("month", "quarter", "year")
-METRICS = ("retention", "active", "revenue", "ltv")
 
 
 def period_index(days: np.ndarray, period: str) -> np.ndarray:

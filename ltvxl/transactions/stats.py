@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DIV0, NA, LtvxlError
+from .choices import LIFESPAN_METHODS
 from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
 
 YEAR_DAYS = 365.25
-LIFESPAN_METHODS = ("churn", "observed")
 
 
 @dataclass(frozen=True)

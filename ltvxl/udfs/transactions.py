@@ -20,6 +20,7 @@ from ltvxl.transactions.log import TransactionLog
 from ltvxl.worksheet import Arg, Spec, declare
 
 from ._declare import expose
+from ._logs import log_of
 
 __all__ = [
     "COHORT_TABLE",
@@ -51,7 +52,7 @@ _RANGE_EXAMPLE = "a table with a header row"
 
 def _log(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None
          ) -> TransactionLog:
-    return TransactionLog.from_cells(ids, dates, amounts, extra)
+    return log_of(ids, dates, amounts, extra)
 
 
 def _as_of(value: Any) -> Any:
