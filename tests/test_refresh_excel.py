@@ -76,3 +76,12 @@ def test_refreshing_again_is_stable(row, tmp_path):
     refresh(CORPUS / row["name"], once, keep_going=True)
     refresh(once, twice, keep_going=True)
     assert formula_values(once) == formula_values(twice)
+
+
+def test_the_function_list_in_the_docs_is_the_engines():
+    from pathlib import Path
+
+    from ltvxl.workbook.refresh.functions import status_markdown
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "refresh.md").read_text()
+    assert status_markdown() in docs, "regenerate the function list of docs/refresh.md"

@@ -117,7 +117,10 @@ def _rels(parts: dict[str, bytes], part: str) -> dict[str, tuple[str, str]]:
     rel_path = posixpath.join(folder, "_rels", base + ".rels")
     if rel_path not in parts:
         return {}
-    root = ET.fromstring(parts[rel_path])
+    try:
+        root = ET.fromstring(parts[rel_path])
+    except ET.ParseError as exc:
+        raise WorkbookError(f"part {rel_path} is corrupt ({exc})") from None
     out = {}
     for rel in root.findall(f"{{{NS_PKG_REL}}}Relationship"):
         if rel.get("TargetMode") == "External":
@@ -147,6 +150,8 @@ def open_package(path: str | Path) -> Package:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
+            for info in infos:
+                _check_size(path, info)
             parts = {info.filename: zf.read(info) for info in infos}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError,
             NotImplementedError, zlib.error) as exc:
@@ -154,12 +159,37 @@ def open_package(path: str | Path) -> Package:
     pkg = Package(path, infos, parts)
     if "xl/workbook.bin" in parts:
         raise WorkbookError(f"{path}: is a binary .xlsb workbook; save it as .xlsx")
+    if "[Content_Types].xml" not in parts:
+        raise WorkbookError(f"{path}: is not a complete .xlsx package (no [Content_Types].xml); "
+                            "open and save it in Excel")
     root_rels = _rels(parts, "")
     book_part = next((p for t, p in root_rels.values() if t == "officeDocument"), None)
     if book_part is None or book_part not in parts:
         raise WorkbookError(f"{path}: is a zip file but not an .xlsx workbook (no workbook part)")
+    book_rels = posixpath.join(posixpath.dirname(book_part), "_rels",
+                               posixpath.basename(book_part) + ".rels")
+    if book_rels not in parts:
+        raise WorkbookError(f"{path}: is not a complete .xlsx package (no workbook "
+                            f"relationships, {book_rels}); open and save it in Excel")
     _read_workbook(pkg, book_part)
     return pkg
+
+
+MAX_PART_BYTES = 2 << 30
+"""The largest part (uncompressed) the refresh reads: 2 GiB."""
+MAX_RATIO, RATIO_FROM = 500, 50 << 20
+"""A part above 50 MiB that inflates more than 500 times is refused (a "zip bomb"; sheet
+XML compresses 5 to 30 times)."""
+
+
+def _check_size(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse a part whose declared size is beyond the bounds, before inflating it."""
+    size, packed = info.file_size, max(info.compress_size, 1)
+    if size > MAX_PART_BYTES or (size > RATIO_FROM and size / packed > MAX_RATIO):
+        raise WorkbookError(
+            f"{path}: part {info.filename} inflates to {size / 2**20:,.0f} MiB from "
+            f"{packed / 2**20:,.1f} MiB, beyond the refresh's bound ({MAX_PART_BYTES >> 30} GiB, "
+            f"or a ratio of {MAX_RATIO} above {RATIO_FROM >> 20} MiB); it is refused unread")
 
 
 def _xml(pkg: Package, part: str) -> ET.Element:
@@ -604,7 +634,10 @@ class SheetXml:
 
     def __init__(self, name: str, data: bytes) -> None:
         self.name = name
-        text = data.decode("utf-8")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WorkbookError(f"sheet {name}: the sheet XML is not UTF-8 ({exc})") from None
         m = re.search(r"<(\w+:)?worksheet\b", text)
         self.p = (m.group(1) or "") if m else ""
         p = re.escape(self.p)
@@ -615,7 +648,10 @@ class SheetXml:
             self.head, self.tail, body = text[:start.start()] + f"<{self.p}sheetData>", \
                 f"</{self.p}sheetData>" + text[start.end():], ""
         else:
-            end = text.index(f"</{self.p}sheetData>", start.end())
+            end = text.find(f"</{self.p}sheetData>", start.end())
+            if end < 0:
+                raise WorkbookError(f"sheet {name}: the sheet XML is truncated (no "
+                                    "</sheetData>); open and save the workbook in Excel")
             self.head, body, self.tail = text[:start.end()], text[start.end():end], text[end:]
         self._row_re = re.compile(rf"<{p}row\b([^>]*?)(?:/>|>(.*?)</{p}row>)", re.S)
         self._cell_re = re.compile(rf"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)", re.S)

@@ -168,6 +168,11 @@ def refresh(
         if collecting:
             gc.enable()
     warnings = list(engine.warnings)
+    from .excel import CONTEXT
+
+    if CONTEXT.used_now:
+        warnings.append(f"TODAY() and NOW() are the time of this refresh: "
+                        f"{CONTEXT.now:%Y-%m-%d %H:%M:%S} (local time)")
     if stale:
         warnings.append(_failure_report(src, stale, keep_going=True))
     return RefreshResult(dst, len(engine.nodes), engine.spilled, time.perf_counter() - t0,

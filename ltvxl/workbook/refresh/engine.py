@@ -24,6 +24,7 @@ from ltvxl.workbook.xlsx import (
 )
 
 from . import RefreshError
+from .excel import CONTEXT
 from .functions import init
 from .grids import Grids, Rect, inside, overlap
 from .prepare import OMITTED, Preparer, Ref
@@ -149,6 +150,8 @@ class Engine:
         """For a cell that failed because of another: the first cell that failed."""
         self.iterative = _iterative(pkg)
         self.zero_blanks: dict[str, bool] = {}
+        self.keep: list[Any] = []
+        CONTEXT.__init__()  # a new refresh: a new time, no cells known yet
         self.spill_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         self.anchor_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         from ltvxl.udfs import FUNCTIONS
@@ -192,10 +195,34 @@ class Engine:
                 rows.sort()
             self.index[sheet.name] = cols
         self._find_groups()
+        self._cell_model()
         for sheet, (r1, c1, r2, c2), anchor in self.old_spills:
             self.grids.blank(sheet, r1, c1, r2, c2)
             node = self.nodes[(sheet, *anchor)]
             node.spill = (r2 - r1 + 1, c2 - c1 + 1)
+
+    def _cell_model(self) -> None:
+        """What SUBTOTAL and AGGREGATE need: the cells that call them, the hidden rows."""
+        for key, node in self.nodes.items():
+            if "SUBTOTAL(" in node.key or "AGGREGATE(" in node.key:
+                CONTEXT.subtotal_cells.add(key)
+        if not CONTEXT.subtotal_cells:
+            return
+        row_tag = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
+        for sheet in self.pkg.sheets:
+            data = self.pkg.parts[sheet.part]
+            if b'hidden="1"' not in data and b'hidden="true"' not in data:
+                continue
+            hidden = set()
+            for m in row_tag.finditer(data):
+                tag = m.group(0)
+                if re.search(rb'\bhidden="(?:1|true)"', tag):
+                    r = re.search(rb'\br="(\d+)"', tag)
+                    if r:
+                        hidden.add(int(r.group(1)))
+            CONTEXT.hidden_rows[sheet.name] = hidden
+            if re.search(rb"<(?:\w+:)?autoFilter\b", data):
+                CONTEXT.filtered_rows[sheet.name] = hidden
 
     def _covered(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> bool:
         """Whether every cell of the range (up to the sheet's last row) is a formula cell or
@@ -450,7 +477,10 @@ class Engine:
             r1, c1, r2, c2 = ref.r1, ref.c1, ref.r2, ref.c2
         values = self.grids.read(ref.sheet, r1, c1, r2, c2)
         r2, c2 = r1 + values.shape[0] - 1, c1 + values.shape[1] - 1
-        return formulas.Ranges().push(range_name(r1, c1, r2, c2), values)
+        ranges = formulas.Ranges().push(range_name(r1, c1, r2, c2), values)
+        CONTEXT.refs[id(ranges)] = (ref.sheet, r1, c1)
+        self.keep.append(ranges)  # alive while its id is in CONTEXT.refs
+        return ranges
 
     def _find_groups(self) -> None:
         """Batches: the same elementwise native formula filled over many single cells.

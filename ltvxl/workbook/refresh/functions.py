@@ -26,6 +26,10 @@ def init() -> None:
     registry = formulas.get_functions()
     for name, func in FUNCTIONS.items():
         registry[name] = _adapter(func)
+    from .excel import OVERRIDES
+
+    for name, (func, _) in OVERRIDES.items():
+        registry[name] = func
     _override_complex_text()
     _registered = True
 
@@ -101,3 +105,44 @@ def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = spec.name
     return call
+
+
+def status() -> dict[str, list[str]]:
+    """Each Excel function's status in the refresh: ``overridden`` (computed by ltvxl, see
+    :mod:`.excel`), ``refused`` (named in the message, the cell kept with ``--keep-going``)
+    and ``supported`` (computed by ``formulas``); ltvxl's own functions are not listed."""
+    from ltvxl.udfs import FUNCTIONS
+
+    from .excel import OVERRIDES
+    from .prepare import NOT_SUPPORTED
+
+    init()
+    known = {n for n in formulas.get_functions() if n.replace(".", "").replace("_", "").isalnum()
+             and n == n.upper() and n not in FUNCTIONS}
+    overridden = sorted(set(OVERRIDES) | {"ROW", "COLUMN"} |
+                        {n for n in known if n.startswith("IM") or n == "COMPLEX"})
+    refused = sorted(NOT_SUPPORTED)
+    supported = sorted(known - set(overridden) - set(refused))
+    return {"overridden": overridden, "refused": refused, "supported": supported}
+
+
+def status_markdown() -> str:
+    """The function list of docs/refresh.md, generated from :func:`status`."""
+    s = status()
+    notes = {
+        "ROW": "without arguments: the formula's row", "COLUMN": "without arguments: its column",
+        "COMPLEX": "complex text with Excel's 15 significant digits",
+    }
+    from .excel import OVERRIDES
+
+    lines = ["| function | status | note |", "| --- | --- | --- |"]
+    for name in s["overridden"]:
+        note = OVERRIDES[name][1] if name in OVERRIDES else notes.get(
+            name, "complex text with Excel's 15 significant digits")
+        lines.append(f"| {name} | overridden | {note} |")
+    for name in s["refused"]:
+        lines.append(f"| {name} | refused | volatile, or needs Excel's cell model |")
+    lines.append("")
+    lines.append(f"Supported as `formulas` computes them ({len(s['supported'])}): "
+                 + ", ".join(s["supported"]) + ".")
+    return "\n".join(lines)
