@@ -184,13 +184,13 @@ failed:
     CLV_RETENTION = Err.Description
 End Function
 
-Function COHORT_TABLE(ids, dates, amounts, Optional period, Optional metric, Optional as_of)
+Function COHORT_TABLE(ids, dates, amounts, Optional period, Optional metric, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        COHORT_TABLE = XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of), ActiveWorkbook, Application.Caller)
+        COHORT_TABLE = XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of, order_ids), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        COHORT_TABLE = XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of))
+        COHORT_TABLE = XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of, order_ids))
         Exit Function
     #End If
 failed:
@@ -249,13 +249,13 @@ failed:
     LTV = Err.Description
 End Function
 
-Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of)
+Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of), ActiveWorkbook, Application.Caller)
+        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of))
+        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids))
         Exit Function
     #End If
 failed:
@@ -301,13 +301,13 @@ failed:
     LTV_CHURN = Err.Description
 End Function
 
-Function LTV_CUSTOMERS(ids, dates, amounts, Optional as_of, Optional time_unit)
+Function LTV_CUSTOMERS(ids, dates, amounts, Optional as_of, Optional time_unit, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_CUSTOMERS = XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit), ActiveWorkbook, Application.Caller)
+        LTV_CUSTOMERS = XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit, order_ids), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        LTV_CUSTOMERS = XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit))
+        LTV_CUSTOMERS = XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit, order_ids))
         Exit Function
     #End If
 failed:
@@ -327,13 +327,13 @@ failed:
     LTV_SENSITIVITY = Err.Description
 End Function
 
-Function LTV_STATS(ids, dates, amounts, Optional as_of, Optional lifespan_method)
+Function LTV_STATS(ids, dates, amounts, Optional as_of, Optional lifespan_method, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_STATS = XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method), ActiveWorkbook, Application.Caller)
+        LTV_STATS = XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method, order_ids), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        LTV_STATS = XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method))
+        LTV_STATS = XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method, order_ids))
         Exit Function
     #End If
 failed:
@@ -535,26 +535,26 @@ failed:
     RETENTION_NEEDED = Err.Description
 End Function
 
-Function RFM_SEGMENTS(ids, dates, amounts, Optional as_of)
+Function RFM_SEGMENTS(ids, dates, amounts, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RFM_SEGMENTS = XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of), ActiveWorkbook, Application.Caller)
+        RFM_SEGMENTS = XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of, order_ids), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        RFM_SEGMENTS = XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of))
+        RFM_SEGMENTS = XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of, order_ids))
         Exit Function
     #End If
 failed:
     RFM_SEGMENTS = Err.Description
 End Function
 
-Function RFM_SUMMARY(ids, dates, amounts, Optional as_of)
+Function RFM_SUMMARY(ids, dates, amounts, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RFM_SUMMARY = XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of), ActiveWorkbook, Application.Caller)
+        RFM_SUMMARY = XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of, order_ids), ActiveWorkbook, Application.Caller)
         Exit Function
     #Else
-        RFM_SUMMARY = XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of))
+        RFM_SUMMARY = XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of, order_ids))
         Exit Function
     #End If
 failed:
@@ -763,13 +763,14 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_RETENTION", _
         Description:="Customer lifetime value from a retention rate (Gupta & Lehmann): margin x r / (1 + d - r) for an infinite horizon, or the sum over a number of periods, each period's margin earned at its end.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 5)
+    ReDim d(0 To 6)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional cohort and period length: month (default), quarter or year."
     d(4) = "Optional: retention (share still buying, default), active (customers), revenue, or ltv (cumulative revenue per acquired customer)."
     d(5) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!COHORT_TABLE", _
         Description:="Acquisition cohorts (month, quarter or year of the first purchase) by periods since acquisition: active customers, retention, revenue or cumulative revenue per customer (ltv). Future periods are blank.", _
         Category:="ltvxl", ArgumentDescriptions:=d
@@ -802,13 +803,14 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV", _
         Description:="Lifetime value: average purchase value x purchases per year x lifespan in years, times an optional gross margin; with a discount rate each year's value is discounted at the end of the year.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 5)
+    ReDim d(0 To 6)
     d(0) = "Group of each transaction (e.g. acquisition channel), in the same rows as ids; a customer belongs to the group of their first purchase."
     d(1) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(2) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(3) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(4) = "Optional two-column range: group name and acquisition cost per customer (> 0); adds CAC and LTV:CAC columns."
     d(5) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_BY_GROUP", _
         Description:="Compare customer groups (e.g. acquisition channel of the first purchase): customers, orders, revenue, revenue per customer, share of revenue and, given CAC per group, LTV:CAC.", _
         Category:="ltvxl", ArgumentDescriptions:=d
@@ -831,12 +833,13 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_CHURN", _
         Description:="Subscription LTV: ARPU x gross margin / churn rate, with payments at the start of each period; with a discount rate d: ARPU x margin x (1 + d) / (churn + d).", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 4)
+    ReDim d(0 To 5)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     d(4) = "Optional unit of recency and age: days, weeks, months or years (weeks = days / 7, months = days / 30.4375); blank for weeks."
+    d(5) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_CUSTOMERS", _
         Description:="One row per customer: first and last purchase, orders, revenue, average order value, repeat purchases, recency, age T, average repeat purchase value and historical value (the buy-till-you-die summary).", _
         Category:="ltvxl", ArgumentDescriptions:=d
@@ -850,12 +853,13 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_SENSITIVITY", _
         Description:="LTV (as LTV computes it) with each driver moved down and up by step, the others fixed: one row per driver with both LTVs and their change from the base, largest first (tornado chart data).", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 4)
+    ReDim d(0 To 5)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     d(4) = "Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time from first to last purchase)."
+    d(5) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_STATS", _
         Description:="The simple LTV from data: customers, purchases, revenue, average purchase value, purchases per customer per year, lifespan (estimator stated) and their product, as a labelled two-column block.", _
         Category:="ltvxl", ArgumentDescriptions:=d
@@ -996,19 +1000,21 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RETENTION_NEEDED", _
         Description:="Retention change in points (a fraction) that raises the customer value m r / (1 + i - r) by value_change: the inverse of RETENTION_IMPACT.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 3)
+    ReDim d(0 To 4)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(4) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RFM_SEGMENTS", _
         Description:="RFM per customer: days since last purchase, orders, revenue, their quintile scores R, F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented rule table.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 3)
+    ReDim d(0 To 4)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(4) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RFM_SUMMARY", _
         Description:="Customers and revenue per RFM segment, with their shares, for all eleven segments from Champions to Lost.", _
         Category:="ltvxl", ArgumentDescriptions:=d

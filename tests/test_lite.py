@@ -19,9 +19,10 @@ from ltvxl.worksheet import spec_of
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "addin" / "lite" / "main.py"
 OPTIONAL = ("formulas", "python_calamine", "pyarrow", "xlsxwriter", "openpyxl")
-PYODIDE_OR_PURE = {"numpy", "pandas", "scipy", "openpyxl", "xlsxwriter"}
+PYODIDE_OR_PURE = {"numpy", "pandas", "scipy", "openpyxl", "xlsxwriter", "charset-normalizer"}
 """Dependencies allowed without an emscripten marker: numpy, pandas and scipy ship
-in Pyodide; openpyxl and XlsxWriter are pure Python (micropip installs them)."""
+in Pyodide; openpyxl, XlsxWriter and charset-normalizer are pure Python (micropip
+installs them; Pyodide ships charset-normalizer too)."""
 
 
 def _load_main(name: str = "ltvxl_lite_main"):

@@ -57,13 +57,23 @@ from ltvxl.udfs import FUNCTIONS as _LTVXL
     ),
     err_to_str=True,
 )
-def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None, order_ids=None):
     (
         'One row per customer: first and last purchase, orders, revenue, average order value, '
         'repeat purchases, recency, age T, average repeat purchase value and historical value '
         '(the buy-till-you-die summary).'
     )
-    return _LTVXL['LTV_CUSTOMERS'](ids, dates, amounts, as_of, time_unit)
+    return _LTVXL['LTV_CUSTOMERS'](ids, dates, amounts, as_of, time_unit, order_ids)
 
 
 @func
@@ -110,13 +120,23 @@ def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None):
     ),
     err_to_str=True,
 )
-def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None, order_ids=None):
     (
         'The simple LTV from data: customers, purchases, revenue, average purchase value, '
         'purchases per customer per year, lifespan (estimator stated) and their product, as a '
         'labelled two-column block.'
     )
-    return _LTVXL['LTV_STATS'](ids, dates, amounts, as_of, lifespan_method)
+    return _LTVXL['LTV_STATS'](ids, dates, amounts, as_of, lifespan_method, order_ids)
 
 
 @func
@@ -168,13 +188,23 @@ def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None):
     ),
     err_to_str=True,
 )
-def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None, order_ids=None):
     (
         'Acquisition cohorts (month, quarter or year of the first purchase) by periods since '
         'acquisition: active customers, retention, revenue or cumulative revenue per customer '
         '(ltv). Future periods are blank.'
     )
-    return _LTVXL['COHORT_TABLE'](ids, dates, amounts, period, metric, as_of)
+    return _LTVXL['COHORT_TABLE'](ids, dates, amounts, period, metric, as_of, order_ids)
 
 
 @func
@@ -261,13 +291,23 @@ def LTV_TIER(values, population=None, breaks=None, labels=None, by=None):
     ),
     err_to_str=True,
 )
-def RFM_SEGMENTS(ids, dates, amounts, as_of=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def RFM_SEGMENTS(ids, dates, amounts, as_of=None, order_ids=None):
     (
         'RFM per customer: days since last purchase, orders, revenue, their quintile scores R, '
         'F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented '
         'rule table.'
     )
-    return _LTVXL['RFM_SEGMENTS'](ids, dates, amounts, as_of)
+    return _LTVXL['RFM_SEGMENTS'](ids, dates, amounts, as_of, order_ids)
 
 
 @func
@@ -306,12 +346,22 @@ def RFM_SEGMENTS(ids, dates, amounts, as_of=None):
     ),
     err_to_str=True,
 )
-def RFM_SUMMARY(ids, dates, amounts, as_of=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def RFM_SUMMARY(ids, dates, amounts, as_of=None, order_ids=None):
     (
         'Customers and revenue per RFM segment, with their shares, for all eleven segments from '
         'Champions to Lost.'
     )
-    return _LTVXL['RFM_SUMMARY'](ids, dates, amounts, as_of)
+    return _LTVXL['RFM_SUMMARY'](ids, dates, amounts, as_of, order_ids)
 
 
 @func
@@ -368,13 +418,23 @@ def RFM_SUMMARY(ids, dates, amounts, as_of=None):
     ),
     err_to_str=True,
 )
-def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None, order_ids=None):
     (
         'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
         'orders, revenue, revenue per customer, share of revenue and, given CAC per group, '
         'LTV:CAC.'
     )
-    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of)
+    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of, order_ids)
 
 
 @func

@@ -26,6 +26,7 @@ _NAMES = {
     "rfm_summary": "rfm",
     "rfm_table": "rfm",
     "LtvStats": "stats",
+    "ReadOptions": "options",
     "ltv_stats": "stats",
     "TIME_UNITS": "summary",
     "customer_summary": "summary",

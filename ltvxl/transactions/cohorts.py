@@ -106,5 +106,5 @@ def cohort_table(
     df.insert(0, "customers", sizes.astype(np.int64))
     df.index = pd.Index([period_label(int(i), period) for i in used], name="cohort")
     df.attrs.update(period=period, metric=metric, as_of=np.datetime64(day, "D"),
-                    notes=[*log.notes, *t.notes()])
+                    notes=t.notes(log))
     return df

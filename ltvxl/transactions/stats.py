@@ -142,5 +142,5 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = "churn") -
         simple_ltv=apv * frequency * life if problem is None else float("nan"),
         revenue_per_customer=revenue / customers,
         lifespan_problem=problem,
-        notes=tuple([*log.notes, *t.notes()]),
+        notes=tuple(t.notes(log)),
     )

@@ -38,24 +38,27 @@ def _cells_hash(value: Any) -> int:
     return hash(value)
 
 
-def log_of(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None) -> Any:
-    """``TransactionLog.from_cells(ids, dates, amounts, extra)``, parsed once per content.
+def log_of(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None,
+           orders: Any = None) -> Any:
+    """``TransactionLog.from_cells(ids, dates, amounts, extra, orders=orders)``, parsed once
+    per content.
 
     The log is shared: callers must not change its arrays in place.
     """
     from ltvxl.transactions.log import TransactionLog
 
-    args = (ids, dates, amounts, tuple(sorted((extra or {}).items())))
+    args = (ids, dates, amounts, tuple(sorted((extra or {}).items())), orders)
     try:  # by content, never by identity: a caller may change its lists in place
-        key = hash(tuple(_cells_hash(v) for v in (*args[:3], *(v for _, v in args[3]))))
+        key = hash(tuple(_cells_hash(v) for v in (*args[:3], *(v for _, v in args[3]),
+                                                 orders)))
         key = hash((key, tuple(name for name, _ in args[3])))
     except TypeError:  # an unhashable cell value: parse without keeping
-        return TransactionLog.from_cells(ids, dates, amounts, extra)
+        return TransactionLog.from_cells(ids, dates, amounts, extra, orders=orders)
     hit = _LOGS.get(key)
     if hit is not None and hit[0] == args:
         _LOGS.move_to_end(key)
         return hit[1]
-    log = TransactionLog.from_cells(ids, dates, amounts, extra)
+    log = TransactionLog.from_cells(ids, dates, amounts, extra, orders=orders)
     _LOGS[key] = (args, log)
     while len(_LOGS) > LOG_CACHE_SIZE:
         _LOGS.popitem(last=False)

@@ -100,6 +100,8 @@ class TransactionsData:
     dates: np.ndarray  # datetime64[D]
     amounts: np.ndarray
     channels: Sequence[str] | None = None
+    columns: str = ""
+    """The reader's ``columns: ...`` line, shown on the Dashboard ("" for none)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -200,6 +202,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         ws.write("A1", name, fmt.title)
         writer(book, ws, fmt, have, data.channels)
     _dashboard_sheet(book, dashboard, fmt, have)
+    if data.columns:  # how the transaction file was read, under the title
+        dashboard.write_string("A3", data.columns, fmt.note)
     dashboard.activate()
     if progress:
         progress("template: writing the workbook")
@@ -568,7 +572,8 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
     rows = sorted(keep)
     return TransactionsData([data.ids[i] for i in rows], np.asarray(data.dates)[rows],
                             np.asarray(data.amounts)[rows],
-                            None if data.channels is None else [data.channels[i] for i in rows])
+                            None if data.channels is None else [data.channels[i] for i in rows],
+                            data.columns)
 
 
 def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
