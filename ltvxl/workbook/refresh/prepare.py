@@ -168,6 +168,9 @@ class Preparer:
                 ref = self._ref(sheet, row, name)
             except (RefreshError, WorkbookError):
                 return "(" + self._rewrite(sheet, row, name, refs, depth + 1) + ")"
+        elif val.lower().startswith(("_xleta.", "_xlpm.")):
+            raise RefreshError(f"{val} (a function passed as an argument, or a LAMBDA "
+                               "parameter) is not supported")
         elif _IDENTIFIER.fullmatch(val) and not _A1_LIKE.fullmatch(val):
             return "#NAME?"  # a name the workbook does not define: #NAME? in this cell, as Excel
         else:
