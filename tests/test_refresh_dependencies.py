@@ -233,10 +233,10 @@ def test_a_truncated_sheet_and_a_zip_bomb_are_messages(tmp_path):
     _small_book(good)
     cut = tmp_path / "cut.xlsx"
     _without(good, cut, replace={"xl/worksheets/sheet1.xml": lambda d: d[: d.find(b"</row>")]})
-    with pytest.raises(WorkbookError, match="sheet S: .*(not closed|truncated)"):
+    with pytest.raises(WorkbookError, match=r"sheet S: .*(not closed|truncated)"):
         refresh(cut, tmp_path / "o.xlsx")
     bomb = tmp_path / "bomb.xlsx"
     _without(good, bomb, replace={"docProps/core.xml": lambda d: d + b" " * (60 << 20)})
-    with pytest.raises(WorkbookError, match="part docProps/core.xml inflates to 60 MiB .* "
+    with pytest.raises(WorkbookError, match=r"part docProps/core.xml inflates to 60 MiB .* "
                                             "refused unread"):
         refresh(bomb, tmp_path / "o.xlsx")
