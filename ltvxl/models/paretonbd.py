@@ -66,7 +66,8 @@ def _series(rho, m, z, u, log_u, grad: bool, ordered: bool = False) -> np.ndarra
     for lo in range(0, n, _CHUNK):
         hi = min(lo + _CHUNK, n)
         m_c = m_s[lo:hi] if np.ndim(m_s) else m_s
-        out[:, lo:hi] = _series_chunk(*(v[lo:hi] for v in cols), m_c, grad)
+        rho_c, z_c, u_c, log_u_c = (v[lo:hi] for v in cols)
+        out[:, lo:hi] = _series_chunk(rho_c, z_c, u_c, log_u_c, m_c, grad)
     if ordered:
         return out
     res = np.empty_like(out)
@@ -94,10 +95,10 @@ def _series_chunk(rho, z, u, log_u, m, grad: bool) -> np.ndarray:
     d = -np.expm1(rho * log_u)  # 1 - u^(rho+k)
     p = np.ones(n)  # (m)_k z^k / k!
     q = np.zeros(n)  # k (m)_k z^(k-1) / k!, the coefficient of the derivative in z
-    h = 0.0 if scalar_m else np.zeros(n)  # sum_{j<k} 1/(m+j) = d/dm log (m)_k
+    h: Any = 0.0 if scalar_m else np.zeros(n)  # sum_{j<k} 1/(m+j) = d/dm log (m)_k
     # S, S_m, S_z, sum a/(rho+k), sum p U/(rho+k), sum p U
     acc = np.zeros((6 if grad else 1, n))
-    s, s_m, s_z, s_a, s_pu, s_uu = acc if grad else (acc[0], None, None, None, None, None)
+    s, s_m, s_z, s_a, s_pu, s_uu = acc if grad else (acc[0], *([np.empty(0)] * 5))  # unused
     inv, mk, a, pu = (np.empty(n) for _ in range(4))
     active, k = n, 0
     open_rows = np.zeros(0, dtype=bool)
@@ -273,7 +274,8 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
     done = np.empty(n, dtype=bool)
     for lo in range(0, n, _CHUNK):
         hi = min(lo + _CHUNK, n)
-        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, *(c[lo:hi] for c in cols), grad)
+        p_c, v_c, l_c = (c[lo:hi] for c in cols)
+        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, p_c, v_c, l_c, grad)
     res = np.empty_like(acc)
     res[:, order] = acc
     ok = np.empty(n, dtype=bool)
@@ -328,7 +330,7 @@ def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
     while active and k < FAR_TERMS:
         sl = slice(0, active)
         e_, l_, c_, v_, el_, g_, t_, tmp_ = (a[sl] for a in (e, big_l, c, v, el, g, t, tmp))
-        s_, sp_, skt_, sq_ = acc[:, sl] if grad else (acc[0, sl], None, None, None)
+        s_, sp_, skt_, sq_ = acc[:, sl] if grad else (acc[0, sl], *([np.empty(0)] * 3))
         for _ in range(_BLOCK):
             np.multiply(e_, l_, out=el_)
             np.negative(el_, out=g_)
@@ -587,7 +589,7 @@ def _log_alive_odds(params, x, tx, big_t):
     if rows.size > DISTINCT_ROWS:
         comp = compress(cols)
         if comp.n_rows < 0.9 * rows.size:
-            cols, inverse = comp.columns, comp.inverse
+            cols, inverse = list(comp.columns), comp.inverse
     with np.errstate(divide="ignore"):
         part = dropout_integral(r, alpha, s, beta, *cols)
     log_i[rows] = part if inverse is None else part.take(inverse)
@@ -642,6 +644,7 @@ def loglik_hyp2f1(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> n
     r, alpha, s, beta = params_of(params, PARAMS)
     x, tx, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
     rho = r + s + x
+    par: float | np.ndarray
     if alpha >= beta:
         big, par = alpha, s + 1.0
         diff = alpha - beta

@@ -22,9 +22,8 @@ from ..errors import LtvxlError
 
 _CURRENCY = (r"(?:R\$|US\$|C\$|A\$|[€£$¥₹₽¢₩]|CHF|EUR|USD|GBP|JPY|CAD|AUD|NZD|SEK|NOK|DKK|"
              r"PLN|CZK|HUF|INR|CNY|RMB|BRL|MXN|ZAR|HKD|SGD|TRY|Fr\.|kr\.?|zł|Kč|Ft)")
-_LEAD = re.compile(r"^(?:" + _CURRENCY + r"\s*|[-−+]\s*)")
-_TRAIL = re.compile(r"(?:\s*" + _CURRENCY + r"|\s*[-−])$")
-_SPACES = str.maketrans("", "", " \u00a0\u202f\u2009'’")
+_GROUP_MARKS = " \u00a0\u202f\u2009'’"
+_SPACES = str.maketrans("", "", _GROUP_MARKS)
 _CORE = re.compile(r"^\d[\d.,]*$")
 _SCIENTIFIC = re.compile(r"^\d+(?:\.\d+)?[eE][+-]?\d+$")
 _GROUPED = re.compile(r"^\d{1,3}(?:[ \u00a0\u202f\u2009'’]\d{3})+(?:[.,]\d*)?$")
@@ -43,32 +42,29 @@ class _Text:
     ambiguous: str | None = None  # a single mark that could be either
 
 
+_WHOLE = re.compile(
+    r"^\s*(?P<open>\()?\s*(?P<s1>[-−+])?\s*(?P<c1>" + _CURRENCY + r")?\s*(?P<s2>[-−+])?\s*"
+    r"(?P<num>\d[\d.,'’ \u00a0\u202f\u2009]*?(?:[eE][+-]?\d+)?)"
+    r"\s*(?P<c2>" + _CURRENCY + r")?\s*(?P<s3>[-−])?\s*(?P<close>\))?\s*"
+    r"(?P<c3>" + _CURRENCY + r")?\s*$")
+
+
 def _split(text: str) -> _Text | None:
-    s = text.strip()
-    negative = False
-    currency = ""
-    for _ in range(3):  # "-$12", "$-12", "(12,00) €", "12 € -"
-        if s.startswith("(") and s.endswith(")") and not negative:
-            negative, s = True, s[1:-1].strip()
-        m = _LEAD.match(s)
-        if m:
-            token = m.group(0).strip()
-            negative |= token in ("-", "−")
-            currency = currency or (token if token not in ("-", "−", "+") else "")
-            s = s[m.end():]
-        m = _TRAIL.search(s)
-        if m:
-            token = m.group(0).strip()
-            negative |= token in ("-", "−")
-            currency = currency or (token if token not in ("-", "−") else "")
-            s = s[:m.start()]
-        s = s.strip()
+    m = _WHOLE.match(text)
+    if m is None or bool(m.group("open")) != bool(m.group("close")):
+        return None
+    signs = [m.group(k) for k in ("s1", "s2", "s3") if m.group(k)]
+    if len(signs) > 1:
+        return None
+    negative = bool(m.group("open")) or (bool(signs) and signs[0] in ("-", "−"))
+    currency = m.group("c1") or m.group("c2") or m.group("c3") or ""
+    s = m.group("num")
     s = s.strip()
-    grouped = bool(_GROUPED.match(s))
+    grouped = any(ch in s for ch in _GROUP_MARKS) and bool(_GROUPED.match(s))
     core = s.translate(_SPACES) if grouped else s
-    if _SCIENTIFIC.match(core):
+    if ("e" in core or "E" in core) and _SCIENTIFIC.match(core):
         return _Text(negative, core, currency, False, decimal=".")
-    if not _CORE.match(core):
+    if not core.isdigit() and not _CORE.match(core):
         return None
     t = _Text(negative, core, currency, grouped)
     dots, commas = core.count("."), core.count(",")

@@ -122,7 +122,7 @@ def assemble(table: Table, opts: ReadOptions) -> TransactionLog:
         amounts = _once_per_order(orders, amounts, described)
     if orders is not None:
         described["order"] = roles["order"]
-        amounts = _cancellations(orders, amounts, counts, described)
+        amounts = _cancellations(orders, amounts, counts, ~blank_mask([ids]))
     if "channel" in roles:
         described["channel"] = roles["channel"]
     extras = {c: columns[c] for c in extras_wanted}
@@ -139,12 +139,29 @@ def assemble(table: Table, opts: ReadOptions) -> TransactionLog:
 
 def _duplicates(columns: dict[str, np.ndarray], names: Sequence[str], counts: dict[str, int],
                 drop: bool) -> np.ndarray | None:
-    """Count exact duplicate rows (over ``names``); the rows to keep when dropping them."""
+    """Count exact duplicate rows (over ``names``); the rows to keep when dropping them.
+
+    Rows are hashed column by column (64 bits) and only rows whose hash repeats are
+    compared exactly, so a file without duplicates costs one hash per cell."""
+    names = [c for c in names if c in columns]
     if not names or len(columns[names[0]]) < 2:
         return None
-    frame = pd.DataFrame({str(i): columns[c] for i, c in enumerate(names) if c in columns},
-                         copy=False)
-    dup = frame.duplicated().to_numpy()
+    h = np.zeros(len(columns[names[0]]), dtype=np.uint64)
+    for c in names:
+        col = columns[c]
+        part = pd.util.hash_array(col.astype(object) if col.dtype.kind == "O" else col,
+                                  categorize=False)
+        h *= np.uint64(0x100000001B3)
+        h ^= part
+    ordered = np.sort(h)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
+    if not len(repeated):
+        return None
+    rows = np.flatnonzero(np.isin(h, repeated))
+    frame = pd.DataFrame({str(i): columns[c][rows] for i, c in enumerate(names)})
+    dup = np.zeros(len(h), dtype=bool)
+    dup[rows] = frame.duplicated().to_numpy()
     n = int(dup.sum())
     if not n:
         return None
@@ -215,9 +232,9 @@ _CANCELLED = re.compile(r"^C\d")
 
 
 def _cancellations(orders: np.ndarray, amounts: np.ndarray, counts: dict[str, int],
-                   described: dict[str, str]) -> np.ndarray:
+                   with_id: np.ndarray) -> np.ndarray:
     """Online Retail's cancellation invoices (``C536379`` among numeric invoices) are
-    returns: their amounts count negative."""
+    returns: their amounts count negative (lines counted among rows with a customer id)."""
     if orders.dtype.kind != "O":
         return amounts
     texts = pd.Series(orders, dtype=object)
@@ -234,7 +251,7 @@ def _cancellations(orders: np.ndarray, amounts: np.ndarray, counts: dict[str, in
     mask = cancelled.to_numpy()
     values = pd.to_numeric(pd.Series(amounts, dtype=object), errors="coerce").to_numpy(float)
     flip = mask & (values > 0)
-    counts["cancellation invoices (C...) netted as returns, lines"] = int(mask.sum())
+    counts["cancellation invoices (C...) netted as returns, lines"] = int((mask & with_id).sum())
     if not flip.any():
         return amounts
     out = amounts.astype(object, copy=True)
@@ -324,7 +341,8 @@ def _csv_table(p: Path, opts: ReadOptions) -> Table:
         size = p.stat().st_size
         columns: dict[str, ColumnBuffer] = {}
         read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False,
-                                 skip_rows=d.header_line, encoding=d.encoding)
+                                 skip_rows=d.header_line,
+                                 encoding="utf8" if d.encoding == "utf-8" else d.encoding)
         with pacsv.open_csv(p, parse_options=parse, convert_options=convert, read_options=read,
                             memory_pool=arrow_pool()) as reader:
             for batch in reader:

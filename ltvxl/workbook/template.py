@@ -34,7 +34,8 @@ from .decision_sheets import last_period_block, scenarios_sheet, trend_sheet
 from .refresh import RefreshResult, refresh
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "templates" / "ltv_template.xlsx"
-"""Where ``ltvxl template`` writes in a source checkout."""
+"""The committed template of a source checkout (``ltvxl generate`` rebuilds it); in an
+installed package this path does not exist, and nothing writes there."""
 CREATED = dt.datetime(2024, 1, 1)
 """The fixed creation date stored in the template's document properties."""
 
@@ -576,7 +577,7 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
                             data.columns)
 
 
-def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
+def build_template(output: str | Path, data: TransactionsData | None = None,
                    inputs: UnitEconomicsInputs | None = None,
                    progress: Callable[[str], None] | None = None) -> RefreshResult:
     """Build the template (or a report around ``data``) and refresh it into ``output``.
