@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import describe
-from ..errors import LtvxlError, is_cell_error
+from ..errors import MAX_CELL_TEXT, LtvxlError, clip, is_cell_error
 
 Negative = Literal["net", "drop", "error"]
 NEGATIVE_POLICIES: tuple[str, ...] = ("net", "drop", "error")
@@ -188,10 +189,25 @@ class TransactionLog:
             first_row = 2
             if len(cols[0]) == 0:
                 raise LtvxlError(f"{labels[0]} has a header row but no data")
+        for label, col in [(labels[0], cols[0]), *extras.items()]:
+            _check_text_length(col, label, first_row)
         return cls.from_arrays(
             cols[0], cols[1], cols[2], extras, negative=negative, labels=labels,
             first_row=first_row,
         )
+
+
+def _check_text_length(col: np.ndarray, label: str, first_row: int) -> None:
+    """Refuse ids and group names longer than an Excel cell result may be (255 characters):
+    returned inside a table, one of them would turn the whole table into #VALUE!."""
+    if col.dtype != object:
+        return
+    for i, v in enumerate(col):
+        if isinstance(v, str) and len(v) > MAX_CELL_TEXT:
+            raise LtvxlError(
+                f"{label}: row {i + first_row} holds a text of {len(v):,} characters; "
+                f"ids and names may have at most {MAX_CELL_TEXT}: shorten it"
+            )
 
 
 # ---------------------------------------------------------------- shapes
@@ -269,7 +285,10 @@ def _tighten(flat: list[Any], label: str) -> np.ndarray:
     if any(issubclass(t, (list, tuple)) for t in types):
         raise LtvxlError(f"{label} is nested too deeply")
     if types <= {float, int, type(None)} and types & {float, int}:
-        out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+        try:
+            out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+        except OverflowError:  # an integer beyond 1e308: kept, and reported by the reader
+            return _object_array(flat)
         if int not in types or not (np.abs(out) >= 2**53).any():  # ints exact as floats
             return out
     if types == {dt.datetime}:  # the calendar day of each (as typed, a time of day dropped)
@@ -358,7 +377,7 @@ def _build(
 ) -> TransactionLog:
     if negative not in NEGATIVE_POLICIES:
         choices = ", ".join(NEGATIVE_POLICIES)
-        raise LtvxlError(f"negative must be one of {choices}; got {negative!r}")
+        raise LtvxlError(f"negative must be one of {choices}; got {clip(repr(negative), 40)}")
     if len(cols[0]) == 0:
         raise LtvxlError(f"{labels[0]} has no data rows")
 
@@ -573,8 +592,10 @@ def _numbers_to_days(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _show(value: Any) -> str:
-    """A number as a message shows it: 5, 2.5, inf."""
-    x = float(value)
+    """A number as a message shows it: 5, 2.5, inf (an integer beyond 1e308 as 1e+308...)."""
+    x = _float_or_inf(value)
+    if math.isinf(x) and isinstance(value, int):
+        return clip(str(value), 12)
     if np.isfinite(x) and x.is_integer() and abs(x) < 1e15:
         return str(int(x))
     return repr(x)
@@ -584,7 +605,7 @@ def _why_not_date(value: Any) -> str:
     if _is_blank(value):
         return "the date is missing"
     if is_cell_error(value):
-        return f"the cell holds the error {value}"
+        return f"the cell holds the error {clip(value, 40)}"
     if isinstance(value, str):
         shown = value if len(value) <= 30 else value[:27] + "..."
         return (
@@ -643,7 +664,7 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
         elif tkind == "date":
             udays[sel] = np.array(list(sub), dtype="datetime64[D]").astype(np.int64)
         elif tkind == "number":
-            d, b = _numbers_to_days(np.array(list(sub), dtype=float))
+            d, b = _numbers_to_days(np.array([_float_or_inf(v) for v in sub], dtype=float))
             udays[sel], ubad[sel] = d, b
         elif tkind == "text":
             for j, v in zip(sel, sub, strict=True):
@@ -654,11 +675,19 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
                     udays[j] = day
         else:
             ubad[sel] = True
-    bad_rows = (codes < 0) | ubad[np.maximum(codes, 0)]
+    bad_rows = (codes < 0) | (ubad[np.maximum(codes, 0)] if len(uniq) else True)
     bad = _first_bad(bad_rows)
     if bad is not None:
         raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_date(obj[bad])}")
     return udays[codes]
+
+
+def _float_or_inf(v: Any) -> float:
+    """``float(v)``, an integer too large for a float as infinity (then reported as bad)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf
 
 
 def _date_kind(v: Any) -> str:
@@ -697,9 +726,11 @@ def _why_not_amount(value: Any) -> str:
     if _is_blank(value):
         return "the amount is missing"
     if is_cell_error(value):
-        return f"the cell holds the error {value}"
+        return f"the cell holds the error {clip(value, 40)}"
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
         return f"{_show(value)} is not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool):  # beyond 1e308
+        return f"{_show(value)} is too large to be an amount"
     hint = ""
     if isinstance(value, str):
         try:
@@ -729,7 +760,7 @@ def parse_amounts(values: np.ndarray, label: str, row_of: Any = None) -> np.ndar
                     v, (int, float, np.integer, np.floating)
                 ):
                     raise LtvxlError(f"{label} row {row_of(i)}: {_why_not_amount(v)}")
-                out[i] = float(v)
+                out[i] = _float_or_inf(v)
     bad = _first_bad(~np.isfinite(out))
     if bad is not None:
         raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_amount(values[bad])}")
