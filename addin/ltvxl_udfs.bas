@@ -314,6 +314,19 @@ failed:
     LTV_CUSTOMERS = Err.Description
 End Function
 
+Function LTV_SENSITIVITY(avg_purchase_value, purchase_frequency, lifespan, Optional gross_margin, Optional discount_rate, Optional change)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        LTV_SENSITIVITY = XLPy.CallUDF("ltvxl.udfs", "LTV_SENSITIVITY", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate, change), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        LTV_SENSITIVITY = XLPy.CallUDF("ltvxl.udfs", "LTV_SENSITIVITY", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate, change))
+        Exit Function
+    #End If
+failed:
+    LTV_SENSITIVITY = Err.Description
+End Function
+
 Function LTV_STATS(ids, dates, amounts, Optional as_of, Optional lifespan_method)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -338,6 +351,19 @@ Function LTV_TIER(values, Optional population, Optional breaks, Optional labels,
     #End If
 failed:
     LTV_TIER = Err.Description
+End Function
+
+Function LTV_TREND(ids, dates, amounts, Optional period, Optional as_of, Optional margin, Optional orders)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        LTV_TREND = XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, orders), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        LTV_TREND = XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, orders))
+        Exit Function
+    #End If
+failed:
+    LTV_TREND = Err.Description
 End Function
 
 Function MAX_CAC(ltv, Optional target_ratio)
@@ -431,6 +457,32 @@ failed:
     PNBD_PROB = Err.Description
 End Function
 
+Function PROMO_BREAKEVEN(margin, promo_margin, retention, discount_rate)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PROMO_BREAKEVEN = XLPy.CallUDF("ltvxl.udfs", "PROMO_BREAKEVEN", Array(margin, promo_margin, retention, discount_rate), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PROMO_BREAKEVEN = XLPy.CallUDF("ltvxl.udfs", "PROMO_BREAKEVEN", Array(margin, promo_margin, retention, discount_rate))
+        Exit Function
+    #End If
+failed:
+    PROMO_BREAKEVEN = Err.Description
+End Function
+
+Function PROMO_IMPACT(avg_order_value, purchase_frequency, gross_margin, discount, Optional frequency_uplift, Optional value_uplift, Optional customers)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        PROMO_IMPACT = XLPy.CallUDF("ltvxl.udfs", "PROMO_IMPACT", Array(avg_order_value, purchase_frequency, gross_margin, discount, frequency_uplift, value_uplift, customers), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        PROMO_IMPACT = XLPy.CallUDF("ltvxl.udfs", "PROMO_IMPACT", Array(avg_order_value, purchase_frequency, gross_margin, discount, frequency_uplift, value_uplift, customers))
+        Exit Function
+    #End If
+failed:
+    PROMO_IMPACT = Err.Description
+End Function
+
 Function PURCHASE_FREQUENCY(purchases, customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -442,6 +494,45 @@ Function PURCHASE_FREQUENCY(purchases, customers)
     #End If
 failed:
     PURCHASE_FREQUENCY = Err.Description
+End Function
+
+Function RETENTION_ELASTICITY(retention, discount_rate)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        RETENTION_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "RETENTION_ELASTICITY", Array(retention, discount_rate), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        RETENTION_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "RETENTION_ELASTICITY", Array(retention, discount_rate))
+        Exit Function
+    #End If
+failed:
+    RETENTION_ELASTICITY = Err.Description
+End Function
+
+Function RETENTION_IMPACT(margin, retention, discount_rate, retention_change)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        RETENTION_IMPACT = XLPy.CallUDF("ltvxl.udfs", "RETENTION_IMPACT", Array(margin, retention, discount_rate, retention_change), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        RETENTION_IMPACT = XLPy.CallUDF("ltvxl.udfs", "RETENTION_IMPACT", Array(margin, retention, discount_rate, retention_change))
+        Exit Function
+    #End If
+failed:
+    RETENTION_IMPACT = Err.Description
+End Function
+
+Function RETENTION_NEEDED(retention, discount_rate, value_change)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        RETENTION_NEEDED = XLPy.CallUDF("ltvxl.udfs", "RETENTION_NEEDED", Array(retention, discount_rate, value_change), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        RETENTION_NEEDED = XLPy.CallUDF("ltvxl.udfs", "RETENTION_NEEDED", Array(retention, discount_rate, value_change))
+        Exit Function
+    #End If
+failed:
+    RETENTION_NEEDED = Err.Description
 End Function
 
 Function RFM_SEGMENTS(ids, dates, amounts, Optional as_of)
@@ -481,6 +572,19 @@ Function SBG_DERL(alpha, beta, discount_rate, period)
     #End If
 failed:
     SBG_DERL = Err.Description
+End Function
+
+Function SBG_ELASTICITY(alpha, beta, discount_rate, period)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        SBG_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "SBG_ELASTICITY", Array(alpha, beta, discount_rate, period), ActiveWorkbook, Application.Caller)
+        Exit Function
+    #Else
+        SBG_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "SBG_ELASTICITY", Array(alpha, beta, discount_rate, period))
+        Exit Function
+    #End If
+failed:
+    SBG_ELASTICITY = Err.Description
 End Function
 
 Function SBG_FIT(alive)
@@ -736,6 +840,16 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_CUSTOMERS", _
         Description:="One row per customer: first and last purchase, orders, revenue, average order value, repeat purchases, recency, age T, average repeat purchase value and historical value (the buy-till-you-die summary).", _
         Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 5)
+    d(0) = "Average revenue per purchase (currency, >= 0)."
+    d(1) = "Purchases per customer per year (>= 0)."
+    d(2) = "Customer lifespan in years (>= 0)."
+    d(3) = "Optional gross margin as a fraction; blank for 1 and no margin row."
+    d(4) = "Optional yearly discount rate as a fraction; blank for 0 and no discount row."
+    d(5) = "Optional relative move of each driver, a fraction in (0, 1] (0.1 for +/-10%); blank for 0.1."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_SENSITIVITY", _
+        Description:="LTV (as LTV computes it) with each driver moved down and up by step, the others fixed: one row per driver with both LTVs and their change from the base, largest first (tornado chart data).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 4)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
@@ -753,6 +867,17 @@ Public Sub RegisterLtvxlFunctions()
     d(4) = "Optional: share (breaks are shares of the population, default) or value (breaks are value cutoffs)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_TIER", _
         Description:="Value tier of each value: by default the top 20% of the population High, the next 30% Medium, the rest Low; or by value cutoffs. Works on one value against a population or on a whole column.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
+    d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
+    d(3) = "Optional period: month, quarter (default) or year (calendar periods)."
+    d(4) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(5) = "Optional gross margin as a fraction for the trailing LTV; blank for 1 (a revenue LTV)."
+    d(6) = "Optional order id of each transaction, in the same rows as ids: rows of one order count as one order. Blank: each purchase row is an order."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_TREND", _
+        Description:="One row per month, quarter or year: active and new customers, orders, revenue, AOV, retention, churn, trailing LTV (ARPU x margin / 6-month churn) and changes vs the previous period and a year earlier.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Lifetime value per customer (currency, >= 0)."
@@ -825,11 +950,51 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PNBD_PROB", _
         Description:="Pareto/NBD: probability that a newly acquired customer makes exactly n repeat purchases in her first t time units (t in the unit of alpha and beta).", _
         Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 3)
+    d(0) = "Margin per customer per period without the promotion (currency, >= 0)."
+    d(1) = "Margin per customer per period with the promotion (currency, > 0)."
+    d(2) = "Retention rate per period without the promotion, a fraction in [0, 1]."
+    d(3) = "Discount rate per period as a fraction (0.12 for 12%)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PROMO_BREAKEVEN", _
+        Description:="Retention a promotion must reach to keep the customer value when it cuts the margin per period to promo_margin: r* = K (1 + i) / (1 + K), K = CLV0 / promo_margin.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Average order value at list price, without the promotion (currency, >= 0)."
+    d(1) = "Orders per customer in the period, without the promotion (>= 0)."
+    d(2) = "Gross margin as a fraction of the list price (0.4 for 40%)."
+    d(3) = "Price cut of the promotion as a fraction of the list price (0.1 for 10%)."
+    d(4) = "Optional rise of orders per customer the promotion brings, a fraction (0.25 for +25%); blank for 0."
+    d(5) = "Optional rise of the order value at list price, a fraction; blank for 0."
+    d(6) = "Optional number of customers for the totals (>= 0); blank for 1."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PROMO_IMPACT", _
+        Description:="A price promotion per customer and in total: orders, order value, revenue, discount cost and gross profit without and with it, and the break-even uplift discount / (margin - discount).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Number of purchases in the period (>= 0)."
     d(1) = "Number of unique customers in the period (> 0)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!PURCHASE_FREQUENCY", _
         Description:="Purchase frequency: purchases / unique customers in the same period (over a year: purchases per customer per year).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 1)
+    d(0) = "Share of customers retained each period, a fraction in [0, 1]."
+    d(1) = "Discount rate per period as a fraction (0.12 for 12%)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RETENTION_ELASTICITY", _
+        Description:="Per cent change of the customer value m r / (1 + i - r) for a 1% change of retention: (1 + i) / (1 + i - r).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 3)
+    d(0) = "Margin per customer per period (currency, > 0)."
+    d(1) = "Share of customers retained each period, a fraction in (0, 1] (0.8 for 80%)."
+    d(2) = "Discount rate per period as a fraction (0.12 for 12%)."
+    d(3) = "Change of the retention rate in points, as a fraction (0.05 = five points, 0.80 -> 0.85; negative for a fall)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RETENTION_IMPACT", _
+        Description:="Relative change of the customer value m r / (1 + i - r) when retention rises by retention_change points: CLV(r + change) / CLV(r) - 1 (Gupta, Lehmann & Stuart 2004).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 2)
+    d(0) = "Share of customers retained each period, a fraction in (0, 1] (0.8 for 80%)."
+    d(1) = "Discount rate per period as a fraction (0.12 for 12%)."
+    d(2) = "Relative change of the customer value wanted, > -1 (0.25 for +25%)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!RETENTION_NEEDED", _
+        Description:="Retention change in points (a fraction) that raises the customer value m r / (1 + i - r) by value_change: the inverse of RETENTION_IMPACT.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 3)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
@@ -854,6 +1019,14 @@ Public Sub RegisterLtvxlFunctions()
     d(3) = "Renewals made so far, a whole number >= 0 (0 for a customer in her first period)."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_DERL", _
         Description:="sBG: discounted expected residual lifetime, in payments, of a customer who has renewed period times, the next payment undiscounted (Fader & Hardie 2010). Times margin = residual value.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 3)
+    d(0) = "Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG)."
+    d(1) = "Model parameter beta (> 0): churn-probability Beta shape beta (sBG)."
+    d(2) = "Discount rate per contract period as a fraction (0.1 for 10%)."
+    d(3) = "Renewals made so far, a whole number >= 0 (0 for a customer in her first period)."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!SBG_ELASTICITY", _
+        Description:="sBG: retention elasticity of DERL (Fader & Hardie 2010), the % change of SBG_DERL when every future retention rate rises by 1%: 2F1(2, b+n+1; a+b+n+1; 1/(1+d)) / 2F1(1, b+n+1; a+b+n+1; 1/(1+d)).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 0)
     d(0) = "Customers of one cohort still active at the start of each period, from period 0 (the cohort size) on; percentages work too."

@@ -1,7 +1,7 @@
 """The main job, ``ltvxl report``: a transaction file in, a finished workbook out.
 
 The transactions (CSV, Parquet or XLSX; the built-in sample when none is
-given) are read and checked by :func:`ltvxl.transactions.log.read_transactions`,
+given) are read and checked by :func:`ltvxl.transactions.read_transactions`,
 put into the Transactions table of the template workbook
 (:mod:`ltvxl.workbook.template`), and every formula is computed by the
 headless refresh, so the report shows numbers wherever it is opened and stays
@@ -19,7 +19,7 @@ from typing import Any
 
 from .errors import LtvxlError
 from .example import UnitEconomicsInputs
-from .transactions.log import column_key
+from .transactions.headers import column_key
 
 CHANNEL_NAMES = ("channel", "acquisition_channel", "acquisitionchannel", "source",
                  "utm_source", "marketing_channel")
@@ -79,7 +79,7 @@ def load_transactions(
 ) -> tuple[Any, str | None, str]:
     """(TransactionLog, channel column or None, description of the source)."""
     from .sample_data import load_sample_transactions
-    from .transactions.log import read_transactions
+    from .transactions import read_transactions
 
     if path is None:
         return load_sample_transactions(), "channel", "built-in sample transactions"

@@ -13,9 +13,9 @@ rebuilds the file byte for byte.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -87,16 +87,16 @@ def write_sample(path: str | Path = SAMPLE_PATH, seed: int = SEED) -> Path:
 
 def load_sample_transactions():  # -> TransactionLog (imported lazily)
     """The built-in sample as a :class:`~ltvxl.transactions.TransactionLog` (channel kept)."""
-    from .transactions.log import read_transactions
+    from .transactions import read_transactions
 
     return read_transactions(SAMPLE_PATH)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Rebuild the built-in sample transaction log.")
-    parser.add_argument("-o", "--output", default=str(SAMPLE_PATH))
-    args = parser.parse_args(argv)
-    print(write_sample(args.output))
+    """``python -m ltvxl.sample_data [PATH]``: rebuild the sample file (default: the built-in
+    one). A developer's entry point, so the core needs no argument parser."""
+    args = sys.argv[1:] if argv is None else argv
+    print(write_sample(args[0] if args else SAMPLE_PATH))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .a1 import is_cell_name
 from .cells import as_grid, number_or_problem, read_numbers
 from .domains import ANY, Domain
 from .errors import NUM, VALUE, LtvxlError, cell_error
@@ -122,21 +123,12 @@ WRAPPER_NAMES = frozenset(w.lower() for w in [*_WRAPPER.split(), "failed", "k", 
 """Identifiers used inside the VBA wrappers xlwings generates; an argument may not shadow them."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
-_A1 = re.compile(r"([A-Za-z]{1,3})([0-9]+)\Z")
 _R1C1 = re.compile(r"(?:[Rr][0-9]*)?(?:[Cc][0-9]*)?\Z")
 
 
 def looks_like_cell(name: str) -> bool:
     """Whether Excel reads ``name`` as a cell reference (``LTV1``, ``XFD1048576``, ``R1C1``)."""
-    m = _A1.match(name)
-    if m:
-        col = 0
-        for ch in m.group(1).upper():
-            col = col * 26 + ord(ch) - ord("A") + 1
-        row = int(m.group(2))
-        if col <= 16384 and 1 <= row <= 1048576:
-            return True
-    return bool(name) and bool(_R1C1.match(name))
+    return is_cell_name(name) or (bool(name) and bool(_R1C1.match(name)))
 
 
 def vba_name_problem(name: str) -> str | None:

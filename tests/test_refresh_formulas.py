@@ -140,7 +140,7 @@ def test_functions_the_engine_cannot_provide_are_named(tmp_path, formula, name):
 
 
 def test_batched_formulas_equal_cell_by_cell(tmp_path, monkeypatch):
-    import ltvxl.workbook.refresh as engine
+    import ltvxl.workbook.refresh.engine as engine
 
     path = tmp_path / "rows.xlsx"
     wb = xlsxwriter.Workbook(str(path))

@@ -8,14 +8,17 @@ Functions" would put into the workbook. Everything iterates over the
 REGISTRY, so functions other families add are checked the same way.
 """
 
+import ast
 import io
 import re
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
+import ltvxl
 import ltvxl.udfs
 from ltvxl.worksheet import (
     MAX_TEXT,
@@ -213,6 +216,44 @@ def test_the_core_does_not_import_xlwings():
     )
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout) >= 5
+
+
+FACES = ("cli", "udfs", "addin", "workbook")
+"""Subpackages of ltvxl that are faces (command line, Excel, workbooks); the rest is core."""
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Absolute names of the modules that the source of ``path`` imports (anywhere in it)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1] if node.level else []
+            module = ".".join([*base, node.module] if node.module else base)
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_core_imports_nothing_from_the_command_line():
+    """No core module imports ltvxl.cli or argparse, even lazily: options and printing
+    of commands live in ltvxl/cli/. (argparse itself is loaded at run time by
+    unittest, which numpy imports, so the sources are read instead of sys.modules.)"""
+    root = Path(ltvxl.__file__).parent
+    checked = 0
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        if parts[1:2] and parts[1] in FACES:
+            continue
+        package = ".".join(parts if path.name == "__init__.py" else parts[:-1])
+        package = package.removesuffix(".__init__")
+        bad = sorted(n for n in _imported_modules(path, package)
+                     if n == "argparse" or n == "ltvxl.cli" or n.startswith("ltvxl.cli."))
+        assert not bad, f"{path.relative_to(root.parent)} imports {bad}"
+        checked += 1
+    assert checked >= 20
 
 
 def test_the_udf_module_works_without_the_desktop_only_packages():

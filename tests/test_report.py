@@ -16,7 +16,7 @@ import pytest
 
 from ltvxl.cli import main
 from ltvxl.report import Progress, write_report
-from ltvxl.transactions.log import read_transactions
+from ltvxl.transactions import read_transactions
 from ltvxl.transactions.stats import ltv_stats
 from ltvxl.workbook.refresh import refresh
 

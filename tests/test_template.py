@@ -12,7 +12,7 @@ import pytest
 
 from ltvxl import unit_economics as ue
 from ltvxl.sample_data import SAMPLE_PATH
-from ltvxl.transactions.log import read_transactions
+from ltvxl.transactions import read_transactions
 from ltvxl.transactions.stats import ltv_stats
 from ltvxl.workbook.template import TEMPLATE_PATH, build_template
 
@@ -22,6 +22,8 @@ SPILLING = {  # sheet: anchors of the dynamic-array formulas
     "Cohorts": ["A4", "A110"],
     "Channels": ["A3"],
     "Dashboard": ["A5"],
+    "Scenarios": ["G4", "A51"],
+    "Trend": ["A5"],
 }
 
 
@@ -77,7 +79,8 @@ def test_no_macros_and_expected_sheets(built):
     assert not any("vbaProject" in n for n in names)
     book = openpyxl.load_workbook(built)
     assert book.sheetnames == ["Dashboard", "Inputs", "Transactions", "Customers",
-                               "Predictions", "Segments", "Cohorts", "Channels"]
+                               "Predictions", "Segments", "Cohorts", "Channels", "Scenarios",
+                               "Trend"]
 
 
 def test_inputs_sheet_has_the_classic_worked_example(values):

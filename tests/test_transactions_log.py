@@ -15,7 +15,8 @@ import pytest
 
 import ltvxl.udfs as udfs
 from ltvxl.errors import LtvxlError
-from ltvxl.transactions.log import TransactionLog, detect_columns, read_transactions
+from ltvxl.transactions import TransactionLog, read_transactions
+from ltvxl.transactions.headers import detect_columns
 
 D = dt.datetime
 
@@ -300,9 +301,9 @@ def test_file_problems(tmp_path):
 
 
 def test_csv_read_block_by_block_with_types_changing_further_down(tmp_path, monkeypatch):
-    from ltvxl.transactions import log as log_module
+    from ltvxl.transactions import readers as readers_module
 
-    monkeypatch.setattr(log_module, "_CSV_BLOCK", 256)  # many small blocks
+    monkeypatch.setattr(readers_module, "_CSV_BLOCK", 256)  # many small blocks
     lines = ["customer_id,date,amount"]
     lines += [f"{1000 + i},2024-01-{1 + i % 28:02d},{i}.5" for i in range(300)]
     lines += ["A1,2024-03-01,7", "A2,2024-03-02,8"]  # text ids after numbers

@@ -29,7 +29,9 @@ def cdnow_log():
 def test_cdnow_39_week_calibration_summary_exactly():
     """Fader, Hardie & Lee (2005): x, t_x, T (weeks, 2 decimals) of all 2,357 customers."""
     ref = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
-    s = customer_summary(cdnow_log(), as_of="1997-09-30", time_unit="weeks")
+    summary = customer_summary(cdnow_log(), as_of="1997-09-30", time_unit="weeks")
+    assert str(summary.as_of) == "1997-09-30" and summary.time_unit == "weeks"
+    s = summary.table
     assert len(s) == len(ref) == 2357
     assert list(s["customer"]) == [str(i) for i in ref["ID"]]
     assert (s["frequency"].to_numpy() == ref["x"].to_numpy()).all()
@@ -38,7 +40,7 @@ def test_cdnow_39_week_calibration_summary_exactly():
     assert s["frequency"].sum() == 2457 and (s["frequency"] > 0).sum() == 946
     # zbar is rounded to cents in the file (half-way cases may round either way)
     assert np.abs(s["monetary_value"].to_numpy() - ref["zbar"].to_numpy()).max() <= 0.005 + 1e-9
-    assert any("transactions after as_of excluded" in n for n in s.attrs["notes"])
+    assert any("transactions after as_of excluded" in n for n in summary.notes)
 
 
 def test_cdnow_through_the_worksheet_function():
@@ -77,7 +79,8 @@ def test_agrees_with_lifetimes_on_a_small_log():
     observation_period_end="2024-03-31", freq="D" and freq_multiplier=7 (recorded by running
     lifetimes in a separate environment; lifetimes is not a test dependency).
     benchmarks/bench_summary.py compares the two on a million transactions."""
-    s = customer_summary(small_log(), as_of="2024-03-31", time_unit="weeks").set_index("customer")
+    s = customer_summary(small_log(), as_of="2024-03-31", time_unit="weeks").table
+    s = s.set_index("customer")
     lifetimes = pd.DataFrame(
         {"frequency": [2.0, 0.0, 1.0, 0.0], "recency": [9.0, 0.0, 2.0, 0.0],
          "T": [12.857143, 7.142857, 10.142857, 0.142857],
@@ -86,13 +89,14 @@ def test_agrees_with_lifetimes_on_a_small_log():
     for column in lifetimes:
         np.testing.assert_allclose(s[column].to_numpy(float), lifetimes[column].to_numpy(),
                                    atol=1e-6)
-    days = customer_summary(small_log(), as_of="2024-03-31", time_unit="days")
+    days = customer_summary(small_log(), as_of="2024-03-31", time_unit="days").table
     assert list(days["recency"]) == [63.0, 0.0, 14.0, 0.0]
     assert list(days["T"]) == [90.0, 50.0, 71.0, 1.0]
 
 
 def test_small_log_by_hand():
-    s = customer_summary(small_log(), time_unit="days").set_index("customer")  # as_of 2024-04-05
+    s = customer_summary(small_log(), time_unit="days").table  # as_of 2024-04-05
+    s = s.set_index("customer")
     a = s.loc["a"]
     assert a["orders"] == 4 and a["revenue"] == 42.5 and a["avg_order_value"] == 42.5 / 4
     assert a["frequency"] == 2 and a["recency"] == 63 and a["T"] == 95
@@ -108,9 +112,9 @@ def test_small_log_by_hand():
 
 def test_time_units():
     log = small_log()
-    days = customer_summary(log, time_unit="days")
+    days = customer_summary(log, time_unit="days").table
     for unit, per in (("weeks", 7.0), ("months", 365.25 / 12), ("years", 365.25)):
-        other = customer_summary(log, time_unit=unit)
+        other = customer_summary(log, time_unit=unit).table
         np.testing.assert_allclose(other["T"], days["T"] / per)
         np.testing.assert_allclose(other["recency"], days["recency"] / per)
     with pytest.raises(LtvxlError, match="time_unit must be one of days, weeks, months, years"):
@@ -120,12 +124,14 @@ def test_time_units():
 def test_returns_reduce_revenue_but_are_not_purchases():
     rows = [("a", "2024-01-01", 100.0), ("a", "2024-01-10", -30.0), ("a", "2024-02-01", 50.0),
             ("b", "2024-01-05", -10.0)]
-    s = customer_summary(small_log(rows), time_unit="days").set_index("customer")
+    summary = customer_summary(small_log(rows), time_unit="days")
+    assert str(summary.as_of) == "2024-02-01" and len(summary) == 1
+    s = summary.table.set_index("customer")
     assert list(s.index) == ["a"]  # b has a return but no purchase
     a = s.loc["a"]
     assert a["revenue"] == 120.0 and a["orders"] == 2 and a["avg_order_value"] == 60.0
     assert a["frequency"] == 1 and a["recency"] == 31 and a["monetary_value"] == 50.0
-    notes = s.attrs["notes"]
+    notes = summary.notes
     assert "returns netted (negative amounts): 2" in notes
     assert "customers with returns but no purchase excluded: 1" in notes
 
@@ -168,8 +174,8 @@ def test_row_order_does_not_matter(rows, rnd):
     shuffled = list(rows)
     rnd.shuffle(shuffled)
     as_of = BASE + 130
-    a = customer_summary(log_of(rows), as_of=as_of)
-    b = customer_summary(log_of(shuffled), as_of=as_of)
+    a = customer_summary(log_of(rows), as_of=as_of).table
+    b = customer_summary(log_of(shuffled), as_of=as_of).table
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
 
 
@@ -178,9 +184,9 @@ def test_row_order_does_not_matter(rows, rnd):
                                min_size=1, max_size=5))
 def test_adding_a_customer_leaves_the_others_unchanged(rows, new_rows):
     as_of = BASE + 130
-    before = rows_by_customer(customer_summary(log_of(rows), as_of=as_of))
+    before = rows_by_customer(customer_summary(log_of(rows), as_of=as_of).table)
     extended = rows + [(99, d, a) for d, a in new_rows]
-    after = rows_by_customer(customer_summary(log_of(extended), as_of=as_of))
+    after = rows_by_customer(customer_summary(log_of(extended), as_of=as_of).table)
     assert set(after) - set(before) == {"c99"}
     for cust, values in before.items():
         assert after[cust] == values
@@ -190,13 +196,13 @@ def test_adding_a_customer_leaves_the_others_unchanged(rows, new_rows):
 @given(rows_strategy, st.integers(0, 12))
 def test_splitting_by_customer_gives_the_same_rows(rows, cut):
     as_of = BASE + 130
-    whole = rows_by_customer(customer_summary(log_of(rows), as_of=as_of))
+    whole = rows_by_customer(customer_summary(log_of(rows), as_of=as_of).table)
     low = [r for r in rows if r[0] < cut]
     high = [r for r in rows if r[0] >= cut]
     parts = {}
     for part in (low, high):
         if part and any(a >= 0 for _, _, a in part):
-            parts.update(rows_by_customer(customer_summary(log_of(part), as_of=as_of)))
+            parts.update(rows_by_customer(customer_summary(log_of(part), as_of=as_of).table))
     assert parts == whole
 
 
@@ -218,7 +224,7 @@ def test_block_by_block_steps_match_with_tiny_blocks(rows):
 
 def check_against_direct_computation(rows):
     as_of = 130
-    s = customer_summary(log_of(rows), as_of=BASE + as_of, time_unit="days")
+    s = customer_summary(log_of(rows), as_of=BASE + as_of, time_unit="days").table
     got = rows_by_customer(s)
     expected = {}
     for cust in sorted({i for i, _, _ in rows}):

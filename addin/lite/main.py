@@ -15,6 +15,715 @@ from ltvxl.udfs import FUNCTIONS as _LTVXL
 
 @func
 @arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'time_unit',
+    doc=(
+        'Optional unit of recency and age: days, weeks, months or years (weeks = days / 7, '
+        'months = days / 30.4375); blank for weeks.'
+    ),
+    err_to_str=True,
+)
+def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None):
+    (
+        'One row per customer: first and last purchase, orders, revenue, average order value, '
+        'repeat purchases, recency, age T, average repeat purchase value and historical value '
+        '(the buy-till-you-die summary).'
+    )
+    return _LTVXL['LTV_CUSTOMERS'](ids, dates, amounts, as_of, time_unit)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'lifespan_method',
+    doc=(
+        'Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time '
+        'from first to last purchase).'
+    ),
+    err_to_str=True,
+)
+def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None):
+    (
+        'The simple LTV from data: customers, purchases, revenue, average purchase value, '
+        'purchases per customer per year, lifespan (estimator stated) and their product, as a '
+        'labelled two-column block.'
+    )
+    return _LTVXL['LTV_STATS'](ids, dates, amounts, as_of, lifespan_method)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Optional cohort and period length: month (default), quarter or year.',
+    err_to_str=True,
+)
+@arg(
+    'metric',
+    doc=(
+        'Optional: retention (share still buying, default), active (customers), revenue, or ltv '
+        '(cumulative revenue per acquired customer).'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None):
+    (
+        'Acquisition cohorts (month, quarter or year of the first purchase) by periods since '
+        'acquisition: active customers, retention, revenue or cumulative revenue per customer '
+        '(ltv). Future periods are blank.'
+    )
+    return _LTVXL['COHORT_TABLE'](ids, dates, amounts, period, metric, as_of)
+
+
+@func
+@arg(
+    'values',
+    doc="The value(s) to tier: a cell or a column, e.g. each customer's LTV.",
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'population',
+    doc=(
+        'Optional values to rank against (blanks skipped); blank to rank the values among '
+        'themselves.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'breaks',
+    doc=(
+        'Optional shares from the top (default 0.2, 0.3) or, with by = value, value cutoffs '
+        'from the highest down.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'labels',
+    doc='Optional tier names, highest first, one more than breaks (default High, Medium, Low).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'by',
+    doc=(
+        'Optional: share (breaks are shares of the population, default) or value (breaks are '
+        'value cutoffs).'
+    ),
+    err_to_str=True,
+)
+def LTV_TIER(values, population=None, breaks=None, labels=None, by=None):
+    (
+        'Value tier of each value: by default the top 20% of the population High, the next 30% '
+        'Medium, the rest Low; or by value cutoffs. Works on one value against a population or '
+        'on a whole column.'
+    )
+    return _LTVXL['LTV_TIER'](values, population, breaks, labels, by)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+def RFM_SEGMENTS(ids, dates, amounts, as_of=None):
+    (
+        'RFM per customer: days since last purchase, orders, revenue, their quintile scores R, '
+        'F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented '
+        'rule table.'
+    )
+    return _LTVXL['RFM_SEGMENTS'](ids, dates, amounts, as_of)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+def RFM_SUMMARY(ids, dates, amounts, as_of=None):
+    (
+        'Customers and revenue per RFM segment, with their shares, for all eleven segments from '
+        'Champions to Lost.'
+    )
+    return _LTVXL['RFM_SUMMARY'](ids, dates, amounts, as_of)
+
+
+@func
+@arg(
+    'groups',
+    doc=(
+        'Group of each transaction (e.g. acquisition channel), in the same rows as ids; a '
+        'customer belongs to the group of their first purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'cac_by_group',
+    doc=(
+        'Optional two-column range: group name and acquisition cost per customer (> 0); adds '
+        'CAC and LTV:CAC columns.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None):
+    (
+        'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
+        'orders, revenue, revenue per customer, share of revenue and, given CAC per group, '
+        'LTV:CAC.'
+    )
+    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of)
+
+
+@func
+@arg(
+    'margin',
+    doc='Margin per customer per period (currency, > 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'retention',
+    doc='Share of customers retained each period, a fraction in (0, 1] (0.8 for 80%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Discount rate per period as a fraction (0.12 for 12%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'retention_change',
+    doc=(
+        'Change of the retention rate in points, as a fraction (0.05 = five points, 0.80 -> '
+        '0.85; negative for a fall).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def RETENTION_IMPACT(margin, retention, discount_rate, retention_change):
+    (
+        'Relative change of the customer value m r / (1 + i - r) when retention rises by '
+        'retention_change points: CLV(r + change) / CLV(r) - 1 (Gupta, Lehmann & Stuart 2004).'
+    )
+    return _LTVXL['RETENTION_IMPACT'](margin, retention, discount_rate, retention_change)
+
+
+@func
+@arg(
+    'retention',
+    doc='Share of customers retained each period, a fraction in (0, 1] (0.8 for 80%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Discount rate per period as a fraction (0.12 for 12%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'value_change',
+    doc='Relative change of the customer value wanted, > -1 (0.25 for +25%).',
+    err_to_str=True,
+    ndim=2,
+)
+def RETENTION_NEEDED(retention, discount_rate, value_change):
+    (
+        'Retention change in points (a fraction) that raises the customer value m r / (1 + i - '
+        'r) by value_change: the inverse of RETENTION_IMPACT.'
+    )
+    return _LTVXL['RETENTION_NEEDED'](retention, discount_rate, value_change)
+
+
+@func
+@arg(
+    'retention',
+    doc='Share of customers retained each period, a fraction in [0, 1].',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Discount rate per period as a fraction (0.12 for 12%).',
+    err_to_str=True,
+    ndim=2,
+)
+def RETENTION_ELASTICITY(retention, discount_rate):
+    (
+        'Per cent change of the customer value m r / (1 + i - r) for a 1% change of retention: '
+        '(1 + i) / (1 + i - r).'
+    )
+    return _LTVXL['RETENTION_ELASTICITY'](retention, discount_rate)
+
+
+@func
+@arg(
+    'margin',
+    doc='Margin per customer per period without the promotion (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'promo_margin',
+    doc='Margin per customer per period with the promotion (currency, > 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'retention',
+    doc='Retention rate per period without the promotion, a fraction in [0, 1].',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Discount rate per period as a fraction (0.12 for 12%).',
+    err_to_str=True,
+    ndim=2,
+)
+def PROMO_BREAKEVEN(margin, promo_margin, retention, discount_rate):
+    (
+        'Retention a promotion must reach to keep the customer value when it cuts the margin '
+        'per period to promo_margin: r* = K (1 + i) / (1 + K), K = CLV0 / promo_margin.'
+    )
+    return _LTVXL['PROMO_BREAKEVEN'](margin, promo_margin, retention, discount_rate)
+
+
+@func
+@arg(
+    'alpha',
+    doc='Model parameter alpha (> 0): churn-probability Beta shape alpha (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc='Model parameter beta (> 0): churn-probability Beta shape beta (sBG).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Discount rate per contract period as a fraction (0.1 for 10%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Renewals made so far, a whole number >= 0 (0 for a customer in her first period).',
+    err_to_str=True,
+    ndim=2,
+)
+def SBG_ELASTICITY(alpha, beta, discount_rate, period):
+    (
+        'sBG: retention elasticity of DERL (Fader & Hardie 2010), the % change of SBG_DERL when '
+        'every future retention rate rises by 1%: 2F1(2, b+n+1; a+b+n+1; 1/(1+d)) / 2F1(1, '
+        'b+n+1; a+b+n+1; 1/(1+d)).'
+    )
+    return _LTVXL['SBG_ELASTICITY'](alpha, beta, discount_rate, period)
+
+
+@func
+@arg(
+    'avg_order_value',
+    doc='Average order value at list price, without the promotion (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'purchase_frequency',
+    doc='Orders per customer in the period, without the promotion (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gross_margin',
+    doc='Gross margin as a fraction of the list price (0.4 for 40%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount',
+    doc='Price cut of the promotion as a fraction of the list price (0.1 for 10%).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency_uplift',
+    doc=(
+        'Optional rise of orders per customer the promotion brings, a fraction (0.25 for +25%); '
+        'blank for 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'value_uplift',
+    doc='Optional rise of the order value at list price, a fraction; blank for 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'customers',
+    doc='Optional number of customers for the totals (>= 0); blank for 1.',
+    err_to_str=True,
+    ndim=2,
+)
+def PROMO_IMPACT(
+    avg_order_value,
+    purchase_frequency,
+    gross_margin,
+    discount,
+    frequency_uplift=None,
+    value_uplift=None,
+    customers=None,
+):
+    (
+        'A price promotion per customer and in total: orders, order value, revenue, discount '
+        'cost and gross profit without and with it, and the break-even uplift discount / '
+        '(margin - discount).'
+    )
+    return _LTVXL['PROMO_IMPACT'](
+        avg_order_value,
+        purchase_frequency,
+        gross_margin,
+        discount,
+        frequency_uplift,
+        value_uplift,
+        customers,
+    )
+
+
+@func
+@arg(
+    'avg_purchase_value',
+    doc='Average revenue per purchase (currency, >= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'purchase_frequency',
+    doc='Purchases per customer per year (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'lifespan',
+    doc='Customer lifespan in years (>= 0).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'gross_margin',
+    doc='Optional gross margin as a fraction; blank for 1 and no margin row.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'discount_rate',
+    doc='Optional yearly discount rate as a fraction; blank for 0 and no discount row.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'change',
+    doc=(
+        'Optional relative move of each driver, a fraction in (0, 1] (0.1 for +/-10%); blank '
+        'for 0.1.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_SENSITIVITY(
+    avg_purchase_value,
+    purchase_frequency,
+    lifespan,
+    gross_margin=None,
+    discount_rate=None,
+    change=None,
+):
+    (
+        'LTV (as LTV computes it) with each driver moved down and up by step, the others fixed: '
+        'one row per driver with both LTVs and their change from the base, largest first '
+        '(tornado chart data).'
+    )
+    return _LTVXL['LTV_SENSITIVITY'](
+        avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate, change,
+    )
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Optional period: month, quarter (default) or year (calendar periods).',
+    err_to_str=True,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'margin',
+    doc='Optional gross margin as a fraction for the trailing LTV; blank for 1 (a revenue LTV).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'orders',
+    doc=(
+        'Optional order id of each transaction, in the same rows as ids: rows of one order '
+        'count as one order. Blank: each purchase row is an order.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_TREND(ids, dates, amounts, period=None, as_of=None, margin=None, orders=None):
+    (
+        'One row per month, quarter or year: active and new customers, orders, revenue, AOV, '
+        'retention, churn, trailing LTV (ARPU x margin / 6-month churn) and changes vs the '
+        'previous period and a year earlier.'
+    )
+    return _LTVXL['LTV_TREND'](ids, dates, amounts, period, as_of, margin, orders)
+
+
+@func
+@arg(
     'r_shape',
     doc=(
         'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
@@ -1156,370 +1865,6 @@ def BGBB_FIT(frequency, recency, periods, weights=None):
         'weights): alpha, beta, gamma, delta with standard errors, log-likelihood and status.'
     )
     return _LTVXL['BGBB_FIT'](frequency, recency, periods, weights)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'time_unit',
-    doc=(
-        'Optional unit of recency and age: days, weeks, months or years (weeks = days / 7, '
-        'months = days / 30.4375); blank for weeks.'
-    ),
-    err_to_str=True,
-)
-def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None):
-    (
-        'One row per customer: first and last purchase, orders, revenue, average order value, '
-        'repeat purchases, recency, age T, average repeat purchase value and historical value '
-        '(the buy-till-you-die summary).'
-    )
-    return _LTVXL['LTV_CUSTOMERS'](ids, dates, amounts, as_of, time_unit)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'lifespan_method',
-    doc=(
-        'Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time '
-        'from first to last purchase).'
-    ),
-    err_to_str=True,
-)
-def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None):
-    (
-        'The simple LTV from data: customers, purchases, revenue, average purchase value, '
-        'purchases per customer per year, lifespan (estimator stated) and their product, as a '
-        'labelled two-column block.'
-    )
-    return _LTVXL['LTV_STATS'](ids, dates, amounts, as_of, lifespan_method)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'period',
-    doc='Optional cohort and period length: month (default), quarter or year.',
-    err_to_str=True,
-)
-@arg(
-    'metric',
-    doc=(
-        'Optional: retention (share still buying, default), active (customers), revenue, or ltv '
-        '(cumulative revenue per acquired customer).'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None):
-    (
-        'Acquisition cohorts (month, quarter or year of the first purchase) by periods since '
-        'acquisition: active customers, retention, revenue or cumulative revenue per customer '
-        '(ltv). Future periods are blank.'
-    )
-    return _LTVXL['COHORT_TABLE'](ids, dates, amounts, period, metric, as_of)
-
-
-@func
-@arg(
-    'values',
-    doc="The value(s) to tier: a cell or a column, e.g. each customer's LTV.",
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'population',
-    doc=(
-        'Optional values to rank against (blanks skipped); blank to rank the values among '
-        'themselves.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'breaks',
-    doc=(
-        'Optional shares from the top (default 0.2, 0.3) or, with by = value, value cutoffs '
-        'from the highest down.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'labels',
-    doc='Optional tier names, highest first, one more than breaks (default High, Medium, Low).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'by',
-    doc=(
-        'Optional: share (breaks are shares of the population, default) or value (breaks are '
-        'value cutoffs).'
-    ),
-    err_to_str=True,
-)
-def LTV_TIER(values, population=None, breaks=None, labels=None, by=None):
-    (
-        'Value tier of each value: by default the top 20% of the population High, the next 30% '
-        'Medium, the rest Low; or by value cutoffs. Works on one value against a population or '
-        'on a whole column.'
-    )
-    return _LTVXL['LTV_TIER'](values, population, breaks, labels, by)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-def RFM_SEGMENTS(ids, dates, amounts, as_of=None):
-    (
-        'RFM per customer: days since last purchase, orders, revenue, their quintile scores R, '
-        'F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented '
-        'rule table.'
-    )
-    return _LTVXL['RFM_SEGMENTS'](ids, dates, amounts, as_of)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-def RFM_SUMMARY(ids, dates, amounts, as_of=None):
-    (
-        'Customers and revenue per RFM segment, with their shares, for all eleven segments from '
-        'Champions to Lost.'
-    )
-    return _LTVXL['RFM_SUMMARY'](ids, dates, amounts, as_of)
-
-
-@func
-@arg(
-    'groups',
-    doc=(
-        'Group of each transaction (e.g. acquisition channel), in the same rows as ids; a '
-        'customer belongs to the group of their first purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'cac_by_group',
-    doc=(
-        'Optional two-column range: group name and acquisition cost per customer (> 0); adds '
-        'CAC and LTV:CAC columns.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None):
-    (
-        'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
-        'orders, revenue, revenue per customer, share of revenue and, given CAC per group, '
-        'LTV:CAC.'
-    )
-    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of)
 
 
 @func

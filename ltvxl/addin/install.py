@@ -21,7 +21,6 @@ platform and of Excel: they exist for the tests, which run on Linux.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -419,42 +418,3 @@ def _write_state(target: Target, state: dict) -> None:
     target.config_dir.mkdir(parents=True, exist_ok=True)
     with atomic_output(target.state) as tmp:
         tmp.write_text(json.dumps(state, indent=2), encoding="utf-8")
-
-
-# ---------------------------------------------------------------- CLI
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("install", "remove", "status"),
-                        help="install the add-in and configure xlwings, undo that, "
-                        "or check each piece")
-    parser.add_argument("--xlstart", metavar="DIR",
-                        help="Excel's start-up folder (default: "
-                        r"%%APPDATA%%\Microsoft\Excel\XLSTART)")
-    parser.add_argument("--config-dir", metavar="DIR",
-                        help=r"folder of xlwings.conf (default: %%USERPROFILE%%\.xlwings)")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``ltvxl addin <action>``; the exit code."""
-    try:
-        check_platform()
-        target = default_target(args.xlstart, args.config_dir)
-        if args.action == "install":
-            for line in install(target):
-                print(line)
-            print()
-            print(MANUAL_STEPS)
-            return 0
-        if args.action == "remove":
-            for line in remove(target):
-                print(line)
-            print("Restart Excel to unload the add-in.")
-            return 0
-        ok, lines = status(target)
-        for line in lines:
-            print(line)
-        print("Everything is in place." if ok else "Not everything is in place (see [!!]).")
-        return 0 if ok else 1
-    except AddinError as exc:
-        print(f"ltvxl addin: {exc}", file=sys.stderr)
-        return 1

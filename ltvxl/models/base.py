@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import digamma, gammaln
 
 from ltvxl.errors import MAX_NOTE, LtvxlError, clip
 from ltvxl.transactions.summary import TIME_UNITS
@@ -92,6 +93,10 @@ class FitResult:
     iterations: int
     time_unit: str | None = None
     notes: tuple[str, ...] = field(default=())
+    limit: str = ""
+    """The limit model the parameters stand for when the likelihood is highest on the
+    boundary of the parameter space (e.g. "NBD (no dropout)"); empty for an interior
+    optimum."""
     problems: tuple[str, ...] = field(default=())
     """Why the fit did not converge, one sentence each (empty when it did)."""
     remedy: str = ""
@@ -100,7 +105,10 @@ class FitResult:
         """(label, text) rows for a worksheet table, each text under 200 characters:
         the status, then each problem and the remedy on a row of its own."""
         if self.converged or not self.problems:
-            return [("status", clip(self.status, MAX_NOTE))]
+            head, sep, rest = self.status.partition(": ")
+            if len(self.status) <= MAX_NOTE or not sep:
+                return [("status", clip(self.status, MAX_NOTE))]
+            return [("status", clip(head, MAX_NOTE)), ("note", clip(rest, MAX_NOTE))]
         rows = [("status", "not converged")]
         rows += [("problem", clip(p, MAX_NOTE)) for p in self.problems]
         if self.remedy:
@@ -259,12 +267,12 @@ RIDGE_TOL = 0.05
 that keeps moving log-parameters far in one direction is stopped as on a ridge."""
 
 
-def _ridge(xs: list[np.ndarray], fs: list[float]) -> np.ndarray | None:
+def _ridge(xs: list[np.ndarray], fs: list[float], tol: float = RIDGE_TOL) -> np.ndarray | None:
     """Per log-parameter +1 / -1 / 0: the direction in which it ran steadily over the last
     :data:`RIDGE_WINDOW` iterations while the value fell by less than :data:`RIDGE_TOL`
     (None: no ridge). A parameter runs when each step moved it the same way and all
     together by more than 1 (a factor e)."""
-    if len(fs) <= RIDGE_WINDOW or fs[-RIDGE_WINDOW - 1] - fs[-1] >= RIDGE_TOL:
+    if len(fs) <= RIDGE_WINDOW or fs[-RIDGE_WINDOW - 1] - fs[-1] >= tol:
         return None
     steps = np.diff(np.array(xs[-RIDGE_WINDOW - 1 :]), axis=0)
     total = steps.sum(axis=0)
@@ -279,6 +287,7 @@ def _bfgs(
     max_iter: int,
     inv: np.ndarray | None = None,
     ridge: list[np.ndarray] | None = None,
+    ridge_tol: float = RIDGE_TOL,
 ) -> tuple[np.ndarray, int, str]:
     """Minimise ``fun`` by BFGS in the box [-LOG_BOUND, LOG_BOUND]; (x, iterations, message).
 
@@ -296,6 +305,8 @@ def _bfgs(
     the value fell by less than :data:`RIDGE_TOL` while some log-parameters ran
     steadily by more than 1 (see :func:`_ridge`): further on the likelihood
     gains nothing that matters and the evaluations only chase rounding noise.
+    ``ridge_tol`` replaces :data:`RIDGE_TOL` (:func:`fit_mle` follows a ridge with a
+    much smaller one).
     """
     k = x.size
     f, g = fun(x)
@@ -336,7 +347,7 @@ def _bfgs(
             return x, it, "no further progress"
         xs.append(x.copy())
         fs.append(f)
-        run = _ridge(xs, fs)
+        run = _ridge(xs, fs, ridge_tol)
         if run is not None:
             if ridge is not None:
                 ridge.append(run)
@@ -382,6 +393,88 @@ def _guarded(negll: NegLL) -> tuple[NegLL, dict[str, Any]]:
 RidgeStatus = Callable[[list[str], list[str], dict[str, float]], "str | None"]
 """A model's account of a ridge: (names growing, names shrinking, parameters) -> text."""
 
+FOLLOW_TOL = 1e-5
+"""Log-likelihood gain over :data:`RIDGE_WINDOW` iterations below which a ridge, once
+met, is taken to have reached its end (see :func:`fit_mle`)."""
+LIMIT_TOL = 1e-3
+"""A limit model whose log-likelihood is within this of the full model's best (or above
+it) is the optimum: the full model only approaches it at the boundary."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The model a likelihood tends to on a boundary of the parameter space.
+
+    name: the limit in words ("NBD (no dropout)"); reason: what the boundary means
+    for the data ("the data show no sign of dropout"). names: the limit's own
+    parameters (a subset of the full model's); negll: its negative log-likelihood and
+    gradient in their logarithms; fixed: the full model's other parameters at the
+    limit by name (e.g. a = 0), which the model's prediction functions evaluate
+    exactly (P(alive) = 1 when the dropout probability is 0).
+    """
+
+    name: str
+    reason: str
+    names: tuple[str, ...]
+    negll: NegLL
+    fixed: Mapping[str, float]
+
+
+def _fit_limit(
+    model: str,
+    names: Sequence[str],
+    limit: Limit,
+    x: np.ndarray,
+    f: float,
+    iterations: int,
+    n_customers: float,
+    n_rows: int,
+    time_unit: str | None,
+    notes: Sequence[str],
+) -> FitResult | None:
+    """The fit at ``limit`` when its likelihood reaches the full model's best ``-f``."""
+    idx = [list(names).index(n) for n in limit.names]
+    safe, best = _guarded(limit.negll)
+    start = np.clip(x[idx], -LOG_BOUND + 1, LOG_BOUND - 1)
+    if safe(start)[0] >= 1e300:
+        return None
+    runs: list[np.ndarray] = []
+    _, its, _ = _bfgs(safe, start, 500, None, runs)
+    f_lim, x_lim, g_lim = best["f"], best["x"], best["g"]
+    cov = _inverse(_hessian(limit.negll, x_lim, g_lim))
+    if f_lim > f + LIMIT_TOL or runs or cov is None or np.any(np.abs(x_lim) >= LOG_BOUND - 1):
+        return None  # not the supremum, or the limit has a boundary of its own
+    params = dict(zip(names, np.exp(x).tolist(), strict=True))
+    params.update({n: float(v) for n, v in zip(limit.names, np.exp(x_lim), strict=True)})
+    params.update({n: float(v) for n, v in limit.fixed.items()})
+    se = dict.fromkeys(names, float("nan"))
+    lim_se = np.exp(x_lim) * np.sqrt(np.clip(np.diag(cov), 0, None))
+    se.update({n: float(v) for n, v in zip(limit.names, lim_se, strict=True)})
+    fixed = ", ".join(f"{n} = {v:g}" for n, v in limit.fixed.items())
+    others = [n for n in names if n not in limit.names and n not in limit.fixed]
+    verb = "plays" if len(others) == 1 else "play"
+    unused = f"; {' and '.join(others)} {verb} no part there" if others else ""
+    status = (
+        f"converged to the boundary {fixed}: {limit.reason}, so the likelihood is highest "
+        f"in the {limit.name} limit (log-likelihood {-f_lim:,.3f}; the {model} fit reached "
+        f"{-f:,.3f} on the way, in {iterations} iterations, and {its} more for the limit); "
+        f"the predictions are the limit's{unused}"
+    )
+    return FitResult(
+        model=model,
+        params=params,
+        std_errors=se,
+        log_likelihood=float(-f_lim),
+        n_customers=float(n_customers),
+        n_rows=int(n_rows),
+        converged=True,
+        status=status,
+        iterations=iterations + its,
+        time_unit=time_unit,
+        notes=tuple(notes),
+        limit=limit.name,
+    )
+
 
 def fit_mle(
     model: str,
@@ -397,6 +490,7 @@ def fit_mle(
     notes: Sequence[str] = (),
     inv_hessian: np.ndarray | None = None,
     ridge_status: RidgeStatus | None = None,
+    limit: Limit | None = None,
 ) -> FitResult:
     """Minimise ``negll`` (value, gradient) over log-parameters from ``start``.
 
@@ -409,6 +503,14 @@ def fit_mle(
     is not converged; its status says which parameters grow or shrink without
     bound, in the model's words when ``ridge_status(up, down, params)`` (names
     of the parameters growing, shrinking; all parameters by name) gives them.
+
+    Optimum or limit, never a stop in between: a fit that meets a ridge follows
+    it (BFGS again, stopping only when :data:`RIDGE_WINDOW` iterations gain less
+    than :data:`FOLLOW_TOL`), and when the model has a ``limit`` (the model its
+    likelihood tends to at the boundary, e.g. the NBD when nobody drops out) the
+    limit is fitted too: if its log-likelihood is within :data:`LIMIT_TOL` of the
+    best the full model reached (or above it), the likelihood's supremum is the
+    limit, and the result is the limit's parameters (``FitResult.limit`` names it).
     """
     x0 = np.clip(np.asarray(start, float), -LOG_BOUND + 1, LOG_BOUND - 1)
     safe, best = _guarded(negll)
@@ -416,7 +518,20 @@ def fit_mle(
         raise LtvxlError(f"{model}: the likelihood cannot be evaluated at the starting values")
     runs: list[np.ndarray] = []
     _, iterations, message = _bfgs(safe, x0, max_iter, inv_hessian, runs)
+    met_ridge = bool(runs)
+    if met_ridge:  # follow the ridge to where the likelihood stops rising
+        first = runs[0]
+        runs.clear()
+        _, more, message = _bfgs(safe, best["x"], max_iter, None, runs, FOLLOW_TOL)
+        iterations += more
+        if not runs and message != "converged":
+            runs.append(first)
     x, f, g = best["x"], best["f"], best["g"]
+    if met_ridge and limit is not None:
+        at_limit = _fit_limit(model, names, limit, x, f, iterations, n_customers, n_rows,
+                              time_unit, notes)
+        if at_limit is not None:
+            return at_limit
     problems: list[str] = []
     gnorm = float(np.max(np.abs(g))) if g.size else 0.0
     if runs:
@@ -427,7 +542,7 @@ def fit_mle(
         moves = [f"{n} grows without bound" for n in up] + [f"{n} shrinks toward 0" for n in down]
         problems.append(
             text
-            or f"the likelihood improves by less than {RIDGE_TOL:g} over {RIDGE_WINDOW} "
+            or f"the likelihood improves by less than {FOLLOW_TOL:g} over {RIDGE_WINDOW} "
             f"iterations while {' and '.join(moves)} (stopped after {iterations} iterations)"
         )
     elif gnorm > 1e-3 * max(1.0, n_customers) ** 0.5:
@@ -435,7 +550,7 @@ def fit_mle(
             f"the optimiser stopped after {iterations} iterations without converging "
             f"(largest gradient {gnorm:.3g}: {message})"
         )
-    at_bound = [n for n, v in zip(names, x, strict=True) if abs(v) >= LOG_BOUND - 1e-6]
+    at_bound = [n for n, v in zip(names, x, strict=True) if abs(v) >= LOG_BOUND - 1e-3]
     if at_bound:
         problems.append(
             f"{', '.join(at_bound)} ran to the edge of the allowed range "
@@ -588,11 +703,14 @@ def fit_rfm(
     weights: Any,
     time_unit: str,
     ridge_status: RidgeStatus | None = None,
+    no_dropout: str | None = None,
 ) -> FitResult:
     """Fit a (frequency, recency, T) model: check, compress, then :func:`fit_mle`.
 
     ``data_cls(x, t_x, T, w)`` prepares the compressed rows for ``negll``;
-    ``start(comp)`` gives the starting parameters.
+    ``start(comp)`` gives the starting parameters. ``no_dropout``: the parameter
+    whose value 0 means that nobody drops out (BG/NBD's a, Pareto/NBD's s); the
+    model's likelihood then tends to the NBD's (r, alpha), its limit (:class:`Limit`).
     """
     unit_days(time_unit)
     comp, n = prepare_rfm(model, frequency, recency, T, weights)
@@ -610,6 +728,38 @@ def fit_rfm(
         remedy=RFM_REMEDY,
         inv_hessian=inv,
         ridge_status=ridge_status,
+        limit=None if no_dropout is None else nbd_limit(comp, no_dropout),
+    )
+
+
+def nbd_negll(theta: np.ndarray, x: np.ndarray, big_t: np.ndarray, w: np.ndarray
+              ) -> tuple[float, np.ndarray]:
+    """Negative log-likelihood of the NBD (Gamma(r, alpha) Poisson rates, nobody drops out)
+    of x repeat purchases in (0, T], and its gradient in (log r, log alpha).
+
+    log L = log G(r+x) - log G(r) + r log(alpha) - (r+x) log(alpha+T): the limit of the
+    BG/NBD, MBG/NBD and Pareto/NBD likelihoods when the dropout probability or rate is 0
+    (their terms in t_x vanish there).
+    """
+    r, alpha = np.exp(theta)
+    ll = dot(w, gammaln(r + x) - (r + x) * np.log(alpha + big_t)) + float(w.sum()) * (
+        r * math.log(alpha) - math.lgamma(r))
+    d_r = dot(w, digamma(r + x) - np.log(alpha + big_t)) + float(w.sum()) * (
+        math.log(alpha) - float(digamma(r)))
+    d_alpha = float(w.sum()) * r / alpha - dot(w, (r + x) / (alpha + big_t))
+    return -float(ll), -np.array([d_r * r, d_alpha * alpha])
+
+
+def nbd_limit(comp: Compressed, no_dropout: str) -> Limit:
+    """The NBD limit of a buy-till-you-die model on compressed (x, t_x, T) rows."""
+    x, _, big_t = comp.columns
+    w = comp.weights
+    return Limit(
+        name="NBD (no dropout)",
+        reason="the data show no sign of dropout",
+        names=("r", "alpha"),
+        negll=lambda th: nbd_negll(th, x, big_t, w),
+        fixed={no_dropout: 0.0},
     )
 
 

@@ -154,7 +154,10 @@ def fit(
     weights: optional number of customers each row stands for. Identical rows
     are compressed before fitting.
     """
-    return fit_rfm(NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit)
+    return fit_rfm(
+        NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
+        no_dropout="a",
+    )  # fmt: skip
 
 
 NEAR_ONE = 1e-3
@@ -180,7 +183,8 @@ def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndar
     x, tx, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
     pos = x > 0
     bx1 = np.where(pos, b + x - 1.0, 1.0)
-    z = np.log(a) - np.log(bx1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + tx))
+    with np.errstate(divide="ignore"):  # a = 0 (no dropout, the NBD limit): P(alive) = 1
+        z = np.log(a) - np.log(bx1) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + tx))
     return np.where(pos, expit(-z), 1.0)
 
 

@@ -139,7 +139,8 @@ def predict(
 
     ``model`` is the purchase model: "pnbd" (Pareto/NBD, the default), "bgnbd" or "mbgnbd".
 
-    ``summary`` has columns customer, frequency, recency, T (in ``time_unit``)
+    ``summary`` is a table (e.g. ``CustomerSummary.table``) with columns customer,
+    frequency, recency, T (in ``time_unit``)
     and monetary_value (mean of the repeat purchases, 0 without repeats).
     Returns a table with columns customer, p_alive, expected_purchases (over
     the horizon), expected_spend (per purchase), clv (discounted, times the

@@ -32,14 +32,18 @@ def fit(
     frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = "weeks"
 ) -> FitResult:
     """Fit MBG/NBD by maximum likelihood (same inputs as :func:`ltvxl.models.bgnbd.fit`)."""
-    return fit_rfm(NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit)
+    return fit_rfm(
+        NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
+        no_dropout="a",
+    )  # fmt: skip
 
 
 def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:
     """Probability that a customer with history (x, t_x, T) is still alive at T."""
     r, alpha, a, b = params_of(params, PARAMS)
     x, tx, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
-    z = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + tx))
+    with np.errstate(divide="ignore"):  # a = 0 (no dropout, the NBD limit): P(alive) = 1
+        z = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + big_t) - np.log(alpha + tx))
     return expit(-z)
 
 

@@ -516,7 +516,7 @@ def fit(
     """Fit Pareto/NBD by maximum likelihood (same inputs as :func:`ltvxl.models.bgnbd.fit`)."""
     return fit_rfm(
         NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
-        ridge_status=_ridge_status(time_unit),
+        ridge_status=_ridge_status(time_unit), no_dropout="s",
     )  # fmt: skip
 
 
@@ -526,7 +526,8 @@ def _log_alive_odds(params, x, tx, big_t):
     x, tx, big_t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, tx, big_t)))
     with np.errstate(divide="ignore"):
         log_i = dropout_integral(r, alpha, s, beta, x, tx, big_t).reshape(x.shape)
-    return np.log(s) + log_i + (r + x) * np.log(alpha + big_t) + s * np.log(beta + big_t)
+    with np.errstate(divide="ignore"):  # s = 0 (no dropout, the NBD limit): P(alive) = 1
+        return np.log(s) + log_i + (r + x) * np.log(alpha + big_t) + s * np.log(beta + big_t)
 
 
 def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:

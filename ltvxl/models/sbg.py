@@ -128,3 +128,28 @@ def derl(params: ParamsLike, discount_rate: Any, renewals: Any = 0.0) -> np.ndar
     d = np.asarray(discount_rate, dtype=float)
     n = np.asarray(renewals, dtype=float)
     return (b + n) / (a + b + n) * hyp2f1(1.0, b + n + 1.0, a + b + n + 1.0, 1.0 / (1.0 + d))
+
+
+def retention_elasticity(params: ParamsLike, discount_rate: Any, renewals: Any = 0.0) -> np.ndarray:
+    """Retention elasticity of :func:`derl` (Fader & Hardie 2010): the per cent change of
+    DERL when every future retention rate rises by 1 %.
+
+    Raising each customer's retention probability by the factor k multiplies
+    every future retention rate r(t) by k and the chance of j more payments by
+    k^j; the derivative of ln DERL in ln k at k = 1 is, with n = renewals and
+    x = 1/(1+d), ``2F1(2, beta+n+1; alpha+beta+n+1; x) / 2F1(1, beta+n+1; alpha+beta+n+1; x)``
+    (the derivative of ``x 2F1(1, b; c; x)`` is ``2F1(2, b; c; x)``). The same
+    number is a finite difference of :func:`derl` itself: k DERL at the discount
+    rate ``(1 + d) / k - 1`` is DERL with every retention rate times k.
+    """
+    a, b = params_of(params, PARAMS)
+    return elasticity_of(a, b, discount_rate, renewals)
+
+
+def elasticity_of(alpha: Any, beta: Any, discount_rate: Any, renewals: Any) -> np.ndarray:
+    """:func:`retention_elasticity` with the parameters as arrays (broadcast with the rest)."""
+    a, b = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
+    n = np.asarray(renewals, dtype=float)
+    x = 1.0 / (1.0 + np.asarray(discount_rate, dtype=float))
+    c = a + b + n + 1.0
+    return hyp2f1(2.0, b + n + 1.0, c, x) / hyp2f1(1.0, b + n + 1.0, c, x)

@@ -110,3 +110,45 @@ def mbgnbd(r: float, alpha: float, a: float, b: float, T: np.ndarray, seed=None)
     x = np.minimum(n, j)
     tx = _last_of(x, n, big_t, rng)
     return pd.DataFrame({"frequency": x, "recency": tx, "T": big_t})
+
+
+def transaction_log(
+    customers: int,
+    *,
+    r: float = 0.8,
+    alpha: float = 40.0,
+    s: float = 0.7,
+    beta: float = 120.0,
+    p: float = 3.0,
+    q: float = 4.0,
+    gamma: float = 100.0,
+    span_days: int = 730,
+    acquisition_days: int = 180,
+    seed=None,
+) -> pd.DataFrame:
+    """A transaction log (customer, day, amount) from the Pareto/NBD story, in days.
+
+    Customer k (ids 1..customers) is acquired on a day uniform in
+    [0, acquisition_days), buys at rate lambda ~ Gamma(r, alpha) per day while
+    alive for an exponential lifetime of rate mu ~ Gamma(s, beta), until
+    ``span_days``; purchase days are the integer days of the events (two on
+    one day are two rows). Amounts follow the Gamma-Gamma story, rounded to
+    cents: Gamma(p, rate nu) per purchase with nu ~ Gamma(q, rate gamma) per
+    customer (mean spend p gamma / (q - 1)). Rows are sorted by day; ``day``
+    counts from 0.
+    """
+    rng = _rng(seed)
+    start = rng.integers(0, acquisition_days, customers)
+    lam = rng.gamma(r, 1.0 / alpha, customers)
+    mu = rng.gamma(s, 1.0 / beta, customers)
+    window = np.minimum(rng.exponential(1.0 / mu), span_days - start)
+    repeats = rng.poisson(lam * window)
+    cust = np.repeat(np.arange(customers), repeats)
+    offsets = rng.random(cust.size) * window[cust]
+    ids = np.concatenate([np.arange(customers), cust]) + 1
+    days = np.concatenate([start, start[cust] + np.floor(offsets).astype(np.int64)])
+    days = np.minimum(days, span_days - 1)
+    nu = rng.gamma(q, 1.0 / gamma, customers)
+    amounts = np.round(rng.gamma(p, 1.0 / nu[ids - 1]), 2)
+    order = np.argsort(days, kind="stable")
+    return pd.DataFrame({"customer": ids[order], "day": days[order], "amount": amounts[order]})

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from .cohorts import cohort_table
 from .groups import group_comparison
-from .log import TransactionLog, read_transactions
+from .log import TransactionLog
+from .readers import read_transactions
 from .rfm import rfm_summary, rfm_table
 from .stats import LtvStats, ltv_stats
 from .summary import TIME_UNITS, customer_summary

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
-from .log import TransactionLog, _natural_order, format_id
+from .ids import format_id, natural_order
+from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
 
 BLANK_GROUP = "(blank)"
@@ -74,7 +75,7 @@ def group_comparison(
     g = df.groupby("group", sort=False).agg(customers=("group", "size"),
                                             orders=("orders", "sum"), revenue=("revenue", "sum"))
     names = np.asarray(g.index, dtype=object)
-    order = _natural_order(names)
+    order = natural_order(names)
     order = np.concatenate([order[names[order] != BLANK_GROUP], order[names[order] == BLANK_GROUP]])
     g = g.iloc[order]
     total = pd.DataFrame({"customers": [int(g["customers"].sum())],

@@ -17,19 +17,26 @@ For each customer with at least one purchase on or before ``as_of``:
 
 Time units: ``days``; ``weeks`` = days / 7; ``months`` = days / (365.25 / 12);
 ``years`` = days / 365.25. ``as_of`` (default: the last date in the log) is the
-end of the observation: later transactions are excluded and counted in
-``result.attrs["notes"]``.
+end of the observation: later transactions are excluded and counted in the
+notes.
+
+:func:`customer_summary` returns a :class:`CustomerSummary`: the table and the
+facts that belong with it (``as_of``, the time unit, the notes), typed fields
+rather than ``DataFrame.attrs``, which pandas marks experimental and drops in
+many operations.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
-from .log import TransactionLog, parse_day
+from .dates import parse_day
+from .log import TransactionLog
 
 TIME_UNITS: dict[str, float] = {
     "days": 1.0,
@@ -69,6 +76,25 @@ def resolve_as_of(log: TransactionLog, as_of: Any = None) -> int:
             f"({np.datetime64(first, 'D')})"
         )
     return day
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """The per-customer summary of a log and what it was computed with.
+
+    table: one row per customer, the columns of :data:`SUMMARY_COLUMNS`.
+    as_of: the end of the observation (``datetime64[D]``).
+    time_unit: the unit of ``recency`` and ``T`` (days, weeks, months, years).
+    notes: one sentence per kind of row left out or treated specially.
+    """
+
+    table: pd.DataFrame
+    as_of: np.datetime64
+    time_unit: str
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.table)
 
 
 _CHUNK = 1 << 16
@@ -185,14 +211,14 @@ class CustomerTotals:
 
 def customer_summary(
     log: TransactionLog, as_of: Any = None, time_unit: str = "weeks"
-) -> pd.DataFrame:
+) -> CustomerSummary:
     """One row per customer: first/last purchase, orders, revenue, frequency, recency, T.
 
     ``as_of``: end of observation (a date, ISO text or Excel serial; default
     the last date in the log). ``time_unit``: unit of recency and T (days,
     weeks, months, years; weeks = days / 7). See the module docstring for the
     definitions. Rows are in customer order (numeric ids numerically, then
-    text ids). Notes on excluded rows are in ``result.attrs["notes"]``.
+    text ids) in ``result.table``; ``result.notes`` count the rows left out.
     """
     per = unit_days(time_unit)
     day = resolve_as_of(log, as_of)
@@ -231,7 +257,4 @@ def customer_summary(
         },
         copy=False,
     )
-    df.attrs["as_of"] = np.datetime64(day, "D")
-    df.attrs["time_unit"] = time_unit
-    df.attrs["notes"] = [*log.notes, *t.notes()]
-    return df
+    return CustomerSummary(df, np.datetime64(day, "D"), time_unit, (*log.notes, *t.notes()))

@@ -644,9 +644,9 @@ def _predict(
     m = _number(gross_margin, "gross_margin", 1.0, FRACTION)
     name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
     summary = _summary(ids, dates, amounts, as_of)
-    purchases, spend, note = fits_for(summary, name)
+    purchases, spend, note = fits_for(summary.table, name)
     pred = clv.predict(
-        summary,
+        summary.table,
         model=name,
         horizon=h,
         horizon_unit=unit,
@@ -747,7 +747,7 @@ CLV_PREDICT = expose(
 def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[list[Any]]:
     name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
     summary = _summary(ids, dates, amounts, as_of)
-    purchases, spend, note = fits_for(summary, name)
+    purchases, spend, note = fits_for(summary.table, name)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
 
     def add(fit: FitResult) -> None:
@@ -767,7 +767,7 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[lis
         add(spend)
     else:
         rows.append(["Gamma-Gamma", "status", clip(note, MAX_NOTE), None])
-    for n in summary.attrs.get("notes", []):
+    for n in summary.notes:
         rows.append(["data", "note", clip(str(n), MAX_NOTE), None])
     return rows
 

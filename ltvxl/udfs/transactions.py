@@ -101,7 +101,7 @@ def _unit(value: Any) -> str:
 
 def _customers(ids: Any, dates: Any, amounts: Any, as_of: Any, time_unit: Any) -> Any:
     unit = _unit(time_unit)
-    df = summary.customer_summary(_log(ids, dates, amounts), _as_of(as_of), unit)
+    df = summary.customer_summary(_log(ids, dates, amounts), _as_of(as_of), unit).table
     header = ["customer", "first purchase", "last purchase", "orders", "revenue",
               "average order value", "repeat purchases", f"recency ({unit})",
               f"age T ({unit})", "average repeat purchase value", "historical value"]

@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from ltvxl.a1 import col_letters, range_name
+
 from .xlsx import (
     Package,
     SheetXml,
     WorkbookError,
-    _escape_text,
-    col_letters,
+    escape_text,
     number_text,
-    range_name,
     write_package,
 )
 
@@ -98,7 +98,7 @@ def fill_package(pkg: Package, data: Any, table: str = "Transactions") -> dict[s
         for r, v in enumerate(values, start=r1 + 1):
             body = escaped.get(v)
             if body is None:
-                text = _escape_text(v)
+                text = escape_text(v)
                 space = ' xml:space="preserve"' if text != text.strip() else ""
                 body = f"{space}>{text}"
                 if len(escaped) < 10_000:

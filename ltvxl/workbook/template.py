@@ -9,8 +9,9 @@ XlsxWriter's fixed zip timestamps, so the same inputs give the same bytes.
 
 Sheets: Inputs (the unit-economics model with named input cells), Transactions
 (an Excel table the analyst replaces), Customers, Predictions, Segments,
-Cohorts, Channels (each one spilled ltvxl formula over the table) and
-Dashboard (headline figures, the 3:1 benchmark coloured, charts). A sheet
+Cohorts, Channels (each one spilled ltvxl formula over the table), Scenarios
+and Trend (:mod:`ltvxl.workbook.decision_sheets`) and Dashboard (headline
+figures, the 3:1 benchmark coloured, the last period's change, charts). A sheet
 whose worksheet functions are not part of this version of ltvxl says so
 instead of holding formulas.
 """
@@ -26,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
+from ltvxl.a1 import col_letters
 from ltvxl.example import UnitEconomicsInputs
 
+from .decision_sheets import last_period_block, scenarios_sheet, trend_sheet
 from .refresh import RefreshResult, refresh
-from .xlsx import col_letters
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "templates" / "ltv_template.xlsx"
 """Where ``ltvxl template`` writes in a source checkout."""
@@ -106,7 +108,7 @@ class TransactionsData:
 def sample_transactions() -> TransactionsData:
     """The built-in sample log (ltvxl/data/sample_transactions.csv)."""
     from ltvxl.sample_data import SAMPLE_PATH
-    from ltvxl.transactions.log import read_transactions
+    from ltvxl.transactions import read_transactions
 
     return from_log(read_transactions(SAMPLE_PATH), "channel")
 
@@ -190,6 +192,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         "Segments": _segments_sheet,
         "Cohorts": _cohorts_sheet,
         "Channels": _channels_sheet,
+        "Scenarios": lambda book, ws, fmt, have, _ch: scenarios_sheet(book, ws, fmt, have),
+        "Trend": lambda book, ws, fmt, have, _ch: trend_sheet(book, ws, fmt, have, data.dates),
     }
     for name, writer in sheets.items():
         ws = book.add_worksheet(name)
@@ -542,11 +546,20 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str]) -> None:
         curve.set_x_axis({"name": "months since acquisition"})
         curve.set_legend({"none": True})
         ws.insert_chart("D25", curve)
+    last_period_block(ws, fmt, have, LAST_PERIOD_ROW, MAX_ROW)
+
+
+LAST_PERIOD_ROW = 44
+"""Title row of the Dashboard's last-period block (the Trend sheet's last row and its change)."""
 
 
 def _layout_rows(data: TransactionsData) -> TransactionsData:
-    """The rows the layout depends on: the first, and the first of each channel."""
+    """The rows the layout depends on: the first, the first of each channel, and those of the
+    first and last dates (the span sets the Trend chart's periods)."""
     keep = {0} if len(data) else set()
+    if len(data):
+        dates = np.asarray(data.dates)
+        keep |= {int(np.argmin(dates)), int(np.argmax(dates))}
     if data.channels is not None:
         first: dict[str, int] = {}
         for i, c in enumerate(data.channels):

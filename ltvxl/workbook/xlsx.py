@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ltvxl.a1 import MAX_COLS, MAX_ROWS, cell_name, col_letters, col_number, range_name
 from ltvxl.errors import LtvxlError
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -30,31 +31,13 @@ NS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _EPOCH = dt.datetime(1899, 12, 30)
-MAX_ROWS, MAX_COLS = 1_048_576, 16_384
 
 
 class WorkbookError(LtvxlError):
     """A file that cannot be read or refreshed as an .xlsx workbook."""
 
 
-# ----------------------------------------------------------------- A1 helpers
-
-def col_letters(col: int) -> str:
-    """Column letters of a 1-based column number (1 -> A, 27 -> AA)."""
-    out = ""
-    while col:
-        col, rem = divmod(col - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-def col_number(letters: str) -> int:
-    """1-based column number of column letters (case-insensitive)."""
-    n = 0
-    for ch in letters.upper():
-        n = n * 26 + ord(ch) - 64
-    return n
-
+# ----------------------------------------------------------------- A1 references
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d+)$")
 
@@ -65,15 +48,6 @@ def parse_cell(ref: str) -> tuple[int, int]:
     if not m:
         raise WorkbookError(f"not a cell reference: {ref!r}")
     return int(m.group(2)), col_number(m.group(1))
-
-
-def cell_name(row: int, col: int) -> str:
-    return f"{col_letters(col)}{row}"
-
-
-def range_name(r1: int, c1: int, r2: int, c2: int) -> str:
-    first = cell_name(r1, c1)
-    return first if (r1, c1) == (r2, c2) else f"{first}:{cell_name(r2, c2)}"
 
 
 def parse_range(ref: str) -> tuple[int, int, int, int]:
@@ -311,7 +285,7 @@ class ExcelDate(float):
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 
 
-def _escape_text(text: str) -> str:
+def escape_text(text: str) -> str:
     """XML-escaped cell text; control characters as Excel's ``_xHHHH_`` escapes."""
     if not text.isprintable() or "_x" in text:
         text = _ILLEGAL.sub(
@@ -363,7 +337,7 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
         if not math.isfinite(x):
             return "e", "<v>#NUM!</v>"
         return None, f"<v>{number_text(x)}</v>"
-    text = _escape_text(str(value))
+    text = escape_text(str(value))
     if formula:
         return "str", f"<v>{text}</v>"
     space = ' xml:space="preserve"' if text != text.strip() else ""
@@ -697,7 +671,7 @@ class SheetXml:
         from openpyxl.formula.translate import Translator
 
         masters: dict[str, tuple[str, str]] = {}
-        pending: list[tuple[int, int, str, str]] = []
+        pending: list[tuple[int, int, str]] = []
         marker = "<" + self.p + "f"
         for r, rec in self.rows.items():
             if rec[1] is None and marker not in rec[2]:
@@ -717,7 +691,7 @@ class SheetXml:
                         masters[si] = (text, cell_name(r, c))
                         yield FormulaCell(r, c, text, "normal")
                     else:
-                        pending.append((r, c, si, xml))
+                        pending.append((r, c, si))
                     continue
                 if kind == "dataTable":
                     raise WorkbookError(
@@ -729,7 +703,7 @@ class SheetXml:
                     yield FormulaCell(r, c, text, "dynamic" if dynamic else "array", ref)
                 else:
                     yield FormulaCell(r, c, text, "normal")
-        for r, c, si, _ in pending:
+        for r, c, si in pending:
             if si not in masters:
                 raise WorkbookError(f"{self.name}!{cell_name(r, c)}: shared formula {si} "
                                     "has no master cell (corrupt sheet)")
@@ -895,7 +869,7 @@ class SheetXml:
                         text = text[:-2]
                 return f'{opens[j]}{r}"{s_attr}><{p}v>{text}{v_close}'
             if t is str:
-                text = _escape_text(v)
+                text = escape_text(v)
                 space = ' xml:space="preserve"' if text != text.strip() else ""
                 return f'{opens[j]}{r}"{s_attr} t="inlineStr"><{p}is><{p}t{space}>{text}' \
                        f"{is_close}"
@@ -947,7 +921,7 @@ class SheetXml:
                     if plain and type(v) is str:
                         body = texts.get(v)
                         if body is None:  # labels repeat down a column: escaped once
-                            text = _escape_text(v)
+                            text = escape_text(v)
                             space = ' xml:space="preserve"' if text != text.strip() else ""
                             body = texts[v] = f' t="inlineStr"><{p}is><{p}t{space}>{text}{is_close}'
                         parts.append(f"{opens[j]}{r}{mids[j]}{body}")

@@ -12,15 +12,23 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ltvxl.fileio import atomic_output
-
-from . import clv
+from ..fileio import atomic_output
+from ..models import clv
+from . import covariates_clv, engine_clv
 
 TIME_UNIT = "weeks"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_parser(sub: argparse._SubParsersAction) -> None:
     """The options of ``ltvxl clv``."""
+    parser = sub.add_parser(
+        "clv",
+        help="predict each customer's CLV from a transaction file (Pareto/NBD + Gamma-Gamma)",
+        description="Fit the purchase model (Pareto/NBD by default, BG/NBD or MBG/NBD) and "
+        "Gamma-Gamma "
+        "to a transaction file and write P(alive), expected purchases, expected spend, "
+        "discounted CLV and churn risk per customer to a CSV file.",
+    )
     parser.add_argument(
         "transactions", nargs="?", help="transaction file (default: the built-in sample)"
     )
@@ -67,15 +75,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date-col", help="column of transaction dates")
     parser.add_argument("--amount-col", help="column of amounts")
     parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    engine_clv.add_arguments(parser)
+    covariates_clv.add_arguments(parser)
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Fit, predict, write the CSV and print the fits."""
-    from ltvxl.transactions.log import read_transactions
-    from ltvxl.transactions.summary import customer_summary
+    from ..transactions import read_transactions
+    from ..transactions.summary import customer_summary
 
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        return engine_clv.run(args, engine, TIME_UNIT, _print_fit)
     if args.transactions is None:
-        from ltvxl.sample_data import load_sample_transactions
+        from ..sample_data import load_sample_transactions
 
         log = load_sample_transactions()
     else:
@@ -83,25 +97,22 @@ def run(args: argparse.Namespace) -> int:
             args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
         )
     summary = customer_summary(log, args.as_of, TIME_UNIT)
-    pred = clv.predict(
-        summary,
-        model=args.model,
-        horizon=args.horizon,
-        horizon_unit=args.horizon_unit,
-        time_unit=TIME_UNIT,
-        annual_discount_rate=args.discount,
-        gross_margin=args.margin,
-    )
+    options = dict(horizon=args.horizon, horizon_unit=args.horizon_unit, time_unit=TIME_UNIT,
+                   annual_discount_rate=args.discount, gross_margin=args.margin)
+    pred = clv.predict(summary.table, model=args.model, **options)
+    table = pred.table
+    if args.covariates:
+        table = covariates_clv.run(args, summary, options)
     with atomic_output(args.output) as tmp:
-        pred.table.to_csv(tmp, index=False)
+        table.to_csv(tmp, index=False)
     for fit in (pred.purchases_fit, pred.spend_fit):
         if fit is not None:
             _print_fit(fit)
     if pred.spend_note:
         print(f"Gamma-Gamma: {pred.spend_note}")
-    for note in summary.attrs.get("notes", []):
+    for note in summary.notes:
         print(f"data: {note}")
-    t = pred.table
+    t = table
     print(
         f"Wrote {args.output}: {len(t):,} customers; over the next {args.horizon:g} "
         f"{args.horizon_unit}: {t['expected_purchases'].sum():,.1f} expected purchases, "

@@ -1,0 +1,90 @@
+"""``ltvxl clv --covariates FILE``: Pareto/NBD or BG/NBD with each customer's covariates.
+
+The file (CSV or XLSX) has a header row, the customer id in its first column
+and one column per covariate (numbers, or categories such as a channel, which
+are one-hot encoded against their most frequent level). Every customer of the
+transactions must have a row; extra rows are ignored and counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import LtvxlError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The covariate options of ``ltvxl clv``."""
+    parser.add_argument(
+        "--covariates",
+        metavar="FILE",
+        help="CSV or XLSX with the customer id in the first column and one column per "
+        "covariate (e.g. channel, gender): fits Pareto/NBD with them in the purchase and "
+        "dropout processes and prints each coefficient with its standard error",
+    )
+
+
+def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int]:
+    """The covariate rows of ``customers`` (in their order) and how many rows were unused."""
+    from ..transactions.ids import format_id
+
+    p = Path(path)
+    if not p.is_file():
+        raise LtvxlError(f"covariates file not found: {p}")
+    if p.suffix.lower() in (".xlsx", ".xlsm"):
+        table = pd.read_excel(p, engine="calamine")
+    elif p.suffix.lower() in (".csv", ".txt"):
+        table = pd.read_csv(p)
+    else:
+        raise LtvxlError(f"{p.name}: covariates are read from .csv or .xlsx files")
+    if table.shape[1] < 2:
+        raise LtvxlError(f"{p.name}: needs the customer id in the first column and at least "
+                         "one covariate column")
+    ids = [format_id(v) for v in table.iloc[:, 0]]
+    table = table.iloc[:, 1:].set_axis(ids)
+    dup = table.index.duplicated()
+    if dup.any():
+        i = int(np.argmax(dup))
+        raise LtvxlError(f'{p.name} row {i + 2}: customer "{ids[i]}" appears twice')
+    wanted = [format_id(c) for c in customers]
+    missing = [c for c in wanted if c not in table.index]
+    if missing:
+        raise LtvxlError(f'{p.name}: {len(missing):,} customers have no covariate row (first: '
+                         f'"{missing[0]}"); give every customer of the transactions a row')
+    return table.loc[wanted].reset_index(drop=True), len(table) - len(wanted)
+
+
+def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.DataFrame:
+    """Fit with covariates, print the coefficients and the test; the per-customer table."""
+    from ..models import clv, covariates
+
+    name = clv.model_module(args.model).NAME
+    model = next((k for k, link in covariates.LINKS.items() if name == link.module.NAME), None)
+    if model is None:
+        raise LtvxlError(f"--covariates works with Pareto/NBD and BG/NBD, not {name}")
+    table, unused = read_covariates(args.covariates, summary.table["customer"].to_numpy())
+    design = covariates.design(table)
+    t = summary.table
+    cov = covariates.fit(t["frequency"], t["recency"], t["T"], design, model=model,
+                         time_unit=options["time_unit"])
+    fit = cov.fit
+    refs = ", ".join(f"{k}={v}" for k, v in design.references.items())
+    print(f"{fit.model} ({fit.n_customers:,.0f} customers, rates per week): {fit.status}")
+    if refs:
+        print(f"  reference levels: {refs}")
+    for name, value in fit.params.items():
+        se = fit.std_errors[name]
+        ratio = f"  rate ratio {math.exp(value):.3g}" if ":" in name else ""
+        print(f"  {name:<28} {value:12.6g}  (s.e. {se:.3g}){ratio}")
+    print(f"  log-likelihood {fit.log_likelihood:,.2f}; against the model without "
+          f"covariates ({cov.plain.log_likelihood:,.2f}): LR {cov.lr_statistic:.2f} on "
+          f"{cov.lr_df} df, p = {cov.lr_p_value:.3g}")
+    if unused:
+        print(f"  note: {unused:,} covariate rows without transactions ignored")
+    return covariates.predict(cov, t, design.matrix, **options)

@@ -1,0 +1,55 @@
+"""``ltvxl report``: a transaction file into a finished report workbook (the main job)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+BIG_INPUT_BYTES = 5_000_000
+"""Input files larger than this show progress from the start."""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The options of ``ltvxl report``."""
+    report = sub.add_parser(
+        "report",
+        help="write a report workbook (the main job)",
+        description="Read a transaction file (CSV, Parquet or XLSX; the built-in sample "
+        "transactions when none is given), put it into a copy of the template workbook, "
+        "compute every formula and print a short summary. Column names are detected "
+        "(customer_id, date, amount, channel...) unless given.",
+    )
+    report.add_argument("transactions", nargs="?",
+                        help="transaction file (default: the built-in sample)")
+    report.add_argument("-o", "--output", default="report.xlsx",
+                        help="workbook to write (default: report.xlsx)")
+    report.add_argument("--id-col", help="column of customer ids")
+    report.add_argument("--date-col", help="column of transaction dates")
+    report.add_argument("--amount-col", help="column of amounts")
+    report.add_argument("--channel-col", help="column of acquisition channels (optional)")
+    report.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    report.add_argument("--cac", type=float,
+                        help="customer acquisition cost for the Inputs sheet (default: 500)")
+    report.add_argument("--template",
+                        help="fill a copy of this workbook (e.g. your own copy of "
+                        "templates/ltv_template.xlsx) instead of the standard template")
+    report.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the report and print its summary."""
+    from ..example import UnitEconomicsInputs
+    from ..report import Progress, print_summary, write_report
+
+    big = args.transactions is not None and Path(args.transactions).is_file() and \
+        Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
+    inputs = UnitEconomicsInputs() if args.cac is None else UnitEconomicsInputs(cac=args.cac)
+    summary = write_report(
+        args.output, args.transactions, id_col=args.id_col, date_col=args.date_col,
+        amount_col=args.amount_col, channel_col=args.channel_col, sheet=args.sheet,
+        inputs=inputs, template=args.template, progress=Progress(eager=big))
+    for warning in summary.warnings:
+        print(f"ltvxl: warning: {warning}", file=sys.stderr)
+    print_summary(summary)
+    return 0

@@ -1,0 +1,256 @@
+"""Warehouse scale: the summary on an engine (DuckDB embedded, Spark), the fits here.
+
+The heavy work of predictive CLV is two GROUP BYs and a join; the models
+need only the distinct (frequency, recency, T) rows with their counts. So:
+
+1. :func:`summarize` builds the per-customer summary on the engine (the same
+   rules as :func:`ltvxl.transactions.summary.customer_summary`) and brings
+   back the two small histograms;
+2. :func:`fit` fits the purchase model and Gamma-Gamma on them, here;
+3. :func:`score` computes the predictions once per distinct row, hands them
+   to the engine, which joins them to every customer and writes the table.
+
+Typical use in a notebook or a Spark job::
+
+    from ltvxl import engines
+    s = engines.summarize("s3a://bucket/transactions/", engine="spark")
+    fits = engines.fit(s)
+    engines.score(s, fits, horizon=12, output_table="analytics.clv")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ltvxl.errors import LtvxlError
+from ltvxl.models import clv
+from ltvxl.models.base import unit_days
+
+from . import sql
+from .base import Engine
+from .normalize import Columns, bad_value_message, bad_value_queries, kind_of, normalized_select
+from .scoring import Fits, scores, spend_sql
+from .scoring import fit as fit_histograms
+
+ENGINES = ("duckdb", "spark")
+"""Engine names accepted by ``engine=`` and ``--engine``."""
+
+
+def open_engine(
+    name: str = "duckdb",
+    *,
+    spark_master: str | None = None,
+    memory_limit: str | None = None,
+    threads: int | None = None,
+) -> Engine:
+    """An engine by name: "duckdb" (embedded) or "spark" (``spark_master``, default local[2])."""
+    key = str(name).strip().lower()
+    if key == "duckdb":
+        from .duckdb_engine import DuckDBEngine
+
+        return DuckDBEngine(memory_limit=memory_limit, threads=threads)
+    if key == "spark":
+        from .spark_engine import SparkEngine
+
+        return SparkEngine(master=spark_master)
+    raise LtvxlError(f'engine must be one of {", ".join(ENGINES)}; got "{name}"')
+
+
+@dataclass
+class EngineSummary:
+    """A per-customer summary kept on an engine, with its small histograms."""
+
+    engine: Engine
+    columns: Columns
+    as_of: np.datetime64
+    time_unit: str
+    n_customers: int
+    histogram: pd.DataFrame
+    spend_histogram: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The whole summary as a pandas table (for small data and tests), in customer order."""
+        df = self.engine.query(f"SELECT * FROM {sql.SUMMARY} ORDER BY customer")
+        for col in ("first_day", "last_day"):
+            days = df.pop(col).to_numpy(np.int64)
+            df[col.replace("_day", "_purchase")] = days.astype("datetime64[D]")
+        return df
+
+
+def _detect(
+    names: dict[str, str], id_col: str | None, date_col: str | None, amount_col: str | None
+) -> tuple[str, str, str]:
+    from ltvxl.transactions.headers import detect_columns
+
+    return detect_columns(list(names), id_col, date_col, amount_col)
+
+
+def _as_of_day(as_of: Any, last_day: int) -> int:
+    if as_of is None:
+        return last_day
+    from ltvxl.transactions.dates import parse_day
+
+    return parse_day(as_of, "as_of")
+
+
+def _count(value: Any) -> int:
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def summarize(
+    source: str,
+    *,
+    engine: str | Engine = "duckdb",
+    id_col: str | None = None,
+    date_col: str | None = None,
+    amount_col: str | None = None,
+    date_format: str | None = None,
+    as_of: Any = None,
+    time_unit: str = "weeks",
+    spark_master: str | None = None,
+) -> EngineSummary:
+    """Summarize a transaction source on an engine.
+
+    ``source``: a CSV or Parquet file, a glob, or a folder of them
+    (hive-partitioned folders too). Columns are detected from their names
+    as by the in-memory readers unless given. ``as_of``: end of observation
+    (default: the last day with a usable row); ``time_unit`` of recency and
+    T. Rows without an id, date or amount and rows after ``as_of`` are left
+    out and counted in ``notes``.
+    """
+    eng = open_engine(engine, spark_master=spark_master) if isinstance(engine, str) else engine
+    per = unit_days(time_unit)
+    names = eng.open_source(str(source))
+    idc, datec, amountc = _detect(names, id_col, date_col, amount_col)
+    cols = Columns(
+        idc, datec, amountc, {c: kind_of(names[c]) for c in (idc, datec, amountc)}, date_format
+    )
+    eng.create_view(sql.NORMALIZED, normalized_select(cols))
+    for column, what, check in bad_value_queries(cols):
+        bad = eng.query(check)
+        if len(bad):
+            raise LtvxlError(bad_value_message(column, what, str(bad.iloc[0, 0]), date_format))
+    counts = eng.query(sql.counts_query()).iloc[0]
+    if _count(counts["n_rows"]) == 0 or pd.isna(counts["last_day"]):
+        raise LtvxlError(f"{source}: no transaction with a customer id, a date and an amount")
+    day = _as_of_day(as_of, int(counts["last_day"]))
+    if day < int(counts["first_day"]):
+        raise LtvxlError(
+            f"as_of {np.datetime64(day, 'D')} is before the first transaction "
+            f"({np.datetime64(int(counts['first_day']), 'D')})"
+        )
+    window = sql.Window(day, per)
+    eng.create_table(sql.SUMMARY, sql.summary_query(window))
+    notes = []
+    for label, value in (
+        ("rows without a customer id left out", counts["missing_id"]),
+        ("rows without a date or amount left out", counts["missing_value"]),
+    ):
+        if _count(value):
+            notes.append(f"{label}: {_count(value):,}")
+    wc = eng.query(sql.window_counts_query(window)).iloc[0]
+    if _count(wc["after_as_of"]):
+        notes.append(f"transactions after as_of excluded: {_count(wc['after_as_of'])}")
+    if _count(wc["returns"]):
+        notes.append(f"returns netted into revenue: {_count(wc['returns'])}")
+    only = _count(eng.query(sql.only_returns_query(window)).iloc[0, 0])
+    if only:
+        notes.append(f"customers with returns but no purchase excluded: {only}")
+    hist = eng.query(sql.histogram_query())
+    spend = eng.query(sql.spend_histogram_query())
+    n = int(hist["n"].sum()) if len(hist) else 0
+    if n == 0:
+        raise LtvxlError(f"{source}: no customer has a purchase on or before as_of")
+    return EngineSummary(eng, cols, np.datetime64(day, "D"), time_unit, n, hist, spend, notes)
+
+
+def fit(summary: EngineSummary, model: str | None = None) -> Fits:
+    """Fit the purchase model (default Pareto/NBD) and Gamma-Gamma on the histograms."""
+    return fit_histograms(summary.histogram, summary.spend_histogram, model, summary.time_unit)
+
+
+@dataclass(frozen=True)
+class ScoreTotals:
+    """What was written: customers, expected purchases and CLV summed over them."""
+
+    customers: int
+    expected_purchases: float
+    clv: float
+
+
+def _escaped(column: str) -> str:
+    """Text that a spreadsheet would run as a formula made inert by a leading apostrophe."""
+    first = f"SUBSTR({column}, 1, 1)"
+    return (
+        f"CASE WHEN {first} IN ('=', '+', '-', '@', CHR(9), CHR(13)) "
+        f"THEN '''' || {column} ELSE {column} END"
+    )
+
+
+def score(
+    summary: EngineSummary,
+    fits: Fits,
+    *,
+    horizon: float = 12.0,
+    horizon_unit: str = "months",
+    annual_discount_rate: float = 0.1,
+    gross_margin: float = 1.0,
+    output: str | None = None,
+    output_table: str | None = None,
+) -> ScoreTotals:
+    """Score every customer of ``summary`` and write the table (columns as ``ltvxl clv``:
+    customer, p_alive, expected_purchases, expected_spend, clv, churn_risk).
+
+    ``output``: a .parquet or .csv file (on Spark, a folder of part files);
+    ``output_table``: a table of the Spark catalog instead. CSV ids that a
+    spreadsheet would run as formulas get a leading apostrophe.
+    """
+    if not (0 <= gross_margin <= 1):
+        raise LtvxlError(f"gross_margin must be a fraction in [0, 1], got {gross_margin}")
+    eng = summary.engine
+    table = scores(
+        fits,
+        summary.histogram,
+        horizon=horizon,
+        horizon_unit=horizon_unit,
+        time_unit=summary.time_unit,
+        annual_discount_rate=annual_discount_rate,
+    )
+    eng.register(sql.SCORES, table)
+    query = sql.scored_query(spend_sql(fits), gross_margin, clv.RISK_BANDS)
+    if output_table:
+        write_table = getattr(eng, "write_table", None)
+        if write_table is None:
+            raise LtvxlError(
+                "output_table (--output-table) needs the spark engine; give an output file instead"
+            )
+        write_table(query, output_table)
+    elif output:
+        customer = _escaped("customer") if str(output).lower().endswith(".csv") else "customer"
+        order = " ORDER BY q.customer" if eng.ordered_output else ""
+        eng.write(
+            f"SELECT {customer} AS customer, p_alive, expected_purchases, expected_spend, "
+            f"clv, churn_risk FROM ({query}) AS q{order}",
+            str(output),
+        )
+    totals = eng.query(
+        f"SELECT COUNT(*) AS n, SUM(expected_purchases) AS e, SUM(clv) AS v FROM ({query}) AS q"
+    ).iloc[0]
+    return ScoreTotals(int(totals["n"]), float(totals["e"]), float(totals["v"]))
+
+
+__all__ = [
+    "ENGINES",
+    "EngineSummary",
+    "Fits",
+    "ScoreTotals",
+    "fit",
+    "open_engine",
+    "score",
+    "summarize",
+]

@@ -1,0 +1,191 @@
+"""The per-customer summary and its histogram, written once as SQL for every engine.
+
+The queries are written in DuckDB's dialect and translated to the other
+engines' dialects by sqlglot (``to_dialect``), so that DuckDB and Spark run
+the same statement. They read a *normalized* view with one row per
+transaction line:
+
+- ``cid``: the customer id as text (NULL when missing);
+- ``day``: the transaction day as a whole number of days since 1970-01-01
+  (NULL when missing);
+- ``amt``: the amount (a double; negative for returns).
+
+Each engine builds that view from its source (:mod:`ltvxl.engines.duckdb_engine`,
+:mod:`ltvxl.engines.spark_engine`); the rules below are those of the in-memory
+summary (:mod:`ltvxl.transactions.summary`):
+
+- rows without a customer id, a day or an amount are left out and counted;
+- rows after ``as_of`` are left out and counted;
+- returns (negative amounts) are netted into revenue and are not purchases;
+- purchases on the same day are one purchase: ``frequency`` is the number
+  of distinct purchase days after the first, ``recency`` and ``T`` are
+  measured in days and divided by the length of the time unit in days;
+- ``monetary_value`` is the mean value of the repeat purchase days.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+NORMALIZED = "ltvxl_norm"
+"""Name of the normalized transaction view (cid, day, amt) the queries read."""
+
+SUMMARY = "ltvxl_summary"
+"""Name under which an engine keeps the per-customer summary."""
+
+SCORES = "ltvxl_scores"
+"""Name of the table of scores per distinct (frequency, recency, T) row."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """The observation: its end ``as_of`` (a day number) and the time unit's length in days."""
+
+    as_of_day: int
+    unit_days: float
+
+
+def _day_literal(day: int) -> str:
+    return str(int(day))
+
+
+def counts_query() -> str:
+    """Row counts for the notes: rows, left out for a missing value, after as_of (as_of bound
+    later), and the last day of the usable rows (the default ``as_of``)."""
+    return f"""
+SELECT
+  COUNT(*) AS n_rows,
+  SUM(CASE WHEN cid IS NULL THEN 1 ELSE 0 END) AS missing_id,
+  SUM(CASE WHEN cid IS NOT NULL AND (day IS NULL OR amt IS NULL) THEN 1 ELSE 0 END)
+    AS missing_value,
+  MIN(CASE WHEN cid IS NOT NULL AND amt IS NOT NULL THEN day END) AS first_day,
+  MAX(CASE WHEN cid IS NOT NULL AND amt IS NOT NULL THEN day END) AS last_day
+FROM {NORMALIZED}
+"""
+
+
+def window_counts_query(window: Window) -> str:
+    """Counts that depend on ``as_of``: rows after it and returns on or before it."""
+    end = _day_literal(window.as_of_day)
+    return f"""
+SELECT
+  SUM(CASE WHEN day > {end} THEN 1 ELSE 0 END) AS after_as_of,
+  SUM(CASE WHEN day <= {end} AND amt < 0 THEN 1 ELSE 0 END) AS returns
+FROM {NORMALIZED}
+WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL
+"""
+
+
+def summary_query(window: Window) -> str:
+    """One row per customer with a purchase on or before ``as_of``.
+
+    Columns: customer, first_day, last_day (day numbers), orders (purchase
+    rows), revenue (returns netted), avg_order_value, frequency, recency, T
+    (in the time unit), monetary_value, historical_value. Customers with
+    returns but no purchase have no row (see :func:`only_returns_query`).
+    """
+    end = _day_literal(window.as_of_day)
+    unit = repr(float(window.unit_days))
+    return f"""
+WITH kept AS (
+  SELECT cid, day, amt FROM {NORMALIZED}
+  WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL AND day <= {end}
+),
+revenue AS (
+  SELECT cid, SUM(amt) AS revenue FROM kept GROUP BY cid
+),
+purchase_days AS (
+  SELECT cid, day, SUM(amt) AS value, COUNT(*) AS n_rows
+  FROM kept WHERE amt >= 0 GROUP BY cid, day
+),
+marked AS (
+  SELECT cid, day, value, n_rows, MIN(day) OVER (PARTITION BY cid) AS first_day
+  FROM purchase_days
+),
+per_customer AS (
+  SELECT cid,
+         MIN(day) AS first_day,
+         MAX(day) AS last_day,
+         COUNT(*) AS n_days,
+         SUM(n_rows) AS orders,
+         SUM(CASE WHEN day > first_day THEN value ELSE 0.0 END) AS repeat_value
+  FROM marked GROUP BY cid
+)
+SELECT
+  p.cid AS customer,
+  p.first_day,
+  p.last_day,
+  p.orders,
+  r.revenue,
+  r.revenue / p.orders AS avg_order_value,
+  p.n_days - 1 AS frequency,
+  CAST(p.last_day - p.first_day AS DOUBLE) / {unit} AS recency,
+  CAST({end} - p.first_day AS DOUBLE) / {unit} AS T,
+  CASE WHEN p.n_days > 1 THEN p.repeat_value / (p.n_days - 1) ELSE 0.0 END AS monetary_value,
+  r.revenue AS historical_value
+FROM per_customer AS p JOIN revenue AS r ON p.cid = r.cid
+"""
+
+
+def only_returns_query(window: Window) -> str:
+    """How many customers have returns but no purchase up to ``as_of`` (left out)."""
+    end = _day_literal(window.as_of_day)
+    return f"""
+SELECT COUNT(*) AS only_returns FROM (
+  SELECT cid, SUM(amt) AS revenue, MAX(CASE WHEN amt >= 0 THEN 1 ELSE 0 END) AS bought
+  FROM {NORMALIZED}
+  WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL AND day <= {end}
+  GROUP BY cid
+) AS c WHERE bought = 0 AND revenue <> 0
+"""
+
+
+def histogram_query() -> str:
+    """Distinct (frequency, recency, T) rows of the summary with their customer counts:
+    the sufficient statistics of the purchase models."""
+    return f"""
+SELECT frequency, recency, T, COUNT(*) AS n
+FROM {SUMMARY} GROUP BY frequency, recency, T
+ORDER BY frequency, recency, T
+"""
+
+
+def spend_histogram_query() -> str:
+    """Distinct (frequency, monetary_value) rows of repeat buyers with their counts: the
+    sufficient statistics of the Gamma-Gamma spend model."""
+    return f"""
+SELECT frequency, monetary_value, COUNT(*) AS n
+FROM {SUMMARY} WHERE frequency > 0
+GROUP BY frequency, monetary_value
+ORDER BY frequency, monetary_value
+"""
+
+
+def scored_query(spend: str, margin: float, risk_bands: tuple[tuple[float, str], ...]) -> str:
+    """Per-customer predictions: the summary joined to the scores of its distinct row.
+
+    ``spend`` is the SQL expression of the expected spend per purchase in
+    terms of ``s.frequency`` and ``s.monetary_value``; ``risk_bands`` the
+    churn-risk labels by P(alive), lowest limit first.
+    """
+    cases = " ".join(f"WHEN c.p_alive < {limit!r} THEN '{label}'" for limit, label in risk_bands)
+    return f"""
+SELECT
+  s.customer,
+  c.p_alive,
+  c.expected_purchases,
+  {spend} AS expected_spend,
+  c.discounted_purchases * ({spend}) * {float(margin)!r} AS clv,
+  CASE {cases} ELSE 'low' END AS churn_risk
+FROM {SUMMARY} AS s JOIN {SCORES} AS c
+  ON s.frequency = c.frequency AND s.recency = c.recency AND s.T = c.T
+"""
+
+
+def to_dialect(sql: str, dialect: str) -> str:
+    """``sql`` (DuckDB's dialect) in another engine's dialect ("duckdb", "spark")."""
+    if dialect == "duckdb":
+        return sql
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]

@@ -1,0 +1,303 @@
+"""Static covariates (channel, persona, gender...) in the purchase and dropout processes.
+
+As in CLVTools: customer i with covariates x_i has, in Pareto/NBD,
+
+    alpha_i = alpha_0 exp(-gamma_purchase' x_i),   beta_i = beta_0 exp(-gamma_dropout' x_i),
+
+so her mean purchase rate r / alpha_i is exp(gamma_purchase' x_i) times the
+reference customer's (a positive purchase coefficient means more purchases:
+exp(gamma) is a rate ratio) and her mean dropout rate s / beta_i is
+exp(gamma_dropout' x_i) times the reference's (a positive dropout coefficient
+means shorter lifetimes). r and s are shared by all customers. In BG/NBD,
+alpha_i likewise, and a_i = a_0 exp(gamma_dropout' x_i), b_i = b_0
+exp(gamma_dropout' x_i) (:data:`LINKS`).
+
+Categories are one-hot encoded against a named reference level (the most
+frequent, unless given); coefficients are named ``purchase: Channel=Instagram``
+and ``dropout: Channel=Instagram`` (``purchase: Gender`` for a number).
+
+How the likelihood is computed: customers with the same covariate vector
+share (alpha_i, beta_i), so the log-likelihood is the sum over the distinct
+covariate vectors of the plain Pareto/NBD log-likelihood of their customers at
+that group's parameters, evaluated by the plain model's ``negll`` with its
+series and analytic gradient; the gradient with respect to the coefficients
+follows by the chain rule (d log alpha_g / d gamma = -x_g, and so on). This
+keeps every numerical safeguard of the plain model, and costs one plain
+evaluation per group: numeric covariates with many distinct values must be
+binned (:data:`MAX_GROUPS`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ltvxl.errors import LtvxlError
+
+from . import bgnbd, paretonbd
+from .base import FitResult, compress, fit_mle
+
+MAX_GROUPS = 2000
+"""Most distinct covariate vectors a fit takes (each costs one plain likelihood evaluation)."""
+
+PURCHASE, DROPOUT = "purchase", "dropout"
+
+
+@dataclass(frozen=True)
+class Link:
+    """How covariates enter a model: for each process, (index of a log-parameter, sign):
+    log theta_i = log theta_0 + sign * gamma' x_i."""
+
+    module: Any
+    purchase: tuple[tuple[int, int], ...]
+    dropout: tuple[tuple[int, int], ...]
+
+
+LINKS = {
+    "pnbd": Link(paretonbd, purchase=((1, -1),), dropout=((3, -1),)),
+    "bgnbd": Link(bgnbd, purchase=((1, -1),), dropout=((2, 1), (3, 1))),
+}
+"""The models that take covariates, by short name."""
+
+
+@dataclass(frozen=True)
+class Design:
+    """Covariates as a numeric matrix (one row per customer) with named columns."""
+
+    names: tuple[str, ...]
+    matrix: np.ndarray
+    references: dict[str, str]
+    """Reference level of each categorical covariate."""
+
+
+def design(table: pd.DataFrame, references: dict[str, str] | None = None) -> Design:
+    """One-hot encode the categorical columns of ``table`` (one row per customer, covariates
+    only); numeric columns are used as they are. Missing values are refused (naming the
+    column and row)."""
+    references = dict(references or {})
+    names: list[str] = []
+    cols: list[np.ndarray] = []
+    refs: dict[str, str] = {}
+    for name in table.columns:
+        col = table[name]
+        missing = col.isna().to_numpy()
+        if missing.any():
+            row = int(np.argmax(missing)) + 1
+            raise LtvxlError(f'covariate "{name}" row {row}: the value is missing')
+        if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+            names.append(str(name))
+            cols.append(col.to_numpy(float))
+            continue
+        text = col.astype(str)
+        levels = text.value_counts(sort=True)
+        ref = references.get(str(name), str(levels.index[0]))
+        if ref not in levels.index:
+            raise LtvxlError(f'covariate "{name}": reference level "{ref}" does not occur')
+        refs[str(name)] = ref
+        for level in sorted(str(v) for v in levels.index if v != ref):
+            names.append(f"{name}={level}")
+            cols.append((text == level).to_numpy(float))
+    if not names:
+        raise LtvxlError("no covariate column to use")
+    matrix = np.column_stack(cols)
+    if not np.all(np.isfinite(matrix)):
+        raise LtvxlError("covariates must be finite numbers")
+    return Design(tuple(names), matrix, refs)
+
+
+@dataclass(frozen=True)
+class CovariateFit:
+    """A Pareto/NBD fit with covariates, the plain fit it is tested against, and the test."""
+
+    fit: FitResult
+    """r, alpha (alpha_0), s, beta (beta_0), then the coefficients by name."""
+    plain: FitResult
+    design: Design
+    processes: tuple[str, ...]
+    lr_statistic: float
+    lr_df: int
+    lr_p_value: float
+    model: str = "pnbd"
+    """Short name of the model (a key of :data:`LINKS`)."""
+
+    @property
+    def coefficients(self) -> dict[str, float]:
+        return {k: v for k, v in self.fit.params.items() if k.startswith(self.processes)}
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Customers grouped by covariate vector, each group's rows compressed for the model."""
+
+    vectors: np.ndarray
+    data: list[Any]
+    inverse: np.ndarray
+
+
+def _groups(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, matrix: np.ndarray,
+            module: Any = paretonbd) -> _Groups:
+    vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(vectors) > MAX_GROUPS:
+        raise LtvxlError(
+            f"the covariates take {len(vectors):,} distinct combinations (at most {MAX_GROUPS:,}): "
+            "bin numeric covariates into a few classes"
+        )
+    data = []
+    for g in range(len(vectors)):
+        rows = inverse == g
+        comp = compress((x[rows], tx[rows], big_t[rows]))
+        data.append(module.Data(*comp.columns, comp.weights))
+    return _Groups(vectors, data, inverse)
+
+
+def _negll(theta: np.ndarray, groups: _Groups, k: int, purchase: bool, dropout: bool,
+           link: Link = LINKS["pnbd"]):
+    """Total negative log-likelihood and gradient in (the model's log-parameters at the
+    reference, purchase coefficients, dropout coefficients)."""
+    base = theta[:4]
+    parts = []
+    at = 4
+    for used, pairs in ((purchase, link.purchase), (dropout, link.dropout)):
+        if used:
+            parts.append((theta[at:at + k], pairs, slice(at, at + k)))
+            at += k
+    total = 0.0
+    grad = np.zeros_like(theta)
+    for vec, data in zip(groups.vectors, groups.data, strict=True):
+        th = base.copy()
+        for gamma, pairs, _ in parts:
+            shift = float(gamma @ vec)
+            for i, sign in pairs:
+                th[i] += sign * shift
+        f, g = link.module.negll(th, data)
+        total += f
+        grad[:4] += g
+        for _, pairs, where in parts:
+            grad[where] += sum(sign * g[i] for i, sign in pairs) * vec
+    return total, grad
+
+
+def fit(
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    covariates: Design,
+    *,
+    processes: Sequence[str] = (PURCHASE, DROPOUT),
+    model: str = "pnbd",
+    time_unit: str = "weeks",
+) -> CovariateFit:
+    """Fit ``model`` ("pnbd": Pareto/NBD, "bgnbd": BG/NBD) with covariates in
+    ``processes`` ("purchase", "dropout" or both).
+
+    ``frequency``, ``recency``, ``T``: one value per customer, as for the plain fit, in
+    the order of ``covariates.matrix``'s rows. Returns the fit (coefficients with
+    standard errors from the Hessian), the plain fit and the likelihood-ratio test of
+    the coefficients against it.
+    """
+    x = np.asarray(frequency, float)
+    tx = np.asarray(recency, float)
+    big_t = np.asarray(T, float)
+    matrix = covariates.matrix
+    if matrix.shape[0] != x.size:
+        raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {x.size} customers")
+    procs = tuple(p for p in (PURCHASE, DROPOUT) if p in processes)
+    if not procs:
+        raise LtvxlError('processes must name "purchase", "dropout" or both')
+    if model not in LINKS:
+        raise LtvxlError(f'covariates work with {", ".join(LINKS)}; got "{model}"')
+    link = LINKS[model]
+    groups = _groups(x, tx, big_t, matrix, link.module)
+    plain = link.module.fit(x, tx, big_t, time_unit=time_unit)
+    k = matrix.shape[1]
+    purchase, dropout = PURCHASE in procs, DROPOUT in procs
+    names = list(link.module.PARAMS)
+    for proc in procs:
+        names += [f"{proc}: {n}" for n in covariates.names]
+    start = np.concatenate([np.log(plain.values()), np.zeros(k * len(procs))])
+    raw = fit_mle(
+        f"{link.module.NAME} with covariates", names,
+        lambda th: _negll(th, groups, k, purchase, dropout, link),
+        start, float(x.size), sum(d.x.size for d in groups.data), time_unit=time_unit,
+    )  # fmt: skip
+    # fit_mle reports exp(theta) with delta-method errors: the coefficients are theta itself
+    params, errors = dict(raw.params), dict(raw.std_errors)
+    for name in names[4:]:
+        value = params[name]
+        params[name] = math.log(value)
+        errors[name] = errors[name] / value
+    result = FitResult(
+        model=raw.model, params=params, std_errors=errors, log_likelihood=raw.log_likelihood,
+        n_customers=raw.n_customers, n_rows=raw.n_rows, converged=raw.converged,
+        status=raw.status, iterations=raw.iterations, time_unit=time_unit, notes=raw.notes,
+    )  # fmt: skip
+    from scipy.stats import chi2
+
+    stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
+    df = k * len(procs)
+    return CovariateFit(result, plain, covariates, procs, stat, df, float(chi2.sf(stat, df)),
+                        model)
+
+
+def group_params(cov: CovariateFit, matrix: np.ndarray) -> list[dict[str, float]]:
+    """Per row of ``matrix``: the plain model's parameters at that covariate vector."""
+    link = LINKS[cov.model]
+    p = cov.fit.params
+    names = link.module.PARAMS
+    logs = np.tile(np.log([p[n] for n in names]), (matrix.shape[0], 1))
+    for proc, pairs in ((PURCHASE, link.purchase), (DROPOUT, link.dropout)):
+        gamma = np.array([p.get(f"{proc}: {n}", 0.0) for n in cov.design.names])
+        shift = matrix @ gamma
+        for i, sign in pairs:
+            logs[:, i] += sign * shift
+    return [dict(zip(names, np.exp(row).tolist(), strict=True)) for row in logs]
+
+
+def p_alive(cov: CovariateFit, frequency: Any, recency: Any, T: Any, matrix: np.ndarray
+            ) -> np.ndarray:
+    """P(alive) of each customer at her own parameters."""
+    x, tx, big_t = (np.asarray(v, float) for v in (frequency, recency, T))
+    vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    out = np.empty(x.size)
+    module = LINKS[cov.model].module
+    for g, params in enumerate(group_params(cov, vectors)):
+        rows = inverse == g
+        out[rows] = module.p_alive(params, x[rows], tx[rows], big_t[rows])
+    return out
+
+
+def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **options: Any
+            ) -> pd.DataFrame:
+    """The per-customer table of :func:`ltvxl.models.clv.predict` (customer, p_alive,
+    expected_purchases, expected_spend, clv, churn_risk), each customer at her own
+    parameters; spend from one Gamma-Gamma fit on all customers. ``options`` are
+    those of :func:`ltvxl.models.clv.predict` (horizon, horizon_unit, time_unit,
+    annual_discount_rate, gross_margin)."""
+    from . import clv
+
+    if matrix.shape[0] != len(summary):
+        raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {len(summary)} customers")
+    overall = clv.predict(summary, model=cov.model, purchases_fit=cov.plain, **options)
+    spend = overall.table["expected_spend"].to_numpy(float)
+    vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    parts = []
+    for g, params in enumerate(group_params(cov, vectors)):
+        rows = np.flatnonzero(inverse == g)
+        fit = FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, float(rows.size),
+                        rows.size, cov.fit.converged, cov.fit.status, cov.fit.iterations)
+        part = clv.predict(summary.iloc[rows], model=cov.model, purchases_fit=fit,
+                           spend_fit=overall.spend_fit,
+                           spend_fallback=overall.spend_fit is None, **options).table
+        own = part["expected_spend"].to_numpy(float)
+        part = part.assign(expected_spend=spend[rows],
+                           clv=part["clv"].to_numpy(float) * spend[rows] / own)
+        parts.append(part.set_axis(rows))
+    return pd.concat(parts).sort_index().reset_index(drop=True)

@@ -1,0 +1,250 @@
+"""Formula text into a cacheable expression over placeholder inputs.
+
+``=B2*Sheet2!C3`` becomes ``_XREF_0*_XREF_1`` with the references
+``[Ref(B2), Ref(Sheet2!C3)]``: filled-down formulas share one compiled
+expression. Defined names, structured table references and spill references
+(``A2#``) are resolved here; unsupported functions and references are
+refused with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ltvxl.workbook.xlsx import Package, WorkbookError, parse_range
+
+from . import RefreshError
+
+
+@dataclass(frozen=True)
+class Ref:
+    sheet: str
+    r1: int
+    c1: int
+    r2: int
+    c2: int
+    spill: bool = False
+    """A spill reference (``A2#``): the current spill range of the anchor at (r1, c1)."""
+
+
+_PREFIXES = ("_xlfn.", "_xlws.", "_xludf.", "_xlpm.")
+_SPILL_OP = re.compile(r"((?:'(?:[^']|'')+'|[A-Za-z0-9_.]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)#")
+_NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
+                  "WEBSERVICE", "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN",
+                  "RANDARRAY", "NOW", "TODAY"}
+
+
+OMITTED = "_XOMITTED"
+"""Stands for an omitted argument of an ltvxl function (``formulas`` would pass 0)."""
+_A1_LIKE = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?|\$?[A-Za-z]{1,3}:\$?"
+                      r"[A-Za-z]{1,3}|\$?\d+:\$?\d+")
+
+
+def _function_name(token: str) -> str:
+    name = token[:-1]
+    if "!" in name:  # an add-in function: [1]!LTV or 'C:\...\addin.xlam'!LTV
+        name = name.rsplit("!", 1)[1]
+    changed = True
+    while changed:
+        changed = False
+        for p in _PREFIXES:
+            if name.lower().startswith(p.lower()):
+                name, changed = name[len(p):], True
+    return name.upper()
+
+
+def _unquote_sheet(s: str) -> str:
+    if s.startswith("'") and s.endswith("'"):
+        return s[1:-1].replace("''", "'")
+    return s
+
+
+def _structured_items(inner: str) -> list[str]:
+    """The items of a structured reference's brackets: ``[#This Row],[a]:[b]`` -> 3 items."""
+    if not inner.startswith("["):
+        return [inner.strip()] if inner.strip() else []
+    parts, depth, cur = [], 0, []
+    for ch in inner:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    parts.append("".join(cur))
+    out = []
+    for part in parts:
+        for item in re.split(r"\]\s*:\s*\[", part.strip()):
+            item = re.sub(r"'(.)", r"\1", item.strip().strip("[]")).strip()
+            if item:
+                out.append(item)
+    return out
+
+
+class Preparer:
+    """Turns formula text into a cacheable expression over placeholder inputs."""
+
+    def __init__(self, pkg: Package, known: set[str], ltvxl: set[str]) -> None:
+        self.pkg = pkg
+        self.known = known
+        self.ltvxl = ltvxl
+        self.sheet_index = {s.name: s.index for s in pkg.sheets}
+
+    def prepare(self, sheet: str, row: int, text: str, col: int = 0) -> tuple[str, list[Ref]]:
+        self._where = (sheet, row, col)
+        refs: list[Ref] = []
+        key = self._rewrite(sheet, row, text, refs, depth=0)
+        return key, refs
+
+    def _rewrite(self, sheet: str, row: int, text: str, refs: list[Ref], depth: int) -> str:
+        from openpyxl.formula.tokenizer import Tokenizer, TokenizerError
+
+        if depth > 10:
+            raise RefreshError("defined names refer to each other in a loop")
+        if "#" in text:
+            segs = text.split('"')
+            for i in range(0, len(segs), 2):
+                segs[i] = _SPILL_OP.sub(lambda m: f"_xlfn.ANCHORARRAY({m.group(0)[:-1]})",
+                                        segs[i])
+            text = '"'.join(segs)
+        try:
+            items = Tokenizer("=" + text).items
+        except TokenizerError as exc:
+            raise RefreshError(f"cannot read the formula ({exc})") from None
+        out: list[str] = []
+        calls: list[bool] = []  # open function calls: is it an ltvxl function?
+        i = 0
+        while i < len(items):
+            tok = items[i]
+            ttype, sub, val = tok.type, tok.subtype, tok.value
+            if ttype == "FUNC" and sub == "OPEN":
+                name = _function_name(val)
+                if name == "ANCHORARRAY":
+                    if i + 2 >= len(items) or items[i + 1].subtype != "RANGE":
+                        raise RefreshError("a spill reference (#) must follow a cell")
+                    ref = self._ref(sheet, row, items[i + 1].value)
+                    refs.append(Ref(ref.sheet, ref.r1, ref.c1, ref.r1, ref.c1, spill=True))
+                    out.append(f"_XREF_{len(refs) - 1}")
+                    i += 3
+                    continue
+                if name in _NOT_SUPPORTED or name not in self.known:
+                    why = ("is volatile or needs Excel's cell model, which the headless "
+                           "refresh does not provide" if name in _NOT_SUPPORTED
+                           else "is not known to the headless refresh")
+                    raise RefreshError(f"function {name} {why}", )
+                out.append(name + "(")
+                calls.append(name in self.ltvxl)
+            elif ttype == "FUNC" and sub == "CLOSE":
+                if calls and calls.pop() and out and out[-1].endswith(","):
+                    out.append(OMITTED)  # an omitted last argument of an ltvxl function
+                out.append(val)
+            elif ttype == "SEP" and sub == "ARG" and calls and calls[-1] and out and \
+                    (out[-1].endswith(",") or out[-1].endswith("(")):
+                out.append(OMITTED + ",")  # an omitted argument: None, as xlwings passes it
+            elif ttype == "OPERAND" and sub == "RANGE":
+                resolved = self._operand(sheet, row, val, refs, depth)
+                out.append(resolved)
+            elif ttype == "WHITE-SPACE":
+                pass
+            else:
+                out.append(val)
+            i += 1
+        return "".join(out)
+
+    def _operand(self, sheet: str, row: int, val: str, refs: list[Ref], depth: int) -> str:
+        name = self._name(sheet, val)
+        if name is not None:
+            try:
+                ref = self._ref(sheet, row, name)
+            except (RefreshError, WorkbookError):
+                return "(" + self._rewrite(sheet, row, name, refs, depth + 1) + ")"
+        else:
+            ref = self._ref(sheet, row, val)
+        refs.append(ref)
+        return f"_XREF_{len(refs) - 1}"
+
+    def _name(self, sheet: str, val: str) -> str | None:
+        if "[" in val:
+            return None
+        if "!" in val:
+            sname, nm = val.rsplit("!", 1)
+            if _A1_LIKE.fullmatch(nm):
+                return None
+            idx = self.sheet_index.get(_unquote_sheet(sname))
+            return self.pkg.names.get((idx, nm.upper()))
+        if _A1_LIKE.fullmatch(val):
+            return None
+        local = self.pkg.names.get((self.sheet_index.get(sheet), val.upper()))
+        if local is not None:
+            return local
+        return self.pkg.names.get((None, val.upper()), None)
+
+    def _ref(self, sheet: str, row: int, val: str) -> Ref:
+        if "[" in val:
+            if re.match(r"\[\d+\]", val):
+                raise RefreshError(f"external reference {val} (links to other workbooks "
+                                   "are not refreshed)")
+            return self._structured(row, val)
+        target = sheet
+        if "!" in val:
+            sname, val = val.rsplit("!", 1)
+            target = _unquote_sheet(sname)
+            try:
+                target = self.pkg.sheet(target).name
+            except WorkbookError:
+                raise RefreshError(f"reference to a missing sheet {target!r}") from None
+        try:
+            r1, c1, r2, c2 = parse_range(val)
+        except WorkbookError:
+            raise RefreshError(f"unknown name or reference {val!r}") from None
+        return Ref(target, r1, c1, r2, c2)
+
+    def _structured(self, row: int, val: str) -> Ref:
+        tname, rest = val.split("[", 1)
+        if tname:
+            table = self.pkg.tables.get(tname.upper())
+        else:  # an unqualified reference inside a table: [@amount], [[#This Row],amount]
+            sheet, col = self._where[0], self._where[2]
+            table = next((t for t in self.pkg.tables.values() if t.sheet == sheet
+                          and t.ref[0] <= row <= t.ref[2] and t.ref[1] <= col <= t.ref[3]),
+                         None)
+        if table is None:
+            raise RefreshError(f"unknown table {tname!r} in {val}")
+        inner = rest[:-1]  # drop the closing ]
+        items = _structured_items(inner)
+        specials = [s.lower() for s in items if s.startswith("#")]
+        if inner.startswith("@"):
+            specials, items = ["#this row"], [inner[1:].strip("[]")]
+        cols = [s for s in items if not s.startswith("#") and s]
+        r1, c1, r2, _ = table.ref
+        head = r1 + table.header_rows
+        foot = r2 - table.totals_rows
+        if not specials or specials == ["#data"]:
+            top, bottom = head, foot
+        elif specials == ["#all"]:
+            top, bottom = r1, r2
+        elif specials == ["#headers"]:
+            top = bottom = r1
+        elif specials == ["#totals"]:
+            top = bottom = r2
+        elif specials == ["#this row"]:
+            top = bottom = row
+        elif sorted(specials) == ["#data", "#headers"]:
+            top, bottom = r1, foot
+        elif sorted(specials) == ["#data", "#totals"]:
+            top, bottom = head, r2
+        else:
+            raise RefreshError(f"structured reference {val} is not supported")
+        lower = [c.lower() for c in table.columns]
+        idx = []
+        for col in cols:
+            if col.lower() not in lower:
+                raise RefreshError(f"table {table.name} has no column {col!r}")
+            idx.append(lower.index(col.lower()))
+        first, last = (min(idx), max(idx)) if idx else (0, len(table.columns) - 1)
+        return Ref(table.sheet, top, c1 + first, bottom, c1 + last)
+

@@ -1,0 +1,93 @@
+"""The Spark engine in local mode gives the in-memory numbers (the DuckDB tests' checks).
+
+Needs PySpark (``pip install -e ".[spark]"``) and a Java runtime; skipped with
+the reason otherwise. ``.ci/run`` installs both, so CI runs these tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_engines import FIT_RTOL, assert_close, assert_same_summary, in_memory, simulated_log
+
+from ltvxl import engines
+from ltvxl.models import clv
+
+pytest.importorskip("pyspark", reason="PySpark not installed (pip install -e '.[spark]')")
+pytest.importorskip("sqlglot", reason="sqlglot not installed (pip install -e '.[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("no Java runtime on PATH: the Spark tests need one", allow_module_level=True)
+
+pytestmark = [  # PySpark 4.3 warns that it does not fully support pandas 3
+    pytest.mark.filterwarnings("ignore::FutureWarning"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+@pytest.fixture(scope="module")
+def spark_engine(tmp_path_factory):
+    from pyspark.sql import SparkSession
+
+    from ltvxl.engines.spark_engine import SparkEngine
+
+    warehouse = tmp_path_factory.mktemp("warehouse")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("ltvxl-tests")
+            .config("spark.sql.warehouse.dir", str(warehouse))
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+    session.sparkContext.setLogLevel("ERROR")
+    yield SparkEngine(session=session)
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def log_file(tmp_path_factory):
+    frame = simulated_log(21, 1500)
+    frame.loc[[5, 6], "customer_id"] = None
+    path = tmp_path_factory.mktemp("spark") / "t.parquet"
+    frame.to_parquet(path)
+    return frame.drop(index=[5, 6]), path
+
+
+def test_spark_summary_equals_in_memory(spark_engine, log_file):
+    frame, path = log_file
+    s = engines.summarize(str(path), engine=spark_engine)
+    assert_same_summary(s, in_memory(frame))
+    assert "rows without a customer id left out: 2" in s.notes
+
+
+def test_spark_scores_equal_in_memory(spark_engine, log_file, tmp_path):
+    frame, path = log_file
+    s = engines.summarize(str(path), engine=spark_engine, as_of="2023-06-30")
+    fits = engines.fit(s)
+    out = tmp_path / "clv"
+    totals = engines.score(s, fits, output=str(out), gross_margin=0.5)
+    mem = in_memory(frame, "2023-06-30")
+    want = clv.predict(
+        mem.table,
+        horizon=12,
+        horizon_unit="months",
+        time_unit="weeks",
+        annual_discount_rate=0.1,
+        gross_margin=0.5,
+    ).table.set_index("customer")
+    got = pd.read_parquet(out).set_index("customer")
+    assert sorted(got.index) == sorted(want.index)
+    want = want.loc[got.index]
+    for col in ("p_alive", "expected_purchases", "expected_spend", "clv"):
+        assert_close(got[col], want[col], FIT_RTOL, col)
+    assert totals.customers == len(want)
+    engines.score(s, fits, output_table="ltvxl_clv_test", gross_margin=0.5)
+    table = spark_engine.spark.table("ltvxl_clv_test").toPandas().set_index("customer")
+    assert np.allclose(table.loc[got.index, "clv"], got["clv"], rtol=1e-12)

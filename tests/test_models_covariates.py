@@ -1,0 +1,226 @@
+"""Pareto/NBD with static covariates: CLVTools' published apparel fit, gradients, recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ltvxl.errors import LtvxlError
+from ltvxl.models import covariates, paretonbd, simulate
+from ltvxl.transactions import TransactionLog, customer_summary
+
+DATA = Path(__file__).parent / "data"
+
+# CLVTools 0.12.1, vignette "advanced techniques": apparel, weekly, estimation to
+# 2006-12-31 (104 weeks), Gender and Channel in both processes: estimates (standard errors)
+CLVTOOLS = {
+    "r": (1.8378, 0.3455), "alpha": (92.9123, 16.9670), "s": (0.5920, 0.2609),
+    "beta": (49.6227, 36.2509),
+    "purchase: Gender": (0.2859, 0.1041), "purchase: Channel": (0.6241, 0.1050),
+    "dropout: Gender": (-0.6430, 0.2955), "dropout: Channel": (0.7907, 0.3059),
+}  # fmt: skip
+CLVTOOLS_LL = -5821.0627
+CLVTOOLS_PLAIN = {"r": 1.4490, "alpha": 48.6361, "s": 0.5613, "beta": 46.8844}
+
+
+@pytest.fixture(scope="module")
+def apparel():
+    tr = pd.read_csv(DATA / "apparelTrans.csv")
+    cov = pd.read_csv(DATA / "apparelStaticCov.csv").set_index("Id")
+    log = TransactionLog.from_arrays(tr.Id.to_numpy(), tr.Date.to_numpy(), tr.Price.to_numpy(float))
+    s = customer_summary(log, "2006-12-31", "weeks").table
+    c = cov.loc[s["customer"].astype(int), ["Gender", "Channel"]]
+    return s, covariates.design(c)
+
+
+@pytest.fixture(scope="module")
+def apparel_fit(apparel):
+    s, d = apparel
+    return covariates.fit(s["frequency"], s["recency"], s["T"], d)
+
+
+def test_clvtools_apparel_fit_is_reproduced(apparel_fit):
+    fit = apparel_fit.fit
+    assert fit.converged, fit.status
+    for name, (value, se) in CLVTOOLS.items():
+        got = fit.params[name]
+        if name.startswith(("purchase", "dropout")):
+            assert abs(got - value) <= 0.003, (name, got, value)
+        else:
+            assert got == pytest.approx(value, rel=0.01), name
+        assert fit.std_errors[name] == pytest.approx(se, rel=0.02), name
+    assert fit.log_likelihood == pytest.approx(CLVTOOLS_LL, abs=0.01)
+    for name, value in CLVTOOLS_PLAIN.items():
+        assert apparel_fit.plain.params[name] == pytest.approx(value, rel=0.002), name
+
+
+def test_likelihood_ratio_test(apparel_fit):
+    # 2 (LL_cov - LL_plain) with 4 coefficients; the plain LL is -5848.10 (-5821.06 with them)
+    assert apparel_fit.lr_df == 4
+    assert apparel_fit.lr_statistic == pytest.approx(
+        2 * (apparel_fit.fit.log_likelihood - apparel_fit.plain.log_likelihood))
+    assert 50 < apparel_fit.lr_statistic < 60
+    assert apparel_fit.lr_p_value < 1e-9
+
+
+def test_without_covariate_effect_the_likelihood_is_the_plain_one(apparel):
+    s, d = apparel
+    groups = covariates._groups(s["frequency"].to_numpy(float), s["recency"].to_numpy(float),
+                                s["T"].to_numpy(float), d.matrix)
+    theta = np.log([1.4, 50.0, 0.6, 45.0])
+    k = d.matrix.shape[1]
+    f_cov, _ = covariates._negll(np.concatenate([theta, np.zeros(2 * k)]), groups, k, True, True)
+    comp_x = s[["frequency", "recency", "T"]].to_numpy(float).T
+    f_plain, _ = paretonbd.negll(theta, paretonbd.Data(*comp_x, np.ones(len(s))))
+    assert f_cov == pytest.approx(f_plain, rel=1e-12)
+
+
+def test_gradient_equals_finite_differences(apparel):
+    s, d = apparel
+    x, tx, big_t = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    groups = covariates._groups(x, tx, big_t, d.matrix)
+    k = d.matrix.shape[1]
+    theta = np.array([np.log(1.8), np.log(90.0), np.log(0.6), np.log(50.0), 0.3, 0.6, -0.6, 0.8])
+    _, g = covariates._negll(theta, groups, k, True, True)
+    h = 1e-6
+    for i in range(theta.size):
+        e = np.zeros(theta.size)
+        e[i] = h
+        num = (covariates._negll(theta + e, groups, k, True, True)[0]
+               - covariates._negll(theta - e, groups, k, True, True)[0]) / (2 * h)
+        assert g[i] == pytest.approx(num, rel=1e-5, abs=1e-4), i
+
+
+def test_recovers_coefficients_from_simulated_data():
+    rng = np.random.default_rng(5)
+    n = 4000
+    channel = rng.choice(["Facebook", "Instagram", "Search"], n, p=[0.5, 0.3, 0.2])
+    truth = {"Instagram": (0.5, -0.4), "Search": (-0.3, 0.6)}  # (purchase, dropout)
+    r, alpha0, s, beta0 = 0.9, 12.0, 0.8, 30.0
+    big_t = rng.uniform(30, 80, n)
+    frames = []
+    for level in ("Facebook", "Instagram", "Search"):
+        rows = channel == level
+        gt, gl = truth.get(level, (0.0, 0.0))
+        frames.append(simulate.paretonbd(r, alpha0 * np.exp(-gt), s, beta0 * np.exp(-gl),
+                                         big_t[rows], seed=rng).assign(channel=level))
+    data = pd.concat(frames, ignore_index=True)
+    d = covariates.design(data[["channel"]])
+    assert d.references == {"channel": "Facebook"}
+    assert d.names == ("channel=Instagram", "channel=Search")
+    fit = covariates.fit(data["frequency"], data["recency"], data["T"], d).fit
+    assert fit.converged, fit.status
+    for level, (gt, gl) in truth.items():
+        for proc, value in (("purchase", gt), ("dropout", gl)):
+            name = f"{proc}: channel={level}"
+            assert abs(fit.params[name] - value) < 3.5 * fit.std_errors[name], name
+
+
+def test_purchase_only_and_messages(apparel):
+    s, d = apparel
+    cov = covariates.fit(s["frequency"], s["recency"], s["T"], d, processes=("purchase",))
+    assert cov.lr_df == 2
+    assert set(cov.coefficients) == {"purchase: Gender", "purchase: Channel"}
+    with pytest.raises(LtvxlError, match="processes must name"):
+        covariates.fit(s["frequency"], s["recency"], s["T"], d, processes=("spend",))
+    n = covariates.MAX_GROUPS + 1
+    many = covariates.design(pd.DataFrame({"age": np.arange(n, dtype=float)}))
+    x, tx, big_t = (np.resize(s[c].to_numpy(float), n) for c in ("frequency", "recency", "T"))
+    with pytest.raises(LtvxlError, match=r"2,001 distinct combinations.*bin numeric covariates"):
+        covariates.fit(x, tx, big_t, many)
+    with pytest.raises(LtvxlError, match=r'covariate "channel" row 2: the value is missing'):
+        covariates.design(pd.DataFrame({"channel": ["a", None, "b"]}))
+
+
+def test_p_alive_uses_each_customers_rates(apparel, apparel_fit):
+    s, d = apparel
+    p = covariates.p_alive(apparel_fit, s["frequency"], s["recency"], s["T"], d.matrix)
+    assert np.all((p >= 0) & (p <= 1))
+    params = covariates.group_params(apparel_fit, d.matrix[:1])[0]
+    first = paretonbd.p_alive(params, s["frequency"][:1], s["recency"][:1], s["T"][:1])
+    assert p[0] == pytest.approx(float(first[0]), rel=1e-12)
+
+
+def test_predictions_per_customer(apparel, apparel_fit):
+    from ltvxl.models import clv
+
+    s, d = apparel
+    opts = dict(horizon=12, horizon_unit="months", time_unit="weeks", annual_discount_rate=0.1)
+    table = covariates.predict(apparel_fit, s, d.matrix, **opts)
+    assert list(table["customer"]) == list(s["customer"])
+    p = covariates.p_alive(apparel_fit, s["frequency"], s["recency"], s["T"], d.matrix)
+    assert np.allclose(table["p_alive"], p, rtol=1e-12)
+    # the customers of one covariate group get the plain model's predictions at its rates
+    rows = np.flatnonzero((d.matrix == d.matrix[0]).all(axis=1))
+    params = covariates.group_params(apparel_fit, d.matrix[:1])[0]
+    plain = clv.predict(s, model="pnbd", purchases_fit=apparel_fit.plain, **opts)
+    alone = clv.predict(s.iloc[rows], model="pnbd", purchases_fit=params,
+                        spend_fit=plain.spend_fit, **opts).table
+    assert np.allclose(table["expected_purchases"].to_numpy()[rows],
+                       alone["expected_purchases"], rtol=1e-12)
+    assert np.allclose(table["clv"].to_numpy()[rows], alone["clv"], rtol=1e-12)
+    # channel 1 buys more (purchase coefficient 0.62): more expected purchases on average
+    ch = d.matrix[:, d.names.index("Channel")] == 1
+    assert table["expected_purchases"][ch].mean() > table["expected_purchases"][~ch].mean()
+
+
+def test_cli_clv_with_covariates(tmp_path, capsys):
+    from ltvxl.cli import main
+
+    out = tmp_path / "clv.csv"
+    args = ["clv", str(DATA / "apparelTrans.csv"), "--as-of", "2006-12-31", "-o", str(out)]
+    assert main([*args, "--covariates", str(DATA / "apparelStaticCov.csv")]) == 0
+    text = capsys.readouterr().out
+    assert "purchase: Channel" in text and "LR 54.07 on 4 df" in text
+    table = pd.read_csv(out)
+    assert len(table) == 600 and table["clv"].notna().all()
+    short = tmp_path / "short.csv"
+    pd.read_csv(DATA / "apparelStaticCov.csv").iloc[:-1].to_csv(short, index=False)
+    assert main([*args, "--covariates", str(short)]) == 1
+    assert '1 customers have no covariate row (first: "600")' in capsys.readouterr().err
+
+
+def test_bgnbd_recovers_coefficients_from_simulated_data():
+    """BG/NBD: alpha_i = alpha_0 exp(-g_p x), a_i, b_i = a_0, b_0 exp(g_d x)."""
+    rng = np.random.default_rng(8)
+    n = 6000
+    paid = rng.random(n) < 0.4
+    gp, gd = 0.5, 0.7
+    r, alpha0, a0, b0 = 0.7, 8.0, 0.6, 2.5
+    big_t = rng.uniform(30, 80, n)
+    frames = []
+    for flag in (False, True):
+        rows = paid == flag
+        shift = float(flag)
+        frames.append(simulate.bgnbd(r, alpha0 * np.exp(-gp * shift), a0 * np.exp(gd * shift),
+                                     b0 * np.exp(gd * shift), big_t[rows], seed=rng)
+                      .assign(paid=shift))
+    data = pd.concat(frames, ignore_index=True)
+    d = covariates.design(data[["paid"]])
+    cov = covariates.fit(data["frequency"], data["recency"], data["T"], d, model="bgnbd")
+    fit = cov.fit
+    assert fit.converged, fit.status
+    assert list(fit.params)[:4] == ["r", "alpha", "a", "b"]
+    for name, value in (("purchase: paid", gp), ("dropout: paid", gd)):
+        assert abs(fit.params[name] - value) < 3.5 * fit.std_errors[name], name
+    p = covariates.p_alive(cov, data["frequency"], data["recency"], data["T"], d.matrix)
+    assert np.all((p >= 0) & (p <= 1))
+
+
+def test_bgnbd_gradient_equals_finite_differences(apparel):
+    s, d = apparel
+    x, tx, big_t = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    link = covariates.LINKS["bgnbd"]
+    groups = covariates._groups(x, tx, big_t, d.matrix, link.module)
+    theta = np.array([np.log(1.5), np.log(50.0), np.log(0.5), np.log(3.0), 0.3, 0.6, -0.4, 0.2])
+    _, g = covariates._negll(theta, groups, 2, True, True, link)
+    h = 1e-6
+    for i in range(theta.size):
+        e = np.zeros(theta.size)
+        e[i] = h
+        num = (covariates._negll(theta + e, groups, 2, True, True, link)[0]
+               - covariates._negll(theta - e, groups, 2, True, True, link)[0]) / (2 * h)
+        assert g[i] == pytest.approx(num, rel=1e-5, abs=1e-4), i
