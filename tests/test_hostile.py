@@ -93,3 +93,37 @@ def test_a_fit_that_does_not_converge_shows_short_rows():
     if not fit.converged:
         assert ["status", "not converged", None] in rows
         assert any(r[0] == "problem" for r in rows)
+
+
+PAYLOADS = ["=cmd|' /C calc'!A0", "@SUM(A1)", '=HYPERLINK("http://x","y")', "+A1", "-1+2",
+            "\t=1", "\r=1"]
+
+
+def test_csv_output_makes_formula_payloads_inert_and_keeps_numbers(tmp_path, capsys):
+    import csv
+
+    from ltvxl.cli import main
+
+    rows = [("customer_id", "date", "amount")]
+    for i, payload in enumerate([*PAYLOADS, "plain", 12345]):
+        rows += [(payload, f"2024-01-{i + 1:02d}", 10 + i), (payload, f"2024-05-{i + 1:02d}", 12)]
+    src = tmp_path / "hostile.csv"
+    with src.open("w", newline="") as fh:
+        csv.writer(fh).writerows(rows)
+    out = tmp_path / "clv.csv"
+    assert main(["clv", str(src), "-o", str(out), "--model", "bgnbd"]) == 0
+    with out.open(newline="") as fh:
+        written = list(csv.reader(fh))
+    cells = [row[0] for row in written[1:]]
+    for cell in cells:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+    assert "'=cmd|' /C calc'!A0" in cells and "'@SUM(A1)" in cells and "'-1+2" in cells
+    assert "plain" in cells and "12345" in cells  # other texts and numbers unchanged
+    assert float(written[1][1]) >= 0  # the figures stay numbers
+
+
+def test_inert_text_follows_the_owasp_rule():
+    from ltvxl.fileio import inert_text
+
+    assert [inert_text(p) for p in PAYLOADS] == ["'" + p for p in PAYLOADS]
+    assert inert_text(-5.0) == -5.0 and inert_text("a=b") == "a=b" and inert_text("") == ""

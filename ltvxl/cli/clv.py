@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..fileio import atomic_output
+from ..fileio import atomic_output, write_csv
 from ..models import clv
 from . import covariates_clv, engine_clv
 
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if args.covariates:
         table = covariates_clv.run(args, summary, options)
     with atomic_output(args.output) as tmp:
-        table.to_csv(tmp, index=False)
+        write_csv(table, tmp)
     for fit in (pred.purchases_fit, pred.spend_fit):
         if fit is not None:
             _print_fit(fit)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
+from ..fileio import workbook_problem
 from .amounts import numeric_text
 from .arrow import ColumnBuffer, arrow_pool, chunk_array
 from .columns import object_array
@@ -188,11 +189,20 @@ def _read_excel(p: Path, id_col: str | None, date_col: str | None, amount_col: s
     else:
         try:
             wb = CalamineWorkbook.from_path(str(p))
+        except Exception as exc:
+            raise LtvxlError(f"{p.name}: {workbook_problem(p, str(exc))}") from None
+        names = list(wb.sheet_names)
+        if (isinstance(sheet, str) and sheet not in names) or (
+            isinstance(sheet, int) and not 0 <= sheet < len(names)
+        ):
+            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+            raise LtvxlError(f"{p.name}: has no sheet {sheet!r}; its sheets are {shown}")
+        try:
             ws = wb.get_sheet_by_name(sheet) if isinstance(sheet, str) else \
                 wb.get_sheet_by_index(sheet or 0)
             rows = ws.to_python(skip_empty_area=True)
         except Exception as exc:
-            raise LtvxlError(f"{p.name}: cannot read as a workbook: {exc}") from None
+            raise LtvxlError(f"{p.name}: {workbook_problem(p, str(exc))}") from None
     if not rows:
         raise LtvxlError(f"{p.name}: the sheet is empty")
     header = ["" if h is None else str(h) for h in rows[0]]
