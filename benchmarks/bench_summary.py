@@ -18,6 +18,13 @@
    memory of the process (``--skip-big`` to leave out).
 4. LTV_CUSTOMERS from xlwings-shaped input (lists of one-cell rows: float ids,
    datetime dates, float amounts) to the returned 170,000-row table.
+5. Readers on exports as users have them (issue 10): ``read_transactions`` of the
+   clean 1,000,000-row CSV of 2., by this checkout and, with ``--baseline-src DIR``
+   (a directory holding an earlier ``ltvxl/`` package, e.g. from ``git archive REV
+   ltvxl | tar -x -C DIR``), by that one (target: within 1.3 x); and of the same rows
+   as a French Excel CSV (``;``, ``1\u00a0234,56 \u20ac``, day-first dates,
+   Windows-1252; target: within 2 x of the clean one). Each in a fresh process,
+   ``--runs`` runs, the median. ``--readers-only`` runs this part alone.
 
 Timings on a shared machine are noisy: read the medians, and compare side-by-side
 figures from the same run.
@@ -108,6 +115,33 @@ print(json.dumps({"median": statistics.median(times), "first": times[0], "peak_a
                   "hwm_above": peak_hwm, "base": base}))
 """
 
+READ_SCRIPT = r"""
+import json, statistics, sys, time
+if sys.argv[3]:
+    sys.path.insert(0, sys.argv[3])
+from ltvxl.transactions import read_transactions
+read_transactions(sys.argv[2])  # warm-up: load the readers' code
+times = []
+for _ in range(int(sys.argv[4])):
+    t0 = time.perf_counter()
+    log = read_transactions(sys.argv[1], extra_cols=[])
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"median": statistics.median(times), "rows": len(log),
+                  "customers": len(log.customers), "revenue": float(log.amounts.sum())}))
+"""
+
+FRENCH_SCRIPT = r"""
+import sys
+import pandas as pd
+df = pd.read_parquet(sys.argv[1])
+nbsp = "\u00a0"  # the thousands mark of French Excel in Windows-1252
+amount = df["amount"].map(lambda x: f"{x:,.2f}".replace(",", nbsp).replace(".", ",") + " \u20ac")
+out = pd.DataFrame({"Client": df["customer_id"], "Date": df["date"].dt.strftime("%d/%m/%Y"),
+                    "Montant": amount})
+with open(sys.argv[2], "w", encoding="cp1252", newline="") as fh:
+    out.to_csv(fh, sep=";", index=False)
+"""
+
 WRITE_SCRIPT = r"""
 import sys
 from pathlib import Path
@@ -162,6 +196,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--skip-big", action="store_true")
     parser.add_argument("--peer-python", default=PEER)
+    parser.add_argument("--baseline-src", help="directory holding an earlier ltvxl/ package")
+    parser.add_argument("--readers-only", action="store_true", help="run part 5 alone")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}")
@@ -174,6 +210,9 @@ def main(argv: list[str] | None = None) -> None:
         # benchmarks run: a child started from a big process inherits its ru_maxrss
         subprocess.run([sys.executable, "-c", WRITE_SCRIPT, here, str(tmpdir)], check=True)
         parquet, csv = tmpdir / "tx.parquet", tmpdir / "tx.csv"
+        if args.readers_only:
+            bench_readers(tmpdir, args)
+            return
         print(f"\n2. from files: read_transactions + customer_summary in a fresh process "
               f"(after a warm-up read of a small file);\n   peak = ru_maxrss above the "
               f"process after warm-up (VmHWM in brackets); limit 4 x {mb(three)} = "
@@ -250,6 +289,48 @@ def main(argv: list[str] | None = None) -> None:
     rows = len(out) - 1 if isinstance(out, list) else out
     print(f"   raw cells -> returned rows: median {t_udf:.3f} s ({runs} runs), {rows:,} rows "
           f"x {len(out[0])} columns + header")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpdir = Path(tmp)
+        subprocess.run([sys.executable, "-c", WRITE_SCRIPT, here, str(tmpdir)], check=True)
+        bench_readers(tmpdir, args)
+
+
+def read_in_child(path: Path, small: Path, runs: int, src: str = "") -> dict | str:
+    """read_transactions(path) timed in a fresh process (src: where ltvxl is imported from)."""
+    proc = subprocess.run([sys.executable, "-c", READ_SCRIPT, str(path), str(small), src,
+                           str(runs)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return proc.stderr.strip()[-300:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_readers(tmpdir: Path, args: argparse.Namespace) -> None:
+    """Part 5: the clean CSV (this reader and a baseline) and the French-dialect CSV."""
+    csv, small, french = tmpdir / "tx.csv", tmpdir / "small.csv", tmpdir / "fr.csv"
+    subprocess.run([sys.executable, "-c", FRENCH_SCRIPT, str(tmpdir / "tx.parquet"),
+                    str(french)], check=True)
+    print(f"\n5. readers: read_transactions in a fresh process, median of {args.runs} runs; "
+          f"load average {os.getloadavg()[0]:.2f}")
+    rows = [("clean CSV, this checkout", csv, "")]
+    if args.baseline_src:
+        rows.insert(0, (f"clean CSV, {args.baseline_src}", csv, args.baseline_src))
+    rows.append(("French CSV (; 1\u00a0234,56 \u20ac, day-first, cp1252)", french, ""))
+    got = {}
+    for label, path, src in rows:
+        r = read_in_child(path, small, args.runs, src)
+        if isinstance(r, str):
+            print(f"   {label}: failed: {r}")
+            continue
+        got[label] = r["median"]
+        print(f"   {label:55} {r['median']:.3f} s  ({mb(path.stat().st_size)}; {r['rows']:,} "
+              f"rows, {r['customers']:,} customers, revenue {r['revenue']:,.2f})")
+    clean = got.get("clean CSV, this checkout")
+    if clean and args.baseline_src and rows[0][0] in got:
+        print(f"   this checkout / baseline on the clean CSV: {clean / got[rows[0][0]]:.2f} x"
+              "  [target <= 1.3 x]")
+    if clean and rows[-1][0] in got:
+        print(f"   French / clean CSV: {got[rows[-1][0]] / clean:.2f} x  [target <= 2 x]")
 
 
 if __name__ == "__main__":

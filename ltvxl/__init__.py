@@ -6,7 +6,7 @@ worksheet functions that Excel calls live in :mod:`ltvxl.udfs`.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from .errors import LtvxlError
 from .unit_economics import (
@@ -23,10 +23,20 @@ from .unit_economics import (
     purchase_frequency,
 )
 
-try:
-    __version__ = version("ltvxl")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.0.0+unknown"
+
+def __getattr__(name: str) -> Any:
+    """``__version__`` on first use: importlib.metadata costs more than the rest of the
+    package's import, which Excel pays at every start (:mod:`ltvxl.udfs`)."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("ltvxl")
+        except PackageNotFoundError:  # running from a source tree
+            value = "0.0.0+unknown"
+        globals()["__version__"] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "LtvxlError",

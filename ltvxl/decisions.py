@@ -15,9 +15,9 @@ tables. Invalid inputs raise :class:`~ltvxl.errors.LtvxlError` naming the argume
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 
 from .domains import (
@@ -32,6 +32,9 @@ from .domains import (
 )
 from .errors import NUM, LtvxlError
 from .unit_economics import clv_retention, ltv
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 Number = float | np.ndarray
 
@@ -256,6 +259,8 @@ def ltv_sensitivity(
     capped at 1 (the row's ``value_high`` says so). ``attrs["base"]`` is the
     base LTV.
     """
+    import pandas as pd  # here only: importing the worksheet functions stays light
+
     s = float(check("step", step, Domain(low=0, high=1, low_open=True, is_rate=True)))
     values = {
         "avg_purchase_value": float(check("avg_purchase_value", avg_purchase_value, NON_NEGATIVE)),

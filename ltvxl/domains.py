@@ -54,7 +54,7 @@ class Domain:
             parts.append(f"{'<' if self.high_open else '<='} {_fmt(self.high)}")
         return " and ".join(parts) if parts else "a number"
 
-    def bad_mask(self, x: np.ndarray) -> np.ndarray:
+    def bad_mask(self, x: np.ndarray | float) -> np.ndarray:
         """Boolean mask of the elements outside the domain (NaN and inf are outside)."""
         x = np.asarray(x, dtype=float)
         bad = np.isnan(x) if self.allow_inf else ~np.isfinite(x)

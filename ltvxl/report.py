@@ -19,10 +19,6 @@ from typing import Any
 
 from .errors import LtvxlError
 from .example import UnitEconomicsInputs
-from .transactions.headers import column_key
-
-CHANNEL_NAMES = ("channel", "acquisition_channel", "acquisitionchannel", "source",
-                 "utm_source", "marketing_channel")
 
 
 @dataclass
@@ -37,6 +33,8 @@ class ReportSummary:
     """(segment, customers, revenue, share of revenue), largest revenue first."""
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    columns: str = ""
+    """The ``columns: ...`` line of the transaction file (what was read, and how)."""
 
 
 class Progress:
@@ -59,14 +57,11 @@ class Progress:
             print(f"[{elapsed:5.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
 
 
-def _channel_column(extra: dict[str, Any], given: str | None, columns: list[str]) -> str | None:
-    if given is not None:
-        if given not in extra:
-            raise LtvxlError(f'channel column "{given}" is not a column of the file; columns '
-                             f'are {", ".join(columns)}')
-        return given
-    normed = {column_key(c): c for c in extra}
-    return next((normed[n] for n in CHANNEL_NAMES if n in normed), None)
+def _channel_column(extra: dict[str, Any], given: str, columns: list[str]) -> str:
+    if given not in extra:
+        raise LtvxlError(f'channel column "{given}" is not a column of the file; columns '
+                         f'are {", ".join(columns)}')
+    return given
 
 
 def load_transactions(
@@ -76,17 +71,22 @@ def load_transactions(
     amount_col: str | None = None,
     channel_col: str | None = None,
     sheet: str | None = None,
+    read: Any = None,
 ) -> tuple[Any, str | None, str]:
-    """(TransactionLog, channel column or None, description of the source)."""
+    """(TransactionLog, channel column or None, description of the source).
+
+    ``read``: a :class:`~ltvxl.transactions.ReadOptions` (the arguments before it win)."""
     from .sample_data import load_sample_transactions
     from .transactions import read_transactions
 
     if path is None:
         return load_sample_transactions(), "channel", "built-in sample transactions"
     # read_transactions names a missing file, a directory and a file without data rows
-    log = read_transactions(path, id_col, date_col, amount_col, sheet=sheet)
+    log = read_transactions(path, id_col, date_col, amount_col, sheet=sheet, options=read)
     columns = list(log.extra)
-    channel = _channel_column(log.extra, channel_col, columns)
+    channel_col = channel_col or (read.channel_col if read is not None else None)
+    channel = _channel_column(log.extra, channel_col, columns) if channel_col else \
+        log.columns.get("channel")
     return log, channel, str(path)
 
 
@@ -99,6 +99,7 @@ def write_report(
     amount_col: str | None = None,
     channel_col: str | None = None,
     sheet: str | None = None,
+    read: Any = None,
     inputs: UnitEconomicsInputs | None = None,
     template: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
@@ -121,15 +122,16 @@ def write_report(
                              "another file (input files are never modified)")
     say(f"reading {transactions or 'the built-in sample transactions'}")
     log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
-                                             channel_col, sheet)
+                                             channel_col, sheet, read)
     say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
     data = from_log(log, channel)
+    data.columns = log.columns_line
     if template is None:
         result = build_template(output, data, inputs, progress=say)
     else:
         result = _fill_and_refresh(Path(template), data, Path(output), say)
     summary = ReportSummary(Path(output), source, len(log), notes=log.notes,
-                            warnings=result.warnings)
+                            warnings=result.warnings, columns=log.columns_line)
     _read_back(summary)
     return summary
 
@@ -184,6 +186,7 @@ def _read_back(summary: ReportSummary) -> None:
                             "LTV:CAC of the Inputs model": (7, "LTV:CAC")}.items():
         if str(cell(r, 4) or "").startswith(label):  # the standard layout
             summary.figures[key] = cell(r, 5)
+    _last_period(summary, cell)
     if not str(cell(19, 4) or "").startswith("Largest segments"):
         return
     for r in range(20, 23):
@@ -192,13 +195,31 @@ def _read_back(summary: ReportSummary) -> None:
             summary.segments.append((str(name), cell(r, 5), cell(r, 6), cell(r, 7)))
 
 
+def _last_period(summary: ReportSummary, cell: Callable[[int, int], Any]) -> None:
+    """The Dashboard's last-period block (the Trend sheet's last row and its change)."""
+    from .workbook.template import LAST_PERIOD_ROW
+
+    rows = {str(cell(r, 1)): cell(r, 2) for r in range(LAST_PERIOD_ROW + 1, LAST_PERIOD_ROW + 6)
+            if str(cell(r, 1) or "").startswith("last period: ")}
+    period = rows.pop("last period: period", None)
+    if not period:
+        return
+    for label, value in rows.items():
+        if isinstance(value, float):
+            summary.figures[f"{period} {label.removeprefix('last period: ')}"] = value
+
+
 def print_summary(summary: ReportSummary, stream: Any = None) -> None:
     """The short summary ``ltvxl report`` prints."""
     out = stream or sys.stdout
     print(f"ltvxl report: {summary.transactions:,} transactions from {summary.source}", file=out)
+    if summary.columns:
+        print(summary.columns, file=out)
     width = max((len(k) for k in summary.figures), default=10)
     for label, value in summary.figures.items():
-        if isinstance(value, float):
+        if isinstance(value, float) and " vs " in label:
+            shown = f"{value:+.1%}"
+        elif isinstance(value, float):
             shown = f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
         else:
             shown = "" if value is None else str(value)

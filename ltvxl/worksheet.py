@@ -286,6 +286,12 @@ def declare(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+def _is_none(cells: np.ndarray) -> np.ndarray:
+    """Elementwise ``cell is None`` of an object array (numpy compares with None per element;
+    its type stubs do not list None as an operand)."""
+    return np.equal(cells, None)  # type: ignore[call-overload]
+
+
 def _safe_value(domain: Domain | None) -> float:
     """A value inside ``domain``, used in place of bad cells while the rest is computed."""
     if domain is None:
@@ -458,16 +464,16 @@ def elementwise(
             default = arg.default if arg.optional else None
             vals, probs, defaulted = read_numbers(grids[arg.name], arg.name, default)
             domain = arg.domain or ANY
-            bad = domain.bad_mask(vals) & ~defaulted & np.equal(probs, None)
+            bad = domain.bad_mask(vals) & ~defaulted & _is_none(probs)
             for idx in zip(*np.nonzero(bad), strict=True):
                 code, text = domain.message(arg.name, float(vals[idx]))
                 probs[idx] = cell_error(code, text)
-            has = np.not_equal(probs, None)
+            has = ~_is_none(probs)
             if has.any():
                 vals[has] = _safe_value(arg.domain)
                 if problems is None:
                     problems = np.full(shape, None, dtype=object)
-                first = np.equal(problems, None) & np.broadcast_to(has, shape)
+                first = _is_none(problems) & np.broadcast_to(has, shape)
                 problems[first] = np.broadcast_to(probs, shape)[first]
             kwargs[key] = vals
         with np.errstate(all="ignore"):
@@ -475,7 +481,7 @@ def elementwise(
         result = _clean(np.broadcast_to(raw, shape), spec.name)
         if problems is not None:
             result = result.astype(object)
-            has_problem = np.not_equal(problems, None)
+            has_problem = ~_is_none(problems)
             result[has_problem] = problems[has_problem]
         return to_cells(result)
 

@@ -246,25 +246,6 @@ def test_build_is_reproducible(addin):
     assert build_addin() == addin
 
 
-def test_committed_files_are_current(addin):
-    """addin/ltvxl.xlam, ltvxl_udfs.bas and lite/main.py: run addin/build_addin.py if this fails."""
-    import xlwings
-
-    committed = ROOT / "addin" / ADDIN_NAME
-    with zipfile.ZipFile(committed) as z:
-        ole = olefile.OleFileIO(z.read("xl/vbaProject.bin"))
-    built_for = re.search(
-        rb'LTVXL_XLWINGS_VERSION As String = "([^"]+)"',
-        ovba.decompress(ole.openstream(f"VBA/{RIBBON_MODULE}").read()),
-    ).group(1).decode()
-    if built_for != xlwings.__version__:
-        pytest.skip(f"addin/{ADDIN_NAME} is built for xlwings {built_for}, "
-                    f"{xlwings.__version__} is installed")
-    assert committed.read_bytes() == addin, "run: python addin/build_addin.py"
-    bas = (ROOT / "addin" / "ltvxl_udfs.bas").read_bytes()
-    assert bas == udfs_module().encode("cp1252"), "run: python addin/build_addin.py"
-
-
 def test_function_names_do_not_clash_with_the_add_in_vba(macros):
     """VBA ignores case: a worksheet function named like a procedure of the xlwings
     runtime or the ribbon module would make the project fail to compile."""

@@ -180,7 +180,7 @@ def test_clear_errors(tmp_path, capsys):
     good.write_text("customer_id,date,amount\nA,2024-01-01,10\n")
     assert main(["report", str(good), "--channel-col", "src", "-o",
                  str(tmp_path / "r.xlsx")]) == 1
-    assert 'channel column "src"' in capsys.readouterr().err
+    assert 'channel_col "src" is not a column' in capsys.readouterr().err
     assert not (tmp_path / "r.xlsx").exists()
     before = good.read_bytes()
     assert main(["report", str(good), "-o", str(good)]) == 1

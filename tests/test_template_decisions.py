@@ -149,3 +149,62 @@ def test_periods_between_counts_calendar_periods():
     assert ds.periods_between(day("2023-01-01"), day("2023-01-31"), "month") == 1
     assert ds.periods_between(day("1997-01-01"), day("1998-06-30"), "year") == 2
     assert re.fullmatch(r"[A-Z]", ds.TREND_LETTERS["trailing LTV"])
+
+
+def test_report_fills_trend_and_scenarios_from_the_data(tmp_path):
+    """`ltvxl report` on another log (the CDNOW 1/10th sample, 1997-01 to 1998-06): the Trend
+    sheet and its chart follow the data's six quarters, the summary prints the last one."""
+    import pandas as pd
+
+    from ltvxl.report import write_report
+
+    raw = pd.read_csv(Path(__file__).parent / "data" / "CDNOW_sample.txt",
+                      sep=r"\s+", header=None, names=["master", "id", "date", "cds", "amount"])
+    csv = tmp_path / "cdnow.csv"
+    pd.DataFrame({"customer_id": raw["id"], "date": pd.to_datetime(raw["date"].astype(str)),
+                  "amount": raw["amount"]}).to_csv(csv, index=False)
+    out = tmp_path / "report.xlsx"
+    summary = write_report(out, csv)
+    log = read_transactions(csv)
+    df = trend_table(log, "quarter")
+    assert list(df["period"]) == ["1997-Q1", "1997-Q2", "1997-Q3", "1997-Q4", "1998-Q1",
+                                  "1998-Q2"]
+    assert summary.figures["1998-Q2 revenue"] == pytest.approx(df["revenue"].iloc[-1])
+    assert summary.figures["1998-Q2 LTV vs previous"] == pytest.approx(
+        df["ltv_vs_previous"].iloc[-1])
+    book = openpyxl.load_workbook(out, data_only=True)
+    ws = book["Trend"]
+    head = int(ds.TREND_CELL[1:])
+    assert [ws.cell(head + 1 + i, 1).value for i in range(7)] == [*df["period"], None]
+    assert [ws.cell(head + 1 + i, 7).value for i in range(6)] == list(df["new"])
+    with zipfile.ZipFile(out) as z:
+        charts = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/charts/chart")]
+    assert any(f"Trend!$P${head + 1}:$P${head + 6}" in c for c in charts)
+    assert book["Scenarios"].cell(ds.RESULT_ROW + 1, 2).value == pytest.approx(1500)
+
+
+def test_period_selector_respills_the_trend(built, tmp_path):
+    """Typing month into the selector (B3) and refreshing headlessly gives the monthly table."""
+    from ltvxl.workbook.refresh import refresh
+
+    changed = tmp_path / "month.xlsx"
+    with zipfile.ZipFile(built) as src, zipfile.ZipFile(changed, "w",
+                                                        zipfile.ZIP_DEFLATED) as dst:
+        order = re.findall(r'<sheet name="([^"]+)"', src.read("xl/workbook.xml").decode())
+        trend_xml = f"xl/worksheets/sheet{order.index('Trend') + 1}.xml"
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == trend_xml:
+                data, n = re.subn(rb'<c r="B3"([^>]*?) t="s"><v>\d+</v></c>',
+                                  rb'<c r="B3"\1 t="inlineStr"><is><t>month</t></is></c>', data)
+                assert n == 1
+            dst.writestr(item, data)
+    out = tmp_path / "month-refreshed.xlsx"
+    refresh(changed, out)
+    ws = openpyxl.load_workbook(out, data_only=True)["Trend"]
+    df = _sample_trend("month")
+    head = int(ds.TREND_CELL[1:])
+    assert len(df) == 24
+    assert [ws.cell(head + 1 + i, 1).value for i in range(len(df) + 1)] == [*df["period"], None]
+    assert [ws.cell(head + 1 + i, 16).value for i in range(2, len(df))] == pytest.approx(
+        list(df["trailing_ltv"].iloc[2:]))

@@ -15,8 +15,8 @@ import pytest
 
 import ltvxl.udfs as udfs
 from ltvxl.errors import LtvxlError
-from ltvxl.transactions import TransactionLog, read_transactions
-from ltvxl.transactions.headers import detect_columns
+from ltvxl.transactions import ReadOptions, TransactionLog, read_transactions
+from ltvxl.transactions.headers import find_roles
 
 D = dt.datetime
 
@@ -121,8 +121,8 @@ BAD_CELLS = [
      "dates row 2: the date is missing"),
     (col("id", 1.0, 2.0), col("date", 45000.0, "2024-13-01"), col("amount", 1.0, 2.0),
      'dates row 3: "2024-13-01" is not a date'),
-    (col(1.0, 2.0), col(45000.0, "31/01/2024"), col(1.0, 2.0),
-     'dates row 2: "31/01/2024" is not a date'),
+    (col(1.0, 2.0), col(45000.0, "31/13/2024"), col(1.0, 2.0),
+     'dates row 2: "31/13/2024" is not a date'),
     (col(1.0, 2.0), col(45000.0, -5.0), col(1.0, 2.0),
      "dates row 2: -5 is not a date (a number must be an Excel date serial"),
     (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12,50"),
@@ -258,9 +258,13 @@ def test_csv_missing_amount_and_id(tmp_path):
     path.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-02,\n")
     with pytest.raises(LtvxlError, match='column "amount" row 3: the amount is missing'):
         read_transactions(path)
-    path.write_text("customer_id,date,amount\n1,2024-01-01,5\n,2024-01-02,3\n")
-    with pytest.raises(LtvxlError, match='column "customer_id" row 3: the customer id is missing'):
-        read_transactions(path)
+    path.write_text("customer_id,date,amount\n1,2024-01-01,5\n,2024-01-02,3\n7,2024-01-03,4\n")
+    log = read_transactions(path)  # a row without a customer id is left out and counted
+    assert list(log.ids) == ["1", "7"] and log.amounts.sum() == 9
+    assert "rows without a customer id left out: 1" in log.notes
+    with pytest.raises(LtvxlError, match='column "customer_id" row 3: the customer id is missing '
+                       r"\(rows without one are left out with --missing-id drop\)"):
+        read_transactions(path, options=ReadOptions(missing_id="error"))
     path.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-02,abc\n")
     with pytest.raises(LtvxlError, match='column "amount" row 3: text "abc" is not a number'):
         read_transactions(path)
@@ -277,12 +281,46 @@ def test_csv_blank_lines_and_explicit_columns(tmp_path):
 
 
 def test_column_detection_messages():
-    assert detect_columns(["CustomerID", "InvoiceDate", "Sales"]) == (
-        "CustomerID", "InvoiceDate", "Sales")
-    with pytest.raises(LtvxlError, match="cannot tell which column holds the amount"):
-        detect_columns(["customer_id", "date", "qty"])
+    assert find_roles(["CustomerID", "InvoiceDate", "Sales"]) == {
+        "id": "CustomerID", "date": "InvoiceDate", "amount": "Sales"}
+    with pytest.raises(LtvxlError, match=r"cannot tell which column holds the amount.*"
+                       "--quantity-col, --price-col"):
+        find_roles(["customer_id", "date", "qty"])
     with pytest.raises(LtvxlError, match='amount_col "x" is not a column'):
-        detect_columns(["customer_id", "date", "amount"], amount_col="x")
+        find_roles(["customer_id", "date", "amount"], {"amount": "x"})
+
+
+@pytest.mark.parametrize(("columns", "expected"), [
+    # UCI Online Retail and Online Retail II: amount = quantity x unit price, by invoice
+    (["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice",
+      "CustomerID", "Country"],
+     {"id": "CustomerID", "date": "InvoiceDate", "order": "InvoiceNo", "quantity": "Quantity",
+      "price": "UnitPrice", "channel": "Country"}),
+    (["Invoice", "StockCode", "Description", "Quantity", "InvoiceDate", "Price", "Customer ID",
+      "Country"],
+     {"id": "Customer ID", "date": "InvoiceDate", "order": "Invoice", "quantity": "Quantity",
+      "price": "Price", "channel": "Country"}),
+    # a price without a quantity is the amount, as before
+    (["customer_id", "date", "price"], {"id": "customer_id", "date": "date", "amount": "price"}),
+    # Shopify: the order is "Name", the order total wins over the line items
+    (["Name", "Email", "Financial Status", "Total", "Created at", "Lineitem quantity",
+      "Lineitem name", "Lineitem price"],
+     {"id": "Email", "date": "Created at", "order": "Name", "amount": "Total"}),
+    # Stripe payments: "id" is the payment, "Customer ID" the customer
+    (["id", "Created (UTC)", "Amount", "Currency", "Status", "Customer ID", "Customer Email"],
+     {"id": "Customer ID", "date": "Created (UTC)", "amount": "Amount"}),
+])
+def test_column_roles_of_common_exports(columns, expected):
+    assert find_roles(columns) == expected
+
+
+def test_named_columns_win():
+    cols = ["Invoice", "Quantity", "InvoiceDate", "Price", "Customer ID", "Total"]
+    assert find_roles(cols)["amount"] == "Total"
+    roles = find_roles(cols, {"quantity": "Quantity", "price": "Price"})
+    assert "amount" not in roles and roles["price"] == "Price"
+    assert find_roles(cols, {"amount": "Price"})["amount"] == "Price"
+    assert find_roles(cols, {"id": "customer id"})["id"] == "Customer ID"
 
 
 def test_file_problems(tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 from ..fileio import atomic_output, write_csv
 from ..models import clv
 from . import covariates_clv, engine_clv
+from .reading import add_read_arguments, read_options
 
 TIME_UNIT = "weeks"
 
@@ -71,10 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="gross margin as a fraction (default: 1, a revenue CLV)",
     )
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
-    parser.add_argument("--id-col", help="column of customer ids")
-    parser.add_argument("--date-col", help="column of transaction dates")
-    parser.add_argument("--amount-col", help="column of amounts")
-    parser.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    add_read_arguments(parser)
     engine_clv.add_arguments(parser)
     covariates_clv.add_arguments(parser)
     parser.set_defaults(func=run)
@@ -93,9 +91,8 @@ def run(args: argparse.Namespace) -> int:
 
         log = load_sample_transactions()
     else:
-        log = read_transactions(
-            args.transactions, args.id_col, args.date_col, args.amount_col, [], sheet=args.sheet
-        )
+        log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
+        print(log.columns_line)
     summary = customer_summary(log, args.as_of, TIME_UNIT)
     options = dict(horizon=args.horizon, horizon_unit=args.horizon_unit, time_unit=TIME_UNIT,
                    annual_discount_rate=args.discount, gross_margin=args.margin)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .reading import add_read_arguments, read_options
+
 BIG_INPUT_BYTES = 5_000_000
 """Input files larger than this show progress from the start."""
 
@@ -24,11 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="transaction file (default: the built-in sample)")
     report.add_argument("-o", "--output", default="report.xlsx",
                         help="workbook to write (default: report.xlsx)")
-    report.add_argument("--id-col", help="column of customer ids")
-    report.add_argument("--date-col", help="column of transaction dates")
-    report.add_argument("--amount-col", help="column of amounts")
-    report.add_argument("--channel-col", help="column of acquisition channels (optional)")
-    report.add_argument("--sheet", help="sheet of an XLSX file (default: the first)")
+    add_read_arguments(report, channel=True)
     report.add_argument("--cac", type=float,
                         help="customer acquisition cost for the Inputs sheet (default: 500)")
     report.add_argument("--template",
@@ -46,9 +44,8 @@ def run(args: argparse.Namespace) -> int:
         Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
     inputs = UnitEconomicsInputs() if args.cac is None else UnitEconomicsInputs(cac=args.cac)
     summary = write_report(
-        args.output, args.transactions, id_col=args.id_col, date_col=args.date_col,
-        amount_col=args.amount_col, channel_col=args.channel_col, sheet=args.sheet,
-        inputs=inputs, template=args.template, progress=Progress(eager=big))
+        args.output, args.transactions, read=read_options(args), inputs=inputs,
+        template=args.template, progress=Progress(eager=big))
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print_summary(summary)

@@ -260,6 +260,11 @@ def _inverse(hess: np.ndarray) -> np.ndarray | None:
     return None
 
 
+CONVERGED_DECREASE = 1e-12
+"""A fit has converged when the decrease still expected (g' H^-1 g) is below this times
+|log-likelihood| (the rounding of the value): each log-parameter is then within
+sqrt(CONVERGED_DECREASE |LL|) standard errors of the optimum."""
+
 RIDGE_WINDOW = 3
 """Iterations over which a ridge to infinity is recognised (see :func:`_bfgs`)."""
 RIDGE_TOL = 0.05
@@ -298,7 +303,8 @@ def _bfgs(
     from the first iteration), or from ``inv`` when given; steps are at most 2
     in each log-parameter, with an Armijo backtracking line search (quadratic
     interpolation). Converged: the gradient is tiny, or the decrease still
-    expected (g' H^-1 g) is below the rounding of the value (1e-12 relative),
+    expected (g' H^-1 g) is below the rounding of the value (:data:`CONVERGED_DECREASE`
+    relative),
     which on a million rows comes long before the gradient's rounding allows
     the first test. Stopped as on a ridge to infinity ("ridge", the directions
     appended to ``ridge``) when over the last :data:`RIDGE_WINDOW` iterations
@@ -360,7 +366,8 @@ def _bfgs(
             rho = 1.0 / sy
             v = np.eye(k) - rho * np.outer(s_vec, y_vec)
             inv = v @ inv @ v.T + rho * np.outer(s_vec, s_vec)
-            if math.hypot(*g) < 1e150 and 0.0 <= float(g @ inv @ g) < 1e-12 * max(1.0, abs(f)):
+            expected = float(g @ inv @ g)
+            if math.hypot(*g) < 1e150 and 0.0 <= expected < CONVERGED_DECREASE * max(1.0, abs(f)):
                 return x, it, "converged"
     return x, max_iter, f"stopped after {max_iter} iterations"
 

@@ -83,7 +83,8 @@ def _log_terms(alpha, beta, gamma, delta, x, tx, n, i, mask):
 
 
 def _loglik(params, x, tx, n, i, mask):
-    alive, dead = _log_terms(*params, x, tx, n, i, mask)
+    alpha, beta, gamma, delta = params
+    alive, dead = _log_terms(alpha, beta, gamma, delta, x, tx, n, i, mask)
     allt = np.concatenate([alive[:, None], dead], axis=1)
     top = allt.max(axis=1, keepdims=True)
     e = np.exp(allt - top)
@@ -143,7 +144,8 @@ def fit(frequency: Any, recency: Any, periods: Any, weights: Any = None) -> FitR
     if not np.any(n[keep] > 0):
         raise LtvxlError(f"{NAME} cannot be fitted: every customer has 0 opportunities")
     comp = compress((x[keep], tx[keep], n[keep]), w[keep])
-    data = Data(*comp.columns, comp.weights)
+    x_c, tx_c, n_c = comp.columns
+    data = Data(x_c, tx_c, n_c, comp.weights)
     return fit_mle(
         NAME,
         PARAMS,

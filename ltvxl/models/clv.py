@@ -109,6 +109,7 @@ def discounted_purchases(
     if prev is None:  # zero horizon
         zero = np.zeros_like(np.asarray(cumulative(0.0), dtype=float))
         return zero, zero
+    assert total_disc is not None  # set with prev
     return prev, total_disc
 
 

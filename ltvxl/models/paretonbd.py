@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from .base import FitResult, ParamsLike, dot, fit_rfm, params_of, rfm_start
+from .base import FitResult, ParamsLike, compress, dot, fit_rfm, params_of, rfm_start
 
 NAME = "Pareto/NBD"
 PARAMS = ("r", "alpha", "s", "beta")
@@ -66,7 +66,8 @@ def _series(rho, m, z, u, log_u, grad: bool, ordered: bool = False) -> np.ndarra
     for lo in range(0, n, _CHUNK):
         hi = min(lo + _CHUNK, n)
         m_c = m_s[lo:hi] if np.ndim(m_s) else m_s
-        out[:, lo:hi] = _series_chunk(*(v[lo:hi] for v in cols), m_c, grad)
+        rho_c, z_c, u_c, log_u_c = (v[lo:hi] for v in cols)
+        out[:, lo:hi] = _series_chunk(rho_c, z_c, u_c, log_u_c, m_c, grad)
     if ordered:
         return out
     res = np.empty_like(out)
@@ -94,10 +95,10 @@ def _series_chunk(rho, z, u, log_u, m, grad: bool) -> np.ndarray:
     d = -np.expm1(rho * log_u)  # 1 - u^(rho+k)
     p = np.ones(n)  # (m)_k z^k / k!
     q = np.zeros(n)  # k (m)_k z^(k-1) / k!, the coefficient of the derivative in z
-    h = 0.0 if scalar_m else np.zeros(n)  # sum_{j<k} 1/(m+j) = d/dm log (m)_k
+    h: Any = 0.0 if scalar_m else np.zeros(n)  # sum_{j<k} 1/(m+j) = d/dm log (m)_k
     # S, S_m, S_z, sum a/(rho+k), sum p U/(rho+k), sum p U
     acc = np.zeros((6 if grad else 1, n))
-    s, s_m, s_z, s_a, s_pu, s_uu = acc if grad else (acc[0], None, None, None, None, None)
+    s, s_m, s_z, s_a, s_pu, s_uu = acc if grad else (acc[0], *([np.empty(0)] * 5))  # unused
     inv, mk, a, pu = (np.empty(n) for _ in range(4))
     active, k = n, 0
     open_rows = np.zeros(0, dtype=bool)
@@ -237,6 +238,7 @@ def _quadrature(r, alpha, s, beta, x, tx, big_t, grad: bool) -> list[np.ndarray]
 FAR_TERMS = 160
 """Most terms of :func:`_far_series` before a row goes to quadrature instead."""
 _FAR_SPREAD = 7.0  # at most e^7 between the sum of |terms| and |sum| (about 3e-14 relative)
+_NEAR = 1e-3  # |e L| below which g(e) and g'(e) are taken from their Taylor series
 
 
 def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
@@ -252,73 +254,45 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
     terms alternate; :func:`dropout_integral` sends rows here only where
     ``v <= 1/2`` and ``q log((1+v)/(1-v)) <=`` :data:`_FAR_SPREAD` (the sum of
     |terms| is then at most e^7 times the sum, about 14 bits of cancellation).
-    Rows are taken by v, largest first, and each block of terms goes only to the
-    rows still open, as in :func:`_series_chunk`. The derivatives come from the
-    same terms: in p through ``g'(e) = (L e^(-eL) - g)/e`` (a Taylor series
-    where |eL| < 1e-3), in q through ``d/dq log (q)_k``, in alpha and beta through
-    v and L.
+    Rows are taken by v, largest first, in chunks of :data:`_CHUNK` rows, and
+    each block of terms goes only to the rows of the chunk still open (see
+    :func:`_far_chunk`). The derivatives come from the same terms: in p through
+    ``g'(e) = (L e^(-eL) - g)/e`` (a Taylor series where |eL| < 1e-3), in q
+    through ``d/dq log (q)_k``, in v term by term; in L in closed form, since
+    ``dS/dL = e^((p-1)L) (1 + v e^-L)^-q`` (the integrand at the end of the
+    interval: the binomial series summed).
     """
     p, q = r + x, s + 1.0
     d = beta - alpha
     a_t, a_tx = alpha + big_t, alpha + tx
     v = a_t / d
+    big_l = np.log1p((big_t - tx) / a_tx)
     order = np.argsort(-v, kind="stable")
-    p_o, v_o = p.take(order), v.take(order)
-    big_l = np.log1p((big_t - tx) / a_tx).take(order)
+    cols = [c.take(order) for c in (p, v, big_l)]
     n = x.size
-    c = np.ones(n)  # (q)_k (-v)^k / k!
-    h = 0.0  # sum_{j<k} 1/(q+j)
-    acc = np.zeros((5 if grad else 1, n))
-    active, k = n, 0
-    open_rows = np.ones(n, dtype=bool)
-    while active and k < FAR_TERMS:
-        sl = slice(0, active)
-        p_, v_, l_, c_ = p_o[sl], v_o[sl], big_l[sl], c[sl]
-        for _ in range(_BLOCK):
-            e = k + 1.0 - p_
-            el = e * l_
-            with np.errstate(divide="ignore", invalid="ignore"):
-                g = -np.expm1(-el) / e
-            small = np.abs(el) < 1e-3
-            any_small = small.any()
-            if any_small:
-                g = np.where(small, l_ * (1 - el / 2 * (1 - el / 3 * (1 - el / 4))), g)
-            t = c_ * g
-            acc[0, sl] += t
-            if grad:
-                ue = np.exp(-el)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    g_e = (l_ * ue - g) / e
-                if any_small:
-                    taylor = -l_ * l_ * (0.5 - el / 3 * (1 - 3 * el / 8 * (1 - 2 * el / 5)))
-                    g_e = np.where(small, taylor, g_e)
-                acc[1, sl] -= c_ * g_e  # dS/dp
-                acc[2, sl] += t * (k / v_)  # dS/dv
-                acc[3, sl] += t * h  # dS/dq
-                acc[4, sl] += c_ * ue  # dS/dL
-                h += 1.0 / (q + k)
-            c_ *= -(q + k) / (k + 1.0) * v_
-            k += 1
-        c[sl] = c_
-        # t holds term k-1; the later terms fall at least by this ratio each
-        ratio = (q + k - 1.0) / k * v_
-        small_tail = np.abs(t) * ratio <= _EPS * (1.0 - ratio) * np.abs(acc[0, sl])
-        open_rows = ~((ratio < 1.0) & small_tail)
-        left = np.flatnonzero(open_rows)
-        active = int(left[-1]) + 1 if left.size else 0
+    acc = np.empty((4 if grad else 1, n))
+    done = np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        p_c, v_c, l_c = (c[lo:hi] for c in cols)
+        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, p_c, v_c, l_c, grad)
     res = np.empty_like(acc)
     res[:, order] = acc
+    ok = np.empty(n, dtype=bool)
+    ok[order] = done
     sum_ = res[0]
     l_d, l_at = np.log(d), np.log(a_t)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_i = np.log(sum_) - q * l_d + (1.0 - p) * l_at
-    bad = ~(sum_ > 0)
-    if active:
-        bad[order[np.flatnonzero(open_rows)]] = True
+        log_s = np.log(sum_)
+        log_i = log_s - q * l_d + (1.0 - p) * l_at
+    bad = ~((sum_ > 0) & ok)
     log_i[bad] = np.nan
     if not grad:
         return log_i[None]
-    s_p, s_v, s_q, s_l = res[1:] / sum_
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_p, s_kt, s_q = res[1:] / sum_
+        s_v = s_kt / v
+        s_l = np.exp((p - 1.0) * big_l - q * np.log1p(a_tx / d) - log_s)
     dv_da = v / a_t + v / d
     dl_da = 1.0 / a_t - 1.0 / a_tx
     return np.array(
@@ -330,6 +304,78 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
             -q / d - s_v * v / d,
         ]
     )
+
+
+def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_far_series`' sums on rows ordered by v, largest first: (rows S, dS/dp,
+    sum_k k t_k (= v dS/dv), dS/dq, or S alone; whether each row converged).
+
+    In place on preallocated arrays, a block of :data:`_BLOCK` terms at a time to the
+    leading rows up to the last one still open. ``(-v)^k (q)_k / k!`` and ``e = k+1-p``
+    come by recurrence; ``g`` and ``g'`` from one ``expm1`` per term
+    (``e^(-eL) = 1 - e g``); the Taylor forms only on the rows and at the term where
+    ``|eL|`` is below :data:`_NEAR` (e nearest 0: k = p - 1 rounded).
+    """
+    n = p.size
+    e = 1.0 - p  # k + 1 - p
+    c = np.ones(n)  # (q)_k (-v)^k / k!
+    acc = np.zeros((4 if grad else 1, n))
+    el, g, t, tmp = (np.empty(n) for _ in range(4))
+    k_near = np.rint(p - 1.0)
+    near_rows = np.flatnonzero((k_near >= 0) & (np.abs((k_near + 1.0 - p) * big_l) < _NEAR))
+    near = {int(k): near_rows[k_near[near_rows] == k] for k in np.unique(k_near[near_rows])}
+    h = 0.0  # sum_{j<k} 1/(q+j)
+    active, k = n, 0
+    open_rows = np.ones(n, dtype=bool)
+    while active and k < FAR_TERMS:
+        sl = slice(0, active)
+        e_, l_, c_, v_, el_, g_, t_, tmp_ = (a[sl] for a in (e, big_l, c, v, el, g, t, tmp))
+        s_, sp_, skt_, sq_ = acc[:, sl] if grad else (acc[0, sl], *([np.empty(0)] * 3))
+        for _ in range(_BLOCK):
+            np.multiply(e_, l_, out=el_)
+            np.negative(el_, out=g_)
+            np.expm1(g_, out=g_)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(g_, e_, out=g_)
+            np.negative(g_, out=g_)  # g(e) = (1 - e^(-eL)) / e
+            rows = near.get(k)
+            if rows is not None:
+                rows = rows[rows < active]
+                eln, ln = el_[rows], l_[rows]
+                g_[rows] = ln * (1 - eln / 2 * (1 - eln / 3 * (1 - eln / 4)))
+            np.multiply(c_, g_, out=t_)
+            s_ += t_
+            if grad:
+                # g'(e) = (L e^(-eL) - g)/e = (L - g (1 + eL))/e
+                np.add(el_, 1.0, out=tmp_)
+                tmp_ *= g_
+                np.subtract(l_, tmp_, out=tmp_)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    tmp_ /= e_
+                if rows is not None:
+                    tmp_[rows] = -ln * ln * (0.5 - eln / 3 * (1 - 3 * eln / 8 * (1 - 2 * eln / 5)))
+                tmp_ *= c_
+                sp_ -= tmp_
+                if k:
+                    np.multiply(t_, float(k), out=tmp_)
+                    skt_ += tmp_
+                    np.multiply(t_, h, out=tmp_)
+                    sq_ += tmp_
+                h += 1.0 / (q + k)
+            c_ *= -(q + k) / (k + 1.0)
+            c_ *= v_
+            e_ += 1.0
+            k += 1
+        # t holds term k-1; the later terms fall at least by this ratio each
+        ratio = (q + k - 1.0) / k * v_
+        small_tail = np.abs(t_) * ratio <= _EPS * (1.0 - ratio) * np.abs(s_)
+        open_rows = ~((ratio < 1.0) & small_tail)
+        left = np.flatnonzero(open_rows)
+        active = int(left[-1]) + 1 if left.size else 0
+    done = np.ones(n, dtype=bool)
+    if active:
+        done[np.flatnonzero(open_rows)] = False
+    return acc, done
 
 
 def dropout_integral(r, alpha, s, beta, x, tx, big_t, grad: bool = False, ordered: bool = False):
@@ -520,12 +566,34 @@ def fit(
     )  # fmt: skip
 
 
+DISTINCT_ROWS = 1000
+"""Rows above which :func:`p_alive` evaluates the dropout integral once per distinct
+(x, t_x, T) instead of once per row."""
+
+
 def _log_alive_odds(params, x, tx, big_t):
-    """log(s I / A): log-odds that the customer has dropped out by T."""
+    """log(s I / A): log-odds that the customer has dropped out by T (-inf where t_x = T).
+
+    The dropout integral is evaluated only on rows with t_x < T (I = 0 otherwise),
+    and on many rows once per distinct (x, t_x, T): customers share histories
+    (one-time buyers of one day share one row).
+    """
     r, alpha, s, beta = params
     x, tx, big_t = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, tx, big_t)))
+    shape = x.shape
+    x, tx, big_t = (v.ravel() for v in (x, tx, big_t))
+    log_i = np.full(x.size, -np.inf)
+    rows = np.flatnonzero(~(tx >= big_t))  # NaN rows go through, to come out NaN
+    cols = [v.take(rows) for v in (x, tx, big_t)]
+    inverse = None
+    if rows.size > DISTINCT_ROWS:
+        comp = compress(cols)
+        if comp.n_rows < 0.9 * rows.size:
+            cols, inverse = list(comp.columns), comp.inverse
     with np.errstate(divide="ignore"):
-        log_i = dropout_integral(r, alpha, s, beta, x, tx, big_t).reshape(x.shape)
+        part = dropout_integral(r, alpha, s, beta, *cols)
+    log_i[rows] = part if inverse is None else part.take(inverse)
+    x, big_t, log_i = (v.reshape(shape) for v in (x, big_t, log_i))
     with np.errstate(divide="ignore"):  # s = 0 (no dropout, the NBD limit): P(alive) = 1
         return np.log(s) + log_i + (r + x) * np.log(alpha + big_t) + s * np.log(beta + big_t)
 
@@ -576,6 +644,7 @@ def loglik_hyp2f1(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> n
     r, alpha, s, beta = params_of(params, PARAMS)
     x, tx, big_t = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
     rho = r + s + x
+    par: float | np.ndarray
     if alpha >= beta:
         big, par = alpha, s + 1.0
         diff = alpha - beta

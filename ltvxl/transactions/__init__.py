@@ -7,29 +7,37 @@ Typical use::
     from ltvxl.transactions import read_transactions, customer_summary
     log = read_transactions("orders.csv")          # or TransactionLog.from_arrays(...)
     summary = customer_summary(log, as_of="2024-12-31", time_unit="weeks")
+
+The names below load on first use (module ``__getattr__``), so that importing
+one light submodule (:mod:`.choices`, :mod:`.tiers`) does not load pandas:
+Excel imports the worksheet declarations at every start.
 """
 
 from __future__ import annotations
 
-from .cohorts import cohort_table
-from .groups import group_comparison
-from .log import TransactionLog
-from .readers import read_transactions
-from .rfm import rfm_summary, rfm_table
-from .stats import LtvStats, ltv_stats
-from .summary import TIME_UNITS, customer_summary
-from .tiers import value_tiers
+import importlib
+from typing import Any
 
-__all__ = [
-    "TIME_UNITS",
-    "LtvStats",
-    "TransactionLog",
-    "cohort_table",
-    "customer_summary",
-    "group_comparison",
-    "ltv_stats",
-    "read_transactions",
-    "rfm_summary",
-    "rfm_table",
-    "value_tiers",
-]
+_NAMES = {
+    "cohort_table": "cohorts",
+    "group_comparison": "groups",
+    "TransactionLog": "log",
+    "read_transactions": "readers",
+    "rfm_summary": "rfm",
+    "rfm_table": "rfm",
+    "LtvStats": "stats",
+    "ReadOptions": "options",
+    "ltv_stats": "stats",
+    "TIME_UNITS": "summary",
+    "customer_summary": "summary",
+    "value_tiers": "tiers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_NAMES)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..cells import describe
 from ..errors import LtvxlError, clip, is_cell_error
 from .columns import first_bad, float_or_inf, is_blank, show_number
+from .number_text import parse_number_texts
 
 
 def _why_not_amount(value: Any) -> str:
@@ -30,19 +32,35 @@ def _why_not_amount(value: Any) -> str:
     return f"{describe(value)} is not a number{hint}"
 
 
-def parse_amounts(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarray:
-    """float64 amounts; errors name the first missing, non-numeric or infinite value."""
+def parse_amounts(
+    values: np.ndarray,
+    label: str,
+    row_of: Any = None,
+    *,
+    text: bool = False,
+    decimal: str | None = None,
+    thousands: str | None = None,
+) -> tuple[np.ndarray, str]:
+    """(float64 amounts, how texts were read or ""); errors name the first missing,
+    non-numeric or infinite value.
+
+    ``text``: numbers written as text are numbers (in a file; on a worksheet a
+    number stored as text is refused, as Excel's own SUM leaves it out), in the
+    column's dialect (:mod:`.number_text`; ``decimal``, ``thousands`` override).
+    """
     row_of = row_of or (lambda i: i + 1)
     kind = values.dtype.kind
+    how = ""
     if kind in "iuf":
         out = values.astype(np.float64, copy=False)
     elif kind == "b":
         raise LtvxlError(f"{label} row {row_of(0)}: {describe(bool(values[0]))} is not a number")
     else:
         obj = values.astype(object)
-        if set(map(type, obj)) <= {float}:
+        types = set(map(type, obj))
+        if types <= {float}:
             out = obj.astype(np.float64)
-        else:
+        elif str not in types or not text:
             out = np.empty(len(obj), dtype=np.float64)
             for i, v in enumerate(obj):
                 if isinstance(v, (bool, np.bool_)) or not isinstance(
@@ -50,23 +68,36 @@ def parse_amounts(values: np.ndarray, label: str, row_of: Any = None) -> np.ndar
                 ):
                     raise LtvxlError(f"{label} row {row_of(i)}: {_why_not_amount(v)}")
                 out[i] = float_or_inf(v)
+        else:
+            out, how = _from_texts(obj, label, row_of, decimal, thousands)
     bad = first_bad(~np.isfinite(out))
     if bad is not None:
         raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_amount(values[bad])}")
-    return out
+    return out, how
 
 
-def numeric_text(values: np.ndarray) -> np.ndarray:
-    """In a file, amounts written as text ("12.50") are numbers; other texts stay for the error."""
-    if values.dtype != object:
-        return values
-    out = values.copy()
-    for i, v in enumerate(values):
-        if isinstance(v, str):
-            try:
-                out[i] = float(v.strip())
-            except ValueError:
-                if v.strip():
-                    break
-                out[i] = None
-    return out
+def _from_texts(obj: np.ndarray, label: str, row_of: Any, decimal: str | None,
+                thousands: str | None) -> tuple[np.ndarray, str]:
+    """Amounts of a column holding texts (and maybe numbers), each distinct text read once."""
+    codes, uniq = pd.factorize(obj, use_na_sentinel=True)
+    uniq = np.asarray(uniq, dtype=object)
+    values = np.full(len(uniq), np.nan)
+    is_text = np.array([isinstance(u, str) for u in uniq], dtype=bool)
+    for j in np.flatnonzero(~is_text):
+        u = uniq[j]
+        if isinstance(u, (int, float, np.integer, np.floating)) and not isinstance(
+                u, (bool, np.bool_)):
+            values[j] = float(u)
+    text_at = [j for j in np.flatnonzero(is_text) if uniq[j].strip() and not is_cell_error(uniq[j])]
+    how = ""
+    if text_at:
+        def first_row(k: int) -> int:  # codes number the distinct values in order of appearance
+            firsts = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
+            return row_of(int(firsts[text_at[k]]))
+
+        parsed, dialect = parse_number_texts(
+            [uniq[j] for j in text_at], label, first_row, decimal=decimal, thousands=thousands)
+        values[text_at] = parsed
+        how = dialect.describe() if dialect is not None else ""
+    out = np.where(codes >= 0, values[np.maximum(codes, 0)], np.nan)
+    return out, how

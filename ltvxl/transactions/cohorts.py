@@ -23,11 +23,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError, clip
+from .choices import METRICS, PERIODS
 from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
-
-PERIODS = ("month", "quarter", "year")
-METRICS = ("retention", "active", "revenue", "ltv")
 
 
 def period_index(days: np.ndarray, period: str) -> np.ndarray:
@@ -108,5 +106,5 @@ def cohort_table(
     df.insert(0, "customers", sizes.astype(np.int64))
     df.index = pd.Index([period_label(int(i), period) for i in used], name="cohort")
     df.attrs.update(period=period, metric=metric, as_of=np.datetime64(day, "D"),
-                    notes=[*log.notes, *t.notes()])
+                    notes=t.notes(log))
     return df

@@ -135,6 +135,25 @@ def is_blank(value: Any) -> bool:
     return False
 
 
+_blank_text = np.frompyfunc(lambda v: isinstance(v, str) and not v.strip(), 1, 1)
+
+
+def _blank_texts(values: np.ndarray) -> np.ndarray:
+    """Which cells are texts of only spaces: by pyarrow's string kernels when every cell
+    is a text (the readers' text columns), else cell by cell."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # pragma: no cover - Pyodide
+        return _blank_text(values).astype(bool)
+    try:
+        arr = pa.array(values, type=pa.string())
+    except (TypeError, ValueError, OverflowError, pa.ArrowException):  # numbers among texts
+        return _blank_text(values).astype(bool)
+    return pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(arr)), 0).to_numpy(
+        zero_copy_only=False).astype(bool)
+
+
 def blank_mask(cols: Sequence[np.ndarray]) -> np.ndarray:
     """Rows whose every column is blank (None, NaN, NaT or empty text)."""
     mask = np.ones(len(cols[0]), dtype=bool)
@@ -148,11 +167,9 @@ def blank_mask(cols: Sequence[np.ndarray]) -> np.ndarray:
         else:
             isna = pd.isna(col)
             blank = isna.copy()
-            has_text = str in set(map(type, col))
-            for i in np.flatnonzero(mask & ~isna) if has_text else ():
-                v = col[i]
-                if isinstance(v, str) and not v.strip():
-                    blank[i] = True
+            open_rows = np.flatnonzero(mask & ~isna)
+            if len(open_rows):  # texts that are only spaces
+                blank[open_rows] = _blank_texts(col[open_rows])
             mask &= blank
         if not mask.any():
             break

@@ -2,8 +2,15 @@
 
 Accepted: dates and datetimes (a time of day dropped), Excel serial numbers (1
 to 2958465, the 1900 date system), ISO texts ``2024-01-31`` (a time after it
-is ignored; ``/`` or ``.`` may separate year, month and day) and 8-digit
-numbers or texts ``20240131``.
+is ignored; ``/`` or ``.`` may separate year, month and day), 8-digit
+numbers or texts ``20240131``, and the day-first or month-first texts of
+exports: ``31/01/2024``, ``1/31/24``, ``31.01.2024 14:05:33``,
+``12/1/2010 8:26`` (``/``, ``-`` or ``.``; two- or four-digit years, 00-68
+being 2000-2068 as strftime's ``%y`` reads them; with or without a time).
+Day-first or month-first is decided from the whole column: a first field
+above 12 says day-first, a second above 12 month-first; a column that says
+both, or neither while its values differ, is an error asking for
+``--dayfirst``/``--monthfirst`` or ``--date-format`` (strftime codes).
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ MAX_SERIAL = 2958465  # 9999-12-31
 _YMD_LOW, _YMD_HIGH = 10000101, 99991231
 _DATE_TEXT = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?$")
 _COMPACT_TEXT = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
+_DMY_TEXT = re.compile(
+    r"^(\d{1,2})([-/.])(\d{1,2})\2(\d{4}|\d{2})"
+    r"(?:[T ,]+\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?)?"
+    r"(?:\s*(?:Z|UTC|GMT|[+-]\d{2}:?\d{2}))?$")
 
 
 def _ymd_to_day(y: int, m: int, d: int) -> int | None:
@@ -100,8 +111,16 @@ def _why_not_date(value: Any) -> str:
     return f"{describe(value)} is not a date"
 
 
-def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarray:
-    """int64 day numbers (days since 1970-01-01) of each value; errors name the first bad row."""
+def parse_dates(
+    values: np.ndarray,
+    label: str,
+    row_of: Any = None,
+    *,
+    dayfirst: bool | None = None,
+    date_format: str | None = None,
+) -> tuple[np.ndarray, str]:
+    """(int64 day numbers, days since 1970-01-01, of each value; how texts were read,
+    "day-first", "month-first", "format %d.%m.%Y" or ""); errors name the first bad row."""
     row_of = row_of or (lambda i: i + 1)
     kind = values.dtype.kind
     if kind == "M":
@@ -110,13 +129,13 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
             raise LtvxlError(f"{label} row {row_of(bad)}: the date is missing")
         if values.dtype != np.dtype("datetime64[D]"):
             values = values.astype("datetime64[D]")
-        return values.view(np.int64)
+        return values.view(np.int64), ""
     if kind in "iuf":
         days, bad_mask = _numbers_to_days(values)
         bad = first_bad(bad_mask)
         if bad is not None:
             raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_date(values[bad])}")
-        return days
+        return days, ""
     obj = values.astype(object)
     flag = first_bool(obj)
     if flag is not None:
@@ -126,6 +145,11 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
     udays = np.zeros(len(uniq), dtype=np.int64)
     ubad = np.zeros(len(uniq), dtype=bool)
     types = np.array([_date_kind(u) for u in uniq], dtype=object)
+    how = ""
+
+    def first_row(j: int) -> int:  # codes number the distinct values in order of appearance
+        return row_of(int(np.flatnonzero(codes == j)[0]))
+
     for tkind in set(types.tolist()):
         sel = np.flatnonzero(types == tkind)
         sub = uniq[sel]
@@ -147,19 +171,76 @@ def parse_dates(values: np.ndarray, label: str, row_of: Any = None) -> np.ndarra
             d, b = _numbers_to_days(np.array([float_or_inf(v) for v in sub], dtype=float))
             udays[sel], ubad[sel] = d, b
         elif tkind == "text":
-            for j, v in zip(sel, sub, strict=True):
-                day = text_to_day(v)
-                if day is None:
-                    ubad[j] = True
-                else:
-                    udays[j] = day
+            d, b, how = _texts_to_days(list(sub), label, lambda k, s=sel: first_row(int(s[k])),
+                                       dayfirst, date_format)
+            udays[sel], ubad[sel] = d, b
         else:
             ubad[sel] = True
     bad_rows = (codes < 0) | (ubad[np.maximum(codes, 0)] if len(uniq) else True)
     bad = first_bad(bad_rows)
     if bad is not None:
         raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_date(obj[bad])}")
-    return udays[codes]
+    return udays[codes], how
+
+
+def _texts_to_days(texts: list[str], label: str, row: Any, dayfirst: bool | None,
+                   date_format: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """(days, bad, how) of distinct date texts; day-first or month-first from all of them."""
+    n = len(texts)
+    days = np.zeros(n, dtype=np.int64)
+    bad = np.ones(n, dtype=bool)
+    if date_format:
+        parsed = pd.to_datetime(pd.Series([t.strip() for t in texts], dtype=object),
+                                format=date_format, errors="coerce")
+        ok = ~parsed.isna().to_numpy()
+        days[ok] = parsed[ok].to_numpy().astype("datetime64[D]").astype(np.int64)
+        return days, ~ok, f"format {date_format}"
+    fields: list[tuple[int, int, int, int]] = []  # (index, first, second, year)
+    for i, text in enumerate(texts):
+        t = text.strip()
+        m = _DMY_TEXT.match(t)
+        if m:
+            year = int(m.group(4))
+            if len(m.group(4)) == 2:
+                year += 2000 if year < 69 else 1900
+            a, b = int(m.group(1)), int(m.group(3))
+            if a <= 12 or b <= 12:  # else neither can be the month: not a date
+                fields.append((i, a, b, year))
+            continue
+        day = text_to_day(t)
+        if day is not None:
+            days[i], bad[i] = day, False
+    if not fields:
+        return days, bad, ""
+    order = dayfirst
+    if order is None:
+        day_first = next((f for f in fields if f[1] > 12 >= f[2]), None)
+        month_first = next((f for f in fields if f[2] > 12 >= f[1]), None)
+        if day_first and month_first:
+            raise LtvxlError(
+                f'{label}: "{texts[day_first[0]].strip()}" (row {row(day_first[0])}) is day-first '
+                f'and "{texts[month_first[0]].strip()}" (row {row(month_first[0])}) month-first: '
+                "give the order with --dayfirst or --monthfirst, or --date-format"
+            )
+        if day_first or month_first:
+            order = day_first is not None
+        elif any(f[1] != f[2] for f in fields):
+            f = next(f for f in fields if f[1] != f[2])
+            raise LtvxlError(
+                f'{label}: "{texts[f[0]].strip()}" (row {row(f[0])}) could be day-first or '
+                "month-first and no value of the column decides: say which with --dayfirst "
+                "or --monthfirst, or give --date-format (e.g. %d/%m/%Y)"
+            )
+        else:
+            order = True  # every day equals its month: both readings agree
+    idx = np.array([f[0] for f in fields])
+    a, b, y = (np.array([f[k] for f in fields]) for k in (1, 2, 3))
+    d, m = (a, b) if order else (b, a)
+    s = pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d}), errors="coerce")
+    ok = ~s.isna().to_numpy()
+    days[idx[ok]] = s[ok].to_numpy().astype("datetime64[D]").astype(np.int64)
+    bad[idx[ok]] = False
+    return days, bad, "day-first" if order else "month-first"
 
 
 def _date_kind(v: Any) -> str:
@@ -186,6 +267,6 @@ def parse_day(value: Any, label: str) -> int:
     if is_blank(value):
         raise LtvxlError(f"{label} is missing")
     try:
-        return int(parse_dates(object_array([value]), label)[0])
+        return int(parse_dates(object_array([value]), label)[0][0])
     except LtvxlError as exc:
         raise LtvxlError(exc.message.replace(f"{label} row 1: ", f"{label}: ")) from None

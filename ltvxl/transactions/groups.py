@@ -98,6 +98,6 @@ def group_comparison(
                 raise LtvxlError(f'CAC of group "{k}" must be > 0, got {v:g}')
         out["cac"] = [costs.get(name, np.nan) for name in out["group"]]
         out["ltv_cac"] = out["revenue_per_customer"] / out["cac"]
-    out.attrs.update(as_of=np.datetime64(day, "D"), notes=[*log.notes, *t.notes()],
+    out.attrs.update(as_of=np.datetime64(day, "D"), notes=t.notes(log),
                      unmatched_cac=sorted(set(costs) - set(out["group"])) if cac else [])
     return out

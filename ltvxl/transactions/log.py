@@ -12,7 +12,10 @@ and its policy.
 Rules (the documented policy):
 
 - A row whose id, date and amount are all blank is skipped and counted.
-- Any other missing id or date, an unparseable date, a non-numeric or
+- A row without a customer id is an error from worksheet ranges and arrays;
+  from a file it is left out and counted (``missing_id="drop"``, the default
+  of :class:`~.options.ReadOptions`; ``"error"`` refuses the file).
+- Any other missing date, an unparseable date, a non-numeric or
   infinite amount, or columns of different lengths are errors naming the
   first offending row and column, e.g. ``dates row 17: "2024-13-01" is not a
   date``. Row numbers count from 1 at the first row of the range or file,
@@ -22,6 +25,11 @@ Rules (the documented policy):
   (they count as neither an order nor a purchase day). ``negative="drop"``
   excludes them (counted); ``negative="error"`` rejects the log at the first.
 
+- Amounts of zero are kept (a purchase of nothing: free samples, adjustments)
+  and counted.
+- With order ids (``orders``), rows of one order are one purchase: order
+  counts and average order values count orders, not rows.
+
 Everything that is skipped, dropped or netted is counted in
 :attr:`TransactionLog.counts` and described in :attr:`TransactionLog.notes`.
 """
@@ -30,18 +38,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from ..errors import LtvxlError, clip
+from ..errors import LtvxlError
 from .amounts import parse_amounts
 from .columns import as_column, blank_mask, cells_column, check_lengths, check_text_length
 from .dates import parse_dates, text_to_day
-from .ids import parse_ids
+from .ids import format_id, parse_ids
+from .options import NEGATIVE_POLICIES, Negative, ReadOptions
 
-Negative = Literal["net", "drop", "error"]
-NEGATIVE_POLICIES: tuple[str, ...] = ("net", "drop", "error")
+__all__ = ["NEGATIVE_POLICIES", "Negative", "TransactionLog", "build"]
 
 
 @dataclass(eq=False)
@@ -56,6 +65,11 @@ class TransactionLog:
     extra: further columns by name (e.g. ``"channel"``), one value per row.
     counts: what was excluded or treated specially, by kind, e.g.
       ``{"blank rows skipped": 3, "returns netted": 12}``.
+    orders: int64 order number of each row (rows of one order share it), or
+      ``None`` when every row is its own purchase.
+    columns: for a log read from a file, the column of each role and how it
+      was read, e.g. ``{"id": "CustomerID", "date": "InvoiceDate (month-first)"}``.
+    source: how the file itself was read (``"';'-delimited"``, ``"Windows-1252"``).
 
     Arrays read from a file may be read-only views of the reader's buffers (no copy):
     copy one before changing it in place.
@@ -67,6 +81,9 @@ class TransactionLog:
     amounts: np.ndarray
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    orders: np.ndarray | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    source: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.codes.shape[0])
@@ -84,7 +101,15 @@ class TransactionLog:
     @property
     def notes(self) -> list[str]:
         """One sentence per kind of excluded or specially treated row."""
-        return [f"{kind}: {n}" for kind, n in self.counts.items() if n]
+        return [f"{kind}: {n:,}" for kind, n in self.counts.items() if n]
+
+    @property
+    def columns_line(self) -> str:
+        """``columns: id=CustomerID, date=InvoiceDate (month-first), ...`` ("" for arrays)."""
+        if not self.columns:
+            return ""
+        line = "columns: " + ", ".join(f"{role}={how}" for role, how in self.columns.items())
+        return line + (f" [{', '.join(self.source)}]" if self.source else "")
 
     def take(self, rows: np.ndarray) -> TransactionLog:
         """A new log of the selected rows (a boolean mask or indices); counts are kept."""
@@ -97,6 +122,9 @@ class TransactionLog:
             amounts=self.amounts[rows],
             extra={k: v[rows] for k, v in self.extra.items()},
             counts=dict(self.counts),
+            orders=None if self.orders is None else self.orders[rows],
+            columns=dict(self.columns),
+            source=self.source,
         )
 
     @classmethod
@@ -107,30 +135,25 @@ class TransactionLog:
         amounts: Any,
         extra: Mapping[str, Any] | None = None,
         *,
+        orders: Any = None,
         negative: Negative = "net",
         labels: Sequence[str] = ("ids", "dates", "amounts"),
         first_row: int = 1,
     ) -> TransactionLog:
         """Validate columns given as arrays, lists or pandas Series.
 
-        labels: how the three columns are named in messages. first_row: the
-        row number of the first element in messages (2 for a file with a
-        header line).
+        orders: the order id of each row (optional: rows of one order are one
+        purchase). labels: how the three columns are named in messages.
+        first_row: the row number of the first element in messages (2 for a
+        file with a header line).
         """
         cols = [as_column(v, lab) for v, lab in zip((ids, dates, amounts), labels, strict=True)]
         extras = {str(k): as_column(v, str(k)) for k, v in (extra or {}).items()}
-        check_lengths(dict(zip(labels, cols, strict=True)) | extras)
-        blank = blank_mask(cols)
-        counts: dict[str, int] = {}
-        if blank.any():
-            keep = ~blank
-            cols = [c[keep] for c in cols]
-            extras = {k: v[keep] for k, v in extras.items()}
-            counts["blank rows skipped"] = int(blank.sum())
-            rows = np.flatnonzero(keep) + first_row
-        else:
-            rows = None
-        return _build(cols, extras, labels, first_row, rows, negative, counts)
+        order_col = None if orders is None else as_column(orders, "orders")
+        check_lengths(dict(zip(labels, cols, strict=True)) | extras
+                      | ({} if order_col is None else {"orders": order_col}))
+        return build(cols, extras, labels=labels, first_row=first_row, orders=order_col,
+                     options=ReadOptions(negative=negative, missing_id="error"))
 
     @classmethod
     def from_cells(
@@ -141,6 +164,7 @@ class TransactionLog:
         extra: Mapping[str, Any] | None = None,
         header: bool | None = None,
         *,
+        orders: Any = None,
         negative: Negative = "net",
         labels: Sequence[str] = ("ids", "dates", "amounts"),
     ) -> TransactionLog:
@@ -151,26 +175,30 @@ class TransactionLog:
         column names, ``False`` when it holds data, ``None`` to detect it (a
         first row whose date and amount cells are texts that are not a date
         and not a number). ``extra``: further ranges of the same length by
-        name (e.g. ``{"channel": range}``), with the same header row.
+        name (e.g. ``{"channel": range}``), with the same header row;
+        ``orders``: an optional range of order ids, likewise.
         Messages name the argument and the row within its range.
         """
         cols = [cells_column(v, lab) for v, lab in zip((ids, dates, amounts), labels, strict=True)]
         extras = {str(k): cells_column(v, str(k)) for k, v in (extra or {}).items()}
-        check_lengths(dict(zip(labels, cols, strict=True)) | extras)
+        order_col = None if orders is None else cells_column(orders, "orders")
+        check_lengths(dict(zip(labels, cols, strict=True)) | extras
+                      | ({} if order_col is None else {"orders": order_col}))
         if header is None:
             header = _looks_like_header(cols[1][0], cols[2][0])
         first_row = 1
         if header:
             cols = [c[1:] for c in cols]
             extras = {k: v[1:] for k, v in extras.items()}
+            order_col = None if order_col is None else order_col[1:]
             first_row = 2
             if len(cols[0]) == 0:
                 raise LtvxlError(f"{labels[0]} has a header row but no data")
         for label, col in [(labels[0], cols[0]), *extras.items()]:
             check_text_length(col, label, first_row)
         return cls.from_arrays(
-            cols[0], cols[1], cols[2], extras, negative=negative, labels=labels,
-            first_row=first_row,
+            cols[0], cols[1], cols[2], extras, orders=order_col, negative=negative,
+            labels=labels, first_row=first_row,
         )
 
 
@@ -187,40 +215,101 @@ def _looks_like_header(date_cell: Any, amount_cell: Any) -> bool:
     return False
 
 
-def _build(
-    cols: list[np.ndarray],
+def order_codes(values: np.ndarray) -> np.ndarray:
+    """int64 order number of each row: equal ids (as :func:`~.ids.format_id` writes them)
+    share one; a row without an order id is an order of its own."""
+    if values.dtype.kind in "iu":
+        return pd.factorize(values)[0].astype(np.int64)
+    raw, uniq = pd.factorize(values.astype(object) if values.dtype.kind != "f" else values)
+    keys = pd.factorize(np.asarray([format_id(u) for u in uniq], dtype=object))[0]
+    codes = np.where(raw >= 0, keys[np.maximum(raw, 0)], -1).astype(np.int64)
+    lone = codes < 0
+    if lone.any():
+        codes[lone] = codes.max(initial=-1) + 1 + np.arange(int(lone.sum()))
+    return codes
+
+
+def build(
+    cols: Sequence[np.ndarray],
     extras: dict[str, np.ndarray],
+    *,
     labels: Sequence[str],
-    first_row: int,
-    rows: np.ndarray | None,
-    negative: str,
-    counts: dict[str, int],
+    first_row: int = 1,
+    rows: np.ndarray | None = None,
+    counts: dict[str, int] | None = None,
+    orders: np.ndarray | None = None,
+    options: ReadOptions | None = None,
+    text_numbers: bool = False,
+    columns: Mapping[str, str] | None = None,
+    source: Sequence[str] = (),
 ) -> TransactionLog:
-    if negative not in NEGATIVE_POLICIES:
-        choices = ", ".join(NEGATIVE_POLICIES)
-        raise LtvxlError(f"negative must be one of {choices}; got {clip(repr(negative), 40)}")
-    if len(cols[0]) == 0:
+    """A log from its id, date and amount columns as 1-D arrays, by the module's policy.
+
+    rows: the row number of each element for messages (default ``first_row``
+    onwards); counts: what the caller already left out; text_numbers: amounts
+    written as text are numbers (files; not worksheet cells, as in Excel);
+    columns, source: how a file was read, completed with how dates and
+    amounts were read.
+    """
+    opts = options or ReadOptions()
+    counts = dict(counts or {})
+    ids, dates, amounts = cols
+    blank = blank_mask([ids, dates, amounts])
+    if blank.any():
+        keep = ~blank
+        ids, dates, amounts = ids[keep], dates[keep], amounts[keep]
+        extras = {k: v[keep] for k, v in extras.items()}
+        orders = None if orders is None else orders[keep]
+        counts["blank rows skipped"] = counts.get("blank rows skipped", 0) + int(blank.sum())
+        rows = (np.arange(len(blank)) + first_row if rows is None else rows)[keep]
+    if len(ids) == 0:
         raise LtvxlError(f"{labels[0]} has no data rows")
 
     def row_of(i: int) -> int:
         return int(rows[i]) if rows is not None else i + first_row
 
-    codes, customers = parse_ids(cols[0], labels[0], row_of)
-    days = parse_dates(cols[1], labels[1], row_of)
-    amounts = parse_amounts(cols[2], labels[2], row_of)
+    no_id = blank_mask([ids])
+    if no_id.any():
+        if opts.missing_id == "error":
+            hint = " (rows without one are left out with --missing-id drop)" if columns else ""
+            raise LtvxlError(
+                f"{labels[0]} row {row_of(int(np.argmax(no_id)))}: the customer id is missing"
+                + hint)
+        keep = ~no_id
+        ids, dates, amounts = ids[keep], dates[keep], amounts[keep]
+        extras = {k: v[keep] for k, v in extras.items()}
+        orders = None if orders is None else orders[keep]
+        rows = (np.arange(len(no_id)) + first_row if rows is None else rows)[keep]
+        counts["rows without a customer id left out"] = int(no_id.sum())
+        if len(ids) == 0:
+            raise LtvxlError(f"{labels[0]}: no row has a customer id")
+    codes, customers = parse_ids(ids, labels[0], row_of)
+    days, date_how = parse_dates(dates, labels[1], row_of, dayfirst=opts.dayfirst,
+                                 date_format=opts.date_format)
+    amounts, amount_how = parse_amounts(amounts, labels[2], row_of, text=text_numbers,
+                                        decimal=opts.decimal, thousands=opts.thousands)
+    described = dict(columns or {})
+    for role, how in (("date", date_how), ("amount", amount_how)):
+        if how and role in described:
+            described[role] = f"{described[role]} ({how})"
+    zero = int(np.count_nonzero(amounts == 0))
+    if zero:
+        counts["zero-amount rows"] = zero
+    order_of = None if orders is None else order_codes(orders)
     neg = amounts < 0
     n_neg = int(neg.sum())
     if n_neg:
-        if negative == "error":
+        if opts.negative == "error":
             i = int(np.argmax(neg))
             raise LtvxlError(
                 f"{labels[2]} row {row_of(i)}: {amounts[i]:g} is negative "
                 "(returns are not accepted here)"
             )
-        if negative == "drop":
+        if opts.negative == "drop":
             keep = ~neg
             codes, days, amounts = codes[keep], days[keep], amounts[keep]
             extras = {k: v[keep] for k, v in extras.items()}
+            order_of = None if order_of is None else order_of[keep]
             used, codes = np.unique(codes, return_inverse=True)
             customers = customers[used]
             counts["returns dropped (negative amounts)"] = n_neg
@@ -233,6 +322,7 @@ def _build(
         amounts=amounts,
         extra=extras,
         counts=counts,
+        orders=order_of,
+        columns=described,
+        source=tuple(source),
     )
-
-

@@ -1,28 +1,50 @@
 """Transaction logs from CSV, Parquet and XLSX files (never modified).
 
 CSV and Parquet are read by pyarrow (pandas where pyarrow is not available,
-as in Pyodide), XLSX by python-calamine. Each reader finds the columns
-(:mod:`.headers`), reads only those, and hands them to
-:meth:`TransactionLog.from_arrays`, so every source follows the same policy.
+as in Pyodide), XLSX by python-calamine. Each reader opens the file as a
+:class:`Table` (column names and a loader of the wanted columns); then
+:func:`assemble` turns the columns into a log the same way for every kind of
+file: roles found (:mod:`.headers`), order-level fields filled onto the
+order's other lines, amount = quantity x unit price where there is no amount
+column, cancellation invoices as returns, duplicates counted, rows without a
+customer id left out and counted, and :func:`.log.build` for the rest.
 """
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
-from ..fileio import workbook_problem
-from .amounts import numeric_text
+from .amounts import parse_amounts
 from .arrow import ColumnBuffer, arrow_pool, chunk_array
-from .columns import object_array
-from .headers import detect_columns, extra_names
-from .log import Negative, TransactionLog
+from .columns import blank_mask
+from .dialect import sniff
+from .headers import extra_names, find_roles
+from .log import Negative, TransactionLog, build
+from .options import ReadOptions
+
+Loader = Callable[[list[str]], dict[str, np.ndarray]]
+
+_CSV_BLOCK = 1 << 16
+_NUMERIC_ROLES = ("amount", "quantity", "price")
+
+
+@dataclass
+class Table:
+    """A file's columns before they are read: names, a loader, where the data starts."""
+
+    names: list[str]
+    load: Loader
+    first_row: int = 2  # the row number of the first data row (the header's + 1)
+    said: list[str] = field(default_factory=list)  # how the file was read
+    counts: dict[str, int] = field(default_factory=dict)
+    row_numbers: np.ndarray | None = None  # of each data row, when not consecutive
 
 
 def read_transactions(
@@ -33,17 +55,22 @@ def read_transactions(
     extra_cols: Sequence[str] | None = None,
     *,
     sheet: str | int | None = None,
-    negative: Negative = "net",
+    negative: Negative | None = None,
+    options: ReadOptions | None = None,
 ) -> TransactionLog:
     """Read a transaction log from a CSV, Parquet or XLSX file (never modified).
 
-    The file has a header row. Column names are detected when not given
-    (e.g. ``customer_id``, ``date``, ``amount``); ``extra_cols``: further
-    columns to keep (default: every other column; ``[]`` for none). CSV and
-    Parquet are read by pyarrow (pandas where pyarrow is not available),
-    XLSX by python-calamine (first sheet unless ``sheet``). Messages name
-    the column and the row (the header is row 1).
+    Column names are detected when not given (e.g. ``customer_id``, ``date``,
+    ``amount``; ``Quantity`` and ``UnitPrice`` for an amount that is their
+    product; ``InvoiceNo`` for orders); ``extra_cols``: further columns to
+    keep (default: every other column; ``[]`` for none). ``options``: every
+    other choice (:class:`~.options.ReadOptions`); the arguments given here win.
+    Messages name the column and the row (the header is row 1). The log's
+    ``columns_line`` says which columns were used and how.
     """
+    opts = (options or ReadOptions()).replace(
+        id_col=id_col, date_col=date_col, amount_col=amount_col, sheet=sheet,
+        negative=negative, extra_cols=None if extra_cols is None else tuple(extra_cols))
     p = Path(path)
     if p.is_dir():
         raise LtvxlError(f"{p} is a directory; give a CSV, Parquet or XLSX file")
@@ -51,29 +78,185 @@ def read_transactions(
         raise LtvxlError(f"transaction file not found: {p}")
     suffix = p.suffix.lower()
     if suffix in (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"):
-        return _read_excel(p, id_col, date_col, amount_col, extra_cols, sheet, negative)
-    if suffix in (".parquet", ".pq"):
-        names, load = _parquet_source(p)
+        from .workbooks import excel_table
+
+        table = excel_table(p, opts)
+    elif suffix in (".parquet", ".pq"):
+        table = _parquet_table(p)
     elif suffix in (".csv", ".txt", ".tsv"):
-        names, load = _csv_source(p)
+        table = _csv_table(p, opts)
     else:
         raise LtvxlError(f"{p.name}: unknown file type {suffix!r}; use .csv, .parquet or .xlsx")
-    idc, datec, amountc = detect_columns(names, id_col, date_col, amount_col)
-    wanted = extra_names(names, (idc, datec, amountc), extra_cols)
-    labels = tuple(f'column "{c}"' for c in (idc, datec, amountc))
-    columns = load([idc, datec, amountc, *wanted])
-    arrays = [columns.pop(c) for c in (idc, datec, amountc)]
-    arrays[2] = numeric_text(arrays[2])
-    extras = {c: columns.pop(c) for c in wanted}
-    return TransactionLog.from_arrays(
-        arrays[0], arrays[1], arrays[2], extras, negative=negative, labels=labels, first_row=2
+    return assemble(table, opts)
+
+
+def assemble(table: Table, opts: ReadOptions) -> TransactionLog:
+    """The log of a table's columns, found by role, by the readers' policy (the module)."""
+    roles = find_roles(table.names, opts.roles())
+    used = list(dict.fromkeys(roles.values()))
+    extras_wanted = extra_names(table.names, used, opts.extra_cols)
+    columns = table.load(list(table.names))  # every column: duplicates are whole rows
+    n = len(columns[roles["id"]])
+    counts = dict(table.counts)
+    labels = {role: f'column "{c}"' for role, c in roles.items()}
+    rows = table.row_numbers if table.row_numbers is not None else \
+        np.arange(n, dtype=np.int64) + table.first_row
+    keep = _duplicates(columns, table.names, counts, opts.drop_duplicates)
+    if keep is not None:
+        columns = {c: v[keep] for c, v in columns.items()}
+        rows = rows[keep]
+    orders = columns.get(roles["order"]) if "order" in roles else None
+    ids, dates = columns[roles["id"]], columns[roles["date"]]
+    described = {"id": roles["id"], "date": roles["date"]}
+    if "amount" in roles:
+        amounts = columns[roles["amount"]]
+        described["amount"] = roles["amount"]
+    else:
+        described["amount"] = f"{roles['quantity']} x {roles['price']}"
+    if orders is not None:
+        ids, dates = _fill_from_order(orders, ids), _fill_from_order(orders, dates)
+    if "amount" not in roles:
+        amounts = _product(columns[roles["quantity"]], columns[roles["price"]], labels, rows,
+                           orders, opts)
+    elif orders is not None:
+        amounts = _once_per_order(orders, amounts, described)
+    if orders is not None:
+        described["order"] = roles["order"]
+        amounts = _cancellations(orders, amounts, counts, ~blank_mask([ids]))
+    if "channel" in roles:
+        described["channel"] = roles["channel"]
+    extras = {c: columns[c] for c in extras_wanted}
+    if "channel" in roles and roles["channel"] not in extras:
+        extras[roles["channel"]] = columns[roles["channel"]]
+    return build(
+        [ids, dates, amounts], extras,
+        labels=(labels["id"], labels["date"],
+                labels.get("amount", f'{labels.get("quantity")} x {labels.get("price")}')),
+        first_row=table.first_row, rows=rows, counts=counts, orders=orders, options=opts,
+        text_numbers=True, columns=described, source=table.said,
     )
 
 
-Loader = Any  # Callable[[list[str]], dict[str, np.ndarray]]
+def _duplicates(columns: dict[str, np.ndarray], names: Sequence[str], counts: dict[str, int],
+                drop: bool) -> np.ndarray | None:
+    """Count exact duplicate rows (over ``names``); the rows to keep when dropping them.
+
+    Rows are hashed column by column (64 bits) and only rows whose hash repeats are
+    compared exactly, so a file without duplicates costs one hash per cell."""
+    names = [c for c in names if c in columns]
+    if not names or len(columns[names[0]]) < 2:
+        return None
+    h = np.zeros(len(columns[names[0]]), dtype=np.uint64)
+    for c in names:
+        col = columns[c]
+        part = pd.util.hash_array(col.astype(object) if col.dtype.kind == "O" else col,
+                                  categorize=False)
+        h *= np.uint64(0x100000001B3)
+        h ^= part
+    ordered = np.sort(h)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    del ordered
+    if not len(repeated):
+        return None
+    rows = np.flatnonzero(np.isin(h, repeated))
+    frame = pd.DataFrame({str(i): columns[c][rows] for i, c in enumerate(names)})
+    dup = np.zeros(len(h), dtype=bool)
+    dup[rows] = frame.duplicated().to_numpy()
+    n = int(dup.sum())
+    if not n:
+        return None
+    if drop:
+        counts["duplicate rows dropped"] = n
+        return ~dup
+    counts["duplicate rows (kept; --drop-duplicates drops them)"] = n
+    return None
 
 
-_CSV_BLOCK = 1 << 16
+def _fill_from_order(orders: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Blank values of an order's lines taken from the order's first line that has one
+    (exports such as Shopify's write order-level fields on the first line only)."""
+    blank = blank_mask([values])
+    if not blank.any():
+        return values
+    has_order = ~blank_mask([orders])
+    frame = pd.DataFrame({"o": orders, "v": values}).astype(object)
+    frame.loc[blank, "v"] = None
+    filled = frame.groupby("o", sort=False, dropna=True)["v"].transform("first")
+    out = values.astype(object, copy=True)
+    take = blank & has_order & ~pd.isna(filled.to_numpy())
+    out[take] = filled.to_numpy()[take]
+    return out
+
+
+def _once_per_order(orders: np.ndarray, amounts: np.ndarray,
+                    described: dict[str, str]) -> np.ndarray:
+    """An order total written on the order's first line only: its other lines count 0."""
+    blank = blank_mask([amounts])
+    if not blank.any():
+        return amounts
+    frame = pd.DataFrame({"o": orders, "has": ~blank})
+    order_has = frame.groupby("o", sort=False)["has"].transform("any").to_numpy()
+    fill = blank & order_has & ~blank_mask([orders])
+    if not fill.any():
+        return amounts
+    out = amounts.astype(object, copy=True)
+    out[fill] = 0.0
+    described["amount"] += " (once per order)"
+    return out
+
+
+def _product(quantity: np.ndarray, price: np.ndarray, labels: dict[str, str],
+             rows: np.ndarray, orders: np.ndarray | None, opts: ReadOptions) -> np.ndarray:
+    """Amounts as quantity x unit price (rows where both are blank stay blank)."""
+    both_blank = blank_mask([quantity, price])
+
+    def row_of(i: int) -> int:
+        return int(rows[i])
+
+    def parse(values: np.ndarray, role: str) -> np.ndarray:
+        v = values.astype(object, copy=True) if both_blank.any() else values
+        if both_blank.any():
+            v[both_blank] = 0.0
+        return parse_amounts(v, labels[role], row_of, text=True, decimal=opts.decimal,
+                             thousands=opts.thousands)[0]
+
+    amounts = parse(quantity, "quantity") * parse(price, "price")
+    if both_blank.any():
+        out = amounts.astype(object)
+        out[both_blank] = None
+        return out
+    return amounts
+
+
+_CANCELLED = re.compile(r"^C\d")
+
+
+def _cancellations(orders: np.ndarray, amounts: np.ndarray, counts: dict[str, int],
+                   with_id: np.ndarray) -> np.ndarray:
+    """Online Retail's cancellation invoices (``C536379`` among numeric invoices) are
+    returns: their amounts count negative (lines counted among rows with a customer id)."""
+    if orders.dtype.kind != "O":
+        return amounts
+    texts = pd.Series(orders, dtype=object)
+    is_text = texts.map(lambda v: isinstance(v, str))
+    if not is_text.any():
+        return amounts
+    cancelled = is_text & texts.where(is_text, "").str.match(_CANCELLED)
+    if not cancelled.any():
+        return amounts
+    others = texts[~cancelled & texts.notna()]
+    numeric = others.map(lambda v: not isinstance(v, str) or v.strip().isdigit())
+    if len(others) and not numeric.all():
+        return amounts
+    mask = cancelled.to_numpy()
+    values = pd.to_numeric(pd.Series(amounts, dtype=object), errors="coerce").to_numpy(float)
+    flip = mask & (values > 0)
+    counts["cancellation invoices (C...) netted as returns, lines"] = int((mask & with_id).sum())
+    if not flip.any():
+        return amounts
+    out = amounts.astype(object, copy=True)
+    out[flip] = -values[flip]
+    return out
 
 
 def _parquet_source(p: Path) -> tuple[list[str], Loader]:
@@ -118,43 +301,56 @@ def _parquet_source(p: Path) -> tuple[list[str], Loader]:
     return names, load
 
 
-def _csv_source(p: Path) -> tuple[list[str], Loader]:
-    """Column names and a loader that streams the file block by block, converting only
-    the wanted columns; a column whose type changes further down is read as text."""
-    delimiter = "\t" if p.suffix.lower() == ".tsv" else ","
+
+
+def _parquet_table(p: Path) -> Table:
+    names, load = _parquet_source(p)
+    return Table(names, load)
+
+
+def _csv_table(p: Path, opts: ReadOptions) -> Table:
+    """A CSV file streamed block by block by pyarrow, in its own dialect (:mod:`.dialect`);
+    a column whose type changes further down is read as text."""
+    d = sniff(p, encoding=opts.encoding, delimiter=opts.delimiter, header_row=opts.header_row)
+    names = d.names
+    # numbers in a file that is not comma-delimited, or with marks the user gave, are read
+    # as text and parsed by ltvxl (pyarrow would read 1.234 as one point two three four)
+    as_text_roles = d.delimiter != "," or opts.decimal not in (None, ".") or \
+        opts.thousands not in (None, ",")
     try:
         from pyarrow import csv as pacsv
     except ImportError:  # pragma: no cover - Pyodide
-        df = pd.read_csv(p, sep=delimiter)
-        return [str(c) for c in df.columns], lambda cols: {c: df[c].to_numpy() for c in cols}
+        df = pd.read_csv(p, sep=d.delimiter, encoding=d.encoding, skiprows=d.header_line,
+                         dtype=str if as_text_roles else None)
+        return Table([str(c) for c in df.columns], lambda cols: {c: df[c].to_numpy()
+                                                                 for c in cols},
+                     first_row=d.header_line + 2, said=list(d.said))
     import pyarrow as pa
 
-    parse = pacsv.ParseOptions(delimiter=delimiter)
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:  # the header line only
-            names = next(csv.reader(fh, delimiter=delimiter))
-    except StopIteration:
-        raise LtvxlError(f"{p.name}: the file is empty") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise LtvxlError(f"{p.name}: cannot read as CSV: {exc}") from None
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise LtvxlError(f'{p.name}: two columns are named "{dup}"; rename one')
+    parse = pacsv.ParseOptions(delimiter=d.delimiter)
+    numeric_cols: set[str] = set()
 
     def stream(cols: list[str], as_text: bool) -> dict[str, np.ndarray]:
-        convert = pacsv.ConvertOptions(
-            include_columns=cols, strings_can_be_null=True,
-            column_types={c: pa.string() for c in cols} if as_text else None)
+        types = {c: pa.string() for c in cols} if as_text else \
+            {c: pa.string() for c in cols if c in numeric_cols}
+        convert = pacsv.ConvertOptions(include_columns=cols, strings_can_be_null=True,
+                                       column_types=types or None)
         size = p.stat().st_size
         columns: dict[str, ColumnBuffer] = {}
-        read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False)
+        read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False,
+                                 skip_rows=d.header_line,
+                                 encoding="utf8" if d.encoding == "utf-8" else d.encoding)
         with pacsv.open_csv(p, parse_options=parse, convert_options=convert, read_options=read,
                             memory_pool=arrow_pool()) as reader:
-            done = 0
             for batch in reader:
                 if not columns:  # expected rows from the first block's bytes per row
                     guess = int(size / max(_CSV_BLOCK, 1) * batch.num_rows * 1.05) + 1024
                     columns = {c: ColumnBuffer(guess) for c in cols}
                 for c in cols:
                     columns[c].add(chunk_array(batch.column(c)))
-                done += batch.num_rows
         return {c: (columns[c].result() if columns else np.empty(0, dtype=object))
                 for c in cols}
 
@@ -175,55 +371,8 @@ def _csv_source(p: Path) -> tuple[list[str], Loader]:
         finally:
             pa.set_memory_pool(default)
 
-    return names, load
-
-
-def _read_excel(p: Path, id_col: str | None, date_col: str | None, amount_col: str | None,
-                extra_cols: Sequence[str] | None, sheet: str | int | None,
-                negative: Negative) -> TransactionLog:
-    try:
-        from python_calamine import CalamineWorkbook
-    except ImportError:  # pragma: no cover - Pyodide
-        df = pd.read_excel(p, sheet_name=sheet or 0, dtype=object)
-        rows = [list(df.columns), *df.itertuples(index=False, name=None)]
-    else:
-        try:
-            wb = CalamineWorkbook.from_path(str(p))
-        except Exception as exc:
-            raise LtvxlError(f"{p.name}: {workbook_problem(p, str(exc))}") from None
-        names = list(wb.sheet_names)
-        if (isinstance(sheet, str) and sheet not in names) or (
-            isinstance(sheet, int) and not 0 <= sheet < len(names)
-        ):
-            shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
-            raise LtvxlError(f"{p.name}: has no sheet {sheet!r}; its sheets are {shown}")
-        try:
-            ws = wb.get_sheet_by_name(sheet) if isinstance(sheet, str) else \
-                wb.get_sheet_by_index(sheet or 0)
-            rows = ws.to_python(skip_empty_area=True)
-        except Exception as exc:
-            raise LtvxlError(f"{p.name}: {workbook_problem(p, str(exc))}") from None
-    if not rows:
-        raise LtvxlError(f"{p.name}: the sheet is empty")
-    header = ["" if h is None else str(h) for h in rows[0]]
-    width = len(header)
-    idc, datec, amountc = detect_columns(header, id_col, date_col, amount_col)
-    wanted = extra_names(header, (idc, datec, amountc), extra_cols)
-    body = rows[1:]
-    if not body:
-        raise LtvxlError(f"{p.name}: no data rows under the header")
-
-    def col(name: str) -> np.ndarray:
-        j = header.index(name)
-        return object_array([(r[j] if j < len(r) else None) if len(r) == width or j < len(r)
-                              else None for r in body])
-
-    values = [col(c) for c in (idc, datec, amountc)]
-    for v in values:  # calamine gives "" for empty cells
-        v[np.array([isinstance(x, str) and not x.strip() for x in v], dtype=bool)] = None
-    values[2] = numeric_text(values[2])
-    labels = tuple(f'column "{c}"' for c in (idc, datec, amountc))
-    return TransactionLog.from_arrays(
-        values[0], values[1], values[2], {c: col(c) for c in wanted},
-        negative=negative, labels=labels, first_row=2,
-    )
+    table = Table(names, load, first_row=d.header_line + 2, said=list(d.said))
+    if as_text_roles:
+        roles = find_roles(names, opts.roles())
+        numeric_cols.update(roles[r] for r in _NUMERIC_ROLES if r in roles)
+    return table

@@ -83,7 +83,7 @@ def rfm_table(log: TransactionLog, as_of: Any = None) -> pd.DataFrame:
         "RFM": [f"{a}{b}{c}" for a, b, c in zip(r, f, m, strict=True)],
         "segment": segment_of(r, fm),
     })
-    df.attrs.update(as_of=np.datetime64(day, "D"), notes=[*log.notes, *t.notes()])
+    df.attrs.update(as_of=np.datetime64(day, "D"), notes=t.notes(log))
     return df
 
 

@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DIV0, NA, LtvxlError
+from .choices import LIFESPAN_METHODS
 from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
 
 YEAR_DAYS = 365.25
-LIFESPAN_METHODS = ("churn", "observed")
 
 
 @dataclass(frozen=True)
@@ -142,5 +142,5 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = "churn") -
         simple_ltv=apv * frequency * life if problem is None else float("nan"),
         revenue_per_customer=revenue / customers,
         lifespan_problem=problem,
-        notes=tuple([*log.notes, *t.notes()]),
+        notes=tuple(t.notes(log)),
     )

@@ -3,7 +3,8 @@
 For each customer with at least one purchase on or before ``as_of``:
 
 - ``first_purchase``, ``last_purchase``: dates of the first and last purchase;
-- ``orders``: purchase rows (amount >= 0); ``revenue``: the sum of all amounts,
+- ``orders``: purchases (rows with amount >= 0; with order ids, distinct
+  orders); ``revenue``: the sum of all amounts,
   returns (negative amounts) netted; ``avg_order_value`` = revenue / orders;
 - ``frequency``: repeat purchases, counted as the buy-till-you-die literature
   does: the number of distinct purchase days after the first (purchases on
@@ -134,10 +135,15 @@ class CustomerTotals:
         del inside
         self.as_of_day = as_of_day
         self.revenue = np.bincount(codes, weights=amounts, minlength=k)
+        self.zero = int(np.count_nonzero(amounts == 0))
         buy = amounts >= 0
         self.returns = int(len(amounts) - np.count_nonzero(buy))
+        orders = log.orders
+        if orders is not None and self.after_as_of:
+            orders = orders[log.days <= as_of_day]
         if self.returns:
             codes, days, amounts = codes[buy], days[buy], amounts[buy]
+            orders = None if orders is None else orders[buy]
         del buy
         self.orders = np.zeros(k, dtype=np.int64)
         big = np.iinfo(np.int64).max
@@ -152,6 +158,10 @@ class CustomerTotals:
             bounds = np.searchsorted(key, np.arange(k + 1, dtype=key.dtype) * span)
             self.orders = np.diff(bounds)
             del bounds
+            if orders is not None:  # purchases are orders: distinct (customer, order) pairs
+                pairs = np.unique(codes.astype(np.int64) * (int(orders.max()) + 1) + orders)
+                self.orders = np.bincount(pairs // (int(orders.max()) + 1), minlength=k)
+                del pairs
             # distinct keys: compacted in place, block by block (no second key array)
             m, prev = 0, None
             for lo in range(0, len(key), _CHUNK):
@@ -200,8 +210,13 @@ class CustomerTotals:
         self.has_purchase = self.orders > 0
         self.only_returns = int(np.count_nonzero((~self.has_purchase) & (self.revenue != 0)))
 
-    def notes(self) -> list[str]:
-        out = []
+    def notes(self, log: TransactionLog) -> list[str]:
+        """The log's notes, counts of rows by amount taken among the rows up to as_of,
+        then what the as_of cut and the summary left out."""
+        inside = {"returns netted (negative amounts)": self.returns,
+                  "zero-amount rows": self.zero}
+        out = [f"{kind}: {inside.get(kind, n):,}" for kind, n in log.counts.items()
+               if inside.get(kind, n)]
         if self.after_as_of:
             out.append(f"transactions after as_of excluded: {self.after_as_of}")
         if self.only_returns:
@@ -257,4 +272,4 @@ def customer_summary(
         },
         copy=False,
     )
-    return CustomerSummary(df, np.datetime64(day, "D"), time_unit, (*log.notes, *t.notes()))
+    return CustomerSummary(df, np.datetime64(day, "D"), time_unit, tuple(t.notes(log)))

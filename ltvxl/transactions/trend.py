@@ -71,6 +71,15 @@ def _period(value: Any) -> str:
     raise LtvxlError(f'period must be one of {", ".join(PERIODS)}; got "{value}"')
 
 
+def _distinct(keys: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an integer array (by sorting: numpy 2's hash-based
+    ``np.unique`` takes seconds on a million keys)."""
+    out = np.sort(keys)
+    if out.size:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out
+
+
 def _change(x: np.ndarray, lag: int) -> np.ndarray:
     """``x[p] / x[p - lag] - 1``; NaN where there is no earlier period or it is 0."""
     out = np.full(len(x), np.nan)
@@ -114,15 +123,17 @@ def trend_table(
         orders = np.bincount(bk, minlength=n).astype(float)
     else:
         _, order_code = np.unique(order_ids[buy].astype(str), return_inverse=True)
-        pairs = np.unique(bk * (int(order_code.max()) + 1) + order_code.reshape(-1))
+        pairs = _distinct(bk * (int(order_code.max()) + 1) + order_code.reshape(-1))
         orders = np.bincount(pairs // (int(order_code.max()) + 1), minlength=n).astype(float)
-    keys = np.unique(bc * n + bk)  # one key per (customer, active period)
+    keys = _distinct(bc * n + bk)  # one key per (customer, active period)
     key_period = keys % n
     active = np.bincount(key_period, minlength=n).astype(float)
     first_period = np.full(len(log.customers), n, dtype=np.int64)
     np.minimum.at(first_period, bc, bk)
     new = np.bincount(first_period[first_period < n], minlength=n).astype(float)
-    stays = np.isin(keys + 1, keys) & (key_period < n - 1)
+    # keys are sorted and distinct: (customer, period + 1) is there iff it is the next key
+    stays = np.zeros(keys.size, dtype=bool)
+    stays[:-1] = (keys[1:] == keys[:-1] + 1) & (key_period[:-1] < n - 1)
     retained = np.zeros(n)
     retained[1:] = np.bincount(key_period[stays], minlength=n)[:-1]
     prev_active = np.concatenate([[np.nan], active[:-1]])

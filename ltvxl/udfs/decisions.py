@@ -27,8 +27,7 @@ from ltvxl.domains import (
     Domain,
 )
 from ltvxl.errors import NUM, VALUE, LtvxlError, cell_error
-from ltvxl.models import sbg
-from ltvxl.transactions import cohorts, trend
+from ltvxl.transactions import choices
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
 from ._declare import expose
@@ -46,6 +45,13 @@ __all__ = [
 ]
 
 Rule = tuple[Callable[..., np.ndarray], str, str]
+
+
+def _sbg_elasticity(alpha: Any, beta: Any, discount_rate: Any, period: Any) -> Any:
+    """:func:`ltvxl.models.sbg.elasticity_of`, imported at the first call (scipy)."""
+    from ltvxl.models import sbg
+
+    return sbg.elasticity_of(alpha, beta, discount_rate, period)
 
 
 def _explained(core: Callable[..., Any], rules: tuple[Rule, ...], safe: dict[str, float],
@@ -193,7 +199,7 @@ SBG_ELASTICITY = expose(elementwise(
                   ("=SBG_ELASTICITY(0.668, 3.806, 0.1, 0)", "7.578")),
     ),
     _explained(
-        lambda alpha, beta, discount_rate, period: sbg.elasticity_of(
+        lambda alpha, beta, discount_rate, period: _sbg_elasticity(
             alpha, beta, discount_rate, np.floor(period)),
         ((lambda alpha, discount_rate, **_: (discount_rate == 0) & (alpha <= 2), NUM,
           "without discounting the elasticity is infinite for alpha <= 2; use a discount "
@@ -341,7 +347,9 @@ _TREND_HEADER = (
 
 def _trend(ids: Any, dates: Any, amounts: Any, period: Any, as_of: Any, margin: Any,
            orders: Any) -> Any:
-    per = text_option(period, "period", cohorts.PERIODS, "quarter")
+    from ltvxl.transactions import trend
+
+    per = text_option(period, "period", choices.PERIODS, "quarter")
     m = _number(margin, _TREND_ARGS[5])
     extra = None if orders is None else {trend.ORDER_COLUMN: orders}
     df = trend.trend_table(_log(ids, dates, amounts, extra), per, _as_of(as_of), m)
@@ -353,7 +361,7 @@ def _trend(ids: Any, dates: Any, amounts: Any, period: Any, as_of: Any, margin: 
 _TREND_ARGS = (
     _IDS, _DATES, _AMOUNTS,
     Arg("period", "Optional period: month, quarter (default) or year (calendar periods).",
-        kind="text", default="quarter", choices=cohorts.PERIODS),
+        kind="text", default="quarter", choices=choices.PERIODS),
     _AS_OF,
     Arg("margin", "Optional gross margin as a fraction for the trailing LTV; blank for 1 "
         "(a revenue LTV).", default=1.0, domain=FRACTION),

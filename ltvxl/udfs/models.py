@@ -31,10 +31,10 @@ from ltvxl.errors import MAX_NOTE, LtvxlError, cell_error, clip
 from ltvxl.models import bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
 from ltvxl.models.base import FitResult, unit_days
 from ltvxl.transactions import summary as tx_summary
-from ltvxl.transactions.log import TransactionLog
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
 from ._declare import expose
+from ._logs import log_of
 
 __all__ = [
     "BGBB_EXPECTED",
@@ -621,7 +621,7 @@ def _number(value: Any, name: str, default: float, domain: Domain) -> float:
 
 
 def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
-    log = TransactionLog.from_cells(ids, dates, amounts)
+    log = log_of(ids, dates, amounts)
     return tx_summary.customer_summary(log, _one(as_of, "as_of"), TIME_UNIT)
 
 

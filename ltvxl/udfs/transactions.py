@@ -21,6 +21,7 @@ from ltvxl.transactions.log import TransactionLog
 from ltvxl.worksheet import Arg, Spec, declare
 
 from ._declare import expose
+from ._logs import log_of
 
 __all__ = [
     "COHORT_TABLE",
@@ -44,15 +45,20 @@ _TIME_UNIT = Arg("time_unit", "Optional unit of recency and age: days, weeks, mo
                  "(weeks = days / 7, months = days / 30.4375); blank for weeks.", kind="text",
                  default="weeks", choices=tuple(summary.TIME_UNITS))
 
+_ORDER_IDS = Arg("order_ids", "Optional order or invoice id of each transaction, in the same "
+                 "rows as ids: the lines of one order are one purchase (orders, average order "
+                 "value, RFM frequency count orders). Blank: each row is a purchase.",
+                 kind="data", default=None)
+
 _RANGE_EXAMPLE = "a table with a header row"
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _log(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None
-         ) -> TransactionLog:
-    return TransactionLog.from_cells(ids, dates, amounts, extra)
+def _log(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None,
+         order_ids: Any = None) -> TransactionLog:
+    return log_of(ids, dates, amounts, extra, order_ids)
 
 
 def _as_of(value: Any) -> Any:
@@ -99,9 +105,11 @@ def _unit(value: Any) -> str:
 # ---------------------------------------------------------------- LTV_CUSTOMERS
 
 
-def _customers(ids: Any, dates: Any, amounts: Any, as_of: Any, time_unit: Any) -> Any:
+def _customers(ids: Any, dates: Any, amounts: Any, as_of: Any, time_unit: Any,
+               order_ids: Any = None) -> Any:
     unit = _unit(time_unit)
-    df = summary.customer_summary(_log(ids, dates, amounts), _as_of(as_of), unit).table
+    df = summary.customer_summary(_log(ids, dates, amounts, None, order_ids), _as_of(as_of),
+                                 unit).table
     header = ["customer", "first purchase", "last purchase", "orders", "revenue",
               "average order value", "repeat purchases", f"recency ({unit})",
               f"age T ({unit})", "average repeat purchase value", "historical value"]
@@ -114,7 +122,7 @@ LTV_CUSTOMERS = expose(declare(
         "One row per customer: first and last purchase, orders, revenue, average order value, "
         "repeat purchases, recency, age T, average repeat purchase value and historical value "
         "(the buy-till-you-die summary).",
-        (_IDS, _DATES, _AMOUNTS, _AS_OF, _TIME_UNIT),
+        (_IDS, _DATES, _AMOUNTS, _AS_OF, _TIME_UNIT, _ORDER_IDS),
         returns="table",
         examples=(("=LTV_CUSTOMERS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),
                   ('=LTV_CUSTOMERS(A:A, B:B, C:C, "1997-09-30", "weeks")', _RANGE_EXAMPLE)),
@@ -126,9 +134,10 @@ LTV_CUSTOMERS = expose(declare(
 # ---------------------------------------------------------------- LTV_STATS
 
 
-def _stats(ids: Any, dates: Any, amounts: Any, as_of: Any, lifespan_method: Any) -> Any:
+def _stats(ids: Any, dates: Any, amounts: Any, as_of: Any, lifespan_method: Any,
+           order_ids: Any = None) -> Any:
     method = text_option(lifespan_method, "lifespan_method", stats.LIFESPAN_METHODS, "churn")
-    result = stats.ltv_stats(_log(ids, dates, amounts), _as_of(as_of), method)
+    result = stats.ltv_stats(_log(ids, dates, amounts, None, order_ids), _as_of(as_of), method)
     rows = [["measure", "value"]]
     for label, value in result.rows():
         if isinstance(value, np.datetime64):
@@ -150,7 +159,8 @@ LTV_STATS = expose(declare(
         (_IDS, _DATES, _AMOUNTS, _AS_OF,
          Arg("lifespan_method", "Optional lifespan estimator: churn (1 / yearly churn, default) "
              "or observed (mean time from first to last purchase).", kind="text",
-             default="churn", choices=stats.LIFESPAN_METHODS)),
+             default="churn", choices=stats.LIFESPAN_METHODS),
+         _ORDER_IDS),
         returns="table",
         examples=(("=LTV_STATS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
     ),
@@ -161,10 +171,12 @@ LTV_STATS = expose(declare(
 # ---------------------------------------------------------------- COHORT_TABLE
 
 
-def _cohorts(ids: Any, dates: Any, amounts: Any, period: Any, metric: Any, as_of: Any) -> Any:
+def _cohorts(ids: Any, dates: Any, amounts: Any, period: Any, metric: Any, as_of: Any,
+             order_ids: Any = None) -> Any:
     per = text_option(period, "period", cohorts.PERIODS, "month")
     met = text_option(metric, "metric", cohorts.METRICS, "retention")
-    df = cohorts.cohort_table(_log(ids, dates, amounts), per, met, _as_of(as_of))
+    df = cohorts.cohort_table(_log(ids, dates, amounts, None, order_ids), per, met,
+                              _as_of(as_of))
     periods = [c for c in df.columns if c != "customers"]
     header = ["cohort", "customers", *(f"{per} {k}" for k in periods)]
     return _table(header, [np.asarray(df.index, dtype=object), df["customers"].to_numpy(),
@@ -183,7 +195,7 @@ COHORT_TABLE = expose(declare(
          Arg("metric", "Optional: retention (share still buying, default), active (customers), "
              "revenue, or ltv (cumulative revenue per acquired customer).", kind="text",
              default="retention", choices=cohorts.METRICS),
-         _AS_OF),
+         _AS_OF, _ORDER_IDS),
         returns="table",
         examples=(('=COHORT_TABLE(A2:A5000, B2:B5000, C2:C5000, "quarter", "ltv")',
                    _RANGE_EXAMPLE),),
@@ -286,8 +298,8 @@ LTV_TIER = expose(declare(
 # ---------------------------------------------------------------- RFM
 
 
-def _rfm(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
-    df = rfm.rfm_table(_log(ids, dates, amounts), _as_of(as_of))
+def _rfm(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
+    df = rfm.rfm_table(_log(ids, dates, amounts, None, order_ids), _as_of(as_of))
     header = ["customer", "recency (days)", "orders", "revenue", "R", "F", "M", "RFM", "segment"]
     return _table(header, [df[c].to_numpy() for c in
                            ("customer", "recency_days", "orders", "revenue", "R", "F", "M",
@@ -300,7 +312,7 @@ RFM_SEGMENTS = expose(declare(
         "RFM per customer: days since last purchase, orders, revenue, their quintile scores "
         "R, F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented "
         "rule table.",
-        (_IDS, _DATES, _AMOUNTS, _AS_OF),
+        (_IDS, _DATES, _AMOUNTS, _AS_OF, _ORDER_IDS),
         returns="table",
         examples=(("=RFM_SEGMENTS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
     ),
@@ -308,8 +320,9 @@ RFM_SEGMENTS = expose(declare(
 ))
 
 
-def _rfm_summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
-    df = rfm.rfm_summary(rfm.rfm_table(_log(ids, dates, amounts), _as_of(as_of)))
+def _rfm_summary(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
+    df = rfm.rfm_summary(rfm.rfm_table(_log(ids, dates, amounts, None, order_ids),
+                                       _as_of(as_of)))
     header = ["segment", "customers", "share of customers", "revenue", "share of revenue"]
     return _table(header, [df[c].to_numpy() for c in df.columns])
 
@@ -319,7 +332,7 @@ RFM_SUMMARY = expose(declare(
         "RFM_SUMMARY",
         "Customers and revenue per RFM segment, with their shares, for all eleven segments "
         "from Champions to Lost.",
-        (_IDS, _DATES, _AMOUNTS, _AS_OF),
+        (_IDS, _DATES, _AMOUNTS, _AS_OF, _ORDER_IDS),
         returns="table",
         examples=(("=RFM_SUMMARY(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
     ),
@@ -354,9 +367,9 @@ def _cac_table(value: Any) -> dict[str, float] | None:
 
 
 def _by_group(group_cells: Any, ids: Any, dates: Any, amounts: Any, cac_by_group: Any,
-              as_of: Any) -> Any:
+              as_of: Any, order_ids: Any = None) -> Any:
     costs = _cac_table(cac_by_group)
-    log = _log(ids, dates, amounts, {"groups": group_cells})
+    log = _log(ids, dates, amounts, {"groups": group_cells}, order_ids)
     df = groups.group_comparison(log, "groups", costs, _as_of(as_of))
     header = ["group", "customers", "orders", "revenue", "revenue per customer",
               "share of revenue"]
@@ -378,7 +391,7 @@ LTV_BY_GROUP = expose(declare(
          _IDS, _DATES, _AMOUNTS,
          Arg("cac_by_group", "Optional two-column range: group name and acquisition cost per "
              "customer (> 0); adds CAC and LTV:CAC columns.", kind="data", default=None),
-         _AS_OF),
+         _AS_OF, _ORDER_IDS),
         returns="table",
         examples=(("=LTV_BY_GROUP(D2:D5000, A2:A5000, B2:B5000, C2:C5000, F2:G7)",
                    _RANGE_EXAMPLE),),

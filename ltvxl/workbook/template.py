@@ -34,7 +34,8 @@ from .decision_sheets import last_period_block, scenarios_sheet, trend_sheet
 from .refresh import RefreshResult, refresh
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "templates" / "ltv_template.xlsx"
-"""Where ``ltvxl template`` writes in a source checkout."""
+"""The committed template of a source checkout (``ltvxl generate`` rebuilds it); in an
+installed package this path does not exist, and nothing writes there."""
 CREATED = dt.datetime(2024, 1, 1)
 """The fixed creation date stored in the template's document properties."""
 
@@ -100,6 +101,8 @@ class TransactionsData:
     dates: np.ndarray  # datetime64[D]
     amounts: np.ndarray
     channels: Sequence[str] | None = None
+    columns: str = ""
+    """The reader's ``columns: ...`` line, shown on the Dashboard ("" for none)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -200,6 +203,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         ws.write("A1", name, fmt.title)
         writer(book, ws, fmt, have, data.channels)
     _dashboard_sheet(book, dashboard, fmt, have)
+    if data.columns:  # how the transaction file was read, under the title
+        dashboard.write_string("A3", data.columns, fmt.note)
     dashboard.activate()
     if progress:
         progress("template: writing the workbook")
@@ -568,10 +573,11 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
     rows = sorted(keep)
     return TransactionsData([data.ids[i] for i in rows], np.asarray(data.dates)[rows],
                             np.asarray(data.amounts)[rows],
-                            None if data.channels is None else [data.channels[i] for i in rows])
+                            None if data.channels is None else [data.channels[i] for i in rows],
+                            data.columns)
 
 
-def build_template(output: str | Path = TEMPLATE_PATH, data: TransactionsData | None = None,
+def build_template(output: str | Path, data: TransactionsData | None = None,
                    inputs: UnitEconomicsInputs | None = None,
                    progress: Callable[[str], None] | None = None) -> RefreshResult:
     """Build the template (or a report around ``data``) and refresh it into ``output``.
