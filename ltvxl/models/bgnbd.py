@@ -170,11 +170,11 @@ def _around_one(a: float, compute: Any) -> np.ndarray:
     if abs(a - 1.0) >= NEAR_ONE:
         return compute(a)
     nodes = 1.0 + NEAR_ONE * np.array([-2.0, -1.0, 1.0, 2.0])
-    out = 0.0
+    out: Any = 0.0
     for i, xi in enumerate(nodes):
         others = np.delete(nodes, i)
         out = out + compute(xi) * float(np.prod((a - others) / (xi - others)))
-    return out
+    return np.asarray(out)
 
 
 def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:
