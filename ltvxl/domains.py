@@ -104,6 +104,9 @@ DISCOUNT_RATE = Domain(low=0, high=1, is_rate=True)
 """A discount rate per period, as a fraction in [0, 1]."""
 HORIZON = Domain(low=0, allow_inf=True)
 """A number of periods >= 0, where ``inf`` stands for an infinite horizon."""
+MAX_BB_PERIODS = 100_000
+"""Most opportunities per customer BG/BB's predictions accept (memory grows with it);
+here so that the worksheet declarations read it without loading the model."""
 
 
 def check(name: str, value: object, domain: Domain) -> np.ndarray:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, poch
 
+from ltvxl.domains import MAX_BB_PERIODS
 from ltvxl.errors import LtvxlError
 
 from .base import FitResult, ParamsLike, as_column, compress, dot, fit_mle, params_of
@@ -157,7 +158,7 @@ def fit(frequency: Any, recency: Any, periods: Any, weights: Any = None) -> FitR
     )
 
 
-MAX_PERIODS = 100_000
+MAX_PERIODS = MAX_BB_PERIODS
 """Most opportunities per customer the predictions accept (memory grows with it)."""
 
 

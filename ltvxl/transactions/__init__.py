@@ -28,7 +28,7 @@ _NAMES = {
     "LtvStats": "stats",
     "ReadOptions": "options",
     "ltv_stats": "stats",
-    "TIME_UNITS": "summary",
+    "TIME_UNITS": "choices",
     "customer_summary": "summary",
     "value_tiers": "tiers",
 }

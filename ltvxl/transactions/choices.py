@@ -12,3 +12,10 @@ METRICS = ("retention", "active", "revenue", "ltv")
 """Cohort metrics of :func:`ltvxl.transactions.cohorts.cohort_table`."""
 LIFESPAN_METHODS = ("churn", "observed")
 """Lifespan estimators of :func:`ltvxl.transactions.stats.ltv_stats`."""
+TIME_UNITS: dict[str, float] = {
+    "days": 1.0,
+    "weeks": 7.0,
+    "months": 365.25 / 12,
+    "years": 365.25,
+}
+"""Length of each time unit in days (recency, T and ages of the customer summary)."""

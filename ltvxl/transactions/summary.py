@@ -36,16 +36,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
+from .choices import TIME_UNITS
 from .dates import parse_day
 from .log import TransactionLog
-
-TIME_UNITS: dict[str, float] = {
-    "days": 1.0,
-    "weeks": 7.0,
-    "months": 365.25 / 12,
-    "years": 365.25,
-}
-"""Length of each time unit in days."""
 
 SUMMARY_COLUMNS = (
     "customer", "first_purchase", "last_purchase", "orders", "revenue", "avg_order_value",

@@ -15,25 +15,41 @@ refresh works without it.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from ltvxl.worksheet import spec_of
 
-try:  # pragma: no cover - depends on the platform
-    import xlwings as _xw
-except ImportError:  # pragma: no cover
-    _xw = None
+
+def _xlwings() -> Any:
+    """The xlwings module whose decorators to apply, or None.
+
+    xlwings' ``func`` and ``arg`` record anything only in classic Windows Excel
+    (``xlwings.udfs``) and on an xlwings server; elsewhere they are no-ops, and
+    importing xlwings would load pandas at every import of :mod:`ltvxl.udfs`. So
+    xlwings is imported only there, or used when the process has loaded it already.
+    """
+    xw = sys.modules.get("xlwings")
+    if xw is None and (sys.platform.startswith("win")
+                       or os.environ.get("XLWINGS_ON_SERVER") == "true"):
+        try:  # pragma: no cover - depends on the platform
+            import xlwings as xw
+        except ImportError:  # pragma: no cover
+            xw = None
+    return xw
 
 
 def expose(func: Callable[..., Any], xw: Any = None) -> Callable[..., Any]:
     """Apply xlwings' ``func`` and ``arg`` decorators as the spec says.
 
     ``xw`` is the module (or object) providing ``func`` and ``arg``; by
-    default the installed xlwings. Tests pass xlwings' classic ``udfs``
+    default the installed xlwings where its decorators
+    do something (see :func:`_xlwings`). Tests pass xlwings' classic ``udfs``
     decorators here to check the generated VBA on Linux.
     """
-    xw = xw or _xw
+    xw = xw or _xlwings()
     if xw is None:
         return func
     spec = spec_of(func)

@@ -19,22 +19,51 @@ months), the unit the model's alpha and beta were fitted in.
 from __future__ import annotations
 
 import hashlib
+import importlib
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ltvxl.cells import as_grid, describe, read_numbers, text_option
-from ltvxl.domains import DISCOUNT_RATE, FRACTION, NON_NEGATIVE, POSITIVE, Domain
+from ltvxl.domains import (
+    DISCOUNT_RATE,
+    FRACTION,
+    MAX_BB_PERIODS,
+    NON_NEGATIVE,
+    POSITIVE,
+    Domain,
+)
 from ltvxl.errors import MAX_NOTE, LtvxlError, cell_error, clip
-from ltvxl.models import bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
-from ltvxl.models.base import FitResult, unit_days
-from ltvxl.transactions import summary as tx_summary
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
 from ._declare import expose
 from ._logs import log_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ltvxl.models.base import FitResult
+
+
+def _module(name: str) -> Any:
+    """A module imported at the first call that needs it: the models load scipy and
+    pandas, which Excel should not pay for at its start (``=LTV`` needs numpy alone)."""
+    return importlib.import_module(name)
+
+
+def _model(name: str) -> Any:
+    """The model module ``ltvxl.models.<name>`` (imported on first use)."""
+    return _module(f"ltvxl.models.{name}")
+
+
+def _later(model: str, name: str) -> Callable[..., Any]:
+    """The function ``ltvxl.models.<model>.<name>``, its module imported at the first call."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(_model(model), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
 
 __all__ = [
     "BGBB_EXPECTED",
@@ -251,15 +280,17 @@ def _expected(name: str, model: str, func: Callable[..., np.ndarray], result: st
 
 
 _BG, _PN, _MBG = (_BG_ARGS, CDNOW_BG), (_PN_ARGS, CDNOW_PN), (_BG_ARGS, CDNOW_MBG)
-BGNBD_PALIVE = _palive("BGNBD_PALIVE", "BG/NBD", bgnbd.p_alive, "0.7266", *_BG)
-BGNBD_EXPECTED = _expected("BGNBD_EXPECTED", "BG/NBD", bgnbd.conditional_expected, "1.226", *_BG)
-PNBD_PALIVE = _palive("PNBD_PALIVE", "Pareto/NBD", paretonbd.p_alive, "0.8691", *_PN)
-PNBD_EXPECTED = _expected(
-    "PNBD_EXPECTED", "Pareto/NBD", paretonbd.conditional_expected, "1.4551", *_PN
+BGNBD_PALIVE = _palive("BGNBD_PALIVE", "BG/NBD", _later("bgnbd", "p_alive"), "0.7266", *_BG)
+BGNBD_EXPECTED = _expected(
+    "BGNBD_EXPECTED", "BG/NBD", _later("bgnbd", "conditional_expected"), "1.226", *_BG
 )
-MBGNBD_PALIVE = _palive("MBGNBD_PALIVE", "MBG/NBD", mbgnbd.p_alive, "0.7062", *_MBG)
+PNBD_PALIVE = _palive("PNBD_PALIVE", "Pareto/NBD", _later("paretonbd", "p_alive"), "0.8691", *_PN)
+PNBD_EXPECTED = _expected(
+    "PNBD_EXPECTED", "Pareto/NBD", _later("paretonbd", "conditional_expected"), "1.4551", *_PN
+)
+MBGNBD_PALIVE = _palive("MBGNBD_PALIVE", "MBG/NBD", _later("mbgnbd", "p_alive"), "0.7062", *_MBG)
 MBGNBD_EXPECTED = _expected(
-    "MBGNBD_EXPECTED", "MBG/NBD", mbgnbd.conditional_expected, "1.2630", *_MBG
+    "MBGNBD_EXPECTED", "MBG/NBD", _later("mbgnbd", "conditional_expected"), "1.2630", *_MBG
 )
 
 
@@ -302,10 +333,14 @@ def _new_customer(
 
 _BG_NEW = ("BG/NBD", _BG_ARGS, "alpha", CDNOW_BG)
 _PN_NEW = ("Pareto/NBD", _PN_ARGS, "alpha and beta", CDNOW_PN)
-BGNBD_EXPECTED_NEW = _new_customer("BGNBD_EXPECTED_NEW", bgnbd.expected, "1.195", *_BG_NEW)
-PNBD_EXPECTED_NEW = _new_customer("PNBD_EXPECTED_NEW", paretonbd.expected, "1.213", *_PN_NEW)
-BGNBD_PROB = _new_customer("BGNBD_PROB", bgnbd.prob_purchases, "0.5743", *_BG_NEW)
-PNBD_PROB = _new_customer("PNBD_PROB", paretonbd.prob_purchases, "0.5935", *_PN_NEW)
+BGNBD_EXPECTED_NEW = _new_customer(
+    "BGNBD_EXPECTED_NEW", _later("bgnbd", "expected"), "1.195", *_BG_NEW
+)
+PNBD_EXPECTED_NEW = _new_customer(
+    "PNBD_EXPECTED_NEW", _later("paretonbd", "expected"), "1.213", *_PN_NEW
+)
+BGNBD_PROB = _new_customer("BGNBD_PROB", _later("bgnbd", "prob_purchases"), "0.5743", *_BG_NEW)
+PNBD_PROB = _new_customer("PNBD_PROB", _later("paretonbd", "prob_purchases"), "0.5935", *_PN_NEW)
 
 
 # ---------------------------------------------------------------- Gamma-Gamma
@@ -313,7 +348,7 @@ PNBD_PROB = _new_customer("PNBD_PROB", paretonbd.prob_purchases, "0.5935", *_PN_
 
 def _gg_core(p, q, gamma, frequency, avg_spend):
     q_arr = np.broadcast_to(np.asarray(q, dtype=float), np.broadcast(p, q, gamma).shape)
-    value = _by_params(gammagamma.expected_spend, [p, q, gamma], [frequency, avg_spend])
+    value = _by_params(_model("gammagamma").expected_spend, [p, q, gamma], [frequency, avg_spend])
     if np.all(q_arr > 1):
         return value
     out = value.astype(object)
@@ -366,7 +401,9 @@ SBG_RETENTION = _flat(
         ),
         examples=(("=SBG_RETENTION(0.704, 1.182, 1)", "0.6267"),),
     ),
-    lambda alpha, beta, period: _by_params(sbg.retention, [alpha, beta], [np.floor(period)]),
+    lambda alpha, beta, period: _by_params(
+        _model("sbg").retention, [alpha, beta], [np.floor(period)]
+    ),
     PROBABILITY,
 )
 
@@ -386,7 +423,7 @@ SBG_SURVIVAL = _flat(
         ),
         examples=(("=SBG_SURVIVAL(0.704, 1.182, 7)", "0.2391"),),
     ),
-    lambda alpha, beta, period: _by_params(sbg.survival, [alpha, beta], [period]),
+    lambda alpha, beta, period: _by_params(_model("sbg").survival, [alpha, beta], [period]),
     PROBABILITY,
 )
 
@@ -414,7 +451,9 @@ SBG_DERL = _flat(
         examples=(("=SBG_DERL(0.704, 1.182, 0.1, 3)", "5.442"),),
     ),
     lambda alpha, beta, discount_rate, period: _by_params(
-        lambda p, d, n: sbg.derl(p, d, n), [alpha, beta], [discount_rate, np.floor(period)]
+        lambda p, d, n: _model("sbg").derl(p, d, n),
+        [alpha, beta],
+        [discount_rate, np.floor(period)],
     ),
 )
 
@@ -439,7 +478,7 @@ _BB_REC = Arg(
 _BB_N = Arg(
     "periods",
     "Number of opportunities observed after the first transaction (whole number, 0 to 100000).",
-    domain=Domain(low=0, high=bgbb.MAX_PERIODS),
+    domain=Domain(low=0, high=MAX_BB_PERIODS),
 )
 DONATION_PARAMS = "1.204, 0.75, 0.657, 2.783"
 
@@ -470,7 +509,7 @@ BGBB_PALIVE = _flat(
         (*_BB_ARGS, _BB_FREQ, _BB_REC, _BB_N),
         examples=((f"=BGBB_PALIVE({DONATION_PARAMS}, 3, 4, 6)", "0.4395"),),
     ),
-    _bb_core(bgbb.p_alive, 0),
+    _bb_core(_later("bgbb", "p_alive"), 0),
     PROBABILITY,
 )
 BGBB_EXPECTED = _flat(
@@ -487,7 +526,7 @@ BGBB_EXPECTED = _flat(
         ),
         examples=((f"=BGBB_EXPECTED({DONATION_PARAMS}, 5, 3, 4, 6)", "1.034"),),
     ),
-    _bb_core(bgbb.conditional_expected, 1),
+    _bb_core(_later("bgbb", "conditional_expected"), 1),
 )
 
 # ---------------------------------------------------------------- CLV_PREDICT, CLV_FIT
@@ -530,7 +569,7 @@ def fits_for(summary: Any, model: str) -> tuple[FitResult, FitResult | None, str
 
     Cached on the content of the summary's columns: an unchanged range is not refitted.
     """
-    mod = clv.model_module(model)
+    mod = _model("clv").model_module(model)
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     big_t = summary["T"].to_numpy(float)
@@ -540,7 +579,7 @@ def fits_for(summary: Any, model: str) -> tuple[FitResult, FitResult | None, str
         (mod.NAME, TIME_UNIT, key_rfm), lambda: mod.fit(x, tx, big_t, time_unit=TIME_UNIT)
     )
     try:
-        spend = _cached(("gg", _digest(x, m)), lambda: gammagamma.fit(x, m))
+        spend = _cached(("gg", _digest(x, m)), lambda: _model("gammagamma").fit(x, m))
         note = "" if spend.params["q"] > 1 else "Gamma-Gamma q <= 1: mean repeat spend used"
         if note:
             spend = None
@@ -622,7 +661,8 @@ def _number(value: Any, name: str, default: float, domain: Domain) -> float:
 
 def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
     log = log_of(ids, dates, amounts)
-    return tx_summary.customer_summary(log, _one(as_of, "as_of"), TIME_UNIT)
+    summary = _module("ltvxl.transactions.summary")
+    return summary.customer_summary(log, _one(as_of, "as_of"), TIME_UNIT)
 
 
 def _predict(
@@ -638,14 +678,14 @@ def _predict(
 ) -> list[list[Any]]:
     h = _number(horizon, "horizon", 12.0, NON_NEGATIVE)
     unit = text_option(horizon_unit, "horizon_unit", ("days", "weeks", "months", "years"), "months")
-    unit_days(unit, "horizon_unit")
-    clv.month_grid(h, unit, TIME_UNIT)  # the horizon's limit, checked before any fit
+    _module("ltvxl.models.base").unit_days(unit, "horizon_unit")
+    _module("ltvxl.models.clv").month_grid(h, unit, TIME_UNIT)  # the limit, before any fit
     d = _number(annual_discount_rate, "annual_discount_rate", 0.1, DISCOUNT_RATE)
     m = _number(gross_margin, "gross_margin", 1.0, FRACTION)
     name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
     summary = _summary(ids, dates, amounts, as_of)
     purchases, spend, note = fits_for(summary.table, name)
-    pred = clv.predict(
+    pred = _model("clv").predict(
         summary.table,
         model=name,
         horizon=h,
@@ -835,7 +875,7 @@ def _btyd_fit(
 ) -> Any:
     name = text_option(model, "model", _BTYD_MODEL_ARG.choices, _BTYD_MODEL_ARG.default)
     unit = text_option(time_unit, "time_unit", ("days", "weeks", "months", "years"), "weeks")
-    mod = clv.model_module(name)
+    mod = _model("clv").model_module(name)
     x = _numbers_column(frequency, "frequency")
     tx = _numbers_column(recency, "recency")
     big_t = _numbers_column(age, "age")
@@ -891,7 +931,7 @@ BTYD_FIT = expose(
 def _gg_fit(frequency: Any, avg_spend: Any) -> Any:
     x = _numbers_column(frequency, "frequency")
     m = _numbers_column(avg_spend, "avg_spend")
-    return _fit_table(_cached_fit("gg", lambda: gammagamma.fit(x, m), x, m))
+    return _fit_table(_cached_fit("gg", lambda: _model("gammagamma").fit(x, m), x, m))
 
 
 GG_FIT = expose(
@@ -923,7 +963,7 @@ GG_FIT = expose(
 
 def _sbg_fit(alive: Any) -> Any:
     n = _numbers_column(alive, "alive")
-    return _fit_table(_cached_fit("sbg", lambda: sbg.fit(n), n))
+    return _fit_table(_cached_fit("sbg", lambda: _model("sbg").fit(n), n))
 
 
 SBG_FIT = expose(
@@ -955,7 +995,7 @@ def _bgbb_fit(frequency: Any, recency: Any, periods: Any, weights: Any) -> Any:
     n = _numbers_column(periods, "periods")
     w = None if weights is None else _numbers_column(weights, "weights")
     cols = (x, tx, n) if w is None else (x, tx, n, w)
-    return _fit_table(_cached_fit("bgbb", lambda: bgbb.fit(x, tx, n, w), *cols))
+    return _fit_table(_cached_fit("bgbb", lambda: _model("bgbb").fit(x, tx, n, w), *cols))
 
 
 BGBB_FIT = expose(

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ltvxl.cells import as_grid, describe, numbers, text_option
 from ltvxl.errors import LtvxlError, cell_error, is_cell_error
-from ltvxl.transactions import cohorts, groups, rfm, stats, summary, tiers
-from ltvxl.transactions.log import TransactionLog
+from ltvxl.transactions import choices, tiers
 from ltvxl.worksheet import Arg, Spec, declare
 
 from ._declare import expose
 from ._logs import log_of
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ltvxl.transactions.log import TransactionLog
 
 __all__ = [
     "COHORT_TABLE",
@@ -43,7 +45,7 @@ _AS_OF = Arg("as_of", "Optional end of observation (a date); later transactions 
              "out. Blank for the last date in the log.", kind="value", default=None)
 _TIME_UNIT = Arg("time_unit", "Optional unit of recency and age: days, weeks, months or years "
                  "(weeks = days / 7, months = days / 30.4375); blank for weeks.", kind="text",
-                 default="weeks", choices=tuple(summary.TIME_UNITS))
+                 default="weeks", choices=tuple(choices.TIME_UNITS))
 
 _ORDER_IDS = Arg("order_ids", "Optional order or invoice id of each transaction, in the same "
                  "rows as ids: the lines of one order are one purchase (orders, average order "
@@ -99,7 +101,7 @@ def _table(header: Sequence[str], columns: Sequence[Any]) -> list[list[Any]]:
 
 
 def _unit(value: Any) -> str:
-    return text_option(value, "time_unit", tuple(summary.TIME_UNITS), "weeks")
+    return text_option(value, "time_unit", tuple(choices.TIME_UNITS), "weeks")
 
 
 # ---------------------------------------------------------------- LTV_CUSTOMERS
@@ -107,6 +109,8 @@ def _unit(value: Any) -> str:
 
 def _customers(ids: Any, dates: Any, amounts: Any, as_of: Any, time_unit: Any,
                order_ids: Any = None) -> Any:
+    from ltvxl.transactions import summary
+
     unit = _unit(time_unit)
     df = summary.customer_summary(_log(ids, dates, amounts, None, order_ids), _as_of(as_of),
                                  unit).table
@@ -136,7 +140,9 @@ LTV_CUSTOMERS = expose(declare(
 
 def _stats(ids: Any, dates: Any, amounts: Any, as_of: Any, lifespan_method: Any,
            order_ids: Any = None) -> Any:
-    method = text_option(lifespan_method, "lifespan_method", stats.LIFESPAN_METHODS, "churn")
+    from ltvxl.transactions import stats
+
+    method = text_option(lifespan_method, "lifespan_method", choices.LIFESPAN_METHODS, "churn")
     result = stats.ltv_stats(_log(ids, dates, amounts, None, order_ids), _as_of(as_of), method)
     rows = [["measure", "value"]]
     for label, value in result.rows():
@@ -159,7 +165,7 @@ LTV_STATS = expose(declare(
         (_IDS, _DATES, _AMOUNTS, _AS_OF,
          Arg("lifespan_method", "Optional lifespan estimator: churn (1 / yearly churn, default) "
              "or observed (mean time from first to last purchase).", kind="text",
-             default="churn", choices=stats.LIFESPAN_METHODS),
+             default="churn", choices=choices.LIFESPAN_METHODS),
          _ORDER_IDS),
         returns="table",
         examples=(("=LTV_STATS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
@@ -173,8 +179,10 @@ LTV_STATS = expose(declare(
 
 def _cohorts(ids: Any, dates: Any, amounts: Any, period: Any, metric: Any, as_of: Any,
              order_ids: Any = None) -> Any:
-    per = text_option(period, "period", cohorts.PERIODS, "month")
-    met = text_option(metric, "metric", cohorts.METRICS, "retention")
+    from ltvxl.transactions import cohorts
+
+    per = text_option(period, "period", choices.PERIODS, "month")
+    met = text_option(metric, "metric", choices.METRICS, "retention")
     df = cohorts.cohort_table(_log(ids, dates, amounts, None, order_ids), per, met,
                               _as_of(as_of))
     periods = [c for c in df.columns if c != "customers"]
@@ -191,10 +199,10 @@ COHORT_TABLE = expose(declare(
         "(ltv). Future periods are blank.",
         (_IDS, _DATES, _AMOUNTS,
          Arg("period", "Optional cohort and period length: month (default), quarter or year.",
-             kind="text", default="month", choices=cohorts.PERIODS),
+             kind="text", default="month", choices=choices.PERIODS),
          Arg("metric", "Optional: retention (share still buying, default), active (customers), "
              "revenue, or ltv (cumulative revenue per acquired customer).", kind="text",
-             default="retention", choices=cohorts.METRICS),
+             default="retention", choices=choices.METRICS),
          _AS_OF, _ORDER_IDS),
         returns="table",
         examples=(('=COHORT_TABLE(A2:A5000, B2:B5000, C2:C5000, "quarter", "ltv")',
@@ -299,6 +307,8 @@ LTV_TIER = expose(declare(
 
 
 def _rfm(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
+    from ltvxl.transactions import rfm
+
     df = rfm.rfm_table(_log(ids, dates, amounts, None, order_ids), _as_of(as_of))
     header = ["customer", "recency (days)", "orders", "revenue", "R", "F", "M", "RFM", "segment"]
     return _table(header, [df[c].to_numpy() for c in
@@ -321,6 +331,8 @@ RFM_SEGMENTS = expose(declare(
 
 
 def _rfm_summary(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
+    from ltvxl.transactions import rfm
+
     df = rfm.rfm_summary(rfm.rfm_table(_log(ids, dates, amounts, None, order_ids),
                                        _as_of(as_of)))
     header = ["segment", "customers", "share of customers", "revenue", "share of revenue"]
@@ -344,6 +356,8 @@ RFM_SUMMARY = expose(declare(
 
 
 def _cac_table(value: Any) -> dict[str, float] | None:
+    from ltvxl.transactions import groups
+
     if value is None:
         return None
     grid = as_grid(value, "cac_by_group")
@@ -368,6 +382,8 @@ def _cac_table(value: Any) -> dict[str, float] | None:
 
 def _by_group(group_cells: Any, ids: Any, dates: Any, amounts: Any, cac_by_group: Any,
               as_of: Any, order_ids: Any = None) -> Any:
+    from ltvxl.transactions import groups
+
     costs = _cac_table(cac_by_group)
     log = _log(ids, dates, amounts, {"groups": group_cells}, order_ids)
     df = groups.group_comparison(log, "groups", costs, _as_of(as_of))
