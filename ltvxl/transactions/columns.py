@@ -93,6 +93,10 @@ def _tighten(flat: list[Any], label: str) -> np.ndarray:
     types = set(map(type, flat))
     if any(issubclass(t, (list, tuple)) for t in types):
         raise LtvxlError(f"{label} is nested too deeply")
+    odd = [t for t in types if issubclass(t, (dict, set, frozenset)) or t is object]
+    if odd:  # not a value a worksheet cell can hold (and not hashable for grouping)
+        i = next(i for i, v in enumerate(flat) if type(v) in odd)
+        raise LtvxlError(f"{label} row {i + 1}: a {odd[0].__name__} is not a cell value")
     if types <= {float, int, type(None)} and types & {float, int}:
         try:
             out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
@@ -210,6 +214,9 @@ def check_text_length(col: np.ndarray, label: str, first_row: int) -> None:
     if col.dtype != object:
         return
     for i, v in enumerate(col):
+        if isinstance(v, (dict, set, frozenset)) or type(v) is object:
+            raise LtvxlError(f"{label} row {i + first_row}: a {type(v).__name__} is not a "
+                             "cell value")
         if isinstance(v, str) and len(v) > MAX_CELL_TEXT:
             raise LtvxlError(
                 f"{label}: row {i + first_row} holds a text of {len(v):,} characters; "

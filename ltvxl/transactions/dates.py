@@ -266,6 +266,8 @@ def parse_day(value: Any, label: str) -> int:
         value = col[0]
     if is_blank(value):
         raise LtvxlError(f"{label} is missing")
+    if isinstance(value, (dict, set, frozenset, np.ndarray)) or type(value) is object:
+        raise LtvxlError(f"{label} must be a single date, got a {type(value).__name__}")
     try:
         return int(parse_dates(object_array([value]), label)[0][0])
     except LtvxlError as exc:

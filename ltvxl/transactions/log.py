@@ -194,7 +194,9 @@ class TransactionLog:
             first_row = 2
             if len(cols[0]) == 0:
                 raise LtvxlError(f"{labels[0]} has a header row but no data")
-        for label, col in [(labels[0], cols[0]), *extras.items()]:
+        orders_named = {} if order_col is None else {"order_ids": order_col}
+        for label, col in [*zip(labels, cols, strict=True), *extras.items(),
+                           *orders_named.items()]:
             check_text_length(col, label, first_row)
         return cls.from_arrays(
             cols[0], cols[1], cols[2], extras, orders=order_col, negative=negative,
@@ -222,6 +224,8 @@ def order_codes(values: np.ndarray) -> np.ndarray:
         return pd.factorize(values)[0].astype(np.int64)
     raw, uniq = pd.factorize(values.astype(object) if values.dtype.kind != "f" else values)
     keys = pd.factorize(np.asarray([format_id(u) for u in uniq], dtype=object))[0]
+    if not len(keys):  # every order id blank: each row an order of its own
+        return np.arange(len(raw), dtype=np.int64)
     codes = np.where(raw >= 0, keys[np.maximum(raw, 0)], -1).astype(np.int64)
     lone = codes < 0
     if lone.any():
