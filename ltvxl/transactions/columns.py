@@ -217,6 +217,9 @@ def check_text_length(col: np.ndarray, label: str, first_row: int) -> None:
         if isinstance(v, (dict, set, frozenset)) or type(v) is object:
             raise LtvxlError(f"{label} row {i + first_row}: a {type(v).__name__} is not a "
                              "cell value")
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**MAX_CELL_TEXT:
+            raise LtvxlError(f"{label} row {i + first_row}: a number of {len(str(abs(v))):,} "
+                             "digits is not a cell value")
         if isinstance(v, str) and len(v) > MAX_CELL_TEXT:
             raise LtvxlError(
                 f"{label}: row {i + first_row} holds a text of {len(v):,} characters; "
