@@ -353,13 +353,13 @@ failed:
     LTV_TIER = Err.Description
 End Function
 
-Function LTV_TREND(ids, dates, amounts, Optional period, Optional as_of, Optional margin, Optional orders)
+Function LTV_TREND(ids, dates, amounts, Optional period, Optional as_of, Optional margin, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_TREND = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, orders), ActiveWorkbook, Application.Caller), Application.Caller)
+        LTV_TREND = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        LTV_TREND = XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, orders))
+        LTV_TREND = XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, order_ids))
         Exit Function
     #End If
 failed:
@@ -879,7 +879,7 @@ Public Sub RegisterLtvxlFunctions()
     d(3) = "Optional period: month, quarter (default) or year (calendar periods)."
     d(4) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     d(5) = "Optional gross margin as a fraction for the trailing LTV; blank for 1 (a revenue LTV)."
-    d(6) = "Optional order id of each transaction, in the same rows as ids: rows of one order count as one order. Blank: each purchase row is an order."
+    d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_TREND", _
         Description:="One row per month, quarter or year: active and new customers, orders, revenue, AOV, retention, churn, trailing LTV (ARPU x margin / 6-month churn) and changes vs the previous period and a year earlier.", _
         Category:="ltvxl", ArgumentDescriptions:=d

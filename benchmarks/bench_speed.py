@@ -224,7 +224,8 @@ def main() -> None:
         # lifetimes
         if Path(args.lifetimes).exists():
             out, wall = child(["-c", PEER, str(big)], python=args.lifetimes)
-            tot, read, summ, bg, gg, clv_t, customers, pen = out.split()
+            # the last line: lifetimes may print its optimiser report before it
+            tot, read, summ, bg, gg, clv_t, customers, pen = out.splitlines()[-1].split()
             print(f"lifetimes 0.11.3 pipeline, {big_n} transactions ({int(customers):,} "
                   f"customers): {tot} s inside (read {read}, summary {summ}, BG/NBD {bg} "
                   f"(penalizer {pen}), "

@@ -264,3 +264,7 @@ def test_trend_orders_column_counts_orders_not_rows():
     assert [r[header.index("partial")] for r in rows[1:]] == [True, True]  # 5 Jan, 1 Feb
     assert rows[1][header.index("partial")] is True
     assert udfs.LTV_TREND(ids, dates, amounts, "week").startswith("#VALUE! period must be")
+    core = trend_table(TransactionLog.from_arrays(["a", "a", "b"], ["2024-01-05"] * 2
+                                                  + ["2024-02-01"], [10.0, 5.0, 7.0],
+                                                  orders=["o1", "o1", "o2"]), "month")
+    assert list(core["orders"]) == [1, 1]

@@ -122,19 +122,20 @@ def test_circular_reference_is_named(tmp_path):
     ws.write_formula("A1", "=B1+1")
     ws.write_formula("B1", "=A1+1")
     wb.close()
-    with pytest.raises(RefreshError, match=r"Loop!(A1|B1): circular reference"):
+    with pytest.raises(RefreshError, match=r"Loop!A1 =B1\+1: a circular reference: Loop!A1, "
+                       "Loop!B1 refer to each other"):
         refresh(path, tmp_path / "o.xlsx")
 
 
 @pytest.mark.parametrize(("formula", "name"), [
-    ("=OFFSET(A1, 1, 1)", "OFFSET"), ("=INDIRECT(\"A1\")", "INDIRECT"), ("=TODAY()", "TODAY"),
+    ("=OFFSET(A1, 1, 1)", "OFFSET"), ("=INDIRECT(\"A1\")", "INDIRECT"), ("=RAND()", "RAND"),
 ])
 def test_functions_the_engine_cannot_provide_are_named(tmp_path, formula, name):
     path = tmp_path / "x.xlsx"
     wb = xlsxwriter.Workbook(str(path))
     wb.add_worksheet("W").write_formula("D7", formula)
     wb.close()
-    with pytest.raises(RefreshError, match=rf"W!D7: .*{name}"):
+    with pytest.raises(RefreshError, match=rf"W!D7 =.*: function {name}"):
         refresh(path, tmp_path / "o.xlsx")
     assert not (tmp_path / "o.xlsx").exists()
 

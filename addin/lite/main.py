@@ -766,21 +766,22 @@ def LTV_SENSITIVITY(
     ndim=2,
 )
 @arg(
-    'orders',
+    'order_ids',
     doc=(
-        'Optional order id of each transaction, in the same rows as ids: rows of one order '
-        'count as one order. Blank: each purchase row is an order.'
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
     ),
     err_to_str=True,
     ndim=2,
 )
-def LTV_TREND(ids, dates, amounts, period=None, as_of=None, margin=None, orders=None):
+def LTV_TREND(ids, dates, amounts, period=None, as_of=None, margin=None, order_ids=None):
     (
         'One row per month, quarter or year: active and new customers, orders, revenue, AOV, '
         'retention, churn, trailing LTV (ARPU x margin / 6-month churn) and changes vs the '
         'previous period and a year earlier.'
     )
-    return _LTVXL['LTV_TREND'](ids, dates, amounts, period, as_of, margin, orders)
+    return _LTVXL['LTV_TREND'](ids, dates, amounts, period, as_of, margin, order_ids)
 
 
 @func

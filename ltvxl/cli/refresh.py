@@ -19,6 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     refresh.add_argument("-o", "--output",
                          help="workbook to write (default: BOOK.refreshed.xlsx beside BOOK)")
     refresh.add_argument("--in-place", action="store_true", help="overwrite BOOK")
+    refresh.add_argument("--keep-going", action="store_true",
+                         help="write the output even where some formula cells cannot be "
+                         "computed: they keep their previous values and are listed (also in "
+                         "the output's custom document properties)")
     refresh.set_defaults(func=run)
 
 
@@ -27,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from ..report import Progress
     from ..workbook.refresh import refresh
 
-    result = refresh(args.book, args.output, in_place=args.in_place, progress=Progress())
+    result = refresh(args.book, args.output, in_place=args.in_place, keep_going=args.keep_going,
+                     progress=Progress())
     for warning in result.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print(f"Refreshed {result.formulas:,} formulas ({result.spilled_cells:,} spilled cells) "

@@ -6,9 +6,10 @@ with like). For each period:
 
 - ``active``: customers with a purchase (amount >= 0) in the period;
   ``new``: customers whose first purchase falls in it;
-- ``orders``: purchase rows, or distinct order ids when the log has an order
-  column; ``revenue``: all amounts, returns netted, so that the periods add up
-  to the log's revenue; ``aov`` = revenue / orders; ``orders_per_active``;
+- ``orders``: purchase rows, or distinct orders when the log has order ids
+  (:attr:`~ltvxl.transactions.log.TransactionLog.orders`); ``revenue``: all
+  amounts, returns netted, so that the periods add up to the log's revenue;
+  ``aov`` = revenue / orders; ``orders_per_active``;
 - ``retention``: customers active in both this and the previous period /
   customers active in the previous one; ``churn`` = 1 - retention (blank for
   the first period);
@@ -46,8 +47,6 @@ TRAILING_MONTHS = 6
 """Length of the window of the trailing churn rate, excluding the current period (ChartMogul)."""
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
 """Months in each period."""
-ORDER_COLUMN = "orders"
-"""Name of the log's extra column of order ids, when it has one."""
 
 TREND_COLUMNS = (
     "period", "start", "end", "days", "partial", "active", "new", "orders", "revenue", "aov",
@@ -95,8 +94,8 @@ def trend_table(
 ) -> pd.DataFrame:
     """One row per period with the columns of :data:`TREND_COLUMNS` (see the module).
 
-    ``margin``: gross margin as a fraction (1 for a revenue LTV). Order ids are
-    read from the log's extra column :data:`ORDER_COLUMN` when present.
+    ``margin``: gross margin as a fraction (1 for a revenue LTV). With order ids
+    (``log.orders``) the lines of one order are one order.
     """
     from ..unit_economics import ltv_churn
 
@@ -105,9 +104,7 @@ def trend_table(
     day = resolve_as_of(log, as_of)
     inside = log.days <= day
     codes, days, amounts = log.codes[inside], log.days[inside], log.amounts[inside]
-    order_ids = log.extra.get(ORDER_COLUMN)
-    if order_ids is not None:
-        order_ids = order_ids[inside]
+    order_ids = None if log.orders is None else log.orders[inside]
     first_day = int(days.min())
     idx = period_index(days, period)
     p0 = int(period_index(np.array([first_day]), period)[0])
@@ -122,9 +119,10 @@ def trend_table(
     if order_ids is None:
         orders = np.bincount(bk, minlength=n).astype(float)
     else:
-        _, order_code = np.unique(order_ids[buy].astype(str), return_inverse=True)
-        pairs = _distinct(bk * (int(order_code.max()) + 1) + order_code.reshape(-1))
-        orders = np.bincount(pairs // (int(order_code.max()) + 1), minlength=n).astype(float)
+        order_code = np.asarray(order_ids[buy], dtype=np.int64)
+        span = int(order_code.max()) + 1
+        pairs = _distinct(bk * span + order_code)
+        orders = np.bincount(pairs // span, minlength=n).astype(float)
     keys = _distinct(bc * n + bk)  # one key per (customer, active period)
     key_period = keys % n
     active = np.bincount(key_period, minlength=n).astype(float)

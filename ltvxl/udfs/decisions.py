@@ -31,7 +31,7 @@ from ltvxl.transactions import choices
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
 from ._declare import expose
-from .transactions import _AMOUNTS, _AS_OF, _DATES, _IDS, _as_of, _log, _table
+from .transactions import _AMOUNTS, _AS_OF, _DATES, _IDS, _ORDER_IDS, _as_of, _log, _table
 
 __all__ = [
     "LTV_SENSITIVITY",
@@ -346,13 +346,12 @@ _TREND_HEADER = (
 
 
 def _trend(ids: Any, dates: Any, amounts: Any, period: Any, as_of: Any, margin: Any,
-           orders: Any) -> Any:
+           order_ids: Any) -> Any:
     from ltvxl.transactions import trend
 
     per = text_option(period, "period", choices.PERIODS, "quarter")
     m = _number(margin, _TREND_ARGS[5])
-    extra = None if orders is None else {trend.ORDER_COLUMN: orders}
-    df = trend.trend_table(_log(ids, dates, amounts, extra), per, _as_of(as_of), m)
+    df = trend.trend_table(_log(ids, dates, amounts, None, order_ids), per, _as_of(as_of), m)
     columns = [df[c].to_numpy() for c in trend.TREND_COLUMNS]
     columns[trend.TREND_COLUMNS.index("partial")] = df["partial"].to_numpy().astype(object)
     return _table(_TREND_HEADER, columns)
@@ -365,9 +364,7 @@ _TREND_ARGS = (
     _AS_OF,
     Arg("margin", "Optional gross margin as a fraction for the trailing LTV; blank for 1 "
         "(a revenue LTV).", default=1.0, domain=FRACTION),
-    Arg("orders", "Optional order id of each transaction, in the same rows as ids: rows of one "
-        "order count as one order. Blank: each purchase row is an order.", kind="data",
-        default=None),
+    _ORDER_IDS,
 )
 
 LTV_TREND = expose(declare(

@@ -117,7 +117,10 @@ def _rels(parts: dict[str, bytes], part: str) -> dict[str, tuple[str, str]]:
     rel_path = posixpath.join(folder, "_rels", base + ".rels")
     if rel_path not in parts:
         return {}
-    root = ET.fromstring(parts[rel_path])
+    try:
+        root = ET.fromstring(parts[rel_path])
+    except ET.ParseError as exc:
+        raise WorkbookError(f"part {rel_path} is corrupt ({exc})") from None
     out = {}
     for rel in root.findall(f"{{{NS_PKG_REL}}}Relationship"):
         if rel.get("TargetMode") == "External":
@@ -147,6 +150,8 @@ def open_package(path: str | Path) -> Package:
     try:
         with zipfile.ZipFile(path) as zf:
             infos = zf.infolist()
+            for info in infos:
+                _check_size(path, info)
             parts = {info.filename: zf.read(info) for info in infos}
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, RuntimeError,
             NotImplementedError, zlib.error) as exc:
@@ -154,12 +159,37 @@ def open_package(path: str | Path) -> Package:
     pkg = Package(path, infos, parts)
     if "xl/workbook.bin" in parts:
         raise WorkbookError(f"{path}: is a binary .xlsb workbook; save it as .xlsx")
+    if "[Content_Types].xml" not in parts:
+        raise WorkbookError(f"{path}: is not a complete .xlsx package (no [Content_Types].xml); "
+                            "open and save it in Excel")
     root_rels = _rels(parts, "")
     book_part = next((p for t, p in root_rels.values() if t == "officeDocument"), None)
     if book_part is None or book_part not in parts:
         raise WorkbookError(f"{path}: is a zip file but not an .xlsx workbook (no workbook part)")
+    book_rels = posixpath.join(posixpath.dirname(book_part), "_rels",
+                               posixpath.basename(book_part) + ".rels")
+    if book_rels not in parts:
+        raise WorkbookError(f"{path}: is not a complete .xlsx package (no workbook "
+                            f"relationships, {book_rels}); open and save it in Excel")
     _read_workbook(pkg, book_part)
     return pkg
+
+
+MAX_PART_BYTES = 2 << 30
+"""The largest part (uncompressed) the refresh reads: 2 GiB."""
+MAX_RATIO, RATIO_FROM = 500, 50 << 20
+"""A part above 50 MiB that inflates more than 500 times is refused (a "zip bomb"; sheet
+XML compresses 5 to 30 times)."""
+
+
+def _check_size(path: Path, info: zipfile.ZipInfo) -> None:
+    """Refuse a part whose declared size is beyond the bounds, before inflating it."""
+    size, packed = info.file_size, max(info.compress_size, 1)
+    if size > MAX_PART_BYTES or (size > RATIO_FROM and size / packed > MAX_RATIO):
+        raise WorkbookError(
+            f"{path}: part {info.filename} inflates to {size / 2**20:,.0f} MiB from "
+            f"{packed / 2**20:,.1f} MiB, beyond the refresh's bound ({MAX_PART_BYTES >> 30} GiB, "
+            f"or a ratio of {MAX_RATIO} above {RATIO_FROM >> 20} MiB); it is refused unread")
 
 
 def _xml(pkg: Package, part: str) -> ET.Element:
@@ -211,6 +241,70 @@ def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) 
             data = replaced.get(name, pkg.parts[name])
             out.writestr(info, data, compress_type=info.compress_type,
                          compresslevel=1 if name in replaced else None)
+        for name, data in replaced.items():  # new parts (custom properties) at the end
+            if name not in pkg.parts:
+                out.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+
+
+# -------------------------------------------------------------- document properties
+
+CUSTOM_PART = "docProps/custom.xml"
+_CUSTOM_TYPE = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+_CUSTOM_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/" \
+    "custom-properties"
+_CUSTOM_NS = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+_VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"  # the one format id of user-defined properties
+
+
+def custom_properties(pkg: Package, props: dict[str, str | int | None]) -> dict[str, bytes]:
+    """The parts that set custom document properties (File > Info > Properties >
+    Advanced > Custom in Excel): ``name -> text or whole number``, None to remove one.
+
+    Other properties are kept. Returns the changed parts (the properties part, and
+    where it is new, the content types and the package relationships); nothing when
+    nothing changes.
+    """
+    old = pkg.parts.get(CUSTOM_PART)
+    entries: list[str] = []
+    if old is not None:
+        text = old.decode("utf-8")
+        for m in re.finditer(r"<(?:\w+:)?property\b[^>]*?(?:/>|>.*?</(?:\w+:)?property>)",
+                             text, re.S):
+            name = _unescape(attrs(m.group(0)[: m.group(0).find(">") + 1]).get("name", ""))
+            if name not in props:
+                entries.append(m.group(0))
+    elif all(v is None for v in props.values()):
+        return {}
+    for name, value in props.items():
+        if value is None:
+            continue
+        body = f"<vt:i4>{int(value)}</vt:i4>" if isinstance(value, int) else \
+            f"<vt:lpwstr>{escape_text(value)}</vt:lpwstr>"
+        entries.append(f'<property fmtid="{_FMTID}" pid="0"{_attr_text({"name": name})}>'
+                       f"{body}</property>")
+    pids = iter(range(2, 2 + len(entries)))  # pid 2 upwards, in order (the format's rule)
+    entries = [re.sub(r'\bpid="\d+"', lambda _: f'pid="{next(pids)}"', e, count=1)
+               for e in entries]
+    xml = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+           f'<Properties xmlns="{_CUSTOM_NS}" xmlns:vt="{_VT_NS}">{"".join(entries)}'
+           "</Properties>").encode()
+    if old is not None:
+        return {} if xml == old else {CUSTOM_PART: xml}
+    out = {CUSTOM_PART: xml}
+    types = pkg.parts.get("[Content_Types].xml", b"").decode("utf-8")
+    if "/docProps/custom.xml" not in types and "</Types>" in types:
+        out["[Content_Types].xml"] = types.replace(
+            "</Types>", f'<Override PartName="/{CUSTOM_PART}" ContentType="{_CUSTOM_TYPE}"/>'
+            "</Types>").encode("utf-8")
+    rels = pkg.parts.get("_rels/.rels", b"").decode("utf-8")
+    if CUSTOM_PART not in rels and "</Relationships>" in rels:
+        ids = set(re.findall(r'\bId="([^"]+)"', rels))
+        rid = next(f"rId{i}" for i in range(1, len(ids) + 2) if f"rId{i}" not in ids)
+        out["_rels/.rels"] = rels.replace(
+            "</Relationships>", f'<Relationship Id="{rid}" Type="{_CUSTOM_REL}" '
+            f'Target="{CUSTOM_PART}"/></Relationships>').encode("utf-8")
+    return out
 
 
 def _copy_raw(src: Any, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
@@ -357,7 +451,7 @@ class Styles:
     variants of those that do not (added to the part only when a date needs one)."""
 
     def __init__(self, pkg: Package) -> None:
-        self.part = next((p for t, p in _rels(pkg.parts, _book_part(pkg)).values()
+        self.part = next((p for t, p in _rels(pkg.parts, book_part(pkg)).values()
                           if t == "styles"), None)
         self.text = pkg.parts[self.part].decode("utf-8") if self.part in pkg.parts else None
         self.changed = False
@@ -456,7 +550,8 @@ class Styles:
         return (self.text or "").encode("utf-8")
 
 
-def _book_part(pkg: Package) -> str:
+def book_part(pkg: Package) -> str:
+    """The workbook part of the package (``xl/workbook.xml``)."""
     return next((p for t, p in _rels(pkg.parts, "").values() if t == "officeDocument"), "")
 
 
@@ -473,7 +568,7 @@ def settled_workbook(pkg: Package) -> tuple[str, bytes] | None:
     a viewer) the workbook then shows its values instead of ``#NAME?``.
     Returns ``(part name, new bytes)``, or None when the flag is not set.
     """
-    part = _book_part(pkg)
+    part = book_part(pkg)
     data = pkg.parts.get(part)
     if not data:
         return None
@@ -487,6 +582,7 @@ _PLAIN_ROW = re.compile(r'\s*r="\d+"(?:\s+spans="[^"]*")?\s*')
 _ROW_R = re.compile(r'(?:^|\s)r="(\d+)"')
 _CELL_R = re.compile(r'(?:^|\s)r="\$?([A-Za-z]{1,3})\$?\d+"')
 _S_ATTR = re.compile(r'\ss="(\d+)"')
+_SPANS = re.compile(r"(\d+):(\d+)")
 _LETTERS = re.compile(r"[A-Z]{1,3}")
 
 
@@ -538,7 +634,10 @@ class SheetXml:
 
     def __init__(self, name: str, data: bytes) -> None:
         self.name = name
-        text = data.decode("utf-8")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise WorkbookError(f"sheet {name}: the sheet XML is not UTF-8 ({exc})") from None
         m = re.search(r"<(\w+:)?worksheet\b", text)
         self.p = (m.group(1) or "") if m else ""
         p = re.escape(self.p)
@@ -549,7 +648,10 @@ class SheetXml:
             self.head, self.tail, body = text[:start.start()] + f"<{self.p}sheetData>", \
                 f"</{self.p}sheetData>" + text[start.end():], ""
         else:
-            end = text.index(f"</{self.p}sheetData>", start.end())
+            end = text.find(f"</{self.p}sheetData>", start.end())
+            if end < 0:
+                raise WorkbookError(f"sheet {name}: the sheet XML is truncated (no "
+                                    "</sheetData>); open and save the workbook in Excel")
             self.head, body, self.tail = text[:start.end()], text[start.end():end], text[end:]
         self._row_re = re.compile(rf"<{p}row\b([^>]*?)(?:/>|>(.*?)</{p}row>)", re.S)
         self._cell_re = re.compile(rf"<{p}c\b([^>]*?)(?:/>|>(.*?)</{p}c>)", re.S)
@@ -646,11 +748,17 @@ class SheetXml:
                 out[self._col(col)] = m.group(1) if m else None
         return out
 
-    def _row_head(self, r: int, ra_text: str) -> str:
-        if _PLAIN_ROW.fullmatch(ra_text):
+    def _row_head(self, r: int, ra_text: str, lo: int, hi: int) -> str:
+        """The row's start tag; its ``spans`` hint (Excel's) kept, widened to columns lo..hi."""
+        if _PLAIN_ROW.fullmatch(ra_text) and "spans" not in ra_text:
             return f'<{self.p}row r="{r}"'
         ra = attrs(ra_text)
-        ra.pop("spans", None)  # optional hint; would be stale
+        spans = _SPANS.fullmatch(ra.get("spans", ""))
+        if spans and lo:  # one span: kept, widened to the cells now in the row
+            a, b = int(spans.group(1)), int(spans.group(2))
+            ra["spans"] = f"{min(a, lo)}:{max(b, hi)}"
+        else:
+            ra.pop("spans", None)
         ra = {"r": str(r), **{k: v for k, v in ra.items() if k != "r"}}
         return f"<{self.p}row{_attr_text(ra)}"
 
@@ -757,6 +865,8 @@ class SheetXml:
         if f_xml and formula_update is not None:
             f_xml = re.sub(r'\bref="[^"]*"', f'ref="{formula_update}"', f_xml, count=1)
         if clear and not f_xml:
+            if f"<{p}v>" not in inner and f"<{p}is>" not in inner:
+                return  # holds no value: nothing to clear
             if ca.get("s") == self._style_for(c) and set(ca) <= {"r", "s", "t", "cm", "vm"}:
                 cells.pop(c, None)  # a cell the spill created: remove it
                 if not cells and set(attrs(row[0])) <= {"r", "spans"}:
@@ -773,8 +883,9 @@ class SheetXml:
                 ca = {"r": ca.get("r", cell_name(r, c)), "s": style,
                       **{k: v for k, v in ca.items() if k not in ("r", "s")}}
         t, v_xml = value_xml(value, formula=bool(f_xml))
+        if not (t == "e" and ca.get("t") == "e"):  # Excel's metadata of an error value stays
+            ca.pop("vm", None)
         ca.pop("t", None)
-        ca.pop("vm", None)
         if t is not None:
             ca = {k: v for k, v in ca.items()}
             # keep attribute order r, s, t, cm as Excel writes them
@@ -931,7 +1042,8 @@ class SheetXml:
                     if x is not None:
                         parts.append(x)
                 parts.append(suffix)
-                head = self._row_head(r, ra_text)
+                head = self._row_head(r, ra_text, c0, c0 + n - 1) if n else \
+                    self._row_head(r, ra_text, 0, 0)
                 body = "".join(parts)
                 raw = f"{head}>{body}</{p}row>" if body else f"{head}/>"
                 if rec is None:
@@ -981,7 +1093,7 @@ class SheetXml:
             if raw is not None:
                 out.append(raw)
                 continue
-            head = self._row_head(r, ra_text)
+            head = self._row_head(r, ra_text, *((min(cells), max(cells)) if cells else (0, 0)))
             if cells:
                 body = "".join([cells[c] for c in sorted(cells)])
                 out.append(f"{head}>{body}</{p}row>")

@@ -60,6 +60,30 @@ class RefreshResult:
     spilled_cells: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
+    """(cell, reason) of each formula cell that could not be computed and kept its
+    previous value (only with ``keep_going``)."""
+
+
+STALE_PROPERTY = "ltvxl refresh: stale cells"
+"""The custom document property listing the cells a ``--keep-going`` refresh left stale."""
+STALE_COUNT_PROPERTY = "ltvxl refresh: stale count"
+"""The custom document property holding how many cells were left stale."""
+
+
+def _failure_report(book: Path, stale: list[tuple[str, str, str]], keep_going: bool) -> str:
+    """The message listing the cells that cannot be computed: every cell whose own formula
+    fails, with its reason; the cells that fail only because they depend on one, counted."""
+    roots = [(c, f, why) for c, f, why in stale if not why.startswith("depends on ")]
+    after = len(stale) - len(roots)
+    head = (f"{book}: {len(stale):,} formula cell{'s' if len(stale) != 1 else ''} cannot be "
+            "computed")
+    head += "; their previous values were kept:" if keep_going else \
+        " (nothing written; --keep-going writes the others and keeps these cells' previous values):"
+    lines = [head] + [f"  {c} ={f}: {why}" for c, f, why in roots]
+    if after:
+        lines.append(f"  and {after:,} cell{'s' if after != 1 else ''} that depend on them")
+    return "\n".join(lines)
 
 
 def _lazy_import(name: str) -> None:
@@ -97,6 +121,7 @@ def refresh(
     output: str | Path | None = None,
     *,
     in_place: bool = False,
+    keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> RefreshResult:
     """Recompute every formula of the workbook ``path`` and write the result.
@@ -104,6 +129,13 @@ def refresh(
     The result goes to ``output`` (default ``BOOK.refreshed.xlsx`` beside the
     input), or over the input only with ``in_place=True``. The file is written
     to a temporary file and renamed into place.
+
+    A formula cell that cannot be computed (an unsupported function, a circular
+    reference, a cell that depends on one) stops the refresh with a message listing
+    every such cell, and nothing is written. With ``keep_going=True`` the others are
+    computed and written, those cells keep their previous cached values, and they are
+    listed in :attr:`RefreshResult.stale` and in the output's custom document
+    properties (:data:`STALE_PROPERTY`, :data:`STALE_COUNT_PROPERTY`).
     """
     t0 = time.perf_counter()
     src = Path(path)
@@ -117,7 +149,7 @@ def refresh(
     gc.disable()  # millions of short-lived cell objects, no cycles: the collector only costs
     try:
         _lazy_import("scipy.stats")
-        from ltvxl.workbook.xlsx import open_package, write_package
+        from ltvxl.workbook.xlsx import custom_properties, open_package, write_package
 
         from .engine import Engine
 
@@ -125,11 +157,37 @@ def refresh(
         engine = Engine(pkg, progress)
         engine.load()
         engine.run()
+        stale = engine.stale()
+        if stale and not keep_going:
+            raise RefreshError(_failure_report(src, stale, keep_going=False))
         parts = engine.finish()
+        parts.update(custom_properties(pkg, _stale_properties(stale)))
         with atomic_output(dst) as tmp:
             write_package(pkg, parts, tmp)
     finally:
         if collecting:
             gc.enable()
-    return RefreshResult(dst, len(engine.nodes), engine.spilled,
-                         time.perf_counter() - t0, engine.warnings)
+    warnings = list(engine.warnings)
+    from .excel import CONTEXT
+
+    if CONTEXT.used_now:
+        warnings.append(f"TODAY() and NOW() are the time of this refresh: "
+                        f"{CONTEXT.now:%Y-%m-%d %H:%M:%S} (local time)")
+    if stale:
+        warnings.append(_failure_report(src, stale, keep_going=True))
+    return RefreshResult(dst, len(engine.nodes), engine.spilled, time.perf_counter() - t0,
+                         warnings, [(c, why) for c, _, why in stale])
+
+
+def _stale_properties(stale: list[tuple[str, str, str]]) -> dict[str, str | int | None]:
+    """The stale-cell properties to record (None: remove a property a previous refresh set)."""
+    if not stale:
+        return {STALE_PROPERTY: None, STALE_COUNT_PROPERTY: None}
+    names, text = [c for c, _, _ in stale], ""
+    for i, name in enumerate(names):  # Excel shows at most 255 characters of a property
+        tail = f" ... ({len(names):,} in all)" if i < len(names) - 1 else ""
+        if len(text) + len(name) + 1 + len(tail) > 255:
+            text += f" ... ({len(names):,} in all)"
+            break
+        text = f"{text} {name}".strip()
+    return {STALE_PROPERTY: text, STALE_COUNT_PROPERTY: len(names)}

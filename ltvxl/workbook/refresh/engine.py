@@ -24,6 +24,7 @@ from ltvxl.workbook.xlsx import (
 )
 
 from . import RefreshError
+from .excel import CONTEXT
 from .functions import init
 from .grids import Grids, Rect, inside, overlap
 from .prepare import OMITTED, Preparer, Ref
@@ -40,6 +41,71 @@ _FUNC_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 _CALL = re.compile(r"([A-Z][A-Z0-9_.]*)\(([^()]*)\)")
 _PLACEHOLDER = re.compile(r"_XREF_\d+")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+Key = tuple[str, int, int]
+"""A formula cell: (sheet, row, column)."""
+
+
+def _ref_index(name: str) -> int:
+    """The index of a placeholder input (``_XREF_3`` -> 3); a clear error for any other."""
+    if not _PLACEHOLDER.fullmatch(name):
+        raise RefreshError(f"unknown name or reference {name!r}")
+    return int(name.rsplit("_", 1)[1])
+
+
+def _iterative(pkg: Package) -> bool:
+    """Whether the workbook asks for iterative calculation (``<calcPr iterate="1">``)."""
+    from ltvxl.workbook.xlsx import book_part
+
+    data = pkg.parts.get(book_part(pkg), b"")
+    m = re.search(rb"<(?:\w+:)?calcPr\b[^>]*>", data)
+    return bool(m and re.search(rb"""\biterate=["'](?:1|true)["']""", m.group(0)))
+
+
+def _cycles(keys: list[Key], edges: dict[Key, list[Key]]) -> list[list[Key]]:
+    """The strongly connected components of the graph that are cycles (more than one cell,
+    or a cell with an edge to itself), each in the order of ``keys`` (Tarjan's algorithm,
+    without recursion)."""
+    index: dict[Key, int] = {}
+    low: dict[Key, int] = {}
+    on: set[Key] = set()
+    stack: list[Key] = []
+    out: list[list[Key]] = []
+    order = {k: i for i, k in enumerate(keys)}
+    for root in keys:
+        if root in index:
+            continue
+        work = [(root, iter(edges.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, it = work[-1]
+            for w in it:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(edges.get(w, ()))))
+                    break
+                if w in on:
+                    low[v] = min(low[v], index[w])
+            else:
+                work.pop()
+                if work:
+                    low[work[-1][0]] = min(low[work[-1][0]], low[v])
+                if low[v] == index[v]:
+                    comp = []
+                    while True:
+                        w = stack.pop()
+                        on.discard(w)
+                        comp.append(w)
+                        if w == v:
+                            break
+                    if len(comp) > 1 or v in edges.get(v, ()):
+                        out.append(sorted(comp, key=order.__getitem__))
+    return out
 
 
 @dataclass
@@ -78,7 +144,16 @@ class Engine:
         self.direct: dict[str, tuple[Any, list[Any]] | None] = {}
         self.groups: list[list[tuple[str, int, int]]] = []
         self.group_of: dict[tuple[str, int, int], int] = {}
-        self.group_deps: dict[int, list[tuple[tuple[str, int, int], bool]]] = {}
+        self.failed: dict[Key, str] = {}
+        """Formula cells that cannot be computed, with the reason (their cached values stay)."""
+        self.cause: dict[Key, Key] = {}
+        """For a cell that failed because of another: the first cell that failed."""
+        self.iterative = _iterative(pkg)
+        self.zero_blanks: dict[str, bool] = {}
+        self.keep: list[Any] = []
+        CONTEXT.__init__()  # a new refresh: a new time, no cells known yet
+        self.spill_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
+        self.anchor_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         from ltvxl.udfs import FUNCTIONS
 
         self.ltvxl = set(FUNCTIONS)
@@ -101,12 +176,12 @@ class Engine:
             residue = self.residue.setdefault(sheet.name, [])
             for fc in sx.formulas():
                 node = Node(sheet.name, fc)
+                key = (sheet.name, fc.row, fc.col)
                 try:
                     node.key, node.refs = prep.prepare(sheet.name, fc.row, fc.text, fc.col)
                 except (RefreshError, WorkbookError) as exc:
-                    raise RefreshError(f"{sheet.name}!{cell_name(fc.row, fc.col)}: "
-                                       f"={fc.text}: {exc}") from None
-                self.nodes[(sheet.name, fc.row, fc.col)] = node
+                    self.failed[key] = str(exc)
+                self.nodes[key] = node
                 if fc.kind == "dynamic":
                     self.anchors.setdefault(sheet.name, []).append((sheet.name, fc.row, fc.col))
                 if fc.kind == "dynamic" and fc.ref is not None:
@@ -120,10 +195,34 @@ class Engine:
                 rows.sort()
             self.index[sheet.name] = cols
         self._find_groups()
+        self._cell_model()
         for sheet, (r1, c1, r2, c2), anchor in self.old_spills:
             self.grids.blank(sheet, r1, c1, r2, c2)
             node = self.nodes[(sheet, *anchor)]
             node.spill = (r2 - r1 + 1, c2 - c1 + 1)
+
+    def _cell_model(self) -> None:
+        """What SUBTOTAL and AGGREGATE need: the cells that call them, the hidden rows."""
+        for key, node in self.nodes.items():
+            if "SUBTOTAL(" in node.key or "AGGREGATE(" in node.key:
+                CONTEXT.subtotal_cells.add(key)
+        if not CONTEXT.subtotal_cells:
+            return
+        row_tag = re.compile(rb"<(?:\w+:)?row\b[^>]*>")
+        for sheet in self.pkg.sheets:
+            data = self.pkg.parts[sheet.part]
+            if b'hidden="1"' not in data and b'hidden="true"' not in data:
+                continue
+            hidden = set()
+            for m in row_tag.finditer(data):
+                tag = m.group(0)
+                if re.search(rb'\bhidden="(?:1|true)"', tag):
+                    r = re.search(rb'\br="(\d+)"', tag)
+                    if r:
+                        hidden.add(int(r.group(1)))
+            CONTEXT.hidden_rows[sheet.name] = hidden
+            if re.search(rb"<(?:\w+:)?autoFilter\b", data):
+                CONTEXT.filtered_rows[sheet.name] = hidden
 
     def _covered(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> bool:
         """Whether every cell of the range (up to the sheet's last row) is a formula cell or
@@ -152,36 +251,22 @@ class Engine:
         return all((sheet, r, c) in nodes or any(a <= r <= b for a, b in spans)
                    for r in range(row, end + 1) for c in range(c1, c2 + 1))
 
-    def _deps(self, node: Node) -> list[tuple[tuple[str, int, int], bool]]:
-        """What must be evaluated before ``node`` (for a batch: before all its members)."""
-        own = (node.sheet, node.cell.row, node.cell.col)
-        gid = self.group_of.get(own)
-        if gid is None:
-            return self._node_deps(node)
-        if gid not in self.group_deps:
-            members = set(self.groups[gid])
-            union: dict[tuple[str, int, int], bool] = {}
-            for m in self.groups[gid]:
-                for dep, soft in self._node_deps(self.nodes[m]):
-                    if dep not in members:
-                        union[dep] = union.get(dep, True) and soft
-            self.group_deps[gid] = list(union.items())
-        return self.group_deps[gid]
+    def _node_deps(self, node: Node) -> tuple[list[Key], list[Key]]:
+        """The formula cells that must be evaluated before ``node``: (hard, soft).
 
-    def _node_deps(self, node: Node) -> list[tuple[tuple[str, int, int], bool]]:
-        """(formula cell, soft) pairs that must be evaluated before ``node``.
-
-        Soft: a dynamic-array anchor above and left of a range, whose new spill
-        range might reach into it; a soft dependency that would close a cycle
-        is skipped (the spill cannot reach there without a real cycle).
+        Hard: formula cells its references cover (the cell itself too, when a reference
+        covers it: a circular reference), and the anchors of old spill ranges they overlap.
+        Soft: dynamic-array anchors above and left of a reference, whose new spill range
+        might reach into it; a soft dependency is dropped where it would close a cycle
+        (the spill cannot reach there without a real cycle).
         """
-        out = []
+        out: list[Key] = []
+        own = (node.sheet, node.cell.row, node.cell.col)
         for ref in node.refs:
             if ref.spill:
                 key = (ref.sheet, ref.r1, ref.c1)
                 if key not in self.nodes:
-                    raise RefreshError(f"{node.sheet}!{cell_name(node.cell.row, node.cell.col)}"
-                                       f": {cell_name(ref.r1, ref.c1)}# refers to a cell "
+                    raise RefreshError(f"{cell_name(ref.r1, ref.c1)}# refers to a cell "
                                        "without a formula")
                 out.append(key)
                 continue
@@ -191,62 +276,182 @@ class Engine:
                 if rows:
                     lo, hi = bisect_left(rows, ref.r1), bisect_right(rows, ref.r2)
                     out.extend((ref.sheet, r, c) for r in rows[lo:hi])
-            for sheet, (r1, c1, r2, c2), anchor in self.old_spills:
-                if sheet == ref.sheet and r1 <= ref.r2 and ref.r1 <= r2 and c1 <= ref.c2 \
-                        and ref.c1 <= c2:
-                    out.append((sheet, *anchor))
-        own = (node.sheet, node.cell.row, node.cell.col)
-        hard = [(d, False) for d in dict.fromkeys(out) if d != own]
+            spills = self._spill_index(ref.sheet)
+            if spills is not None:
+                rects, keys = spills
+                hit = (rects[:, 0] <= ref.r2) & (rects[:, 2] >= ref.r1) & \
+                    (rects[:, 1] <= ref.c2) & (rects[:, 3] >= ref.c1)
+                out.extend(k for k in (keys[i] for i in np.flatnonzero(hit)) if k != own)
+        hard = list(dict.fromkeys(out))
         seen = set(out)
+        soft = []
         for ref in node.refs:
             if ref.spill:
                 continue
-            for key in self.anchors.get(ref.sheet, ()):
-                if key[1] <= ref.r2 and key[2] <= ref.c2 and key not in seen and key != own:
+            anchors = self._anchor_index(ref.sheet)
+            if anchors is None:
+                continue
+            at, keys = anchors
+            for i in np.flatnonzero((at[:, 0] <= ref.r2) & (at[:, 1] <= ref.c2)):
+                key = keys[i]
+                if key not in seen and key != own:
                     seen.add(key)
-                    hard.append((key, True))
-        return hard
+                    soft.append(key)
+        return hard, soft
+
+    def _spill_index(self, sheet: str) -> tuple[np.ndarray, list[Key]] | None:
+        """The old spill ranges of a sheet as an array of (r1, c1, r2, c2), and their anchors."""
+        if sheet not in self.spill_index:
+            found = [(rect, (s, *anchor)) for s, rect, anchor in self.old_spills if s == sheet]
+            self.spill_index[sheet] = (np.array([f[0] for f in found]), [f[1] for f in found]) \
+                if found else None
+        return self.spill_index[sheet]
+
+    def _anchor_index(self, sheet: str) -> tuple[np.ndarray, list[Key]] | None:
+        """The dynamic-array anchors of a sheet as an array of (row, col), and their keys."""
+        if sheet not in self.anchor_index:
+            keys = self.anchors.get(sheet, [])
+            self.anchor_index[sheet] = (np.array([k[1:] for k in keys]), keys) if keys else None
+        return self.anchor_index[sheet]
 
     def run(self) -> None:
-        state: dict[tuple[str, int, int], int] = {}
-        total = len(self.nodes)
-        done = 0
-        last = time.monotonic()
-        for start in self.nodes:
-            if state.get(start) == 2:
-                continue
-            stack = [(start, iter(self._deps(self.nodes[start])))]
-            state[start] = 1
-            while stack:
-                key, deps = stack[-1]
-                for dep, soft in deps:
-                    st = state.get(dep)
-                    if st == 1 and soft:
-                        continue
-                    if st == 1:
-                        n = self.nodes[dep]
-                        raise RefreshError(
-                            f"{n.sheet}!{cell_name(n.cell.row, n.cell.col)}: circular "
-                            "reference (the headless refresh does not iterate)")
-                    if st is None:
-                        state[dep] = 1
-                        stack.append((dep, iter(self._deps(self.nodes[dep]))))
-                        break
-                else:
-                    stack.pop()
-                    gid = self.group_of.get(key)
-                    if gid is None:
-                        self._evaluate(self.nodes[key])
-                        state[key] = 2
-                        done += 1
-                    else:
-                        self._evaluate_group(gid)
-                        for member in self.groups[gid]:
-                            state[member] = 2
-                        done += len(self.groups[gid])
-                    if self.progress and time.monotonic() - last > 2:
-                        last = time.monotonic()
-                        self.progress(f"refresh: {done:,} of {total:,} formulas evaluated")
+        """Evaluate every formula cell once its inputs are evaluated (Kahn's order).
+
+        Members of a batch are evaluated together when ready: cells that wait for
+        nothing else go first, so that a batch gathers as many members as possible.
+        Cells in a cycle, and cells that depend on a cell that cannot be computed,
+        are recorded in :attr:`failed` with the reason.
+        """
+        nodes = self.nodes
+        users: dict[Key, list[Key]] = {}
+        soft_users: dict[Key, list[Key]] = {}
+        waiting: dict[Key, int] = {}
+        hard_of: dict[Key, list[Key]] = {}
+        for key, node in nodes.items():
+            if key in self.failed:
+                hard, soft = [], []
+            else:
+                try:
+                    hard, soft = self._node_deps(node)
+                except RefreshError as exc:
+                    self.failed[key] = str(exc)
+                    hard, soft = [], []
+            hard_of[key] = hard
+            for d in hard:
+                users.setdefault(d, []).append(key)
+            for d in soft:
+                soft_users.setdefault(d, []).append(key)
+            waiting[key] = len(hard) + len(soft)
+        ready = [k for k, n in waiting.items() if n == 0]
+        batch_ready: dict[int, list[Key]] = {}
+        done: set[Key] = set()
+        total, last = len(nodes), time.monotonic()
+
+        def release(key: Key) -> None:
+            for lists in (users, soft_users):
+                for u in lists.get(key, ()):
+                    waiting[u] -= 1
+                    if waiting[u] == 0:
+                        gid = self.group_of.get(u)
+                        if gid is None:
+                            ready.append(u)
+                        else:
+                            batch_ready.setdefault(gid, []).append(u)
+
+        for key in list(ready):  # batch members waiting for nothing: gathered by batch
+            gid = self.group_of.get(key)
+            if gid is not None:
+                ready.remove(key)
+                batch_ready.setdefault(gid, []).append(key)
+        while len(done) < total:
+            if ready:
+                key = ready.pop()
+                if key in done:
+                    continue
+                self._evaluate_checked(key, hard_of[key])
+                done.add(key)
+                release(key)
+            elif batch_ready:
+                gid, members = batch_ready.popitem()
+                members = [m for m in members if m not in done]
+                self._evaluate_batch(members, hard_of)
+                done.update(members)
+                for m in members:
+                    release(m)
+            else:
+                self._break_cycles(done, soft_users, waiting, hard_of, ready, batch_ready)
+            if self.progress and time.monotonic() - last > 2:
+                last = time.monotonic()
+                self.progress(f"refresh: {len(done):,} of {total:,} formulas evaluated")
+
+    def _break_cycles(self, done: set[Key], soft_users: dict[Key, list[Key]],
+                      waiting: dict[Key, int], hard_of: dict[Key, list[Key]],
+                      ready: list[Key], batch_ready: dict[int, list[Key]]) -> None:
+        """Nothing is ready but cells are left: drop the soft dependencies among them; if
+        that frees none, the cells of each real cycle fail (named), and so do those after."""
+        left = [k for k in self.nodes if k not in done]
+        freed = False
+        left_set = set(left)
+        for d in left:
+            for u in soft_users.pop(d, ()):
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    freed = True
+                    ready.append(u)
+        if freed:
+            return
+        cycles = _cycles(left, {k: [d for d in hard_of[k] if d in left_set] for k in left})
+        iterate = " (the workbook asks for iterative calculation, which the headless refresh " \
+            "does not reproduce)" if self.iterative else ""
+        for cycle in cycles:
+            names = ", ".join(self._name(k) for k in cycle[:12])
+            more = f" and {len(cycle) - 12} more" if len(cycle) > 12 else ""
+            why = "a circular reference: it refers to itself" if len(cycle) == 1 else \
+                f"a circular reference: {names}{more} refer to each other"
+            for k in cycle:
+                self.failed.setdefault(k, why + iterate)
+                waiting[k] = 0
+                ready.append(k)
+
+    def stale(self) -> list[tuple[str, str, str]]:
+        """(cell, formula, reason) of each cell that cannot be computed, in sheet order."""
+        order = {s.name: s.index for s in self.pkg.sheets}
+        keys = sorted(self.failed, key=lambda k: (order.get(k[0], 0), k[1], k[2]))
+        return [(self._name(k), self.nodes[k].cell.text, self.failed[k]) for k in keys]
+
+    def _name(self, key: Key) -> str:
+        return f"{key[0]}!{cell_name(key[1], key[2])}"
+
+    def _blocked(self, key: Key, hard: list[Key]) -> bool:
+        """Whether the cell cannot be computed (recorded in :attr:`failed`); a cell that
+        depends on one that cannot is recorded too, naming it."""
+        if key in self.failed:
+            return True
+        bad = next((d for d in hard if d in self.failed), None)
+        if bad is None:
+            return False
+        root = self.cause.get(bad, bad)
+        self.cause[key] = root
+        self.failed[key] = f"depends on {self._name(root)}, which cannot be computed"
+        return True
+
+    def _evaluate_checked(self, key: Key, hard: list[Key]) -> None:
+        if self._blocked(key, hard):
+            return
+        try:
+            self._evaluate(self.nodes[key])
+        except RefreshError as exc:
+            self.failed[key] = str(exc)
+        except Exception as exc:  # one cell's failure must not stop the book
+            self.failed[key] = f"the refresh failed on this formula ({type(exc).__name__}: " \
+                f"{str(exc)[:200]})"
+
+    def _evaluate_batch(self, members: list[Key], hard_of: dict[Key, list[Key]]) -> None:
+        ok = [m for m in members if not self._blocked(m, hard_of[m])]
+        if len(ok) == 1:
+            self._evaluate_checked(ok[0], hard_of[ok[0]])
+        elif ok:
+            self._evaluate_group([self.nodes[m] for m in ok])
 
     def _compiled(self, key: str) -> tuple[Any, list[str]]:
         hit = self.compiled.get(key)
@@ -272,7 +477,10 @@ class Engine:
             r1, c1, r2, c2 = ref.r1, ref.c1, ref.r2, ref.c2
         values = self.grids.read(ref.sheet, r1, c1, r2, c2)
         r2, c2 = r1 + values.shape[0] - 1, c1 + values.shape[1] - 1
-        return formulas.Ranges().push(range_name(r1, c1, r2, c2), values)
+        ranges = formulas.Ranges().push(range_name(r1, c1, r2, c2), values)
+        CONTEXT.refs[id(ranges)] = (ref.sheet, r1, c1)
+        self.keep.append(ranges)  # alive while its id is in CONTEXT.refs
+        return ranges
 
     def _find_groups(self) -> None:
         """Batches: the same elementwise native formula filled over many single cells.
@@ -290,6 +498,7 @@ class Engine:
                 continue
             by_key.setdefault((node.sheet, node.key), []).append(k)
         for (_, key), members in by_key.items():
+            members = [m for m in members if m not in self.failed]
             if len(members) < BATCH_MIN or "{" in key:
                 continue
             if not set(_FUNC_NAME.findall(key)) <= ELEMENTWISE:
@@ -301,8 +510,8 @@ class Engine:
                 self.group_of[m] = len(self.groups)
             self.groups.append(members)
 
-    def _evaluate_group(self, gid: int) -> None:
-        members = [self.nodes[m] for m in self.groups[gid]]
+    def _evaluate_group(self, members: list[Node]) -> None:
+        """Evaluate batch members (the same formula over other cells) at once."""
         n = len(members)
         try:
             func, inputs = self._compiled(members[0].key)
@@ -320,7 +529,8 @@ class Engine:
             grid = np.broadcast_to(grid, (n, 1))
         if grid is None or grid.shape != (n, 1):  # not elementwise after all: one by one
             for node in members:
-                self._evaluate(node)
+                key = (node.sheet, node.cell.row, node.cell.col)
+                self._evaluate_checked(key, [])
             return
         for j, node in enumerate(members):
             self._store(node, grid[j: j + 1])
@@ -358,8 +568,6 @@ class Engine:
         return self._input(ref)
 
     def _evaluate(self, node: Node) -> None:
-        fc = node.cell
-        where = f"{node.sheet}!{cell_name(fc.row, fc.col)}"
         direct = self._direct(node.key)
         if direct is not None:
             call, spec = direct
@@ -370,8 +578,8 @@ class Engine:
         try:
             func, inputs = self._compiled(node.key)
         except Exception as exc:
-            raise RefreshError(f"{where}: cannot read the formula ={fc.text} ({exc})") from None
-        args = [EMPTY if name == OMITTED else self._input(node.refs[int(name.rsplit("_", 1)[1])])
+            raise RefreshError(f"cannot read the formula ({exc})") from None
+        args = [EMPTY if name == OMITTED else self._input(node.refs[_ref_index(name)])
                 for name in inputs]
         try:
             out = func(*args)
@@ -379,14 +587,29 @@ class Engine:
             detail = " ".join(str(a) for a in getattr(exc, "args", ()) if isinstance(a, str))
             fname = re.search(r"'([A-Z][A-Z0-9_.]*)'", detail)
             what = f"function {fname.group(1)}" if fname else "the formula"
-            raise RefreshError(f"{where}: {what} failed in ={fc.text} "
+            raise RefreshError(f"{what} failed "
                                f"({type(exc).__name__}: {str(exc)[:200]})") from None
         grid = as_grid(out)
         self._store(node, grid)
 
+    def _blank_is_zero(self, node: Node) -> bool:
+        """Whether blanks in the node's array result show as 0, as Excel shows a blank cell
+        an array formula returns; not for formulas with ltvxl functions, whose blank table
+        cells (None, as xlwings returns them) stay blank."""
+        hit = self.zero_blanks.get(node.key)
+        if hit is None:
+            hit = self.zero_blanks[node.key] = \
+                not (set(_FUNC_NAME.findall(node.key)) & self.ltvxl)
+        return hit
+
     def _store(self, node: Node, grid: np.ndarray) -> None:
         fc, sx = node.cell, self.sheets[node.sheet]
         r, c = fc.row, fc.col
+        if fc.kind in ("dynamic", "array") and grid.size > 1 and self._blank_is_zero(node):
+            flat = grid.reshape(-1).tolist()
+            if any(v is EMPTY for v in flat):
+                grid = np.array([0.0 if v is EMPTY else v for v in flat],
+                                dtype=object).reshape(grid.shape)
         if fc.kind == "dynamic":
             h, w = grid.shape
             blocked = r + h - 1 > MAX_ROWS or c + w - 1 > MAX_COLS
@@ -454,6 +677,10 @@ class Engine:
 
     def finish(self) -> dict[str, bytes]:
         """Clear cells that left their spill range; the new sheet parts."""
+        for key in self.failed:  # a stale anchor keeps its old spill range
+            fc = self.nodes[key].cell
+            if fc.kind == "dynamic" and fc.ref is not None:
+                self.claimed.setdefault(key[0], []).append(fc.ref)
         for sheet, residue in self.residue.items():
             claimed = self.claimed.get(sheet, [])
             sx = self.sheets[sheet]

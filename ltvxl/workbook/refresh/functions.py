@@ -4,6 +4,7 @@ called with arguments shaped as xlwings passes them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +26,52 @@ def init() -> None:
     registry = formulas.get_functions()
     for name, func in FUNCTIONS.items():
         registry[name] = _adapter(func)
+    from .excel import OVERRIDES
+
+    for name, (func, _) in OVERRIDES.items():
+        registry[name] = func
+    _override_complex_text()
     _registered = True
+
+
+def excel_general(x: float) -> str:
+    """A number as Excel writes it in the text of a complex number (IMSUM, IMSIN...): 15
+    significant digits, fixed notation from 1E-05 up to 1E+15, else ``1.5E-06``."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else repr(x)
+    mantissa, exp = f"{x:.14e}".split("e")
+    e = int(exp)
+    if -5 <= e < 15:
+        text = f"{x:.{max(14 - e, 0)}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    digits = mantissa.rstrip("0").rstrip(".")
+    return f"{digits}E{'-' if e < 0 else '+'}{abs(e):02d}"
+
+
+def _complex_text(r: float, i: float, suffix: str = "j") -> str:
+    """Excel's text of the complex number r + i*suffix (``3+4i``, ``-j``, ``0``)."""
+    if not (math.isfinite(r) and math.isfinite(i)):
+        from formulas.functions import Error, FoundError
+
+        raise FoundError(err=Error.errors["#NUM!"])
+    re_text = excel_general(r) if r != 0 else ""
+    if i == 0 or excel_general(i) == "0":
+        return re_text or "0"
+    coef = excel_general(abs(i))
+    coef = "" if coef == "1" else coef
+    sign = "-" if i < 0 else ("+" if re_text else "")
+    return f"{re_text}{sign}{coef}{suffix}"
+
+
+def _override_complex_text() -> None:
+    """Complex results as Excel writes them: ``formulas`` writes Python's repr of each part
+    (17 digits, ``6.9E-05``) where Excel writes 15 significant digits (``0.000069``); its
+    one formatter (a private function of ``formulas.functions.eng``, used by every IM
+    function) is replaced, since overriding each of the 30 IM functions would restate them."""
+    from formulas.functions import eng
+
+    if hasattr(eng, "_fmt_complex"):
+        eng._fmt_complex = _complex_text
 
 
 def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -59,3 +105,44 @@ def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
 
     call.__name__ = spec.name
     return call
+
+
+def status() -> dict[str, list[str]]:
+    """Each Excel function's status in the refresh: ``overridden`` (computed by ltvxl, see
+    :mod:`.excel`), ``refused`` (named in the message, the cell kept with ``--keep-going``)
+    and ``supported`` (computed by ``formulas``); ltvxl's own functions are not listed."""
+    from ltvxl.udfs import FUNCTIONS
+
+    from .excel import OVERRIDES
+    from .prepare import NOT_SUPPORTED
+
+    init()
+    known = {n for n in formulas.get_functions() if n.replace(".", "").replace("_", "").isalnum()
+             and n == n.upper() and n not in FUNCTIONS}
+    overridden = sorted(set(OVERRIDES) | {"ROW", "COLUMN"} |
+                        {n for n in known if n.startswith("IM") or n == "COMPLEX"})
+    refused = sorted(NOT_SUPPORTED)
+    supported = sorted(known - set(overridden) - set(refused))
+    return {"overridden": overridden, "refused": refused, "supported": supported}
+
+
+def status_markdown() -> str:
+    """The function list of docs/refresh.md, generated from :func:`status`."""
+    s = status()
+    notes = {
+        "ROW": "without arguments: the formula's row", "COLUMN": "without arguments: its column",
+        "COMPLEX": "complex text with Excel's 15 significant digits",
+    }
+    from .excel import OVERRIDES
+
+    lines = ["| function | status | note |", "| --- | --- | --- |"]
+    for name in s["overridden"]:
+        note = OVERRIDES[name][1] if name in OVERRIDES else notes.get(
+            name, "complex text with Excel's 15 significant digits")
+        lines.append(f"| {name} | overridden | {note} |")
+    for name in s["refused"]:
+        lines.append(f"| {name} | refused | volatile, or needs Excel's cell model |")
+    lines.append("")
+    lines.append(f"Supported as `formulas` computes them ({len(s['supported'])}): "
+                 + ", ".join(s["supported"]) + ".")
+    return "\n".join(lines)

@@ -30,13 +30,14 @@ class Ref:
 
 _PREFIXES = ("_xlfn.", "_xlws.", "_xludf.", "_xlpm.")
 _SPILL_OP = re.compile(r"((?:'(?:[^']|'')+'|[A-Za-z0-9_.]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)#")
-_NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
+NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
                   "WEBSERVICE", "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN",
-                  "RANDARRAY", "NOW", "TODAY"}
+                  "RANDARRAY"}
 
 
 OMITTED = "_XOMITTED"
 """Stands for an omitted argument of an ltvxl function (``formulas`` would pass 0)."""
+_IDENTIFIER = re.compile(r"[A-Za-z_\\][A-Za-z0-9_.]*")
 _A1_LIKE = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?|\$?[A-Za-z]{1,3}:\$?"
                       r"[A-Za-z]{1,3}|\$?\d+:\$?\d+")
 
@@ -131,9 +132,14 @@ class Preparer:
                     out.append(f"_XREF_{len(refs) - 1}")
                     i += 3
                     continue
-                if name in _NOT_SUPPORTED or name not in self.known:
+                if name in ("ROW", "COLUMN") and i + 1 < len(items) and \
+                        items[i + 1].type == "FUNC" and items[i + 1].subtype == "CLOSE":
+                    out.append(str(self._where[1] if name == "ROW" else self._where[2]))
+                    i += 2  # ROW() and COLUMN(): the formula's own cell
+                    continue
+                if name in NOT_SUPPORTED or name not in self.known:
                     why = ("is volatile or needs Excel's cell model, which the headless "
-                           "refresh does not provide" if name in _NOT_SUPPORTED
+                           "refresh does not provide" if name in NOT_SUPPORTED
                            else "is not known to the headless refresh")
                     raise RefreshError(f"function {name} {why}", )
                 out.append(name + "(")
@@ -162,6 +168,11 @@ class Preparer:
                 ref = self._ref(sheet, row, name)
             except (RefreshError, WorkbookError):
                 return "(" + self._rewrite(sheet, row, name, refs, depth + 1) + ")"
+        elif val.lower().startswith(("_xleta.", "_xlpm.")):
+            raise RefreshError(f"{val} (a function passed as an argument, or a LAMBDA "
+                               "parameter) is not supported")
+        elif _IDENTIFIER.fullmatch(val) and not _A1_LIKE.fullmatch(val):
+            return "#NAME?"  # a name the workbook does not define: #NAME? in this cell, as Excel
         else:
             ref = self._ref(sheet, row, val)
         refs.append(ref)
