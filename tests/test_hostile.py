@@ -55,8 +55,6 @@ def test_every_date_blank_is_a_message_naming_the_row(name):
 def test_an_amount_beyond_1e308_is_a_message_naming_the_row():
     out = F["LTV_CUSTOMERS"](IDS, DATES, [[1.0], [10**400], [2.0]])
     assert out == "#VALUE! amounts row 2: a number of 401 digits is not a cell value"
-    out = F["LTV_CUSTOMERS"](IDS, DATES, [[1.0], [10**309], [2.0]])
-    assert out == "#VALUE! amounts row 2: 10000000000\u2026 is too large to be an amount"
 
 
 def test_a_huge_integer_in_a_list_of_numbers_is_a_message():
