@@ -5,7 +5,7 @@ Attribute VB_Name = "ltvxl_udfs"
 Function AVG_PURCHASE_VALUE(revenue, purchases)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        AVG_PURCHASE_VALUE = XLPy.CallUDF("ltvxl.udfs", "AVG_PURCHASE_VALUE", Array(revenue, purchases), ActiveWorkbook, Application.Caller)
+        AVG_PURCHASE_VALUE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "AVG_PURCHASE_VALUE", Array(revenue, purchases), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         AVG_PURCHASE_VALUE = XLPy.CallUDF("ltvxl.udfs", "AVG_PURCHASE_VALUE", Array(revenue, purchases))
@@ -18,7 +18,7 @@ End Function
 Function BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, periods)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGBB_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGBB_EXPECTED", Array(alpha, beta, gamma, delta, horizon, frequency, recency, periods), ActiveWorkbook, Application.Caller)
+        BGBB_EXPECTED = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGBB_EXPECTED", Array(alpha, beta, gamma, delta, horizon, frequency, recency, periods), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGBB_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGBB_EXPECTED", Array(alpha, beta, gamma, delta, horizon, frequency, recency, periods))
@@ -31,7 +31,7 @@ End Function
 Function BGBB_FIT(frequency, recency, periods, Optional weights)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGBB_FIT = XLPy.CallUDF("ltvxl.udfs", "BGBB_FIT", Array(frequency, recency, periods, weights), ActiveWorkbook, Application.Caller)
+        BGBB_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGBB_FIT", Array(frequency, recency, periods, weights), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGBB_FIT = XLPy.CallUDF("ltvxl.udfs", "BGBB_FIT", Array(frequency, recency, periods, weights))
@@ -44,7 +44,7 @@ End Function
 Function BGBB_PALIVE(alpha, beta, gamma, delta, frequency, recency, periods)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGBB_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGBB_PALIVE", Array(alpha, beta, gamma, delta, frequency, recency, periods), ActiveWorkbook, Application.Caller)
+        BGBB_PALIVE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGBB_PALIVE", Array(alpha, beta, gamma, delta, frequency, recency, periods), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGBB_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGBB_PALIVE", Array(alpha, beta, gamma, delta, frequency, recency, periods))
@@ -57,7 +57,7 @@ End Function
 Function BGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        BGNBD_EXPECTED = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age))
@@ -70,7 +70,7 @@ End Function
 Function BGNBD_EXPECTED_NEW(r_shape, alpha, a, b, t)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED_NEW", Array(r_shape, alpha, a, b, t), ActiveWorkbook, Application.Caller)
+        BGNBD_EXPECTED_NEW = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED_NEW", Array(r_shape, alpha, a, b, t), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "BGNBD_EXPECTED_NEW", Array(r_shape, alpha, a, b, t))
@@ -83,7 +83,7 @@ End Function
 Function BGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        BGNBD_PALIVE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age))
@@ -96,7 +96,7 @@ End Function
 Function BGNBD_PROB(r_shape, alpha, a, b, n, t)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BGNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PROB", Array(r_shape, alpha, a, b, n, t), ActiveWorkbook, Application.Caller)
+        BGNBD_PROB = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BGNBD_PROB", Array(r_shape, alpha, a, b, n, t), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BGNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "BGNBD_PROB", Array(r_shape, alpha, a, b, n, t))
@@ -109,7 +109,7 @@ End Function
 Function BTYD_FIT(frequency, recency, age, Optional model, Optional weights, Optional time_unit)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        BTYD_FIT = XLPy.CallUDF("ltvxl.udfs", "BTYD_FIT", Array(frequency, recency, age, model, weights, time_unit), ActiveWorkbook, Application.Caller)
+        BTYD_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "BTYD_FIT", Array(frequency, recency, age, model, weights, time_unit), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         BTYD_FIT = XLPy.CallUDF("ltvxl.udfs", "BTYD_FIT", Array(frequency, recency, age, model, weights, time_unit))
@@ -122,7 +122,7 @@ End Function
 Function CAC(acquisition_spend, new_customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CAC = XLPy.CallUDF("ltvxl.udfs", "CAC", Array(acquisition_spend, new_customers), ActiveWorkbook, Application.Caller)
+        CAC = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CAC", Array(acquisition_spend, new_customers), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CAC = XLPy.CallUDF("ltvxl.udfs", "CAC", Array(acquisition_spend, new_customers))
@@ -135,7 +135,7 @@ End Function
 Function CAC_PAYBACK(cac, revenue_per_period, Optional gross_margin)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CAC_PAYBACK = XLPy.CallUDF("ltvxl.udfs", "CAC_PAYBACK", Array(cac, revenue_per_period, gross_margin), ActiveWorkbook, Application.Caller)
+        CAC_PAYBACK = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CAC_PAYBACK", Array(cac, revenue_per_period, gross_margin), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CAC_PAYBACK = XLPy.CallUDF("ltvxl.udfs", "CAC_PAYBACK", Array(cac, revenue_per_period, gross_margin))
@@ -148,7 +148,7 @@ End Function
 Function CLV_CHECK(ids, dates, amounts, Optional horizon, Optional as_of, Optional model)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_CHECK = XLPy.CallUDF("ltvxl.udfs", "CLV_CHECK", Array(ids, dates, amounts, horizon, as_of, model), ActiveWorkbook, Application.Caller)
+        CLV_CHECK = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_CHECK", Array(ids, dates, amounts, horizon, as_of, model), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CLV_CHECK = XLPy.CallUDF("ltvxl.udfs", "CLV_CHECK", Array(ids, dates, amounts, horizon, as_of, model))
@@ -161,7 +161,7 @@ End Function
 Function CLV_FIT(ids, dates, amounts, Optional as_of, Optional model)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model), ActiveWorkbook, Application.Caller)
+        CLV_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CLV_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model))
@@ -174,7 +174,7 @@ End Function
 Function CLV_PREDICT(ids, dates, amounts, Optional horizon, Optional annual_discount_rate, Optional gross_margin, Optional as_of, Optional model, Optional horizon_unit)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_PREDICT = XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit), ActiveWorkbook, Application.Caller)
+        CLV_PREDICT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CLV_PREDICT = XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit))
@@ -187,7 +187,7 @@ End Function
 Function CLV_RETENTION(margin, retention_rate, discount_rate, Optional periods)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_RETENTION = XLPy.CallUDF("ltvxl.udfs", "CLV_RETENTION", Array(margin, retention_rate, discount_rate, periods), ActiveWorkbook, Application.Caller)
+        CLV_RETENTION = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_RETENTION", Array(margin, retention_rate, discount_rate, periods), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CLV_RETENTION = XLPy.CallUDF("ltvxl.udfs", "CLV_RETENTION", Array(margin, retention_rate, discount_rate, periods))
@@ -200,7 +200,7 @@ End Function
 Function COHORT_TABLE(ids, dates, amounts, Optional period, Optional metric, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        COHORT_TABLE = XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of, order_ids), ActiveWorkbook, Application.Caller)
+        COHORT_TABLE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         COHORT_TABLE = XLPy.CallUDF("ltvxl.udfs", "COHORT_TABLE", Array(ids, dates, amounts, period, metric, as_of, order_ids))
@@ -213,7 +213,7 @@ End Function
 Function CUSTOMER_LIFESPAN(churn_rate)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CUSTOMER_LIFESPAN = XLPy.CallUDF("ltvxl.udfs", "CUSTOMER_LIFESPAN", Array(churn_rate), ActiveWorkbook, Application.Caller)
+        CUSTOMER_LIFESPAN = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CUSTOMER_LIFESPAN", Array(churn_rate), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         CUSTOMER_LIFESPAN = XLPy.CallUDF("ltvxl.udfs", "CUSTOMER_LIFESPAN", Array(churn_rate))
@@ -226,7 +226,7 @@ End Function
 Function GG_FIT(frequency, avg_spend)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        GG_FIT = XLPy.CallUDF("ltvxl.udfs", "GG_FIT", Array(frequency, avg_spend), ActiveWorkbook, Application.Caller)
+        GG_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "GG_FIT", Array(frequency, avg_spend), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         GG_FIT = XLPy.CallUDF("ltvxl.udfs", "GG_FIT", Array(frequency, avg_spend))
@@ -239,7 +239,7 @@ End Function
 Function GG_SPEND(p, q, gamma, frequency, avg_spend)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        GG_SPEND = XLPy.CallUDF("ltvxl.udfs", "GG_SPEND", Array(p, q, gamma, frequency, avg_spend), ActiveWorkbook, Application.Caller)
+        GG_SPEND = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "GG_SPEND", Array(p, q, gamma, frequency, avg_spend), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         GG_SPEND = XLPy.CallUDF("ltvxl.udfs", "GG_SPEND", Array(p, q, gamma, frequency, avg_spend))
@@ -252,7 +252,7 @@ End Function
 Function LTV(avg_purchase_value, purchase_frequency, lifespan, Optional gross_margin, Optional discount_rate)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV = XLPy.CallUDF("ltvxl.udfs", "LTV", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate), ActiveWorkbook, Application.Caller)
+        LTV = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV = XLPy.CallUDF("ltvxl.udfs", "LTV", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate))
@@ -265,7 +265,7 @@ End Function
 Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids), ActiveWorkbook, Application.Caller)
+        LTV_BY_GROUP = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids))
@@ -278,7 +278,7 @@ End Function
 Function LTV_CAC_RATIO(ltv, cac)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_CAC_RATIO = XLPy.CallUDF("ltvxl.udfs", "LTV_CAC_RATIO", Array(ltv, cac), ActiveWorkbook, Application.Caller)
+        LTV_CAC_RATIO = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_CAC_RATIO", Array(ltv, cac), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_CAC_RATIO = XLPy.CallUDF("ltvxl.udfs", "LTV_CAC_RATIO", Array(ltv, cac))
@@ -291,7 +291,7 @@ End Function
 Function LTV_CAC_STATUS(ratio)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_CAC_STATUS = XLPy.CallUDF("ltvxl.udfs", "LTV_CAC_STATUS", Array(ratio), ActiveWorkbook, Application.Caller)
+        LTV_CAC_STATUS = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_CAC_STATUS", Array(ratio), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_CAC_STATUS = XLPy.CallUDF("ltvxl.udfs", "LTV_CAC_STATUS", Array(ratio))
@@ -304,7 +304,7 @@ End Function
 Function LTV_CHURN(arpu, churn_rate, Optional gross_margin, Optional discount_rate)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_CHURN = XLPy.CallUDF("ltvxl.udfs", "LTV_CHURN", Array(arpu, churn_rate, gross_margin, discount_rate), ActiveWorkbook, Application.Caller)
+        LTV_CHURN = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_CHURN", Array(arpu, churn_rate, gross_margin, discount_rate), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_CHURN = XLPy.CallUDF("ltvxl.udfs", "LTV_CHURN", Array(arpu, churn_rate, gross_margin, discount_rate))
@@ -317,7 +317,7 @@ End Function
 Function LTV_CUSTOMERS(ids, dates, amounts, Optional as_of, Optional time_unit, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_CUSTOMERS = XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit, order_ids), ActiveWorkbook, Application.Caller)
+        LTV_CUSTOMERS = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_CUSTOMERS = XLPy.CallUDF("ltvxl.udfs", "LTV_CUSTOMERS", Array(ids, dates, amounts, as_of, time_unit, order_ids))
@@ -330,7 +330,7 @@ End Function
 Function LTV_SENSITIVITY(avg_purchase_value, purchase_frequency, lifespan, Optional gross_margin, Optional discount_rate, Optional change)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_SENSITIVITY = XLPy.CallUDF("ltvxl.udfs", "LTV_SENSITIVITY", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate, change), ActiveWorkbook, Application.Caller)
+        LTV_SENSITIVITY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_SENSITIVITY", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate, change), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_SENSITIVITY = XLPy.CallUDF("ltvxl.udfs", "LTV_SENSITIVITY", Array(avg_purchase_value, purchase_frequency, lifespan, gross_margin, discount_rate, change))
@@ -343,7 +343,7 @@ End Function
 Function LTV_STATS(ids, dates, amounts, Optional as_of, Optional lifespan_method, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_STATS = XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method, order_ids), ActiveWorkbook, Application.Caller)
+        LTV_STATS = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_STATS = XLPy.CallUDF("ltvxl.udfs", "LTV_STATS", Array(ids, dates, amounts, as_of, lifespan_method, order_ids))
@@ -356,7 +356,7 @@ End Function
 Function LTV_TIER(values, Optional population, Optional breaks, Optional labels, Optional by)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_TIER = XLPy.CallUDF("ltvxl.udfs", "LTV_TIER", Array(values, population, breaks, labels, by), ActiveWorkbook, Application.Caller)
+        LTV_TIER = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_TIER", Array(values, population, breaks, labels, by), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_TIER = XLPy.CallUDF("ltvxl.udfs", "LTV_TIER", Array(values, population, breaks, labels, by))
@@ -369,7 +369,7 @@ End Function
 Function LTV_TREND(ids, dates, amounts, Optional period, Optional as_of, Optional margin, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_TREND = XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, order_ids), ActiveWorkbook, Application.Caller)
+        LTV_TREND = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         LTV_TREND = XLPy.CallUDF("ltvxl.udfs", "LTV_TREND", Array(ids, dates, amounts, period, as_of, margin, order_ids))
@@ -382,7 +382,7 @@ End Function
 Function MAX_CAC(ltv, Optional target_ratio)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        MAX_CAC = XLPy.CallUDF("ltvxl.udfs", "MAX_CAC", Array(ltv, target_ratio), ActiveWorkbook, Application.Caller)
+        MAX_CAC = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "MAX_CAC", Array(ltv, target_ratio), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         MAX_CAC = XLPy.CallUDF("ltvxl.udfs", "MAX_CAC", Array(ltv, target_ratio))
@@ -395,7 +395,7 @@ End Function
 Function MBGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        MBGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        MBGNBD_EXPECTED = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "MBGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         MBGNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_EXPECTED", Array(r_shape, alpha, a, b, t, frequency, recency, age))
@@ -408,7 +408,7 @@ End Function
 Function MBGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        MBGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        MBGNBD_PALIVE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "MBGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         MBGNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "MBGNBD_PALIVE", Array(r_shape, alpha, a, b, frequency, recency, age))
@@ -421,7 +421,7 @@ End Function
 Function PNBD_EXPECTED(r_shape, alpha, s, beta, t, frequency, recency, age)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED", Array(r_shape, alpha, s, beta, t, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        PNBD_EXPECTED = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED", Array(r_shape, alpha, s, beta, t, frequency, recency, age), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PNBD_EXPECTED = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED", Array(r_shape, alpha, s, beta, t, frequency, recency, age))
@@ -434,7 +434,7 @@ End Function
 Function PNBD_EXPECTED_NEW(r_shape, alpha, s, beta, t)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED_NEW", Array(r_shape, alpha, s, beta, t), ActiveWorkbook, Application.Caller)
+        PNBD_EXPECTED_NEW = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED_NEW", Array(r_shape, alpha, s, beta, t), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PNBD_EXPECTED_NEW = XLPy.CallUDF("ltvxl.udfs", "PNBD_EXPECTED_NEW", Array(r_shape, alpha, s, beta, t))
@@ -447,7 +447,7 @@ End Function
 Function PNBD_PALIVE(r_shape, alpha, s, beta, frequency, recency, age)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "PNBD_PALIVE", Array(r_shape, alpha, s, beta, frequency, recency, age), ActiveWorkbook, Application.Caller)
+        PNBD_PALIVE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PNBD_PALIVE", Array(r_shape, alpha, s, beta, frequency, recency, age), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PNBD_PALIVE = XLPy.CallUDF("ltvxl.udfs", "PNBD_PALIVE", Array(r_shape, alpha, s, beta, frequency, recency, age))
@@ -460,7 +460,7 @@ End Function
 Function PNBD_PROB(r_shape, alpha, s, beta, n, t)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "PNBD_PROB", Array(r_shape, alpha, s, beta, n, t), ActiveWorkbook, Application.Caller)
+        PNBD_PROB = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PNBD_PROB", Array(r_shape, alpha, s, beta, n, t), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PNBD_PROB = XLPy.CallUDF("ltvxl.udfs", "PNBD_PROB", Array(r_shape, alpha, s, beta, n, t))
@@ -473,7 +473,7 @@ End Function
 Function PROMO_BREAKEVEN(margin, promo_margin, retention, discount_rate)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PROMO_BREAKEVEN = XLPy.CallUDF("ltvxl.udfs", "PROMO_BREAKEVEN", Array(margin, promo_margin, retention, discount_rate), ActiveWorkbook, Application.Caller)
+        PROMO_BREAKEVEN = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PROMO_BREAKEVEN", Array(margin, promo_margin, retention, discount_rate), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PROMO_BREAKEVEN = XLPy.CallUDF("ltvxl.udfs", "PROMO_BREAKEVEN", Array(margin, promo_margin, retention, discount_rate))
@@ -486,7 +486,7 @@ End Function
 Function PROMO_IMPACT(avg_order_value, purchase_frequency, gross_margin, discount, Optional frequency_uplift, Optional value_uplift, Optional customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PROMO_IMPACT = XLPy.CallUDF("ltvxl.udfs", "PROMO_IMPACT", Array(avg_order_value, purchase_frequency, gross_margin, discount, frequency_uplift, value_uplift, customers), ActiveWorkbook, Application.Caller)
+        PROMO_IMPACT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PROMO_IMPACT", Array(avg_order_value, purchase_frequency, gross_margin, discount, frequency_uplift, value_uplift, customers), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PROMO_IMPACT = XLPy.CallUDF("ltvxl.udfs", "PROMO_IMPACT", Array(avg_order_value, purchase_frequency, gross_margin, discount, frequency_uplift, value_uplift, customers))
@@ -499,7 +499,7 @@ End Function
 Function PURCHASE_FREQUENCY(purchases, customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        PURCHASE_FREQUENCY = XLPy.CallUDF("ltvxl.udfs", "PURCHASE_FREQUENCY", Array(purchases, customers), ActiveWorkbook, Application.Caller)
+        PURCHASE_FREQUENCY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "PURCHASE_FREQUENCY", Array(purchases, customers), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         PURCHASE_FREQUENCY = XLPy.CallUDF("ltvxl.udfs", "PURCHASE_FREQUENCY", Array(purchases, customers))
@@ -512,7 +512,7 @@ End Function
 Function RETENTION_ELASTICITY(retention, discount_rate)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RETENTION_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "RETENTION_ELASTICITY", Array(retention, discount_rate), ActiveWorkbook, Application.Caller)
+        RETENTION_ELASTICITY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "RETENTION_ELASTICITY", Array(retention, discount_rate), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         RETENTION_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "RETENTION_ELASTICITY", Array(retention, discount_rate))
@@ -525,7 +525,7 @@ End Function
 Function RETENTION_IMPACT(margin, retention, discount_rate, retention_change)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RETENTION_IMPACT = XLPy.CallUDF("ltvxl.udfs", "RETENTION_IMPACT", Array(margin, retention, discount_rate, retention_change), ActiveWorkbook, Application.Caller)
+        RETENTION_IMPACT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "RETENTION_IMPACT", Array(margin, retention, discount_rate, retention_change), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         RETENTION_IMPACT = XLPy.CallUDF("ltvxl.udfs", "RETENTION_IMPACT", Array(margin, retention, discount_rate, retention_change))
@@ -538,7 +538,7 @@ End Function
 Function RETENTION_NEEDED(retention, discount_rate, value_change)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RETENTION_NEEDED = XLPy.CallUDF("ltvxl.udfs", "RETENTION_NEEDED", Array(retention, discount_rate, value_change), ActiveWorkbook, Application.Caller)
+        RETENTION_NEEDED = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "RETENTION_NEEDED", Array(retention, discount_rate, value_change), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         RETENTION_NEEDED = XLPy.CallUDF("ltvxl.udfs", "RETENTION_NEEDED", Array(retention, discount_rate, value_change))
@@ -551,7 +551,7 @@ End Function
 Function RFM_SEGMENTS(ids, dates, amounts, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RFM_SEGMENTS = XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of, order_ids), ActiveWorkbook, Application.Caller)
+        RFM_SEGMENTS = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         RFM_SEGMENTS = XLPy.CallUDF("ltvxl.udfs", "RFM_SEGMENTS", Array(ids, dates, amounts, as_of, order_ids))
@@ -564,7 +564,7 @@ End Function
 Function RFM_SUMMARY(ids, dates, amounts, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        RFM_SUMMARY = XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of, order_ids), ActiveWorkbook, Application.Caller)
+        RFM_SUMMARY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         RFM_SUMMARY = XLPy.CallUDF("ltvxl.udfs", "RFM_SUMMARY", Array(ids, dates, amounts, as_of, order_ids))
@@ -577,7 +577,7 @@ End Function
 Function SBG_DERL(alpha, beta, discount_rate, period)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        SBG_DERL = XLPy.CallUDF("ltvxl.udfs", "SBG_DERL", Array(alpha, beta, discount_rate, period), ActiveWorkbook, Application.Caller)
+        SBG_DERL = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "SBG_DERL", Array(alpha, beta, discount_rate, period), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         SBG_DERL = XLPy.CallUDF("ltvxl.udfs", "SBG_DERL", Array(alpha, beta, discount_rate, period))
@@ -590,7 +590,7 @@ End Function
 Function SBG_ELASTICITY(alpha, beta, discount_rate, period)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        SBG_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "SBG_ELASTICITY", Array(alpha, beta, discount_rate, period), ActiveWorkbook, Application.Caller)
+        SBG_ELASTICITY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "SBG_ELASTICITY", Array(alpha, beta, discount_rate, period), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         SBG_ELASTICITY = XLPy.CallUDF("ltvxl.udfs", "SBG_ELASTICITY", Array(alpha, beta, discount_rate, period))
@@ -603,7 +603,7 @@ End Function
 Function SBG_FIT(alive)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        SBG_FIT = XLPy.CallUDF("ltvxl.udfs", "SBG_FIT", Array(alive), ActiveWorkbook, Application.Caller)
+        SBG_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "SBG_FIT", Array(alive), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         SBG_FIT = XLPy.CallUDF("ltvxl.udfs", "SBG_FIT", Array(alive))
@@ -616,7 +616,7 @@ End Function
 Function SBG_RETENTION(alpha, beta, period)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        SBG_RETENTION = XLPy.CallUDF("ltvxl.udfs", "SBG_RETENTION", Array(alpha, beta, period), ActiveWorkbook, Application.Caller)
+        SBG_RETENTION = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "SBG_RETENTION", Array(alpha, beta, period), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         SBG_RETENTION = XLPy.CallUDF("ltvxl.udfs", "SBG_RETENTION", Array(alpha, beta, period))
@@ -629,7 +629,7 @@ End Function
 Function SBG_SURVIVAL(alpha, beta, period)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        SBG_SURVIVAL = XLPy.CallUDF("ltvxl.udfs", "SBG_SURVIVAL", Array(alpha, beta, period), ActiveWorkbook, Application.Caller)
+        SBG_SURVIVAL = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "SBG_SURVIVAL", Array(alpha, beta, period), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
         SBG_SURVIVAL = XLPy.CallUDF("ltvxl.udfs", "SBG_SURVIVAL", Array(alpha, beta, period))
@@ -1078,3 +1078,108 @@ Public Sub RegisterLtvxlFunctions()
         Category:="ltvxl", ArgumentDescriptions:=d
     ThisWorkbook.Saved = True
 End Sub
+
+' ltvxl results that are errors ("#VALUE! churn_rate must be ...") become Excel error
+' values here, element by element, so SUM, IFERROR, ISERROR and ISNA treat them as
+' errors; the message of each such cell is kept for LTV_ERROR(cell). A workbook name
+' LTVXL_ERROR_TEXT set to TRUE keeps the texts (the convention before error values).
+Private ltvxlMessages As Object
+
+Public Function LtvxlCellErrors(ByVal v As Variant, ByVal caller As Variant) As Variant
+    Dim i As Long, j As Long, r0 As Long, c0 As Long
+    LtvxlCellErrors = v
+    If LtvxlKeepTexts(caller) Then Exit Function
+    If IsArray(v) Then
+        If LtvxlRank(v) = 2 Then
+            r0 = LBound(v, 1)
+            c0 = LBound(v, 2)
+            For i = r0 To UBound(v, 1)
+                For j = c0 To UBound(v, 2)
+                    If VarType(v(i, j)) = vbString Then
+                        If Left$(v(i, j), 1) = "#" Then
+                            If LtvxlErrorCode(v(i, j)) <> 0 Then
+                                LtvxlRemember caller, i - r0, j - c0, v(i, j)
+                                v(i, j) = CVErr(LtvxlErrorCode(v(i, j)))
+                            End If
+                        End If
+                    End If
+                Next j
+            Next i
+        Else
+            c0 = LBound(v)
+            For j = c0 To UBound(v)
+                If VarType(v(j)) = vbString Then
+                    If LtvxlErrorCode(v(j)) <> 0 Then
+                        LtvxlRemember caller, 0, j - c0, v(j)
+                        v(j) = CVErr(LtvxlErrorCode(v(j)))
+                    End If
+                End If
+            Next j
+        End If
+        LtvxlCellErrors = v
+    ElseIf VarType(v) = vbString Then
+        If LtvxlErrorCode(v) <> 0 Then
+            LtvxlRemember caller, 0, 0, v
+            LtvxlCellErrors = CVErr(LtvxlErrorCode(v))
+        End If
+    End If
+End Function
+
+Private Function LtvxlRank(ByVal v As Variant) As Long
+    Dim n As Long
+    On Error GoTo one
+    n = UBound(v, 2)
+    LtvxlRank = 2
+    Exit Function
+one:
+    LtvxlRank = 1
+End Function
+
+Private Function LtvxlErrorCode(ByVal s As String) As Long
+    ' the Excel error a text stands for: its code followed by a space or nothing
+    Dim codes As Variant, values As Variant, k As Long, c As String
+    codes = Array("#VALUE!", "#DIV/0!", "#NUM!", "#N/A", "#REF!", "#NAME?", "#NULL!")
+    values = Array(2015, 2007, 2036, 2042, 2023, 2029, 2000)
+    For k = 0 To 6
+        c = codes(k)
+        If Left$(s, Len(c)) = c Then
+            If Len(s) = Len(c) Or Mid$(s, Len(c) + 1, 1) = " " Then
+                LtvxlErrorCode = values(k)
+                Exit Function
+            End If
+        End If
+    Next k
+End Function
+
+Private Function LtvxlKeepTexts(ByVal caller As Variant) As Boolean
+    On Error Resume Next
+    LtvxlKeepTexts = (CStr(caller.Worksheet.Parent.Names("LTVXL_ERROR_TEXT").Value) = "=TRUE")
+End Function
+
+Private Function LtvxlKey(ByVal cell As Object) As String
+    LtvxlKey = cell.Worksheet.Parent.Name & "!" & cell.Worksheet.Name & "!" & cell.Address
+End Function
+
+Private Sub LtvxlRemember(ByVal caller As Variant, ByVal i As Long, ByVal j As Long, _
+        ByVal message As String)
+    On Error Resume Next
+    If ltvxlMessages Is Nothing Then Set ltvxlMessages = CreateObject("Scripting.Dictionary")
+    ltvxlMessages(LtvxlKey(caller.Cells(1, 1).Offset(i, j))) = message
+End Sub
+
+Public Function LTV_ERROR(cell As Range) As Variant
+    ' the message of the ltvxl error shown in cell; "" when the cell shows no error
+    Dim key As String
+    Application.Volatile
+    LTV_ERROR = ""
+    If Not IsError(cell.Cells(1, 1).Value) Then Exit Function
+    key = LtvxlKey(cell.Cells(1, 1))
+    If Not ltvxlMessages Is Nothing Then
+        If ltvxlMessages.Exists(key) Then
+            LTV_ERROR = ltvxlMessages(key)
+            Exit Function
+        End If
+    End If
+    LTV_ERROR = cell.Cells(1, 1).Text & " (no ltvxl message: recalculate the cell, or an " & _
+        "error of Excel's own)"
+End Function

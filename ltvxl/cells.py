@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LtvxlError, is_cell_error
+from .errors import LtvxlError, clip, is_cell_error
 
 
 def as_grid(value: Any, name: str) -> np.ndarray:
@@ -94,7 +94,7 @@ def describe(value: Any) -> str:
         return f'text "{shown}"'
     if isinstance(value, (dt.datetime, dt.date)):
         return f"a date ({value.isoformat()[:10]})"
-    return repr(value)
+    return clip(repr(value), 40)
 
 
 def number_or_problem(value: Any, name: str) -> tuple[float, str | None]:
@@ -110,7 +110,7 @@ def number_or_problem(value: Any, name: str) -> tuple[float, str | None]:
     if value is None:
         return np.nan, f"#VALUE! {name} is blank"
     if is_cell_error(value):
-        return np.nan, str(value)  # an error in an input cell propagates, as in Excel
+        return np.nan, clip(value)  # an error in an input cell propagates, as in Excel
     if isinstance(value, str):
         hint = ""
         if not value.strip():
@@ -181,4 +181,4 @@ def text_option(value: Any, name: str, choices: Sequence[str], default: str) -> 
     for choice in choices:
         if key == choice.lower():
             return choice
-    raise LtvxlError(f'{name} must be one of {", ".join(choices)}; got "{value}"')
+    raise LtvxlError(f'{name} must be one of {", ".join(choices)}; got {describe(value)}')

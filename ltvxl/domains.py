@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import DIV0, LtvxlError
+from .errors import DIV0, LtvxlError, clip
 
 
 def _fmt(x: float) -> str:
@@ -114,7 +114,7 @@ def check(name: str, value: object, domain: Domain) -> np.ndarray:
     try:
         x = np.asarray(value, dtype=float)
     except (TypeError, ValueError):
-        raise LtvxlError(f"{name} must be a number, got {value!r}") from None
+        raise LtvxlError(f"{name} must be a number, got {clip(repr(value), 40)}") from None
     bad = domain.bad_mask(x)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0]) if x.ndim else ()

@@ -24,6 +24,19 @@ NA = "#N/A"
 
 ERROR_CODES = (VALUE, DIV0, NUM, NA, "#REF!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!")
 
+MAX_CELL_TEXT = 255
+"""Longest text a worksheet function may return: classic Excel turns a UDF result holding
+a longer string into #VALUE! for the whole spilled range."""
+MAX_NOTE = 200
+"""Longest note or status in a result table (the status and the one remedy that matters)."""
+ELLIPSIS = "\u2026"
+
+
+def clip(text: str, limit: int = MAX_CELL_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when it was cut."""
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + ELLIPSIS
+
 
 class LtvxlError(ValueError):
     """A problem with the user's input, worded for the user.
@@ -48,9 +61,9 @@ class LtvxlError(ValueError):
 
 
 def cell_error(code: str, message: str) -> str:
-    """Format an error for a cell: ``"#VALUE! <message>"``."""
+    """Format an error for a cell: ``"#VALUE! <message>"``, at most 255 characters."""
     message = " ".join(str(message).split())
-    return f"{code} {message}" if message else code
+    return clip(f"{code} {message}") if message else code
 
 
 def is_cell_error(value: object) -> bool:

@@ -168,8 +168,8 @@ def test_each_function_has_a_wrapper(name, macros):
     params = ", ".join(("Optional " if a.optional else "") + a.name for a in spec.args)
     assert f"\nFunction {name}({params})\n" in code
     args = ", ".join(a.name for a in spec.args)
-    assert (f'{name} = XLPy.CallUDF("ltvxl.udfs", "{name}", Array({args}), '
-            "ActiveWorkbook, Application.Caller)") in code
+    assert (f'{name} = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "{name}", Array({args}), '
+            "ActiveWorkbook, Application.Caller), Application.Caller)") in code
     block = code.split(f"\nFunction {name}(", 1)[1].split("\nEnd Function", 1)[0]
     assert f"{name} = Err.Description" in block
 
@@ -291,3 +291,20 @@ def test_stubs_do_not_leak():
     with classic_udfs() as udfs:
         assert callable(udfs.generate_vba_wrapper)
     assert {n: sys.modules.get(n) for n in before} == before
+
+
+def test_error_texts_become_excel_error_values_in_the_addin(macros):
+    """Every wrapper passes its result through LtvxlCellErrors, which maps the error texts
+    to CVErr element by element, keeps the messages for LTV_ERROR(cell) and keeps the texts
+    when the workbook defines LTVXL_ERROR_TEXT as TRUE."""
+    from ltvxl.addin.vba import ERROR_TEXT_NAME
+
+    code = _lf(macros[VBA_MODULE])
+    assert code.count("= LtvxlCellErrors(XLPy.CallUDF(") == len(FUNCTIONS)
+    assert "Public Function LtvxlCellErrors(ByVal v As Variant, ByVal caller As Variant)" in code
+    assert "Public Function LTV_ERROR(cell As Range) As Variant" in code
+    for code_text, value in [("#VALUE!", 2015), ("#DIV/0!", 2007), ("#NUM!", 2036),
+                             ("#N/A", 2042)]:
+        assert f'"{code_text}"' in code and str(value) in code
+    assert f'Names("{ERROR_TEXT_NAME}")' in code
+    assert "LTV_ERROR" not in FUNCTIONS  # VBA of the add-in, not a Python function

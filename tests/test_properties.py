@@ -69,7 +69,8 @@ def memory_cap():
 ELEMENTWISE = [name for name, f in REGISTRY.items() if spec_of(f).elementwise]
 ALL = list(REGISTRY)
 
-ERROR_TEXTS = ["#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#VALUE! churn_rate must be > 0"]
+ERROR_TEXTS = ["#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#VALUE! churn_rate must be > 0",
+               "#N/A " + "x" * 300]
 
 numbers_st = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
@@ -82,7 +83,7 @@ junk_cells = st.one_of(
     numbers_st,
     st.none(),
     st.text(max_size=12),
-    st.sampled_from([*ERROR_TEXTS, "", " ", "5", "5%", "weeks", "month", "1e3"]),
+    st.sampled_from([*ERROR_TEXTS, "", " ", "5", "5%", "weeks", "month", "1e3", "x" * 300]),
     st.booleans(),
     st.datetimes(min_value=dt.datetime(1900, 1, 1), max_value=dt.datetime(2100, 1, 1)),
     st.dates(),
@@ -115,7 +116,9 @@ def grids(draw, cell=cells):
 
 
 def check_cell_output(out, name):
-    """A value xlwings can write: a scalar or a rectangular list of lists, nothing non-finite."""
+    """A value xlwings can write: a scalar or a rectangular list of lists, nothing non-finite,
+    no text over 255 characters (classic Excel shows #VALUE! for the whole spill), no note
+    over 200, and never the "(please report this)" guard of an internal error."""
     rows = out if isinstance(out, list) else [[out]]
     assert all(isinstance(r, list) for r in rows), f"{name}: {out!r:.200}"
     assert len({len(r) for r in rows}) <= 1, f"{name}: ragged result"
@@ -124,6 +127,10 @@ def check_cell_output(out, name):
             assert not isinstance(v, (list, tuple, dict, np.ndarray)), f"{name}: {v!r}"
             if isinstance(v, (float, np.floating)):
                 assert math.isfinite(v), f"{name} returned {v}"
+            if isinstance(v, str):
+                assert len(v) <= 255, f"{name}: a text of {len(v)} characters: {v[:80]}..."
+                assert v.startswith("#") or len(v) <= 200, f"{name}: a note of {len(v)}: {v}"
+                assert "(please report this)" not in v, f"{name}: {v}"
 
 
 @pytest.mark.parametrize("name", ELEMENTWISE)

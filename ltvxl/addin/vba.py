@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import io
+import re
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -160,6 +161,132 @@ def register_sub(module: types.ModuleType) -> str:
     return "\n".join(lines)
 
 
+ERROR_TEXT_NAME = "LTVXL_ERROR_TEXT"
+"""A workbook name that, set to TRUE (Formulas > Name Manager: ``=TRUE``), keeps error
+results as texts ("#VALUE! ...") instead of Excel error values."""
+
+ERRORS_VBA = f"""
+' ltvxl results that are errors ("#VALUE! churn_rate must be ...") become Excel error
+' values here, element by element, so SUM, IFERROR, ISERROR and ISNA treat them as
+' errors; the message of each such cell is kept for LTV_ERROR(cell). A workbook name
+' {ERROR_TEXT_NAME} set to TRUE keeps the texts (the convention before error values).
+Private ltvxlMessages As Object
+
+Public Function LtvxlCellErrors(ByVal v As Variant, ByVal caller As Variant) As Variant
+    Dim i As Long, j As Long, r0 As Long, c0 As Long
+    LtvxlCellErrors = v
+    If LtvxlKeepTexts(caller) Then Exit Function
+    If IsArray(v) Then
+        If LtvxlRank(v) = 2 Then
+            r0 = LBound(v, 1)
+            c0 = LBound(v, 2)
+            For i = r0 To UBound(v, 1)
+                For j = c0 To UBound(v, 2)
+                    If VarType(v(i, j)) = vbString Then
+                        If Left$(v(i, j), 1) = "#" Then
+                            If LtvxlErrorCode(v(i, j)) <> 0 Then
+                                LtvxlRemember caller, i - r0, j - c0, v(i, j)
+                                v(i, j) = CVErr(LtvxlErrorCode(v(i, j)))
+                            End If
+                        End If
+                    End If
+                Next j
+            Next i
+        Else
+            c0 = LBound(v)
+            For j = c0 To UBound(v)
+                If VarType(v(j)) = vbString Then
+                    If LtvxlErrorCode(v(j)) <> 0 Then
+                        LtvxlRemember caller, 0, j - c0, v(j)
+                        v(j) = CVErr(LtvxlErrorCode(v(j)))
+                    End If
+                End If
+            Next j
+        End If
+        LtvxlCellErrors = v
+    ElseIf VarType(v) = vbString Then
+        If LtvxlErrorCode(v) <> 0 Then
+            LtvxlRemember caller, 0, 0, v
+            LtvxlCellErrors = CVErr(LtvxlErrorCode(v))
+        End If
+    End If
+End Function
+
+Private Function LtvxlRank(ByVal v As Variant) As Long
+    Dim n As Long
+    On Error GoTo one
+    n = UBound(v, 2)
+    LtvxlRank = 2
+    Exit Function
+one:
+    LtvxlRank = 1
+End Function
+
+Private Function LtvxlErrorCode(ByVal s As String) As Long
+    ' the Excel error a text stands for: its code followed by a space or nothing
+    Dim codes As Variant, values As Variant, k As Long, c As String
+    codes = Array("#VALUE!", "#DIV/0!", "#NUM!", "#N/A", "#REF!", "#NAME?", "#NULL!")
+    values = Array(2015, 2007, 2036, 2042, 2023, 2029, 2000)
+    For k = 0 To 6
+        c = codes(k)
+        If Left$(s, Len(c)) = c Then
+            If Len(s) = Len(c) Or Mid$(s, Len(c) + 1, 1) = " " Then
+                LtvxlErrorCode = values(k)
+                Exit Function
+            End If
+        End If
+    Next k
+End Function
+
+Private Function LtvxlKeepTexts(ByVal caller As Variant) As Boolean
+    On Error Resume Next
+    LtvxlKeepTexts = (CStr(caller.Worksheet.Parent.Names("{ERROR_TEXT_NAME}").Value) = "=TRUE")
+End Function
+
+Private Function LtvxlKey(ByVal cell As Object) As String
+    LtvxlKey = cell.Worksheet.Parent.Name & "!" & cell.Worksheet.Name & "!" & cell.Address
+End Function
+
+Private Sub LtvxlRemember(ByVal caller As Variant, ByVal i As Long, ByVal j As Long, _
+        ByVal message As String)
+    On Error Resume Next
+    If ltvxlMessages Is Nothing Then Set ltvxlMessages = CreateObject("Scripting.Dictionary")
+    ltvxlMessages(LtvxlKey(caller.Cells(1, 1).Offset(i, j))) = message
+End Sub
+
+Public Function LTV_ERROR(cell As Range) As Variant
+    ' the message of the ltvxl error shown in cell; "" when the cell shows no error
+    Dim key As String
+    Application.Volatile
+    LTV_ERROR = ""
+    If Not IsError(cell.Cells(1, 1).Value) Then Exit Function
+    key = LtvxlKey(cell.Cells(1, 1))
+    If Not ltvxlMessages Is Nothing Then
+        If ltvxlMessages.Exists(key) Then
+            LTV_ERROR = ltvxlMessages(key)
+            Exit Function
+        End If
+    End If
+    LTV_ERROR = cell.Cells(1, 1).Text & " (no ltvxl message: recalculate the cell, or an " & _
+        "error of Excel's own)"
+End Function
+"""
+"""VBA turning error texts into error values (appended to the wrappers' module)."""
+
+_CALL = re.compile(
+    r"^(\s*)(\w+) = (XLPy\.CallUDF\(.*), ActiveWorkbook, Application\.Caller\)$", re.MULTILINE
+)
+
+
+def with_error_values(wrappers: str) -> str:
+    """The wrappers xlwings generates with each Excel call's result passed through
+    ``LtvxlCellErrors`` (error texts to error values)."""
+    return _CALL.sub(
+        r"\1\2 = LtvxlCellErrors(\3, ActiveWorkbook, Application.Caller), Application.Caller)",
+        wrappers,
+    )
+
+
 def udfs_module(workbook_name: str = "ltvxl.xlam",
                 functions: dict[str, Callable[..., Any]] | None = None) -> str:
     """The VBA module of the ltvxl wrappers, as a ``.bas`` file text (CRLF line ends).
@@ -178,6 +305,7 @@ def udfs_module(workbook_name: str = "ltvxl.xlam",
         "#Const App = \"Microsoft Excel\" 'Adjust when using outside of Excel",
         "",
     ]
-    text = "\n".join(head) + out.getvalue() + "\n" + register_sub(module)
+    wrappers = with_error_values(out.getvalue())
+    text = "\n".join(head) + wrappers + "\n" + register_sub(module) + ERRORS_VBA
     text.encode(VBA_CODEPAGE)
     return text.replace("\r\n", "\n").replace("\n", "\r\n")

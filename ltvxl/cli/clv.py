@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from ..fileio import atomic_output
+from ..fileio import atomic_output, write_csv
 from ..models import clv
 from . import covariates_clv, engine_clv
 from .assumptions import add_options, from_args
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     if more:
         table["fit_status"] = table["fit_status"] + "; " + "; ".join(more)
     with atomic_output(args.output) as tmp:
-        table.to_csv(tmp, index=False)
+        write_csv(table, tmp)
     for each in (pred.purchases_fit, pred.spend_fit):
         if each is not None:
             _print_fit(each)

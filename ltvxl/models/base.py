@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, gammaln
 
-from ltvxl.errors import LtvxlError
+from ltvxl.errors import MAX_NOTE, LtvxlError, clip
 from ltvxl.transactions.summary import TIME_UNITS
 from ltvxl.transactions.summary import unit_days as _unit_days
 
@@ -97,6 +97,23 @@ class FitResult:
     """The limit model the parameters stand for when the likelihood is highest on the
     boundary of the parameter space (e.g. "NBD (no dropout)"); empty for an interior
     optimum."""
+    problems: tuple[str, ...] = field(default=())
+    """Why the fit did not converge, one sentence each (empty when it did)."""
+    remedy: str = ""
+
+    def status_rows(self) -> list[tuple[str, str]]:
+        """(label, text) rows for a worksheet table, each text under 200 characters:
+        the status, then each problem and the remedy on a row of its own."""
+        if self.converged or not self.problems:
+            head, sep, rest = self.status.partition(": ")
+            if len(self.status) <= MAX_NOTE or not sep:
+                return [("status", clip(self.status, MAX_NOTE))]
+            return [("status", clip(head, MAX_NOTE)), ("note", clip(rest, MAX_NOTE))]
+        rows = [("status", "not converged")]
+        rows += [("problem", clip(p, MAX_NOTE)) for p in self.problems]
+        if self.remedy:
+            rows.append(("remedy", clip(self.remedy, MAX_NOTE)))
+        return rows
 
     def __getitem__(self, name: str) -> float:
         return self.params[name]
@@ -113,7 +130,7 @@ class FitResult:
         rows.append(["log_likelihood", self.log_likelihood, None])
         rows.append(["customers", self.n_customers, None])
         rows.append(["iterations", float(self.iterations), None])
-        rows.append(["status", self.status, None])
+        rows += [[label, text, None] for label, text in self.status_rows()]
         return rows
 
 
@@ -580,6 +597,8 @@ def fit_mle(
         iterations=iterations,
         time_unit=time_unit,
         notes=tuple(notes),
+        problems=tuple(problems),
+        remedy=remedy if problems else "",
     )
 
 

@@ -49,6 +49,11 @@ def _check(frequency: Any, recency: Any, periods: Any, weights: Any = None):
     return x, tx, n, w
 
 
+MAX_FIT_CELLS = 50_000
+"""Most terms the fit's likelihood sums (distinct rows x the largest periods - recency):
+each evaluation costs one special function per term, so this keeps a fit near a second."""
+
+
 class Data:
     """Compressed rows and the padded grid of dropout-after-last-purchase terms."""
 
@@ -56,6 +61,11 @@ class Data:
         self.x, self.tx, self.n, self.w = x, tx, n, w
         gap = (n - tx).astype(int)
         width = max(int(gap.max()), 1)
+        if width * x.size > MAX_FIT_CELLS:
+            raise LtvxlError(
+                f"{NAME} fits at most {MAX_FIT_CELLS:,} terms (rows x periods), got {x.size:,} "
+                f"x {width:,}: count opportunities in larger units or give patterns with weights"
+            )
         self.i = np.arange(width)[None, :]
         self.mask = self.i < gap[:, None]
 

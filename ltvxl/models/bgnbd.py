@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import betainc, digamma, expit, gammaln, hyp2f1
 
 from .base import FitResult, ParamsLike, beta_expectation, dot, fit_rfm, params_of, rfm_start
+from .special import log_beta_ratio, log_nb_pmf
 
 NAME = "BG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -159,9 +160,21 @@ def fit(
     )  # fmt: skip
 
 
-def _safe_a(a: float) -> float:
-    """a = 1 is a removable singularity of the expectations; step around it."""
-    return a if abs(a - 1.0) > 1e-7 else 1.0 + 1e-7
+NEAR_ONE = 1e-3
+"""Within this of a = 1 (a removable singularity of the closed form) the expectations are
+interpolated from a = 1 +- 1e-3, 1 +- 2e-3 (error of order 1e-12)."""
+
+
+def _around_one(a: float, compute: Any) -> np.ndarray:
+    """``compute(a)``; near a = 1, the cubic through four points around 1 evaluated at a."""
+    if abs(a - 1.0) >= NEAR_ONE:
+        return compute(a)
+    nodes = 1.0 + NEAR_ONE * np.array([-2.0, -1.0, 1.0, 2.0])
+    out: Any = 0.0
+    for i, xi in enumerate(nodes):
+        others = np.delete(nodes, i)
+        out = out + compute(xi) * float(np.prod((a - others) / (xi - others)))
+    return np.asarray(out)
 
 
 def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:
@@ -178,37 +191,93 @@ def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndar
 def expected(params: ParamsLike, t: Any) -> np.ndarray:
     """Expected purchases in (0, t] of a customer just acquired (t in the data's unit)."""
     r, alpha, a, b = params_of(params, PARAMS)
-    a = _safe_a(a)
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
-    return dropout_mean(a + b - 1.0, a + b - 1.0 - r, a + b - 1.0, a, z, b, t, alpha, r)
+    return _around_one(
+        a, lambda a: dropout_mean(a + b - 1.0, a + b - 1.0 - r, a + b - 1.0, a, z, b, t, alpha, r)
+    )
 
 
-def dropout_mean(factor, hyp_a, hyp_c, a, z, b_post, t, scale, shape, weight=None) -> np.ndarray:
+def dropout_mean(
+    factor, hyp_a, hyp_c, a, z, b_post, t, scale, shape, minus_p: bool = False
+) -> np.ndarray:
     """factor/(a-1) [1 - (1-z)^(a-1) 2F1(hyp_a, a-1; hyp_c; z)]: the expected purchases in
     a window of length t of the BG/NBD family, E over the dropout p ~ Beta(a, b_post) of
-    weight(p) (1/p) (1 - (scale/(scale + p t))^shape).
+    w(p) (1/p) (1 - (scale/(scale + p t))^shape), w(p) = 1, or 1 - p with ``minus_p``.
 
-    The closed form is Euler's transformation of the papers' (1-z)^shape 2F1(...),
-    which keeps the hypergeometric series well behaved. The tail (1-z)^(a-1) 2F1 is
-    formed in logarithms: when the dropout Beta is concentrated (a and b in the
-    hundreds of thousands, a fit where hardly anyone drops out) the power underflows
-    to 0 while 2F1 overflows, and their plain product would be 0 x inf = NaN. Where
-    2F1 is not a finite positive number or the tail would overflow, the expectation
-    is computed by quadrature over p instead (:func:`_fallback`).
+    Three ways, each used where it is accurate (NaN where none is, for the caller
+    to report):
+
+    - the power series in u = t/scale (:func:`_series_mean`), where it converges
+      fast without cancellation: small u, or a large b_post (a dropout
+      probability near 0, where the closed form is 1 minus nearly 1);
+    - the closed form, Euler's transformation of the papers' (1-z)^shape 2F1(...),
+      its tail (1-z)^(a-1) 2F1 formed in logarithms, used where 1 minus the tail
+      keeps 8 significant digits;
+    - where 2F1 is not a finite positive number (a and b both very large), the
+      expectation by quadrature over p (:func:`_fallback`).
     """
-    h = np.asarray(hyp2f1(hyp_a, a - 1.0, hyp_c, z), dtype=float)
-    ok = np.isfinite(h) & (h > 0.0)
-    log_tail = (a - 1.0) * np.log1p(-z) + np.log(np.where(ok, h, 1.0))
-    ok &= log_tail < 700.0
-    out = np.where(ok, factor / (a - 1.0) * -np.expm1(np.minimum(log_tail, 700.0)), np.nan)
+    u = np.asarray(t, dtype=float) / scale
+    series = _series_mean(a, b_post, u, shape, minus_p)
+    with np.errstate(all="ignore"):
+        h = np.asarray(hyp2f1(hyp_a, a - 1.0, hyp_c, z), dtype=float)
+        finite = np.isfinite(h) & (h != 0.0)
+        l_power = (a - 1.0) * np.log1p(-z)
+        l_h = np.log(np.abs(np.where(finite, h, 1.0)))
+        log_tail = np.minimum(l_power + l_h, 700.0)
+        # 1 - (1-z)^(a-1) 2F1: 1 - e^L when 2F1 > 0, 1 + e^L when 2F1 < 0 (no cancellation)
+        bracket = np.where(h > 0.0, -np.expm1(log_tail), 1.0 + np.exp(log_tail))
+        # rounding in the tail (2F1 to ~1e-15 relative) over the bracket it is subtracted from
+        err = 1e-15 * (1.0 + np.abs(l_power) + np.abs(l_h)) * np.exp(log_tail) / np.abs(bracket)
+        # scipy's 2F1 loses digits as z -> 1: beyond t/scale = 1e6 the closed form is not used
+        good = finite & (l_power + l_h < 700.0) & (err < 1e-9) & (u <= CLOSED_FORM_MAX_U)
+        closed = np.where(good, factor / (a - 1.0) * bracket, np.nan)
+    # quadrature only where 2F1 failed and the Beta of p is concentrated enough for it
+    concentrated = ~finite & (np.minimum(a, b_post) >= QUADRATURE_FROM)
+    out = np.where(
+        np.isfinite(series),
+        series,
+        np.where(np.isfinite(closed), closed, np.where(concentrated, np.inf, np.nan)),
+    )
+    weight = (lambda p: 1.0 - p) if minus_p else None
     return _fallback(out, a, b_post, t, scale, shape, weight)
+
+
+CLOSED_FORM_MAX_U = 1e6
+"""Largest t/scale for which the closed form with 2F1 is trusted (tested against mpmath)."""
+QUADRATURE_FROM = 20.0
+"""Smallest a and b_post for which the quadrature over p (:func:`_fallback`) is used."""
+SERIES_TERMS = 60
+
+
+def _series_mean(a, b_post, u, shape, minus_p: bool) -> np.ndarray:
+    """E[w(p) (1/p) (1 - (1 + p u)^-shape)] for p ~ Beta(a, b_post) as the series
+    sum_j (-1)^j (shape)_(j+1) / (j+1)! u^(j+1) E[w(p) p^j], E[p^j] = (a)_j / (a+b_post)_j
+    (with w = 1 - p one more factor b_post / (a + b_post + j)); NaN where 60 terms do not
+    converge to 1e-16 or the terms cancel (more than a factor 8 above the sum)."""
+    a, b_post, u, k = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (a, b_post, u, shape))
+    )
+    ab = a + b_post
+    with np.errstate(all="ignore"):
+        term = k * u * (b_post / ab if minus_p else 1.0)
+        total = term.copy()
+        size = np.abs(term)
+        for j in range(SERIES_TERMS):
+            ratio = -u * (k + j + 1.0) / (j + 2.0) * (a + j) / (ab + j)
+            if minus_p:
+                ratio = ratio * (ab + j) / (ab + j + 1.0)
+            term = term * ratio
+            total = total + term
+            size = size + np.abs(term)
+        ok = np.isfinite(total) & (np.abs(term) <= 1e-16 * np.abs(total)) & (size <= 8 * total)
+    return np.where(ok | (u == 0), np.where(u == 0, 0.0, total), np.nan)
 
 
 def _fallback(out, a, b_post, t, scale, shape, weight=None) -> np.ndarray:
     """Where the closed form is not finite (a and b very large), E over p ~ Beta(a, b_post)
     of weight(p) (1/p) (1 - (scale/(scale + p t))^shape) by quadrature (weight 1 if None)."""
-    bad = ~np.isfinite(out)
+    bad = np.isinf(out)
     if not bad.any():
         return out
     out = np.array(out, dtype=float)
@@ -236,14 +305,17 @@ def conditional_mean(
     z = t/(alpha+T+t), evaluated by :func:`dropout_mean`.
     """
     r, alpha, a, b = params
-    a = _safe_a(a)
     t, x = np.asarray(t, dtype=float), np.asarray(frequency, dtype=float)
     big_t = np.asarray(T, dtype=float)
     z = t / (alpha + big_t + t)
-    c = a + b + x + (shift - 1.0)
-    return dropout_mean(
-        c, a + b + (shift - 1.0) - r, c, a, z, b + x + shift, t, alpha + big_t, r + x
-    )
+
+    def mean(a: float) -> np.ndarray:
+        c = a + b + x + (shift - 1.0)
+        return dropout_mean(
+            c, a + b + (shift - 1.0) - r, c, a, z, b + x + shift, t, alpha + big_t, r + x
+        )
+
+    return _around_one(a, mean)
 
 
 def alive_expected(params: ParamsLike, t: Any, frequency: Any, T: Any) -> np.ndarray:
@@ -262,25 +334,19 @@ def conditional_expected(
 
 
 def prob_purchases(params: ParamsLike, n: Any, t: Any) -> np.ndarray:
-    """P(X(t) = n): probability that a new customer makes n purchases in (0, t]."""
+    """P(X(t) = n): probability that a new customer makes n purchases in (0, t].
+
+    B(a, b+n)/B(a, b) NB(n; r, alpha, t) + [n > 0] B(a+1, b+n-1)/B(a, b) I(n, r; t/(alpha+t)),
+    the beta ratios and the negative binomial in forms that keep their digits for
+    parameters up to 1e300 (:mod:`ltvxl.models.special`).
+    """
     r, alpha, a, b = params_of(params, PARAMS)
     n, t = np.asarray(n, dtype=float), np.asarray(t, dtype=float)
-    lbeta_ab = gammaln(a) + gammaln(b) - gammaln(a + b)
-    first = (
-        gammaln(a)
-        + gammaln(b + n)
-        - gammaln(a + b + n)
-        - lbeta_ab
-        + gammaln(r + n)
-        - gammaln(r)
-        - gammaln(n + 1)
-        + r * np.log(alpha / (alpha + t))
-        + n * np.log(np.where(t > 0, t / (alpha + t), 1.0))
-    )
-    first = np.where((t > 0) | (n == 0), np.exp(first), 0.0)
-    pos = n > 0
-    n1 = np.where(pos, n, 1.0)
-    second = np.exp(
-        gammaln(a + 1) + gammaln(b + n1 - 1) - gammaln(a + b + n1) - lbeta_ab
-    ) * betainc(n1, r, t / (alpha + t))
+    with np.errstate(all="ignore"):
+        first = np.exp(log_beta_ratio(a, b, n) + log_nb_pmf(r, alpha, n, t))
+        first = np.where((t > 0) | (n == 0), first, 0.0)
+        pos = n > 0
+        n1 = np.where(pos, n, 1.0)
+        lead = np.log(a / (a + b)) + log_beta_ratio(a + 1.0, b, n1 - 1.0)
+        second = np.exp(lead) * betainc(n1, r, t / (alpha + t))
     return first + np.where(pos, second, 0.0)

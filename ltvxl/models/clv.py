@@ -63,12 +63,21 @@ def churn_risk(p_alive: Any) -> np.ndarray:
     return out
 
 
+MAX_HORIZON_MONTHS = 1200
+"""Longest horizon the predictions accept (100 years): the discounting runs month by month."""
+
+
 def month_grid(horizon: float, horizon_unit: str, time_unit: str) -> np.ndarray:
     """Ends of the months of the horizon, in ``time_unit`` (the last may be partial)."""
     if not (horizon >= 0 and math.isfinite(horizon)):
-        raise LtvxlError(f"horizon must be a number >= 0, got {horizon}")
+        raise LtvxlError(f"horizon must be a number >= 0, got {horizon:.6g}")
     total = convert_time(horizon, horizon_unit, time_unit)
     month = convert_time(1.0, "months", time_unit)
+    if total / month > MAX_HORIZON_MONTHS + 1e-9:
+        raise LtvxlError(
+            f"horizon must be at most {MAX_HORIZON_MONTHS} months (100 years), got "
+            f"{horizon:.6g} {horizon_unit}"
+        )
     k = max(math.ceil(total / month - 1e-9), 0)
     ends = np.minimum(np.arange(1, k + 1) * month, total)
     return ends

@@ -13,7 +13,7 @@ import numpy as np
 from scipy.special import expit
 
 from .base import FitResult, ParamsLike, fit_rfm, params_of
-from .bgnbd import Data, _safe_a, _start, conditional_mean, dropout_mean, negll_shifted
+from .bgnbd import Data, _around_one, _start, conditional_mean, dropout_mean, negll_shifted
 
 NAME = "MBG/NBD"
 PARAMS = ("r", "alpha", "a", "b")
@@ -50,11 +50,12 @@ def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndar
 def expected(params: ParamsLike, t: Any) -> np.ndarray:
     """Expected purchases in (0, t] of a customer just acquired (t in the data's unit)."""
     r, alpha, a, b = params_of(params, PARAMS)
-    a = _safe_a(a)
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
     # E[(1-p)/p (1 - e^(-lambda p t))] = b/(a-1) [1 - (1-z)^r 2F1(r, b+1; a+b; z)]
-    return dropout_mean(b, a + b - r, a + b, a, z, b, t, alpha, r, lambda p: 1.0 - p)
+    return _around_one(
+        a, lambda a: dropout_mean(b, a + b - r, a + b, a, z, b, t, alpha, r, minus_p=True)
+    )
 
 
 def alive_expected(params: ParamsLike, t: Any, frequency: Any, T: Any) -> np.ndarray:

@@ -16,14 +16,17 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import betaln, digamma, gammaln, hyp2f1
+from scipy.special import digamma, gammaln, hyp2f1
 
 from ltvxl.errors import LtvxlError
 
 from .base import FitResult, ParamsLike, as_column, dot, fit_mle, params_of
+from .special import log_beta_ratio
 
 NAME = "sBG"
 PARAMS = ("alpha", "beta")
+MAX_ALIVE = 1e15
+"""Largest count SBG_FIT accepts: beyond it the log-likelihood has no digits left to fit."""
 REMEDY = "Remedies: the alive counts must not increase; use at least two periods of data"
 
 
@@ -34,6 +37,9 @@ def _counts(alive: Any) -> tuple[np.ndarray, np.ndarray, float]:
         raise LtvxlError("alive needs the customers at the start (period 0) and at least one more")
     if not np.all(np.isfinite(n)) or np.any(n < 0):
         raise LtvxlError("alive must hold numbers >= 0")
+    if np.any(n > MAX_ALIVE):
+        i = int(np.argmax(n > MAX_ALIVE))
+        raise LtvxlError(f"alive must be counts up to 1e15, got {n[i]:.3g} in row {i + 1}")
     if n[0] <= 0:
         raise LtvxlError("alive must start with the cohort size (> 0) at period 0")
     lost = -np.diff(n)
@@ -90,7 +96,7 @@ def survival(params: ParamsLike, period: Any) -> np.ndarray:
     """S(t): share of a cohort still active after ``period`` renewal decisions (t >= 0)."""
     a, b = params_of(params, PARAMS)
     t = np.asarray(period, dtype=float)
-    return np.exp(betaln(a, b + t) - betaln(a, b))
+    return np.exp(log_beta_ratio(a, b, t))
 
 
 def retention(params: ParamsLike, period: Any) -> np.ndarray:
@@ -104,7 +110,8 @@ def churn_probability(params: ParamsLike, period: Any) -> np.ndarray:
     """P(T = t): probability that a new customer churns at renewal decision t (t >= 1)."""
     a, b = params_of(params, PARAMS)
     t = np.asarray(period, dtype=float)
-    return np.exp(betaln(a + 1.0, b + t - 1.0) - betaln(a, b))
+    # B(a+1, b+t-1) / B(a, b) = a/(a+b) B(a+1, b+t-1) / B(a+1, b)
+    return a / (a + b) * np.exp(log_beta_ratio(a + 1.0, b, t - 1.0))
 
 
 def derl(params: ParamsLike, discount_rate: Any, renewals: Any = 0.0) -> np.ndarray:

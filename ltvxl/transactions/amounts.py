@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ..cells import describe
-from ..errors import LtvxlError, is_cell_error
-from .columns import first_bad, is_blank, show_number
+from ..errors import LtvxlError, clip, is_cell_error
+from .columns import first_bad, float_or_inf, is_blank, show_number
 from .number_text import parse_number_texts
 
 
@@ -17,9 +17,11 @@ def _why_not_amount(value: Any) -> str:
     if is_blank(value):
         return "the amount is missing"
     if is_cell_error(value):
-        return f"the cell holds the error {value}"
+        return f"the cell holds the error {clip(value, 40)}"
     if isinstance(value, (float, np.floating)) and not np.isfinite(value):
         return f"{show_number(value)} is not a finite number"
+    if isinstance(value, int) and not isinstance(value, bool):  # beyond 1e308
+        return f"{show_number(value)} is too large to be an amount"
     hint = ""
     if isinstance(value, str):
         try:
@@ -65,7 +67,7 @@ def parse_amounts(
                     v, (int, float, np.integer, np.floating)
                 ):
                     raise LtvxlError(f"{label} row {row_of(i)}: {_why_not_amount(v)}")
-                out[i] = float(v)
+                out[i] = float_or_inf(v)
         else:
             out, how = _from_texts(obj, label, row_of, decimal, thousands)
     bad = first_bad(~np.isfinite(out))

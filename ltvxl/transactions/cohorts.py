@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import LtvxlError
+from ..errors import LtvxlError, clip
 from .choices import METRICS, PERIODS
 from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
@@ -53,7 +53,7 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     for c in choices:
         if key in (c, c + "s", c + "ly"):
             return c
-    raise LtvxlError(f'{name} must be one of {", ".join(choices)}; got "{value}"')
+    raise LtvxlError(f'{name} must be one of {", ".join(choices)}; got {clip(repr(value), 40)}')
 
 
 def cohort_table(

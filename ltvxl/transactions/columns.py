@@ -10,13 +10,14 @@ what counts as blank, and the first offending row of a check.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import LtvxlError
+from ..errors import MAX_CELL_TEXT, LtvxlError, clip
 
 _ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
 
@@ -92,8 +93,15 @@ def _tighten(flat: list[Any], label: str) -> np.ndarray:
     types = set(map(type, flat))
     if any(issubclass(t, (list, tuple)) for t in types):
         raise LtvxlError(f"{label} is nested too deeply")
+    odd = [t for t in types if issubclass(t, (dict, set, frozenset)) or t is object]
+    if odd:  # not a value a worksheet cell can hold (and not hashable for grouping)
+        i = next(i for i, v in enumerate(flat) if type(v) in odd)
+        raise LtvxlError(f"{label} row {i + 1}: a {odd[0].__name__} is not a cell value")
     if types <= {float, int, type(None)} and types & {float, int}:
-        out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+        try:
+            out = np.array(flat, dtype=np.float64)  # None -> NaN, reported as missing
+        except OverflowError:  # an integer beyond 1e308: kept, and reported by the reader
+            return object_array(flat)
         if int not in types or not (np.abs(out) >= 2**53).any():  # ints exact as floats
             return out
     if types == {dt.datetime}:  # the calendar day of each (as typed, a time of day dropped)
@@ -182,9 +190,38 @@ def first_bool(values: np.ndarray) -> int | None:
         return None
     return next(i for i, v in enumerate(values) if isinstance(v, (bool, np.bool_)))
 
+def float_or_inf(v: Any) -> float:
+    """``float(v)``, an integer too large for a float as infinity (then reported as bad)."""
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf
+
+
 def show_number(value: Any) -> str:
-    """A number as a message shows it: 5, 2.5, inf."""
-    x = float(value)
+    """A number as a message shows it: 5, 2.5, inf (an integer beyond 1e308 cut short)."""
+    x = float_or_inf(value)
+    if math.isinf(x) and isinstance(value, int):
+        return clip(str(value), 12)
     if np.isfinite(x) and x.is_integer() and abs(x) < 1e15:
         return str(int(x))
     return repr(x)
+
+
+def check_text_length(col: np.ndarray, label: str, first_row: int) -> None:
+    """Refuse ids and group names longer than an Excel cell result may be (255 characters):
+    returned inside a table, one of them would turn the whole table into #VALUE!."""
+    if col.dtype != object:
+        return
+    for i, v in enumerate(col):
+        if isinstance(v, (dict, set, frozenset)) or type(v) is object:
+            raise LtvxlError(f"{label} row {i + first_row}: a {type(v).__name__} is not a "
+                             "cell value")
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 10**MAX_CELL_TEXT:
+            raise LtvxlError(f"{label} row {i + first_row}: a number of {len(str(abs(v))):,} "
+                             "digits is not a cell value")
+        if isinstance(v, str) and len(v) > MAX_CELL_TEXT:
+            raise LtvxlError(
+                f"{label}: row {i + first_row} holds a text of {len(v):,} characters; "
+                f"ids and names may have at most {MAX_CELL_TEXT}: shorten it"
+            )

@@ -23,8 +23,16 @@ import numpy as np
 import pandas as pd
 
 from ..cells import describe
-from ..errors import LtvxlError, is_cell_error
-from .columns import cells_column, first_bad, first_bool, is_blank, object_array, show_number
+from ..errors import LtvxlError, clip, is_cell_error
+from .columns import (
+    cells_column,
+    first_bad,
+    first_bool,
+    float_or_inf,
+    is_blank,
+    object_array,
+    show_number,
+)
 
 EXCEL_EPOCH_DAY = int(np.datetime64("1899-12-30", "D").astype(np.int64))
 """Day number (days since 1970-01-01) of Excel serial 0 in the 1900 date system."""
@@ -88,7 +96,7 @@ def _why_not_date(value: Any) -> str:
     if is_blank(value):
         return "the date is missing"
     if is_cell_error(value):
-        return f"the cell holds the error {value}"
+        return f"the cell holds the error {clip(value, 40)}"
     if isinstance(value, str):
         shown = value if len(value) <= 30 else value[:27] + "..."
         return (
@@ -160,7 +168,7 @@ def parse_dates(
         elif tkind == "date":
             udays[sel] = np.array(list(sub), dtype="datetime64[D]").astype(np.int64)
         elif tkind == "number":
-            d, b = _numbers_to_days(np.array(list(sub), dtype=float))
+            d, b = _numbers_to_days(np.array([float_or_inf(v) for v in sub], dtype=float))
             udays[sel], ubad[sel] = d, b
         elif tkind == "text":
             d, b, how = _texts_to_days(list(sub), label, lambda k, s=sel: first_row(int(s[k])),
@@ -168,7 +176,7 @@ def parse_dates(
             udays[sel], ubad[sel] = d, b
         else:
             ubad[sel] = True
-    bad_rows = (codes < 0) | ubad[np.maximum(codes, 0)]
+    bad_rows = (codes < 0) | (ubad[np.maximum(codes, 0)] if len(uniq) else True)
     bad = first_bad(bad_rows)
     if bad is not None:
         raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_date(obj[bad])}")
@@ -258,6 +266,8 @@ def parse_day(value: Any, label: str) -> int:
         value = col[0]
     if is_blank(value):
         raise LtvxlError(f"{label} is missing")
+    if isinstance(value, (dict, set, frozenset, np.ndarray)) or type(value) is object:
+        raise LtvxlError(f"{label} must be a single date, got a {type(value).__name__}")
     try:
         return int(parse_dates(object_array([value]), label)[0][0])
     except LtvxlError as exc:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..cells import describe
-from ..errors import LtvxlError, is_cell_error
+from ..errors import LtvxlError, clip, is_cell_error
 from .columns import first_bad, first_bool, is_blank, object_array
 
 
@@ -117,7 +117,7 @@ def parse_ids(values: np.ndarray, label: str, row_of: Any = None) -> tuple[np.nd
         if is_blank(v):
             raise LtvxlError(f"{label} row {row_of(bad)}: the customer id is missing")
         if is_cell_error(v):
-            raise LtvxlError(f"{label} row {row_of(bad)}: the cell holds the error {v}")
+            raise LtvxlError(f"{label} row {row_of(bad)}: the cell holds the error {clip(v, 40)}")
         raise LtvxlError(
             f"{label} row {row_of(bad)}: {describe(v)} is not a customer id (use text or a number)"
         )

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..errors import LtvxlError
 from .amounts import parse_amounts
-from .columns import as_column, blank_mask, cells_column, check_lengths
+from .columns import as_column, blank_mask, cells_column, check_lengths, check_text_length
 from .dates import parse_dates, text_to_day
 from .ids import format_id, parse_ids
 from .options import NEGATIVE_POLICIES, Negative, ReadOptions
@@ -194,6 +194,10 @@ class TransactionLog:
             first_row = 2
             if len(cols[0]) == 0:
                 raise LtvxlError(f"{labels[0]} has a header row but no data")
+        orders_named = {} if order_col is None else {"order_ids": order_col}
+        for label, col in [*zip(labels, cols, strict=True), *extras.items(),
+                           *orders_named.items()]:
+            check_text_length(col, label, first_row)
         return cls.from_arrays(
             cols[0], cols[1], cols[2], extras, orders=order_col, negative=negative,
             labels=labels, first_row=first_row,
@@ -220,6 +224,8 @@ def order_codes(values: np.ndarray) -> np.ndarray:
         return pd.factorize(values)[0].astype(np.int64)
     raw, uniq = pd.factorize(values.astype(object) if values.dtype.kind != "f" else values)
     keys = pd.factorize(np.asarray([format_id(u) for u in uniq], dtype=object))[0]
+    if not len(keys):  # every order id blank: each row an order of its own
+        return np.arange(len(raw), dtype=np.int64)
     codes = np.where(raw >= 0, keys[np.maximum(raw, 0)], -1).astype(np.int64)
     lone = codes < 0
     if lone.any():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from ..errors import LtvxlError
+from ..errors import LtvxlError, clip
 
 Negative = Literal["net", "drop", "error"]
 NEGATIVE_POLICIES: tuple[str, ...] = ("net", "drop", "error")
@@ -68,7 +68,8 @@ class ReadOptions:
             raise LtvxlError(f'missing_id must be drop or error; got "{self.missing_id}"')
         if self.negative not in NEGATIVE_POLICIES:
             choices = ", ".join(NEGATIVE_POLICIES)
-            raise LtvxlError(f"negative must be one of {choices}; got {self.negative!r}")
+            got = clip(repr(self.negative), 40)
+            raise LtvxlError(f"negative must be one of {choices}; got {got}")
         if self.delimiter is not None and self.delimiter not in DELIMITERS:
             word = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
             if str(self.delimiter).lower() not in word:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
+from ..fileio import workbook_problem
 from .columns import object_array
 from .options import ReadOptions
 from .readers import Table
@@ -47,7 +48,7 @@ def _rows_of(p: Path, sheet: str | int | None) -> tuple[list[str], dict[str, lis
     except LtvxlError:
         raise
     except Exception as exc:
-        raise LtvxlError(f"{p.name}: cannot read as a workbook: {exc}") from None
+        raise LtvxlError(f"{p.name}: {workbook_problem(p, str(exc))}") from None
 
 
 def _wanted(name: str, names: list[str], sheet: str | int | None) -> bool:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ltvxl.cells import as_grid, read_numbers, text_option
+from ltvxl.cells import as_grid, describe, read_numbers, text_option
 from ltvxl.domains import (
     DISCOUNT_RATE,
     FRACTION,
@@ -35,7 +35,7 @@ from ltvxl.domains import (
     POSITIVE,
     Domain,
 )
-from ltvxl.errors import LtvxlError, cell_error
+from ltvxl.errors import MAX_NOTE, LtvxlError, cell_error, clip
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
 from ._declare import expose
@@ -204,8 +204,45 @@ def _positional(spec: Spec, core: Callable[..., Any]) -> Callable[..., Any]:
     return by_name
 
 
-def _flat(spec: Spec, core: Callable[..., Any]) -> Callable[..., Any]:
-    return expose(elementwise(spec, _positional(spec, core)))
+RANGE_NOTE = "outside the range computed to 8 digits (docs/models.md, Numerical range)"
+"""How a flat function reports parameters for which no method is accurate (NaN from the core)."""
+PROBABILITY = (0.0, 1.0)
+EXPECTATION = (0.0, None)
+
+
+def _in_bounds(core: Callable[..., Any], name: str, bounds: tuple[float, float | None]):
+    """``core`` whose results can exist: NaN (no accurate method) and values outside
+    ``bounds`` beyond rounding become #NUM! texts, rounding just outside is clipped."""
+    low, high = bounds
+
+    def checked(*args: Any) -> Any:
+        arr = np.asarray(core(*args))
+        if arr.dtype.kind == "f":
+            numbers, x = np.ones(arr.shape, dtype=bool), arr
+        else:
+            flat = arr.reshape(-1)
+            numbers = np.fromiter((isinstance(v, float) for v in flat), bool, flat.size)
+            numbers = numbers.reshape(arr.shape)
+            x = np.where(numbers, arr, 0.0).astype(float)
+        tol = 1e-12 * np.maximum(np.abs(x), 1.0)
+        bad = numbers & ((x < low - tol) | ((high is not None) & (x > (high or 0.0) + tol)))
+        lost = numbers & np.isnan(x)
+        x = np.clip(x, low, high)
+        if arr.dtype.kind == "f" and not (bad.any() or lost.any()):
+            return x
+        out = arr.astype(object)
+        out[numbers] = x[numbers]
+        out[lost] = cell_error("#NUM!", f"{name}: parameters {RANGE_NOTE}")
+        out[bad] = cell_error("#NUM!", f"{name}: no valid value here ({RANGE_NOTE})")
+        return out
+
+    return checked
+
+
+def _flat(
+    spec: Spec, core: Callable[..., Any], bounds: tuple[float, float | None] = EXPECTATION
+) -> Callable[..., Any]:
+    return expose(elementwise(spec, _positional(spec, _in_bounds(core, spec.name, bounds))))
 
 
 # ---------------------------------------------------------------- BG/NBD, Pareto/NBD, MBG/NBD
@@ -236,7 +273,7 @@ _PN_ARGS = (_R, _ALPHA, _S, _BETA_T)
 
 
 def _palive(name: str, model: str, func: Callable[..., np.ndarray], result: str, *cfg: Any):
-    return _flat(_palive_spec(name, model, *cfg, result), _with_history(func, 4))
+    return _flat(_palive_spec(name, model, *cfg, result), _with_history(func, 4), PROBABILITY)
 
 
 def _expected(name: str, model: str, func: Callable[..., np.ndarray], result: str, *cfg: Any):
@@ -292,7 +329,7 @@ def _new_customer(
     spec = Spec(
         name, f"{model}: {what} (t in the unit of {units}).", args, examples=((call, result),)
     )
-    return _flat(spec, core)
+    return _flat(spec, core, PROBABILITY if prob else EXPECTATION)
 
 
 _BG_NEW = ("BG/NBD", _BG_ARGS, "alpha", CDNOW_BG)
@@ -368,6 +405,7 @@ SBG_RETENTION = _flat(
     lambda alpha, beta, period: _by_params(
         _model("sbg").retention, [alpha, beta], [np.floor(period)]
     ),
+    PROBABILITY,
 )
 
 SBG_SURVIVAL = _flat(
@@ -387,6 +425,7 @@ SBG_SURVIVAL = _flat(
         examples=(("=SBG_SURVIVAL(0.704, 1.182, 7)", "0.2391"),),
     ),
     lambda alpha, beta, period: _by_params(_model("sbg").survival, [alpha, beta], [period]),
+    PROBABILITY,
 )
 
 SBG_DERL = _flat(
@@ -472,6 +511,7 @@ BGBB_PALIVE = _flat(
         examples=((f"=BGBB_PALIVE({DONATION_PARAMS}, 3, 4, 6)", "0.4395"),),
     ),
     _bb_core(_later("bgbb", "p_alive"), 0),
+    PROBABILITY,
 )
 BGBB_EXPECTED = _flat(
     Spec(
@@ -608,8 +648,12 @@ def _number(value: Any, name: str, default: float, domain: Domain) -> float:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LtvxlError(f"{name} must be a number, got {value!r}")
-    bad = domain.bad_mask(np.asarray(float(value)))
+        raise LtvxlError(f"{name} must be a number, got {describe(value)}")
+    try:
+        value = float(value)
+    except OverflowError:
+        raise LtvxlError(f"{name} is too large to be a number", "#NUM!") from None
+    bad = domain.bad_mask(np.asarray(value))
     if bad.any():
         code, text = domain.message(name, float(value))
         raise LtvxlError(text, code)
@@ -636,6 +680,7 @@ def _predict(
     h = _number(horizon, "horizon", 12.0, NON_NEGATIVE)
     unit = text_option(horizon_unit, "horizon_unit", ("days", "weeks", "months", "years"), "months")
     _module("ltvxl.models.base").unit_days(unit, "horizon_unit")
+    _module("ltvxl.models.clv").month_grid(h, unit, TIME_UNIT)  # the limit, before any fit
     d = _number(annual_discount_rate, "annual_discount_rate", 0.1, DISCOUNT_RATE)
     m = _number(gross_margin, "gross_margin", 1.0, FRACTION)
     name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
@@ -752,18 +797,19 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[lis
             rows.append([fit.model, k, v, se if np.isfinite(se) else "#N/A no standard error"])
         rows.append([fit.model, "log-likelihood", fit.log_likelihood, None])
         rows.append([fit.model, "customers", fit.n_customers, None])
-        rows.append([fit.model, "status", fit.status, None])
+        for label, text in fit.status_rows():
+            rows.append([fit.model, label, text, None])
         for n in fit.notes:
-            rows.append([fit.model, "note", n, None])
+            rows.append([fit.model, "note", clip(n, MAX_NOTE), None])
 
     add(purchases)
     rows.append([purchases.model, "time unit", TIME_UNIT, None])
     if spend is not None:
         add(spend)
     else:
-        rows.append(["Gamma-Gamma", "status", note, None])
+        rows.append(["Gamma-Gamma", "status", clip(note, MAX_NOTE), None])
     for n in summary.notes:
-        rows.append(["data", "note", str(n), None])
+        rows.append(["data", "note", clip(str(n), MAX_NOTE), None])
     return rows
 
 
@@ -855,7 +901,7 @@ def _fit_table(fit: FitResult) -> list[list[Any]]:
     if fit.time_unit:
         rows.append(["time unit", fit.time_unit, None])
     for note in fit.notes:
-        rows.append(["note", note, None])
+        rows.append(["note", clip(note, MAX_NOTE), None])
     return rows
 
 

@@ -8,6 +8,7 @@ definitions, the negative-amount policy and the RFM rule table.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -214,6 +215,14 @@ COHORT_TABLE = expose(declare(
 # ---------------------------------------------------------------- LTV_TIER
 
 
+def _as_float(cell: int | float) -> float:
+    """``float(cell)``, an integer too large for a float as infinity."""
+    try:
+        return float(cell)
+    except OverflowError:
+        return math.inf
+
+
 def _number_list(value: Any, name: str, *, skip_blank: bool) -> np.ndarray:
     grid = as_grid(value, name)
     out = []
@@ -226,7 +235,7 @@ def _number_list(value: Any, name: str, *, skip_blank: bool) -> np.ndarray:
             if is_cell_error(cell):
                 raise LtvxlError(f"{name} cell {i + 1} holds the error {cell}")
             raise LtvxlError(f"{name} cell {i + 1}: {describe(cell)} is not a number")
-        if not np.isfinite(cell):
+        if not math.isfinite(_as_float(cell)):
             raise LtvxlError(f"{name} cell {i + 1} is not a finite number")
         out.append(float(cell))
     return np.asarray(out, dtype=float)
@@ -364,7 +373,7 @@ def _cac_table(value: Any) -> dict[str, float] | None:
             except ValueError:
                 continue  # a header row
         if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not cost > 0 \
-                or not np.isfinite(cost):
+                or not math.isfinite(_as_float(cost)):
             raise LtvxlError(f"cac_by_group row {i + 1}: CAC must be a number > 0, got "
                              f"{describe(cost)}")
         out[groups.group_name(name)] = float(cost)
