@@ -6,6 +6,7 @@ naming the range; in the range of fitted parameters (1e-2 to 1e2) never #NUM!.
 """
 
 import math
+import os
 import zlib
 
 import numpy as np
@@ -122,6 +123,11 @@ def test_bgnbd_expectations_in_the_fitted_range_are_accurate_and_never_num():
     assert counts["ok"] >= 70, counts
 
 
+@pytest.mark.skipif(
+    not os.environ.get("LTVXL_SLOW_TESTS"),
+    reason="slow tier (LTVXL_SLOW_TESTS=1): mpmath's references for parameters up to 1e6 "
+    "took over 10 minutes on 2 cores",
+)
 def test_bgnbd_expectations_from_1e_6_to_1e6_are_accurate_or_num():
     counts = _check_expected(-6, 6, 40, allow_num=True)
     assert counts["ok"] >= 20, counts
