@@ -140,7 +140,8 @@ def test_a_dropout_probability_near_zero_gives_the_poisson_limit(b, mod):
     r, alpha, a, t = 0.5135, 59.0, 0.2, 1.0
     ours = float(mod.expected((r, alpha, a, b), t))
     ref = _expected_ref(r, alpha, a, b, t, mod is mbgnbd)
-    assert ours == pytest.approx(ref, rel=1e-8)
+    if ref is not None:  # mpmath settles up to its 400 digits; beyond, the limit alone
+        assert ours == pytest.approx(ref, rel=1e-8)
     assert ours == pytest.approx(r * t / alpha, rel=1e-5)
 
 
