@@ -727,11 +727,11 @@ Public Sub RegisterLtvxlFunctions()
     d(0) = "Repeat purchases per customer: a column of whole numbers."
     d(1) = "Time from first to last purchase per customer (e.g. weeks), same rows; 0 without repeat purchases."
     d(2) = "Time from first purchase to the end of observation (T), same unit and rows."
-    d(3) = "Optional model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD."
+    d(3) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
     d(4) = "Optional number of customers each row stands for (a column like frequency); blank for 1 each."
-    d(5) = "Optional unit of recency and age: days, weeks (default), months or years; alpha and beta are rates per this unit."
+    d(5) = "Optional unit of recency and age: days, weeks, months or years (blank for weeks); alpha and beta are rates per this unit."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!BTYD_FIT", _
-        Description:="Fit BG/NBD (default), Pareto/NBD or MBG/NBD to per-customer columns: parameters with standard errors, log-likelihood, customers and status. alpha and beta are in the unit of recency and age.", _
+        Description:="Fit Pareto/NBD by default, or BG/NBD, MBG/NBD to per-customer columns: parameters with standard errors, log-likelihood, customers and status. alpha and beta are in the unit of recency and age.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Sales and marketing spend in the period (currency)."
@@ -747,34 +747,34 @@ Public Sub RegisterLtvxlFunctions()
         Description:="Periods of gross profit needed to earn back the acquisition cost: CAC / (revenue per period x gross margin); monthly revenue gives months.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 5)
-    d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
-    d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
-    d(2) = "Amount of each transaction (currency); negative amounts are returns."
-    d(3) = "Optional prediction horizon in months; blank for 12."
+    d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
+    d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
+    d(3) = "Optional prediction horizon, in months; blank for 12."
     d(4) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(5) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    d(5) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_CHECK", _
         Description:="Doubts about the CLV prediction of a transaction log, one line each with its remedy: fit not converged or at a boundary, too few data, short history, predictions far outside the history.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 4)
-    d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
-    d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
-    d(2) = "Amount of each transaction (currency); negative amounts are returns."
+    d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
+    d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(4) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    d(4) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_FIT", _
         Description:="Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: parameters with standard errors, log-likelihood, customers and fit status (rates per week).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 8)
-    d(0) = "Customer id of each transaction: a column of text or numbers; may start with a header row."
-    d(1) = "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows as ids."
-    d(2) = "Amount of each transaction (currency); negative amounts are returns."
+    d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
+    d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional prediction horizon, in horizon_unit (months unless given); blank for 12."
     d(4) = "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; blank for 0.1."
     d(5) = "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV."
     d(6) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(7) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
-    d(8) = "Optional unit of horizon: days, weeks, months (default) or years."
+    d(7) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    d(8) = "Optional unit of horizon: days, weeks, months or years; blank for months."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_PREDICT", _
         Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, MBG/NBD; with Gamma-Gamma; fits cached).", _
         Category:="ltvxl", ArgumentDescriptions:=d

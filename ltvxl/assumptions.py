@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, fields
 
 from .errors import LtvxlError
+from .models import defaults as _d
 
 MAX_HORIZON_MONTHS = 600.0
 """The longest horizon accepted (50 years): beyond it a prediction is no forecast."""
@@ -30,9 +31,9 @@ class Assumptions:
     currency: the currency's code or symbol for number formats ("" for none).
     """
 
-    horizon_months: float = 12.0
-    annual_discount_rate: float = 0.1
-    gross_margin: float = 1.0
+    horizon_months: float = _d.HORIZON
+    annual_discount_rate: float = _d.ANNUAL_DISCOUNT_RATE
+    gross_margin: float = _d.GROSS_MARGIN
     cac: float | None = None
     currency: str = ""
 

@@ -196,6 +196,27 @@ def _function_section(spec: Spec) -> list[str]:
     return lines
 
 
+def purchase_models_table() -> list[str]:
+    """The purchase models of the registry as a table: what ``model`` accepts, the
+    parameters and the flat functions of each (ltvxl.models.registry)."""
+    from ltvxl.models import registry
+
+    lines = [
+        "Purchase models (the `model` argument of CLV_PREDICT, CLV_FIT and BTYD_FIT; case, "
+        "spaces and punctuation do not matter):",
+        "",
+        "| `model` | model | also written | parameters | flat functions |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for m in registry.PURCHASE_MODELS:
+        default = " (default)" if m is registry.DEFAULT else ""
+        spellings = ", ".join(f"`{s}`" for s in dict.fromkeys((m.name, m.key, *m.aliases)))
+        flat = ", ".join(f"[{m.choice}_{k}](#{m.choice.lower()}_{k.lower()})" for k in m.flat_kinds)
+        lines.append(f"| `{m.choice}`{default} | {m.name} | {spellings} | "
+                     f"{', '.join(m.params)} | {flat} |")
+    return [*lines, ""]
+
+
 def render(functions: dict[str, Callable[..., Any]] | None = None) -> str:
     """The text of docs/functions.md for the declared functions."""
     funcs = REGISTRY if functions is None else functions
@@ -234,6 +255,8 @@ def render(functions: dict[str, Callable[..., Any]] | None = None) -> str:
         intro = _family_intro(mod_name)
         if intro:
             lines += [intro, ""]
+        if mod_name == "ltvxl.udfs.models":
+            lines += purchase_models_table()
         for spec in specs:
             lines += _function_section(spec)
     return "\n".join(lines).rstrip() + "\n"

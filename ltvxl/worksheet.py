@@ -5,7 +5,7 @@ Every ltvxl worksheet function is declared once (in :mod:`ltvxl.udfs`) with a
 argument, and the shape it returns. The same declared Python function is
 what Excel calls through xlwings and what the headless refresh calls, so the
 two cannot disagree. This module imports nothing from xlwings; binding the
-declarations to xlwings is done in :mod:`ltvxl.udfs._declare`.
+declarations to xlwings is done in :mod:`ltvxl.udfs.binding`.
 
 Calling convention (as xlwings calls a function): positional cell values,
 ``None`` for a blank cell or an omitted optional argument, ranges as lists
@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .a1 import is_cell_name
-from .cells import as_grid, number_or_problem, read_numbers
+from .cells import as_grid, describe, number_or_problem, read_numbers
 from .domains import ANY, Domain
 from .errors import NUM, VALUE, LtvxlError, cell_error
 
@@ -49,8 +49,17 @@ class Arg:
       cell), ``value`` (one cell of any type).
     default: the value a blank or omitted optional argument takes;
       :data:`REQUIRED` for a required argument.
-    domain: the accepted numbers (``number`` arguments).
-    choices: the accepted texts (``text`` arguments).
+    domain: the accepted numbers (``number`` arguments, and ``value`` arguments
+      that must be a number).
+    choices: the accepted texts (``text`` arguments), matched without case.
+    read: for a ``text`` argument that accepts more spellings than its choices
+      (model names): maps a cell value to one of the choices, or raises.
+
+    A function that is not element-wise (a table) receives its arguments already
+    read by these rules (:func:`read_arg`): a ``number``, ``value`` or ``text`` argument is one
+    cell (a range of several is an error), blank is the default, a number is
+    checked against the domain, a text becomes its choice; ``data`` arguments
+    arrive as the cells are.
     """
 
     name: str
@@ -59,6 +68,7 @@ class Arg:
     default: Any = REQUIRED
     domain: Domain | None = None
     choices: tuple[str, ...] = ()
+    read: Callable[[Any], str] | None = field(default=None, compare=False, repr=False)
 
     @property
     def optional(self) -> bool:
@@ -152,8 +162,10 @@ def spec_problems(spec: Spec) -> list[str]:
     if spec.name != spec.name.upper():
         out.append(f"{spec.name}: the Excel name must be upper case")
     if not spec.description.strip() or len(spec.description) > MAX_TEXT:
-        out.append(f"{spec.name}: description must have 1 to {MAX_TEXT} characters, "
-                   f"has {len(spec.description)}")
+        out.append(
+            f"{spec.name}: description must have 1 to {MAX_TEXT} characters, "
+            f"has {len(spec.description)}"
+        )
     if not spec.category or len(spec.category) > MAX_TEXT:
         out.append(f"{spec.name}: category must have 1 to {MAX_TEXT} characters")
     if spec.returns not in ("value", "array", "table"):
@@ -163,8 +175,10 @@ def spec_problems(spec: Spec) -> list[str]:
         out.append(f"{spec.name}: duplicate argument names (VBA ignores case)")
     wizard = len(names) + sum(len(n) for n in names)
     if wizard > MAX_WIZARD:
-        out.append(f"{spec.name}: {len(names)} arguments + {wizard - len(names)} characters of "
-                   f"argument names = {wizard} > {MAX_WIZARD} (Function Wizard limit)")
+        out.append(
+            f"{spec.name}: {len(names)} arguments + {wizard - len(names)} characters of "
+            f"argument names = {wizard} > {MAX_WIZARD} (Function Wizard limit)"
+        )
     seen_optional = False
     for a in spec.args:
         if (problem := vba_name_problem(a.name)) is not None:
@@ -174,8 +188,10 @@ def spec_problems(spec: Spec) -> list[str]:
         if a.name.lower() in WRAPPER_NAMES or a.name.lower() == spec.name.lower():
             out.append(f"{spec.name}: argument {a.name} clashes with a name in the VBA wrapper")
         if not a.help.strip() or len(a.help) > MAX_TEXT:
-            out.append(f"{spec.name}: help of {a.name} must have 1 to {MAX_TEXT} characters, "
-                       f"has {len(a.help)}")
+            out.append(
+                f"{spec.name}: help of {a.name} must have 1 to {MAX_TEXT} characters, "
+                f"has {len(a.help)}"
+            )
         if a.kind not in ("number", "data", "text", "value"):
             out.append(f"{spec.name}: argument {a.name} has an unknown kind {a.kind!r}")
         if seen_optional and not a.optional:
@@ -214,8 +230,9 @@ def _finite_out(result: Any, name: str) -> Any:
         grid = result.reshape(1, 1) if result.ndim == 0 else result
         if grid.ndim == 1:
             grid = grid.reshape(-1, 1)
-        return to_cells(_clean(grid.astype(object) if grid.dtype.kind not in "fiub" else grid,
-                               name))
+        return to_cells(
+            _clean(grid.astype(object) if grid.dtype.kind not in "fiub" else grid, name)
+        )
     if isinstance(result, np.generic):
         result = result.item()
     if isinstance(result, float) and not math.isfinite(result):
@@ -247,6 +264,76 @@ def guard(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     return guarded
 
 
+def single_cell(value: Any, name: str) -> Any:
+    """The one cell of a single-cell argument (``x`` or ``[[x]]``; blank text is None).
+
+    A range of several cells is an error naming the argument.
+    """
+    if isinstance(value, (list, tuple, np.ndarray)):
+        grid = as_grid(value, name)
+        if grid.size != 1:
+            raise LtvxlError(f"{name} must be a single cell, got a range of {grid.size} cells")
+        value = grid.reshape(-1)[0]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _choice(arg: Arg, cell: Any) -> Any:
+    if arg.read is not None:
+        return arg.read(cell)
+    if not arg.choices:
+        return cell
+    if isinstance(cell, str):
+        key = cell.strip().lower()
+        for choice in arg.choices:
+            if key == choice.lower():
+                return choice
+    got = describe(cell)
+    raise LtvxlError(f"{arg.name} must be one of {', '.join(arg.choices)}; got {got}")
+
+
+def read_arg(arg: Arg, value: Any) -> Any:
+    """The value of one argument of a table function, read as its declaration says.
+
+    ``data``: as given (the default when omitted). Every other kind is one
+    cell; blank or omitted is the default (None for a required argument, left
+    to the function); a ``number``, or a ``value`` with a domain, must be a
+    number inside the domain (a float comes back); a ``text`` becomes one of
+    its choices; any other ``value`` comes back as the cell is.
+    """
+    default = None if arg.default is REQUIRED else arg.default
+    if arg.kind == "data":
+        return default if value is None else value
+    cell = single_cell(value, arg.name)
+    if cell is None:
+        return default
+    if arg.kind == "text":
+        return _choice(arg, cell)
+    if arg.kind == "value" and arg.domain is None:
+        return cell
+    x, problem = number_or_problem(cell, arg.name)
+    if problem is not None:
+        code, _, text = problem.partition(" ")
+        raise LtvxlError(text or problem, code)
+    domain = arg.domain or ANY
+    if not domain.contains(x):
+        code, text = domain.message(arg.name, x)
+        raise LtvxlError(text, code)
+    return x
+
+
+def _reading(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
+    """``impl`` called with its arguments read by :func:`read_arg`."""
+
+    def read(*values: Any) -> Any:
+        return impl(*(read_arg(a, v) for a, v in zip(spec.args, values, strict=True)))
+
+    return read
+
+
 def declare(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
     """Make the worksheet function for ``spec`` from ``impl`` and register it.
 
@@ -257,6 +344,9 @@ def declare(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
     the spec as ``__ltvxl__``. It may be called positionally, as xlwings does,
     or with keywords; a wrong number of arguments is error text too. A spec
     that breaks Excel's limits (see :func:`spec_problems`) raises ValueError.
+    Except for element-wise functions (:func:`elementwise` reads their cells),
+    ``impl`` receives its arguments read by :func:`read_arg` (defaults,
+    choices, domains, single cells), so it never restates them.
     """
     problems = spec_problems(spec)
     if problems:
@@ -265,6 +355,8 @@ def declare(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
         raise ValueError(f"worksheet function {spec.name} declared twice")
     sig = _signature(spec)
     names = [a.name for a in spec.args]
+    if not spec.elementwise:
+        impl = _reading(spec, impl)
 
     def call(*args: Any, **kwargs: Any) -> Any:
         if not kwargs and len(args) == len(names):  # how xlwings calls
@@ -414,11 +506,16 @@ def elementwise(
     rename = core_kwargs or {}
     params = inspect.signature(core).parameters
     if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        unknown = [rename.get(a.name, a.name) for a in spec.args
-                   if rename.get(a.name, a.name) not in params]
+        unknown = [
+            rename.get(a.name, a.name)
+            for a in spec.args
+            if rename.get(a.name, a.name) not in params
+        ]
         if unknown:
-            raise ValueError(f"{spec.name}: {getattr(core, '__name__', core)} takes no "
-                             f"argument {', '.join(unknown)} (see core_kwargs)")
+            raise ValueError(
+                f"{spec.name}: {getattr(core, '__name__', core)} takes no "
+                f"argument {', '.join(unknown)} (see core_kwargs)"
+            )
 
     def single(values: list[Any]) -> Any:
         """One cell per argument: the same rules without arrays (many formulas call this)."""
@@ -429,8 +526,8 @@ def elementwise(
                 if arg.default is not None:
                     kwargs[key] = float(arg.default)
                 continue
-            x, problem = (value, None) if type(value) is float else number_or_problem(
-                value, arg.name
+            x, problem = (
+                (value, None) if type(value) is float else number_or_problem(value, arg.name)
             )
             if problem is not None:
                 return problem

@@ -6,7 +6,7 @@ xlwings) with the pywin32 modules stubbed in ``sys.modules`` and puts
 way xlwings' ``call_udf`` does: each raw cell value (as pywin32 hands it over:
 a scalar, or a tuple of row tuples for a range; error cells as COM error codes)
 goes through xlwings' own conversion pipeline with the options that
-``ltvxl.udfs._declare.expose`` declared for that argument.
+``ltvxl.udfs.binding.expose`` declared for that argument.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def xl_call(classic_xlwings):
     from xlwings.main import Engine
 
     from ltvxl.addin.vba import fresh_copy
-    from ltvxl.udfs._declare import expose
+    from ltvxl.udfs.binding import expose
 
     impl, _ = _windows_cleaner()
     engines = xlwings.engines

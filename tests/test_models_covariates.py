@@ -156,9 +156,8 @@ def test_predictions_per_customer(apparel, apparel_fit):
     # the customers of one covariate group get the plain model's predictions at its rates
     rows = np.flatnonzero((d.matrix == d.matrix[0]).all(axis=1))
     params = covariates.group_params(apparel_fit, d.matrix[:1])[0]
-    plain = clv.predict(s, model="pnbd", purchases_fit=apparel_fit.plain, **opts)
-    alone = clv.predict(s.iloc[rows], model="pnbd", purchases_fit=params,
-                        spend_fit=plain.spend_fit, **opts).table
+    spend = clv.fit_spend(s["frequency"], s["monetary_value"])
+    alone = clv.predict(s.iloc[rows], model="pnbd", fits=clv.Fits(params, *spend), **opts).table
     assert np.allclose(table["expected_purchases"].to_numpy()[rows],
                        alone["expected_purchases"], rtol=1e-12)
     assert np.allclose(table["clv"].to_numpy()[rows], alone["clv"], rtol=1e-12)

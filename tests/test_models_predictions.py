@@ -11,6 +11,7 @@ from scipy.optimize import brentq
 from scipy.special import betaln
 from scipy.stats import beta as beta_dist
 
+from ltvxl import units
 from ltvxl.errors import LtvxlError
 from ltvxl.models import base, bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
 
@@ -72,10 +73,6 @@ def test_bgnbd_probability_of_n_and_gamma_gamma_agree_with_lifetimes():
     )
     spend = gammagamma.expected_spend(GG, [1, 2, 5, 0], [20, 35, 50, 0])
     np.testing.assert_allclose(spend, LIFETIMES["gg_spend"], rtol=1e-12)
-
-
-def test_bgnbd_probabilities_sum_to_one():
-    assert bgnbd.prob_purchases(BG, np.arange(400), 39).sum() == pytest.approx(1.0, abs=1e-9)
 
 
 def test_expectations_equal_numerical_integrals_over_dropout():
@@ -304,30 +301,6 @@ def test_pareto_far_series_derivatives_match_finite_differences():
             )
 
 
-@pytest.mark.parametrize(
-    ("mod", "theta"),
-    [
-        (bgnbd, [0.3, 5.0, 0.8, 2.0]),
-        (mbgnbd, [0.5, 6.0, 0.9, 1.6]),
-        (paretonbd, [0.5, 10.0, 0.6, 12.0]),
-    ],
-)
-def test_analytic_gradients_match_finite_differences(mod, theta):
-    rng = np.random.default_rng(1)
-    big_t = rng.uniform(10, 40, 200).round(2)
-    x = rng.poisson(2, 200).astype(float)
-    tx = np.where(x > 0, (big_t * rng.uniform(0.05, 1, 200)).round(2), 0.0)
-    data = mod.Data(x, tx, big_t, rng.uniform(0.5, 2, 200))
-    th = np.log(theta)
-    g = mod.negll(th, data)[1]
-    h = 1e-6
-    fd = [
-        (mod.negll(th + h * e, data)[0] - mod.negll(th - h * e, data)[0]) / (2 * h)
-        for e in np.eye(4)
-    ]
-    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-5)
-
-
 def test_gamma_gamma_and_bgbb_and_sbg_gradients():
     rng = np.random.default_rng(2)
     x = rng.integers(1, 8, 100).astype(float)
@@ -428,7 +401,7 @@ def test_weights_equal_repeated_rows():
         (lambda: sbg.fit([100, 100, 100]), "nobody churned"),
         (lambda: sbg.fit([100, 80, 90]), "must not increase"),
         (lambda: bgbb.fit([3, 0], [2, 0], [6, 6]), "row 1"),
-        (lambda: base.periodic_rate(0.1, "fortnights"), "time_unit must be one of"),
+        (lambda: units.periodic_rate(0.1, "fortnights"), "time_unit must be one of"),
     ],
 )
 def test_degenerate_data_give_clear_messages(call, words):
@@ -455,11 +428,11 @@ def test_fit_that_cannot_converge_says_so_and_has_no_nan():
 
 
 def test_time_units_and_discounting():
-    assert base.convert_time(1, "years", "weeks") == pytest.approx(365.25 / 7)
-    assert base.convert_time(14, "days", "weeks") == pytest.approx(2)
-    weekly = base.periodic_rate(0.1, "weeks")
+    assert units.convert_time(1, "years", "weeks") == pytest.approx(365.25 / 7)
+    assert units.convert_time(14, "days", "weeks") == pytest.approx(2)
+    weekly = units.periodic_rate(0.1, "weeks")
     assert (1 + weekly) ** (365.25 / 7) == pytest.approx(1.1)
-    assert base.periodic_rate(0.0, "days") == 0.0
+    assert units.periodic_rate(0.0, "days") == 0.0
     # one year in weeks is 12 monthly steps, the last ending at 52.18 weeks
     ends = clv.month_grid(1, "years", "weeks")
     assert ends.size == 12 and ends[-1] == pytest.approx(365.25 / 7)
@@ -502,13 +475,12 @@ def test_predict_sums_each_customers_conditional_expectation_by_month(name, mod,
         horizon=6,
         horizon_unit="months",
         annual_discount_rate=0.1,
-        purchases_fit=fit,
-        spend_fallback=True,
+        fits=clv.Fits(fit, None, clv.SPEND_FALLBACK),
     ).table
     ends = clv.month_grid(6, "months", "weeks")
     cum = [mod.conditional_expected(params, t, x, tx, big_t) for t in ends]
     steps = np.diff([np.zeros(400), *cum], axis=0)
-    rate = base.periodic_rate(0.1, "weeks")
+    rate = units.periodic_rate(0.1, "weeks")
     disc = sum(step / (1 + rate) ** t for step, t in zip(steps, ends, strict=True))
     np.testing.assert_allclose(got["expected_purchases"], cum[-1], rtol=1e-12)
     np.testing.assert_allclose(got["clv"], disc * got["expected_spend"], rtol=1e-12)
@@ -575,19 +547,6 @@ def test_closed_form_and_quadrature_agree_from_loose_to_concentrated_dropout():
         got = bgnbd.conditional_expected((r, al, a, b), t, x, tx, big_t)
         want = _mean_over_dropout(beta_dist(a, b + x), big_t, t, al + big_t, r + x)
         assert got == pytest.approx(want * bgnbd.p_alive((r, al, a, b), x, tx, big_t), rel=1e-7)
-
-
-def test_pareto_probability_of_n_is_a_distribution_with_the_right_mean():
-    # no closed form to copy: the probabilities must sum to 1 and their mean must be the
-    # closed-form E[X(t)] = r beta / (alpha (s - 1)) [1 - (beta / (beta + t))^(s - 1)]
-    for t in (39.0, 500.0):
-        n = np.arange(4000)
-        p = paretonbd.prob_purchases(PN, n, t)
-        assert np.all(p >= 0) and p.sum() == pytest.approx(1.0, abs=1e-9)
-        r, al, s, be = PN.values()
-        mean = r * be / (al * (s - 1)) * (1 - (be / (be + t)) ** (s - 1))
-        assert (n * p).sum() == pytest.approx(mean, rel=1e-9)
-    assert paretonbd.prob_purchases(PN, [0, 1], 0.0).tolist() == [1.0, 0.0]
 
 
 def test_compress_groups_exactly_when_hashes_collide(monkeypatch):

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import ltvxl.udfs.models as fam
-from ltvxl.models import bgnbd, gammagamma, paretonbd, sbg
+from ltvxl.models import bgnbd, gammagamma, paretonbd, registry, sbg
+from ltvxl.worksheet import spec_of
 
 DATA = Path(__file__).parent / "data"
 BG = (0.2426, 4.4136, 0.7929, 2.4259)
@@ -31,6 +32,32 @@ def test_flat_functions_spill_over_columns_of_customers():
     np.testing.assert_allclose(
         [r[0] for r in got], paretonbd.conditional_expected(PN, 52, x, tx, big_t)
     )
+
+
+@pytest.mark.parametrize("model", registry.PURCHASE_MODELS, ids=lambda m: m.key)
+def test_every_registered_model_has_its_flat_functions(model):
+    # made from the registry: names, parameter arguments, and the core's values cell by cell
+    x, tx, big_t = [0, 1, 2, 7], [0, 1.71, 30.43, 29.43], [38.86, 38.86, 38.86, 31.0]
+    p = model.example
+    cores = {
+        "PALIVE": ((col(x), col(tx), col(big_t)), model.p_alive(p, x, tx, big_t)),
+        "EXPECTED": (
+            (39.0, col(x), col(tx), col(big_t)),
+            model.conditional_expected(p, 39.0, x, tx, big_t),
+        ),
+        "EXPECTED_NEW": ((col([1, 39, 52]),), model.expected(p, np.array([1.0, 39, 52]))),
+    }
+    if model.prob_purchases is not None:
+        cores["PROB"] = ((col([0, 1, 2]), 39.0), model.prob_purchases(p, [0, 1, 2], 39.0))
+    assert set(model.flat_kinds) <= set(cores)
+    for kind in model.flat_kinds:
+        func = getattr(fam, f"{model.choice}_{kind}")
+        names = [a.name for a in spec_of(func).args][: len(model.params)]
+        assert names == [n if n != "r" else "r_shape" for n in model.params]
+        args, want = cores[kind]
+        got = func(*p, *args)
+        np.testing.assert_allclose([r[0] for r in got], want, rtol=1e-12)
+        assert f"{model.choice}_{kind}" in fam.__all__
 
 
 def test_parameters_may_be_ranges_too():
@@ -119,7 +146,7 @@ def test_clv_predict_units_discount_and_margin(cdnow_cells):
 
 
 def test_fits_are_cached_on_the_content(cdnow_cells, monkeypatch):
-    fam._CACHE.clear()
+    fam.FIT_CACHE.clear()
     calls = []
     real = paretonbd.fit  # the default model
     monkeypatch.setattr(paretonbd, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -204,7 +231,7 @@ def test_clv_on_the_built_in_sample_warns_nothing(model):
     d = pd.read_csv(SAMPLE_PATH, parse_dates=["date"])
     ids, amounts = [[v] for v in d.customer_id], col(d.amount.astype(float).tolist())
     dates = [[v.to_pydatetime()] for v in d.date]
-    fam._CACHE.clear()
+    fam.FIT_CACHE.clear()
     rows = fam.CLV_PREDICT(ids, dates, amounts, 12.0, 0.1, 0.6, None, model)
     assert isinstance(rows, list), rows
     assert len(rows) == 1 + d.customer_id.nunique()
@@ -220,14 +247,16 @@ def header_col(values, header):
 
 def test_fit_functions_from_summary_columns_give_the_published_parameters():
     d = pd.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
-    rows = fam.BTYD_FIT(header_col(d.x, "x"), header_col(d.t_x, "t_x"), header_col(d["T"], "T"))
+    x, tx, big_t = header_col(d.x, "x"), header_col(d.t_x, "t_x"), header_col(d["T"], "T")
+    rows = fam.BTYD_FIT(x, tx, big_t, "BG/NBD")  # the published BG/NBD fit
     est = {r[0]: r[1] for r in rows[1:]}
     assert rows[0] == ["parameter", "estimate", "std_error"]
     assert est["r"] == pytest.approx(0.2426, rel=1e-3)
     assert est["b"] == pytest.approx(2.4259, rel=1e-3)
     assert est["time unit"] == "weeks"
-    pn = {r[0]: r[1] for r in fam.BTYD_FIT(col(d.x), col(d.t_x), col(d["T"]), "PNBD")[1:]}
-    assert pn["beta"] == pytest.approx(11.669, rel=1e-3)
+    pn = {r[0]: r[1] for r in fam.BTYD_FIT(col(d.x), col(d.t_x), col(d["T"]))[1:]}
+    assert pn["beta"] == pytest.approx(11.669, rel=1e-3)  # the default, Pareto/NBD
+    assert fam.BTYD_FIT(x, tx, big_t, "pareto_nbd") == fam.BTYD_FIT(x, tx, big_t, None)
     gg = {r[0]: r[1] for r in fam.GG_FIT(col(d.x), col(d.zbar))[1:]}
     assert gg["q"] == pytest.approx(3.74, rel=2e-3)
     assert gg["note"] == "1411 customers without repeat purchases excluded"

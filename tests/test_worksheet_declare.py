@@ -56,7 +56,8 @@ def test_guard_turns_every_exception_into_cell_text(scratch):
 
 
 def test_guard_cleans_numpy_and_non_finite_results(scratch):
-    f = declare(_spec("T_NUMPY"), lambda x: x)
+    # a data argument reaches the function as given: what comes back is cleaned
+    f = declare(_spec("T_NUMPY", Arg("x", "Anything.", kind="data")), lambda x: x)
     assert f(math.nan) == "#NUM! T_NUMPY has no finite value here"
     assert f(math.inf).startswith("#NUM!")
     out = f(np.float64(2.5))
@@ -69,10 +70,36 @@ def test_guard_cleans_numpy_and_non_finite_results(scratch):
 def test_keywords_and_arity(scratch):
     spec = _spec("T_KW", Arg("x", "h"), Arg("y", "h", default=1.0))
     f = declare(spec, lambda x, y: (x, y))
-    assert f(1.0) == (1.0, None)
+    assert f(1.0) == (1.0, 1.0)  # an omitted optional argument arrives as its default
     assert f(y=3.0, x=2.0) == (2.0, 3.0)
     assert f() == "#VALUE! T_KW: missing a required argument: 'x'"
     assert f(1.0, 2.0, 3.0).startswith("#VALUE! T_KW: too many")
+
+
+def test_arguments_arrive_read_from_the_spec(scratch):
+    spec = _spec(
+        "T_READ",
+        Arg("n", "h", kind="value", default=12.0, domain=NON_NEGATIVE),
+        Arg("unit", "h", kind="text", default="weeks", choices=("days", "weeks")),
+        Arg(
+            "model",
+            "h",
+            kind="text",
+            default="PNBD",
+            choices=("PNBD", "BGNBD"),
+            read=lambda v: {"pnbd": "PNBD", "pareto/nbd": "PNBD"}[str(v).lower()],
+        ),
+        Arg("when", "h", kind="value", default=None),
+    )
+    f = declare(spec, lambda *a: list(a))
+    assert f() == [12.0, "weeks", "PNBD", None]
+    assert f([[3]], " DAYS ", "Pareto/NBD", [["2024-01-31"]]) == [3.0, "days", "PNBD", "2024-01-31"]
+    assert f("", [[""]], None, "  ") == [12.0, "weeks", "PNBD", None]
+    assert f(-1.0) == "#VALUE! n must be >= 0, got -1"
+    assert f("x") == '#VALUE! n must be a number, got text "x"'
+    assert f(None, "months") == '#VALUE! unit must be one of days, weeks; got text "months"'
+    assert f(None, 5.0) == "#VALUE! unit must be one of days, weeks; got 5.0"
+    assert f([[1.0, 2.0]]) == "#VALUE! n must be a single cell, got a range of 2 cells"
 
 
 def test_elementwise_marks_the_spec_and_checks_the_core(scratch):
@@ -91,8 +118,9 @@ def test_elementwise_marks_the_spec_and_checks_the_core(scratch):
 
 
 def test_elementwise_core_kwargs_rename(scratch):
-    f = elementwise(_spec("T_RENAME", Arg("value", "h")), lambda v: v * 2,
-                    core_kwargs={"value": "v"})
+    f = elementwise(
+        _spec("T_RENAME", Arg("value", "h")), lambda v: v * 2, core_kwargs={"value": "v"}
+    )
     assert f(2.0) == 4.0 and f([[1.0, 2.0]]) == [[2.0, 4.0]]
 
 
@@ -106,8 +134,10 @@ def test_elementwise_optional_without_default_is_left_out(scratch):
 
 
 def test_scalar_and_range_paths_agree_on_bad_cells(scratch):
-    f = elementwise(_spec("T_SAME", Arg("a", "h", domain=NON_NEGATIVE),
-                          Arg("b", "h", domain=DENOMINATOR)), lambda a, b: a / b)
+    f = elementwise(
+        _spec("T_SAME", Arg("a", "h", domain=NON_NEGATIVE), Arg("b", "h", domain=DENOMINATOR)),
+        lambda a, b: a / b,
+    )
     cells = [(-1.0, 0.0), ("x", 1.0), (None, 1.0), (1.0, None), (True, 2.0), (1e308, 1e-308)]
     column = f([[a] for a, _ in cells], [[b] for _, b in cells])
     assert column == [[f(a, b)] for a, b in cells]

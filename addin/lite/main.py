@@ -804,141 +804,6 @@ def LTV_TREND(ids, dates, amounts, period=None, as_of=None, margin=None, order_i
     ndim=2,
 )
 @arg(
-    'a',
-    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'b',
-    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'frequency',
-    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'recency',
-    doc=(
-        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
-        '0 when frequency is 0.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'age',
-    doc=(
-        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
-        'recency.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def BGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age):
-    (
-        'BG/NBD: probability that a customer with this purchase history is still alive (has not '
-        'dropped out) at the end of observation.'
-    )
-    return _LTVXL['BGNBD_PALIVE'](r_shape, alpha, a, b, frequency, recency, age)
-
-
-@func
-@arg(
-    'r_shape',
-    doc=(
-        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
-        'because Excel reads r as a cell address).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'alpha',
-    doc=(
-        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
-        'and age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'a',
-    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'b',
-    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    't',
-    doc=(
-        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
-        'year of weeks).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'frequency',
-    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'recency',
-    doc=(
-        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
-        '0 when frequency is 0.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'age',
-    doc=(
-        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
-        'recency.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def BGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age):
-    (
-        'BG/NBD: expected number of purchases of a customer with this history in the next t '
-        'time units (t, recency and age in the unit of the parameters).'
-    )
-    return _LTVXL['BGNBD_EXPECTED'](r_shape, alpha, a, b, t, frequency, recency, age)
-
-
-@func
-@arg(
-    'r_shape',
-    doc=(
-        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
-        'because Excel reads r as a cell address).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'alpha',
-    doc=(
-        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
-        'and age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
     's',
     doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
     err_to_str=True,
@@ -1080,6 +945,351 @@ def PNBD_EXPECTED(r_shape, alpha, s, beta, t, frequency, recency, age):
     ndim=2,
 )
 @arg(
+    's',
+    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc=(
+        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
+        'age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def PNBD_EXPECTED_NEW(r_shape, alpha, s, beta, t):
+    (
+        'Pareto/NBD: expected number of purchases of a newly acquired customer in her first t '
+        'time units after the first purchase (t in the unit of alpha and beta).'
+    )
+    return _LTVXL['PNBD_EXPECTED_NEW'](r_shape, alpha, s, beta, t)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    's',
+    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'beta',
+    doc=(
+        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
+        'age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'n',
+    doc='Number of purchases, a whole number >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def PNBD_PROB(r_shape, alpha, s, beta, n, t):
+    (
+        'Pareto/NBD: probability that a newly acquired customer makes exactly n repeat '
+        'purchases in her first t time units (t in the unit of alpha and beta).'
+    )
+    return _LTVXL['PNBD_PROB'](r_shape, alpha, s, beta, n, t)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_PALIVE(r_shape, alpha, a, b, frequency, recency, age):
+    (
+        'BG/NBD: probability that a customer with this purchase history is still alive (has not '
+        'dropped out) at the end of observation.'
+    )
+    return _LTVXL['BGNBD_PALIVE'](r_shape, alpha, a, b, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'frequency',
+    doc='Repeat purchases of the customer (purchase days after the first), >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'recency',
+    doc=(
+        'Time from the first to the last purchase, in the unit of the parameters (e.g. weeks); '
+        '0 when frequency is 0.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'age',
+    doc=(
+        'Customer age T: time from the first purchase to the end of observation, same unit, >= '
+        'recency.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age):
+    (
+        'BG/NBD: expected number of purchases of a customer with this history in the next t '
+        'time units (t, recency and age in the unit of the parameters).'
+    )
+    return _LTVXL['BGNBD_EXPECTED'](r_shape, alpha, a, b, t, frequency, recency, age)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_EXPECTED_NEW(r_shape, alpha, a, b, t):
+    (
+        'BG/NBD: expected number of purchases of a newly acquired customer in her first t time '
+        'units after the first purchase (t in the unit of alpha).'
+    )
+    return _LTVXL['BGNBD_EXPECTED_NEW'](r_shape, alpha, a, b, t)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'a',
+    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'b',
+    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'n',
+    doc='Number of purchases, a whole number >= 0.',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    't',
+    doc=(
+        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
+        'year of weeks).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def BGNBD_PROB(r_shape, alpha, a, b, n, t):
+    (
+        'BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases in '
+        'her first t time units (t in the unit of alpha).'
+    )
+    return _LTVXL['BGNBD_PROB'](r_shape, alpha, a, b, n, t)
+
+
+@func
+@arg(
+    'r_shape',
+    doc=(
+        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
+        'because Excel reads r as a cell address).'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'alpha',
+    doc=(
+        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
+        'and age.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
     'a',
     doc='Model parameter a (> 0): dropout-probability Beta shape a.',
     err_to_str=True,
@@ -1193,216 +1403,6 @@ def MBGNBD_EXPECTED(r_shape, alpha, a, b, t, frequency, recency, age):
         'time units (t, recency and age in the unit of the parameters).'
     )
     return _LTVXL['MBGNBD_EXPECTED'](r_shape, alpha, a, b, t, frequency, recency, age)
-
-
-@func
-@arg(
-    'r_shape',
-    doc=(
-        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
-        'because Excel reads r as a cell address).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'alpha',
-    doc=(
-        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
-        'and age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'a',
-    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'b',
-    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    't',
-    doc=(
-        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
-        'year of weeks).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def BGNBD_EXPECTED_NEW(r_shape, alpha, a, b, t):
-    (
-        'BG/NBD: expected number of purchases of a newly acquired customer in her first t time '
-        'units after the first purchase (t in the unit of alpha).'
-    )
-    return _LTVXL['BGNBD_EXPECTED_NEW'](r_shape, alpha, a, b, t)
-
-
-@func
-@arg(
-    'r_shape',
-    doc=(
-        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
-        'because Excel reads r as a cell address).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'alpha',
-    doc=(
-        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
-        'and age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    's',
-    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'beta',
-    doc=(
-        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
-        'age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    't',
-    doc=(
-        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
-        'year of weeks).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def PNBD_EXPECTED_NEW(r_shape, alpha, s, beta, t):
-    (
-        'Pareto/NBD: expected number of purchases of a newly acquired customer in her first t '
-        'time units after the first purchase (t in the unit of alpha and beta).'
-    )
-    return _LTVXL['PNBD_EXPECTED_NEW'](r_shape, alpha, s, beta, t)
-
-
-@func
-@arg(
-    'r_shape',
-    doc=(
-        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
-        'because Excel reads r as a cell address).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'alpha',
-    doc=(
-        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
-        'and age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'a',
-    doc='Model parameter a (> 0): dropout-probability Beta shape a.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'b',
-    doc='Model parameter b (> 0): dropout-probability Beta shape b.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'n',
-    doc='Number of purchases, a whole number >= 0.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    't',
-    doc=(
-        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
-        'year of weeks).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def BGNBD_PROB(r_shape, alpha, a, b, n, t):
-    (
-        'BG/NBD: probability that a newly acquired customer makes exactly n repeat purchases in '
-        'her first t time units (t in the unit of alpha).'
-    )
-    return _LTVXL['BGNBD_PROB'](r_shape, alpha, a, b, n, t)
-
-
-@func
-@arg(
-    'r_shape',
-    doc=(
-        'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '
-        'because Excel reads r as a cell address).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'alpha',
-    doc=(
-        'Model parameter alpha (> 0): scale of the purchase rate, in the time unit of recency '
-        'and age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    's',
-    doc='Model parameter s (> 0): shape of the dropout-rate distribution.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'beta',
-    doc=(
-        'Model parameter beta (> 0): scale of the dropout rate, in the time unit of recency and '
-        'age.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'n',
-    doc='Number of purchases, a whole number >= 0.',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    't',
-    doc=(
-        'Length of the future period, in the time unit of recency, age and alpha (e.g. 52 for a '
-        'year of weeks).'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def PNBD_PROB(r_shape, alpha, s, beta, n, t):
-    (
-        'Pareto/NBD: probability that a newly acquired customer makes exactly n repeat '
-        'purchases in her first t time units (t in the unit of alpha and beta).'
-    )
-    return _LTVXL['PNBD_PROB'](r_shape, alpha, s, beta, n, t)
 
 
 @func
@@ -1658,8 +1658,8 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
 @arg(
     'ids',
     doc=(
-        'Customer id of each transaction: a column of text or numbers; may start with a header '
-        'row.'
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
     ),
     err_to_str=True,
     ndim=2,
@@ -1667,15 +1667,18 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
 @arg(
     'dates',
     doc=(
-        'Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same '
-        'rows as ids.'
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
     ),
     err_to_str=True,
     ndim=2,
 )
 @arg(
     'amounts',
-    doc='Amount of each transaction (currency); negative amounts are returns.',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
     err_to_str=True,
     ndim=2,
 )
@@ -1708,15 +1711,15 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
 @arg(
     'model',
     doc=(
-        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per '
-        'purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long '
-        'ago they bought.'
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
+        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
+        '1 however long ago they bought.'
     ),
     err_to_str=True,
 )
 @arg(
     'horizon_unit',
-    doc='Optional unit of horizon: days, weeks, months (default) or years.',
+    doc='Optional unit of horizon: days, weeks, months or years; blank for months.',
     err_to_str=True,
 )
 def CLV_PREDICT(
@@ -1752,8 +1755,8 @@ def CLV_PREDICT(
 @arg(
     'ids',
     doc=(
-        'Customer id of each transaction: a column of text or numbers; may start with a header '
-        'row.'
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
     ),
     err_to_str=True,
     ndim=2,
@@ -1761,15 +1764,18 @@ def CLV_PREDICT(
 @arg(
     'dates',
     doc=(
-        'Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same '
-        'rows as ids.'
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
     ),
     err_to_str=True,
     ndim=2,
 )
 @arg(
     'amounts',
-    doc='Amount of each transaction (currency); negative amounts are returns.',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
     err_to_str=True,
     ndim=2,
 )
@@ -1784,9 +1790,9 @@ def CLV_PREDICT(
 @arg(
     'model',
     doc=(
-        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per '
-        'purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long '
-        'ago they bought.'
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
+        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
+        '1 however long ago they bought.'
     ),
     err_to_str=True,
 )
@@ -1803,8 +1809,8 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 @arg(
     'ids',
     doc=(
-        'Customer id of each transaction: a column of text or numbers; may start with a header '
-        'row.'
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
     ),
     err_to_str=True,
     ndim=2,
@@ -1812,21 +1818,24 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 @arg(
     'dates',
     doc=(
-        'Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same '
-        'rows as ids.'
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
     ),
     err_to_str=True,
     ndim=2,
 )
 @arg(
     'amounts',
-    doc='Amount of each transaction (currency); negative amounts are returns.',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
     err_to_str=True,
     ndim=2,
 )
 @arg(
     'horizon',
-    doc='Optional prediction horizon in months; blank for 12.',
+    doc='Optional prediction horizon, in months; blank for 12.',
     err_to_str=True,
 )
 @arg(
@@ -1840,9 +1849,9 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 @arg(
     'model',
     doc=(
-        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per '
-        'purchase always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long '
-        'ago they bought.'
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
+        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
+        '1 however long ago they bought.'
     ),
     err_to_str=True,
 )
@@ -1879,7 +1888,11 @@ def CLV_CHECK(ids, dates, amounts, horizon=None, as_of=None, model=None):
 )
 @arg(
     'model',
-    doc='Optional model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD.',
+    doc=(
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
+        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
+        '1 however long ago they bought.'
+    ),
     err_to_str=True,
 )
 @arg(
@@ -1894,14 +1907,14 @@ def CLV_CHECK(ids, dates, amounts, horizon=None, as_of=None, model=None):
 @arg(
     'time_unit',
     doc=(
-        'Optional unit of recency and age: days, weeks (default), months or years; alpha and '
-        'beta are rates per this unit.'
+        'Optional unit of recency and age: days, weeks, months or years (blank for weeks); '
+        'alpha and beta are rates per this unit.'
     ),
     err_to_str=True,
 )
 def BTYD_FIT(frequency, recency, age, model=None, weights=None, time_unit=None):
     (
-        'Fit BG/NBD (default), Pareto/NBD or MBG/NBD to per-customer columns: parameters with '
+        'Fit Pareto/NBD by default, or BG/NBD, MBG/NBD to per-customer columns: parameters with '
         'standard errors, log-likelihood, customers and status. alpha and beta are in the unit '
         'of recency and age.'
     )

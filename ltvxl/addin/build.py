@@ -182,13 +182,3 @@ def build_addin(template: Path | None = None, help_url: str | None = None) -> by
             fixed.external_attr = 0o644 << 16
             dst.writestr(fixed, data)
     return out.getvalue()
-
-
-def write_addin(path: Path, template: Path | None = None, help_url: str | None = None) -> Path:
-    """Build the add-in and write it to ``path`` (atomically)."""
-    from ltvxl.fileio import atomic_output
-
-    data = build_addin(template, help_url)
-    with atomic_output(path) as tmp:
-        Path(tmp).write_bytes(data)
-    return path

@@ -4,7 +4,7 @@ xlwings Lite registers the functions of its ``main.py`` that carry xlwings'
 ``@func`` metadata (it scans the module's members). :func:`render_main`
 writes one thin wrapper per declared worksheet function, with the Excel
 name, the description as docstring and, for every argument, exactly the
-``@arg`` options :func:`ltvxl.udfs._declare.expose` gives it (help text,
+``@arg`` options :func:`ltvxl.udfs.binding.expose` gives it (help text,
 ``ndim=2`` for ranges, ...). Each wrapper calls the same declared function
 as Windows Excel and the headless refresh, so names and results agree.
 The wrappers are explicit rather than re-exported so that they do not
@@ -38,7 +38,7 @@ LITE_IGNORED = {"category"}
 
 def _recorded_options(func: Any) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The ``func`` and ``arg`` options :func:`expose` applies, in application order."""
-    from ltvxl.udfs._declare import expose
+    from ltvxl.udfs.binding import expose
 
     calls: list[tuple[str, dict[str, Any]]] = []
     func_kwargs: dict[str, Any] = {}

@@ -104,11 +104,11 @@ def classic_module(udfs: types.ModuleType,
     """A module holding copies of the worksheet functions decorated by classic xlwings.
 
     ``udfs`` is xlwings' classic UDF module (from :func:`classic_udfs`); the
-    functions are bound to it with :func:`ltvxl.udfs._declare.expose`, the
+    functions are bound to it with :func:`ltvxl.udfs.binding.expose`, the
     same binding Windows Excel sees, without touching the real functions.
     """
     from ltvxl.udfs import FUNCTIONS
-    from ltvxl.udfs._declare import expose
+    from ltvxl.udfs.binding import expose
 
     decorators = types.SimpleNamespace(func=udfs.xlfunc, arg=udfs.xlarg)
     module = types.ModuleType(MODULE_NAME)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from .. import units
 from ..assumptions import DEFAULTS, Assumptions
 
 
@@ -15,9 +16,9 @@ def add_options(parser: argparse.ArgumentParser, *, horizon_unit: bool = False) 
                         help=f"prediction horizon in {unit} (default: "
                         f"{DEFAULTS.horizon_months:g} months)")
     if horizon_unit:
-        parser.add_argument("--horizon-unit", default="months",
-                            choices=("days", "weeks", "months", "years"),
-                            help="unit of --horizon (default: months)")
+        parser.add_argument("--horizon-unit", default=units.HORIZON_UNIT,
+                            choices=tuple(units.TIME_UNITS),
+                            help=f"unit of --horizon (default: {units.HORIZON_UNIT})")
     parser.add_argument("--discount", type=float, default=DEFAULTS.annual_discount_rate,
                         help="annual discount rate as a fraction (default: "
                         f"{DEFAULTS.annual_discount_rate:g} = "
@@ -35,8 +36,6 @@ def add_options(parser: argparse.ArgumentParser, *, horizon_unit: bool = False) 
 
 def from_args(args: argparse.Namespace) -> Assumptions:
     """The checked assumptions of parsed options (an error names the bad option)."""
-    unit = getattr(args, "horizon_unit", "months")
-    from ..transactions.summary import unit_days
-
-    months = float(args.horizon) * unit_days(unit) / unit_days("months")
+    unit = getattr(args, "horizon_unit", units.HORIZON_UNIT)
+    months = float(args.horizon) * units.unit_days(unit) / units.unit_days("months")
     return Assumptions(months, args.discount, args.margin, args.cac, args.currency).checked()

@@ -13,22 +13,38 @@ import argparse
 import sys
 from typing import Any
 
+from .. import units
+from ..errors import LtvxlError
 from ..fileio import atomic_output, write_csv
-from ..models import clv
+from ..models import registry
 from . import covariates_clv, engine_clv
 from .assumptions import add_options, from_args
 from .reading import add_read_arguments, read_options
 
-TIME_UNIT = "weeks"
+
+def _model_key(text: str) -> str:
+    """A ``--model`` value as the registry spells it (an argparse error lists the choices)."""
+    try:
+        return registry.purchase_model(text, "the model").key
+    except LtvxlError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _models_help() -> str:
+    names = [
+        f"{m.key} ({m.name}{', the default' * (m is registry.DEFAULT)})"
+        for m in registry.PURCHASE_MODELS
+    ]
+    return ", ".join(names)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """The options of ``ltvxl clv``."""
     parser = sub.add_parser(
         "clv",
-        help="predict each customer's CLV from a transaction file (Pareto/NBD + Gamma-Gamma)",
-        description="Fit the purchase model (Pareto/NBD by default, BG/NBD or MBG/NBD) and "
-        "Gamma-Gamma "
+        help="predict each customer's CLV from a transaction file "
+        f"({registry.DEFAULT.name} + Gamma-Gamma)",
+        description=f"Fit the purchase model ({registry.in_words()}) and Gamma-Gamma "
         "to a transaction file and write P(alive), expected purchases, expected spend, "
         "discounted CLV and churn risk per customer to a CSV file.",
     )
@@ -43,11 +59,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--model",
-        default=clv.DEFAULT_MODEL,
-        choices=("pnbd", "bgnbd", "mbgnbd"),
-        help="purchase model: pnbd (Pareto/NBD, the default), bgnbd (BG/NBD) or mbgnbd "
-        "(MBG/NBD); BG/NBD gives one-time buyers P(alive) = 1 however long ago they bought. "
-        "Spend always by Gamma-Gamma",
+        default=registry.DEFAULT.key,
+        type=_model_key,
+        metavar="MODEL",
+        help=f"purchase model: {_models_help()}; other spellings such as Pareto/NBD or "
+        "bg-nbd work too. BG/NBD gives one-time buyers P(alive) = 1 however long ago they "
+        "bought. Spend always by Gamma-Gamma",
     )
     add_options(parser, horizon_unit=True)
     parser.add_argument("--as-of", help="end of observation, YYYY-MM-DD (default: last date)")
@@ -66,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     given = from_args(args)
     engine = engine_clv.chosen_engine(args)
     if engine != "memory":
-        return engine_clv.run(args, engine, TIME_UNIT, _print_fit)
+        return engine_clv.run(args, engine, units.DEFAULT_UNIT, _print_fit)
     if args.transactions is None:
         from ..sample_data import load_sample_transactions
 
@@ -74,8 +91,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
         print(log.columns_line)
-    summary = customer_summary(log, args.as_of, TIME_UNIT)
-    options = dict(horizon=given.horizon_months, horizon_unit="months", time_unit=TIME_UNIT,
+    from ..models import clv
+
+    summary = customer_summary(log, args.as_of, units.DEFAULT_UNIT)
+    options = dict(horizon=given.horizon_months, horizon_unit=units.HORIZON_UNIT,
+                   time_unit=units.DEFAULT_UNIT,
                    annual_discount_rate=given.annual_discount_rate,
                    gross_margin=given.gross_margin)
     pred = clv.predict(summary.table, model=args.model, **options)
@@ -85,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     fit = pred.purchases_fit
     expected = table["expected_purchases"].to_numpy(float)
     table["fit_status"] = fit_state(fit)
-    table["flag"] = far_flags(summary.table, expected, given.horizon_months, TIME_UNIT)
+    table["flag"] = far_flags(summary.table, expected, given.horizon_months, units.DEFAULT_UNIT)
     found = doubts(summary.table, fit, expected, given.horizon_months)
     more = [d.kind for d in found if d.kind not in ("boundary", "not converged")]
     if more:

@@ -62,11 +62,11 @@ def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int
 
 def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.DataFrame:
     """Fit with covariates, print the coefficients and the test; the per-customer table."""
-    from ..models import clv, covariates
+    from ..models import covariates, registry
 
-    name = clv.model_module(args.model).NAME
-    model = next((k for k, link in covariates.LINKS.items() if name == link.module.NAME), None)
-    if model is None:
+    entry = registry.purchase_model(args.model)
+    name, model = entry.name, entry.key
+    if model not in covariates.LINKS:
         raise LtvxlError(f"--covariates works with Pareto/NBD and BG/NBD, not {name}")
     table, unused = read_covariates(args.covariates, summary.table["customer"].to_numpy())
     design = covariates.design(table)

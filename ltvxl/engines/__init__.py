@@ -28,7 +28,7 @@ import pandas as pd
 
 from ltvxl.errors import LtvxlError
 from ltvxl.models import clv
-from ltvxl.models.base import unit_days
+from ltvxl.units import DEFAULT_UNIT, unit_days
 
 from . import sql
 from .base import Engine
@@ -111,7 +111,7 @@ def summarize(
     amount_col: str | None = None,
     date_format: str | None = None,
     as_of: Any = None,
-    time_unit: str = "weeks",
+    time_unit: str = DEFAULT_UNIT,
     spark_master: str | None = None,
 ) -> EngineSummary:
     """Summarize a transaction source on an engine.

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from ltvxl.errors import LtvxlError
-from ltvxl.models import clv, gammagamma
+from ltvxl.models import clv, registry
 from ltvxl.models.base import FitResult, compress
+from ltvxl.units import DEFAULT_UNIT
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def fit(
     histogram: pd.DataFrame,
     spend_histogram: pd.DataFrame,
     model: str | None = None,
-    time_unit: str = "weeks",
+    time_unit: str = DEFAULT_UNIT,
 ) -> Fits:
     """Fit the purchase model and Gamma-Gamma on the engine's histograms.
 
@@ -48,9 +47,9 @@ def fit(
     in-memory one (:func:`ltvxl.models.clv.predict`): Gamma-Gamma, or the mean
     repeat spend when it cannot be fitted or q <= 1.
     """
-    mod = clv.model_module(model)
     h = histogram
-    purchases = mod.fit(
+    purchases = clv.fit_purchases(
+        model,
         h["frequency"].to_numpy(float),
         h["recency"].to_numpy(float),
         h["T"].to_numpy(float),
@@ -60,18 +59,8 @@ def fit(
     x = spend_histogram["frequency"].to_numpy(float)
     m = spend_histogram["monetary_value"].to_numpy(float)
     w = spend_histogram["n"].to_numpy(float)
-    rep = (x > 0) & (m > 0)
-    if not rep.any():
-        raise LtvxlError("no repeat purchase with a positive amount: spend cannot be predicted")
-    mean_spend = float(np.average(m[rep], weights=(x * w)[rep]))
-    note = ""
-    spend: FitResult | None
-    try:
-        spend = gammagamma.fit(x, m, w)
-    except LtvxlError as exc:
-        spend, note = None, f"Gamma-Gamma not fitted ({exc.message}); mean repeat spend used"
-    if spend is not None and spend.params["q"] <= 1:
-        spend, note = None, "Gamma-Gamma q <= 1 (mean spend undefined); mean repeat spend used"
+    mean_spend = clv.mean_repeat_spend(x, m, w)
+    spend, note = clv.fit_spend(x, m, w)
     return Fits(purchases, spend, mean_spend, note)
 
 
@@ -97,7 +86,7 @@ def scores(
 ) -> pd.DataFrame:
     """P(alive), expected purchases over the horizon and their discounted sum (per unit of
     spend) for each distinct (frequency, recency, T) row of ``histogram``."""
-    mod = clv.model_module(fits.purchases.model)
+    mod = registry.purchase_model(fits.purchases.model)
     x = histogram["frequency"].to_numpy(float)
     tx = histogram["recency"].to_numpy(float)
     big_t = histogram["T"].to_numpy(float)

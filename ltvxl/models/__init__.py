@@ -14,20 +14,27 @@ parameters (a FitResult, a mapping or a tuple) and arrays, and broadcast.
 
 from __future__ import annotations
 
-from . import bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
-from .base import FitResult, compress, convert_time, fit_mle, periodic_rate
+import importlib
+from typing import Any
 
-__all__ = [
-    "FitResult",
-    "bgbb",
-    "bgnbd",
-    "clv",
-    "compress",
-    "convert_time",
-    "fit_mle",
-    "gammagamma",
-    "mbgnbd",
-    "paretonbd",
-    "periodic_rate",
-    "sbg",
-]
+_MODULES = ("bgbb", "bgnbd", "clv", "gammagamma", "mbgnbd", "paretonbd", "registry", "sbg")
+_NAMES = {
+    "FitResult": "ltvxl.models.base",
+    "compress": "ltvxl.models.base",
+    "fit_mle": "ltvxl.models.base",
+    "convert_time": "ltvxl.units",
+    "periodic_rate": "ltvxl.units",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The submodules and names load on first use: importing :mod:`ltvxl.models.registry`
+    loads neither scipy nor pandas."""
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [*_NAMES, *_MODULES]

@@ -23,8 +23,7 @@ import pandas as pd
 from scipy.special import digamma, gammaln
 
 from ltvxl.errors import MAX_NOTE, LtvxlError, clip
-from ltvxl.transactions.summary import TIME_UNITS
-from ltvxl.transactions.summary import unit_days as _unit_days
+from ltvxl.units import unit_days
 
 LOG_BOUND = 18.0
 """Log-parameters are kept in [-18, 18]: parameters between 1.5e-8 and 6.6e7."""
@@ -38,34 +37,6 @@ def dot(a: np.ndarray, b: np.ndarray) -> float:
     that is up to 100 times slower than numpy's own loop used here.
     """
     return float(np.einsum("i,i->", a, b))
-
-
-def unit_days(unit: str, name: str = "time_unit") -> float:
-    """Days in one ``unit`` (days, weeks, months or years); an error naming ``name`` if unknown.
-
-    The units are those of the customer summary (:data:`TIME_UNITS`): a month
-    is 1/12 of a 365.25-day year.
-    """
-    try:
-        return _unit_days(unit)
-    except LtvxlError:
-        raise LtvxlError(f'{name} must be one of {", ".join(TIME_UNITS)}; got "{unit}"') from None
-
-
-def convert_time(value: Any, from_unit: str, to_unit: str) -> Any:
-    """``value`` measured in ``from_unit`` expressed in ``to_unit``."""
-    return value * unit_days(from_unit, "from_unit") / unit_days(to_unit, "to_unit")
-
-
-def periodic_rate(annual_rate: float, unit: str) -> float:
-    """Discount rate per ``unit`` equivalent to ``annual_rate`` per year (compound).
-
-    ``(1 + annual_rate) ** (days in unit / 365.25) - 1``; e.g. 10 % a year is
-    0.1835 % a week.
-    """
-    if not (annual_rate >= 0 and math.isfinite(annual_rate)):
-        raise LtvxlError(f"annual_discount_rate must be >= 0, got {annual_rate}")
-    return math.expm1(math.log1p(annual_rate) * unit_days(unit) / TIME_UNITS["years"])
 
 
 @dataclass(frozen=True)

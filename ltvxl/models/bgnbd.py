@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 from scipy.special import betainc, digamma, expit, gammaln, hyp2f1
 
+from ltvxl.units import DEFAULT_UNIT
+
 from .base import FitResult, ParamsLike, beta_expectation, dot, fit_rfm, params_of, rfm_start
+from .registry import BGNBD
 from .special import log_beta_ratio, log_nb_pmf
 
-NAME = "BG/NBD"
-PARAMS = ("r", "alpha", "a", "b")
+NAME = BGNBD.name
+PARAMS = BGNBD.params
 
 
 class Data:
@@ -141,12 +144,13 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     return negll_shifted(theta, d, 0)
 
 
-def _start(comp):
+def start(comp):
+    """Starting (r, alpha, a, b) of the BG/NBD family from the compressed rows."""
     return (*rfm_start(comp), 0.5, 1.0)
 
 
 def fit(
-    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = "weeks"
+    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = DEFAULT_UNIT
 ) -> FitResult:
     """Fit BG/NBD by maximum likelihood.
 
@@ -155,7 +159,7 @@ def fit(
     are compressed before fitting.
     """
     return fit_rfm(
-        NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
+        NAME, PARAMS, negll, Data, start, frequency, recency, T, weights, time_unit,
         no_dropout="a",
     )  # fmt: skip
 
@@ -165,7 +169,7 @@ NEAR_ONE = 1e-3
 interpolated from a = 1 +- 1e-3, 1 +- 2e-3 (error of order 1e-12)."""
 
 
-def _around_one(a: float, compute: Any) -> np.ndarray:
+def around_one(a: float, compute: Any) -> np.ndarray:
     """``compute(a)``; near a = 1, the cubic through four points around 1 evaluated at a."""
     if abs(a - 1.0) >= NEAR_ONE:
         return compute(a)
@@ -193,7 +197,7 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     r, alpha, a, b = params_of(params, PARAMS)
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
-    return _around_one(
+    return around_one(
         a, lambda a: dropout_mean(a + b - 1.0, a + b - 1.0 - r, a + b - 1.0, a, z, b, t, alpha, r)
     )
 
@@ -315,7 +319,7 @@ def conditional_mean(
             c, a + b + (shift - 1.0) - r, c, a, z, b + x + shift, t, alpha + big_t, r + x
         )
 
-    return _around_one(a, mean)
+    return around_one(a, mean)
 
 
 def alive_expected(params: ParamsLike, t: Any, frequency: Any, T: Any) -> np.ndarray:

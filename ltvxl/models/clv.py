@@ -13,45 +13,120 @@ purchase and the gross margin, discounted from the end of that month.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ltvxl.errors import LtvxlError
+from ltvxl.units import DEFAULT_UNIT, HORIZON_UNIT, convert_time, periodic_rate, unit_days
 
-from . import bgnbd, gammagamma, mbgnbd, paretonbd
-from .base import TIME_UNITS, FitResult, compress, convert_time, periodic_rate, unit_days
+from . import defaults, registry
+from .base import FitResult, compress
+from .cache import FitCache, digest
+from .registry import PurchaseModel
 
-MODELS = {"bgnbd": bgnbd, "pnbd": paretonbd, "mbgnbd": mbgnbd}
-"""Purchase models by the short name used in ``model`` arguments."""
-
-MODEL_ALIASES = {
-    "bgnbd": "bgnbd", "bg/nbd": "bgnbd", "bg-nbd": "bgnbd",
-    "pnbd": "pnbd", "pareto/nbd": "pnbd", "pareto": "pnbd", "paretonbd": "pnbd",
-    "mbgnbd": "mbgnbd", "mbg/nbd": "mbgnbd", "mbg-nbd": "mbgnbd",
-}  # fmt: skip
-
-DEFAULT_MODEL = "pnbd"
-"""The default purchase model, Pareto/NBD: BG/NBD gives every customer without a repeat
-purchase P(alive) = 1 however long ago she bought, so it would call one-time buyers of
-long ago "low" churn risk (docs/models.md)."""
+if TYPE_CHECKING:  # pragma: no cover
+    from ltvxl.transactions.summary import CustomerSummary
 
 RISK_BANDS = ((0.3, "high"), (0.7, "medium"))
 """Churn-risk labels by P(alive): below 0.3 high, below 0.7 medium, else low."""
 
+SPEND_FALLBACK = "mean repeat spend used"
+"""The end of every note saying that the spend model was not used."""
 
-def model_module(name: str) -> Any:
-    """The purchase-model module for a name such as "BG/NBD", "pnbd", "MBG/NBD".
 
-    A blank name is the default, Pareto/NBD (:data:`DEFAULT_MODEL`).
+def _cached(cache: FitCache | None, key: Hashable, make: Callable[[], Any]) -> Any:
+    return make() if cache is None else cache.get(key, make)
+
+
+def fit_purchases(
+    model: str | PurchaseModel | None,
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any = None,
+    *,
+    time_unit: str = DEFAULT_UNIT,
+    cache: FitCache | None = None,
+) -> FitResult:
+    """Fit a purchase model (any spelling :func:`registry.purchase_model` accepts) to
+    per-customer columns, through ``cache`` when one is given."""
+    mod = registry.purchase_model(model)
+    cols = [np.asarray(c, dtype=float) for c in (frequency, recency, T)]
+    if weights is not None:
+        cols.append(np.asarray(weights, dtype=float))
+    key = (mod.key, time_unit, digest(*cols))
+    return _cached(cache, key, lambda: mod.fit(frequency, recency, T, weights, time_unit=time_unit))
+
+
+def fit_spend(
+    frequency: Any, avg_spend: Any, weights: Any = None, *, cache: FitCache | None = None
+) -> tuple[FitResult | None, str]:
+    """(the spend fit or None, a note): Gamma-Gamma when it can predict, else None and a
+    note saying why the mean repeat spend (:func:`mean_repeat_spend`) is used instead.
+    ``weights``: customers per row (rows of a histogram)."""
+    spend = registry.GAMMA_GAMMA
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(avg_spend, dtype=float)
+    cols = (x, m) if weights is None else (x, m, np.asarray(weights, dtype=float))
+    try:
+        fit = _cached(cache, (spend.key, digest(*cols)), lambda: spend.fit(x, m, weights))
+    except LtvxlError as exc:
+        return None, f"{spend.name} not fitted ({exc.message}); {SPEND_FALLBACK}"
+    why = spend.usable(fit)
+    return (None, f"{why}; {SPEND_FALLBACK}") if why else (fit, "")
+
+
+@dataclass(frozen=True)
+class Fits:
+    """The fits a CLV prediction uses: purchases, spend (None when the mean repeat spend
+    is used instead) and the note saying why (empty when the spend model is used)."""
+
+    purchases: FitResult
+    spend: FitResult | None
+    spend_note: str = ""
+
+
+def _table(summary: Any, time_unit: str | None) -> tuple[pd.DataFrame, str]:
+    """(the per-customer table, the unit of its times) of a CustomerSummary or a table."""
+    if isinstance(summary, pd.DataFrame):
+        return summary, time_unit or DEFAULT_UNIT
+    return summary.table, time_unit or summary.time_unit
+
+
+def fit_models(
+    summary: CustomerSummary | pd.DataFrame,
+    model: str | PurchaseModel | None = None,
+    *,
+    time_unit: str | None = None,
+    cache: FitCache | None = None,
+) -> Fits:
+    """Fit the purchase model and the spend model to a customer summary: the one fitting
+    policy of CLV_PREDICT, CLV_FIT, ``ltvxl clv`` and the report.
+
+    ``model``: any spelling of a registered purchase model (blank: the default,
+    Pareto/NBD). ``time_unit``: the unit of the summary's recency and T (default:
+    the summary's own; weeks for a bare table). The spend model is Gamma-Gamma; when it cannot
+    be fitted (fewer than two repeat buyers with positive spend, identical spends)
+    or has no finite mean (q <= 1), every customer's spend is the mean repeat
+    purchase value and ``spend_note`` says why. With ``cache`` an unchanged summary
+    is not refitted (keys are content digests).
     """
-    key = str(name or DEFAULT_MODEL).strip().lower().replace(" ", "")
-    if key not in MODEL_ALIASES:
-        raise LtvxlError(f'model must be one of BGNBD, PNBD, MBGNBD; got "{name}"')
-    return MODELS[MODEL_ALIASES[key]]
+    table, unit = _table(summary, time_unit)
+    x = table["frequency"].to_numpy(float)
+    purchases = fit_purchases(
+        model,
+        x,
+        table["recency"].to_numpy(float),
+        table["T"].to_numpy(float),
+        time_unit=unit,
+        cache=cache,
+    )
+    spend, note = fit_spend(x, table["monetary_value"].to_numpy(float), cache=cache)
+    return Fits(purchases, spend, note)
 
 
 def churn_risk(p_alive: Any) -> np.ndarray:
@@ -123,61 +198,60 @@ class Prediction:
     spend_note: str
 
 
+def mean_repeat_spend(frequency: Any, avg_spend: Any, weights: Any = None) -> float:
+    """The mean value of all repeat purchases with a positive amount (the spend fallback);
+    ``weights``: customers per row (rows of a histogram)."""
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(avg_spend, dtype=float)
+    rep = (x > 0) & (m > 0)
+    if not rep.any():
+        raise LtvxlError("no repeat purchase with a positive amount: spend cannot be predicted")
+    w = x if weights is None else x * np.asarray(weights, dtype=float)
+    return float(np.average(m[rep], weights=w[rep]))
+
+
 def predict(
-    summary: pd.DataFrame,
+    summary: CustomerSummary | pd.DataFrame,
     *,
-    model: str = DEFAULT_MODEL,
-    horizon: float = 1.0,
-    horizon_unit: str = "years",
-    time_unit: str = "weeks",
-    annual_discount_rate: float = 0.1,
-    gross_margin: float = 1.0,
-    purchases_fit: FitResult | None = None,
-    spend_fit: FitResult | None = None,
-    spend_fallback: bool = False,
+    model: str | PurchaseModel | None = None,
+    horizon: float = defaults.HORIZON,
+    horizon_unit: str = HORIZON_UNIT,
+    time_unit: str | None = None,
+    annual_discount_rate: float = defaults.ANNUAL_DISCOUNT_RATE,
+    gross_margin: float = defaults.GROSS_MARGIN,
+    fits: Fits | None = None,
+    cache: FitCache | None = None,
 ) -> Prediction:
-    """Fit (unless fits are given) and predict for each customer of a summary.
+    """Fit (by :func:`fit_models`, unless ``fits`` are given) and predict for each customer.
 
-    ``model`` is the purchase model: "pnbd" (Pareto/NBD, the default), "bgnbd" or "mbgnbd".
-
-    ``summary`` is a table (e.g. ``CustomerSummary.table``) with columns customer,
-    frequency, recency, T (in ``time_unit``)
-    and monetary_value (mean of the repeat purchases, 0 without repeats).
+    ``model`` is the purchase model (any spelling the registry accepts; blank:
+    Pareto/NBD). ``summary`` is a :class:`~ltvxl.transactions.summary.CustomerSummary`
+    or its table, with columns customer, frequency, recency, T (in ``time_unit``,
+    default the summary's own, else weeks) and monetary_value (mean of the repeat
+    purchases, 0 without repeats). The horizon is in ``horizon_unit``; the
+    discount rate is per year, the margin a fraction.
     Returns a table with columns customer, p_alive, expected_purchases (over
     the horizon), expected_spend (per purchase), clv (discounted, times the
-    margin) and churn_risk. When Gamma-Gamma cannot be fitted (fewer than two
-    repeat buyers with positive spend, or identical spends) every customer's
-    expected spend is the mean repeat-purchase value, and ``spend_note`` says so;
-    ``spend_fallback=True`` asks for that fallback without trying the fit.
+    margin) and churn_risk; ``spend_note`` says when the mean repeat spend
+    stands in for the spend model (``fits.spend`` None).
     """
-    unit_days(time_unit)
+    summary, unit = _table(summary, time_unit)
+    unit_days(unit)
     unit_days(horizon_unit, "horizon_unit")
     if not (0 <= gross_margin <= 1):
         raise LtvxlError(f"gross_margin must be a fraction in [0, 1], got {gross_margin}")
-    mod = model_module(model)
+    mod = registry.purchase_model(model)
+    if fits is None:
+        fits = fit_models(summary, mod, time_unit=unit, cache=cache)
+    purchases_fit = fits.purchases
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     big_t = summary["T"].to_numpy(float)
     m = summary["monetary_value"].to_numpy(float)
-    if purchases_fit is None:
-        purchases_fit = mod.fit(x, tx, big_t, time_unit=time_unit)
-    note = "mean repeat spend used" if spend_fallback else ""
-    if spend_fit is None and not spend_fallback:
-        try:
-            spend_fit = gammagamma.fit(x, m)
-        except LtvxlError as exc:
-            spend_fit = None
-            note = f"Gamma-Gamma not fitted ({exc.message}); mean repeat spend used"
-    if spend_fit is not None and spend_fit.params["q"] <= 1:
-        note = "Gamma-Gamma q <= 1 (mean spend undefined); mean repeat spend used"
-        spend_fit = None
-    if spend_fit is not None:
-        spend = gammagamma.expected_spend(spend_fit, x, m)
+    if fits.spend is not None:
+        spend = registry.GAMMA_GAMMA.expected_spend(fits.spend, x, m)
     else:
-        rep = (x > 0) & (m > 0)
-        if not rep.any():
-            raise LtvxlError("no repeat purchase with a positive amount: spend cannot be predicted")
-        spend = np.full(x.size, float(np.average(m[rep], weights=x[rep])))
+        spend = np.full(x.size, mean_repeat_spend(x, m))
     p_alive = mod.p_alive(purchases_fit, x, tx, big_t)
     # E[purchases | history] = E[purchases | alive, x, T] P(alive): the first factor,
     # evaluated at every month end, depends on (x, T) only, so once per distinct pair
@@ -187,7 +261,7 @@ def predict(
         lambda t: mod.alive_expected(purchases_fit, t, ux, ut),
         horizon,
         horizon_unit=horizon_unit,
-        time_unit=time_unit,
+        time_unit=unit,
         annual_discount_rate=annual_discount_rate,
     )
     purchases = purchases.take(pairs.inverse) * p_alive
@@ -204,18 +278,22 @@ def predict(
             "churn_risk": churn_risk(p_alive),
         }
     )
-    return Prediction(table, purchases_fit, spend_fit, note)
+    return Prediction(table, purchases_fit, fits.spend, fits.spend_note)
 
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "MODELS",
     "RISK_BANDS",
-    "TIME_UNITS",
+    "SPEND_FALLBACK",
+    "FitCache",
+    "Fits",
     "Prediction",
     "churn_risk",
+    "digest",
     "discounted_purchases",
-    "model_module",
+    "fit_models",
+    "fit_purchases",
+    "fit_spend",
+    "mean_repeat_spend",
     "month_grid",
     "predict",
 ]

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ltvxl.errors import LtvxlError
+from ltvxl.units import DEFAULT_UNIT
 
 from . import bgnbd, paretonbd
 from .base import FitResult, compress, fit_mle
@@ -191,7 +192,7 @@ def fit(
     *,
     processes: Sequence[str] = (PURCHASE, DROPOUT),
     model: str = "pnbd",
-    time_unit: str = "weeks",
+    time_unit: str = DEFAULT_UNIT,
 ) -> CovariateFit:
     """Fit ``model`` ("pnbd": Pareto/NBD, "bgnbd": BG/NBD) with covariates in
     ``processes`` ("purchase", "dropout" or both).
@@ -284,7 +285,11 @@ def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **opti
 
     if matrix.shape[0] != len(summary):
         raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {len(summary)} customers")
-    overall = clv.predict(summary, model=cov.model, purchases_fit=cov.plain, **options)
+    spend_fit = clv.fit_spend(
+        summary["frequency"].to_numpy(float), summary["monetary_value"].to_numpy(float)
+    )
+    overall = clv.predict(summary, model=cov.model, fits=clv.Fits(cov.plain, *spend_fit),
+                          **options)
     spend = overall.table["expected_spend"].to_numpy(float)
     vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
@@ -293,9 +298,8 @@ def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **opti
         rows = np.flatnonzero(inverse == g)
         fit = FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, float(rows.size),
                         rows.size, cov.fit.converged, cov.fit.status, cov.fit.iterations)
-        part = clv.predict(summary.iloc[rows], model=cov.model, purchases_fit=fit,
-                           spend_fit=overall.spend_fit,
-                           spend_fallback=overall.spend_fit is None, **options).table
+        fits = clv.Fits(fit, overall.spend_fit, overall.spend_note)
+        part = clv.predict(summary.iloc[rows], model=cov.model, fits=fits, **options).table
         own = part["expected_spend"].to_numpy(float)
         part = part.assign(expected_spend=spend[rows],
                            clv=part["clv"].to_numpy(float) * spend[rows] / own)

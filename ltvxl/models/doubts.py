@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ltvxl.units import DEFAULT_UNIT, unit_days
+
 from .base import FitResult
 
 MIN_CUSTOMERS = 100
@@ -69,9 +71,7 @@ def fit_state(fit: FitResult) -> str:
 
 
 def _unit_weeks(unit: str | None) -> float:
-    from ltvxl.transactions.summary import unit_days
-
-    return unit_days(unit or "weeks") / 7.0
+    return unit_days(unit or DEFAULT_UNIT) / unit_days("weeks")
 
 
 def doubts(

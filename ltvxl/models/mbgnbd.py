@@ -12,11 +12,14 @@ from typing import Any
 import numpy as np
 from scipy.special import expit
 
-from .base import FitResult, ParamsLike, fit_rfm, params_of
-from .bgnbd import Data, _around_one, _start, conditional_mean, dropout_mean, negll_shifted
+from ltvxl.units import DEFAULT_UNIT
 
-NAME = "MBG/NBD"
-PARAMS = ("r", "alpha", "a", "b")
+from .base import FitResult, ParamsLike, fit_rfm, params_of
+from .bgnbd import Data, around_one, conditional_mean, dropout_mean, negll_shifted, start
+from .registry import MBGNBD
+
+NAME = MBGNBD.name
+PARAMS = MBGNBD.params
 
 
 def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
@@ -29,11 +32,11 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
 
 
 def fit(
-    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = "weeks"
+    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = DEFAULT_UNIT
 ) -> FitResult:
     """Fit MBG/NBD by maximum likelihood (same inputs as :func:`ltvxl.models.bgnbd.fit`)."""
     return fit_rfm(
-        NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
+        NAME, PARAMS, negll, Data, start, frequency, recency, T, weights, time_unit,
         no_dropout="a",
     )  # fmt: skip
 
@@ -53,7 +56,7 @@ def expected(params: ParamsLike, t: Any) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     z = t / (alpha + t)
     # E[(1-p)/p (1 - e^(-lambda p t))] = b/(a-1) [1 - (1-z)^r 2F1(r, b+1; a+b; z)]
-    return _around_one(
+    return around_one(
         a, lambda a: dropout_mean(b, a + b - r, a + b, a, z, b, t, alpha, r, minus_p=True)
     )
 

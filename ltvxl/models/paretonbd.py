@@ -30,10 +30,13 @@ from typing import Any
 import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from .base import FitResult, ParamsLike, compress, dot, fit_rfm, params_of, rfm_start
+from ltvxl.units import DEFAULT_UNIT
 
-NAME = "Pareto/NBD"
-PARAMS = ("r", "alpha", "s", "beta")
+from .base import FitResult, ParamsLike, compress, dot, fit_rfm, params_of, rfm_start
+from .registry import PNBD
+
+NAME = PNBD.name
+PARAMS = PNBD.params
 
 SERIES_Z = 0.5
 """Rows whose series ratio |z| is at most this are summed as a series (at most
@@ -557,7 +560,7 @@ def _ridge_status(time_unit: str):
 
 
 def fit(
-    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = "weeks"
+    frequency: Any, recency: Any, T: Any, weights: Any = None, *, time_unit: str = DEFAULT_UNIT
 ) -> FitResult:
     """Fit Pareto/NBD by maximum likelihood (same inputs as :func:`ltvxl.models.bgnbd.fit`)."""
     return fit_rfm(

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
-from .choices import TIME_UNITS
+from ..units import DEFAULT_UNIT, unit_days
 from .dates import parse_day
 from .log import TransactionLog
 
@@ -44,16 +44,6 @@ SUMMARY_COLUMNS = (
     "customer", "first_purchase", "last_purchase", "orders", "revenue", "avg_order_value",
     "frequency", "recency", "T", "monetary_value", "historical_value",
 )
-
-
-def unit_days(time_unit: str) -> float:
-    """Days in one ``time_unit`` (days, weeks, months, years)."""
-    key = str(time_unit).strip().lower()
-    if key in TIME_UNITS:
-        return TIME_UNITS[key]
-    if key + "s" in TIME_UNITS:
-        return TIME_UNITS[key + "s"]
-    raise LtvxlError(f'time_unit must be one of {", ".join(TIME_UNITS)}; got "{time_unit}"')
 
 
 def resolve_as_of(log: TransactionLog, as_of: Any = None) -> int:
@@ -218,7 +208,7 @@ class CustomerTotals:
 
 
 def customer_summary(
-    log: TransactionLog, as_of: Any = None, time_unit: str = "weeks"
+    log: TransactionLog, as_of: Any = None, time_unit: str = DEFAULT_UNIT
 ) -> CustomerSummary:
     """One row per customer: first/last purchase, orders, revenue, frequency, recency, T.
 

@@ -30,7 +30,7 @@ from ltvxl.errors import NUM, VALUE, LtvxlError, cell_error
 from ltvxl.transactions import choices
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
-from ._declare import expose
+from .binding import expose
 from .transactions import _AMOUNTS, _AS_OF, _DATES, _IDS, _ORDER_IDS, _as_of, _log, _table
 
 __all__ = [

@@ -18,28 +18,25 @@ months), the unit the model's alpha and beta were fitted in.
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import importlib
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ltvxl.cells import as_grid, describe, read_numbers, text_option
-from ltvxl.domains import (
-    DISCOUNT_RATE,
-    FRACTION,
-    MAX_BB_PERIODS,
-    NON_NEGATIVE,
-    POSITIVE,
-    Domain,
-)
+from ltvxl.cells import as_grid, read_numbers
+from ltvxl.domains import DISCOUNT_RATE, MAX_BB_PERIODS, NON_NEGATIVE, POSITIVE, Domain
 from ltvxl.errors import MAX_NOTE, LtvxlError, cell_error, clip
-from ltvxl.worksheet import Arg, Spec, declare, elementwise
+from ltvxl.models import registry
+from ltvxl.models.cache import FitCache
+from ltvxl.models.registry import PurchaseModel
+from ltvxl.units import DEFAULT_UNIT, HORIZON_UNIT
+from ltvxl.worksheet import Arg, Spec, declare, elementwise, vba_name_problem
 
-from ._declare import expose
+from . import _args
 from ._logs import log_of
+from .binding import expose
 
 if TYPE_CHECKING:  # pragma: no cover
     from ltvxl.models.base import FitResult
@@ -69,27 +66,19 @@ __all__ = [
     "BGBB_EXPECTED",
     "BGBB_FIT",
     "BGBB_PALIVE",
-    "BGNBD_EXPECTED",
-    "BGNBD_EXPECTED_NEW",
-    "BGNBD_PALIVE",
-    "BGNBD_PROB",
     "BTYD_FIT",
     "CLV_CHECK",
     "CLV_FIT",
     "CLV_PREDICT",
     "GG_FIT",
     "GG_SPEND",
-    "MBGNBD_EXPECTED",
-    "MBGNBD_PALIVE",
-    "PNBD_EXPECTED",
-    "PNBD_EXPECTED_NEW",
-    "PNBD_PALIVE",
-    "PNBD_PROB",
     "SBG_DERL",
     "SBG_FIT",
     "SBG_RETENTION",
     "SBG_SURVIVAL",
 ]
+"""The worksheet functions of this module; the flat functions of each purchase model
+(``PNBD_PALIVE``, ...) are added below as they are made from the registry."""
 
 WHOLE_PERIOD = Domain(low=1)
 
@@ -100,17 +89,6 @@ def _p(name: str, what: str) -> Arg:
     return Arg(name, f"Model parameter {name} (> 0): {what}", domain=POSITIVE)
 
 
-_R = Arg(
-    "r_shape",
-    "Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape because "
-    "Excel reads r as a cell address).",
-    domain=POSITIVE,
-)
-_ALPHA = _p("alpha", "scale of the purchase rate, in the time unit of recency and age.")
-_A = _p("a", "dropout-probability Beta shape a.")
-_B = _p("b", "dropout-probability Beta shape b.")
-_S = _p("s", "shape of the dropout-rate distribution.")
-_BETA_T = _p("beta", "scale of the dropout rate, in the time unit of recency and age.")
 _FREQ = Arg(
     "frequency",
     "Repeat purchases of the customer (purchase days after the first), >= 0.",
@@ -134,10 +112,7 @@ _T = Arg(
     "year of weeks).",
     domain=NON_NEGATIVE,
 )
-
-CDNOW_BG = "0.2426, 4.4136, 0.7929, 2.4259"
-CDNOW_PN = "0.5533, 10.578, 0.6062, 11.669"
-CDNOW_MBG = "0.525, 6.183, 0.891, 1.614"
+_N = Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE)
 
 
 def _history_problems(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray) -> np.ndarray | None:
@@ -245,103 +220,86 @@ def _flat(
     return expose(elementwise(spec, _positional(spec, _in_bounds(core, spec.name, bounds))))
 
 
-# ---------------------------------------------------------------- BG/NBD, Pareto/NBD, MBG/NBD
+# ---------------------------------------------------------------- purchase models (registry)
 
 
-def _palive_spec(name: str, model: str, params: tuple[Arg, ...], example: str, result: str):
-    return Spec(
-        name,
-        f"{model}: probability that a customer with this purchase history is still alive "
-        "(has not dropped out) at the end of observation.",
-        (*params, _FREQ, _RECENCY, _AGE),
-        examples=((f"={name}({example}, 2, 30.43, 38.86)", result),),
-    )
+def _param_args(model: PurchaseModel) -> tuple[Arg, ...]:
+    """The worksheet arguments of a model's parameters; a name Excel would read as a cell
+    address (r) gets a suffix."""
+    out = []
+    for name, what in zip(model.params, model.param_help, strict=True):
+        if vba_name_problem(name) is None:
+            out.append(_p(name, f"{what}."))
+        else:
+            cell = f"{name}_shape"
+            why = f"named {cell} because Excel reads {name} as a cell address"
+            out.append(dataclasses.replace(_p(name, f"{what} ({why})."), name=cell))
+    return tuple(out)
 
 
-def _expected_spec(name: str, model: str, params: tuple[Arg, ...], example: str, result: str):
-    return Spec(
-        name,
-        f"{model}: expected number of purchases of a customer with this history in the next t "
-        "time units (t, recency and age in the unit of the parameters).",
-        (*params, _T, _FREQ, _RECENCY, _AGE),
-        examples=((f"={name}({example}, 39, 2, 30.43, 38.86)", result),),
-    )
+def _flat_spec(model: PurchaseModel, kind: str) -> Spec:
+    """The declaration of one flat function of a purchase model (see registry.FLAT_KINDS)."""
+    name = f"{model.choice}_{kind}"
+    params = _param_args(model)
+    example = ", ".join(str(v) for v in model.example)
+    units = " and ".join(model.time_params)
+    what, args, tail = {
+        "PALIVE": (
+            "probability that a customer with this purchase history is still alive (has not "
+            "dropped out) at the end of observation.",
+            (*params, _FREQ, _RECENCY, _AGE),
+            "2, 30.43, 38.86",
+        ),
+        "EXPECTED": (
+            "expected number of purchases of a customer with this history in the next t time "
+            "units (t, recency and age in the unit of the parameters).",
+            (*params, _T, _FREQ, _RECENCY, _AGE),
+            "39, 2, 30.43, 38.86",
+        ),
+        "EXPECTED_NEW": (
+            "expected number of purchases of a newly acquired customer in her first t time "
+            f"units after the first purchase (t in the unit of {units}).",
+            (*params, _T),
+            "39",
+        ),
+        "PROB": (
+            "probability that a newly acquired customer makes exactly n repeat purchases in "
+            f"her first t time units (t in the unit of {units}).",
+            (*params, _N, _T),
+            "0, 39",
+        ),
+    }[kind]
+    call = f"={name}({example}, {tail})"
+    examples = ((call, model.example_results[kind]),)
+    return Spec(name, f"{model.name}: {what}", args, examples=examples)
 
 
-_BG_ARGS = (_R, _ALPHA, _A, _B)
-_PN_ARGS = (_R, _ALPHA, _S, _BETA_T)
-
-
-def _palive(name: str, model: str, func: Callable[..., np.ndarray], result: str, *cfg: Any):
-    return _flat(_palive_spec(name, model, *cfg, result), _with_history(func, 4), PROBABILITY)
-
-
-def _expected(name: str, model: str, func: Callable[..., np.ndarray], result: str, *cfg: Any):
-    return _flat(_expected_spec(name, model, *cfg, result), _with_history(func, 4, 1))
-
-
-_BG, _PN, _MBG = (_BG_ARGS, CDNOW_BG), (_PN_ARGS, CDNOW_PN), (_BG_ARGS, CDNOW_MBG)
-BGNBD_PALIVE = _palive("BGNBD_PALIVE", "BG/NBD", _later("bgnbd", "p_alive"), "0.7266", *_BG)
-BGNBD_EXPECTED = _expected(
-    "BGNBD_EXPECTED", "BG/NBD", _later("bgnbd", "conditional_expected"), "1.226", *_BG
-)
-PNBD_PALIVE = _palive("PNBD_PALIVE", "Pareto/NBD", _later("paretonbd", "p_alive"), "0.8691", *_PN)
-PNBD_EXPECTED = _expected(
-    "PNBD_EXPECTED", "Pareto/NBD", _later("paretonbd", "conditional_expected"), "1.4551", *_PN
-)
-MBGNBD_PALIVE = _palive("MBGNBD_PALIVE", "MBG/NBD", _later("mbgnbd", "p_alive"), "0.7062", *_MBG)
-MBGNBD_EXPECTED = _expected(
-    "MBGNBD_EXPECTED", "MBG/NBD", _later("mbgnbd", "conditional_expected"), "1.2630", *_MBG
-)
-
-
-_N = Arg("n", "Number of purchases, a whole number >= 0.", domain=NON_NEGATIVE)
-
-
-def _new_customer(
-    name: str,
-    func: Callable[..., np.ndarray],
-    result: str,
-    model: str,
-    params: tuple[Arg, ...],
-    units: str,
-    example: str,
-) -> Callable[..., Any]:
-    """A flat function of a newly acquired customer: the expected purchases in her first t
-    time units (``func(params, t)``), or with ``n`` the probability of exactly n
-    (``func(params, n, t)``); ``units`` names the parameters that carry the time unit."""
-    prob = name.endswith("_PROB")
-    if prob:
-        what = "probability that a newly acquired customer makes exactly n repeat purchases "
-        what += "in her first t time units"
-        args, call = (*params, _N, _T), f"={name}({example}, 0, 39)"
-    else:
-        what = "expected number of purchases of a newly acquired customer in her first t "
-        what += "time units after the first purchase"
-        args, call = (*params, _T), f"={name}({example}, 39)"
+def _flat_core(model: PurchaseModel, kind: str) -> Callable[..., Any]:
+    """The vectorised core of one flat function: parameters first, then the data."""
+    k = len(model.params)
+    if kind == "PALIVE":
+        return _with_history(model.p_alive, k)
+    if kind == "EXPECTED":
+        return _with_history(model.conditional_expected, k, 1)
+    func = model.expected if kind == "EXPECTED_NEW" else model.prob_purchases
+    assert func is not None, f"{model.name} has no {kind}"
 
     def core(*values: np.ndarray) -> np.ndarray:
-        data = list(values[len(params) :])  # [n,] t
-        if prob:
+        data = list(values[k:])  # [n,] t
+        if kind == "PROB":
             data[0] = np.floor(data[0])
-        return _by_params(func, list(values[: len(params)]), data)
+        return _by_params(func, list(values[:k]), data)
 
-    spec = Spec(
-        name, f"{model}: {what} (t in the unit of {units}).", args, examples=((call, result),)
-    )
-    return _flat(spec, core, PROBABILITY if prob else EXPECTATION)
+    return core
 
 
-_BG_NEW = ("BG/NBD", _BG_ARGS, "alpha", CDNOW_BG)
-_PN_NEW = ("Pareto/NBD", _PN_ARGS, "alpha and beta", CDNOW_PN)
-BGNBD_EXPECTED_NEW = _new_customer(
-    "BGNBD_EXPECTED_NEW", _later("bgnbd", "expected"), "1.195", *_BG_NEW
-)
-PNBD_EXPECTED_NEW = _new_customer(
-    "PNBD_EXPECTED_NEW", _later("paretonbd", "expected"), "1.213", *_PN_NEW
-)
-BGNBD_PROB = _new_customer("BGNBD_PROB", _later("bgnbd", "prob_purchases"), "0.5743", *_BG_NEW)
-PNBD_PROB = _new_customer("PNBD_PROB", _later("paretonbd", "prob_purchases"), "0.5935", *_PN_NEW)
+for _entry in registry.PURCHASE_MODELS:
+    for _kind in _entry.flat_kinds:
+        _spec = _flat_spec(_entry, _kind)
+        _bounds = PROBABILITY if _kind in ("PALIVE", "PROB") else EXPECTATION
+        globals()[_spec.name] = _flat(_spec, _flat_core(_entry, _kind), _bounds)
+        __all__.append(_spec.name)
+del _entry, _kind, _spec, _bounds
 
 
 # ---------------------------------------------------------------- Gamma-Gamma
@@ -532,180 +490,51 @@ BGBB_EXPECTED = _flat(
 
 # ---------------------------------------------------------------- CLV_PREDICT, CLV_FIT
 
-_CACHE: OrderedDict[tuple, Any] = OrderedDict()
-CACHE_SIZE = 16
-TIME_UNIT = "weeks"
-"""Unit in which the one-shot functions fit the models (results do not depend on it)."""
-
-
-def _digest(*arrays: np.ndarray) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    for a in arrays:
-        a = np.ascontiguousarray(a, dtype=float)
-        h.update(str(a.shape).encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _cached(key: tuple, make: Callable[[], Any]) -> Any:
-    """The cached value for ``key``, made (and an error remembered) on first use."""
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        value = _CACHE[key]
-    else:
-        try:
-            value = make()
-        except LtvxlError as exc:
-            value = exc
-        _CACHE[key] = value
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    if isinstance(value, LtvxlError):
-        raise value
-    return value
-
-
-def fits_for(summary: Any, model: str) -> tuple[FitResult, FitResult | None, str]:
-    """(purchase fit, spend fit or None, spend note) for a customer summary.
-
-    Cached on the content of the summary's columns: an unchanged range is not refitted.
-    """
-    mod = _model("clv").model_module(model)
-    x = summary["frequency"].to_numpy(float)
-    tx = summary["recency"].to_numpy(float)
-    big_t = summary["T"].to_numpy(float)
-    m = summary["monetary_value"].to_numpy(float)
-    key_rfm = _digest(x, tx, big_t)
-    purchases = _cached(
-        (mod.NAME, TIME_UNIT, key_rfm), lambda: mod.fit(x, tx, big_t, time_unit=TIME_UNIT)
-    )
-    try:
-        spend = _cached(("gg", _digest(x, m)), lambda: _model("gammagamma").fit(x, m))
-        note = "" if spend.params["q"] > 1 else "Gamma-Gamma q <= 1: mean repeat spend used"
-        if note:
-            spend = None
-    except LtvxlError as exc:
-        spend, note = None, f"Gamma-Gamma not fitted ({exc.message}); mean repeat spend used"
-    return purchases, spend, note
-
-
-_MODEL_ARG = Arg(
-    "model",
-    "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD or MBGNBD; spend per purchase "
-    "always by Gamma-Gamma. BGNBD gives one-time buyers P(alive) = 1 however long ago they "
-    "bought.",
-    kind="text",
-    default="PNBD",
-    choices=("PNBD", "BGNBD", "MBGNBD"),
-)
-"""The purchase model of CLV_PREDICT and CLV_FIT: Pareto/NBD by default, because BG/NBD's
-P(alive) of a customer without repeat purchases is 1 (docs/models.md)."""
-_BTYD_MODEL_ARG = Arg(
-    "model",
-    "Optional model: BGNBD (default), PNBD (Pareto/NBD) or MBGNBD.",
-    kind="text",
-    default="BGNBD",
-    choices=("BGNBD", "PNBD", "MBGNBD"),
-)
-_IDS = Arg(
-    "ids",
-    "Customer id of each transaction: a column of text or numbers; may start with a header row.",
-    kind="data",
-)
-_DATES = Arg(
-    "dates",
-    "Date of each transaction (date cells, Excel serial numbers or 2024-01-31 text), same rows "
-    "as ids.",
-    kind="data",
-)
-_AMOUNTS = Arg(
-    "amounts",
-    "Amount of each transaction (currency); negative amounts are returns.",
-    kind="data",
-)
-_AS_OF = Arg(
-    "as_of",
-    "Optional end of observation (a date); later transactions are left out. Blank for the last "
-    "date in the log.",
-    kind="value",
-    default=None,
-)
-
-
-def _one(value: Any, name: str) -> Any:
-    if isinstance(value, (list, tuple)):
-        flat = [v for row in value for v in (row if isinstance(row, (list, tuple)) else [row])]
-        if len(flat) != 1:
-            raise LtvxlError(f"{name} must be a single cell, got a range of {len(flat)} cells")
-        value = flat[0]
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
-
-
-def _number(value: Any, name: str, default: float, domain: Domain) -> float:
-    value = _one(value, name)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise LtvxlError(f"{name} must be a number, got {describe(value)}")
-    try:
-        value = float(value)
-    except OverflowError:
-        raise LtvxlError(f"{name} is too large to be a number", "#NUM!") from None
-    bad = domain.bad_mask(np.asarray(value))
-    if bad.any():
-        code, text = domain.message(name, float(value))
-        raise LtvxlError(text, code)
-    return float(value)
+FIT_CACHE = FitCache(16)
+"""The fits of every model function, keyed on the content of the data they were fitted to:
+recalculating an unchanged range does not refit."""
 
 
 def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
+    from ltvxl.transactions import summary as tx_summary
+
     log = log_of(ids, dates, amounts)
-    summary = _module("ltvxl.transactions.summary")
-    return summary.customer_summary(log, _one(as_of, "as_of"), TIME_UNIT)
+    return tx_summary.customer_summary(log, as_of, DEFAULT_UNIT)
 
 
 def _predict(
     ids: Any,
     dates: Any,
     amounts: Any,
-    horizon: Any,
-    annual_discount_rate: Any,
-    gross_margin: Any,
+    horizon: float,
+    annual_discount_rate: float,
+    gross_margin: float,
     as_of: Any,
-    model: Any,
-    horizon_unit: Any,
+    model: str,
+    horizon_unit: str,
 ) -> list[list[Any]]:
-    h = _number(horizon, "horizon", 12.0, NON_NEGATIVE)
-    unit = text_option(horizon_unit, "horizon_unit", ("days", "weeks", "months", "years"), "months")
-    _module("ltvxl.models.base").unit_days(unit, "horizon_unit")
-    _module("ltvxl.models.clv").month_grid(h, unit, TIME_UNIT)  # the limit, before any fit
-    d = _number(annual_discount_rate, "annual_discount_rate", 0.1, DISCOUNT_RATE)
-    m = _number(gross_margin, "gross_margin", 1.0, FRACTION)
-    name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
+    from ltvxl.models import clv
+
+    clv.month_grid(horizon, horizon_unit, DEFAULT_UNIT)  # the horizon's limit, before any fit
     summary = _summary(ids, dates, amounts, as_of)
-    purchases, spend, note = fits_for(summary.table, name)
-    pred = _model("clv").predict(
-        summary.table,
-        model=name,
-        horizon=h,
-        horizon_unit=unit,
-        time_unit=TIME_UNIT,
-        annual_discount_rate=d,
-        gross_margin=m,
-        purchases_fit=purchases,
-        spend_fit=spend,
-        spend_fallback=bool(note),
+    fits = clv.fit_models(summary, model, cache=FIT_CACHE)
+    pred = clv.predict(
+        summary,
+        model=model,
+        horizon=horizon,
+        horizon_unit=horizon_unit,
+        annual_discount_rate=annual_discount_rate,
+        gross_margin=gross_margin,
+        fits=fits,
     )
     t = pred.table
-    span = f"{h:g} {unit}"
+    span = f"{horizon:g} {horizon_unit}"
     header = [
         "customer",
-        "P(alive)" + ("" if purchases.converged else " (fit not converged: see CLV_FIT)"),
+        "P(alive)" + ("" if fits.purchases.converged else " (fit not converged: see CLV_FIT)"),
         f"expected purchases (next {span})",
-        "expected spend per purchase" + (" (mean repeat spend)" if note else ""),
-        f"predicted CLV ({span}, {d:.4g} a year, margin {m:.4g})",
+        "expected spend per purchase" + (" (mean repeat spend)" if fits.spend_note else ""),
+        f"predicted CLV ({span}, {annual_discount_rate:.4g} a year, margin {gross_margin:.4g})",
         "churn risk",
     ]
     ids = t["customer"]
@@ -734,42 +563,18 @@ CLV_PREDICT = expose(
         Spec(
             "CLV_PREDICT",
             "Per customer from a transaction log: P(alive), expected purchases and spend over "
-            "the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or "
-            "BG/NBD, MBG/NBD; with Gamma-Gamma; fits cached).",
+            "the horizon, discounted CLV and a churn-risk label "
+            f"({registry.in_words()}; with Gamma-Gamma; fits cached).",
             (
-                _IDS,
-                _DATES,
-                _AMOUNTS,
-                Arg(
-                    "horizon",
-                    "Optional prediction horizon, in horizon_unit (months unless given); blank "
-                    "for 12.",
-                    kind="value",
-                    default=12.0,
-                ),
-                Arg(
-                    "annual_discount_rate",
-                    "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month "
-                    "by month; blank for 0.1.",
-                    kind="value",
-                    default=0.1,
-                ),
-                Arg(
-                    "gross_margin",
-                    "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue "
-                    "CLV.",
-                    kind="value",
-                    default=1.0,
-                ),
-                _AS_OF,
-                _MODEL_ARG,
-                Arg(
-                    "horizon_unit",
-                    "Optional unit of horizon: days, weeks, months (default) or years.",
-                    kind="text",
-                    default="months",
-                    choices=("days", "weeks", "months", "years"),
-                ),
+                _args.IDS,
+                _args.DATES,
+                _args.AMOUNTS,
+                _args.HORIZON,
+                _args.ANNUAL_DISCOUNT_RATE,
+                _args.GROSS_MARGIN,
+                _args.AS_OF,
+                _args.MODEL,
+                _args.HORIZON_UNIT,
             ),
             returns="table",
             examples=(
@@ -785,10 +590,11 @@ CLV_PREDICT = expose(
 )
 
 
-def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[list[Any]]:
-    name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
+def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str) -> list[list[Any]]:
+    from ltvxl.models import clv
+
     summary = _summary(ids, dates, amounts, as_of)
-    purchases, spend, note = fits_for(summary.table, name)
+    fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
 
     def add(fit: FitResult) -> None:
@@ -802,12 +608,12 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: Any) -> list[lis
         for n in fit.notes:
             rows.append([fit.model, "note", clip(n, MAX_NOTE), None])
 
-    add(purchases)
-    rows.append([purchases.model, "time unit", TIME_UNIT, None])
-    if spend is not None:
-        add(spend)
+    add(fits.purchases)
+    rows.append([fits.purchases.model, "time unit", fits.purchases.time_unit, None])
+    if fits.spend is not None:
+        add(fits.spend)
     else:
-        rows.append(["Gamma-Gamma", "status", clip(note, MAX_NOTE), None])
+        rows.append([registry.GAMMA_GAMMA.name, "status", clip(fits.spend_note, MAX_NOTE), None])
     for n in summary.notes:
         rows.append(["data", "note", clip(str(n), MAX_NOTE), None])
     return rows
@@ -817,10 +623,10 @@ CLV_FIT = expose(
     declare(
         Spec(
             "CLV_FIT",
-            "Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: "
-            "parameters with standard errors, log-likelihood, customers and fit status (rates "
-            "per week).",
-            (_IDS, _DATES, _AMOUNTS, _AS_OF, _MODEL_ARG),
+            f"Fit the purchase model ({registry.DEFAULT.name} by default) and Gamma-Gamma to a "
+            "transaction log: parameters with standard errors, log-likelihood, customers and "
+            f"fit status (rates per {DEFAULT_UNIT[:-1]}).",
+            (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL),
             returns="table",
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),),
         ),
@@ -833,22 +639,22 @@ NO_DOUBTS = "no doubts found: the fit converged on enough data"
 """CLV_CHECK's only line when nothing calls for caution."""
 
 
-def _check(ids: Any, dates: Any, amounts: Any, horizon: Any, as_of: Any,
-           model: Any) -> list[list[Any]]:
+def _check(
+    ids: Any, dates: Any, amounts: Any, horizon: float, as_of: Any, model: str
+) -> list[list[Any]]:
+    from ltvxl.models import clv
     from ltvxl.models.doubts import doubts
 
-    h = _number(horizon, "horizon", 12.0, POSITIVE)
-    name = text_option(model, "model", _MODEL_ARG.choices, _MODEL_ARG.default)
+    clv.month_grid(horizon, HORIZON_UNIT, DEFAULT_UNIT)  # the horizon's limit, before any fit
     summary = _summary(ids, dates, amounts, as_of)
-    purchases, spend, note = fits_for(summary.table, name)
-    pred = _model("clv").predict(summary.table, model=name, horizon=h, horizon_unit="months",
-                       time_unit=TIME_UNIT, purchases_fit=purchases, spend_fit=spend,
-                       spend_fallback=bool(note))
-    found = doubts(summary.table, purchases, pred.table["expected_purchases"].to_numpy(float), h)
-    lines = [d.line() for d in found]
-    if note:
-        lines.append(f"Gamma-Gamma: {note}.")
-    return [["checks"], *([line] for line in (lines or [NO_DOUBTS]))]
+    fits = clv.fit_models(summary, model, cache=FIT_CACHE)
+    pred = clv.predict(summary, model=model, horizon=horizon, horizon_unit=HORIZON_UNIT,
+                       fits=fits)  # fmt: skip
+    expected = pred.table["expected_purchases"].to_numpy(float)
+    lines = [d.line() for d in doubts(summary.table, fits.purchases, expected, horizon)]
+    if fits.spend_note:
+        lines.append(f"{registry.GAMMA_GAMMA.name}: {fits.spend_note}.")
+    return [["checks"], *([clip(line, MAX_NOTE)] for line in (lines or [NO_DOUBTS]))]
 
 
 CLV_CHECK = expose(
@@ -859,13 +665,12 @@ CLV_CHECK = expose(
             "remedy: fit not converged or at a boundary, too few data, short history, "
             "predictions far outside the history.",
             (
-                _IDS,
-                _DATES,
-                _AMOUNTS,
-                Arg("horizon", "Optional prediction horizon in months; blank for 12.",
-                    kind="value", default=12.0),
-                _AS_OF,
-                _MODEL_ARG,
+                _args.IDS,
+                _args.DATES,
+                _args.AMOUNTS,
+                _args.CHECK_HORIZON,
+                _args.AS_OF,
+                _args.MODEL,
             ),
             returns="table",
             examples=(("=CLV_CHECK(A2:A5000, B2:B5000, C2:C5000)", "a column of lines"),),
@@ -906,29 +711,21 @@ def _fit_table(fit: FitResult) -> list[list[Any]]:
 
 
 def _cached_fit(kind: str, make: Callable[[], FitResult], *cols: np.ndarray) -> FitResult:
-    return _cached((kind, _digest(*cols)), make)
+    from ltvxl.models.cache import digest
 
-
-_WEIGHTS = Arg(
-    "weights",
-    "Optional number of customers each row stands for (a column like frequency); blank for 1 each.",
-    kind="data",
-    default=None,
-)
+    return FIT_CACHE.get((kind, digest(*cols)), make)
 
 
 def _btyd_fit(
-    frequency: Any, recency: Any, age: Any, model: Any, weights: Any, time_unit: Any
+    frequency: Any, recency: Any, age: Any, model: str, weights: Any, time_unit: str
 ) -> Any:
-    name = text_option(model, "model", _BTYD_MODEL_ARG.choices, _BTYD_MODEL_ARG.default)
-    unit = text_option(time_unit, "time_unit", ("days", "weeks", "months", "years"), "weeks")
-    mod = _model("clv").model_module(name)
+    from ltvxl.models import clv
+
     x = _numbers_column(frequency, "frequency")
     tx = _numbers_column(recency, "recency")
     big_t = _numbers_column(age, "age")
     w = None if weights is None else _numbers_column(weights, "weights")
-    cols = (x, tx, big_t) if w is None else (x, tx, big_t, w)
-    fit = _cached_fit(f"{mod.NAME} {unit}", lambda: mod.fit(x, tx, big_t, w, time_unit=unit), *cols)
+    fit = clv.fit_purchases(model, x, tx, big_t, w, time_unit=time_unit, cache=FIT_CACHE)
     return _fit_table(fit)
 
 
@@ -936,9 +733,9 @@ BTYD_FIT = expose(
     declare(
         Spec(
             "BTYD_FIT",
-            "Fit BG/NBD (default), Pareto/NBD or MBG/NBD to per-customer columns: parameters "
-            "with standard errors, log-likelihood, customers and status. alpha and beta are "
-            "in the unit of recency and age.",
+            f"Fit {registry.in_words()} to per-customer columns: parameters with "
+            "standard errors, log-likelihood, customers and status. alpha and beta are in the "
+            "unit of recency and age.",
             (
                 Arg(
                     "frequency",
@@ -956,16 +753,9 @@ BTYD_FIT = expose(
                     "Time from first purchase to the end of observation (T), same unit and rows.",
                     kind="data",
                 ),
-                _BTYD_MODEL_ARG,
-                _WEIGHTS,
-                Arg(
-                    "time_unit",
-                    "Optional unit of recency and age: days, weeks (default), "
-                    "months or years; alpha and beta are rates per this unit.",
-                    kind="text",
-                    default="weeks",
-                    choices=("days", "weeks", "months", "years"),
-                ),
+                _args.MODEL,
+                _args.WEIGHTS,
+                _args.FIT_TIME_UNIT,
             ),
             returns="table",
             examples=(("=BTYD_FIT(B2:B2358, C2:C2358, D2:D2358)", "a table with a header row"),),
@@ -1068,7 +858,7 @@ BGBB_FIT = expose(
                     "Opportunities observed after the first transaction, same rows.",
                     kind="data",
                 ),
-                _WEIGHTS,
+                _args.WEIGHTS,
             ),
             returns="table",
             examples=(("=BGBB_FIT(A2:A23, B2:B23, C2:C23, D2:D23)", "a table with a header row"),),

@@ -14,13 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ltvxl import units
 from ltvxl.cells import as_grid, describe, numbers, text_option
 from ltvxl.errors import LtvxlError, cell_error, is_cell_error
 from ltvxl.transactions import choices, tiers
 from ltvxl.worksheet import Arg, Spec, declare
 
-from ._declare import expose
+from . import _args
 from ._logs import log_of
+from .binding import expose
 
 if TYPE_CHECKING:  # pragma: no cover
     from ltvxl.transactions.log import TransactionLog
@@ -35,17 +37,8 @@ __all__ = [
     "RFM_SUMMARY",
 ]
 
-_IDS = Arg("ids", "Customer id of each transaction: a column of text or numbers (1001 and "
-           "1001.0 are one customer); may start with a header row.", kind="data")
-_DATES = Arg("dates", "Date of each transaction: date cells, Excel serial numbers or "
-             "year-month-day text (2024-01-31), in the same rows as ids.", kind="data")
-_AMOUNTS = Arg("amounts", "Amount of each transaction (currency); negative amounts are "
-               "returns, netted into revenue.", kind="data")
-_AS_OF = Arg("as_of", "Optional end of observation (a date); later transactions are left "
-             "out. Blank for the last date in the log.", kind="value", default=None)
-_TIME_UNIT = Arg("time_unit", "Optional unit of recency and age: days, weeks, months or years "
-                 "(weeks = days / 7, months = days / 30.4375); blank for weeks.", kind="text",
-                 default="weeks", choices=tuple(choices.TIME_UNITS))
+_IDS, _DATES, _AMOUNTS, _AS_OF = _args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF
+_TIME_UNIT = _args.TIME_UNIT
 
 _ORDER_IDS = Arg("order_ids", "Optional order or invoice id of each transaction, in the same "
                  "rows as ids: the lines of one order are one purchase (orders, average order "
@@ -101,7 +94,7 @@ def _table(header: Sequence[str], columns: Sequence[Any]) -> list[list[Any]]:
 
 
 def _unit(value: Any) -> str:
-    return text_option(value, "time_unit", tuple(choices.TIME_UNITS), "weeks")
+    return text_option(value, "time_unit", tuple(units.TIME_UNITS), units.DEFAULT_UNIT)
 
 
 # ---------------------------------------------------------------- LTV_CUSTOMERS

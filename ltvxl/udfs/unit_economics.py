@@ -22,7 +22,7 @@ from ltvxl.domains import (
 )
 from ltvxl.worksheet import Arg, Spec, elementwise
 
-from ._declare import expose
+from .binding import expose
 
 __all__ = [
     "AVG_PURCHASE_VALUE",
