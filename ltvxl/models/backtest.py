@@ -1,0 +1,485 @@
+"""Hold-out validation of a purchase model: fit on a calibration period, predict the
+hold-out, compare with what the customers did.
+
+The way the marketing-science literature validates buy-till-you-die models (Fader,
+Hardie & Lee 2005, "Counting your customers the easy way", section 4):
+
+1. **Split.** The log is cut at the calibration end (a date, inclusive). The
+   calibration customers are those with a purchase on or before it; their
+   (frequency, recency, T) are computed from the calibration rows alone. The hold-out
+   runs from the day after the calibration end to the hold-out end (inclusive;
+   default: the last date in the log). Customers whose first purchase falls in the
+   hold-out are not scored (counted in the notes). Default calibration end
+   (:data:`DEFAULT_RULE`): the first two thirds of the log's span, so the hold-out is
+   the last third (day arithmetic, rounded down).
+2. **Fit** the purchase model and the spend model on the calibration summary by the
+   one fitting policy (:func:`ltvxl.models.clv.fit_models`).
+3. **Predict** each customer's purchases in the hold-out, the conditional expectation
+   E[X(T, T + t) | x, t_x, T] with t the hold-out length, and their value: predicted
+   purchases x expected spend per purchase (Gamma-Gamma, or the mean repeat spend),
+   undiscounted (:func:`ltvxl.models.clv.predict` with no discounting).
+4. **Compare** with the actual hold-out purchases, counted as the calibration counts
+   them: distinct purchase days (rows with amount >= 0; several on one day are one
+   purchase), and the actual hold-out value: the sum of the hold-out amounts, returns
+   netted.
+
+Results (:class:`Backtest`): the per-customer table, the aggregate measures
+(:class:`Measures`: totals, error %, per-customer MAE and RMSE, Spearman rank
+correlation, the naive baseline of each customer's past repeat rate), the
+conditional-expectation table by calibration frequency 0, 1, ..., 7+ (FHL 2005,
+figure 4) and the weekly cumulative repeat purchases, actual against the model's
+unconditional expectation (the tracking plot, FHL 2005 figure 3).
+
+On the CDNOW 1/10th sample, with the BG/NBD, calibration to 1997-09-30 (39 weeks) and
+hold-out to 1998-06-30 (weeks 40-78): 1,882 actual repeat purchases, 1,653 predicted
+(the paper's figures; tests/test_backtest.py).
+
+Times: recency, T and the hold-out length are in ``time_unit`` (weeks unless given);
+the tracking table is always weekly (7 days), counted from the first purchase of the
+earliest calibration customer. Money is in the log's currency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ltvxl.errors import LtvxlError
+from ltvxl.units import DEFAULT_UNIT, unit_days
+
+from . import clv, registry
+from .base import FitResult
+from .cache import FitCache
+from .doubts import fit_state
+from .registry import PurchaseModel
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ltvxl.transactions.log import TransactionLog
+
+CALIBRATION_SHARE = 2 / 3
+"""Share of the log's span (first to last date) in the calibration period by default."""
+DEFAULT_RULE = "default: the first two thirds of the span, the hold-out the last third"
+"""The default calibration end in words."""
+TOP_FREQUENCY = 7
+"""Calibration frequencies of at least this are one bin ("7+") of the conditional table,
+as in Fader, Hardie & Lee (2005), figure 4."""
+BASELINE = "past repeat rate"
+"""The naive baseline: each customer's calibration repeat purchases per unit of age,
+times the hold-out length (0 for a customer of age 0)."""
+TRACKING_DAYS = 7
+"""The step of the tracking table, in days (weekly, as the literature plots it)."""
+
+
+def _date(day: int) -> np.datetime64:
+    return np.datetime64(int(day), "D")
+
+
+@dataclass(frozen=True)
+class Split:
+    """The calibration and hold-out periods (days inclusive, ``datetime64[D]``).
+
+    first: the first date of the log; calibration_end: the last day of the
+    calibration; holdout_end: the last day of the hold-out; rule: how the
+    calibration end was chosen ("given" or :data:`DEFAULT_RULE`).
+    """
+
+    first: np.datetime64
+    calibration_end: np.datetime64
+    holdout_end: np.datetime64
+    rule: str
+
+    @property
+    def holdout_days(self) -> int:
+        """Length of the hold-out in days."""
+        return int((self.holdout_end - self.calibration_end).astype(int))
+
+    def line(self) -> str:
+        """The split in one line for a screen or a worksheet."""
+        rule = "" if self.rule == "given" else f" ({self.rule})"
+        start = self.calibration_end + np.timedelta64(1, "D")
+        return (f"calibration {self.first} to {self.calibration_end}{rule}; hold-out "
+                f"{start} to {self.holdout_end} ({self.holdout_days} days)")
+
+
+def split_dates(
+    log: TransactionLog,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    *,
+    names: tuple[str, str] = ("calibration_end", "holdout_end"),
+) -> Split:
+    """The periods of a backtest of ``log``; a date outside the data is an error naming
+    its argument (``names``: how the two arguments are called in messages).
+
+    ``calibration_end`` (a date; default :data:`DEFAULT_RULE`) must be on or after the
+    first date of the log and before the hold-out end; ``holdout_end`` (default: the
+    last date) after the calibration end and not after the last date (purchases
+    beyond the data would count as none).
+    """
+    from ltvxl.transactions.dates import parse_day
+
+    if len(log) == 0:
+        raise LtvxlError("the transaction log is empty")
+    days = log.days
+    first, last = int(days.min()), int(days.max())
+    cal_name, end_name = names
+    end = last if holdout_end is None else parse_day(holdout_end, end_name)
+    if end > last:
+        raise LtvxlError(f"{end_name} {_date(end)} is after the last transaction "
+                         f"({_date(last)}): the hold-out would count purchases the data do "
+                         f"not cover; give a date up to {_date(last)}")
+    if calibration_end is None:
+        cal, rule = first + int((end - first) * CALIBRATION_SHARE), DEFAULT_RULE
+    else:
+        cal, rule = parse_day(calibration_end, cal_name), "given"
+    if cal < first:
+        raise LtvxlError(f"{cal_name} {_date(cal)} is before the first transaction "
+                         f"({_date(first)}); give a date from {_date(first)} to "
+                         f"{_date(end - 1)}")
+    if cal >= end:
+        where = "the last transaction" if holdout_end is None else end_name
+        raise LtvxlError(f"{cal_name} {_date(cal)} leaves no hold-out: it must be before "
+                         f"{where} ({_date(end)}); give a date from {_date(first)} to "
+                         f"{_date(end - 1)}")
+    return Split(_date(first), _date(cal), _date(end), rule)
+
+
+@dataclass(frozen=True)
+class Measures:
+    """Aggregate measures of a backtest (purchases are repeat purchases in the hold-out,
+    values in the log's currency, undiscounted).
+
+    customers: calibration customers scored. predicted, actual: total hold-out
+    purchases; error: (predicted - actual) / actual (a fraction; NaN when actual is
+    0). mae, rmse: per-customer mean absolute and root-mean-square error of the
+    purchases. spearman: rank correlation of predicted and actual purchases (NaN
+    when either is constant). predicted_value, actual_value: total hold-out value;
+    value_mae: its per-customer MAE. baseline, baseline_mae: the total and MAE of the
+    naive :data:`BASELINE`.
+    """
+
+    customers: int
+    predicted: float
+    actual: float
+    error: float
+    mae: float
+    rmse: float
+    spearman: float
+    predicted_value: float
+    actual_value: float
+    value_mae: float
+    baseline: float
+    baseline_mae: float
+
+    def rows(self) -> list[tuple[str, float]]:
+        """(label, value) rows for a screen or a worksheet."""
+        return [
+            ("customers", float(self.customers)),
+            ("predicted hold-out purchases", self.predicted),
+            ("actual hold-out purchases", self.actual),
+            ("error (predicted / actual - 1)", self.error),
+            ("MAE per customer (purchases)", self.mae),
+            ("RMSE per customer (purchases)", self.rmse),
+            ("Spearman rank correlation", self.spearman),
+            ("predicted hold-out value", self.predicted_value),
+            ("actual hold-out value", self.actual_value),
+            ("MAE per customer (value)", self.value_mae),
+            (f"baseline ({BASELINE}) purchases", self.baseline),
+            (f"baseline ({BASELINE}) MAE", self.baseline_mae),
+        ]
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """A hold-out validation of one purchase model.
+
+    model: the registry entry; split: the periods; time_unit: the unit of recency,
+    T and holdout_length (the hold-out in that unit). customers: one row per
+    calibration customer: customer, frequency, recency, T (calibration),
+    predicted_purchases, actual_purchases, baseline_purchases, predicted_value,
+    actual_value. by_frequency: calibration frequency bin ("0" ... "7+"), customers,
+    mean actual and mean predicted hold-out purchases per customer. tracking: one row
+    per week: week (1, 2, ...), week_end (date), period (calibration or hold-out),
+    actual and predicted repeat purchases that week and cumulated. fit: the purchase
+    fit; spend_note: why the mean repeat spend stood in for Gamma-Gamma ("" when it
+    did not); notes: the data's notes and what the split left out.
+    """
+
+    model: PurchaseModel
+    split: Split
+    time_unit: str
+    holdout_length: float
+    customers: pd.DataFrame
+    by_frequency: pd.DataFrame
+    tracking: pd.DataFrame
+    fit: FitResult
+    measures: Measures
+    spend_note: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def fit_status(self) -> str:
+        """The fit in a few words (converged, boundary, not converged)."""
+        return fit_state(self.fit)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    ra = pd.Series(a).rank().to_numpy()
+    rb = pd.Series(b).rank().to_numpy()
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def measures_of(table: pd.DataFrame) -> Measures:
+    """The :class:`Measures` of a per-customer table (columns of :class:`Backtest`)."""
+    pred = table["predicted_purchases"].to_numpy(float)
+    act = table["actual_purchases"].to_numpy(float)
+    base = table["baseline_purchases"].to_numpy(float)
+    pv = table["predicted_value"].to_numpy(float)
+    av = table["actual_value"].to_numpy(float)
+    n = pred.size
+    total = float(act.sum())
+
+    def mean(v: np.ndarray) -> float:
+        return float(v.mean()) if n else float("nan")
+
+    return Measures(
+        customers=n,
+        predicted=float(pred.sum()),
+        actual=total,
+        error=float(pred.sum()) / total - 1.0 if total > 0 else float("nan"),
+        mae=mean(np.abs(pred - act)),
+        rmse=float(np.sqrt(mean((pred - act) ** 2))),
+        spearman=_spearman(pred, act),
+        predicted_value=float(pv.sum()),
+        actual_value=float(av.sum()),
+        value_mae=mean(np.abs(pv - av)),
+        baseline=float(base.sum()),
+        baseline_mae=mean(np.abs(base - act)),
+    )
+
+
+def frequency_table(table: pd.DataFrame, top: int = TOP_FREQUENCY) -> pd.DataFrame:
+    """Mean actual and predicted hold-out purchases per customer by calibration
+    frequency 0, 1, ..., ``top``+ (the conditional-expectation table)."""
+    x = table["frequency"].to_numpy(float)
+    binned = np.minimum(x, top).astype(int)
+    rows = []
+    for k in range(top + 1):
+        inside = binned == k
+        n = int(inside.sum())
+        rows.append({
+            "frequency": f"{k}+" if k == top else str(k),
+            "customers": n,
+            "actual": float(table["actual_purchases"].to_numpy(float)[inside].mean()) if n
+            else float("nan"),
+            "predicted": float(table["predicted_purchases"].to_numpy(float)[inside].mean())
+            if n else float("nan"),
+        })
+    return pd.DataFrame(rows)
+
+
+def _tracking(
+    model: PurchaseModel,
+    fit: FitResult,
+    first: np.ndarray,
+    repeat_days: np.ndarray,
+    split: Split,
+    per: float,
+) -> pd.DataFrame:
+    """Weekly actual and expected repeat purchases of the calibration customers.
+
+    ``first``: each customer's first purchase day; ``repeat_days``: the days of their
+    repeat purchases (distinct days after the first), calibration and hold-out. The
+    expectation is the model's for a new customer, E[X(t)], t the time since each
+    customer's first purchase, summed over customers (grouped by first day).
+    """
+    d0 = int(first.min())
+    end = int(split.holdout_end.astype(int))
+    cal = int(split.calibration_end.astype(int))
+    weeks = -(-(end - d0 + 1) // TRACKING_DAYS)
+    ends = np.minimum(d0 + TRACKING_DAYS * np.arange(1, weeks + 1) - 1, end)
+    actual = np.searchsorted(np.sort(repeat_days), ends, side="right").astype(float)
+    cohort, size = np.unique(first, return_counts=True)
+    t = np.maximum(ends[:, None] - cohort[None, :], 0) / per
+    expected = np.asarray(model.expected(fit, t), dtype=float)
+    predicted = (np.where(ends[:, None] >= cohort[None, :], expected, 0.0) * size).sum(axis=1)
+    return pd.DataFrame({
+        "week": np.arange(1, weeks + 1),
+        "week_end": ends.astype("datetime64[D]"),
+        "period": np.where(ends <= cal, "calibration", "hold-out"),
+        "actual": np.diff(actual, prepend=0.0),
+        "predicted": np.diff(predicted, prepend=0.0),
+        "actual_cumulative": actual,
+        "predicted_cumulative": predicted,
+    })
+
+
+def backtest(
+    log: TransactionLog,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    model: str | PurchaseModel | None = None,
+    *,
+    time_unit: str = DEFAULT_UNIT,
+    cache: FitCache | None = None,
+    names: tuple[str, str] = ("calibration_end", "holdout_end"),
+) -> Backtest:
+    """Fit ``model`` (any spelling of a registered purchase model; blank: the default) on
+    the calibration period of ``log`` and compare its hold-out predictions with the
+    hold-out (see the module docstring; dates and ``names`` as :func:`split_dates`).
+
+    ``time_unit``: the unit of recency, T and the fitted rates (weeks by default).
+    """
+    from ltvxl.transactions.summary import customer_summary
+
+    mod = registry.purchase_model(model)
+    per = unit_days(time_unit)
+    split = split_dates(log, calibration_end, holdout_end, names=names)
+    cal = int(split.calibration_end.astype(int))
+    end = int(split.holdout_end.astype(int))
+    summary = customer_summary(log, split.calibration_end, time_unit)
+    table = summary.table
+    if not len(table):
+        raise LtvxlError(f"{names[0]} {split.calibration_end}: no customer bought in the "
+                         "calibration period")
+    fits = clv.fit_models(summary, mod, cache=cache)
+    length = split.holdout_days / per
+    pred = clv.predict(summary, model=mod, horizon=length, horizon_unit=time_unit,
+                       annual_discount_rate=0.0, gross_margin=1.0, fits=fits)
+
+    # the hold-out, counted as the summary counts the calibration: purchase days with
+    # amount >= 0, all amounts (returns netted) for the value
+    days, codes, amounts = log.days, log.codes, log.amounts
+    k = len(log.customers)
+    inside = days <= end
+    buy = inside & (amounts >= 0)
+    lo = int(days.min())
+    span = end + 1 - lo
+    key = np.unique(codes[buy].astype(np.int64) * span + (days[buy] - lo))  # (customer, day)
+    kc, kd = key // span, key % span + lo
+    first = np.full(k, np.iinfo(np.int64).max)
+    np.minimum.at(first, kc, kd)
+    scored = np.flatnonzero(first <= cal)
+    if list(log.customers[scored]) != list(table["customer"]):  # pragma: no cover
+        raise AssertionError("the backtest's customers differ from the summary's")
+    repeat = kd != first[kc]
+    in_holdout = kd > cal
+    actual_purchases = np.bincount(kc[in_holdout], minlength=k)[scored].astype(float)
+    hold_rows = inside & (days > cal)
+    actual_value = np.bincount(codes[hold_rows], weights=amounts[hold_rows], minlength=k)[scored]
+    on_time = first[kc] <= cal
+    tracking = _tracking(mod, fits.purchases, first[scored], kd[repeat & on_time], split, per)
+
+    x = table["frequency"].to_numpy(float)
+    big_t = table["T"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        baseline = np.where(big_t > 0, x / big_t, 0.0) * length
+    out = pd.DataFrame({
+        "customer": table["customer"].to_numpy(),
+        "frequency": x,
+        "recency": table["recency"].to_numpy(float),
+        "T": big_t,
+        "predicted_purchases": pred.table["expected_purchases"].to_numpy(float),
+        "actual_purchases": actual_purchases,
+        "baseline_purchases": baseline,
+        "predicted_value": pred.table["clv"].to_numpy(float),
+        "actual_value": actual_value,
+    })
+    notes = list(summary.notes)
+    late = int(np.count_nonzero((first > cal) & (first <= end)))
+    if late:
+        notes.append(f"customers first buying in the hold-out, not scored: {late:,}")
+    after = int(np.count_nonzero(~inside))
+    if after:
+        notes.append(f"transactions after the hold-out end excluded: {after:,}")
+    notes = [n for n in notes if not n.startswith("transactions after as_of")]
+    return Backtest(mod, split, time_unit, length, out, frequency_table(out), tracking,
+                    fits.purchases, measures_of(out), fits.spend_note, tuple(notes))
+
+
+def compare(
+    log: TransactionLog,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    models: Sequence[str | PurchaseModel] | None = None,
+    *,
+    time_unit: str = DEFAULT_UNIT,
+    cache: FitCache | None = None,
+    names: tuple[str, str] = ("calibration_end", "holdout_end"),
+) -> tuple[list[Backtest], dict[str, str]]:
+    """(the backtests, {model name: why it could not be fitted}) of ``models`` (default:
+    every registered purchase model, :data:`registry.PURCHASE_MODELS`) on one split."""
+    split_dates(log, calibration_end, holdout_end, names=names)  # a bad split: one error
+    done: list[Backtest] = []
+    failed: dict[str, str] = {}
+    for each in models or registry.PURCHASE_MODELS:
+        mod = registry.purchase_model(each)
+        try:
+            done.append(backtest(log, calibration_end, holdout_end, mod, time_unit=time_unit,
+                                 cache=cache, names=names))
+        except LtvxlError as exc:
+            failed[mod.name] = exc.message
+    return done, failed
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The purchase model with the lowest hold-out error, and why."""
+
+    model: PurchaseModel
+    reason: str
+    backtests: tuple[Backtest, ...]
+
+
+def choose(
+    log: TransactionLog,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    *,
+    time_unit: str = DEFAULT_UNIT,
+    cache: FitCache | None = None,
+    names: tuple[str, str] = ("calibration_end", "holdout_end"),
+) -> Choice:
+    """The registered purchase model whose hold-out predictions have the lowest
+    per-customer MAE (ties: the registry's order, the default first); models whose fit
+    did not converge are chosen only when none converged. The reason names the
+    measures of every model."""
+    done, failed = compare(log, calibration_end, holdout_end, time_unit=time_unit,
+                           cache=cache, names=names)
+    if not done:
+        raise LtvxlError("no purchase model could be fitted on the calibration period: "
+                         + "; ".join(f"{k}: {v}" for k, v in failed.items()))
+    pool = [b for b in done if b.fit.converged] or done
+    best = min(pool, key=lambda b: b.measures.mae)
+    others = ", ".join(f"{b.model.name} {b.measures.mae:.4g}" for b in done if b is not best)
+    why = (f"{best.model.name}: lowest hold-out error, MAE {best.measures.mae:.4g} purchases "
+           f"per customer" + (f" (against {others})" if others else "")
+           + f"; {best.split.line()}")
+    if failed:
+        why += "; not fitted: " + ", ".join(failed)
+    return Choice(best.model, why, tuple(done))
+
+
+__all__ = [
+    "BASELINE",
+    "CALIBRATION_SHARE",
+    "DEFAULT_RULE",
+    "TOP_FREQUENCY",
+    "TRACKING_DAYS",
+    "Backtest",
+    "Choice",
+    "Measures",
+    "Split",
+    "backtest",
+    "choose",
+    "compare",
+    "frequency_table",
+    "measures_of",
+    "split_dates",
+]
