@@ -30,6 +30,9 @@ def init() -> None:
 
     for name, (func, _) in OVERRIDES.items():
         registry[name] = func
+    from . import natives
+
+    natives.install(registry)
     _override_complex_text()
     _registered = True
 
@@ -114,12 +117,13 @@ def status() -> dict[str, list[str]]:
     from ltvxl.udfs import FUNCTIONS
 
     from .excel import OVERRIDES
+    from .natives import OVERRIDES as NATIVES
     from .prepare import NOT_SUPPORTED
 
     init()
     known = {n for n in formulas.get_functions() if n.replace(".", "").replace("_", "").isalnum()
              and n == n.upper() and n not in FUNCTIONS}
-    overridden = sorted(set(OVERRIDES) | {"ROW", "COLUMN"} |
+    overridden = sorted(set(OVERRIDES) | set(NATIVES) | {"ROW", "COLUMN"} |
                         {n for n in known if n.startswith("IM") or n == "COMPLEX"})
     refused = sorted(NOT_SUPPORTED)
     supported = sorted(known - set(overridden) - set(refused))
@@ -134,7 +138,9 @@ def status_markdown() -> str:
         "COMPLEX": "complex text with Excel's 15 significant digits",
     }
     from .excel import OVERRIDES
+    from .natives import OVERRIDES as NATIVES
 
+    notes.update({n: v[1] for n, v in NATIVES.items()})
     lines = ["| function | status | note |", "| --- | --- | --- |"]
     for name in s["overridden"]:
         note = OVERRIDES[name][1] if name in OVERRIDES else notes.get(

@@ -98,13 +98,13 @@ class Preparer:
     def prepare(self, sheet: str, row: int, text: str, col: int = 0) -> tuple[str, list[Ref]]:
         self._where = (sheet, row, col)
         refs: list[Ref] = []
-        key = self._rewrite(sheet, row, text, refs, depth=0)
+        key = self._rewrite(sheet, row, text, refs, level=0)
         return key, refs
 
-    def _rewrite(self, sheet: str, row: int, text: str, refs: list[Ref], depth: int) -> str:
+    def _rewrite(self, sheet: str, row: int, text: str, refs: list[Ref], level: int) -> str:
         from openpyxl.formula.tokenizer import Tokenizer, TokenizerError
 
-        if depth > 10:
+        if level > 10:
             raise RefreshError("defined names refer to each other in a loop")
         if "#" in text:
             segs = text.split('"')
@@ -118,10 +118,43 @@ class Preparer:
             raise RefreshError(f"cannot read the formula ({exc})") from None
         out: list[str] = []
         calls: list[bool] = []  # open function calls: is it an ltvxl function?
+        depth = 0  # open parentheses and function calls
+        negate: list[int] = []  # depths at which a double negation "-(-" waits for its ")"
+
+        def operand_done(nxt: int) -> None:
+            """An operand ended at ``depth``: close the double negations that wrap it,
+            unless a range operator (``A1:A3``) continues it."""
+            j = nxt
+            while j < len(items) and items[j].type == "WHITE-SPACE":
+                j += 1
+            if j < len(items) and items[j].type == "OPERATOR-INFIX" and items[j].value == ":":
+                return
+            while negate and negate[-1] == depth:
+                negate.pop()
+                out.append(")")
+
         i = 0
         while i < len(items):
             tok = items[i]
             ttype, sub, val = tok.type, tok.subtype, tok.value
+            if ttype == "OPERATOR-PREFIX":
+                # a run of signs: formulas folds "--X" into "+X", which leaves TRUE or "1"
+                # as they are where Excel's double negation makes a number: "-(-X)"
+                j, minus = i, 0
+                while j < len(items) and items[j].type in ("OPERATOR-PREFIX", "WHITE-SPACE"):
+                    minus += items[j].value == "-"
+                    j += 1
+                if minus and minus % 2 == 0:
+                    out.append("-(-")
+                    negate.append(depth)
+                else:
+                    out.append("-" if minus else "+")
+                i = j
+                continue
+            if (ttype == "FUNC" or ttype == "PAREN") and sub == "OPEN":
+                depth += 1
+            elif (ttype == "FUNC" or ttype == "PAREN") and sub == "CLOSE":
+                depth -= 1
             if ttype == "FUNC" and sub == "OPEN":
                 name = _function_name(val)
                 if name == "ANCHORARRAY":
@@ -131,11 +164,15 @@ class Preparer:
                     refs.append(Ref(ref.sheet, ref.r1, ref.c1, ref.r1, ref.c1, spill=True))
                     out.append(f"_XREF_{len(refs) - 1}")
                     i += 3
+                    depth -= 1
+                    operand_done(i)
                     continue
                 if name in ("ROW", "COLUMN") and i + 1 < len(items) and \
                         items[i + 1].type == "FUNC" and items[i + 1].subtype == "CLOSE":
                     out.append(str(self._where[1] if name == "ROW" else self._where[2]))
                     i += 2  # ROW() and COLUMN(): the formula's own cell
+                    depth -= 1
+                    operand_done(i)
                     continue
                 if name in NOT_SUPPORTED or name not in self.known:
                     why = ("is volatile or needs Excel's cell model, which the headless "
@@ -148,17 +185,26 @@ class Preparer:
                 if calls and calls.pop() and out and out[-1].endswith(","):
                     out.append(OMITTED)  # an omitted last argument of an ltvxl function
                 out.append(val)
+                operand_done(i + 1)
+            elif ttype == "PAREN" and sub == "CLOSE":
+                out.append(val)
+                operand_done(i + 1)
             elif ttype == "SEP" and sub == "ARG" and calls and calls[-1] and out and \
                     (out[-1].endswith(",") or out[-1].endswith("(")):
                 out.append(OMITTED + ",")  # an omitted argument: None, as xlwings passes it
             elif ttype == "OPERAND" and sub == "RANGE":
-                resolved = self._operand(sheet, row, val, refs, depth)
+                resolved = self._operand(sheet, row, val, refs, level)
                 out.append(resolved)
+                operand_done(i + 1)
             elif ttype == "WHITE-SPACE":
                 pass
+            elif ttype == "OPERAND":
+                out.append(val)
+                operand_done(i + 1)
             else:
                 out.append(val)
             i += 1
+        out.extend(")" * len(negate))
         return "".join(out)
 
     def _operand(self, sheet: str, row: int, val: str, refs: list[Ref], depth: int) -> str:

@@ -1,0 +1,135 @@
+"""Native Excel functions the refresh computes as Excel does where ``formulas`` does not
+(``ltvxl/workbook/refresh/natives.py``), against the examples of Microsoft's function
+reference (support.microsoft.com, the function's page) and Excel's documented rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+from ltvxl.workbook.refresh import refresh
+
+
+def _refresh(tmp_path: Path, formulas: list[str], data: dict[str, object] | None = None,
+             dynamic: tuple[str, ...] = ()) -> list[object]:
+    """The refreshed values of formulas written to A1, A2, ... (``dynamic``: spilling ones)."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    for cell, value in (data or {}).items():
+        ws.write(cell, value)
+    for i, f in enumerate(formulas):
+        if f in dynamic:
+            ws.write_dynamic_array_formula(i, 0, i, 0, f)
+        else:
+            ws.write_formula(i, 0, f)
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    return [s.cell(i + 1, 1).value for i in range(len(formulas))]
+
+
+# YEARFRAC's page: 1/1/2012 to 7/30/2012 is 0.58055556 (basis 0), 0.57650273 (1), 0.57808219 (3)
+YEARFRAC_DOCS = [
+    ("=YEARFRAC(DATE(2012,1,1),DATE(2012,7,30))", 0.58055556),
+    ("=YEARFRAC(DATE(2012,1,1),DATE(2012,7,30),1)", 0.57650273),
+    ("=YEARFRAC(DATE(2012,1,1),DATE(2012,7,30),3)", 0.57808219),
+]
+# Excel's rules: actual/actual over at most a year divides by 365, or 366 when the span holds
+# a 29 February; 30/360 (US) counts the last day of February as the 30th when both dates are
+# February's last; out-of-range basis or a negative date is #NUM!
+YEARFRAC_RULES = [
+    ("=YEARFRAC(DATE(2011,1,1),DATE(2012,1,1),1)", 1.0),  # formulas: 0.99863 (365.5 days)
+    ("=YEARFRAC(DATE(2012,1,1),DATE(2013,1,1),1)", 1.0),  # formulas: 1.00137
+    ("=YEARFRAC(DATE(2011,3,1),DATE(2012,3,1),1)", 1.0),
+    ("=YEARFRAC(DATE(2012,2,29),DATE(2013,2,28),0)", 1.0),  # formulas: 0.99444 (358/360)
+    ("=YEARFRAC(DATE(2012,7,30),DATE(2012,1,1),1)", 0.57650273),  # dates in either order
+    ("=YEARFRAC(DATE(2012,4,1),DATE(2014,4,30),1)", 759 / (1096 / 3)),
+    ("=YEARFRAC(DATE(2012,1,31),DATE(2012,3,31),4)", 60 / 360),
+    ("=YEARFRAC(DATE(2012,1,1),DATE(2012,7,30),5)", "#NUM!"),
+    ("=YEARFRAC(-1,DATE(2012,7,30))", "#NUM!"),
+]
+
+
+@pytest.mark.parametrize("formula,expected", YEARFRAC_DOCS + YEARFRAC_RULES)
+def test_yearfrac_as_excel(tmp_path, formula, expected):
+    got = _refresh(tmp_path, [formula])[0]
+    if isinstance(expected, str):
+        assert got == expected
+    else:
+        assert got == pytest.approx(expected, abs=5e-9)
+
+
+def test_vdb_as_the_reference(tmp_path):
+    """VDB's page: cost 2,400, salvage 300, a life of 10 years; and the whole life (with the
+    switch to straight line) depreciates cost - salvage, which formulas refused (#VALUE!)."""
+    cases = [("=VDB(2400,300,10*365,0,1)", 1.32), ("=VDB(2400,300,10*12,0,1)", 40.00),
+             ("=VDB(2400,300,10,0,1)", 480.00), ("=VDB(2400,300,10*12,6,18)", 396.31),
+             ("=VDB(2400,300,10*12,6,18,1.5)", 311.81),
+             ("=VDB(2400,300,10,0,0.875,1.5)", 315.00),
+             ("=VDB(2400,300,10,0,10,1.5)", 2100.0), ("=VDB(2400,300,10,0,10)", 2100.0),
+             ("=VDB(2400,300,10,5,10,2,TRUE)", 2400 * 0.8 ** 5 - 300)]
+    got = _refresh(tmp_path, [f for f, _ in cases])
+    for (formula, expected), value in zip(cases, got, strict=True):
+        assert value == pytest.approx(expected, abs=0.005), formula
+    bad = _refresh(tmp_path, ["=VDB(2400,300,10,3,2)", "=VDB(-1,300,10,0,1)"])
+    assert bad == ["#NUM!", "#NUM!"]
+
+
+def test_text_formats_of_the_reference(tmp_path):
+    """TEXT's page, and elapsed hours/minutes/seconds (``[h]``: hours beyond 24)."""
+    cases = [('=TEXT(1234.567,"$#,##0.00")', "$1,234.57"), ('=TEXT(0.285,"0.0%")', "28.5%"),
+             ('=TEXT(4.34,"# ?/?")', "4 1/3"), ('=TRIM(TEXT(0.34,"# ?/?"))', "1/3"),
+             ('=TEXT(12200000,"0.00E+00")', "1.22E+07"), ('=TEXT(1234,"0000000")', "0001234"),
+             ('=TEXT(TIME(13,29,0),"h:mm AM/PM")', "1:29 PM"),
+             ('=TEXT(DATE(2012,1,9)+TIME(17,15,0),"mm/dd/yyyy h:mm AM/PM")',
+              "01/09/2012 5:15 PM"),
+             ('=TEXT(28.25/24,"[h]:mm")', "28:15"), ('=TEXT(1.5,"[h]")', "36"),
+             ('=TEXT(1.75,"[hh]:mm:ss")', "42:00:00"), ('=TEXT(0.0625,"[mm]:ss")', "90:00"),
+             ('=TEXT(TIME(0,1,30),"[s]")', "90"), ('=TEXT(TIME(9,5,0),"h:mm a/p")', "9:05 a"),
+             ('=TEXT(DATE(2012,1,9),"dddd, mmmm d")', "Monday, January 9")]
+    got = _refresh(tmp_path, [f for f, _ in cases])
+    assert got == [e for _, e in cases]
+
+
+def test_switch_compares_text_without_case_and_never_a_number_with_a_logical(tmp_path):
+    got = _refresh(tmp_path, ['=SWITCH("b","A",1,"B",2)', '=SWITCH(1,TRUE,"t","n")',
+                              '=SWITCH(WEEKDAY(DATE(2018,2,22)),1,"Sunday",2,"Monday",'
+                              '3,"Tuesday","No match")', '=SWITCH(2,1,"a",2,"b")'])
+    assert got == [2, "n", "No match", "b"]
+
+
+def test_type_rules_of_is_functions_n_and_double_negation(tmp_path):
+    """IS functions' page: ``ISNUMBER("19")`` is FALSE (the value is not converted); N's
+    page: TRUE is 1; Excel's unary minus makes a number of a logical value or numeric text
+    (``--`` is the usual way to count conditions with SUMPRODUCT)."""
+    data = {"B1": "x", "B2": "y", "B3": "x", "B4": 3, "B5": 1, "B6": 2, "B7": 3}
+    formulas = ['=ISNUMBER("19")', "=ISNUMBER(B4)", "=N(TRUE)", "=N(FALSE)", '=N("7")',
+                '=--("A"="B")', "=--TRUE", '=--"1"', "=---TRUE", "=--B1",
+                '=SUMPRODUCT(--(B1:B3="x"))', '=SUMPRODUCT(--(B1:B3="x"),--(B5:B7>1))',
+                "=2^--B4", "=--B4^2", "=1--B4", "=-+-B4", "=--B4%", "=+TRUE"]
+    got = _refresh(tmp_path, formulas, data)
+    assert got == [False, True, 1, 0, 0, 0, 1, 1, -1, "#VALUE!", 2, 1, 8, 9, 4, 3, 0.03, True]
+
+
+def test_choose_takes_only_the_chosen_argument(tmp_path):
+    """CHOOSE's page: the chosen value may be a range (``SUM(CHOOSE(2, A, B))`` sums B); a
+    range the index does not choose does not widen the result into a spill."""
+    data = {"B1": 1, "B2": 2, "B3": 3, "C1": 10, "C2": 20, "C3": 30}
+    got = _refresh(tmp_path, ["=SUM(CHOOSE(2,B1:B3,C1:C3))", "=CHOOSE(3,1,2)",
+                              '=CHOOSE("2",7,8)', "=CHOOSE(1,5,B1:B3)"], data,
+                   dynamic=("=CHOOSE(1,5,B1:B3)",))
+    assert got == [60, "#VALUE!", 8, 5]
+    s = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
+    assert s["A5"].value is None  # the dynamic CHOOSE in A4 did not spill
+
+
+def test_trunc_rounds_to_fifteen_digits_first(tmp_path):
+    """TRUNC's page (8.9 -> 8, -8.9 -> -8, 0.45 -> 0); a difference such as 0.1 - 0.9 is
+    -0.8 to Excel's 15 digits, so TRUNC(..., 1) is -0.8 (the corpus' EXTRA!C24), not -0.7."""
+    got = _refresh(tmp_path, ["=TRUNC(8.9)", "=TRUNC(-8.9)", "=TRUNC(0.45)",
+                              "=TRUNC(0.1-0.9,1)", "=TRUNC(1234.5678,-2)", "=TRUNC(0.99999,2)"])
+    assert got == [8, -8, 0, -0.8, 1200, 0.99]
