@@ -23,7 +23,8 @@
    (a directory holding an earlier ``ltvxl/`` package, e.g. from ``git archive REV
    ltvxl | tar -x -C DIR``), by that one (target: within 1.3 x); and of the same rows
    as a French Excel CSV (``;``, ``1\u00a0234,56 \u20ac``, day-first dates,
-   Windows-1252; target: within 2 x of the clean one). Each in a fresh process,
+   Windows-1252; target: within 2 x of the clean one), with a plain pandas read_csv of
+   each file alongside. Each in a fresh process,
    ``--runs`` runs, the median. ``--readers-only`` runs this part alone.
 
 Timings on a shared machine are noisy: read the medians, and compare side-by-side
@@ -128,6 +129,19 @@ for _ in range(int(sys.argv[4])):
     times.append(time.perf_counter() - t0)
 print(json.dumps({"median": statistics.median(times), "rows": len(log),
                   "customers": len(log.customers), "revenue": float(log.amounts.sum())}))
+"""
+
+PANDAS_SCRIPT = r"""
+import json, statistics, sys, time
+import pandas as pd
+sep, encoding = sys.argv[2], sys.argv[3]
+pd.read_csv(sys.argv[1], sep=sep, encoding=encoding, nrows=1000)  # warm-up
+times = []
+for _ in range(int(sys.argv[4])):
+    t0 = time.perf_counter()
+    df = pd.read_csv(sys.argv[1], sep=sep, encoding=encoding)
+    times.append(time.perf_counter() - t0)
+print(json.dumps({"median": statistics.median(times), "rows": len(df)}))
 """
 
 FRENCH_SCRIPT = r"""
@@ -317,6 +331,19 @@ def bench_readers(tmpdir: Path, args: argparse.Namespace) -> None:
         rows.insert(0, (f"clean CSV, {args.baseline_src}", csv, args.baseline_src))
     rows.append(("French CSV (; 1\u00a0234,56 \u20ac, day-first, cp1252)", french, ""))
     got = {}
+    pandas_rows = [("plain pandas read_csv, clean CSV", csv, ",", "utf-8"),
+                   ("plain pandas read_csv(sep=';', encoding='cp1252'), French", french, ";",
+                    "cp1252")]
+    for label, path, sep, encoding in pandas_rows:
+        proc = subprocess.run([sys.executable, "-c", PANDAS_SCRIPT, str(path), sep, encoding,
+                               str(args.runs)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            print(f"   {label}: failed: {proc.stderr.strip()[-300:]}")
+            continue
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        got[label] = r["median"]
+        print(f"   {label:55} {r['median']:.3f} s  (columns as text and numbers, not parsed "
+              "into a log)")
     for label, path, src in rows:
         r = read_in_child(path, small, args.runs, src)
         if isinstance(r, str):
@@ -329,6 +356,12 @@ def bench_readers(tmpdir: Path, args: argparse.Namespace) -> None:
     if clean and args.baseline_src and rows[0][0] in got:
         print(f"   this checkout / baseline on the clean CSV: {clean / got[rows[0][0]]:.2f} x"
               "  [target <= 1.3 x]")
+    plain = got.get(pandas_rows[0][0])
+    if clean and plain:
+        print(f"   this checkout / plain pandas on the clean CSV: {clean / plain:.2f} x")
+    if rows[-1][0] in got and pandas_rows[1][0] in got:
+        print(f"   French: this checkout / plain pandas: "
+              f"{got[rows[-1][0]] / got[pandas_rows[1][0]]:.2f} x")
     if clean and rows[-1][0] in got:
         print(f"   French / clean CSV: {got[rows[-1][0]] / clean:.2f} x  [target <= 2 x]")
 

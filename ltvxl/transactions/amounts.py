@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..cells import describe
 from ..errors import LtvxlError, clip, is_cell_error
-from .columns import first_bad, float_or_inf, is_blank, show_number
+from .columns import factorize, first_bad, float_or_inf, is_blank, known_distinct, show_number
 from .number_text import parse_number_texts
 
 
@@ -56,8 +55,10 @@ def parse_amounts(
     elif kind == "b":
         raise LtvxlError(f"{label} row {row_of(0)}: {describe(bool(values[0]))} is not a number")
     else:
-        obj = values.astype(object)
-        types = set(map(type, obj))
+        obj = values.astype(object, copy=False)
+        known = known_distinct(obj)
+        types = set(map(type, obj)) if known is None else \
+            set(map(type, known[1])) | ({type(None)} if (known[0] < 0).any() else set())
         if types <= {float}:
             out = obj.astype(np.float64)
         elif str not in types or not text:
@@ -79,8 +80,7 @@ def parse_amounts(
 def _from_texts(obj: np.ndarray, label: str, row_of: Any, decimal: str | None,
                 thousands: str | None) -> tuple[np.ndarray, str]:
     """Amounts of a column holding texts (and maybe numbers), each distinct text read once."""
-    codes, uniq = pd.factorize(obj, use_na_sentinel=True)
-    uniq = np.asarray(uniq, dtype=object)
+    codes, uniq = factorize(obj)
     values = np.full(len(uniq), np.nan)
     is_text = np.array([isinstance(u, str) for u in uniq], dtype=bool)
     for j in np.flatnonzero(~is_text):

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .columns import remember_distinct
+
 
 class ColumnBuffer:
     """A column filled block by block into one preallocated array (grown when the first
@@ -47,6 +49,59 @@ class ColumnBuffer:
             return np.empty(0, dtype=object)
         out = self.data[:self.n]
         return out.copy() if self.n < len(self.data) // 2 else out  # drop a large surplus
+
+
+class TextColumn:
+    """A text column gathered as Arrow chunks and turned into numpy at the end, with one
+    Python object per distinct text of the whole column (so later hashing and
+    comparing of equal texts is by identity). ``decode``: the codec of a column read as
+    bytes (a single-byte code page, decoded per distinct text instead of transcoding
+    the whole file)."""
+
+    def __init__(self, decode: str | None = None) -> None:
+        self.chunks: list[Any] = []
+        self.decode = decode
+
+    def add(self, chunk: Any) -> None:
+        self.chunks.append(chunk)
+
+    def result(self) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        n = sum(len(c) for c in self.chunks)
+        out = np.empty(n, dtype=object)
+        if not n:
+            return out
+        enc = pc.dictionary_encode(pa.chunked_array(self.chunks), memory_pool=arrow_pool())
+        self.chunks = []
+        dictionary_type = enc.type.value_type
+        words = enc.chunk(0).dictionary.to_pylist()
+        if self.decode is not None and (pa.types.is_binary(dictionary_type) or
+                                        pa.types.is_large_binary(dictionary_type)):
+            words = [w.decode(self.decode) for w in words]
+        dictionary = np.empty(len(words), dtype=object)
+        dictionary[:] = words
+        codes = np.empty(n, dtype=np.intp)
+        at = 0
+        for chunk in enc.chunks:  # every chunk's dictionary is the whole column's
+            idx = chunk.indices
+            codes[at:at + len(idx)] = idx.fill_null(-1).to_numpy()
+            at += len(idx)
+        out[:] = dictionary[np.maximum(codes, 0)] if len(dictionary) else None
+        if (codes < 0).any():
+            out[codes < 0] = None
+        # Arrow numbers distinct texts in order of first appearance, as pd.factorize does
+        remember_distinct(out, codes, dictionary)
+        return out
+
+
+def is_text_type(t: Any) -> bool:
+    """An Arrow string or binary type (the columns :class:`TextColumn` gathers)."""
+    import pyarrow as pa
+
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) \
+        or pa.types.is_large_binary(t)
 
 
 def arrow_pool() -> Any:

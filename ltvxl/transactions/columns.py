@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,35 @@ import pandas as pd
 from ..errors import MAX_CELL_TEXT, LtvxlError, clip
 
 _ORDINAL_1970 = dt.date(1970, 1, 1).toordinal()
+
+# The distinct values of text columns a reader already knows (from Arrow's dictionary
+# encoding), by the column's array, so that checking and parsing it needs no hashing of
+# every cell: (codes, uniques) exactly as pd.factorize(values) gives them.
+_DISTINCT: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
+
+
+def remember_distinct(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> None:
+    """Record ``pd.factorize(values)`` (codes in order of first appearance, -1 for a
+    missing value; the distinct values) for a column that will not be changed in place."""
+    key = id(values)
+    _DISTINCT[key] = (weakref.ref(values, lambda _r, k=key: _DISTINCT.pop(k, None)), codes,
+                      uniques)
+
+
+def factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, use_na_sentinel=True)`` of an object column: known for the
+    readers' text columns, computed otherwise."""
+    hit = _DISTINCT.get(id(values))
+    if hit is not None and hit[0]() is values:
+        return hit[1], hit[2]
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def known_distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The recorded (codes, uniques) of ``values`` (:func:`remember_distinct`), or None."""
+    hit = _DISTINCT.get(id(values))
+    return (hit[1], hit[2]) if hit is not None and hit[0]() is values else None
 
 
 def as_column(value: Any, label: str) -> np.ndarray:
@@ -168,6 +198,10 @@ def blank_mask(cols: Sequence[np.ndarray]) -> np.ndarray:
             mask &= np.isnan(col)
         elif col.dtype.kind in "mM":
             mask &= np.isnat(col)
+        elif (known := known_distinct(col)) is not None:  # by its distinct texts
+            codes, uniques = known
+            blank_u = _blank_texts(uniques) if len(uniques) else np.zeros(0, dtype=bool)
+            mask &= (codes < 0) | (blank_u[np.maximum(codes, 0)] if len(uniques) else True)
         else:
             isna = pd.isna(col)
             blank = isna.copy()
@@ -185,7 +219,8 @@ def first_bad(mask: np.ndarray) -> int | None:
 
 def first_bool(values: np.ndarray) -> int | None:
     """Row index of the first TRUE/FALSE cell (hashing would merge TRUE with 1)."""
-    types = set(map(type, values))
+    known = known_distinct(values)
+    types = set(map(type, values if known is None else known[1]))
     if bool not in types and np.bool_ not in types:
         return None
     return next(i for i, v in enumerate(values) if isinstance(v, (bool, np.bool_)))

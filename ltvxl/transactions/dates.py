@@ -26,6 +26,7 @@ from ..cells import describe
 from ..errors import LtvxlError, clip, is_cell_error
 from .columns import (
     cells_column,
+    factorize,
     first_bad,
     first_bool,
     float_or_inf,
@@ -136,12 +137,11 @@ def parse_dates(
         if bad is not None:
             raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_date(values[bad])}")
         return days, ""
-    obj = values.astype(object)
+    obj = values.astype(object, copy=False)
     flag = first_bool(obj)
     if flag is not None:
         raise LtvxlError(f"{label} row {row_of(flag)}: {_why_not_date(obj[flag])}")
-    codes, uniq = pd.factorize(obj, use_na_sentinel=True)
-    uniq = np.asarray(uniq, dtype=object)
+    codes, uniq = factorize(obj)
     udays = np.zeros(len(uniq), dtype=np.int64)
     ubad = np.zeros(len(uniq), dtype=bool)
     types = np.array([_date_kind(u) for u in uniq], dtype=object)

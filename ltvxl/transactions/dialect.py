@@ -119,6 +119,17 @@ def detect_encoding(path: Path) -> str:
         best.coherence > 0.5 else "cp1252"
 
 
+def single_byte(encoding: str) -> bool:
+    """Whether a codec writes each character as one byte and ASCII as itself (the Windows
+    and ISO-8859 code pages), so that a file in it can be split into fields as bytes."""
+    try:
+        ascii_ok = bytes(range(128)).decode(encoding) == "".join(map(chr, range(128)))
+        pairs = bytes(x for i in range(128, 256) for j in range(128, 256) for x in (i, j))
+        return ascii_ok and len(pairs.decode(encoding, errors="replace")) == len(pairs)
+    except (LookupError, UnicodeDecodeError):
+        return False
+
+
 def _detect_delimiter(lines: list[str]) -> str:
     body = [line for line in lines[:100] if line.strip()]
     best, best_score = ",", (0, 0)

@@ -22,9 +22,9 @@ import pandas as pd
 
 from ..errors import LtvxlError
 from .amounts import parse_amounts
-from .arrow import ColumnBuffer, arrow_pool, chunk_array
-from .columns import blank_mask
-from .dialect import sniff
+from .arrow import ColumnBuffer, TextColumn, arrow_pool, chunk_array, is_text_type
+from .columns import blank_mask, factorize
+from .dialect import single_byte, sniff
 from .headers import extra_names, find_roles
 from .log import Negative, TransactionLog, build
 from .options import ReadOptions
@@ -149,8 +149,13 @@ def _duplicates(columns: dict[str, np.ndarray], names: Sequence[str], counts: di
     h = np.zeros(len(columns[names[0]]), dtype=np.uint64)
     for c in names:
         col = columns[c]
-        part = pd.util.hash_array(col.astype(object) if col.dtype.kind == "O" else col,
-                                  categorize=False)
+        if col.dtype.kind == "O":  # texts hashed once per distinct text
+            codes, uniques = factorize(col)
+            hashed = pd.util.hash_array(uniques, categorize=False)
+            part = np.where(codes >= 0, hashed[np.maximum(codes, 0)] if len(hashed) else 0,
+                            np.uint64(2**64 - 1))
+        else:
+            part = pd.util.hash_array(col, categorize=False)
         h *= np.uint64(0x100000001B3)
         h ^= part
     ordered = np.sort(h)
@@ -333,26 +338,47 @@ def _csv_table(p: Path, opts: ReadOptions) -> Table:
     parse = pacsv.ParseOptions(delimiter=d.delimiter)
     numeric_cols: set[str] = set()
 
+    # a single-byte code page (Windows-1252 ...) is parsed as bytes, which its delimiters,
+    # quotes and line ends are in ASCII, and only each distinct text is decoded: pyarrow
+    # would transcode the whole file through Python's codec first
+    as_bytes = d.encoding != "utf-8" and single_byte(d.encoding)
+    text_type = pa.binary() if as_bytes else pa.string()
+
     def stream(cols: list[str], as_text: bool) -> dict[str, np.ndarray]:
-        types = {c: pa.string() for c in cols} if as_text else \
-            {c: pa.string() for c in cols if c in numeric_cols}
+        types = {c: text_type for c in cols} if as_text else \
+            {c: text_type for c in cols if c in numeric_cols}
         convert = pacsv.ConvertOptions(include_columns=cols, strings_can_be_null=True,
                                        column_types=types or None)
         size = p.stat().st_size
-        columns: dict[str, ColumnBuffer] = {}
-        read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False,
-                                 skip_rows=d.header_line,
-                                 encoding="utf8" if d.encoding == "utf-8" else d.encoding)
+        columns: dict[str, ColumnBuffer | TextColumn] = {}
+        if as_bytes:
+            read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False,
+                                     skip_rows=d.header_line + 1, column_names=names,
+                                     encoding="utf8")
+        else:
+            read = pacsv.ReadOptions(block_size=_CSV_BLOCK, use_threads=False,
+                                     skip_rows=d.header_line,
+                                     encoding="utf8" if d.encoding == "utf-8" else d.encoding)
         with pacsv.open_csv(p, parse_options=parse, convert_options=convert, read_options=read,
                             memory_pool=arrow_pool()) as reader:
             for batch in reader:
                 if not columns:  # expected rows from the first block's bytes per row
                     guess = int(size / max(_CSV_BLOCK, 1) * batch.num_rows * 1.05) + 1024
-                    columns = {c: ColumnBuffer(guess) for c in cols}
+                    columns = {
+                        c: TextColumn(d.encoding if as_bytes else None)
+                        if is_text_type(batch.schema.field(c).type) else ColumnBuffer(guess)
+                        for c in cols}
                 for c in cols:
-                    columns[c].add(chunk_array(batch.column(c)))
-        return {c: (columns[c].result() if columns else np.empty(0, dtype=object))
-                for c in cols}
+                    col, into = batch.column(c), columns[c]
+                    if isinstance(into, TextColumn) != is_text_type(col.type):
+                        raise pa.ArrowInvalid(f"column {c} changed type")  # read as text
+                    into.add(col if isinstance(into, TextColumn) else chunk_array(col))
+        try:
+            return {c: (columns[c].result() if columns else np.empty(0, dtype=object))
+                    for c in cols}
+        except UnicodeDecodeError as exc:
+            raise LtvxlError(f"{p.name}: cannot read as {d.encoding} text ({exc}); give the "
+                             "encoding with --encoding (e.g. utf-8, cp1252, utf-16)") from None
 
     def load(cols: list[str]) -> dict[str, np.ndarray]:
         default = pa.default_memory_pool()
