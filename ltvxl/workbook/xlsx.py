@@ -405,9 +405,25 @@ class ErrorValue:
     code: str
 
 
-_ERROR_CODES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
-                "#GETTING_DATA", "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#BUSY!",
-                "#CONNECT!", "#UNKNOWN!"}
+
+_STORED_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
+"""The error values a cell's ``<v>`` holds (ECMA-376's seven): what Excel writes, and
+what openpyxl, python-calamine and LibreOffice read."""
+
+
+def _same_value(inner: str, v_xml: str) -> bool:
+    """Whether a cell's old content holds the value element ``v_xml`` (``<v>#VALUE!</v>``)."""
+    m = re.search(r"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>", inner)
+    return m is not None and f"<v>{m.group(1)}</v>" == v_xml
+
+
+def stored_error(code: str) -> str:
+    """The ``<v>`` of an error value: Excel 365's newer errors (``#SPILL!``, ``#CALC!``...)
+    are stored by Excel as ``#VALUE!`` (the kind kept in rich-value metadata, which older
+    readers ignore), ``#GETTING_DATA`` as ``#N/A``; any other text as ``#VALUE!``."""
+    if code in _STORED_ERRORS:
+        return code
+    return "#N/A" if code == "#GETTING_DATA" else "#VALUE!"
 
 
 def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
@@ -422,8 +438,7 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
     if isinstance(value, bool):
         return "b", f"<v>{int(value)}</v>"
     if isinstance(value, ErrorValue):
-        code = value.code if value.code in _ERROR_CODES else "#VALUE!"
-        return "e", f"<v>{code}</v>"
+        return "e", f"<v>{stored_error(value.code)}</v>"
     if isinstance(value, (dt.datetime, dt.date)):
         value = excel_serial(value)
     if isinstance(value, (int, float)):
@@ -883,8 +898,8 @@ class SheetXml:
                 ca = {"r": ca.get("r", cell_name(r, c)), "s": style,
                       **{k: v for k, v in ca.items() if k not in ("r", "s")}}
         t, v_xml = value_xml(value, formula=bool(f_xml))
-        if not (t == "e" and ca.get("t") == "e"):  # Excel's metadata of an error value stays
-            ca.pop("vm", None)
+        if not (t == "e" and ca.get("t") == "e" and _same_value(inner, v_xml)):
+            ca.pop("vm", None)  # Excel's metadata of an error value stays with that value
         ca.pop("t", None)
         if t is not None:
             ca = {k: v for k, v in ca.items()}

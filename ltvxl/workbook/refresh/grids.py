@@ -19,6 +19,12 @@ Rect = tuple[int, int, int, int]
 """(r1, c1, r2, c2) of a range, 1-based, inclusive."""
 
 
+WHOLE_ROWS_CELLS = 1 << 22
+"""Whole rows (``1:1``, ``A2:XFD3``) are read to the last column, as Excel sees them (a
+spill of ``=First!1:1`` fills the row, blanks as 0), up to this many cells; whole columns
+and larger row ranges are clipped to the sheet's used area."""
+
+
 def overlap(a: Rect, b: Rect) -> bool:
     """Whether two ranges share a cell."""
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
@@ -166,7 +172,7 @@ class Grids:
             rows, cols = self.extent(sheet, base)
             if r2 == MAX_ROWS:
                 r2 = max(r1, rows)
-            if c2 == MAX_COLS:
+            if c2 == MAX_COLS and (r2 - r1 + 1) * (c2 - c1 + 1) > WHOLE_ROWS_CELLS:
                 c2 = max(c1, cols)
         out = np.empty((r2 - r1 + 1, c2 - c1 + 1), dtype=object)
         out[:] = EMPTY

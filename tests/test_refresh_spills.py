@@ -1,0 +1,84 @@
+"""Spills as Excel spills them, and error cells every reader accepts: a refreshed file
+refreshes again."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+import xlsxwriter
+from python_calamine import CalamineWorkbook
+
+from ltvxl.workbook.refresh import refresh
+from ltvxl.workbook.xlsx import stored_error
+
+
+def _sheet_xml(path: Path, n: int = 1) -> str:
+    return zipfile.ZipFile(path).read(f"xl/worksheets/sheet{n}.xml").decode()
+
+
+def _blocked_book(path: Path) -> None:
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    ws.write_row("B1", [1, 2, 3])
+    ws.write("G3", "in the way")
+    ws.write_dynamic_array_formula("G1:G1", "=TRANSPOSE(B1:D1)*2")  # 3 rows down: blocked
+    ws.write_dynamic_array_formula("I1:I1", "=TRANSPOSE(B1:D1)*10")  # room to spill
+    ws.write_formula("E1", "=1/0")
+    ws.write_formula("E2", "=SUM(I1:I3)")
+    wb.close()
+
+
+def test_a_spill_error_is_an_error_cell_every_reader_reads_and_refreshes_again(tmp_path):
+    src, once, twice = tmp_path / "in.xlsx", tmp_path / "once.xlsx", tmp_path / "twice.xlsx"
+    _blocked_book(src)
+    first = refresh(src, once)
+    assert any("S!G1: #SPILL!" in w for w in first.warnings)
+    xml = _sheet_xml(once)
+    # Excel stores #SPILL! as #VALUE! in <v> (the kind is rich-value metadata)
+    assert re.search(r'<c r="G1" t="e"[^>]*><f[^>]*>[^<]*</f><v>#VALUE!</v></c>', xml)
+    assert re.search(r'<c r="E1" t="e"><f>1/0</f><v>#DIV/0!</v></c>', xml)
+    sheet = CalamineWorkbook.from_path(str(once)).get_sheet_by_name("S")
+    rows, (r0, c0) = sheet.to_python(), sheet.start  # the used area from its first cell
+    assert [rows[r - r0][8 - c0] for r in range(3)] == [10.0, 20.0, 30.0]  # I1:I3
+    s = openpyxl.load_workbook(once, data_only=True)["S"]
+    assert (s["G1"].value, s["E1"].value, s["E2"].value) == ("#VALUE!", "#DIV/0!", 60)
+    second = refresh(once, twice)  # python-calamine reads the first refresh's error cells
+    assert any("S!G1: #SPILL!" in w for w in second.warnings)
+    a = openpyxl.load_workbook(once, data_only=True)["S"]
+    b = openpyxl.load_workbook(twice, data_only=True)["S"]
+    assert [[c.value for c in r] for r in a.iter_rows()] == \
+        [[c.value for c in r] for r in b.iter_rows()]
+
+
+@pytest.mark.parametrize("code,stored", [("#DIV/0!", "#DIV/0!"), ("#N/A", "#N/A"),
+                                         ("#NAME?", "#NAME?"), ("#SPILL!", "#VALUE!"),
+                                         ("#CALC!", "#VALUE!"), ("#GETTING_DATA", "#N/A"),
+                                         ("#BOGUS", "#VALUE!")])
+def test_error_values_are_stored_as_the_seven_of_the_file_format(code, stored):
+    assert stored_error(code) == stored
+
+
+def test_a_whole_row_spills_to_the_last_column_as_in_excel(tmp_path):
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    first = wb.add_worksheet("First")
+    first.write_row("A1", [1, "a", True])
+    first.write("Z1", 5)
+    ws.write_dynamic_array_formula("A5:A5", "=First!1:1")
+    ws.write_formula("A1", "=COUNTBLANK(First!1:1)")
+    wb.close()
+    refresh(src, out)
+    xml = _sheet_xml(out)
+    assert '<f t="array" ref="A5:XFD5">First!1:1</f>' in xml
+    assert len(re.findall(r'<c r="[A-Z]+5"', xml)) == 16384
+    sheet = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("S")
+    assert sheet.start == (0, 0)
+    rows = sheet.to_python()
+    assert rows[4][:4] == [1.0, "a", True, 0.0] and rows[4][25] == 5.0
+    assert rows[4][16383] == 0.0  # XFD5: blanks spill as 0, as Excel shows them
+    assert rows[0][0] == 16384 - 4  # COUNTBLANK sees the whole row too
