@@ -14,6 +14,7 @@ from scipy.stats import beta as beta_dist
 from ltvxl import units
 from ltvxl.errors import LtvxlError
 from ltvxl.models import base, bgbb, bgnbd, clv, gammagamma, mbgnbd, paretonbd, sbg
+from ltvxl.models import simulate as sim
 
 BG = {"r": 0.2426, "alpha": 4.4136, "a": 0.7929, "b": 2.4259}
 PN = {"r": 0.5533, "alpha": 10.578, "s": 0.6062, "beta": 11.669}
@@ -558,3 +559,41 @@ def test_compress_groups_exactly_when_hashes_collide(monkeypatch):
     assert got == {(1, 5): 2.0, (2, 6): 1.0, (1, 7): 1.0, (0, 0): 1.0}
     for i in range(5):
         assert tuple(c[comp.inverse[i]] for c in comp.columns) == tuple(c[i] for c in cols)
+
+
+def test_paretonbd_common_rate_integral_against_adaptive_quadrature():
+    """The dropout integral of one common dropout rate (s, beta -> infinity, s/beta = mu),
+    series and quadrature paths, against scipy's adaptive integration; its derivatives
+    against central differences; the limit's likelihood gradient likewise."""
+    rng = np.random.default_rng(7)
+    paths = {"series": 0, "quadrature": 0}
+    for _ in range(200):
+        r, alpha, mu = np.exp(rng.uniform([-2, -2, -7], [3, 5, 1]))
+        x = float(rng.integers(0, 60))
+        big_t = float(rng.uniform(0.1, 200))
+        tx = 0.0 if x == 0 else float(rng.uniform(0, 0.999 * big_t))
+        p, a_tx = r + x, alpha + tx
+        ref = quad(lambda y, p=p, alpha=alpha, a_tx=a_tx, mu=mu, tx=tx: math.exp(
+            -p * math.log((alpha + y) / a_tx) - mu * (y - tx)),
+            tx, big_t, epsrel=1e-13, epsabs=0, limit=500)[0]
+        ref = math.log(ref) - p * math.log(a_tx) - mu * tx
+        got = paretonbd.common_integral(r, alpha, mu, [x], [tx], [big_t], grad=True)
+        paths["series" if 2 * mu * (alpha + big_t) <= 7 else "quadrature"] += 1
+        assert got[0][0] == pytest.approx(ref, rel=1e-11, abs=1e-11)
+        for i, v in enumerate((r, alpha, mu)):
+            up, dn = [r, alpha, mu], [r, alpha, mu]
+            up[i], dn[i] = v * (1 + 1e-6), v * (1 - 1e-6)
+            fd = (paretonbd.common_integral(*up, [x], [tx], [big_t])[0]
+                  - paretonbd.common_integral(*dn, [x], [tx], [big_t])[0]) / (2e-6 * v)
+            assert got[i + 1][0] == pytest.approx(fd, rel=1e-5, abs=1e-7)
+    assert min(paths.values()) > 30, paths
+    data = sim.paretonbd(0.8, 8.0, 1e7, 1e7 / 0.05, np.linspace(5, 52, 500), seed=3)
+    d = paretonbd.Data(*(data[c].to_numpy(float) for c in ("frequency", "recency", "T")),
+                       np.ones(len(data)))
+    theta = np.log([0.7, 9.0, 0.04])
+    g = paretonbd.common_negll(theta, d)[1]
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = 1e-6
+        fd = (paretonbd.common_negll(theta + e, d)[0] - paretonbd.common_negll(theta - e, d)[0])
+        assert g[i] == pytest.approx(fd / 2e-6, rel=1e-5, abs=1e-5)

@@ -131,19 +131,52 @@ def test_paretonbd_no_dropout_stops_with_a_status(ages):
     assert alive.mean() > 0.98
 
 
-def test_paretonbd_common_dropout_rate_stops_on_the_ridge(ages):
+def test_paretonbd_common_dropout_rate_fits_the_limit(ages):
     # every customer drops out at 0.05 a week: Gamma(s, beta) with s -> infinity
     data = sim.paretonbd(0.8, 8.0, 1e7, 1e7 / 0.05, ages, seed=22)
-    fit = paretonbd.fit(data["frequency"], data["recency"], data["T"])
-    assert not fit.converged
-    assert "dropout rates show no spread between customers" in fit.status, fit.status
+    cols = [data[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    fit = paretonbd.fit(*cols)
+    assert fit.converged and fit.limit == "one dropout rate (s, beta -> infinity)", fit.status
+    assert "the dropout rates show no spread between customers" in fit.status, fit.status
     s, beta = fit.params["s"], fit.params["beta"]
-    assert s > 50 and fit.iterations < 60
+    assert s == paretonbd.COMMON_S and fit.iterations < 40
     assert abs(s / beta - 0.05) < 0.01
-    _finite_predictions(fit, data)
-    # further along the ridge (s 1000 times larger, s/beta kept) the fit gains next to nothing
-    d = paretonbd.Data(
-        *(data[c].to_numpy(float) for c in ("frequency", "recency", "T")), np.ones(len(data))
-    )
-    far = np.log([fit.params["r"], fit.params["alpha"], s * 1e3, beta * 1e3])
-    assert -paretonbd.negll(far, d)[0] < fit.log_likelihood + 0.5
+    assert np.isnan(fit.std_errors["s"]) and np.isfinite(fit.std_errors["r"])
+    alive = _finite_predictions(fit, data)
+    # the limit is the supremum along the ridge: the full model further and further along
+    # it (s/beta kept) approaches the limit's log-likelihood from below
+    d = paretonbd.Data(*cols, np.ones(len(data)))
+    lls = [-paretonbd.negll(np.log([fit["r"], fit["alpha"], k, k / (s / beta)]), d)[0]
+           for k in (1e2, 1e3, 1e4, 1e5)]
+    assert np.all(np.diff(lls) > 0) and lls[-1] < fit.log_likelihood + 1e-6
+    assert fit.log_likelihood - lls[-1] < 0.01
+    # and the limit's predictions are those of the full model at s = 1e5 on the ridge
+    near = {**fit.params, "s": 1e5, "beta": 1e5 / (s / beta)}
+    np.testing.assert_allclose(paretonbd.p_alive(near, *cols), alive, rtol=1e-3, atol=1e-6)
+
+
+def test_paretonbd_interior_optimum_near_the_ridge_is_kept(ages, monkeypatch):
+    # little spread (s = 30) but some: started low, the fit runs up the ridge (s and beta
+    # growing together), fits the limit of one rate, finds the full model better just
+    # inside the boundary (s = INSIDE_S) and goes on to the interior optimum
+    data = sim.paretonbd(0.8, 8.0, 30.0, 600.0, ages, seed=23)
+    cols = [data[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    d = paretonbd.Data(*cols, np.ones(len(data)))
+    tried = []
+    fit_limit = base._fit_limit
+
+    def spy(model, names, limit, *args):
+        out = fit_limit(model, names, limit, *args)
+        tried.append((limit.name, out is None))
+        return out
+
+    monkeypatch.setattr(base, "_fit_limit", spy)
+    fit = base.fit_mle("Pareto/NBD", paretonbd.PARAMS, lambda th: paretonbd.negll(th, d),
+                       np.log([0.8, 8.0, 0.02, 0.4]), len(data), d.x.size,
+                       limit=[paretonbd._common_limit(d, "weeks")])
+    assert tried == [("one dropout rate (s, beta -> infinity)", True)]
+    assert fit.limit == "" and fit.converged, fit.status
+    plain = paretonbd.fit(*cols)
+    assert plain.limit == "" and 3.0 < plain["s"] < 1e3
+    np.testing.assert_allclose(fit.values(), plain.values(), rtol=1e-3)
+    assert fit.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-5)

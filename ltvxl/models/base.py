@@ -264,6 +264,7 @@ def _bfgs(
     inv: np.ndarray | None = None,
     ridge: list[np.ndarray] | None = None,
     ridge_tol: float = RIDGE_TOL,
+    early: Callable[[list[np.ndarray]], np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, int, str]:
     """Minimise ``fun`` by BFGS in the box [-LOG_BOUND, LOG_BOUND]; (x, iterations, message).
 
@@ -283,7 +284,8 @@ def _bfgs(
     steadily by more than 1 (see :func:`_ridge`): further on the likelihood
     gains nothing that matters and the evaluations only chase rounding noise.
     ``ridge_tol`` replaces :data:`RIDGE_TOL` (:func:`fit_mle` follows a ridge with a
-    much smaller one).
+    much smaller one). ``early(iterates)`` gives the directions of a ridge that is to
+    stop the search whatever the gain (a limit the model can fit directly), or None.
     """
     k = x.size
     f, g = fun(x)
@@ -325,6 +327,8 @@ def _bfgs(
         xs.append(x.copy())
         fs.append(f)
         run = _ridge(xs, fs, ridge_tol)
+        if run is None and early is not None:
+            run = early(xs)
         if run is not None:
             if ridge is not None:
                 ridge.append(run)
@@ -396,6 +400,58 @@ class Limit:
     names: tuple[str, ...]
     negll: NegLL
     fixed: Mapping[str, float]
+    runs: Mapping[str, float] = field(default_factory=dict)
+    """The ridge that leads to this limit (parameter -> +1 growing, -1 shrinking): when
+    given, the limit is fitted as soon as the fit's iterates run that way for
+    :data:`RIDGE_WINDOW` iterations, instead of after following the ridge to its end."""
+    start: Callable[[dict[str, float]], np.ndarray] | None = None
+    """The limit's log-parameters from the full model's parameters (default: same names)."""
+    embed: Callable[[dict[str, float]], dict[str, float]] | None = None
+    """The full model's parameters that stand for the limit's (default: the limit's by
+    name, the full model's others, and ``fixed``)."""
+    beaten: Callable[[np.ndarray, float], bool] | None = None
+    """(limit's log-parameters, its negll) -> whether the full model just inside the
+    boundary is better: the optimum is then interior and the fit goes on."""
+    boundary: Callable[[dict[str, float]], str] | None = None
+    """The boundary in words from the limit's parameters (default: ``fixed``)."""
+
+
+def _early_stop(
+    names: Sequence[str], limits: Sequence[Limit]
+) -> Callable[[list[np.ndarray]], np.ndarray | None] | None:
+    """The ``early`` test of :func:`_bfgs` for the limits with a ``runs`` ridge: the
+    directions, when over the last :data:`RIDGE_WINDOW` iterations every step moved each
+    of the limit's parameters its way and all together by more than 1 (a factor e)."""
+    wanted = []
+    for lim in limits:
+        if lim.runs:
+            d = np.array([float(np.sign(lim.runs.get(n, 0.0))) for n in names])
+            wanted.append(d)
+    if not wanted:
+        return None
+
+    def early(xs: list[np.ndarray]) -> np.ndarray | None:
+        if len(xs) <= RIDGE_WINDOW:
+            return None
+        steps = np.diff(np.array(xs[-RIDGE_WINDOW - 1 :]), axis=0)
+        for d in wanted:
+            on = d != 0
+            moved = steps[:, on] * d[on]
+            if np.all(moved > 0) and np.all(moved.sum(axis=0) > 1.0):
+                return d
+        return None
+
+    return early
+
+
+def _matching(names: Sequence[str], limits: Sequence[Limit], run: np.ndarray) -> Limit | None:
+    """The limit with a ``runs`` ridge that ``run`` (+1 / -1 / 0 per parameter) follows."""
+    for lim in limits:
+        if lim.runs and all(
+            run[i] == np.sign(lim.runs[n]) for i, n in enumerate(names) if n in lim.runs
+        ):
+            return lim
+    return None
 
 
 def _fit_limit(
@@ -411,9 +467,12 @@ def _fit_limit(
     notes: Sequence[str],
 ) -> FitResult | None:
     """The fit at ``limit`` when its likelihood reaches the full model's best ``-f``."""
-    idx = [list(names).index(n) for n in limit.names]
+    if limit.start is None:
+        start = x[[list(names).index(n) for n in limit.names]]
+    else:
+        start = limit.start(dict(zip(names, np.exp(x).tolist(), strict=True)))
     safe, best = _guarded(limit.negll)
-    start = np.clip(x[idx], -LOG_BOUND + 1, LOG_BOUND - 1)
+    start = np.clip(start, -LOG_BOUND + 1, LOG_BOUND - 1)
     if safe(start)[0] >= 1e300:
         return None
     runs: list[np.ndarray] = []
@@ -422,14 +481,24 @@ def _fit_limit(
     cov = _inverse(_hessian(limit.negll, x_lim, g_lim))
     if f_lim > f + LIMIT_TOL or runs or cov is None or np.any(np.abs(x_lim) >= LOG_BOUND - 1):
         return None  # not the supremum, or the limit has a boundary of its own
+    if limit.beaten is not None and limit.beaten(x_lim, f_lim):
+        return None  # the full model is better inside the boundary: an interior optimum
+    lim_values = {n: float(v) for n, v in zip(limit.names, np.exp(x_lim), strict=True)}
     params = dict(zip(names, np.exp(x).tolist(), strict=True))
-    params.update({n: float(v) for n, v in zip(limit.names, np.exp(x_lim), strict=True)})
-    params.update({n: float(v) for n, v in limit.fixed.items()})
+    if limit.embed is None:
+        params.update(lim_values)
+        params.update({n: float(v) for n, v in limit.fixed.items()})
+    else:
+        params.update(limit.embed(lim_values))
     se = dict.fromkeys(names, float("nan"))
     lim_se = np.exp(x_lim) * np.sqrt(np.clip(np.diag(cov), 0, None))
-    se.update({n: float(v) for n, v in zip(limit.names, lim_se, strict=True)})
-    fixed = ", ".join(f"{n} = {v:g}" for n, v in limit.fixed.items())
-    others = [n for n in names if n not in limit.names and n not in limit.fixed]
+    se.update({n: float(v) for n, v in zip(limit.names, lim_se, strict=True) if n in se})
+    if limit.boundary is None:
+        fixed = ", ".join(f"{n} = {v:g}" for n, v in limit.fixed.items())
+    else:
+        fixed = limit.boundary(lim_values)
+    others = [n for n in names if n not in limit.names and n not in limit.fixed
+              and limit.embed is None]
     verb = "plays" if len(others) == 1 else "play"
     unused = f"; {' and '.join(others)} {verb} no part there" if others else ""
     status = (
@@ -468,7 +537,7 @@ def fit_mle(
     notes: Sequence[str] = (),
     inv_hessian: np.ndarray | None = None,
     ridge_status: RidgeStatus | None = None,
-    limit: Limit | None = None,
+    limit: Limit | Sequence[Limit] | None = None,
 ) -> FitResult:
     """Minimise ``negll`` (value, gradient) over log-parameters from ``start``.
 
@@ -489,13 +558,27 @@ def fit_mle(
     limit is fitted too: if its log-likelihood is within :data:`LIMIT_TOL` of the
     best the full model reached (or above it), the likelihood's supremum is the
     limit, and the result is the limit's parameters (``FitResult.limit`` names it).
+    ``limit`` may be several; one with a ``runs`` ridge is fitted as soon as the fit
+    runs onto that ridge (see :class:`Limit`), and the fit goes on if it is rejected.
     """
     x0 = np.clip(np.asarray(start, float), -LOG_BOUND + 1, LOG_BOUND - 1)
     safe, best = _guarded(negll)
     if safe(x0)[0] >= 1e300:
         raise LtvxlError(f"{model}: the likelihood cannot be evaluated at the starting values")
+    limits: list[Limit] = [] if limit is None else (
+        [limit] if isinstance(limit, Limit) else list(limit))
+    early = _early_stop(names, limits)
     runs: list[np.ndarray] = []
-    _, iterations, message = _bfgs(safe, x0, max_iter, inv_hessian, runs)
+    _, iterations, message = _bfgs(safe, x0, max_iter, inv_hessian, runs, early=early)
+    lim = _matching(names, limits, runs[0]) if runs else None
+    if lim is not None:  # on the ridge to a limit the model fits directly: fit it now
+        at_limit = _fit_limit(model, names, lim, best["x"], best["f"], iterations,
+                              n_customers, n_rows, time_unit, notes)
+        if at_limit is not None:
+            return at_limit
+        runs.clear()  # an interior optimum: go on
+        _, more, message = _bfgs(safe, best["x"], max_iter, None, runs)
+        iterations += more
     met_ridge = bool(runs)
     if met_ridge:  # follow the ridge to where the likelihood stops rising
         first = runs[0]
@@ -505,8 +588,10 @@ def fit_mle(
         if not runs and message != "converged":
             runs.append(first)
     x, f, g = best["x"], best["f"], best["g"]
-    if met_ridge and limit is not None:
-        at_limit = _fit_limit(model, names, limit, x, f, iterations, n_customers, n_rows,
+    for other in limits if met_ridge else ():
+        if other.runs:
+            continue
+        at_limit = _fit_limit(model, names, other, x, f, iterations, n_customers, n_rows,
                               time_unit, notes)
         if at_limit is not None:
             return at_limit
@@ -682,6 +767,7 @@ def fit_rfm(
     time_unit: str,
     ridge_status: RidgeStatus | None = None,
     no_dropout: str | None = None,
+    limits: Callable[[Any], Sequence[Limit]] | None = None,
 ) -> FitResult:
     """Fit a (frequency, recency, T) model: check, compress, then :func:`fit_mle`.
 
@@ -689,12 +775,16 @@ def fit_rfm(
     ``start(comp)`` gives the starting parameters. ``no_dropout``: the parameter
     whose value 0 means that nobody drops out (BG/NBD's a, Pareto/NBD's s); the
     model's likelihood then tends to the NBD's (r, alpha), its limit (:class:`Limit`).
+    ``limits(data)``: the model's other limits on the prepared rows.
     """
     unit_days(time_unit)
     comp, n = prepare_rfm(model, frequency, recency, T, weights)
     data = data_cls(*comp.columns, comp.weights)
+    all_limits = [] if no_dropout is None else [nbd_limit(comp, no_dropout)]
+    if limits is not None:
+        all_limits += list(limits(data))
     theta0 = np.log(np.asarray(start(comp), dtype=float))
-    theta0, inv = _warm_start(negll, data_cls, comp, theta0)
+    theta0, inv = _warm_start(negll, data_cls, comp, theta0, _early_stop(names, all_limits))
     return fit_mle(
         model,
         names,
@@ -706,7 +796,7 @@ def fit_rfm(
         remedy=RFM_REMEDY,
         inv_hessian=inv,
         ridge_status=ridge_status,
-        limit=None if no_dropout is None else nbd_limit(comp, no_dropout),
+        limit=all_limits,
     )
 
 
@@ -750,6 +840,7 @@ def _warm_start(
     data_cls: Callable[..., Any],
     comp: Compressed,
     theta0: np.ndarray,
+    early: Callable[[list[np.ndarray]], np.ndarray | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Starting log-parameters and inverse Hessian for a fit on many distinct rows.
 
@@ -757,7 +848,8 @@ def _warm_start(
     little; its optimum and its Hessian scaled to the full weight are the full
     fit's starting point and first inverse Hessian, so that only a few
     iterations run over all rows. With at most 5 ``WARM_ROWS`` rows, or when
-    the subsample fit goes to the edge of the range, ``theta0`` is kept.
+    the subsample fit goes to the edge of the range, ``theta0`` is kept. ``early``: as
+    in :func:`_bfgs` (the subsample fit stops where the full fit would fit a limit).
     """
     if comp.n_rows <= 5 * WARM_ROWS:
         return theta0, None
@@ -768,7 +860,7 @@ def _warm_start(
     safe, best = _guarded(lambda th: negll(th, sub))
     if safe(theta0)[0] >= 1e300:
         return theta0, None
-    _bfgs(safe, np.clip(theta0, -LOG_BOUND + 1, LOG_BOUND - 1), 200)
+    _bfgs(safe, np.clip(theta0, -LOG_BOUND + 1, LOG_BOUND - 1), 200, early=early)
     x = best["x"]
     if np.any(np.abs(x) >= LOG_BOUND - 1):
         return theta0, None

@@ -5,7 +5,7 @@ A prediction deserves caution when
 - the purchase model's fit did not converge (``FitResult.converged`` false);
 - the likelihood is highest on a boundary, so the predictions are those of a limit
   model (``FitResult.limit``, e.g. the NBD when the data show no dropout: everybody
-  is predicted alive);
+  is predicted alive; or one dropout rate for all customers);
 - the data are too few: fewer than :data:`MIN_CUSTOMERS` customers or fewer than
   :data:`MIN_REPEAT_BUYERS` customers with a repeat purchase (the models' four
   parameters are then barely identified; the thresholds follow the usual advice for
@@ -88,7 +88,13 @@ def doubts(
     x = summary["frequency"].to_numpy(float)
     big_t = summary["T"].to_numpy(float)
     n, repeat = x.size, int(np.count_nonzero(x > 0))
-    if fit.limit:
+    if fit.limit and "no dropout" not in fit.limit:  # e.g. one dropout rate for all
+        out.append(Doubt(name, f"the fit is at a boundary ({fit.limit}): the dropout rates "
+                         "show no spread between customers, so every customer is given the "
+                         "same dropout rate", "Check that the data include customers who "
+                         "stopped buying at different times; or compare models with ltvxl "
+                         "backtest", "boundary"))
+    elif fit.limit:
         out.append(Doubt(name, f"the fit is at a boundary ({fit.limit}): the data show no "
                          "sign of customers leaving, so every customer is predicted active and "
                          "churn risks are low", "Check that the data cover a long enough period "

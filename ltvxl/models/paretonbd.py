@@ -32,7 +32,17 @@ from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from ltvxl.units import DEFAULT_UNIT
 
-from .base import FitResult, ParamsLike, compress, dot, fit_rfm, params_of, rfm_start
+from .base import (
+    LIMIT_TOL,
+    FitResult,
+    Limit,
+    ParamsLike,
+    compress,
+    dot,
+    fit_rfm,
+    params_of,
+    rfm_start,
+)
 from .registry import PNBD
 
 NAME = PNBD.name
@@ -312,6 +322,8 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
 def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_far_series`' sums on rows ordered by v, largest first: (rows S, dS/dp,
     sum_k k t_k (= v dS/dv), dS/dq, or S alone; whether each row converged).
+    ``q = None``: the limit q -> infinity with ``v`` standing for q v (the coefficients
+    ``(-v)^k / k!``, :func:`_common_series`); the row dS/dq is then 0.
 
     In place on preallocated arrays, a block of :data:`_BLOCK` terms at a time to the
     leading rows up to the last one still open. ``(-v)^k (q)_k / k!`` and ``e = k+1-p``
@@ -320,6 +332,7 @@ def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
     ``|eL|`` is below :data:`_NEAR` (e nearest 0: k = p - 1 rounded).
     """
     n = p.size
+    limit = q is None
     e = 1.0 - p  # k + 1 - p
     c = np.ones(n)  # (q)_k (-v)^k / k!
     acc = np.zeros((4 if grad else 1, n))
@@ -364,13 +377,14 @@ def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
                     skt_ += tmp_
                     np.multiply(t_, h, out=tmp_)
                     sq_ += tmp_
-                h += 1.0 / (q + k)
-            c_ *= -(q + k) / (k + 1.0)
+                if not limit:
+                    h += 1.0 / (q + k)
+            c_ *= (-1.0 if limit else -(q + k)) / (k + 1.0)
             c_ *= v_
             e_ += 1.0
             k += 1
         # t holds term k-1; the later terms fall at least by this ratio each
-        ratio = (q + k - 1.0) / k * v_
+        ratio = (1.0 if limit else q + k - 1.0) / k * v_
         small_tail = np.abs(t_) * ratio <= _EPS * (1.0 - ratio) * np.abs(s_)
         open_rows = ~((ratio < 1.0) & small_tail)
         left = np.flatnonzero(open_rows)
@@ -467,6 +481,122 @@ def dropout_integral(r, alpha, s, beta, x, tx, big_t, grad: bool = False, ordere
     return tuple(out) if grad else out[0]
 
 
+COMMON_S = 1e8
+"""s from which the Gamma(s, beta) dropout rates (coefficient of variation 1/sqrt(s),
+1e-4) are taken as their limit, one rate mu = s/beta for every customer: the functions
+of this module evaluate that limit exactly there (it differs from the finite-s model by
+about (mu T)^2 / s, less than the finite-s formulas' own rounding at such s). A fit at
+the limit reports s = COMMON_S and beta = COMMON_S / mu (see :func:`fit`)."""
+
+
+def _common_series(r, alpha, mu, x, tx, big_t, grad: bool) -> np.ndarray:
+    """[log J] or [log J, d log J / d(r, alpha, mu)] of the common-rate dropout integral
+    ``J = int_{t_x}^{T} (alpha+y)^-(r+x) e^(-mu y) dy`` (see :func:`common_integral`) by
+    :func:`_far_series`' series in its limit q -> infinity, q v -> w = mu (alpha+T):
+    ``J = e^(mu alpha) a_T^(1-p) S``, ``S = sum_k (-w)^k / k! g(k+1-p)`` (``g`` and
+    ``L`` as there); rows with t_x < T only, NaN where the series has not converged.
+    ``dS/dL = e^((p-1)L - mu a_tx)``, the integrand at the end of the interval."""
+    p = r + x
+    a_t, a_tx = alpha + big_t, alpha + tx
+    w = mu * a_t
+    big_l = np.log1p((big_t - tx) / a_tx)
+    order = np.argsort(-w, kind="stable")
+    cols = [c.take(order) for c in (p, w, big_l)]
+    n = x.size
+    acc = np.empty((4 if grad else 1, n))
+    done = np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        p_c, w_c, l_c = (c[lo:hi] for c in cols)
+        acc[:, lo:hi], done[lo:hi] = _far_chunk(None, p_c, w_c, l_c, grad)
+    res = np.empty_like(acc)
+    res[:, order] = acc
+    ok = np.empty(n, dtype=bool)
+    ok[order] = done
+    sum_ = res[0]
+    l_at = np.log(a_t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_s = np.log(sum_)
+        log_j = log_s + mu * alpha + (1.0 - p) * l_at
+    log_j[~((sum_ > 0) & ok)] = np.nan
+    if not grad:
+        return log_j[None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s_p = res[1] / sum_
+        s_w = res[2] / (sum_ * w)
+        s_l = np.exp((p - 1.0) * big_l - mu * a_tx - log_s)
+    return np.array(
+        [
+            log_j,
+            s_p - l_at,
+            mu + (1.0 - p) / a_t + s_w * mu + s_l * (1.0 / a_t - 1.0 / a_tx),
+            alpha + s_w * a_t,
+        ]
+    )
+
+
+def _common_quadrature(r, alpha, mu, x, tx, big_t, grad: bool) -> list[np.ndarray]:
+    """:func:`common_integral` by tanh-sinh quadrature (as :func:`_quad`): the integrand
+    written ``(alpha+y)^-(rho+1) h(y)`` with ``rho = r + x + mu (alpha + t_x)`` (its
+    log-slope at t_x, plus one), so that ``h = (alpha+y)^(1 + mu (alpha+t_x)) e^(-mu y)``
+    is smooth and bounded, integrated over ``z = (alpha+y)^-rho``. The derivatives are
+    J-weighted means over y: d/dr = -E[log(alpha+y)], d/dalpha = -(r+x) E[1/(alpha+y)],
+    d/dmu = -E[y]."""
+    x, tx, big_t = (v.reshape(-1, 1) for v in (x, tx, big_t))
+    p = r + x
+    a_tx = alpha + tx
+    rho = p + mu * a_tx
+    l_c_tx = np.log(a_tx)
+    span = np.log1p((big_t - tx) / a_tx)
+    one_minus_q = -np.expm1(-rho * span)
+    log_zr = np.concatenate(
+        (np.log((1.0 - one_minus_q) + one_minus_q * _U_LO), np.log1p(-one_minus_q * _V_HI)),
+        axis=1,
+    )
+    shift = log_zr / -rho  # log((alpha+y)/(alpha+t_x))
+    y = tx + a_tx * np.expm1(shift)
+    l_ay = l_c_tx + shift
+    log_h = (1.0 + mu * a_tx) * l_ay - mu * y + _LOG_W
+    top = log_h.max(axis=1, keepdims=True)
+    e = np.exp(log_h - top)
+    tot = e.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_j = (-rho * l_c_tx + np.log(one_minus_q) - np.log(rho))[:, 0] + top[:, 0]
+        log_j += np.log(tot)
+    if not grad:
+        return [log_j]
+
+    def mean(g: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->i", e, g) / tot
+
+    return [log_j, -mean(l_ay), -p[:, 0] * mean(np.exp(-l_ay)), -mean(y)]
+
+
+def common_integral(r, alpha, mu, x, tx, big_t, grad: bool = False):
+    """log J per customer, and with ``grad`` its derivatives in r, alpha and mu, where
+    ``J = int_{t_x}^{T} (alpha+y)^-(r+x) e^(-mu y) dy`` is the dropout integral of the
+    Pareto/NBD's limit s, beta -> infinity with s/beta = mu (one dropout rate mu for
+    every customer; ``s beta^s I -> mu J``). Rows with t_x < T (J = 0 otherwise).
+
+    The series of :func:`_common_series` where ``2 mu (alpha+T) <=`` :data:`_FAR_SPREAD`
+    (at most e^7 of cancellation) and it converges; :func:`_common_quadrature` elsewhere.
+    """
+    x, tx, big_t = (np.asarray(v, dtype=float).ravel() for v in (x, tx, big_t))
+    n = x.size
+    out = np.empty((4 if grad else 1, n))
+    pending = np.ones(n, dtype=bool)
+    sel = np.flatnonzero(2.0 * mu * (alpha + big_t) <= _FAR_SPREAD)
+    if sel.size:
+        res = _common_series(r, alpha, mu, x[sel], tx[sel], big_t[sel], grad)
+        ok = ~np.isnan(res).any(axis=0)
+        out[:, sel[ok]] = res[:, ok]
+        pending[sel[ok]] = False
+    rest = np.flatnonzero(pending)
+    if rest.size:
+        out[:, rest] = _common_quadrature(r, alpha, mu, x[rest], tx[rest], big_t[rest], grad)
+    return tuple(out) if grad else out[0]
+
+
 class Data:
     """Compressed rows ordered by t_x (the order in which the dropout series need more
     terms, see :func:`_series`), plus the distinct frequencies."""
@@ -528,6 +658,82 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     return -float(ll), -grad
 
 
+def common_negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
+    """Weighted negative log-likelihood of the common-rate limit (s, beta -> infinity,
+    s/beta = mu: every customer's lifetime exponential with rate mu) and its gradient in
+    (log r, log alpha, log mu): ``G(r+x)/G(r) alpha^r [A + mu J]`` with
+    ``A = (alpha+T)^-(r+x) e^(-mu T)`` and J of :func:`common_integral`."""
+    r, alpha, mu = np.exp(theta)
+    n = d.w.sum()
+    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha))
+    g_r = dot(d.wx, digamma(r + d.ux)) + n * (np.log(alpha) - digamma(r))
+    g_alpha = n * r / alpha
+    l_at = np.log(alpha + d.big_t)
+    inv_at = 1.0 / (alpha + d.big_t)
+    rx = r + d.x
+    ll -= dot(d.w, rx * l_at) + mu * dot(d.w, d.big_t)
+    g_r -= dot(d.w, l_at)
+    g_alpha -= dot(d.w, rx * inv_at)
+    g_mu = -dot(d.w, d.big_t)
+    if d.xo.size:
+        log_j, d_r, d_alpha, d_mu = common_integral(
+            r, alpha, mu, d.xo, d.txo, d.big_to, grad=True
+        )
+        k = d.n_open
+        rx, l_at, inv_at = (v[:k] for v in (rx, l_at, inv_at))
+        v = np.log(mu) + log_j + rx * l_at + mu * d.big_to  # log(mu J / A)
+        e = np.exp(-np.abs(v))
+        ll += dot(d.wo, np.log1p(e) + np.maximum(v, 0.0))
+        ww = d.wo * np.maximum(e, v >= 0.0) / (1.0 + e)
+        g_r += dot(ww, l_at + d_r)
+        g_alpha += dot(ww, rx * inv_at + d_alpha)
+        g_mu += dot(ww, 1.0 / mu + d_mu + d.big_to)
+    grad = np.array([g_r * r, g_alpha * alpha, g_mu * mu])
+    return -float(ll), -grad
+
+
+INSIDE_S = 1e4
+"""s at which the fit compares the full model with its common-rate limit just inside the
+boundary (a dropout-rate spread of 1 %): if the full model is better there by more than
+``base.LIMIT_TOL``, its optimum is interior and the fit goes on."""
+
+
+def _common_limit(data: Data, time_unit: str) -> Limit:
+    """The limit s, beta -> infinity with s/beta = mu fixed, for :func:`fit`."""
+    unit = time_unit[:-1] if time_unit.endswith("s") else time_unit
+
+    def start(p: dict[str, float]) -> np.ndarray:
+        return np.log([p["r"], p["alpha"], p["s"] / p["beta"]])
+
+    def embed(p: dict[str, float]) -> dict[str, float]:
+        return {"r": p["r"], "alpha": p["alpha"], "s": COMMON_S, "beta": COMMON_S / p["mu"]}
+
+    def beaten(theta: np.ndarray, f_lim: float) -> bool:
+        r, alpha, mu = np.exp(theta)
+        inside = np.log([r, alpha, INSIDE_S, INSIDE_S / mu])
+        with np.errstate(all="ignore"):
+            f_in = negll(inside, data)[0]
+        return bool(np.isfinite(f_in) and f_in < f_lim - LIMIT_TOL)
+
+    def boundary(p: dict[str, float]) -> str:
+        return (f"s, beta -> infinity with s/beta = {p['mu']:.4g} per {unit} (reported as "
+                f"s = {COMMON_S:g}, beta = {COMMON_S / p['mu']:.4g})")
+
+    return Limit(
+        name="one dropout rate (s, beta -> infinity)",
+        reason="the dropout rates show no spread between customers (the Gamma dropout "
+        "distribution collapses to one rate for all)",
+        names=("r", "alpha", "mu"),
+        negll=lambda th: common_negll(th, data),
+        fixed={},
+        runs={"s": 1.0, "beta": 1.0},
+        start=start,
+        embed=embed,
+        beaten=beaten,
+        boundary=boundary,
+    )
+
+
 def _start(comp):
     r0, alpha0 = rfm_start(comp)
     mean_t = float(np.average(comp.columns[2], weights=comp.weights))
@@ -566,6 +772,7 @@ def fit(
     return fit_rfm(
         NAME, PARAMS, negll, Data, _start, frequency, recency, T, weights, time_unit,
         ridge_status=_ridge_status(time_unit), no_dropout="s",
+        limits=lambda data: [_common_limit(data, time_unit)],
     )  # fmt: skip
 
 
@@ -575,7 +782,8 @@ DISTINCT_ROWS = 1000
 
 
 def _log_alive_odds(params, x, tx, big_t):
-    """log(s I / A): log-odds that the customer has dropped out by T (-inf where t_x = T).
+    """log(s I / A): log-odds that the customer has dropped out by T (-inf where t_x = T;
+    log(mu J / A) with mu = s/beta from s = :data:`COMMON_S` on, see :func:`common_integral`).
 
     The dropout integral is evaluated only on rows with t_x < T (I = 0 otherwise),
     and on many rows once per distinct (x, t_x, T): customers share histories
@@ -593,11 +801,18 @@ def _log_alive_odds(params, x, tx, big_t):
         comp = compress(cols)
         if comp.n_rows < 0.9 * rows.size:
             cols, inverse = list(comp.columns), comp.inverse
+    common = s >= COMMON_S  # one dropout rate mu = s/beta: log(mu J / A) instead
     with np.errstate(divide="ignore"):
-        part = dropout_integral(r, alpha, s, beta, *cols)
+        if common:
+            part = common_integral(r, alpha, s / beta, *cols)
+        else:
+            part = dropout_integral(r, alpha, s, beta, *cols)
     log_i[rows] = part if inverse is None else part.take(inverse)
     x, big_t, log_i = (v.reshape(shape) for v in (x, big_t, log_i))
     with np.errstate(divide="ignore"):  # s = 0 (no dropout, the NBD limit): P(alive) = 1
+        if common:
+            mu = s / beta
+            return np.log(mu) + log_i + (r + x) * np.log(alpha + big_t) + mu * big_t
         return np.log(s) + log_i + (r + x) * np.log(alpha + big_t) + s * np.log(beta + big_t)
 
 
