@@ -180,6 +180,67 @@ def test_xlsx_with_a_title_row(tmp_path):
     assert log.columns_line.endswith("[header on row 3]")
 
 
+def two_sheet_book(path, second, *, title_rows=0):
+    """A workbook of two monthly sheets (customer, date text, quantity, price); ``second``:
+    the rows of the second sheet, under ``title_rows`` title lines."""
+    xlsxwriter = pytest.importorskip("xlsxwriter")
+    book = xlsxwriter.Workbook(str(path))
+    first = [("A", "2024-01-03", 2, 5.0), ("B", "2024-01-05", 1, 7.5)]
+    for name, rows, top in (("January", first, 0), ("February", second, title_rows)):
+        ws = book.add_worksheet(name)
+        for t in range(top):
+            ws.write(t, 0, f"Sales export {name} ({t + 1})")
+        ws.write_row(top, 0, ["customer_id", "date", "Quantity", "UnitPrice"])
+        for i, row in enumerate(rows):
+            for j, v in enumerate(row):
+                if v is not None:
+                    ws.write(top + 1 + i, j, v)
+    book.close()
+    return path
+
+
+def test_every_sheet_read_as_one_log_and_messages_name_the_sheet(tmp_path):
+    all_sheets = ReadOptions(sheet="all")
+    good = [("A", "2024-02-03", 3, 2.0), ("C", "2024-02-09", 1, 10.0)]
+    log = read_transactions(two_sheet_book(tmp_path / "ok.xlsx", good), options=all_sheets)
+    assert (len(log.customers), round(float(log.amounts.sum()), 2)) == (3, 2 * 5 + 7.5 + 6 + 10)
+    cases = [  # second sheet's rows (the bad one is its second data row: sheet row 3)
+        ([good[0], ("C", "9 February", 1, 10.0)],
+         r'^column "date" row 3 of sheet "February": "9 February" is not a date'),
+        ([good[0], ("C", "2024-02-09", "one", 10.0)],
+         r'^column "Quantity" row 3 of sheet "February": text "one" is not a number'),
+        ([good[0], ("C", "2024-02-09", 1, "10,000")],
+         r'^column "UnitPrice": "10,000" row 3 of sheet "February" could be 10000 or 10.000'),
+        ([good[0], ("C", "2024-02-09", 1, -10.0)],
+         r'^column "Quantity" x column "UnitPrice" row 3 of sheet "February": -10 is negative'),
+    ]
+    for second, message in cases:
+        book = two_sheet_book(tmp_path / "bad.xlsx", second)
+        with pytest.raises(LtvxlError, match=message):
+            read_transactions(book, options=ReadOptions(sheet="all", negative="error"))
+    # under two title lines the sheet's own row numbers are named
+    book = two_sheet_book(tmp_path / "title.xlsx", [good[0], (None, "2024-02-09", 1, 10.0)],
+                          title_rows=2)
+    with pytest.raises(LtvxlError, match=r'^column "customer_id" row 5 of sheet "February": '
+                       "the customer id is missing"):
+        read_transactions(book, options=ReadOptions(sheet="all", missing_id="error"))
+    # day-first on one sheet, month-first on the other
+    book = two_sheet_book(tmp_path / "days.xlsx", [("C", "02/13/2024", 1, 10.0)])
+    wb = __import__("openpyxl").load_workbook(book)
+    wb["January"]["B2"] = "13/01/2024"
+    wb.save(book)
+    with pytest.raises(LtvxlError, match=r'"13/01/2024" \(row 2 of sheet "January"\) is '
+                       r'day-first and "02/13/2024" \(row 2 of sheet "February"\) month-first'):
+        read_transactions(book, options=all_sheets)
+    # one sheet read: messages as before, without a sheet
+    book = two_sheet_book(tmp_path / "one.xlsx", good)
+    wb = __import__("openpyxl").load_workbook(book)
+    wb["January"]["C3"] = "two"
+    wb.save(book)
+    with pytest.raises(LtvxlError, match=r'^column "Quantity" row 3: text "two" is not a number'):
+        read_transactions(book)
+
+
 def test_ambiguous_columns_ask_for_the_option(tmp_path):
     path = tmp_path / "amb.csv"
     path.write_text('customer_id,date,amount\nA,03/04/2024,"1,234"\nB,05/06/2024,"2,500"\n')

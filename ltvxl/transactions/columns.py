@@ -213,6 +213,24 @@ def blank_mask(cols: Sequence[np.ndarray]) -> np.ndarray:
             break
     return mask
 
+SHEET_ROWS = 1 << 32
+"""Row numbers of a log read from several sheets are ``sheet index * SHEET_ROWS + row``."""
+
+
+def row_teller(rows: np.ndarray | None, first_row: int,
+               sheets: Sequence[str] | None = None) -> Any:
+    """``row_of(i)``: how messages name the row of element ``i`` (``17``; with ``sheets``,
+    ``17 of sheet "Year 2010-2011"``)."""
+    if sheets is None:
+        return lambda i: int(rows[i]) if rows is not None else i + first_row
+
+    def row_of(i: int) -> str:
+        sheet, row = divmod(int(rows[i]) if rows is not None else i + first_row, SHEET_ROWS)
+        return f'{row} of sheet "{sheets[sheet]}"'
+
+    return row_of
+
+
 def first_bad(mask: np.ndarray) -> int | None:
     return int(np.argmax(mask)) if mask.any() else None
 

@@ -45,7 +45,14 @@ import pandas as pd
 
 from ..errors import LtvxlError
 from .amounts import parse_amounts
-from .columns import as_column, blank_mask, cells_column, check_lengths, check_text_length
+from .columns import (
+    as_column,
+    blank_mask,
+    cells_column,
+    check_lengths,
+    check_text_length,
+    row_teller,
+)
 from .dates import parse_dates, text_to_day
 from .ids import format_id, parse_ids
 from .options import NEGATIVE_POLICIES, Negative, ReadOptions
@@ -246,6 +253,7 @@ def build(
     text_numbers: bool = False,
     columns: Mapping[str, str] | None = None,
     source: Sequence[str] = (),
+    sheets: Sequence[str] | None = None,
 ) -> TransactionLog:
     """A log from its id, date and amount columns as 1-D arrays, by the module's policy.
 
@@ -253,7 +261,8 @@ def build(
     onwards); counts: what the caller already left out; text_numbers: amounts
     written as text are numbers (files; not worksheet cells, as in Excel);
     columns, source: how a file was read, completed with how dates and
-    amounts were read.
+    amounts were read; sheets: the sheets of a log read from several (``rows``
+    then say which, see :data:`~.columns.SHEET_ROWS`), named in messages.
     """
     opts = options or ReadOptions()
     counts = dict(counts or {})
@@ -269,8 +278,7 @@ def build(
     if len(ids) == 0:
         raise LtvxlError(f"{labels[0]} has no data rows")
 
-    def row_of(i: int) -> int:
-        return int(rows[i]) if rows is not None else i + first_row
+    row_of = row_teller(rows, first_row, sheets)
 
     no_id = blank_mask([ids])
     if no_id.any():

@@ -23,7 +23,7 @@ import pandas as pd
 from ..errors import LtvxlError
 from .amounts import parse_amounts
 from .arrow import ColumnBuffer, TextColumn, arrow_pool, chunk_array, is_text_type
-from .columns import blank_mask, factorize
+from .columns import blank_mask, factorize, row_teller
 from .dialect import single_byte, sniff
 from .headers import extra_names, find_roles
 from .log import Negative, TransactionLog, build
@@ -45,6 +45,7 @@ class Table:
     said: list[str] = field(default_factory=list)  # how the file was read
     counts: dict[str, int] = field(default_factory=dict)
     row_numbers: np.ndarray | None = None  # of each data row, when not consecutive
+    sheets: list[str] | None = None  # read from these sheets: row_numbers say which
 
 
 def read_transactions(
@@ -116,8 +117,8 @@ def assemble(table: Table, opts: ReadOptions) -> TransactionLog:
     if orders is not None:
         ids, dates = _fill_from_order(orders, ids), _fill_from_order(orders, dates)
     if "amount" not in roles:
-        amounts = _product(columns[roles["quantity"]], columns[roles["price"]], labels, rows,
-                           orders, opts)
+        amounts = _product(columns[roles["quantity"]], columns[roles["price"]], labels,
+                           row_teller(rows, table.first_row, table.sheets), opts)
     elif orders is not None:
         amounts = _once_per_order(orders, amounts, described)
     if orders is not None:
@@ -133,7 +134,7 @@ def assemble(table: Table, opts: ReadOptions) -> TransactionLog:
         labels=(labels["id"], labels["date"],
                 labels.get("amount", f'{labels.get("quantity")} x {labels.get("price")}')),
         first_row=table.first_row, rows=rows, counts=counts, orders=orders, options=opts,
-        text_numbers=True, columns=described, source=table.said,
+        text_numbers=True, columns=described, source=table.said, sheets=table.sheets,
     )
 
 
@@ -211,12 +212,9 @@ def _once_per_order(orders: np.ndarray, amounts: np.ndarray,
 
 
 def _product(quantity: np.ndarray, price: np.ndarray, labels: dict[str, str],
-             rows: np.ndarray, orders: np.ndarray | None, opts: ReadOptions) -> np.ndarray:
+             row_of: Callable[[int], object], opts: ReadOptions) -> np.ndarray:
     """Amounts as quantity x unit price (rows where both are blank stay blank)."""
     both_blank = blank_mask([quantity, price])
-
-    def row_of(i: int) -> int:
-        return int(rows[i])
 
     def parse(values: np.ndarray, role: str) -> np.ndarray:
         v = values.astype(object, copy=True) if both_blank.any() else values

@@ -6,7 +6,8 @@ and notes above it (``Sales export FY2024``) are passed over; ``--header-row
 N`` names it. One sheet is read (the first, or ``--sheet NAME``); ``--sheet
 all`` reads every sheet whose header has the first sheet's columns as one
 log (Online Retail II keeps one log in two yearly sheets), and sheets with
-other columns are left out and named in the notes.
+other columns are left out and named in the notes; its messages name the sheet
+of the row (``column "Price" row 17 of sheet "Year 2010-2011"``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 
 from ..errors import LtvxlError
 from ..fileio import workbook_problem
-from .columns import object_array
+from .columns import SHEET_ROWS, object_array
 from .options import ReadOptions
 from .readers import Table
 
@@ -141,7 +142,10 @@ def excel_table(p: Path, opts: ReadOptions) -> Table:
     bodies = [(rows[h + 1:], h) for _, rows, h in parts]
     if not any(b for b, _ in bodies):
         raise LtvxlError(f"{p.name}: no data rows under the header")
-    row_numbers = np.concatenate([np.arange(len(b), dtype=np.int64) + h + 2 for b, h in bodies])
+    sheets = [n for n, _, _ in parts] if sheet == ALL_SHEETS else None
+    row_numbers = np.concatenate([np.arange(len(b), dtype=np.int64) + h + 2 +
+                                  (k * SHEET_ROWS if sheets else 0)
+                                  for k, (b, h) in enumerate(bodies)])
 
     def column(j: int) -> np.ndarray:
         out = object_array([r[j] if j < len(r) else None for b, _ in bodies for r in b])
@@ -153,4 +157,4 @@ def excel_table(p: Path, opts: ReadOptions) -> Table:
         return {c: column(header.index(c)) for c in cols}
 
     return Table(header[:width], load, first_row=bodies[0][1] + 2, said=said, counts=counts,
-                 row_numbers=row_numbers)
+                 row_numbers=row_numbers, sheets=sheets)
