@@ -1,0 +1,158 @@
+"""``ltvxl backtest``: validate a purchase model on a hold-out period of a transaction file.
+
+Reads a transaction file (CSV, Parquet or XLSX; the built-in sample when none is
+given), fits the purchase model on the calibration period (to ``--calibration-end``;
+default: the first two thirds of the span), predicts each customer's hold-out
+purchases and value, and prints how they compare with what the customers did
+(:mod:`ltvxl.models.backtest`). ``--model auto`` backtests every registered model and
+keeps the one with the lowest hold-out error. Writes one row per calibration
+customer to a CSV file and, with ``--tracking``, the weekly tracking data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import Any
+
+from .. import units
+from ..errors import LtvxlError
+from ..fileio import atomic_output, write_csv
+from ..models import registry
+from .reading import add_read_arguments, read_options
+
+AUTO = "auto"
+"""The ``--model`` value that compares every registered model and keeps the best."""
+NAMES = ("--calibration-end", "--holdout-end")
+
+
+def _model_choice(text: str) -> str:
+    """A ``--model`` value: ``auto`` or a registered model's key."""
+    if registry.normal(text) == AUTO:
+        return AUTO
+    try:
+        return registry.purchase_model(text, "the model").key
+    except LtvxlError:
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise argparse.ArgumentTypeError(
+            f'must be {AUTO} or one of {registry.choices_text()}; got "{shown}"') from None
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The options of ``ltvxl backtest``."""
+    parser = sub.add_parser(
+        "backtest",
+        help="validate the purchase model on a hold-out period (predicted against actual)",
+        description="Fit the purchase model on the transactions up to --calibration-end, "
+        "predict each customer's purchases and value in the hold-out that follows, and "
+        "compare with what they did: totals, per-customer errors, the table by "
+        "calibration frequency (0 to 7+) and the weekly cumulative repeat purchases.",
+    )
+    parser.add_argument("transactions", nargs="?",
+                        help="transaction file (default: the built-in sample)")
+    parser.add_argument("--calibration-end", metavar="DATE",
+                        help="last day of the calibration period, YYYY-MM-DD (default: the "
+                        "first two thirds of the span, the hold-out the last third)")
+    parser.add_argument("--holdout-end", metavar="DATE",
+                        help="last day of the hold-out, YYYY-MM-DD (default: the last date)")
+    keys = ", ".join(f"{m.key} ({m.name}{', the default' * (m is registry.DEFAULT)})"
+                     for m in registry.PURCHASE_MODELS)
+    parser.add_argument("--model", default=registry.DEFAULT.key, type=_model_choice,
+                        metavar="MODEL",
+                        help=f"purchase model: {keys}, or {AUTO}: every model, keeping the "
+                        "one with the lowest hold-out error per customer")
+    parser.add_argument("-o", "--output", default="backtest.csv",
+                        help="CSV file to write, one row per calibration customer "
+                        "(default: backtest.csv)")
+    parser.add_argument("--tracking", metavar="CSV",
+                        help="also write the weekly actual and predicted repeat purchases")
+    add_read_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    return f"{value:.4f}" if abs(value) < 10 else f"{value:,.2f}"
+
+
+def _print_comparison(tests: list[Any], failed: dict[str, str]) -> None:
+    print("model comparison (hold-out purchases):")
+    print(f"  {'model':<18} {'predicted':>10} {'actual':>8} {'error':>8} {'MAE':>8} "
+          f"{'RMSE':>8}  fit")
+    for b in tests:
+        m = b.measures
+        print(f"  {b.model.name:<18} {m.predicted:10,.1f} {m.actual:8,.0f} {m.error:8.1%} "
+              f"{m.mae:8.4f} {m.rmse:8.4f}  {b.fit_status}")
+    m = tests[0].measures
+    error = m.baseline / m.actual - 1 if m.actual else float("nan")
+    print(f"  {'baseline (rate)':<18} {m.baseline:10,.1f} {m.actual:8,.0f} {error:8.1%} "
+          f"{m.baseline_mae:8.4f} {'':>8}  each customer's past repeat rate")
+    for name, why in failed.items():
+        print(f"  {name:<18} not fitted: {why}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Backtest, write the CSV files and print the measures."""
+    from ..models import backtest as bt
+    from ..transactions import read_transactions
+
+    if args.transactions is None:
+        from ..sample_data import load_sample_transactions
+
+        log = load_sample_transactions()
+        print("transactions: the built-in sample")
+    else:
+        log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
+        print(log.columns_line)
+    split = bt.split_dates(log, args.calibration_end, args.holdout_end, names=NAMES)
+    if args.model == AUTO:
+        choice = bt.choose(log, args.calibration_end, args.holdout_end, names=NAMES)
+        done, failed = list(choice.backtests), {}
+        result = next(b for b in done if b.model is choice.model)
+    else:
+        result = bt.backtest(log, args.calibration_end, args.holdout_end, args.model,
+                             names=NAMES)
+        done, failed = [result], {}
+    print(split.line())
+    fit = result.fit
+    unit = units.DEFAULT_UNIT
+    params = ", ".join(f"{k} {v:.4g}" for k, v in fit.params.items())
+    print(f"{result.model.name} fitted on {fit.n_customers:,.0f} calibration customers "
+          f"(rates per {unit[:-1]}): {params}; {result.fit_status}")
+    if result.spend_note:
+        print(f"Gamma-Gamma: {result.spend_note}")
+    print(f"hold-out: {result.holdout_length:.4g} {unit}")
+    _print_comparison(done, failed)
+    if args.model == AUTO:
+        print(f"chosen: {choice.reason}")
+    print(f"measures ({result.model.name}):")
+    for label, value in result.measures.rows():
+        shown = f"{value:.1%}" if label.startswith("error") and math.isfinite(value) \
+            else _number(value)
+        print(f"  {label:<40} {shown:>14}")
+    print("by calibration frequency (mean hold-out purchases per customer):")
+    print(f"  {'frequency':>9} {'customers':>10} {'actual':>8} {'predicted':>10}")
+    for row in result.by_frequency.itertuples(index=False):
+        print(f"  {row.frequency:>9} {row.customers:10,d} {row.actual:8.3f} "
+              f"{row.predicted:10.3f}")
+    for note in result.notes:
+        print(f"data: {note}")
+    if not fit.converged or fit.limit:
+        print(f"ltvxl: warning: {result.model.name}: the calibration fit is "
+              f"{result.fit_status}; treat its hold-out figures with caution", file=sys.stderr)
+    table = result.customers.copy()
+    table.insert(1, "model", result.model.name)
+    with atomic_output(args.output) as tmp:
+        write_csv(table, tmp)
+    print(f"Wrote {args.output}: {len(table):,} customers (columns: "
+          f"{', '.join(table.columns)})")
+    if args.tracking:
+        with atomic_output(args.tracking) as tmp:
+            write_csv(result.tracking, tmp)
+        print(f"Wrote {args.tracking}: {len(result.tracking):,} weeks (columns: "
+              f"{', '.join(result.tracking.columns)})")
+    return 0
