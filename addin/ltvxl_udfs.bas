@@ -145,6 +145,19 @@ failed:
     CAC_PAYBACK = Err.Description
 End Function
 
+Function CLV_BACKTEST(ids, dates, amounts, Optional calibration_end, Optional holdout_end, Optional model, Optional table)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        CLV_BACKTEST = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_BACKTEST", Array(ids, dates, amounts, calibration_end, holdout_end, model, table), ActiveWorkbook, Application.Caller), Application.Caller)
+        Exit Function
+    #Else
+        CLV_BACKTEST = XLPy.CallUDF("ltvxl.udfs", "CLV_BACKTEST", Array(ids, dates, amounts, calibration_end, holdout_end, model, table))
+        Exit Function
+    #End If
+failed:
+    CLV_BACKTEST = Err.Description
+End Function
+
 Function CLV_CHECK(ids, dates, amounts, Optional horizon, Optional as_of, Optional model)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -745,6 +758,17 @@ Public Sub RegisterLtvxlFunctions()
     d(2) = "Optional gross margin as a fraction (0.6 for 60%); blank for 1."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CAC_PAYBACK", _
         Description:="Periods of gross profit needed to earn back the acquisition cost: CAC / (revenue per period x gross margin); monthly revenue gives months.", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
+    d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
+    d(3) = "Optional last day of the calibration period (a date); the hold-out starts the day after. Blank for the first two thirds of the log's span."
+    d(4) = "Optional last day of the hold-out (a date, at most the last date of the log); blank for the last date."
+    d(5) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: every model, keeping the lowest hold-out error per customer."
+    d(6) = "Optional result: SUMMARY (measures, default), MODELS (one row per model and the baseline), FREQUENCY (by calibration frequency 0..7+), TRACKING (weekly), CUSTOMERS."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_BACKTEST", _
+        Description:="Hold-out validation: fit the purchase model up to calibration_end, predict each customer's purchases and value in the hold-out, compare with what they did (totals, MAE, by frequency, weekly tracking).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 5)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."

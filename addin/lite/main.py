@@ -1866,6 +1866,85 @@ def CLV_CHECK(ids, dates, amounts, horizon=None, as_of=None, model=None):
 
 @func
 @arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'calibration_end',
+    doc=(
+        'Optional last day of the calibration period (a date); the hold-out starts the day '
+        "after. Blank for the first two thirds of the log's span."
+    ),
+    err_to_str=True,
+)
+@arg(
+    'holdout_end',
+    doc=(
+        'Optional last day of the hold-out (a date, at most the last date of the log); blank '
+        'for the last date.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'model',
+    doc=(
+        'Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if '
+        'blank), or AUTO: every model, keeping the lowest hold-out error per customer.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'table',
+    doc=(
+        'Optional result: SUMMARY (measures, default), MODELS (one row per model and the '
+        'baseline), FREQUENCY (by calibration frequency 0..7+), TRACKING (weekly), CUSTOMERS.'
+    ),
+    err_to_str=True,
+)
+def CLV_BACKTEST(
+    ids,
+    dates,
+    amounts,
+    calibration_end=None,
+    holdout_end=None,
+    model=None,
+    table=None,
+):
+    (
+        'Hold-out validation: fit the purchase model up to calibration_end, predict each '
+        "customer's purchases and value in the hold-out, compare with what they did (totals, "
+        'MAE, by frequency, weekly tracking).'
+    )
+    return _LTVXL['CLV_BACKTEST'](
+        ids, dates, amounts, calibration_end, holdout_end, model, table,
+    )
+
+
+@func
+@arg(
     'frequency',
     doc='Repeat purchases per customer: a column of whole numbers.',
     err_to_str=True,

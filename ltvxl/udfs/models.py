@@ -67,6 +67,7 @@ __all__ = [
     "BGBB_FIT",
     "BGBB_PALIVE",
     "BTYD_FIT",
+    "CLV_BACKTEST",
     "CLV_CHECK",
     "CLV_FIT",
     "CLV_PREDICT",
@@ -678,6 +679,162 @@ CLV_CHECK = expose(
         _check,
     )
 )
+
+# ---------------------------------------------------------------- CLV_BACKTEST
+
+AUTO = "AUTO"
+"""The model choice of CLV_BACKTEST that backtests every registered model and keeps the
+one with the lowest hold-out error."""
+BACKTEST_TABLES = ("SUMMARY", "MODELS", "FREQUENCY", "TRACKING", "CUSTOMERS")
+"""What CLV_BACKTEST returns: the measures, one row per model, the table by calibration
+frequency, the weekly tracking data, one row per customer."""
+
+
+def _backtest_model(value: Any) -> str:
+    if isinstance(value, str) and registry.normal(value) == AUTO.lower():
+        return AUTO
+    try:
+        return registry.read_choice(value)
+    except LtvxlError:
+        shown = str(value) if len(str(value)) <= 24 else str(value)[:21] + "..."
+        raise LtvxlError(f'model must be {AUTO} or one of {registry.choices_text()}; got '
+                         f'"{shown}"') from None
+
+
+_CAL_END = Arg(
+    "calibration_end",
+    "Optional last day of the calibration period (a date); the hold-out starts the day after. "
+    "Blank for the first two thirds of the log's span.",
+    kind="value",
+    default=None,
+)
+_HOLDOUT_END = Arg(
+    "holdout_end",
+    "Optional last day of the hold-out (a date, at most the last date of the log); blank for "
+    "the last date.",
+    kind="value",
+    default=None,
+)
+_BT_MODEL = Arg(
+    "model",
+    f"Optional purchase model: {registry.choices_text()} ({registry.DEFAULT.choice} if blank), "
+    f"or {AUTO}: every model, keeping the lowest hold-out error per customer.",
+    kind="text",
+    default=registry.DEFAULT.choice,
+    choices=(*registry.choices(), AUTO),
+    read=_backtest_model,
+)
+_BT_TABLE = Arg(
+    "table",
+    "Optional result: SUMMARY (measures, default), MODELS (one row per model and the "
+    "baseline), FREQUENCY (by calibration frequency 0..7+), TRACKING (weekly), CUSTOMERS.",
+    kind="text",
+    default="SUMMARY",
+    choices=BACKTEST_TABLES,
+)
+
+
+def _cell(value: Any) -> Any:
+    """A result value as a cell: floats, texts, datetimes; NaN as #N/A."""
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[s]").item()
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        x = float(value)
+        return x if np.isfinite(x) else cell_error("#N/A", "not available")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _frame_rows(header: list[str], frame: Any) -> list[list[Any]]:
+    return [header, *([_cell(v) for v in row] for row in frame.itertuples(index=False))]
+
+
+def _backtest(ids: Any, dates: Any, amounts: Any, calibration_end: Any, holdout_end: Any,
+              model: str, table: str) -> list[list[Any]]:
+    from ltvxl.models import backtest as bt
+
+    log = log_of(ids, dates, amounts)
+    reason = ""
+    if model == AUTO or table == "MODELS":
+        choice = bt.choose(log, calibration_end, holdout_end, cache=FIT_CACHE)
+        tests = list(choice.backtests)
+        result = next(b for b in tests if b.model is choice.model) if model == AUTO else \
+            next((b for b in tests if b.model.choice == model), None)
+        reason = choice.reason if model == AUTO else ""
+        if result is None:  # the model asked for could not be fitted: say why
+            result = bt.backtest(log, calibration_end, holdout_end, model, cache=FIT_CACHE)
+    else:
+        result = bt.backtest(log, calibration_end, holdout_end, model, cache=FIT_CACHE)
+        tests = [result]
+    unit = result.time_unit
+    if table == "MODELS":
+        rows: list[list[Any]] = [["model", "predicted hold-out purchases",
+                                  "actual hold-out purchases", "error", "MAE per customer",
+                                  "RMSE per customer", "Spearman", "fit status"]]
+        for b in tests:
+            m = b.measures
+            rows.append([b.model.name, *(_cell(v) for v in (m.predicted, m.actual, m.error,
+                         m.mae, m.rmse, m.spearman)), b.fit_status])  # fmt: skip
+        m = result.measures
+        base_error = m.baseline / m.actual - 1 if m.actual else float("nan")
+        rows.append([f"baseline ({bt.BASELINE})", *(_cell(v) for v in (
+            m.baseline, m.actual, base_error, m.baseline_mae)), None, None, "no fit"])
+        return rows
+    if table == "FREQUENCY":
+        return _frame_rows(["calibration repeat purchases", "customers",
+                            "actual hold-out purchases per customer",
+                            f"predicted ({result.model.name})"], result.by_frequency)
+    if table == "TRACKING":
+        return _frame_rows(["week", "week end", "period", "actual repeat purchases",
+                            f"predicted ({result.model.name})", "actual cumulative",
+                            "predicted cumulative"], result.tracking)
+    if table == "CUSTOMERS":
+        return _frame_rows(["customer", "calibration repeat purchases", f"recency ({unit})",
+                            f"age T ({unit})", "predicted hold-out purchases",
+                            "actual hold-out purchases", f"baseline ({bt.BASELINE})",
+                            "predicted hold-out value", "actual hold-out value"],
+                           result.customers)
+    split = result.split
+    rows = [["measure", "value"], ["model", result.model.name],
+            ["calibration", f"{split.first} to {split.calibration_end}"],
+            ["hold-out", f"{split.calibration_end + np.timedelta64(1, 'D')} to "
+             f"{split.holdout_end} ({result.holdout_length:.4g} {unit})"],
+            ["fit status", result.fit_status]]
+    if split.rule != "given":
+        rows.append(["split rule", split.rule])
+    rows += [[label, _cell(value)] for label, value in result.measures.rows()]
+    if reason:
+        rows.append(["chosen because", clip(reason, MAX_NOTE)])
+    if result.spend_note:
+        rows.append(["spend", clip(result.spend_note, MAX_NOTE)])
+    rows += [["note", clip(n, MAX_NOTE)] for n in result.notes]
+    return rows
+
+
+CLV_BACKTEST = expose(
+    declare(
+        Spec(
+            "CLV_BACKTEST",
+            "Hold-out validation: fit the purchase model up to calibration_end, predict each "
+            "customer's purchases and value in the hold-out, compare with what they did "
+            "(totals, MAE, by frequency, weekly tracking).",
+            (_args.IDS, _args.DATES, _args.AMOUNTS, _CAL_END, _HOLDOUT_END, _BT_MODEL,
+             _BT_TABLE),
+            returns="table",
+            examples=(
+                ('=CLV_BACKTEST(A2:A6920, B2:B6920, C2:C6920, "1997-09-30", , "BGNBD")',
+                 "a table of measures: 1,882 actual and 1,653 predicted hold-out purchases"),
+                ('=CLV_BACKTEST(A:A, B:B, C:C, , , "AUTO", "FREQUENCY")',
+                 "a table with a header row"),
+            ),
+        ),
+        _backtest,
+    )
+)
+
 
 # ---------------------------------------------------------------- fits from summary columns
 

@@ -1,0 +1,86 @@
+"""CLV_BACKTEST: the hold-out validation as a worksheet function (ranges as xlwings passes
+them, and through xlwings' own conversion)."""
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import MISSING
+
+import ltvxl.udfs.models as fam
+from ltvxl.models import registry
+
+DATA = Path(__file__).parent / "data"
+CAL_END = dt.datetime(1997, 9, 30)
+
+
+@pytest.fixture(scope="module")
+def cdnow_cells():
+    raw = pd.read_csv(DATA / "CDNOW_sample.txt", sep=r"\s+", header=None,
+                      names=["master", "id", "date", "cds", "amount"])
+    ids = [["customer"], *([float(v)] for v in raw["id"])]
+    dates = [["date"], *([dt.datetime.strptime(str(d), "%Y%m%d")] for d in raw["date"])]
+    amounts = [["amount"], *([float(v)] for v in raw["amount"])]
+    return ids, dates, amounts
+
+
+def test_summary_reproduces_the_paper(cdnow_cells):
+    rows = fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "bg/nbd")
+    assert rows[0] == ["measure", "value"]
+    values = dict(map(tuple, rows[1:]))
+    assert values["model"] == "BG/NBD"
+    assert values["calibration"] == "1997-01-01 to 1997-09-30"
+    assert values["hold-out"] == "1997-10-01 to 1998-06-30 (39 weeks)"
+    assert values["fit status"] == "converged"
+    assert values["actual hold-out purchases"] == 1882.0
+    assert round(values["predicted hold-out purchases"]) == 1653
+    assert values["customers"] == 2357.0
+
+
+def test_frequency_and_tracking_tables(cdnow_cells):
+    freq = fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "BGNBD", "frequency")
+    assert freq[0][:2] == ["calibration repeat purchases", "customers"]
+    assert [r[0] for r in freq[1:]] == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert sum(r[1] for r in freq[1:]) == 2357
+    track = fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "BGNBD", "TRACKING")
+    assert len(track) == 1 + 78
+    assert track[39][1] == dt.datetime(1997, 9, 30) and track[39][2] == "calibration"
+    assert track[-1][5] == 2457 + 1882
+    customers = fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "BGNBD", "customers")
+    assert len(customers) == 1 + 2357 and customers[1][0] == "1"
+    assert sum(r[5] for r in customers[1:]) == 1882
+
+
+def test_models_table_has_every_registered_model_and_the_baseline(cdnow_cells):
+    rows = fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, None, "MODELS")
+    names = [r[0] for r in rows[1:]]
+    assert names == [*(m.name for m in registry.PURCHASE_MODELS), "baseline (past repeat rate)"]
+    assert all(r[2] == 1882.0 for r in rows[1:])
+    auto = dict(map(tuple, fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "auto")[1:]))
+    best = min(rows[1:-1], key=lambda r: r[4])[0]
+    assert auto["model"] == best and auto["chosen because"].startswith(f"{best}: lowest")
+
+
+@pytest.mark.parametrize("args, message", [
+    ((dt.datetime(1999, 1, 1),), "#VALUE! calibration_end 1999-01-01 leaves no hold-out"),
+    ((CAL_END, dt.datetime(1999, 1, 1)), "#VALUE! holdout_end 1999-01-01 is after the last"),
+    ((CAL_END, None, "xyz"), '#VALUE! model must be AUTO or one of PNBD (Pareto/NBD)'),
+    ((CAL_END, None, None, "chart"), "#VALUE! table must be one of SUMMARY, MODELS"),
+    (("someday",), '#VALUE! calibration_end: "someday" is not a date'),
+])
+def test_bad_arguments_are_messages_naming_them(cdnow_cells, args, message):
+    out = fam.CLV_BACKTEST(*cdnow_cells, *args)
+    assert isinstance(out, str) and out.startswith(message), out
+
+
+def test_through_xlwings(xl_call):
+    ids = tuple((v,) for v in ("id", *(f"c{i % 40}" for i in range(400))))
+    days = [dt.datetime(2024, 1, 1) + dt.timedelta(days=(i * 37) % 360) for i in range(400)]
+    dates = (("date",), *((d,) for d in days))
+    amounts = (("amount",), *((10.0 + i % 7,) for i in range(400)))
+    out = xl_call(fam.CLV_BACKTEST, ids, dates, amounts, dt.datetime(2024, 9, 30), MISSING,
+                  "BGNBD", MISSING)
+    assert out[0] == ["measure", "value"] and out[1] == ["model", "BG/NBD"]
+    blank = xl_call(fam.CLV_BACKTEST, ids, dates, amounts, MISSING, MISSING, MISSING, MISSING)
+    assert dict(map(tuple, blank[1:]))["model"] == registry.DEFAULT.name
