@@ -133,3 +133,29 @@ def test_trunc_rounds_to_fifteen_digits_first(tmp_path):
     got = _refresh(tmp_path, ["=TRUNC(8.9)", "=TRUNC(-8.9)", "=TRUNC(0.45)",
                               "=TRUNC(0.1-0.9,1)", "=TRUNC(1234.5678,-2)", "=TRUNC(0.99999,2)"])
     assert got == [8, -8, 0, -0.8, 1200, 0.99]
+
+
+def test_let_lambda_and_functions_passed_by_name(tmp_path):
+    """LET's page: ``LET(x, 1, x + 1)`` is 2; LAMBDA helpers (BYROW, MAP) and a function passed
+    by name (GROUPBY's ``SUM``, stored as ``_xleta.SUM``) as ``formulas`` evaluates them; a
+    LAMBDA called where it is written is refused with the reason."""
+    from ltvxl.workbook.refresh import RefreshError
+
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    for cell, value in {"B1": 1, "B2": 2, "B3": 2, "C1": 10, "C2": 20, "C3": 30}.items():
+        ws.write(cell, value)
+    ws.write_formula("E1", "=_xlfn.LET(_xlpm.x,1,_xlpm.x+1)")
+    ws.write_formula("E2", "=_xlfn.LET(_xlpm.v,C1:C3,SUM(_xlpm.v)*2)")
+    ws.write_dynamic_array_formula("F1", "=_xlfn.BYROW(B1:C2,_xlfn.LAMBDA(_xlpm.r,SUM(_xlpm.r)))")
+    ws.write_dynamic_array_formula("G1", "=_xlfn.MAP(C1:C2,_xlfn.LAMBDA(_xlpm.q,_xlpm.q*10))")
+    ws.write_dynamic_array_formula("H1", "=_xlfn.GROUPBY(B1:B3,C1:C3,_xleta.SUM)")
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert (s["E1"].value, s["E2"].value) == (2, 120)
+    assert [[c.value for c in r] for r in s["F1:I3"]] == \
+        [[11, 100, 1, 10], [22, 200, 2, 50], [None, None, "Total", 60]]
+    with pytest.raises(RefreshError, match="LAMBDA called where it is written"):
+        _refresh(tmp_path, ["=_xlfn.LAMBDA(_xlpm.a,_xlpm.a+1)(4)"])

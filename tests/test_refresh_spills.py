@@ -82,3 +82,21 @@ def test_a_whole_row_spills_to_the_last_column_as_in_excel(tmp_path):
     assert rows[4][:4] == [1.0, "a", True, 0.0] and rows[4][25] == 5.0
     assert rows[4][16383] == 0.0  # XFD5: blanks spill as 0, as Excel shows them
     assert rows[0][0] == 16384 - 4  # COUNTBLANK sees the whole row too
+
+
+def test_a_spill_never_overwrites_a_formula_cell(tmp_path):
+    """A dynamic array whose spill would cover another formula (even the anchor of an old
+    one-cell spill range) is #SPILL!, and the other formula stays (it was deleted)."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_column("C1", [10, 20])
+    ws.write_dynamic_array_formula("A1", "=C1:C2*10")
+    ws.write_dynamic_array_formula("A2", "=SUM(C1:C2)")
+    wb.close()
+    result = refresh(src, out)
+    assert any("S!A1: #SPILL!" in w for w in result.warnings)
+    xml = _sheet_xml(out)
+    assert re.search(r'<c r="A2"[^>]*><f t="array" ref="A2">SUM\(C1:C2\)</f><v>30</v></c>', xml)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert (s["A1"].value, s["A2"].value) == ("#VALUE!", 30)

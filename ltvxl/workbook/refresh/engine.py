@@ -616,7 +616,8 @@ class Engine:
             residue = self.residue[node.sheet]
             claimed = self.claimed.setdefault(node.sheet, [])
             if not blocked:
-                blocked = self._collides(sx, r, c, h, w, residue, claimed)
+                blocked = self._formula_inside(node.sheet, r, c, h, w) or \
+                    self._collides(sx, r, c, h, w, residue, claimed)
             if blocked:
                 self.warnings.append(f"{node.sheet}!{cell_name(r, c)}: #SPILL! the result "
                                      f"({h}x{w}) would overwrite cells that are not empty")
@@ -652,6 +653,18 @@ class Engine:
             one = grid[:1, :1]
             self.grids.put(node.sheet, r, c, one)
             sx.set_value(r, c, write_value(one[0, 0], True))
+
+    def _formula_inside(self, sheet: str, r: int, c: int, h: int, w: int) -> bool:
+        """Whether another formula cell lies in the h x w range from (r, c): a spill never
+        overwrites a formula, not even the anchor of an old spill range there."""
+        cols = self.index.get(sheet, {})
+        for cc in range(c, min(c + w - 1, max(cols, default=0)) + 1):
+            rows = cols.get(cc)
+            if rows:
+                lo, hi = bisect_left(rows, r), bisect_right(rows, r + h - 1)
+                if any(rr != r or cc != c for rr in rows[lo:hi]):
+                    return True
+        return False
 
     @staticmethod
     def _collides(sx: SheetXml, r: int, c: int, h: int, w: int,

@@ -505,6 +505,23 @@ def _text(value: Any, format_text: Any) -> Any:
     return _elementwise(combined, value, format_text)
 
 
+# ---------------------------------------------------------------------------- GROUPBY, PIVOTBY
+
+def _error_texts_to_errors(name: str) -> Callable[..., Any]:
+    """``formulas``' GROUPBY and PIVOTBY write the errors of their aggregations as text
+    (``"#VALUE!"``); a label is a cell value, so an error's text there was an error."""
+    def call(*args: Any, **kwargs: Any) -> Any:
+        out = _original(name)(*args, **kwargs)
+        if isinstance(out, np.ndarray) and out.dtype == object:
+            for idx in np.ndindex(out.shape):
+                v = out[idx]
+                if type(v) is str and v in Error.errors:
+                    out[idx] = Error.errors[v]
+        return out
+
+    return call
+
+
 # ---------------------------------------------------------------------------- registration
 
 def _isnumber_check(x: Any) -> bool:
@@ -531,6 +548,8 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     "VDB": (wrap_func(_vdb, ranges=True), "ltvxl: Excel's switch to straight line"),
     "TEXT": (wrap_func(_text, ranges=True),
              "ltvxl: elapsed times, 12-hour clocks and fractions as Excel"),
+    "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
+    "PIVOTBY": (_error_texts_to_errors("PIVOTBY"), "ltvxl: errors of the aggregation as errors"),
 }
 """Native functions computed by ltvxl: name -> (function, note). SWITCH is filled in
 :func:`install`, which also keeps ``formulas``' own functions for the arguments they get

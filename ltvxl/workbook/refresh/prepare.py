@@ -30,10 +30,12 @@ class Ref:
 
 _PREFIXES = ("_xlfn.", "_xlws.", "_xludf.", "_xlpm.")
 _SPILL_OP = re.compile(r"((?:'(?:[^']|'')+'|[A-Za-z0-9_.]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)#")
-NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "LET", "LAMBDA", "RTD",
+NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "RTD",
                   "WEBSERVICE", "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN",
                   "RANDARRAY"}
 
+_PARSED = {"LET", "LAMBDA"}
+"""Functions ``formulas`` reads as part of its grammar (not in its function table)."""
 
 OMITTED = "_XOMITTED"
 """Stands for an omitted argument of an ltvxl function (``formulas`` would pass 0)."""
@@ -118,6 +120,7 @@ class Preparer:
             raise RefreshError(f"cannot read the formula ({exc})") from None
         out: list[str] = []
         calls: list[bool] = []  # open function calls: is it an ltvxl function?
+        names: list[str] = []  # and its name
         depth = 0  # open parentheses and function calls
         negate: list[int] = []  # depths at which a double negation "-(-" waits for its ")"
 
@@ -174,14 +177,19 @@ class Preparer:
                     depth -= 1
                     operand_done(i)
                     continue
-                if name in NOT_SUPPORTED or name not in self.known:
+                if name in NOT_SUPPORTED or (name not in self.known and name not in _PARSED):
                     why = ("is volatile or needs Excel's cell model, which the headless "
                            "refresh does not provide" if name in NOT_SUPPORTED
                            else "is not known to the headless refresh")
                     raise RefreshError(f"function {name} {why}", )
                 out.append(name + "(")
                 calls.append(name in self.ltvxl)
+                names.append(name)
             elif ttype == "FUNC" and sub == "CLOSE":
+                if names and names.pop() == "LAMBDA" and i + 1 < len(items) and \
+                        items[i + 1].type == "PAREN" and items[i + 1].subtype == "OPEN":
+                    raise RefreshError("a LAMBDA called where it is written (LAMBDA(...)(...)) "
+                                       "is not supported; name it, or use LET")
                 if calls and calls.pop() and out and out[-1].endswith(","):
                     out.append(OMITTED)  # an omitted last argument of an ltvxl function
                 out.append(val)
@@ -215,8 +223,7 @@ class Preparer:
             except (RefreshError, WorkbookError):
                 return "(" + self._rewrite(sheet, row, name, refs, depth + 1) + ")"
         elif val.lower().startswith(("_xleta.", "_xlpm.")):
-            raise RefreshError(f"{val} (a function passed as an argument, or a LAMBDA "
-                               "parameter) is not supported")
+            return val  # a function passed as an argument, a LET or LAMBDA name: formulas'
         elif _IDENTIFIER.fullmatch(val) and not _A1_LIKE.fullmatch(val):
             return "#NAME?"  # a name the workbook does not define: #NAME? in this cell, as Excel
         else:

@@ -24,6 +24,10 @@ EMPTY: Any = sh.EMPTY
 """The engine's blank cell."""
 
 
+_ERROR_TEXTS = frozenset(Error.errors)
+"""The error codes ``formulas`` knows (``#N/A``, ``#VALUE!``...)."""
+
+
 def xlerror(code: str) -> Any:
     """The engine's error value of an Excel error code (``#N/A``)."""
     return Error.errors.get(code) or XlError(code)
@@ -108,6 +112,8 @@ def grid_value(v: Any) -> Any:
         return (v.hour * 3600 + v.minute * 60 + v.second) / 86400.0
     if isinstance(v, dt.timedelta):
         return v.total_seconds() / 86400.0
+    if callable(v):  # a LAMBDA (or a function passed by name) left uncalled: Excel's #VALUE!
+        return xlerror("#VALUE!")
     return str(v)
 
 
@@ -140,6 +146,10 @@ def as_grid(out: Any) -> np.ndarray:
     if hasattr(out, "ranges") and hasattr(out, "value"):
         out = out.value
     arr = np.asarray(out, dtype=object) if isinstance(out, np.ndarray) else None
+    if arr is not None and out.dtype.kind == "U":  # an array of text: formulas' errors in
+        flat = np.empty(arr.size, dtype=object)  # it (SCAN, MAP over errors) lost their type
+        flat[:] = [xlerror(v) if v in _ERROR_TEXTS else v for v in arr.reshape(-1).tolist()]
+        arr = flat.reshape(arr.shape)
     if arr is None:
         arr = np.empty((1, 1), dtype=object)
         arr[0, 0] = out
