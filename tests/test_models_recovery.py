@@ -155,6 +155,21 @@ def test_paretonbd_common_dropout_rate_fits_the_limit(ages):
     np.testing.assert_allclose(paretonbd.p_alive(near, *cols), alive, rtol=1e-3, atol=1e-6)
 
 
+def test_paretonbd_common_rate_limit_from_a_subsample(ages, monkeypatch):
+    # many rows: the subsample fit runs onto the ridge, fits the limit there, and the full
+    # data's limit fit starts from it; same optimum as without the warm start
+    data = sim.paretonbd(0.8, 8.0, 1e7, 1e7 / 0.05, ages, seed=22)
+    cols = [data[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    plain = paretonbd.fit(*cols)
+    monkeypatch.setattr(base, "WARM_ROWS", 600)
+    warm = paretonbd.fit(*cols)
+    assert warm.n_rows > 5 * base.WARM_ROWS
+    assert warm.limit == plain.limit == "one dropout rate (s, beta -> infinity)"
+    assert "a fit on a subsample of the rows ran onto this ridge" in warm.status, warm.status
+    np.testing.assert_allclose(warm.values(), plain.values(), rtol=1e-5)
+    assert warm.log_likelihood == pytest.approx(plain.log_likelihood, abs=1e-6)
+
+
 def test_paretonbd_interior_optimum_near_the_ridge_is_kept(ages, monkeypatch):
     # little spread (s = 30) but some: started low, the fit runs up the ridge (s and beta
     # growing together), fits the limit of one rate, finds the full model better just

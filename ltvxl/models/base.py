@@ -416,6 +416,16 @@ class Limit:
     """The boundary in words from the limit's parameters (default: ``fixed``)."""
 
 
+@dataclass(frozen=True)
+class LimitHint:
+    """A limit fitted on a subsample (see :func:`_warm_start`): its name, optimum
+    (log-parameters) and inverse Hessian scaled to the full weight (or None)."""
+
+    name: str
+    x: np.ndarray
+    inv: np.ndarray | None
+
+
 def _early_stop(
     names: Sequence[str], limits: Sequence[Limit]
 ) -> Callable[[list[np.ndarray]], np.ndarray | None] | None:
@@ -465,9 +475,13 @@ def _fit_limit(
     n_rows: int,
     time_unit: str | None,
     notes: Sequence[str],
+    hint: LimitHint | None = None,
 ) -> FitResult | None:
-    """The fit at ``limit`` when its likelihood reaches the full model's best ``-f``."""
-    if limit.start is None:
+    """The fit at ``limit`` when its likelihood reaches the full model's best ``-f``
+    (from the limit's fit on a subsample when ``hint`` is given)."""
+    if hint is not None:
+        start = hint.x
+    elif limit.start is None:
         start = x[[list(names).index(n) for n in limit.names]]
     else:
         start = limit.start(dict(zip(names, np.exp(x).tolist(), strict=True)))
@@ -476,7 +490,7 @@ def _fit_limit(
     if safe(start)[0] >= 1e300:
         return None
     runs: list[np.ndarray] = []
-    _, its, _ = _bfgs(safe, start, 500, None, runs)
+    _, its, _ = _bfgs(safe, start, 500, None if hint is None else hint.inv, runs)
     f_lim, x_lim, g_lim = best["f"], best["x"], best["g"]
     cov = _inverse(_hessian(limit.negll, x_lim, g_lim))
     if f_lim > f + LIMIT_TOL or runs or cov is None or np.any(np.abs(x_lim) >= LOG_BOUND - 1):
@@ -499,13 +513,15 @@ def _fit_limit(
         fixed = limit.boundary(lim_values)
     others = [n for n in names if n not in limit.names and n not in limit.fixed
               and limit.embed is None]
+    way = (f"on the way, in {iterations} iterations" if hint is None else
+           "where a fit on a subsample of the rows ran onto this ridge")
     verb = "plays" if len(others) == 1 else "play"
     unused = f"; {' and '.join(others)} {verb} no part there" if others else ""
     status = (
         f"converged to the boundary {fixed}: {limit.reason}, so the likelihood is highest "
         f"in the {limit.name} limit (log-likelihood {-f_lim:,.3f}; the {model} fit reached "
-        f"{-f:,.3f} on the way, in {iterations} iterations, and {its} more for the limit); "
-        f"the predictions are the limit's{unused}"
+        f"{-f:,.3f} {way}, and {its} more for the limit); the predictions are the "
+        f"limit's{unused}"
     )
     return FitResult(
         model=model,
@@ -538,6 +554,7 @@ def fit_mle(
     inv_hessian: np.ndarray | None = None,
     ridge_status: RidgeStatus | None = None,
     limit: Limit | Sequence[Limit] | None = None,
+    limit_hint: LimitHint | None = None,
 ) -> FitResult:
     """Minimise ``negll`` (value, gradient) over log-parameters from ``start``.
 
@@ -560,6 +577,8 @@ def fit_mle(
     limit, and the result is the limit's parameters (``FitResult.limit`` names it).
     ``limit`` may be several; one with a ``runs`` ridge is fitted as soon as the fit
     runs onto that ridge (see :class:`Limit`), and the fit goes on if it is rejected.
+    ``limit_hint``: the subsample fit ran onto the ridge to that limit and fitted it
+    there; the limit is then fitted from it before any iteration of the full model.
     """
     x0 = np.clip(np.asarray(start, float), -LOG_BOUND + 1, LOG_BOUND - 1)
     safe, best = _guarded(negll)
@@ -568,9 +587,16 @@ def fit_mle(
     limits: list[Limit] = [] if limit is None else (
         [limit] if isinstance(limit, Limit) else list(limit))
     early = _early_stop(names, limits)
+    hinted = [lim for lim in limits if limit_hint is not None and lim.name == limit_hint.name]
+    if hinted:
+        at_limit = _fit_limit(model, names, hinted[0], best["x"], best["f"], 0,
+                              n_customers, n_rows, time_unit, notes, limit_hint)
+        if at_limit is not None:
+            return at_limit
+        early = None  # an interior optimum: a plain fit
     runs: list[np.ndarray] = []
     _, iterations, message = _bfgs(safe, x0, max_iter, inv_hessian, runs, early=early)
-    lim = _matching(names, limits, runs[0]) if runs else None
+    lim = _matching(names, limits, runs[0]) if runs and early is not None else None
     if lim is not None:  # on the ridge to a limit the model fits directly: fit it now
         at_limit = _fit_limit(model, names, lim, best["x"], best["f"], iterations,
                               n_customers, n_rows, time_unit, notes)
@@ -784,7 +810,7 @@ def fit_rfm(
     if limits is not None:
         all_limits += list(limits(data))
     theta0 = np.log(np.asarray(start(comp), dtype=float))
-    theta0, inv = _warm_start(negll, data_cls, comp, theta0, _early_stop(names, all_limits))
+    theta0, inv, hint = _warm_start(negll, data_cls, comp, theta0, names, limits)
     return fit_mle(
         model,
         names,
@@ -797,6 +823,7 @@ def fit_rfm(
         inv_hessian=inv,
         ridge_status=ridge_status,
         limit=all_limits,
+        limit_hint=hint,
     )
 
 
@@ -840,32 +867,54 @@ def _warm_start(
     data_cls: Callable[..., Any],
     comp: Compressed,
     theta0: np.ndarray,
-    early: Callable[[list[np.ndarray]], np.ndarray | None] | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Starting log-parameters and inverse Hessian for a fit on many distinct rows.
+    names: Sequence[str] = (),
+    limits: Callable[[Any], Sequence[Limit]] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, LimitHint | None]:
+    """Starting log-parameters, inverse Hessian and limit hint for a fit on many rows.
 
     Every k-th distinct row (with its weight) is fitted first, which costs
     little; its optimum and its Hessian scaled to the full weight are the full
     fit's starting point and first inverse Hessian, so that only a few
     iterations run over all rows. With at most 5 ``WARM_ROWS`` rows, or when
-    the subsample fit goes to the edge of the range, ``theta0`` is kept. ``early``: as
-    in :func:`_bfgs` (the subsample fit stops where the full fit would fit a limit).
+    the subsample fit goes to the edge of the range, ``theta0`` is kept.
+    ``limits(data)``: the model's limits with a ``runs`` ridge (see :class:`Limit`);
+    when the subsample fit runs onto one, that limit is fitted on the subsample too,
+    and returned as the hint (see :func:`fit_mle`).
     """
     if comp.n_rows <= 5 * WARM_ROWS:
-        return theta0, None
+        return theta0, None, None
     k = comp.n_rows // WARM_ROWS
     cols = [c[::k] for c in comp.columns]
     w = comp.weights[::k]
     sub = data_cls(*cols, w)
+    scale = float(comp.weights.sum()) / float(w.sum())
     safe, best = _guarded(lambda th: negll(th, sub))
     if safe(theta0)[0] >= 1e300:
-        return theta0, None
-    _bfgs(safe, np.clip(theta0, -LOG_BOUND + 1, LOG_BOUND - 1), 200, early=early)
+        return theta0, None, None
+    sub_limits = [] if limits is None else list(limits(sub))
+    runs: list[np.ndarray] = []
+    _bfgs(safe, np.clip(theta0, -LOG_BOUND + 1, LOG_BOUND - 1), 200, ridge=runs,
+          early=_early_stop(names, sub_limits))
     x = best["x"]
     if np.any(np.abs(x) >= LOG_BOUND - 1):
-        return theta0, None
-    hess = _hessian(safe, x, best["g"]) * (float(comp.weights.sum()) / float(w.sum()))
-    return x, _inverse(hess)
+        return theta0, None, None
+    inv = _inverse(_hessian(safe, x, best["g"]) * scale)
+    lim = _matching(names, sub_limits, runs[0]) if runs else None
+    if lim is None:
+        return x, inv, None
+    if lim.start is None:
+        lim_start = x[[list(names).index(n) for n in lim.names]]
+    else:
+        lim_start = lim.start(dict(zip(names, np.exp(x).tolist(), strict=True)))
+    lim_safe, lim_best = _guarded(lim.negll)
+    if lim_safe(lim_start)[0] >= 1e300:
+        return x, inv, None
+    _bfgs(lim_safe, np.clip(lim_start, -LOG_BOUND + 1, LOG_BOUND - 1), 200)
+    x_lim = lim_best["x"]
+    if np.any(np.abs(x_lim) >= LOG_BOUND - 1):
+        return x, inv, None
+    lim_inv = _inverse(_hessian(lim_safe, x_lim, lim_best["g"]) * scale)
+    return x, inv, LimitHint(lim.name, x_lim, lim_inv)
 
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(64)

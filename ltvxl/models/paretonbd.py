@@ -375,8 +375,9 @@ def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
                 if k:
                     np.multiply(t_, float(k), out=tmp_)
                     skt_ += tmp_
-                    np.multiply(t_, h, out=tmp_)
-                    sq_ += tmp_
+                    if not limit:
+                        np.multiply(t_, h, out=tmp_)
+                        sq_ += tmp_
                 if not limit:
                     h += 1.0 / (q + k)
             c_ *= (-1.0 if limit else -(q + k)) / (k + 1.0)
