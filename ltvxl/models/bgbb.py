@@ -19,6 +19,7 @@ from ltvxl.domains import MAX_BB_PERIODS
 from ltvxl.errors import LtvxlError
 
 from .base import FitResult, ParamsLike, as_column, compress, dot, fit_mle, params_of
+from .special import around_one
 
 NAME = "BG/BB"
 PARAMS = ("alpha", "beta", "gamma", "delta")
@@ -194,16 +195,20 @@ def p_alive(params: ParamsLike, frequency: Any, recency: Any, periods: Any) -> n
 def _future_alive_sum(ga, de, start, horizon):
     """sum_{k=1..horizon} B(gamma, delta + start + k) / B(gamma, delta), in closed form:
     delta/(gamma-1) G(gamma+delta)/G(1+delta) [G(1+delta+m)/G(gamma+delta+m)] from m = start
-    to start + horizon (its digamma limit when gamma is 1)."""
+    to start + horizon (its digamma limit when gamma is 1, interpolated near 1)."""
     start, horizon = np.broadcast_arrays(np.asarray(start, float), np.asarray(horizon, float))
-    if abs(ga - 1.0) < 1e-7:  # the limit gamma = 1: sum of delta / (delta + start + k)
+    if ga == 1.0:  # the limit gamma = 1: sum of delta / (delta + start + k)
         return de * (digamma(de + start + horizon + 1.0) - digamma(de + start + 1.0))
 
-    def part(m):  # G(1+delta+m) / G(gamma+delta+m), accurate for large m
-        return poch(ga + de + m, 1.0 - ga)
+    def closed(g: float) -> np.ndarray:
+        def part(m):  # G(1+delta+m) / G(gamma+delta+m), accurate for large m
+            return poch(g + de + m, 1.0 - g)
 
-    coef = de / (ga - 1.0) * np.exp(gammaln(ga + de) - gammaln(1.0 + de))
-    return coef * (part(start) - part(start + horizon))
+        coef = de / (g - 1.0) * np.exp(gammaln(g + de) - gammaln(1.0 + de))
+        return coef * (part(start) - part(start + horizon))
+
+    # near gamma = 1 the difference cancels (1e-8 lost at 1e-8 from 1): interpolated
+    return around_one(ga, closed)
 
 
 def conditional_expected(

@@ -19,7 +19,7 @@ from ltvxl.units import DEFAULT_UNIT
 
 from .base import FitResult, ParamsLike, beta_expectation, dot, fit_rfm, params_of, rfm_start
 from .registry import BGNBD
-from .special import log_beta_ratio, log_nb_pmf
+from .special import around_one, log_beta_ratio, log_nb_pmf
 
 NAME = BGNBD.name
 PARAMS = BGNBD.params
@@ -162,23 +162,6 @@ def fit(
         NAME, PARAMS, negll, Data, start, frequency, recency, T, weights, time_unit,
         no_dropout="a",
     )  # fmt: skip
-
-
-NEAR_ONE = 1e-3
-"""Within this of a = 1 (a removable singularity of the closed form) the expectations are
-interpolated from a = 1 +- 1e-3, 1 +- 2e-3 (error of order 1e-12)."""
-
-
-def around_one(a: float, compute: Any) -> np.ndarray:
-    """``compute(a)``; near a = 1, the cubic through four points around 1 evaluated at a."""
-    if abs(a - 1.0) >= NEAR_ONE:
-        return compute(a)
-    nodes = 1.0 + NEAR_ONE * np.array([-2.0, -1.0, 1.0, 2.0])
-    out: Any = 0.0
-    for i, xi in enumerate(nodes):
-        others = np.delete(nodes, i)
-        out = out + compute(xi) * float(np.prod((a - others) / (xi - others)))
-    return np.asarray(out)
 
 
 def p_alive(params: ParamsLike, frequency: Any, recency: Any, T: Any) -> np.ndarray:

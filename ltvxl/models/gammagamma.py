@@ -125,7 +125,12 @@ def expected_spend(params: ParamsLike, frequency: Any, avg_spend: Any) -> np.nda
     p, q, g = params_of(params, PARAMS)
     x, m = np.asarray(frequency, dtype=float), np.asarray(avg_spend, dtype=float)
     m = np.where(x > 0, m, 0.0)
-    return (g + x * m) * p / (p * x + q - 1.0)
+    # as the weighted mean, so that no product overflows before the division (p, gamma
+    # up to 1e300); a mean beyond the floats (inf) is NaN: no number to show
+    den = p * x + (q - 1.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (p / den) * g + (p * x / den) * m
+    return np.where(np.isinf(out), np.nan, out)
 
 
 def population_mean(params: ParamsLike) -> float:

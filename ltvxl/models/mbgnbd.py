@@ -15,8 +15,9 @@ from scipy.special import expit
 from ltvxl.units import DEFAULT_UNIT
 
 from .base import FitResult, ParamsLike, fit_rfm, params_of
-from .bgnbd import Data, around_one, conditional_mean, dropout_mean, negll_shifted, start
+from .bgnbd import Data, conditional_mean, dropout_mean, negll_shifted, start
 from .registry import MBGNBD
+from .special import around_one
 
 NAME = MBGNBD.name
 PARAMS = MBGNBD.params

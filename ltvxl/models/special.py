@@ -97,3 +97,21 @@ def log_nb_pmf(r: Any, alpha: Any, n: Any, t: Any) -> np.ndarray:
         tail = np.where(n == 0, 0.0, -n * np.log1p(alpha / t))
         out = log_c - r * np.log1p(t / alpha) + tail
     return out
+
+
+NEAR_ONE = 1e-3
+"""Within this of 1 (a removable singularity of a closed form: BG/NBD's a = 1, BG/BB's
+gamma = 1) the function is interpolated from a = 1 +- 1e-3, 1 +- 2e-3 (error of order 1e-12)."""
+
+
+def around_one(a: float, compute: Any) -> np.ndarray:
+    """``compute(a)``; near a = 1, the cubic through ``compute`` at 1 +- 1e-3, 1 +- 2e-3
+    evaluated at a (the closed form cancels there; the limit itself is one point)."""
+    if abs(a - 1.0) >= NEAR_ONE:
+        return compute(a)
+    nodes = 1.0 + NEAR_ONE * np.array([-2.0, -1.0, 1.0, 2.0])
+    out: Any = 0.0
+    for i, xi in enumerate(nodes):
+        others = np.delete(nodes, i)
+        out = out + compute(xi) * float(np.prod((a - others) / (xi - others)))
+    return np.asarray(out)
