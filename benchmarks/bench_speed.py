@@ -2,6 +2,7 @@
 
     python benchmarks/bench_speed.py [--rows 1000000] [--small 100000] [--runs 1]
                                      [--lifetimes PYTHON] [--skip-report-1m]
+                                     [--parts import,clv,report,refresh,predict,lifetimes]
 
 Prints, with the load average before each figure (2 cores shared: compare the
 ratios of one run, not absolute times across runs):
@@ -9,8 +10,10 @@ ratios of one run, not absolute times across runs):
 - ``import ltvxl.udfs`` (wall in a fresh interpreter, less the interpreter's own
   start) and which of pandas, pyarrow, scipy it loaded, then the first ``=LTV``;
 - ``ltvxl clv`` on the 1M-transaction file with the default Pareto/NBD and with
-  ``--model bgnbd`` (wall, peak RSS, ratio) and the share of Pareto/NBD's
-  dropout integrals that took quadrature (the slow path) in that fit;
+  ``--model bgnbd``, alternating (wall, CPU, peak RSS, ratios), then in process
+  Pareto/NBD's fit and predictions apart and the share of its dropout-integral
+  rows (the full model's and its limit of one rate) that took quadrature (the
+  slow path);
 - ``ltvxl report`` on the 100k and the 1M file (wall, peak RSS, ratio to clv);
 - ``ltvxl refresh`` of the template holding the 100k transactions;
 - CLV_PREDICT with Pareto/NBD from the 100k transactions (cells as xlwings passes them);
@@ -37,6 +40,7 @@ from bench_refresh import simulated
 from bench_report import write_csv
 
 LIFETIMES = "/work/venvs/lifetimes/bin/python"
+PARTS = ("import", "clv", "report", "refresh", "predict", "lifetimes")
 
 IMPORT = """
 import sys, time
@@ -77,17 +81,25 @@ from ltvxl.transactions.summary import customer_summary
 from ltvxl.models import paretonbd as pn
 s = customer_summary(read_transactions(sys.argv[1]), None, "weeks").table
 seen = {"all": 0, "quad": 0}
-di, quad = pn.dropout_integral, pn._quadrature
-def counted_di(*a, **k):
-    seen["all"] += np.size(a[4]); return di(*a, **k)
-def counted_quad(*a, **k):
-    seen["quad"] += a[4].size; return quad(*a, **k)
-pn.dropout_integral, pn._quadrature = counted_di, counted_quad
+def counting(func, key):
+    def counted(*a, **k):
+        seen[key] += np.size(a[4])
+        return func(*a, **k)
+    return counted
+# every row of a dropout integral (the full model's or its limit of one rate), and
+# those integrated by quadrature (the slow path)
+pn.dropout_integral = counting(pn.dropout_integral, "all")
+pn.common_integral = counting(pn.common_integral, "all")
+pn._quadrature = counting(pn._quadrature, "quad")
+pn._common_quadrature = counting(pn._common_quadrature, "quad")
 x, tx, T = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
 t = time.perf_counter()
 fit = pn.fit(x, tx, T)
+t1 = time.perf_counter()
 p = pn.p_alive(fit, x, tx, T)
-print(f"{time.perf_counter() - t:.2f} {seen['quad']} {seen['all']}")
+e = pn.conditional_expected(fit, 52.0, x, tx, T)
+t2 = time.perf_counter()
+print(f"{t1 - t:.2f} {t2 - t1:.2f} {seen['quad']} {seen['all']} {fit.limit or '-'}")
 """
 
 PEER = """
@@ -135,6 +147,12 @@ def child(args: list[str], python: str = sys.executable) -> tuple[str, float]:
 
 def timed_cli(args: list[str]) -> tuple[float, float]:
     """(wall, peak RSS MiB) of ``python -m ltvxl.cli ARGS`` in a fresh process."""
+    wall, rss, _ = timed_cli_cpu(args)
+    return wall, rss
+
+
+def timed_cli_cpu(args: list[str]) -> tuple[float, float, float]:
+    """(wall, peak RSS MiB, CPU seconds user + system) of ``python -m ltvxl.cli ARGS``."""
     t = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "ltvxl.cli", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -143,12 +161,23 @@ def timed_cli(args: list[str]) -> tuple[float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"ltvxl {' '.join(args)} failed:\n"
                          f"{proc.stderr.read()[-2000:] if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def median(xs: list[float]) -> float:
     xs = sorted(xs)
     return xs[len(xs) // 2]
+
+
+def import_time(runs: int) -> None:
+    start = [child(["-c", "pass"])[1] for _ in range(3)]
+    res = [child(["-c", IMPORT]) for _ in range(max(runs, 3))]
+    imp = median([float(r[0].split()[0]) for r in res])
+    first = median([float(r[0].split()[1]) for r in res])
+    heavy = res[-1][0].split()[3]
+    print(f"import ltvxl.udfs: {imp:.3f} s inside (interpreter start {median(start):.3f} s "
+          f"apart), first =LTV(100, 3, 5) {first:.3f} ms; heavy modules loaded: {heavy}  "
+          f"[target <= 0.25 s, none; {load()}]")
 
 
 def main() -> None:
@@ -158,7 +187,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--lifetimes", default=LIFETIMES)
     parser.add_argument("--skip-report-1m", action="store_true")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated, of {', '.join(PARTS)} (default: all)")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
+    if "lifetimes" in parts:
+        parts.add("clv")  # its line compares with clv's figures, as does the report's
     print(f"machine: {os.cpu_count()} cores; {load()}")
     with tempfile.TemporaryDirectory(prefix="bench-speed-") as tmp:
         big, small = Path(tmp) / "big.csv", Path(tmp) / "small.csv"
@@ -167,74 +201,83 @@ def main() -> None:
         big_n, small_n = f"{args.rows:,}", f"{args.small:,}"
 
         # import and first call
-        start = [child(["-c", "pass"])[1] for _ in range(3)]
-        res = [child(["-c", IMPORT]) for _ in range(max(args.runs, 3))]
-        imp = median([float(r[0].split()[0]) for r in res])
-        first = median([float(r[0].split()[1]) for r in res])
-        heavy = res[-1][0].split()[3]
-        print(f"import ltvxl.udfs: {imp:.3f} s inside (interpreter start {median(start):.3f} s "
-              f"apart), first =LTV(100, 3, 5) {first:.3f} ms; heavy modules loaded: {heavy}  "
-              f"[target <= 0.25 s, none; {load()}]")
+        if "import" in parts:
+            import_time(args.runs)
 
-        # clv, default vs BG/NBD
-        clv = {}
-        for model in ("pnbd", "bgnbd"):
-            runs = [timed_cli(["clv", str(big), "-o", str(Path(tmp) / f"clv_{model}.csv"),
-                               "--model", model]) for _ in range(args.runs)]
-            clv[model] = (median([r[0] for r in runs]), max(r[1] for r in runs))
-            print(f"ltvxl clv, {big_n} transactions, --model {model}: {clv[model][0]:.2f} s "
-                  f"wall, peak RSS {clv[model][1]:.0f} MiB  [{load()}]")
-        print(f"  Pareto/NBD / BG/NBD: {clv['pnbd'][0] / clv['bgnbd'][0]:.2f}x  [target <= 2x]")
-        out, _ = child(["-c", PATHS, str(big)])
-        secs, quad, total = out.split()
-        print(f"  Pareto/NBD fit + P(alive) in process: {float(secs):.2f} s; quadrature (slow "
-              f"path) took {int(quad):,} of {int(total):,} dropout-integral rows "
-              f"({int(quad) / max(int(total), 1):.2%})  [{load()}]")
+        # clv, default vs BG/NBD: the two alternate, so that both meet the same load
+        clv: dict[str, tuple[float, float]] = {}
+        if "clv" in parts:
+            clv_runs: dict[str, list[tuple[float, float, float]]] = {"pnbd": [], "bgnbd": []}
+            for _ in range(args.runs):
+                for model in clv_runs:
+                    clv_runs[model].append(timed_cli_cpu(
+                        ["clv", str(big), "-o", str(Path(tmp) / f"clv_{model}.csv"),
+                         "--model", model]))
+            for model, got in clv_runs.items():
+                clv[model] = (median([r[0] for r in got]), max(r[1] for r in got))
+                print(f"ltvxl clv, {big_n} transactions, --model {model}: {clv[model][0]:.2f} s "
+                      f"wall (median of {len(got)}: {' '.join(f'{r[0]:.2f}' for r in got)}), "
+                      f"CPU {median([r[2] for r in got]):.2f} s, peak RSS {clv[model][1]:.0f} MiB")
+            pairs = [a[0] / b[0] for a, b in zip(clv_runs["pnbd"], clv_runs["bgnbd"], strict=True)]
+            cpu = (median([r[2] for r in clv_runs["pnbd"]])
+                   / median([r[2] for r in clv_runs["bgnbd"]]))
+            print(f"  Pareto/NBD / BG/NBD: {clv['pnbd'][0] / clv['bgnbd'][0]:.2f}x wall (median "
+                  f"of the pairs {median(pairs):.2f}x), {cpu:.2f}x CPU  [target <= 2x; {load()}]")
+            out, _ = child(["-c", PATHS, str(big)])
+            fit_s, pred_s, quad, total, limit = out.split(maxsplit=4)
+            print(f"  Pareto/NBD in process: fit {float(fit_s):.2f} s (limit: {limit}), P(alive) "
+                  f"and 52-week expectations {float(pred_s):.2f} s; quadrature (slow path) took "
+                  f"{int(quad):,} of {int(total):,} dropout-integral rows "
+                  f"({int(quad) / max(int(total), 1):.2%})  [{load()}]")
 
         # report
-        for path, n in ((small, small_n), (big, big_n)):
-            if path is big and args.skip_report_1m:
-                continue
-            runs = [timed_cli(["report", str(path), "-o", str(Path(tmp) / "report.xlsx")])
-                    for _ in range(args.runs)]
-            wall, rss = median([r[0] for r in runs]), max(r[1] for r in runs)
-            extra = (f"; {wall / clv['pnbd'][0]:.2f}x clv on the same file "
-                     "[target <= 3x, <= 1024 MiB]" if path is big else "")
-            print(f"ltvxl report, {n} transactions: {wall:.2f} s wall, peak RSS {rss:.0f} MiB"
-                  f"{extra}  [{load()}]")
+        if "report" in parts:
+            for path, n in ((small, small_n), (big, big_n)):
+                if path is big and args.skip_report_1m:
+                    continue
+                runs = [timed_cli(["report", str(path), "-o", str(Path(tmp) / "report.xlsx")])
+                        for _ in range(args.runs)]
+                wall, rss = median([r[0] for r in runs]), max(r[1] for r in runs)
+                extra = (f"; {wall / clv['pnbd'][0]:.2f}x clv on the same file "
+                         "[target <= 3x, <= 1024 MiB]" if path is big and clv else "")
+                print(f"ltvxl report, {n} transactions: {wall:.2f} s wall, peak RSS {rss:.0f} MiB"
+                      f"{extra}  [{load()}]")
 
         # refresh of the template with the small log
-        from ltvxl.workbook.template import build_workbook
+        if "refresh" in parts:
+            from ltvxl.workbook.template import build_workbook
 
-        book, out_book = Path(tmp) / "template.xlsx", Path(tmp) / "refreshed.xlsx"
-        build_workbook(book, simulated(args.small))
-        runs = [timed_cli(["refresh", str(book), "-o", str(out_book)])
-                for _ in range(args.runs)]
-        print(f"ltvxl refresh of the template with {small_n} transactions: "
-              f"{median([r[0] for r in runs]):.2f} s wall, peak RSS "
-              f"{max(r[1] for r in runs):.0f} MiB  [target <= 2 s; {load()}]")
+            book, out_book = Path(tmp) / "template.xlsx", Path(tmp) / "refreshed.xlsx"
+            build_workbook(book, simulated(args.small))
+            runs = [timed_cli(["refresh", str(book), "-o", str(out_book)])
+                    for _ in range(args.runs)]
+            print(f"ltvxl refresh of the template with {small_n} transactions: "
+                  f"{median([r[0] for r in runs]):.2f} s wall, peak RSS "
+                  f"{max(r[1] for r in runs):.0f} MiB  [target <= 2 s; {load()}]")
 
         # CLV_PREDICT
-        out, _ = child(["-c", PREDICT, str(small), str(max(args.runs, 3))])
-        *times, customers = out.split()
-        print(f"CLV_PREDICT (Pareto/NBD) from {small_n} transactions ({int(customers):,} "
-              f"customers): {' / '.join(times)} s (cold, then warm process, caches cleared)  "
-              f"[target <= 0.5 s; {load()}]")
+        if "predict" in parts:
+            out, _ = child(["-c", PREDICT, str(small), str(max(args.runs, 3))])
+            *times, customers = out.split()
+            print(f"CLV_PREDICT (Pareto/NBD) from {small_n} transactions ({int(customers):,} "
+                  f"customers): {' / '.join(times)} s (cold, then warm process, caches cleared)  "
+                  f"[target <= 0.5 s; {load()}]")
 
         # lifetimes
-        if Path(args.lifetimes).exists():
-            out, wall = child(["-c", PEER, str(big)], python=args.lifetimes)
-            # the last line: lifetimes may print its optimiser report before it
-            tot, read, summ, bg, gg, clv_t, customers, pen = out.splitlines()[-1].split()
-            print(f"lifetimes 0.11.3 pipeline, {big_n} transactions ({int(customers):,} "
-                  f"customers): {tot} s inside (read {read}, summary {summ}, BG/NBD {bg} "
-                  f"(penalizer {pen}), "
-                  f"Gamma-Gamma {gg}, CLV {clv_t}); {wall:.2f} s wall; ltvxl clv --model "
-                  f"bgnbd {clv['bgnbd'][0]:.2f} s wall, default {clv['pnbd'][0]:.2f} s  "
-                  f"[{load()}]")
-        else:
-            print(f"lifetimes: no {args.lifetimes} (python -m venv /work/venvs/lifetimes && "
-                  "/work/venvs/lifetimes/bin/pip install lifetimes==0.11.3)")
+        if "lifetimes" in parts:
+            if Path(args.lifetimes).exists():
+                out, wall = child(["-c", PEER, str(big)], python=args.lifetimes)
+                # the last line: lifetimes may print its optimiser report before it
+                tot, read, summ, bg, gg, clv_t, customers, pen = out.splitlines()[-1].split()
+                print(f"lifetimes 0.11.3 pipeline, {big_n} transactions ({int(customers):,} "
+                      f"customers): {tot} s inside (read {read}, summary {summ}, BG/NBD {bg} "
+                      f"(penalizer {pen}), "
+                      f"Gamma-Gamma {gg}, CLV {clv_t}); {wall:.2f} s wall; ltvxl clv --model "
+                      f"bgnbd {clv['bgnbd'][0]:.2f} s wall, default {clv['pnbd'][0]:.2f} s  "
+                      f"[{load()}]")
+            else:
+                print(f"lifetimes: no {args.lifetimes} (python -m venv /work/venvs/lifetimes && "
+                      "/work/venvs/lifetimes/bin/pip install lifetimes==0.11.3)")
 
 
 if __name__ == "__main__":
