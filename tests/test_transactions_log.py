@@ -125,10 +125,15 @@ BAD_CELLS = [
      'dates row 2: "31/13/2024" is not a date'),
     (col(1.0, 2.0), col(45000.0, -5.0), col(1.0, 2.0),
      "dates row 2: -5 is not a date (a number must be an Excel date serial"),
-    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12,50"),
-     'amounts row 2: text "12,50" is not a number'),
-    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12.5"),
-     'amounts row 2: text "12.5" is not a number (a number stored as text?'),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, "12,50 apples"),
+     'amounts row 2: text "12,50 apples" is not a number'),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col("1,234", "2,500"),
+     'amounts: "1,234" row 1 could be 1234 or 1.234 and no value of the column decides: '
+     "enter the amounts as numbers, not text (Data > Text to Columns converts them), or write "
+     'the decimals ("1,234.00" if "," groups thousands)'),
+    (col(1.0, 2.0), col(45000.0, 45000.0), col("1.234,50", "1,234.50"),
+     'amounts: "1,234.50" row 2 writes "." as a decimal mark and "1.234,50" row 1 as a '
+     "thousands separator: enter the amounts as numbers, not text"),
     (col(1.0, 2.0), col(45000.0, 45000.0), col(None, 2.0),
      "amounts row 1: the amount is missing"),
     (col(1.0, 2.0), col(45000.0, 45000.0), col(1.0, False),
@@ -157,6 +162,41 @@ def test_bad_cells_name_the_row_and_column(ids, dates, amounts, message):
     # and through a worksheet function: the same text in the cell, never a traceback
     out = udfs.LTV_CUSTOMERS(ids, dates, amounts, None, None)
     assert isinstance(out, str) and out.startswith("#VALUE! ") and message in out
+
+
+AMOUNT_TEXTS = [  # (cells of one amounts range, the amounts they hold)
+    (["2\u00a0291,54 €", "12,50 €", 99.0, "-20,00 €", "1\u202f250 €"],
+     [2291.54, 12.5, 99.0, -20.0, 1250.0]),
+    (["$1,234.50", "(12.00)", 7.25, "£2,291.54", " 3 "], [1234.5, -12.0, 7.25, 2291.54, 3.0]),
+    (["1.234,56", "12,5", "1.000.000", 4.0, "0,99"], [1234.56, 12.5, 1e6, 4.0, 0.99]),
+]
+
+
+@pytest.mark.parametrize(("cells", "amounts"), AMOUNT_TEXTS)
+def test_amounts_stored_as_text_are_read_by_the_files_rules(cells, amounts):
+    ids = col("C1", "C2", "C1", "C1", "C2")
+    dates = col(45292.0, 45293.0, 45294.0, 45295.0, 45296.0)
+    log = TransactionLog.from_cells(ids, dates, [[v] for v in cells])
+    assert log.amounts.tolist() == amounts
+    per = {}
+    for cid, a in zip(["C1", "C2", "C1", "C1", "C2"], amounts, strict=True):
+        per[cid] = per.get(cid, 0.0) + a
+    out = udfs.LTV_CUSTOMERS(ids, dates, [[v] for v in cells], None, None)
+    assert not isinstance(out, str), out
+    head = out[0]
+    got = {r[0]: r[head.index("revenue")] for r in out[1:]}
+    assert got == pytest.approx(per, abs=1e-9)
+
+
+def test_a_first_row_of_number_texts_is_data_not_a_header():
+    """Day-first date texts and amounts written as text in the first row: data, kept."""
+    log = TransactionLog.from_cells(col("C1", "C2"), col("31/01/2024", "13/02/2024"),
+                                    col("1 234,50 €", "2,00 €"))
+    assert log.amounts.tolist() == [1234.5, 2.0]
+    assert [str(d) for d in log.dates] == ["2024-01-31", "2024-02-13"]
+    log = TransactionLog.from_cells(col("id", "C1"), col("date", "2024-01-31"),
+                                    col("amount", "1 234,50 €"))
+    assert log.amounts.tolist() == [1234.5]
 
 
 @pytest.mark.parametrize("func", ["LTV_CUSTOMERS", "LTV_STATS", "RFM_SEGMENTS", "RFM_SUMMARY"])

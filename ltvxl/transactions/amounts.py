@@ -39,13 +39,15 @@ def parse_amounts(
     text: bool = False,
     decimal: str | None = None,
     thousands: str | None = None,
+    cells: bool = False,
 ) -> tuple[np.ndarray, str]:
     """(float64 amounts, how texts were read or ""); errors name the first missing,
     non-numeric or infinite value.
 
-    ``text``: numbers written as text are numbers (in a file; on a worksheet a
-    number stored as text is refused, as Excel's own SUM leaves it out), in the
-    column's dialect (:mod:`.number_text`; ``decimal``, ``thousands`` override).
+    ``text``: numbers written as text are numbers, in the column's dialect
+    (:mod:`.number_text`; ``decimal``, ``thousands`` override); else a text is
+    refused. ``cells``: the values are worksheet cells (messages then give a
+    worksheet's remedy, not the readers' options).
     """
     row_of = row_of or (lambda i: i + 1)
     kind = values.dtype.kind
@@ -70,7 +72,7 @@ def parse_amounts(
                     raise LtvxlError(f"{label} row {row_of(i)}: {_why_not_amount(v)}")
                 out[i] = float_or_inf(v)
         else:
-            out, how = _from_texts(obj, label, row_of, decimal, thousands)
+            out, how = _from_texts(obj, label, row_of, decimal, thousands, cells)
     bad = first_bad(~np.isfinite(out))
     if bad is not None:
         raise LtvxlError(f"{label} row {row_of(bad)}: {_why_not_amount(values[bad])}")
@@ -78,7 +80,7 @@ def parse_amounts(
 
 
 def _from_texts(obj: np.ndarray, label: str, row_of: Any, decimal: str | None,
-                thousands: str | None) -> tuple[np.ndarray, str]:
+                thousands: str | None, cells: bool = False) -> tuple[np.ndarray, str]:
     """Amounts of a column holding texts (and maybe numbers), each distinct text read once."""
     codes, uniq = factorize(obj)
     values = np.full(len(uniq), np.nan)
@@ -96,7 +98,8 @@ def _from_texts(obj: np.ndarray, label: str, row_of: Any, decimal: str | None,
             return row_of(int(firsts[text_at[k]]))
 
         parsed, dialect = parse_number_texts(
-            [uniq[j] for j in text_at], label, first_row, decimal=decimal, thousands=thousands)
+            [uniq[j] for j in text_at], label, first_row, decimal=decimal, thousands=thousands,
+            cells=cells)
         values[text_at] = parsed
         how = dialect.describe() if dialect is not None else ""
     out = np.where(codes >= 0, values[np.maximum(codes, 0)], np.nan)

@@ -55,6 +55,7 @@ from .columns import (
 )
 from .dates import parse_dates, text_to_day
 from .ids import format_id, parse_ids
+from .number_text import looks_like_number
 from .options import NEGATIVE_POLICIES, Negative, ReadOptions
 
 __all__ = ["NEGATIVE_POLICIES", "Negative", "TransactionLog", "build"]
@@ -183,7 +184,9 @@ class TransactionLog:
         first row whose date and amount cells are texts that are not a date
         and not a number). ``extra``: further ranges of the same length by
         name (e.g. ``{"channel": range}``), with the same header row;
-        ``orders``: an optional range of order ids, likewise.
+        ``orders``: an optional range of order ids, likewise. Amounts stored
+        as text (``"1,234.50"``, ``"1 234,50 €"``) are read by the same rules
+        as files (:mod:`.number_text`), the column deciding the decimal mark.
         Messages name the argument and the row within its range.
         """
         cols = [cells_column(v, lab) for v, lab in zip((ids, dates, amounts), labels, strict=True)]
@@ -205,23 +208,20 @@ class TransactionLog:
         for label, col in [*zip(labels, cols, strict=True), *extras.items(),
                            *orders_named.items()]:
             check_text_length(col, label, first_row)
-        return cls.from_arrays(
-            cols[0], cols[1], cols[2], extras, orders=order_col, negative=negative,
-            labels=labels, first_row=first_row,
-        )
+        # amounts stored as text (1,234.50, 1 234,50 €) are read by the files' rules
+        return build(cols, extras, labels=labels, first_row=first_row, orders=order_col,
+                     options=ReadOptions(negative=negative, missing_id="error"),
+                     text_numbers=True, cells=True)
 
 
 def _looks_like_header(date_cell: Any, amount_cell: Any) -> bool:
-    """A first row whose date and amount cells are texts that are neither a date nor a number."""
+    """A first row whose date and amount cells are texts that are neither a date nor a number
+    (a number in any written form, ``1 234,50 €`` too)."""
     if not (isinstance(date_cell, str) and isinstance(amount_cell, str)):
         return False
     if text_to_day(date_cell) is not None:
         return False
-    try:
-        float(amount_cell.strip())
-    except ValueError:
-        return True
-    return False
+    return not looks_like_number(amount_cell)
 
 
 def order_codes(values: np.ndarray) -> np.ndarray:
@@ -251,6 +251,7 @@ def build(
     orders: np.ndarray | None = None,
     options: ReadOptions | None = None,
     text_numbers: bool = False,
+    cells: bool = False,
     columns: Mapping[str, str] | None = None,
     source: Sequence[str] = (),
     sheets: Sequence[str] | None = None,
@@ -259,7 +260,8 @@ def build(
 
     rows: the row number of each element for messages (default ``first_row``
     onwards); counts: what the caller already left out; text_numbers: amounts
-    written as text are numbers (files; not worksheet cells, as in Excel);
+    written as text are numbers; cells: the columns are worksheet ranges (for
+    messages);
     columns, source: how a file was read, completed with how dates and
     amounts were read; sheets: the sheets of a log read from several (``rows``
     then say which, see :data:`~.columns.SHEET_ROWS`), named in messages.
@@ -299,7 +301,8 @@ def build(
     days, date_how = parse_dates(dates, labels[1], row_of, dayfirst=opts.dayfirst,
                                  date_format=opts.date_format)
     amounts, amount_how = parse_amounts(amounts, labels[2], row_of, text=text_numbers,
-                                        decimal=opts.decimal, thousands=opts.thousands)
+                                        decimal=opts.decimal, thousands=opts.thousands,
+                                        cells=cells)
     described = dict(columns or {})
     for role, how in (("date", date_how), ("amount", amount_how)):
         if how and role in described:

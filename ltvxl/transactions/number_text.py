@@ -113,10 +113,22 @@ def _row_text(example_row: object, i: int) -> str:
     return f" row {example_row(i)}" if callable(example_row) else ""
 
 
+CELLS_REMEDY = "enter the amounts as numbers, not text (Data > Text to Columns converts them)"
+"""What a worksheet user does about a column of number texts whose marks cannot be told
+apart (there is no --decimal option in a cell)."""
+
+
+def looks_like_number(text: str) -> bool:
+    """Whether a text is written like a number (in any of the module's forms)."""
+    return _split(text) is not None
+
+
 def _column_marks(shown: dict[str, int], texts: Sequence[str], label: str, example_row: object,
-                  decimal: str | None, thousands: str | None) -> tuple[str, str]:
+                  decimal: str | None, thousands: str | None,
+                  cells: bool = False) -> tuple[str, str]:
     """(decimal mark, thousands mark) of a column from what its texts show (``shown``: the
-    first text index showing each mark, as ``decimal,``, ``thousands.``, ``ambiguous,``)."""
+    first text index showing each mark, as ``decimal,``, ``thousands.``, ``ambiguous,``);
+    ``cells``: messages give the worksheet's remedy instead of the options'."""
     def row(i: int) -> str:
         return _row_text(example_row, i)
 
@@ -126,8 +138,8 @@ def _column_marks(shown: dict[str, int], texts: Sequence[str], label: str, examp
             a, b = shown[f"decimal{bad}"], shown[f"thousands{bad}"]
             raise LtvxlError(
                 f'{label}: "{texts[a]}"{row(a)} writes "{bad}" as a decimal mark and '
-                f'"{texts[b]}"{row(b)} as a thousands separator: say which with --decimal or '
-                "--thousands"
+                f'"{texts[b]}"{row(b)} as a thousands separator: ' +
+                (CELLS_REMEDY if cells else "say which with --decimal or --thousands")
             )
     if decimal is None:
         if thousands in (",", "."):
@@ -140,7 +152,8 @@ def _column_marks(shown: dict[str, int], texts: Sequence[str], label: str, examp
                 b = shown.get("decimal,", shown.get("thousands."))
                 raise LtvxlError(
                     f'{label}: "{texts[a]}"{row(a)} has a decimal point and "{texts[b]}"'
-                    f"{row(b)} a decimal comma: say which with --decimal . or --decimal ,"
+                    f"{row(b)} a decimal comma: " +
+                    (CELLS_REMEDY if cells else "say which with --decimal . or --decimal ,")
                 )
             if said:
                 decimal = said.pop()
@@ -151,12 +164,16 @@ def _column_marks(shown: dict[str, int], texts: Sequence[str], label: str, examp
                     part = _split(texts[i])
                     mark = part.ambiguous
                     whole = texts[i].strip()
+                    other = "." if mark == "," else ","
+                    remedy = (
+                        f"{CELLS_REMEDY}, or write the decimals "
+                        f'("{part.core}{other}00" if "{mark}" groups thousands)' if cells else
+                        f"say which with --decimal {other} (then \"{mark}\" groups thousands) "
+                        f"or --decimal {mark}")
                     raise LtvxlError(
                         f'{label}: "{whole}"{row(i)} could be '
                         f'{part.core.replace(mark, "")} or {part.core.replace(mark, ".")}'
-                        f" and no value of the column decides: say which with --decimal "
-                        f"{'.' if mark == ',' else ','} (then \"{mark}\" groups thousands) or "
-                        f"--decimal {mark}"
+                        f" and no value of the column decides: {remedy}"
                     )
                 decimal = "."
     group = thousands if thousands is not None else ("," if decimal == "." else ".")
@@ -207,12 +224,14 @@ def parse_number_texts_each(
     *,
     decimal: str | None = None,
     thousands: str | None = None,
+    cells: bool = False,
 ) -> tuple[np.ndarray, Dialect | None]:
     """:func:`parse_number_texts` text by text: the plain reference the fast path is
     tested against (and the path for a few texts)."""
     parts = [_split(t) for t in texts]
     shown = _marks_shown(parts, range(len(parts)))
-    decimal, group = _column_marks(shown, texts, label, example_row, decimal, thousands)
+    decimal, group = _column_marks(shown, texts, label, example_row, decimal, thousands,
+                                   cells)
     out = np.full(len(texts), np.nan)
     used_group = False
     currencies: dict[str, None] = {}
@@ -254,16 +273,18 @@ def parse_number_texts(
     *,
     decimal: str | None = None,
     thousands: str | None = None,
+    cells: bool = False,
 ) -> tuple[np.ndarray, Dialect | None]:
     """(float64 value of each text, NaN where it is not a number; the column's dialect).
 
-    ``example_row(i)``: the row number of text ``i`` for messages. The same values
+    ``example_row(i)``: the row number of text ``i`` for messages; ``cells``: the texts
+    are worksheet cells (messages give a worksheet's remedy, not options). The same values
     and messages as :func:`parse_number_texts_each`, each distinct shape of text
     (digits 1-9 alike) taken apart once.
     """
     if len(texts) < _FEW:
         return parse_number_texts_each(texts, label, example_row, decimal=decimal,
-                                       thousands=thousands)
+                                       thousands=thousands, cells=cells)
     codes, shapes = pd.factorize(np.asarray([t.translate(_SHAPE) for t in texts],
                                             dtype=object))
     order = np.argsort(codes, kind="stable")
@@ -272,7 +293,8 @@ def parse_number_texts(
     first = [int(m[0]) for m in members]  # shapes are numbered in order of appearance
     parts = [_split(sh) for sh in shapes]
     shown = _marks_shown(parts, first)
-    decimal, group = _column_marks(shown, texts, label, example_row, decimal, thousands)
+    decimal, group = _column_marks(shown, texts, label, example_row, decimal, thousands,
+                                   cells)
     out = np.full(len(texts), np.nan)
     used_group = False
     currencies: dict[str, None] = {}
