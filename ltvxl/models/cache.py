@@ -9,7 +9,6 @@ declarations can make one without loading scipy or pandas.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -57,6 +56,8 @@ class FitCache:
 
 def digest(*arrays: Any) -> str:
     """A key for the content of some arrays (their shapes and float values)."""
+    import hashlib  # here: its OpenSSL binding costs Excel's start 10-15 ms
+
     h = hashlib.blake2b(digest_size=16)
     for a in arrays:
         a = np.ascontiguousarray(a, dtype=float)
