@@ -245,3 +245,9 @@ def test_choose_reads_the_registry(cdnow_log, monkeypatch):
     monkeypatch.setattr(registry, "PURCHASE_MODELS", (registry.BGNBD, registry.MBGNBD))
     choice = bt.choose(cdnow_log, "1997-09-30")
     assert {b.model.key for b in choice.backtests} == {"bgnbd", "mbgnbd"}
+
+
+def test_a_calibration_without_repeat_buyers_says_so():
+    with pytest.raises(LtvxlError, match=r"^calibration period to 2024-01-15: .* no customer "
+                                         r"made a repeat purchase"):
+        bt.backtest(_small(), "2024-01-15", None, "pnbd")

@@ -24,6 +24,7 @@ SPILLING = {  # sheet: anchors of the dynamic-array formulas
     "Dashboard": ["A5", "D19"],
     "Scenarios": ["G4", "A51"],
     "Trend": ["A5"],
+    "Validation": ["A4", "D4", "I4"],
 }
 
 
@@ -60,7 +61,7 @@ def test_no_macros_and_expected_sheets(built):
     book = openpyxl.load_workbook(built)
     assert book.sheetnames == ["Dashboard", "Inputs", "Transactions", "Customers",
                                "Predictions", "Segments", "Cohorts", "Channels", "Scenarios",
-                               "Trend"]
+                               "Trend", "Validation"]
 
 
 def test_inputs_sheet_has_the_classic_worked_example(values):
@@ -144,6 +145,33 @@ def test_predicted_clv_equals_the_declared_function(values):
     pred = values["Predictions"]
     assert pred["A3"].value == table[0][0] and pred.cell(4 + 10, 5).value == pytest.approx(
         table[11][4])
+
+
+def test_validation_sheet_equals_the_core_backtest(built, values):
+    """The Validation sheet's measures and table by calibration frequency are those of
+    ltvxl.models.backtest on the sample (default split, Pareto/NBD), and its two charts
+    read the cells where the tables spill."""
+    from ltvxl.models import backtest
+
+    result = backtest.backtest(read_transactions(SAMPLE_PATH))
+    ws = values["Validation"]
+    measures = _labelled(ws, first=5)
+    assert measures["model"] == result.model.name
+    assert measures["actual hold-out purchases"] == result.measures.actual
+    assert measures["predicted hold-out purchases"] == pytest.approx(result.measures.predicted,
+                                                                     rel=1e-6)
+    table = [[ws.cell(r, c).value for c in range(4, 8)] for r in range(5, 13)]
+    assert [row[0] for row in table] == list(result.by_frequency["frequency"])
+    assert [row[1] for row in table] == list(result.by_frequency["customers"])
+    assert [row[3] for row in table] == pytest.approx(list(result.by_frequency["predicted"]),
+                                                      rel=1e-6)
+    weeks = len(result.tracking)
+    assert ws.cell(4 + weeks, 9).value == weeks and ws.cell(5 + weeks, 9).value is None
+    assert ws.cell(4 + weeks, 14).value == result.tracking["actual_cumulative"].iloc[-1]
+    charts = openpyxl.load_workbook(built)["Validation"]._charts
+    refs = [s.val.numRef.f for chart in charts for s in chart.series]
+    assert refs == ["Validation!$F$5:$F$12", "Validation!$G$5:$G$12",
+                    f"Validation!$N$5:$N${4 + weeks}", f"Validation!$O$5:$O${4 + weeks}"]
 
 
 def test_transactions_table_and_channels_match_the_sample_file(built, values):

@@ -348,7 +348,11 @@ def backtest(
     if not len(table):
         raise LtvxlError(f"{names[0]} {split.calibration_end}: no customer bought in the "
                          "calibration period")
-    fits = clv.fit_models(summary, mod, cache=cache)
+    try:
+        fits = clv.fit_models(summary, mod, cache=cache)
+    except LtvxlError as exc:
+        raise LtvxlError(f"calibration period to {split.calibration_end}: {exc.message}",
+                         exc.code) from None
     length = split.holdout_days / per
     pred = clv.predict(summary, model=mod, horizon=length, horizon_unit=time_unit,
                        annual_discount_rate=0.0, gross_margin=1.0, fits=fits)

@@ -30,6 +30,7 @@ import numpy as np
 from ltvxl.a1 import col_letters
 from ltvxl.assumptions import DEFAULTS, Assumptions
 from ltvxl.example import UnitEconomicsInputs
+from ltvxl.models import registry
 
 from .decision_sheets import last_period_block, scenarios_sheet, trend_sheet
 from .refresh import RefreshResult, refresh
@@ -240,6 +241,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         "Channels": _channels_sheet,
         "Scenarios": lambda book, ws, fmt, have, _ch: scenarios_sheet(book, ws, fmt, have),
         "Trend": lambda book, ws, fmt, have, _ch: trend_sheet(book, ws, fmt, have, data.dates),
+        "Validation": lambda book, ws, fmt, have, _ch: _validation_sheet(book, ws, fmt, have,
+                                                                         data.dates),
     }
     for name, writer in sheets.items():
         ws = book.add_worksheet(name)
@@ -488,6 +491,80 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
         chart = _columns(book, "Channels", 3, last, (("E", "#4472C4"), ("G", "#ED7D31")))
         chart.set_title({"name": "Revenue per customer against CAC, by channel"})
         ws.insert_chart("J" + str(last + 3), chart)
+    return None
+
+
+VALIDATION_ROW = 4
+"""Header row of the Validation sheet's spilled tables (measures in A, the table by
+calibration frequency in D, the weekly tracking in I)."""
+FREQUENCY_BINS = 8  # 0, 1, ..., 6, 7+
+
+
+def _tracking_weeks(dates: Any) -> int:
+    """Weeks of CLV_BACKTEST's tracking table: from the first to the last date, 7 days each."""
+    days = np.asarray(dates, dtype="datetime64[D]")
+    if not days.size:
+        return 1
+    span = int((days.max() - days.min()).astype(int)) + 1
+    return max(-(-span // 7), 1)
+
+
+def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: Any) -> None:
+    """Hold-out validation (CLV_BACKTEST): measures, the table by calibration frequency
+    and its chart, the weekly cumulative repeat purchases and their chart."""
+    if "CLV_BACKTEST" not in have:
+        return _missing(ws, fmt, "CLV_BACKTEST")
+    top = VALIDATION_ROW
+    ws.set_column("A:A", 36)
+    ws.set_column("B:B", 22, fmt.number)
+    ws.set_column("C:C", 3)
+    ws.set_column("D:D", 14)
+    ws.set_column("E:E", 11, fmt.count)
+    ws.set_column("F:G", 14, fmt.number)
+    ws.set_column("H:H", 3)
+    ws.set_column("I:I", 7, fmt.count)
+    ws.set_column("J:J", 12, fmt.date)
+    ws.set_column("K:K", 12)
+    ws.set_column("L:O", 12, fmt.number)
+    _spill_note(ws, fmt, "Does the model deserve trust on these data? Fitted on the first two "
+                         "thirds of the span (the calibration), its predictions for the last "
+                         "third (the hold-out) against what the same customers did.")
+    ws.write(f"A{top - 1}", f"Hold-out measures ({registry.DEFAULT.name})", fmt.bold)
+    ws.write_dynamic_array_formula(f"A{top}", f"=CLV_BACKTEST({ARGS}, , as_of)")
+    ws.write(f"D{top - 1}", "Mean hold-out purchases per customer, by repeat purchases in the "
+                            "calibration", fmt.bold)
+    ws.write_dynamic_array_formula(f"D{top}", f'=CLV_BACKTEST({ARGS}, , as_of, , "FREQUENCY")')
+    last = top + FREQUENCY_BINS
+    chart = book.add_chart({"type": "column"})
+    for col, colour in (("F", "#4472C4"), ("G", "#ED7D31")):
+        chart.add_series({
+            "name": f"=Validation!${col}${top}",
+            "categories": f"=Validation!$D${top + 1}:$D${last}",
+            "values": f"=Validation!${col}${top + 1}:${col}${last}",
+            "fill": {"color": colour},
+        })
+    chart.set_title({"name": "Hold-out purchases per customer: actual against predicted"})
+    chart.set_x_axis({"name": "repeat purchases in the calibration period"})
+    chart.set_y_axis({"name": "mean hold-out purchases per customer"})
+    chart.set_legend({"position": "bottom"})
+    ws.insert_chart(f"D{last + 3}", chart)
+    ws.write(f"I{top - 1}", "Weekly repeat purchases of the calibration customers", fmt.bold)
+    ws.write_dynamic_array_formula(f"I{top}", f'=CLV_BACKTEST({ARGS}, , as_of, , "TRACKING")')
+    end = top + _tracking_weeks(dates)
+    track = book.add_chart({"type": "line"})
+    for col, colour in (("N", "#4472C4"), ("O", "#ED7D31")):
+        track.add_series({
+            "name": f"=Validation!${col}${top}",
+            "categories": f"=Validation!$I${top + 1}:$I${end}",
+            "values": f"=Validation!${col}${top + 1}:${col}${end}",
+            "line": {"color": colour, "width": 2},
+        })
+    track.set_title({"name": "Cumulative repeat purchases: actual against predicted"})
+    track.set_x_axis({"name": "week"})
+    track.set_y_axis({"name": "repeat purchases (cumulative)"})
+    track.set_legend({"position": "bottom"})
+    ws.insert_chart(f"D{last + 20}", track)
+    _print_setup(ws, f"A1:G{last + 36}", freeze=(top, 0))
     return None
 
 
