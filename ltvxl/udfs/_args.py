@@ -123,3 +123,11 @@ WEIGHTS = Arg(
     kind="data",
     default=None,
 )
+ORDER_IDS = Arg(
+    "order_ids",
+    "Optional order or invoice id of each transaction, in the same rows as ids: the lines of "
+    "one order are one purchase (orders, average order value, RFM frequency count orders). "
+    "Blank: each row is a purchase.",
+    kind="data",
+    default=None,
+)

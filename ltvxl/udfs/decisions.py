@@ -30,8 +30,10 @@ from ltvxl.errors import NUM, VALUE, LtvxlError, cell_error
 from ltvxl.transactions import choices
 from ltvxl.worksheet import Arg, Spec, declare, elementwise
 
+from . import _args
+from ._logs import log_of
+from ._tables import table
 from .binding import expose
-from .transactions import _AMOUNTS, _AS_OF, _DATES, _IDS, _ORDER_IDS, _as_of, _log, _table
 
 __all__ = [
     "LTV_SENSITIVITY",
@@ -312,7 +314,7 @@ def _sensitivity(*values: Any) -> Any:
     s = _pct(df.attrs["step"])
     header = ["driver", "value", f"LTV at -{s}", f"LTV at +{s}", f"change at -{s}",
               f"change at +{s}"]
-    return _table(header, [df[c].to_numpy() for c in ("driver", "value", "ltv_low", "ltv_high",
+    return table(header, [df[c].to_numpy() for c in ("driver", "value", "ltv_low", "ltv_high",
                                                       "change_low", "change_high")])
 
 
@@ -351,20 +353,20 @@ def _trend(ids: Any, dates: Any, amounts: Any, period: Any, as_of: Any, margin: 
 
     per = text_option(period, "period", choices.PERIODS, "quarter")
     m = _number(margin, _TREND_ARGS[5])
-    df = trend.trend_table(_log(ids, dates, amounts, None, order_ids), per, _as_of(as_of), m)
+    df = trend.trend_table(log_of(ids, dates, amounts, None, order_ids), per, as_of, m)
     columns = [df[c].to_numpy() for c in trend.TREND_COLUMNS]
     columns[trend.TREND_COLUMNS.index("partial")] = df["partial"].to_numpy().astype(object)
-    return _table(_TREND_HEADER, columns)
+    return table(_TREND_HEADER, columns)
 
 
 _TREND_ARGS = (
-    _IDS, _DATES, _AMOUNTS,
+    _args.IDS, _args.DATES, _args.AMOUNTS,
     Arg("period", "Optional period: month, quarter (default) or year (calendar periods).",
         kind="text", default="quarter", choices=choices.PERIODS),
-    _AS_OF,
+    _args.AS_OF,
     Arg("margin", "Optional gross margin as a fraction for the trailing LTV; blank for 1 "
         "(a revenue LTV).", default=1.0, domain=FRACTION),
-    _ORDER_IDS,
+    _args.ORDER_IDS,
 )
 
 LTV_TREND = expose(declare(

@@ -9,12 +9,10 @@ definitions, the negative-amount policy and the RFM rule table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ltvxl import units
 from ltvxl.cells import as_grid, describe, numbers, text_option
 from ltvxl.errors import LtvxlError, cell_error, is_cell_error
 from ltvxl.transactions import choices, tiers
@@ -22,10 +20,11 @@ from ltvxl.worksheet import Arg, Spec, declare
 
 from . import _args
 from ._logs import log_of
+from ._tables import cells, table
 from .binding import expose
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ltvxl.transactions.log import TransactionLog
+    pass
 
 __all__ = [
     "COHORT_TABLE",
@@ -40,61 +39,12 @@ __all__ = [
 _IDS, _DATES, _AMOUNTS, _AS_OF = _args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF
 _TIME_UNIT = _args.TIME_UNIT
 
-_ORDER_IDS = Arg("order_ids", "Optional order or invoice id of each transaction, in the same "
-                 "rows as ids: the lines of one order are one purchase (orders, average order "
-                 "value, RFM frequency count orders). Blank: each row is a purchase.",
-                 kind="data", default=None)
+_ORDER_IDS = _args.ORDER_IDS
 
 _RANGE_EXAMPLE = "a table with a header row"
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _log(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = None,
-         order_ids: Any = None) -> TransactionLog:
-    return log_of(ids, dates, amounts, extra, order_ids)
-
-
-def _as_of(value: Any) -> Any:
-    """A blank ``as_of`` cell (or a one-cell range holding a blank) means: the last date."""
-    if isinstance(value, (list, tuple)):
-        grid = as_grid(value, "as_of")
-        if grid.size != 1:
-            raise LtvxlError(f"as_of must be a single date, got a range of {grid.size} cells")
-        value = grid[0, 0]
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return value
-
-
-def _cells(values: np.ndarray) -> list[Any]:
-    """One column of results as cell values: floats, texts, datetimes; NaN as a blank."""
-    arr = np.asarray(values)
-    kind = arr.dtype.kind
-    if kind == "M":
-        out = arr.astype("datetime64[s]").astype(object)
-        out[np.isnat(arr)] = None
-        return out.tolist()
-    if kind in "iub":
-        return arr.astype(float).tolist()
-    if kind == "f":
-        finite = np.isfinite(arr)
-        if finite.all():
-            return arr.tolist()
-        out = arr.astype(object)
-        out[~finite] = None
-        return out.tolist()
-    out = arr.astype(object)
-    return [v.item() if isinstance(v, np.generic) else v for v in out.tolist()]
-
-
-def _table(header: Sequence[str], columns: Sequence[Any]) -> list[list[Any]]:
-    return [list(header), *map(list, zip(*map(_cells, columns), strict=True))]
-
-
-def _unit(value: Any) -> str:
-    return text_option(value, "time_unit", tuple(units.TIME_UNITS), units.DEFAULT_UNIT)
 
 
 # ---------------------------------------------------------------- LTV_CUSTOMERS
@@ -104,13 +54,13 @@ def _customers(ids: Any, dates: Any, amounts: Any, as_of: Any, time_unit: Any,
                order_ids: Any = None) -> Any:
     from ltvxl.transactions import summary
 
-    unit = _unit(time_unit)
-    df = summary.customer_summary(_log(ids, dates, amounts, None, order_ids), _as_of(as_of),
+    unit = time_unit
+    df = summary.customer_summary(log_of(ids, dates, amounts, None, order_ids), as_of,
                                  unit).table
     header = ["customer", "first purchase", "last purchase", "orders", "revenue",
               "average order value", "repeat purchases", f"recency ({unit})",
               f"age T ({unit})", "average repeat purchase value", "historical value"]
-    return _table(header, [df[c].to_numpy() for c in summary.SUMMARY_COLUMNS])
+    return table(header, [df[c].to_numpy() for c in summary.SUMMARY_COLUMNS])
 
 
 LTV_CUSTOMERS = expose(declare(
@@ -136,11 +86,11 @@ def _stats(ids: Any, dates: Any, amounts: Any, as_of: Any, lifespan_method: Any,
     from ltvxl.transactions import stats
 
     method = text_option(lifespan_method, "lifespan_method", choices.LIFESPAN_METHODS, "churn")
-    result = stats.ltv_stats(_log(ids, dates, amounts, None, order_ids), _as_of(as_of), method)
+    result = stats.ltv_stats(log_of(ids, dates, amounts, None, order_ids), as_of, method)
     rows = [["measure", "value"]]
     for label, value in result.rows():
         if isinstance(value, np.datetime64):
-            value = _cells(np.array([value]))[0]
+            value = cells(np.array([value]))[0]
         elif isinstance(value, (int, np.integer)):
             value = float(value)
         elif isinstance(value, float) and not np.isfinite(value):
@@ -176,11 +126,11 @@ def _cohorts(ids: Any, dates: Any, amounts: Any, period: Any, metric: Any, as_of
 
     per = text_option(period, "period", choices.PERIODS, "month")
     met = text_option(metric, "metric", choices.METRICS, "retention")
-    df = cohorts.cohort_table(_log(ids, dates, amounts, None, order_ids), per, met,
-                              _as_of(as_of))
+    df = cohorts.cohort_table(log_of(ids, dates, amounts, None, order_ids), per, met,
+                              as_of)
     periods = [c for c in df.columns if c != "customers"]
     header = ["cohort", "customers", *(f"{per} {k}" for k in periods)]
-    return _table(header, [np.asarray(df.index, dtype=object), df["customers"].to_numpy(),
+    return table(header, [np.asarray(df.index, dtype=object), df["customers"].to_numpy(),
                            *(df[k].to_numpy() for k in periods)])
 
 
@@ -302,9 +252,9 @@ LTV_TIER = expose(declare(
 def _rfm(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
     from ltvxl.transactions import rfm
 
-    df = rfm.rfm_table(_log(ids, dates, amounts, None, order_ids), _as_of(as_of))
+    df = rfm.rfm_table(log_of(ids, dates, amounts, None, order_ids), as_of)
     header = ["customer", "recency (days)", "orders", "revenue", "R", "F", "M", "RFM", "segment"]
-    return _table(header, [df[c].to_numpy() for c in
+    return table(header, [df[c].to_numpy() for c in
                            ("customer", "recency_days", "orders", "revenue", "R", "F", "M",
                             "RFM", "segment")])
 
@@ -326,10 +276,10 @@ RFM_SEGMENTS = expose(declare(
 def _rfm_summary(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
     from ltvxl.transactions import rfm
 
-    df = rfm.rfm_summary(rfm.rfm_table(_log(ids, dates, amounts, None, order_ids),
-                                       _as_of(as_of)))
+    df = rfm.rfm_summary(rfm.rfm_table(log_of(ids, dates, amounts, None, order_ids),
+                                       as_of))
     header = ["segment", "customers", "share of customers", "revenue", "share of revenue"]
-    return _table(header, [df[c].to_numpy() for c in df.columns])
+    return table(header, [df[c].to_numpy() for c in df.columns])
 
 
 RFM_SUMMARY = expose(declare(
@@ -378,15 +328,15 @@ def _by_group(group_cells: Any, ids: Any, dates: Any, amounts: Any, cac_by_group
     from ltvxl.transactions import groups
 
     costs = _cac_table(cac_by_group)
-    log = _log(ids, dates, amounts, {"groups": group_cells}, order_ids)
-    df = groups.group_comparison(log, "groups", costs, _as_of(as_of))
+    log = log_of(ids, dates, amounts, {"groups": group_cells}, order_ids)
+    df = groups.group_comparison(log, "groups", costs, as_of)
     header = ["group", "customers", "orders", "revenue", "revenue per customer",
               "share of revenue"]
     cols = ["group", "customers", "orders", "revenue", "revenue_per_customer", "share_of_revenue"]
     if costs is not None:
         header += ["CAC", "LTV:CAC"]
         cols += ["cac", "ltv_cac"]
-    return _table(header, [df[c].to_numpy() for c in cols])
+    return table(header, [df[c].to_numpy() for c in cols])
 
 
 LTV_BY_GROUP = expose(declare(
