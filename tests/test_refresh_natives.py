@@ -159,3 +159,44 @@ def test_let_lambda_and_functions_passed_by_name(tmp_path):
         [[11, 100, 1, 10], [22, 200, 2, 50], [None, None, "Total", 60]]
     with pytest.raises(RefreshError, match="LAMBDA called where it is written"):
         _refresh(tmp_path, ["=_xlfn.LAMBDA(_xlpm.a,_xlpm.a+1)(4)"])
+
+
+def test_intersection_operator_and_isformula(tmp_path):
+    """The reference operators' page: a space intersects two references
+    (``SUM(B5:B15 A7:D7)`` is B7); ISFORMULA's page: TRUE for a cell holding a formula,
+    FALSE for a value, and TRUE in an array formula's range."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    for r in range(1, 16):
+        ws.write_row(f"A{r}", [r, r * 10, r * 100, r * 1000])
+    ws.write_formula("F1", "=SUM(B5:B15 A7:D7)")
+    ws.write_formula("F2", "=SUM(A1:B2 B2:C3)")
+    ws.write_formula("F3", "=AREAS((A1:B2,B2:C3) B1:B9)")
+    ws.write_formula("F4", "=ISFORMULA(F1)")
+    ws.write_formula("F5", "=ISFORMULA(A1)")
+    ws.write_array_formula("H1:H2", "{=A1:A2*2}")
+    ws.write_formula("F6", "=ISFORMULA(H2)")
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[f"F{r}"].value for r in range(1, 7)] == [70, 20, 2, True, False, True]
+
+
+def test_datevalue_timevalue_and_sequence(tmp_path):
+    """DATEVALUE's and TIMEVALUE's pages (``"8/22/2011"`` is 40777, ``"22-MAY-2011"`` 40685,
+    ``"2011/02/23"`` 40597; ``"2:24 AM"`` is 0.1, ``"22-Aug-2011 6:35 AM"`` 0.274305556);
+    a plain number or a word is no date or time (#VALUE!); SEQUENCE's page: SEQUENCE(4, 5)
+    counts 1 to 20 along the rows."""
+    formulas = ['=DATEVALUE("8/22/2011")', '=DATEVALUE("22-MAY-2011")',
+                '=DATEVALUE("2011/02/23")', '=TIMEVALUE("2:24 AM")',
+                '=TIMEVALUE("22-Aug-2011 6:35 AM")', '=TIMEVALUE("2")', '=DATEVALUE("2")',
+                '=TIMEVALUE("March")', "=SUM(_xlfn.SEQUENCE(4,5))",
+                "=_xlfn.SEQUENCE(4,5)"]
+    got = _refresh(tmp_path, formulas, dynamic=("=_xlfn.SEQUENCE(4,5)",))
+    assert got[:3] == [40777, 40685, 40597]
+    assert got[3:5] == pytest.approx([0.1, 0.274305556])
+    assert got[5:] == ["#VALUE!", "#VALUE!", "#VALUE!", 210, 1]
+    s = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
+    assert [[c.value for c in r] for r in s["A10:E13"]] == \
+        [[5 * i + j + 1 for j in range(5)] for i in range(4)]

@@ -202,7 +202,14 @@ class Engine:
             node.spill = (r2 - r1 + 1, c2 - c1 + 1)
 
     def _cell_model(self) -> None:
-        """What SUBTOTAL and AGGREGATE need: the cells that call them, the hidden rows."""
+        """What SUBTOTAL, AGGREGATE and ISFORMULA need: the cells that call them, the hidden
+        rows, the formula cells and spill ranges."""
+        if any("ISFORMULA(" in node.key for node in self.nodes.values()):
+            CONTEXT.formula_cells = set(self.nodes)
+            for (sheet, _, _), node in self.nodes.items():
+                if node.cell.kind == "array" and node.cell.ref is not None:
+                    CONTEXT.array_ranges.setdefault(sheet, []).append(node.cell.ref)
+            CONTEXT.spill_ranges = self.claimed  # filled as the anchors spill
         for key, node in self.nodes.items():
             if "SUBTOTAL(" in node.key or "AGGREGATE(" in node.key:
                 CONTEXT.subtotal_cells.add(key)

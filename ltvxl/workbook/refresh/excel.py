@@ -42,6 +42,12 @@ class Context:
     filtered_rows: dict[str, set[int]] = field(default_factory=dict)
     """Hidden rows of a sheet with an AutoFilter (rows a filter hides)."""
     used_now: bool = False
+    formula_cells: set[tuple[str, int, int]] = field(default_factory=set)
+    """Cells holding a formula."""
+    array_ranges: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+    """The ranges of legacy array formulas."""
+    spill_ranges: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+    """The spill ranges of dynamic arrays (filled as the anchors spill)."""
 
 
 CONTEXT = Context()
@@ -232,6 +238,23 @@ def aggregate(function_num: Any, options: Any, *args: Any) -> Any:
     return _k_form(n, values, args[1], skip_errors)
 
 
+def isformula(reference: Any) -> Any:
+    """ISFORMULA(reference): whether each referenced cell holds a formula (a cell of a spill
+    range too, as Excel answers for it); #VALUE! for a value that is not a reference."""
+    arr, where = _cells(reference)
+    if where is None:
+        return xlerror("#VALUE!")
+    sheet, r0, c0 = where
+    spills = CONTEXT.array_ranges.get(sheet, []) + CONTEXT.spill_ranges.get(sheet, [])
+    out = np.empty(arr.shape, dtype=object)
+    for i in range(arr.shape[0]):
+        for j in range(arr.shape[1]):
+            r, c = r0 + i, c0 + j
+            out[i, j] = (sheet, r, c) in CONTEXT.formula_cells or \
+                any(a <= r <= b and x <= c <= y for a, x, b, y in spills)
+    return out if out.size > 1 else out[0, 0]
+
+
 def today() -> Any:
     """TODAY(): the date the refresh started."""
     CONTEXT.used_now = True
@@ -247,6 +270,7 @@ def now() -> Any:
 OVERRIDES: dict[str, tuple[Callable[..., Any], str]] = {
     "SUBTOTAL": (subtotal, "ltvxl: nested subtotals and hidden rows as Excel"),
     "AGGREGATE": (aggregate, "ltvxl: all 19 functions and 8 options"),
+    "ISFORMULA": (isformula, "ltvxl: the workbook's formula cells and spill ranges"),
     "TODAY": (today, "ltvxl: the date the refresh started"),
     "NOW": (now, "ltvxl: the time the refresh started"),
 }

@@ -505,6 +505,56 @@ def _text(value: Any, format_text: Any) -> Any:
     return _elementwise(combined, value, format_text)
 
 
+# ---------------------------------------------------------------------------- DATEVALUE, SEQUENCE
+
+_PLAIN_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
+def _date_text(name: str) -> Callable[..., Any]:
+    """DATEVALUE and TIMEVALUE: a text that is a plain number (``"2"``, ``"1.5"``) or holds
+    no digit (``"March"``) is no date or time to Excel (#VALUE!); ``formulas``' date parser
+    reads them as a day of the current month."""
+    def one(v: Any) -> Any:
+        if isinstance(v, XlError):  # an error (also a str to formulas) passes through
+            return v
+        if isinstance(v, str) and (_PLAIN_NUMBER.fullmatch(v) or
+                                   not any(ch.isdigit() for ch in v)):
+            return Error.errors["#VALUE!"]
+        return _scalar(_original(name)(v))
+
+    def call(text: Any) -> Any:
+        return _elementwise(one, text)
+
+    return call
+
+
+def _sequence(rows: Any, columns: Any = 1, start: Any = 1, step: Any = 1) -> Any:
+    """SEQUENCE(rows, [columns], [start], [step]): a rows x columns array counting from
+    ``start`` by ``step`` along each row; #CALC! for no rows or columns."""
+    vals = []
+    for v, default in ((rows, None), (columns, 1.0), (start, 1.0), (step, 1.0)):
+        v = _scalar(_ranges_value(v))
+        if isinstance(v, np.ndarray):
+            return Error.errors["#VALUE!"]
+        if isinstance(v, XlError):
+            return v
+        if v is sh.EMPTY or v is None:
+            v = default if default is not None else 0.0
+        try:
+            vals.append(float(bool(v)) if isinstance(v, (bool, np.bool_)) else float(v))
+        except (TypeError, ValueError):
+            return Error.errors["#VALUE!"]
+    n, m, first, by = vals
+    n, m = math.trunc(n), math.trunc(m)
+    if n < 1 or m < 1:
+        return Error.errors.get("#CALC!") or XlError("#CALC!")
+    if n * m > 1_048_576 * 16_384:
+        return Error.errors["#NUM!"]
+    out = np.empty((n, m), dtype=object)
+    out[:] = (first + by * np.arange(n * m, dtype=float)).reshape(n, m).tolist()
+    return out.view(Array)
+
+
 # ---------------------------------------------------------------------------- GROUPBY, PIVOTBY
 
 def _error_texts_to_errors(name: str) -> Callable[..., Any]:
@@ -548,6 +598,11 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     "VDB": (wrap_func(_vdb, ranges=True), "ltvxl: Excel's switch to straight line"),
     "TEXT": (wrap_func(_text, ranges=True),
              "ltvxl: elapsed times, 12-hour clocks and fractions as Excel"),
+    "DATEVALUE": (wrap_func(_date_text("DATEVALUE"), ranges=True),
+                  "ltvxl: a plain number or a word is no date (#VALUE!)"),
+    "TIMEVALUE": (wrap_func(_date_text("TIMEVALUE"), ranges=True),
+                  "ltvxl: a plain number or a word is no time (#VALUE!)"),
+    "SEQUENCE": (wrap_func(_sequence, ranges=True), "ltvxl: formulas lacks it"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
     "PIVOTBY": (_error_texts_to_errors("PIVOTBY"), "ltvxl: errors of the aggregation as errors"),
 }
@@ -559,10 +614,10 @@ right."""
 def install(registry: dict[str, Any]) -> None:
     """Register the overrides in ``formulas``' function table (once per process)."""
     for name in OVERRIDES:
-        if name not in _ORIGINAL:
+        if name not in _ORIGINAL and name in registry:
             _ORIGINAL[name] = registry[name]
     for name, (func, _) in OVERRIDES.items():
         entry = _switch_entry() if name == "SWITCH" else func
         registry[name] = entry
-        if name == "SWITCH":
-            registry["_XLFN.SWITCH"] = entry
+        if name in ("SWITCH", "SEQUENCE"):
+            registry["_XLFN." + name] = entry

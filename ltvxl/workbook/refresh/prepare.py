@@ -44,6 +44,24 @@ _A1_LIKE = re.compile(r"\$?[A-Za-z]{1,3}\$?\d+(:\$?[A-Za-z]{1,3}\$?\d+)?|\$?[A-Z
                       r"[A-Za-z]{1,3}|\$?\d+:\$?\d+")
 
 
+def _intersects(out: list[str], items: list, i: int) -> bool:
+    """Whether the white space at ``items[i]`` is Excel's intersection operator: between a
+    reference (or a closing parenthesis) and a reference, a function or a parenthesis."""
+    if not out or not (_PLACEHOLDER_END.search(out[-1]) or out[-1] == ")"):
+        return False
+    j = i + 1
+    while j < len(items) and items[j].type == "WHITE-SPACE":
+        j += 1
+    if j >= len(items):
+        return False
+    nxt = items[j]
+    return (nxt.type == "OPERAND" and nxt.subtype == "RANGE") or \
+        (nxt.type in ("FUNC", "PAREN") and nxt.subtype == "OPEN")
+
+
+_PLACEHOLDER_END = re.compile(r"_XREF_\d+$")
+
+
 def _function_name(token: str) -> str:
     name = token[:-1]
     if "!" in name:  # an add-in function: [1]!LTV or 'C:\...\addin.xlam'!LTV
@@ -205,7 +223,8 @@ class Preparer:
                 out.append(resolved)
                 operand_done(i + 1)
             elif ttype == "WHITE-SPACE":
-                pass
+                if _intersects(out, items, i):
+                    out.append(" ")  # the intersection operator (A1:B2 B2:C3)
             elif ttype == "OPERAND":
                 out.append(val)
                 operand_done(i + 1)
