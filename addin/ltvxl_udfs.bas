@@ -765,7 +765,7 @@ Public Sub RegisterLtvxlFunctions()
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional last day of the calibration period (a date); the hold-out starts the day after. Blank for the first two thirds of the log's span."
     d(4) = "Optional last day of the hold-out (a date, at most the last date of the log); blank for the last date."
-    d(5) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: every model, keeping the lowest hold-out error per customer."
+    d(5) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: the one with the lowest hold-out error per customer when the last third of the data is predicted from the first two."
     d(6) = "Optional result: SUMMARY (measures, default), MODELS (one row per model and the baseline), FREQUENCY (by calibration frequency 0..7+), TRACKING (weekly), CUSTOMERS."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_BACKTEST", _
         Description:="Hold-out validation: fit the purchase model up to calibration_end, predict each customer's purchases and value in the hold-out, compare with what they did (totals, MAE, by frequency, weekly tracking).", _
@@ -797,10 +797,10 @@ Public Sub RegisterLtvxlFunctions()
     d(4) = "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; blank for 0.1."
     d(5) = "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV."
     d(6) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(7) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    d(7) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: the one with the lowest hold-out error per customer when the last third of the data is predicted from the first two."
     d(8) = "Optional unit of horizon: days, weeks, months or years; blank for months."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_PREDICT", _
-        Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, MBG/NBD; with Gamma-Gamma; fits cached).", _
+        Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, MBG/NBD, or AUTO: the lowest hold-out error; with Gamma-Gamma; fits cached).", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 3)
     d(0) = "Margin per customer per period (currency, >= 0)."

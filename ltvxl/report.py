@@ -39,6 +39,8 @@ class ReportSummary:
     """The Dashboard's checks (CLV_CHECK): doubts about the predictions, one line each."""
     columns: str = ""
     """The ``columns: ...`` line of the transaction file (what was read, and how)."""
+    validation: str = ""
+    """The hold-out check of the Validation sheet in one line ("" without that sheet)."""
 
 
 class Progress:
@@ -178,6 +180,7 @@ def _read_back(summary: ReportSummary) -> None:
         return rows[r - 1][c - 1] if r <= len(rows) and c <= len(rows[r - 1]) else None
 
     _last_period(summary, cell)
+    _validation(summary, book)
     if not str(cell(HEADLINE_ROW - 1, 4) or "").startswith("Headline"):
         return
     for r in range(HEADLINE_ROW, HEADLINE_ROW + 12):
@@ -193,6 +196,30 @@ def _read_back(summary: ReportSummary) -> None:
             name = cell(r, 1)
             if name and isinstance(cell(r, 2), float):
                 summary.segments.append((str(name), cell(r, 2), cell(r, 4), cell(r, 5)))
+
+
+def _validation(summary: ReportSummary, book: Any) -> None:
+    """The Validation sheet's hold-out measures (CLV_BACKTEST, labels in A, values in B)."""
+    from .workbook.template import VALIDATION_ROW
+
+    if "Validation" not in book.sheet_names:
+        return
+    rows = book.get_sheet_by_name("Validation").to_python(skip_empty_area=False)
+    got = {str(r[0]): r[1] for r in rows[VALIDATION_ROW:VALIDATION_ROW + 40]
+           if len(r) > 1 and r[0]}
+    predicted = got.get("predicted hold-out purchases")
+    actual = got.get("actual hold-out purchases")
+    if not (isinstance(predicted, float) and isinstance(actual, float)):
+        text = next((str(r[0]) for r in rows[VALIDATION_ROW - 1:VALIDATION_ROW]
+                     if r and str(r[0]).startswith("#")), "")
+        summary.validation = f"not possible: {text}" if text else ""
+        return
+    error = f" ({predicted / actual - 1:+.1%})" if actual else ""
+    summary.validation = (f"{got.get('model', 'the model')} predicted {predicted:,.1f} repeat "
+                          f"purchases in the hold-out {got.get('hold-out', '')}, actual "
+                          f"{actual:,.0f}{error}; per-customer MAE "
+                          f"{got.get('MAE per customer (purchases)', float('nan')):.3g} "
+                          "(Validation sheet)")
 
 
 def _last_period(summary: ReportSummary, cell: Callable[[int, int], Any]) -> None:
@@ -231,6 +258,8 @@ def print_summary(summary: ReportSummary, stream: Any = None) -> None:
         for name, customers, revenue, share in summary.segments:
             print(f"    {name:<20} {customers:>8,.0f} customers  {revenue:>14,.2f} revenue "
                   f"({share:.0%})", file=out)
+    if summary.validation:
+        print(f"  Hold-out check: {summary.validation}", file=out)
     print("  Assumptions: " + "; ".join(summary.assumptions.lines()), file=out)
     for note in summary.notes:
         print(f"  note: {note}", file=out)

@@ -251,3 +251,23 @@ def test_a_calibration_without_repeat_buyers_says_so():
     with pytest.raises(LtvxlError, match=r"^calibration period to 2024-01-15: .* no customer "
                                          r"made a repeat purchase"):
         bt.backtest(_small(), "2024-01-15", None, "pnbd")
+
+
+def test_auto_model_splits_the_log_up_to_as_of(cdnow_log):
+    """auto: the default split (two thirds) of the log up to as_of; as_of after the last
+    date is the data's end."""
+    choice = bt.auto_model(cdnow_log, "1997-09-30")
+    assert all(str(b.split.holdout_end) == "1997-09-30" for b in choice.backtests)
+    assert str(choice.backtests[0].split.calibration_end) == "1997-07-01"  # 272 x 2/3 = 181 days
+    best = min(choice.backtests, key=lambda b: b.measures.mae)
+    assert choice.model is best.model and "lowest hold-out error" in choice.reason
+    later = bt.auto_model(cdnow_log, "2030-01-01")
+    assert str(later.backtests[0].split.holdout_end) == "1998-06-30"
+    assert bt.is_auto("AUTO") and bt.is_auto(" auto ") and not bt.is_auto("pnbd")
+
+
+def test_auto_model_without_a_possible_split_keeps_the_default():
+    choice = bt.auto_model(_small(), "2024-01-20")
+    assert choice.model is registry.DEFAULT and choice.backtests == ()
+    assert choice.reason.startswith(f"{registry.DEFAULT.name} (the default): no hold-out "
+                                    "comparison was possible")

@@ -87,3 +87,35 @@ def test_bad_model_is_an_argparse_error(cdnow_csv, capsys):
 def test_missing_file(tmp_path, capsys):
     assert main(["backtest", str(tmp_path / "none.csv")]) == 1
     assert "transaction file not found" in capsys.readouterr().err
+
+
+def test_clv_model_auto_says_which_and_why(cdnow_csv, tmp_path, capsys):
+    from ltvxl.models.backtest import auto_model
+    from ltvxl.transactions import read_transactions
+
+    out = tmp_path / "clv.csv"
+    assert main(["clv", str(cdnow_csv), "--as-of", "1997-09-30", "--model", "auto",
+                 "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    choice = auto_model(read_transactions(cdnow_csv), "1997-09-30")
+    assert f"model (auto): {choice.reason}" in text
+    assert f"\n{choice.model.name} (2,357 customers, rates per week)" in text
+    assert len(pd.read_csv(out)) == 2357
+
+
+def test_clv_model_auto_needs_the_memory_engine(capsys):
+    assert main(["clv", "--model", "auto", "--engine", "duckdb"]) == 1
+    assert "--model auto backtests every model on the transactions in memory" in \
+        capsys.readouterr().err
+
+
+def test_report_prints_the_holdout_check_of_its_validation_sheet(tmp_path, capsys):
+    from ltvxl.models.backtest import backtest
+    from ltvxl.sample_data import load_sample_transactions
+
+    assert main(["report", "-o", str(tmp_path / "r.xlsx")]) == 0
+    text = capsys.readouterr().out
+    m = backtest(load_sample_transactions()).measures
+    assert (f"  Hold-out check: {registry.DEFAULT.name} predicted {m.predicted:,.1f} repeat "
+            f"purchases in the hold-out ") in text
+    assert f"actual {m.actual:,.0f} ({m.predicted / m.actual - 1:+.1%})" in text

@@ -84,3 +84,17 @@ def test_through_xlwings(xl_call):
     assert out[0] == ["measure", "value"] and out[1] == ["model", "BG/NBD"]
     blank = xl_call(fam.CLV_BACKTEST, ids, dates, amounts, MISSING, MISSING, MISSING, MISSING)
     assert dict(map(tuple, blank[1:]))["model"] == registry.DEFAULT.name
+
+
+def test_clv_predict_auto_uses_the_model_with_the_lowest_holdout_error(cdnow_cells):
+    from ltvxl.models.backtest import auto_model
+    from ltvxl.transactions import TransactionLog
+
+    log = TransactionLog.from_cells(*cdnow_cells)
+    chosen = auto_model(log, "1997-09-30").model
+    auto = fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, CAL_END, "auto", "weeks")
+    assert auto[0][1] == f"P(alive) ({chosen.name}, chosen by hold-out error)"
+    named = fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, CAL_END, chosen.choice, "weeks")
+    assert [r[2] for r in auto[1:]] == [r[2] for r in named[1:]]
+    assert fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, CAL_END, "nope").startswith(
+        "#VALUE! model must be AUTO or one of PNBD (Pareto/NBD)")

@@ -29,7 +29,7 @@ def test_a_sample_of_generated_calls_breaks_no_rule():
 
 def test_echoes_of_user_input_are_cut_with_an_ellipsis():
     out = F["CLV_PREDICT"](IDS, DATES, AMOUNTS, None, None, None, None, "y" * 300)
-    assert out.startswith("#VALUE! model must be one of PNBD") and len(out) < 120
+    assert out.startswith("#VALUE! model must be AUTO or one of PNBD") and len(out) < 140
     assert "..." in out
     passed_on = F["LTV"]("#N/A " + "x" * 300, 3, 5)
     assert passed_on.startswith("#N/A xxx") and len(passed_on) == 255

@@ -1711,9 +1711,9 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
 @arg(
     'model',
     doc=(
-        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
-        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
-        '1 however long ago they bought.'
+        'Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if '
+        'blank), or AUTO: the one with the lowest hold-out error per customer when the last '
+        'third of the data is predicted from the first two.'
     ),
     err_to_str=True,
 )
@@ -1736,7 +1736,7 @@ def CLV_PREDICT(
     (
         'Per customer from a transaction log: P(alive), expected purchases and spend over the '
         'horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, '
-        'MBG/NBD; with Gamma-Gamma; fits cached).'
+        'MBG/NBD, or AUTO: the lowest hold-out error; with Gamma-Gamma; fits cached).'
     )
     return _LTVXL['CLV_PREDICT'](
         ids,
@@ -1912,7 +1912,8 @@ def CLV_CHECK(ids, dates, amounts, horizon=None, as_of=None, model=None):
     'model',
     doc=(
         'Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if '
-        'blank), or AUTO: every model, keeping the lowest hold-out error per customer.'
+        'blank), or AUTO: the one with the lowest hold-out error per customer when the last '
+        'third of the data is predicted from the first two.'
     ),
     err_to_str=True,
 )

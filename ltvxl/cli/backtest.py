@@ -17,26 +17,12 @@ import sys
 from typing import Any
 
 from .. import units
-from ..errors import LtvxlError
 from ..fileio import atomic_output, write_csv
 from ..models import registry
+from .clv import AUTO, model_key
 from .reading import add_read_arguments, read_options
 
-AUTO = "auto"
-"""The ``--model`` value that compares every registered model and keeps the best."""
 NAMES = ("--calibration-end", "--holdout-end")
-
-
-def _model_choice(text: str) -> str:
-    """A ``--model`` value: ``auto`` or a registered model's key."""
-    if registry.normal(text) == AUTO:
-        return AUTO
-    try:
-        return registry.purchase_model(text, "the model").key
-    except LtvxlError:
-        shown = text if len(text) <= 24 else text[:21] + "..."
-        raise argparse.ArgumentTypeError(
-            f'must be {AUTO} or one of {registry.choices_text()}; got "{shown}"') from None
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -58,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="last day of the hold-out, YYYY-MM-DD (default: the last date)")
     keys = ", ".join(f"{m.key} ({m.name}{', the default' * (m is registry.DEFAULT)})"
                      for m in registry.PURCHASE_MODELS)
-    parser.add_argument("--model", default=registry.DEFAULT.key, type=_model_choice,
+    parser.add_argument("--model", default=registry.DEFAULT.key, type=model_key,
                         metavar="MODEL",
                         help=f"purchase model: {keys}, or {AUTO}: every model, keeping the "
                         "one with the lowest hold-out error per customer")

@@ -470,7 +470,43 @@ def choose(
     return Choice(best.model, why, tuple(done))
 
 
+AUTO = "auto"
+"""The model name that asks for the registered model with the lowest hold-out error on
+an internal split (:func:`auto_model`)."""
+
+
+def is_auto(name: Any) -> bool:
+    """Whether ``name`` asks for the automatic choice ("auto", any case or punctuation)."""
+    return isinstance(name, str) and registry.normal(name) == AUTO
+
+
+def auto_model(
+    log: TransactionLog,
+    as_of: Any = None,
+    *,
+    time_unit: str = DEFAULT_UNIT,
+    cache: FitCache | None = None,
+) -> Choice:
+    """``model="auto"``: the registered purchase model with the lowest hold-out error when
+    the log up to ``as_of`` (default: its last date) is split by :data:`DEFAULT_RULE`
+    (:func:`choose`). When no split can be fitted (too short a log, no repeat buyer in the
+    calibration), the registry's default, with the reason why."""
+    from ltvxl.transactions.dates import parse_day
+
+    end = None
+    if as_of is not None and len(log):  # an end of observation after the last purchase:
+        end = _date(min(parse_day(as_of, "as_of"), int(log.days.max())))  # the data's end
+    try:
+        return choose(log, None, end, time_unit=time_unit, cache=cache,
+                      names=("calibration_end", "as_of"))
+    except LtvxlError as exc:
+        why = (f"{registry.DEFAULT.name} (the default): no hold-out comparison was possible "
+               f"({exc.message})")
+        return Choice(registry.DEFAULT, why, ())
+
+
 __all__ = [
+    "AUTO",
     "BASELINE",
     "CALIBRATION_SHARE",
     "DEFAULT_RULE",
@@ -480,10 +516,12 @@ __all__ = [
     "Choice",
     "Measures",
     "Split",
+    "auto_model",
     "backtest",
     "choose",
     "compare",
     "frequency_table",
+    "is_auto",
     "measures_of",
     "split_dates",
 ]

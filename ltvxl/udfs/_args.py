@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ltvxl import units
 from ltvxl.domains import DISCOUNT_RATE, FRACTION, NON_NEGATIVE, POSITIVE
+from ltvxl.errors import LtvxlError
 from ltvxl.models import defaults, registry
 from ltvxl.worksheet import Arg
 
@@ -116,6 +117,37 @@ MODEL = Arg(
     read=registry.read_choice,
 )
 """The purchase model of CLV_PREDICT, CLV_FIT and BTYD_FIT (one default: the registry's)."""
+
+AUTO = "AUTO"
+"""The ``model`` choice of CLV_PREDICT and CLV_BACKTEST that picks the purchase model with
+the lowest hold-out error (:func:`ltvxl.models.backtest.auto_model`)."""
+
+
+def read_model_or_auto(value: object) -> str:
+    """:data:`AUTO` or the worksheet choice of a registered model (any spelling)."""
+    if isinstance(value, str) and registry.normal(value) == AUTO.lower():
+        return AUTO
+    try:
+        return registry.read_choice(value)  # type: ignore[arg-type]
+    except LtvxlError:
+        text = str(value)
+        shown = text if len(text) <= 24 else text[:21] + "..."
+        raise LtvxlError(f'model must be {AUTO} or one of {registry.choices_text()}; got '
+                         f'"{shown}"') from None
+
+
+MODEL_OR_AUTO = Arg(
+    "model",
+    f"Optional purchase model: {registry.choices_text()} ({registry.DEFAULT.choice} if blank), "
+    f"or {AUTO}: the one with the lowest hold-out error per customer when the last third of "
+    "the data is predicted from the first two.",
+    kind="text",
+    default=registry.DEFAULT.choice,
+    choices=(*registry.choices(), AUTO),
+    read=read_model_or_auto,
+)
+"""The purchase model of the functions that can choose it from the data (CLV_PREDICT,
+CLV_BACKTEST)."""
 
 WEIGHTS = Arg(
     "weights",

@@ -518,6 +518,12 @@ def _predict(
 
     clv.month_grid(horizon, horizon_unit, DEFAULT_UNIT)  # the horizon's limit, before any fit
     summary = _summary(ids, dates, amounts, as_of)
+    chosen = ""
+    if model == _args.AUTO:
+        from ltvxl.models.backtest import auto_model
+
+        choice = auto_model(log_of(ids, dates, amounts), summary.as_of, cache=FIT_CACHE)
+        model, chosen = choice.model.choice, f" ({choice.model.name}, chosen by hold-out error)"
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     pred = clv.predict(
         summary,
@@ -532,7 +538,8 @@ def _predict(
     span = f"{horizon:g} {horizon_unit}"
     header = [
         "customer",
-        "P(alive)" + ("" if fits.purchases.converged else " (fit not converged: see CLV_FIT)"),
+        "P(alive)" + chosen
+        + ("" if fits.purchases.converged else " (fit not converged: see CLV_FIT)"),
         f"expected purchases (next {span})",
         "expected spend per purchase" + (" (mean repeat spend)" if fits.spend_note else ""),
         f"predicted CLV ({span}, {annual_discount_rate:.4g} a year, margin {gross_margin:.4g})",
@@ -565,7 +572,8 @@ CLV_PREDICT = expose(
             "CLV_PREDICT",
             "Per customer from a transaction log: P(alive), expected purchases and spend over "
             "the horizon, discounted CLV and a churn-risk label "
-            f"({registry.in_words()}; with Gamma-Gamma; fits cached).",
+            f"({registry.in_words()}, or AUTO: the lowest hold-out error; with Gamma-Gamma; "
+            "fits cached).",
             (
                 _args.IDS,
                 _args.DATES,
@@ -574,7 +582,7 @@ CLV_PREDICT = expose(
                 _args.ANNUAL_DISCOUNT_RATE,
                 _args.GROSS_MARGIN,
                 _args.AS_OF,
-                _args.MODEL,
+                _args.MODEL_OR_AUTO,
                 _args.HORIZON_UNIT,
             ),
             returns="table",
@@ -584,6 +592,8 @@ CLV_PREDICT = expose(
                     '=CLV_PREDICT(A:A, B:B, C:C, 24, 0.08, 0.3, "1997-09-30", "PNBD")',
                     "a table with a header row",
                 ),
+                ('=CLV_PREDICT(A:A, B:B, C:C, , , , , "AUTO")',
+                 "a table whose P(alive) header names the model chosen"),
             ),
         ),
         _predict,
@@ -682,23 +692,10 @@ CLV_CHECK = expose(
 
 # ---------------------------------------------------------------- CLV_BACKTEST
 
-AUTO = "AUTO"
-"""The model choice of CLV_BACKTEST that backtests every registered model and keeps the
-one with the lowest hold-out error."""
+AUTO = _args.AUTO
 BACKTEST_TABLES = ("SUMMARY", "MODELS", "FREQUENCY", "TRACKING", "CUSTOMERS")
 """What CLV_BACKTEST returns: the measures, one row per model, the table by calibration
 frequency, the weekly tracking data, one row per customer."""
-
-
-def _backtest_model(value: Any) -> str:
-    if isinstance(value, str) and registry.normal(value) == AUTO.lower():
-        return AUTO
-    try:
-        return registry.read_choice(value)
-    except LtvxlError:
-        shown = str(value) if len(str(value)) <= 24 else str(value)[:21] + "..."
-        raise LtvxlError(f'model must be {AUTO} or one of {registry.choices_text()}; got '
-                         f'"{shown}"') from None
 
 
 _CAL_END = Arg(
@@ -714,15 +711,6 @@ _HOLDOUT_END = Arg(
     "the last date.",
     kind="value",
     default=None,
-)
-_BT_MODEL = Arg(
-    "model",
-    f"Optional purchase model: {registry.choices_text()} ({registry.DEFAULT.choice} if blank), "
-    f"or {AUTO}: every model, keeping the lowest hold-out error per customer.",
-    kind="text",
-    default=registry.DEFAULT.choice,
-    choices=(*registry.choices(), AUTO),
-    read=_backtest_model,
 )
 _BT_TABLE = Arg(
     "table",
@@ -821,7 +809,7 @@ CLV_BACKTEST = expose(
             "Hold-out validation: fit the purchase model up to calibration_end, predict each "
             "customer's purchases and value in the hold-out, compare with what they did "
             "(totals, MAE, by frequency, weekly tracking).",
-            (_args.IDS, _args.DATES, _args.AMOUNTS, _CAL_END, _HOLDOUT_END, _BT_MODEL,
+            (_args.IDS, _args.DATES, _args.AMOUNTS, _CAL_END, _HOLDOUT_END, _args.MODEL_OR_AUTO,
              _BT_TABLE),
             returns="table",
             examples=(
