@@ -16,430 +16,6 @@ from ltvxl.udfs import FUNCTIONS as _LTVXL
 
 @func
 @arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'time_unit',
-    doc=(
-        'Optional unit of recency and age: days, weeks, months or years (weeks = days / 7, '
-        'months = days / 30.4375); blank for weeks.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'order_ids',
-    doc=(
-        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
-        'of one order are one purchase (orders, average order value, RFM frequency count '
-        'orders). Blank: each row is a purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None, order_ids=None):
-    (
-        'One row per customer: first and last purchase, orders, revenue, average order value, '
-        'repeat purchases, recency, age T, average repeat purchase value and historical value '
-        '(the buy-till-you-die summary).'
-    )
-    return _LTVXL['LTV_CUSTOMERS'](ids, dates, amounts, as_of, time_unit, order_ids)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'lifespan_method',
-    doc=(
-        'Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time '
-        'from first to last purchase).'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'order_ids',
-    doc=(
-        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
-        'of one order are one purchase (orders, average order value, RFM frequency count '
-        'orders). Blank: each row is a purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None, order_ids=None):
-    (
-        'The simple LTV from data: customers, purchases, revenue, average purchase value, '
-        'purchases per customer per year, lifespan (estimator stated) and their product, as a '
-        'labelled two-column block.'
-    )
-    return _LTVXL['LTV_STATS'](ids, dates, amounts, as_of, lifespan_method, order_ids)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'period',
-    doc='Optional cohort and period length: month (default), quarter or year.',
-    err_to_str=True,
-)
-@arg(
-    'metric',
-    doc=(
-        'Optional: retention (share still buying, default), active (customers), revenue, or ltv '
-        '(cumulative revenue per acquired customer).'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'order_ids',
-    doc=(
-        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
-        'of one order are one purchase (orders, average order value, RFM frequency count '
-        'orders). Blank: each row is a purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None, order_ids=None):
-    (
-        'Acquisition cohorts (month, quarter or year of the first purchase) by periods since '
-        'acquisition: active customers, retention, revenue or cumulative revenue per customer '
-        '(ltv). Future periods are blank.'
-    )
-    return _LTVXL['COHORT_TABLE'](ids, dates, amounts, period, metric, as_of, order_ids)
-
-
-@func
-@arg(
-    'values',
-    doc="The value(s) to tier: a cell or a column, e.g. each customer's LTV.",
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'population',
-    doc=(
-        'Optional values to rank against (blanks skipped); blank to rank the values among '
-        'themselves.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'breaks',
-    doc=(
-        'Optional shares from the top (default 0.2, 0.3) or, with by = value, value cutoffs '
-        'from the highest down.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'labels',
-    doc='Optional tier names, highest first, one more than breaks (default High, Medium, Low).',
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'by',
-    doc=(
-        'Optional: share (breaks are shares of the population, default) or value (breaks are '
-        'value cutoffs).'
-    ),
-    err_to_str=True,
-)
-def LTV_TIER(values, population=None, breaks=None, labels=None, by=None):
-    (
-        'Value tier of each value: by default the top 20% of the population High, the next 30% '
-        'Medium, the rest Low; or by value cutoffs. Works on one value against a population or '
-        'on a whole column.'
-    )
-    return _LTVXL['LTV_TIER'](values, population, breaks, labels, by)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'order_ids',
-    doc=(
-        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
-        'of one order are one purchase (orders, average order value, RFM frequency count '
-        'orders). Blank: each row is a purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def RFM_SEGMENTS(ids, dates, amounts, as_of=None, order_ids=None):
-    (
-        'RFM per customer: days since last purchase, orders, revenue, their quintile scores R, '
-        'F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented '
-        'rule table.'
-    )
-    return _LTVXL['RFM_SEGMENTS'](ids, dates, amounts, as_of, order_ids)
-
-
-@func
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'order_ids',
-    doc=(
-        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
-        'of one order are one purchase (orders, average order value, RFM frequency count '
-        'orders). Blank: each row is a purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def RFM_SUMMARY(ids, dates, amounts, as_of=None, order_ids=None):
-    (
-        'Customers and revenue per RFM segment, with their shares, for all eleven segments from '
-        'Champions to Lost.'
-    )
-    return _LTVXL['RFM_SUMMARY'](ids, dates, amounts, as_of, order_ids)
-
-
-@func
-@arg(
-    'groups',
-    doc=(
-        'Group of each transaction (e.g. acquisition channel), in the same rows as ids; a '
-        'customer belongs to the group of their first purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'ids',
-    doc=(
-        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
-        'customer); may start with a header row.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'dates',
-    doc=(
-        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
-        '(2024-01-31), in the same rows as ids.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'amounts',
-    doc=(
-        'Amount of each transaction (currency); negative amounts are returns, netted into '
-        'revenue.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'cac_by_group',
-    doc=(
-        'Optional two-column range: group name and acquisition cost per customer (> 0); adds '
-        'CAC and LTV:CAC columns.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-@arg(
-    'as_of',
-    doc=(
-        'Optional end of observation (a date); later transactions are left out. Blank for the '
-        'last date in the log.'
-    ),
-    err_to_str=True,
-)
-@arg(
-    'order_ids',
-    doc=(
-        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
-        'of one order are one purchase (orders, average order value, RFM frequency count '
-        'orders). Blank: each row is a purchase.'
-    ),
-    err_to_str=True,
-    ndim=2,
-)
-def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None, order_ids=None):
-    (
-        'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
-        'orders, revenue, revenue per customer, share of revenue and, given CAC per group, '
-        'LTV:CAC.'
-    )
-    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of, order_ids)
-
-
-@func
-@arg(
     'margin',
     doc='Margin per customer per period (currency, > 0).',
     err_to_str=True,
@@ -2076,6 +1652,430 @@ def BGBB_FIT(frequency, recency, periods, weights=None):
         'weights): alpha, beta, gamma, delta with standard errors, log-likelihood and status.'
     )
     return _LTVXL['BGBB_FIT'](frequency, recency, periods, weights)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'time_unit',
+    doc=(
+        'Optional unit of recency and age: days, weeks, months or years (weeks = days / 7, '
+        'months = days / 30.4375); blank for weeks.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None, order_ids=None):
+    (
+        'One row per customer: first and last purchase, orders, revenue, average order value, '
+        'repeat purchases, recency, age T, average repeat purchase value and historical value '
+        '(the buy-till-you-die summary).'
+    )
+    return _LTVXL['LTV_CUSTOMERS'](ids, dates, amounts, as_of, time_unit, order_ids)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'lifespan_method',
+    doc=(
+        'Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time '
+        'from first to last purchase).'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_STATS(ids, dates, amounts, as_of=None, lifespan_method=None, order_ids=None):
+    (
+        'The simple LTV from data: customers, purchases, revenue, average purchase value, '
+        'purchases per customer per year, lifespan (estimator stated) and their product, as a '
+        'labelled two-column block.'
+    )
+    return _LTVXL['LTV_STATS'](ids, dates, amounts, as_of, lifespan_method, order_ids)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Optional cohort and period length: month (default), quarter or year.',
+    err_to_str=True,
+)
+@arg(
+    'metric',
+    doc=(
+        'Optional: retention (share still buying, default), active (customers), revenue, or ltv '
+        '(cumulative revenue per acquired customer).'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None, order_ids=None):
+    (
+        'Acquisition cohorts (month, quarter or year of the first purchase) by periods since '
+        'acquisition: active customers, retention, revenue or cumulative revenue per customer '
+        '(ltv). Future periods are blank.'
+    )
+    return _LTVXL['COHORT_TABLE'](ids, dates, amounts, period, metric, as_of, order_ids)
+
+
+@func
+@arg(
+    'values',
+    doc="The value(s) to tier: a cell or a column, e.g. each customer's LTV.",
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'population',
+    doc=(
+        'Optional values to rank against (blanks skipped); blank to rank the values among '
+        'themselves.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'breaks',
+    doc=(
+        'Optional shares from the top (default 0.2, 0.3) or, with by = value, value cutoffs '
+        'from the highest down.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'labels',
+    doc='Optional tier names, highest first, one more than breaks (default High, Medium, Low).',
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'by',
+    doc=(
+        'Optional: share (breaks are shares of the population, default) or value (breaks are '
+        'value cutoffs).'
+    ),
+    err_to_str=True,
+)
+def LTV_TIER(values, population=None, breaks=None, labels=None, by=None):
+    (
+        'Value tier of each value: by default the top 20% of the population High, the next 30% '
+        'Medium, the rest Low; or by value cutoffs. Works on one value against a population or '
+        'on a whole column.'
+    )
+    return _LTVXL['LTV_TIER'](values, population, breaks, labels, by)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def RFM_SEGMENTS(ids, dates, amounts, as_of=None, order_ids=None):
+    (
+        'RFM per customer: days since last purchase, orders, revenue, their quintile scores R, '
+        'F, M (1 to 5, 5 best) and a named segment (Champions ... Lost) from the documented '
+        'rule table.'
+    )
+    return _LTVXL['RFM_SEGMENTS'](ids, dates, amounts, as_of, order_ids)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def RFM_SUMMARY(ids, dates, amounts, as_of=None, order_ids=None):
+    (
+        'Customers and revenue per RFM segment, with their shares, for all eleven segments from '
+        'Champions to Lost.'
+    )
+    return _LTVXL['RFM_SUMMARY'](ids, dates, amounts, as_of, order_ids)
+
+
+@func
+@arg(
+    'groups',
+    doc=(
+        'Group of each transaction (e.g. acquisition channel), in the same rows as ids; a '
+        'customer belongs to the group of their first purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'cac_by_group',
+    doc=(
+        'Optional two-column range: group name and acquisition cost per customer (> 0); adds '
+        'CAC and LTV:CAC columns.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None, order_ids=None):
+    (
+        'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
+        'orders, revenue, revenue per customer, share of revenue and, given CAC per group, '
+        'LTV:CAC.'
+    )
+    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of, order_ids)
 
 
 @func
