@@ -122,6 +122,7 @@ def write_report(
     """
     import datetime as dt
 
+    from .transactions import one_row_per_order
     from .workbook.template import build_template, from_log
 
     settings = (assumptions or DEFAULTS).checked()
@@ -135,7 +136,10 @@ def write_report(
     log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
                                              channel_col, sheet, read)
     say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
-    data = from_log(log, channel)
+    # the Transactions table has no order column: one row per order, so that its rows
+    # are the purchases the log counts (lines of an order summed)
+    per_order = one_row_per_order(log)
+    data = from_log(per_order, channel)
     data.columns = log.columns_line
     if template is None:
         name = Path(source).name if transactions is not None else source
@@ -143,7 +147,7 @@ def write_report(
                                 source=name, report_date=dt.date.today().isoformat())
     else:
         result = _fill_and_refresh(Path(template), data, Path(output), say)
-    summary = ReportSummary(Path(output), source, len(log), notes=log.notes,
+    summary = ReportSummary(Path(output), source, len(log), notes=per_order.notes,
                             warnings=result.warnings, assumptions=settings,
                             columns=log.columns_line)
     _read_back(summary)

@@ -358,3 +358,31 @@ def test_report_prints_and_places_the_columns_line(tmp_path, capsys):
     assert line in printed.splitlines()
     dash = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Dashboard").to_python()
     assert dash[2][0] == line
+
+
+def test_report_counts_orders_as_purchases(tmp_path):
+    """Line items of one invoice are one purchase in the report's tables (its Transactions
+    table holds one row per order), as in the log: orders per customer by hand."""
+    from python_calamine import CalamineWorkbook
+
+    from ltvxl.report import write_report
+
+    path = tmp_path / "lines.csv"
+    lines = ["InvoiceNo,CustomerID,InvoiceDate,Quantity,UnitPrice"]
+    for c, o, d, a in ROWS:  # each order as lines 2 x a/4, 1 x a/2 (and a free item)
+        lines += [f"{o},{c},{d:%Y-%m-%d},2,{a / 4}", f"{o},{c},{d:%Y-%m-%d},1,{a / 2}"]
+        lines += [f"{o},{c},{d:%Y-%m-%d},1,0"] if a > 0 else []
+    path.write_text("\n".join(lines) + "\n")
+    summary = write_report(tmp_path / "r.xlsx", path)
+    book = CalamineWorkbook.from_path(str(tmp_path / "r.xlsx"))
+    table = book.get_sheet_by_name("Transactions").to_python()
+    assert len(table) - 1 == len(ROWS)  # one row per order
+    rows = book.get_sheet_by_name("Customers").to_python()
+    head = rows[2]
+    got = {r[0]: (r[head.index("orders")], r[head.index("revenue")]) for r in rows[3:] if r[0]}
+    orders, revenue = defaultdict(int), defaultdict(float)
+    for c, _o, _d, a in ROWS:
+        orders[c] += a >= 0
+        revenue[c] += a
+    assert got == {c: (orders[c], pytest.approx(revenue[c])) for c in orders}
+    assert "order lines summed into one row per order: 11" in summary.notes

@@ -28,6 +28,7 @@ _NAMES = {
     "LtvStats": "stats",
     "ReadOptions": "options",
     "ltv_stats": "stats",
+    "one_row_per_order": "orders",
     "TIME_UNITS": "choices",
     "customer_summary": "summary",
     "value_tiers": "tiers",
