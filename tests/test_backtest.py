@@ -271,3 +271,23 @@ def test_auto_model_without_a_possible_split_keeps_the_default():
     assert choice.model is registry.DEFAULT and choice.backtests == ()
     assert choice.reason.startswith(f"{registry.DEFAULT.name} (the default): no hold-out "
                                     "comparison was possible")
+
+
+def test_gini_and_decile_mape_by_hand():
+    """Ranked by prediction the actual values are (3, 0, 1, 0): Gini (14 / 4 - 2.5) / 4 =
+    0.25 against the perfect (3, 1, 0, 0): 0.3125, so 0.8 normalized."""
+    actual, predicted = np.array([0.0, 3.0, 1.0, 0.0]), np.array([1.0, 2.0, 0.5, 0.0])
+    assert bt.normalized_gini(actual, predicted) == pytest.approx(0.8)
+    assert bt.normalized_gini(actual, actual) == pytest.approx(1.0)
+    assert bt.normalized_gini(actual, -actual) < 0
+    assert np.isnan(bt.normalized_gini(np.zeros(4), predicted))
+    # two groups ranked by prediction: (7 predicted, 3 actual), (3, 7): (4/3 + 4/7) / 2
+    assert bt.decile_mape([1, 2, 3, 4], [4, 3, 2, 1], groups=2) == pytest.approx(40 / 42)
+    assert np.isnan(bt.decile_mape([0, 0], [1, 2]))
+
+
+def test_cdnow_ranking_measures_and_criteria(cdnow_bg):
+    m = cdnow_bg.measures
+    assert 0 < m.gini < 1 and 0 < m.decile_mape < 1
+    assert cdnow_bg.aic == pytest.approx(2 * 4 + 2 * 9582.43, abs=0.02)
+    assert cdnow_bg.bic == pytest.approx(4 * np.log(2357) + 2 * 9582.43, abs=0.02)

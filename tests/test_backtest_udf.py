@@ -57,6 +57,10 @@ def test_models_table_has_every_registered_model_and_the_baseline(cdnow_cells):
     names = [r[0] for r in rows[1:]]
     assert names == [*(m.name for m in registry.PURCHASE_MODELS), "baseline (past repeat rate)"]
     assert all(r[2] == 1882.0 for r in rows[1:])
+    assert {len(r) for r in rows} == {len(rows[0])}
+    assert rows[0][9:12] == ["log-likelihood (calibration)", "AIC", "BIC"]
+    bg = next(r for r in rows if r[0] == "BG/NBD")
+    assert bg[9] == pytest.approx(-9582.43, abs=0.01) and bg[10] == pytest.approx(2 * 4 - 2 * bg[9])
     auto = dict(map(tuple, fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "auto")[1:]))
     best = min(rows[1:-1], key=lambda r: r[4])[0]
     assert auto["model"] == best and auto["chosen because"].startswith(f"{best}: lowest")

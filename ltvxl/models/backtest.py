@@ -157,7 +157,12 @@ class Measures:
     purchases; error: (predicted - actual) / actual (a fraction; NaN when actual is
     0). mae, rmse: per-customer mean absolute and root-mean-square error of the
     purchases. spearman: rank correlation of predicted and actual purchases (NaN
-    when either is constant). predicted_value, actual_value: total hold-out value;
+    when either is constant). gini: the normalized Gini coefficient of the ranking by
+    predicted purchases (1: ranked as well as by the actual purchases, 0: no better than
+    chance; as in Google's lifetime_value metrics). decile_mape: customers ranked by
+    predicted purchases in ten near-equal groups, the mean absolute percentage error of
+    each group's predicted against actual total (groups without actual purchases left
+    out; a fraction). predicted_value, actual_value: total hold-out value;
     value_mae: its per-customer MAE. baseline, baseline_mae: the total and MAE of the
     naive :data:`BASELINE`.
     """
@@ -169,6 +174,8 @@ class Measures:
     mae: float
     rmse: float
     spearman: float
+    gini: float
+    decile_mape: float
     predicted_value: float
     actual_value: float
     value_mae: float
@@ -185,6 +192,8 @@ class Measures:
             ("MAE per customer (purchases)", self.mae),
             ("RMSE per customer (purchases)", self.rmse),
             ("Spearman rank correlation", self.spearman),
+            ("normalized Gini of the ranking", self.gini),
+            ("decile MAPE (fraction)", self.decile_mape),
             ("predicted hold-out value", self.predicted_value),
             ("actual hold-out value", self.actual_value),
             ("MAE per customer (value)", self.value_mae),
@@ -226,6 +235,17 @@ class Backtest:
         """The fit in a few words (converged, boundary, not converged)."""
         return fit_state(self.fit)
 
+    @property
+    def aic(self) -> float:
+        """Akaike's criterion of the calibration fit: 2 k - 2 log-likelihood (k parameters)."""
+        return 2 * len(self.fit.params) - 2 * self.fit.log_likelihood
+
+    @property
+    def bic(self) -> float:
+        """The Bayesian criterion of the calibration fit: k ln(customers) - 2 log-likelihood."""
+        return float(len(self.fit.params) * np.log(self.fit.n_customers)
+                     - 2 * self.fit.log_likelihood)
+
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -233,6 +253,37 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     ra = pd.Series(a).rank().to_numpy()
     rb = pd.Series(b).rank().to_numpy()
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def _gini(actual: np.ndarray, score: np.ndarray) -> float:
+    """The Gini coefficient of ``actual`` ranked by ``score`` (highest first; ties in the
+    order given)."""
+    n = actual.size
+    ranked = actual[np.lexsort((np.arange(n), -score))]
+    return float((np.cumsum(ranked).sum() / ranked.sum() - (n + 1) / 2) / n)
+
+
+def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
+    """The Gini of ``actual`` ranked by ``predicted`` over the Gini of the perfect ranking
+    (NaN when the actual values are all equal or their total is not positive)."""
+    actual = np.asarray(actual, float)
+    if actual.size < 2 or not actual.sum() > 0 or np.ptp(actual) == 0:
+        return float("nan")
+    return _gini(actual, np.asarray(predicted, float)) / _gini(actual, actual)
+
+
+def decile_mape(actual: np.ndarray, predicted: np.ndarray, groups: int = 10) -> float:
+    """Mean absolute percentage error (a fraction) of the predicted against the actual total
+    of ``groups`` near-equal groups of customers ranked by prediction (highest first);
+    groups whose actual total is 0 are left out (NaN when all are)."""
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    order = np.lexsort((np.arange(actual.size), -predicted))
+    errors = []
+    for rows in np.array_split(order, min(groups, max(actual.size, 1))):
+        act = float(actual[rows].sum())
+        if act > 0:
+            errors.append(abs(float(predicted[rows].sum()) - act) / act)
+    return float(np.mean(errors)) if errors else float("nan")
 
 
 def measures_of(table: pd.DataFrame) -> Measures:
@@ -256,6 +307,8 @@ def measures_of(table: pd.DataFrame) -> Measures:
         mae=mean(np.abs(pred - act)),
         rmse=float(np.sqrt(mean((pred - act) ** 2))),
         spearman=_spearman(pred, act),
+        gini=normalized_gini(act, pred),
+        decile_mape=decile_mape(act, pred),
         predicted_value=float(pv.sum()),
         actual_value=float(av.sum()),
         value_mae=mean(np.abs(pv - av)),
@@ -520,8 +573,10 @@ __all__ = [
     "backtest",
     "choose",
     "compare",
+    "decile_mape",
     "frequency_table",
     "is_auto",
     "measures_of",
+    "normalized_gini",
     "split_dates",
 ]

@@ -761,15 +761,18 @@ def _backtest(ids: Any, dates: Any, amounts: Any, calibration_end: Any, holdout_
     if table == "MODELS":
         rows: list[list[Any]] = [["model", "predicted hold-out purchases",
                                   "actual hold-out purchases", "error", "MAE per customer",
-                                  "RMSE per customer", "Spearman", "fit status"]]
+                                  "RMSE per customer", "Spearman", "normalized Gini",
+                                  "decile MAPE", "log-likelihood (calibration)", "AIC", "BIC",
+                                  "fit status"]]
         for b in tests:
             m = b.measures
-            rows.append([b.model.name, *(_cell(v) for v in (m.predicted, m.actual, m.error,
-                         m.mae, m.rmse, m.spearman)), b.fit_status])  # fmt: skip
+            values = (m.predicted, m.actual, m.error, m.mae, m.rmse, m.spearman, m.gini,
+                      m.decile_mape, b.fit.log_likelihood, b.aic, b.bic)
+            rows.append([b.model.name, *(_cell(v) for v in values), b.fit_status])
         m = result.measures
         base_error = m.baseline / m.actual - 1 if m.actual else float("nan")
         rows.append([f"baseline ({bt.BASELINE})", *(_cell(v) for v in (
-            m.baseline, m.actual, base_error, m.baseline_mae)), None, None, "no fit"])
+            m.baseline, m.actual, base_error, m.baseline_mae)), *([None] * 7), "no fit"])
         return rows
     if table == "FREQUENCY":
         return _frame_rows(["calibration repeat purchases", "customers",
