@@ -210,6 +210,19 @@ failed:
     CLV_RETENTION = Err.Description
 End Function
 
+Function COHORT_CURVE(ids, dates, amounts, Optional period, Optional metric, Optional as_of, Optional order_ids)
+    #If App = "Microsoft Excel" Then
+        If TypeOf Application.Caller Is Range Then On Error GoTo failed
+        COHORT_CURVE = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "COHORT_CURVE", Array(ids, dates, amounts, period, metric, as_of, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
+        Exit Function
+    #Else
+        COHORT_CURVE = XLPy.CallUDF("ltvxl.udfs", "COHORT_CURVE", Array(ids, dates, amounts, period, metric, as_of, order_ids))
+        Exit Function
+    #End If
+failed:
+    COHORT_CURVE = Err.Description
+End Function
+
 Function COHORT_TABLE(ids, dates, amounts, Optional period, Optional metric, Optional as_of, Optional order_ids)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
@@ -275,13 +288,13 @@ failed:
     LTV = Err.Description
 End Function
 
-Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of, Optional order_ids)
+Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of, Optional order_ids, Optional min_customers)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_BY_GROUP = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
+        LTV_BY_GROUP = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids))
+        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers))
         Exit Function
     #End If
 failed:
@@ -815,6 +828,17 @@ Public Sub RegisterLtvxlFunctions()
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional cohort and period length: month (default), quarter or year."
+    d(4) = "Optional: ltv (cumulative value per acquired customer, default), retention, revenue (per acquired customer) or active (customers per cohort)."
+    d(5) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
+    d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
+    Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!COHORT_CURVE", _
+        Description:="The cohorts averaged into one curve by periods since acquisition, pooling at each age only the cohorts observed for all of that period (the period of as_of only if as_of is its last day).", _
+        Category:="ltvxl", ArgumentDescriptions:=d
+    ReDim d(0 To 6)
+    d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
+    d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
+    d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
+    d(3) = "Optional cohort and period length: month (default), quarter or year."
     d(4) = "Optional: retention (share still buying, default), active (customers), revenue, or ltv (cumulative revenue per acquired customer)."
     d(5) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
@@ -850,7 +874,7 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV", _
         Description:="Lifetime value: average purchase value x purchases per year x lifespan in years, times an optional gross margin; with a discount rate each year's value is discounted at the end of the year.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 6)
+    ReDim d(0 To 7)
     d(0) = "Group of each transaction (e.g. acquisition channel), in the same rows as ids; a customer belongs to the group of their first purchase."
     d(1) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(2) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
@@ -858,8 +882,9 @@ Public Sub RegisterLtvxlFunctions()
     d(4) = "Optional two-column range: group name and acquisition cost per customer (> 0); adds CAC and LTV:CAC columns."
     d(5) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
+    d(7) = "Optional fewest customers a group needs to be compared; smaller groups get a caution. Blank for 30."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_BY_GROUP", _
-        Description:="Compare customer groups (e.g. acquisition channel of the first purchase): customers, orders, revenue, revenue per customer, share of revenue and, given CAC per group, LTV:CAC.", _
+        Description:="Compare customer groups (e.g. acquisition channel of the first purchase): customers, orders, revenue, revenue per customer, share of revenue and, given CAC per group, LTV:CAC; groups too small to compare are marked.", _
         Category:="ltvxl", ArgumentDescriptions:=d
     ReDim d(0 To 1)
     d(0) = "Lifetime value per customer (currency, >= 0)."

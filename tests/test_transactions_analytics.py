@@ -14,6 +14,7 @@ from ltvxl.errors import LtvxlError
 from ltvxl.sample_data import SAMPLE_PATH, load_sample_transactions, write_sample
 from ltvxl.transactions import (
     TransactionLog,
+    cohort_curve,
     cohort_table,
     customer_summary,
     group_comparison,
@@ -134,6 +135,58 @@ def test_cohort_worksheet_blanks_future_periods():
     assert out[2] == ["2024-02", 1.0, 1.0, 1.0, 0.0, None]
     assert udfs.COHORT_TABLE(ids, dates, amounts, "week", None, None).startswith(
         "#VALUE! period must be one of month, quarter, year")
+
+
+def test_the_partial_last_period_is_marked():
+    log = make_log(COHORT_ROWS)
+    assert cohort_table(log, "month", "ltv", as_of="2024-04-10").attrs["partial_last"]
+    assert not cohort_table(log, "month", "ltv", as_of="2024-04-30").attrs["partial_last"]
+    assert not cohort_table(log, "quarter", "ltv", as_of="2024-06-30").attrs["partial_last"]
+
+
+@pytest.mark.parametrize(("as_of", "metric", "cohorts", "expected"), [
+    # April is partial on 10 April: January's month 3 and February's month 2 are left out
+    ("2024-04-10", "ltv", [2, 2, 1], [40 / 3, 40 / 3 + 3, 40 / 3 + 3 + 0]),
+    ("2024-04-10", "retention", [2, 2, 1], [1.0, 2 / 3, 0.0]),
+    ("2024-04-10", "active", [2, 2, 1], [1.5, 1.0, 0.0]),
+    # on 30 April it is complete: both count
+    ("2024-04-30", "ltv", [2, 2, 2, 1], [40 / 3, 40 / 3 + 3, 40 / 3 + 3, 40 / 3 + 3 + 7 / 2]),
+    ("2024-04-30", "revenue", [2, 2, 2, 1], [40 / 3, 3.0, 0.0, 3.5]),
+])
+def test_cohort_curve_pools_complete_periods_by_hand(as_of, metric, cohorts, expected):
+    curve = cohort_curve(make_log(COHORT_ROWS), "month", metric, as_of=as_of)
+    assert list(curve["age"]) == list(range(len(expected)))
+    assert list(curve["cohorts"]) == cohorts
+    np.testing.assert_allclose(curve["value"].to_numpy(), expected, rtol=1e-12)
+
+
+def test_cohort_curve_does_not_jump_where_a_cohort_stops_being_observed():
+    """Two one-customer cohorts, the younger spending twice as much each month and seen for
+    4 of its months. Averaging cumulative values over whichever cohorts reach an age would
+    fall from 69 at month 3 to 60 at month 4, where the big spender is no longer seen; the
+    pooled curve adds month 4's increment of the cohort seen there (14) to 69."""
+    rows = []
+    for c, (start, scale) in enumerate((("2024-01", 1.0), ("2024-03", 2.0))):
+        for k in range(6):
+            y, m = divmod(int(start[5:]) - 1 + k, 12)
+            rows.append((f"{c}", f"{2024 + y}-{m + 1:02d}-15", scale * (10.0 + k)))
+    curve = cohort_curve(make_log(rows), "month", "ltv", as_of="2024-06-30")
+    increments = [15.0, 16.5, 18.0, 19.5, 14.0, 15.0]
+    np.testing.assert_allclose(curve["value"], np.cumsum(increments), rtol=1e-12)
+    assert list(curve["cohorts"]) == [2, 2, 2, 2, 1, 1]
+    assert (np.diff(curve["value"]) > 0).all()
+
+
+def test_cohort_curve_worksheet():
+    ids, dates, amounts = cells(COHORT_ROWS)
+    out = udfs.COHORT_CURVE(ids, dates, amounts, None, None, "2024-04-10")
+    assert out[0] == ["months since acquisition", "cohorts", "customers",
+                      "cumulative value per customer"]
+    assert out[1] == [0.0, 2.0, 3.0, pytest.approx(40 / 3)]
+    assert len(out) == 4
+    early = udfs.COHORT_CURVE(ids, dates, amounts, None, None, "2024-01-25")
+    assert early == ("#VALUE! no cohort has a complete month yet: give a later as_of or a "
+                     "shorter period")
 
 
 # ------------------------------------------------------------------ tiers
@@ -257,14 +310,29 @@ def test_group_worksheet_function():
     ids, dates, amounts, channel = cells(GROUP_ROWS, "channel")
     cac = [["channel", "CAC"], ["Instagram", 50.0], ["Facebook", 20.0]]
     out = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, cac, None)
-    assert out[0][-2:] == ["CAC", "LTV:CAC"]
+    assert out[0][-3:] == ["CAC", "LTV:CAC", "caution"]
     rows = {r[0]: r for r in out[1:]}
-    assert rows["Instagram"][1:] == [2.0, 3.0, 200.0, 100.0, pytest.approx(200 / 270), 50.0, 2.0]
-    assert rows["(blank)"][-2:] == [None, None]
+    small = "fewer than 30 customers: too few to compare"
+    assert rows["Instagram"][1:] == [2.0, 3.0, 200.0, 100.0, pytest.approx(200 / 270), 50.0, 2.0,
+                                     small]
+    assert rows["(blank)"][-3:] == [None, None, small]
     out = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, [["Instagram", -5.0]], None)
     assert out == "#VALUE! cac_by_group row 1: CAC must be a number > 0, got -5.0"
     plain = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, None, None)
-    assert plain[0][-1] == "share of revenue"
+    assert plain[0][-2:] == ["share of revenue", "caution"]
+    lenient = udfs.LTV_BY_GROUP(channel, ids, dates, amounts, None, None, None, 2)
+    assert {r[0]: r[-1] for r in lenient[1:]} == {
+        "Facebook": "fewer than 2 customers: too few to compare", "Instagram": "",
+        "(blank)": "fewer than 2 customers: too few to compare", "Total": ""}
+    assert udfs.LTV_BY_GROUP(channel, ids, dates, amounts, None, None, None, 0).startswith(
+        "#VALUE! min_customers must be >= 1")
+
+
+def test_groups_below_the_minimum_size_are_marked():
+    g = group_comparison(group_log(), "channel", min_customers=2).set_index("group")
+    assert g["small"].to_dict() == {"Facebook": True, "Instagram": False, "(blank)": True,
+                                    "Total": False}
+    assert group_comparison(group_log(), "channel").attrs["min_customers"] == 30
 
 
 # ------------------------------------------------------------------ the sample log

@@ -1850,6 +1850,74 @@ def COHORT_TABLE(ids, dates, amounts, period=None, metric=None, as_of=None, orde
 
 @func
 @arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'period',
+    doc='Optional cohort and period length: month (default), quarter or year.',
+    err_to_str=True,
+)
+@arg(
+    'metric',
+    doc=(
+        'Optional: ltv (cumulative value per acquired customer, default), retention, revenue '
+        '(per acquired customer) or active (customers per cohort).'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of observation (a date); later transactions are left out. Blank for the '
+        'last date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def COHORT_CURVE(ids, dates, amounts, period=None, metric=None, as_of=None, order_ids=None):
+    (
+        'The cohorts averaged into one curve by periods since acquisition, pooling at each age '
+        'only the cohorts observed for all of that period (the period of as_of only if as_of is '
+        'its last day).'
+    )
+    return _LTVXL['COHORT_CURVE'](ids, dates, amounts, period, metric, as_of, order_ids)
+
+
+@func
+@arg(
     'values',
     doc="The value(s) to tier: a cell or a column, e.g. each customer's LTV.",
     err_to_str=True,
@@ -2069,13 +2137,32 @@ def RFM_SUMMARY(ids, dates, amounts, as_of=None, order_ids=None):
     err_to_str=True,
     ndim=2,
 )
-def LTV_BY_GROUP(groups, ids, dates, amounts, cac_by_group=None, as_of=None, order_ids=None):
+@arg(
+    'min_customers',
+    doc=(
+        'Optional fewest customers a group needs to be compared; smaller groups get a caution. '
+        'Blank for 30.'
+    ),
+    err_to_str=True,
+)
+def LTV_BY_GROUP(
+    groups,
+    ids,
+    dates,
+    amounts,
+    cac_by_group=None,
+    as_of=None,
+    order_ids=None,
+    min_customers=None,
+):
     (
         'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
         'orders, revenue, revenue per customer, share of revenue and, given CAC per group, '
-        'LTV:CAC.'
+        'LTV:CAC; groups too small to compare are marked.'
     )
-    return _LTVXL['LTV_BY_GROUP'](groups, ids, dates, amounts, cac_by_group, as_of, order_ids)
+    return _LTVXL['LTV_BY_GROUP'](
+        groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers,
+    )
 
 
 @func

@@ -19,6 +19,7 @@ import importlib
 from typing import Any
 
 _NAMES = {
+    "cohort_curve": "cohorts",
     "cohort_table": "cohorts",
     "group_comparison": "groups",
     "TransactionLog": "log",

@@ -12,7 +12,13 @@ acquisition (period 0 is the acquisition period itself), with the metric:
 
 Periods that have not happened by ``as_of`` are NaN (blank in a worksheet),
 not zero. Periods are calendar periods: a customer acquired on 31 January
-is active in period 1 with a purchase in February.
+is active in period 1 with a purchase in February. The period holding
+``as_of`` is partial unless ``as_of`` is its last day: the table shows it (its
+``attrs["partial_last"]`` says so), :func:`cohort_curve` leaves it out.
+
+:func:`cohort_curve` averages the cohorts into one curve by age, pooling only
+the cohorts observed for the whole of that period (complete periods), so a
+young cohort never pulls an age down with a period it has only begun.
 """
 
 from __future__ import annotations
@@ -56,6 +62,18 @@ def _choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     raise LtvxlError(f'{name} must be one of {", ".join(choices)}; got {clip(repr(value), 40)}')
 
 
+def _metric(metric: str) -> str:
+    if str(metric).strip().lower() in ("cumulative", "cumulative revenue", "ltv curve"):
+        return "ltv"
+    return _choice(metric, "metric", METRICS)
+
+
+def _is_period_end(day: int, period: str) -> bool:
+    """Whether ``day`` is the last day of its month, quarter or year."""
+    idx = period_index(np.array([day, day + 1]), period)
+    return bool(idx[0] != idx[1])
+
+
 def cohort_table(
     log: TransactionLog, period: str = "month", metric: str = "retention", as_of: Any = None
 ) -> pd.DataFrame:
@@ -65,9 +83,7 @@ def cohort_table(
     ``customers`` (cohort size) then ``0, 1, 2, ...`` periods since acquisition.
     """
     period = _choice(period, "period", PERIODS)
-    metric = "ltv" if str(metric).strip().lower() in ("cumulative", "cumulative revenue",
-                                                     "ltv curve") else metric
-    metric = _choice(metric, "metric", METRICS)
+    metric = _metric(metric)
     day = resolve_as_of(log, as_of)
     t = CustomerTotals(log, day)
     inside = log.days <= day
@@ -106,5 +122,49 @@ def cohort_table(
     df.insert(0, "customers", sizes.astype(np.int64))
     df.index = pd.Index([period_label(int(i), period) for i in used], name="cohort")
     df.attrs.update(period=period, metric=metric, as_of=np.datetime64(day, "D"),
-                    notes=t.notes(log))
+                    notes=t.notes(log), partial_last=not _is_period_end(day, period))
     return df
+
+
+def cohort_curve(
+    log: TransactionLog, period: str = "month", metric: str = "ltv", as_of: Any = None
+) -> pd.DataFrame:
+    """The cohorts averaged into one curve by periods since acquisition, over complete
+    periods only.
+
+    At each age k the cohorts observed for all of period k are pooled: the
+    period holding ``as_of`` counts only when ``as_of`` is its last day.
+    ``retention``: their active customers / their customers (a fraction);
+    ``active``: active customers per cohort; ``revenue``: their revenue in period
+    k / their customers (per acquired customer); ``ltv``: the sum of those
+    per-customer revenues over ages 0..k (each age pooling its own cohorts,
+    so the curve does not jump where a cohort stops being observed).
+    Columns: ``age`` (0, 1, ...), ``cohorts`` and ``customers`` pooled at that age,
+    and ``value``. Ages no cohort has completed are not rows.
+    """
+    period = _choice(period, "period", PERIODS)
+    metric = _metric(metric)
+    base = "revenue" if metric in ("revenue", "ltv") else "active"
+    grid = cohort_table(log, period, base, as_of)
+    sizes = grid["customers"].to_numpy(float)
+    values = grid.drop(columns="customers").to_numpy(float)
+    observed = ~np.isnan(values)
+    if grid.attrs["partial_last"]:  # the last observed cell of each cohort is partial
+        last = observed.sum(axis=1) - 1
+        observed[np.arange(len(last)), last] = False
+    n_ages = int(observed.any(axis=0).sum()) if observed.any() else 0
+    observed = observed[:, :n_ages]
+    cohorts_at = observed.sum(axis=0)
+    customers_at = (observed * sizes[:, None]).sum(axis=0)
+    pooled = np.where(observed, values[:, :n_ages], 0.0).sum(axis=0)
+    if metric == "active":
+        value = pooled / cohorts_at
+    else:
+        value = pooled / customers_at
+        if metric == "ltv":
+            value = np.cumsum(value)
+    out = pd.DataFrame({"age": np.arange(n_ages), "cohorts": cohorts_at.astype(np.int64),
+                        "customers": customers_at.astype(np.int64), "value": value})
+    out.attrs.update(period=period, metric=metric, as_of=grid.attrs["as_of"],
+                     notes=grid.attrs["notes"], partial_last=grid.attrs["partial_last"])
+    return out

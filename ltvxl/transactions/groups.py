@@ -8,6 +8,9 @@ Per group: customers, orders, revenue (returns netted), revenue per customer
 an acquisition cost per customer is given for the group, LTV:CAC = revenue
 per customer / CAC. Groups are in name order, ``(blank)`` (no group on the
 first purchase) after them, and a last row ``Total`` covers all customers.
+Groups of fewer than ``min_customers`` customers (default
+:data:`MIN_GROUP_CUSTOMERS`) are marked ``small``: their averages rest on too
+few customers to compare (3 customers can show an LTV:CAC of 167).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import LtvxlError
+from .choices import MIN_GROUP_CUSTOMERS
 from .ids import format_id, natural_order
 from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
@@ -53,12 +57,14 @@ def group_comparison(
     groups: np.ndarray | str,
     cac: Mapping[str, float] | None = None,
     as_of: Any = None,
+    min_customers: int = MIN_GROUP_CUSTOMERS,
 ) -> pd.DataFrame:
     """Per-group customers, revenue, revenue per customer, share and LTV:CAC.
 
     ``groups``: one group value per row of the log, or the name of an extra
     column of the log (e.g. ``"channel"``). ``cac``: acquisition cost per
-    customer by group name (> 0); groups without one get NaN.
+    customer by group name (> 0); groups without one get NaN. ``small``: the
+    group has fewer than ``min_customers`` customers.
     """
     if isinstance(groups, str):
         if groups not in log.extra:
@@ -98,6 +104,7 @@ def group_comparison(
                 raise LtvxlError(f'CAC of group "{k}" must be > 0, got {v:g}')
         out["cac"] = [costs.get(name, np.nan) for name in out["group"]]
         out["ltv_cac"] = out["revenue_per_customer"] / out["cac"]
-    out.attrs.update(as_of=np.datetime64(day, "D"), notes=t.notes(log),
+    out["small"] = out["customers"].to_numpy() < min_customers
+    out.attrs.update(as_of=np.datetime64(day, "D"), notes=t.notes(log), min_customers=min_customers,
                      unmatched_cac=sorted(set(costs) - set(out["group"])) if cac else [])
     return out

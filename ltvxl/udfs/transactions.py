@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ltvxl.cells import as_grid, describe, numbers, text_option
+from ltvxl.domains import Domain
 from ltvxl.errors import LtvxlError, cell_error, is_cell_error
 from ltvxl.transactions import choices, tiers
 from ltvxl.worksheet import Arg, Spec, declare
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     pass
 
 __all__ = [
+    "COHORT_CURVE",
     "COHORT_TABLE",
     "LTV_BY_GROUP",
     "LTV_CUSTOMERS",
@@ -42,6 +44,7 @@ _TIME_UNIT = _args.TIME_UNIT
 _ORDER_IDS = _args.ORDER_IDS
 
 _RANGE_EXAMPLE = "a table with a header row"
+WHOLE_AT_LEAST_ONE = Domain(low=1)
 
 
 # ---------------------------------------------------------------- helpers
@@ -120,18 +123,20 @@ LTV_STATS = expose(declare(
 # ---------------------------------------------------------------- COHORT_TABLE
 
 
-def _cohorts(ids: Any, dates: Any, amounts: Any, period: Any, metric: Any, as_of: Any,
+_PERIOD = Arg("period", "Optional cohort and period length: month (default), quarter or year.",
+              kind="text", default="month", choices=choices.PERIODS)
+
+
+def _cohorts(ids: Any, dates: Any, amounts: Any, period: str, metric: str, as_of: Any,
              order_ids: Any = None) -> Any:
     from ltvxl.transactions import cohorts
 
-    per = text_option(period, "period", choices.PERIODS, "month")
-    met = text_option(metric, "metric", choices.METRICS, "retention")
-    df = cohorts.cohort_table(log_of(ids, dates, amounts, None, order_ids), per, met,
+    df = cohorts.cohort_table(log_of(ids, dates, amounts, None, order_ids), period, metric,
                               as_of)
     periods = [c for c in df.columns if c != "customers"]
-    header = ["cohort", "customers", *(f"{per} {k}" for k in periods)]
+    header = ["cohort", "customers", *(f"{period} {k}" for k in periods)]
     return table(header, [np.asarray(df.index, dtype=object), df["customers"].to_numpy(),
-                           *(df[k].to_numpy() for k in periods)])
+                          *(df[k].to_numpy() for k in periods)])
 
 
 COHORT_TABLE = expose(declare(
@@ -140,9 +145,7 @@ COHORT_TABLE = expose(declare(
         "Acquisition cohorts (month, quarter or year of the first purchase) by periods since "
         "acquisition: active customers, retention, revenue or cumulative revenue per customer "
         "(ltv). Future periods are blank.",
-        (_IDS, _DATES, _AMOUNTS,
-         Arg("period", "Optional cohort and period length: month (default), quarter or year.",
-             kind="text", default="month", choices=choices.PERIODS),
+        (_IDS, _DATES, _AMOUNTS, _PERIOD,
          Arg("metric", "Optional: retention (share still buying, default), active (customers), "
              "revenue, or ltv (cumulative revenue per acquired customer).", kind="text",
              default="retention", choices=choices.METRICS),
@@ -152,6 +155,41 @@ COHORT_TABLE = expose(declare(
                    _RANGE_EXAMPLE),),
     ),
     _cohorts,
+))
+
+
+_CURVE_LABELS = {"retention": "retention", "active": "active customers per cohort",
+                 "revenue": "revenue per customer", "ltv": "cumulative value per customer"}
+
+
+def _curve(ids: Any, dates: Any, amounts: Any, period: str, metric: str, as_of: Any,
+           order_ids: Any = None) -> Any:
+    from ltvxl.transactions import cohorts
+
+    df = cohorts.cohort_curve(log_of(ids, dates, amounts, None, order_ids), period, metric,
+                              as_of)
+    if not len(df):
+        raise LtvxlError(f"no cohort has a complete {period} yet: give a later as_of or a "
+                         "shorter period")
+    header = [f"{period}s since acquisition", "cohorts", "customers", _CURVE_LABELS[metric]]
+    return table(header, [df[c].to_numpy() for c in ("age", "cohorts", "customers", "value")])
+
+
+COHORT_CURVE = expose(declare(
+    Spec(
+        "COHORT_CURVE",
+        "The cohorts averaged into one curve by periods since acquisition, pooling at each "
+        "age only the cohorts observed for all of that period (the period of as_of only if "
+        "as_of is its last day).",
+        (_IDS, _DATES, _AMOUNTS, _PERIOD,
+         Arg("metric", "Optional: ltv (cumulative value per acquired customer, default), "
+             "retention, revenue (per acquired customer) or active (customers per cohort).",
+             kind="text", default="ltv", choices=choices.METRICS),
+         _AS_OF, _ORDER_IDS),
+        returns="table",
+        examples=(('=COHORT_CURVE(A2:A5000, B2:B5000, C2:C5000)', _RANGE_EXAMPLE),),
+    ),
+    _curve,
 ))
 
 
@@ -324,19 +362,22 @@ def _cac_table(value: Any) -> dict[str, float] | None:
 
 
 def _by_group(group_cells: Any, ids: Any, dates: Any, amounts: Any, cac_by_group: Any,
-              as_of: Any, order_ids: Any = None) -> Any:
+              as_of: Any, order_ids: Any, min_customers: float) -> Any:
     from ltvxl.transactions import groups
 
     costs = _cac_table(cac_by_group)
     log = log_of(ids, dates, amounts, {"groups": group_cells}, order_ids)
-    df = groups.group_comparison(log, "groups", costs, as_of)
+    least = int(min_customers)
+    df = groups.group_comparison(log, "groups", costs, as_of, least)
     header = ["group", "customers", "orders", "revenue", "revenue per customer",
               "share of revenue"]
     cols = ["group", "customers", "orders", "revenue", "revenue_per_customer", "share_of_revenue"]
     if costs is not None:
         header += ["CAC", "LTV:CAC"]
         cols += ["cac", "ltv_cac"]
-    return table(header, [df[c].to_numpy() for c in cols])
+    notes = np.where(df["small"].to_numpy(), f"fewer than {least} customers: too few to "
+                     "compare", "")
+    return table([*header, "caution"], [*(df[c].to_numpy() for c in cols), notes])
 
 
 LTV_BY_GROUP = expose(declare(
@@ -344,13 +385,16 @@ LTV_BY_GROUP = expose(declare(
         "LTV_BY_GROUP",
         "Compare customer groups (e.g. acquisition channel of the first purchase): customers, "
         "orders, revenue, revenue per customer, share of revenue and, given CAC per group, "
-        "LTV:CAC.",
+        "LTV:CAC; groups too small to compare are marked.",
         (Arg("groups", "Group of each transaction (e.g. acquisition channel), in the same rows "
              "as ids; a customer belongs to the group of their first purchase.", kind="data"),
          _IDS, _DATES, _AMOUNTS,
          Arg("cac_by_group", "Optional two-column range: group name and acquisition cost per "
              "customer (> 0); adds CAC and LTV:CAC columns.", kind="data", default=None),
-         _AS_OF, _ORDER_IDS),
+         _AS_OF, _ORDER_IDS,
+         Arg("min_customers", "Optional fewest customers a group needs to be compared; smaller "
+             f"groups get a caution. Blank for {choices.MIN_GROUP_CUSTOMERS}.", kind="value",
+             default=float(choices.MIN_GROUP_CUSTOMERS), domain=WHOLE_AT_LEAST_ONE)),
         returns="table",
         examples=(("=LTV_BY_GROUP(D2:D5000, A2:A5000, B2:B5000, C2:C5000, F2:G7)",
                    _RANGE_EXAMPLE),),

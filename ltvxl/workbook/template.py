@@ -178,6 +178,7 @@ class _Formats:
         self.bold = add({"bold": True})
         self.head = add({"bold": True, "bottom": 1})
         self.note = add({"italic": True, "font_color": "#595959"})
+        self.partial = add({"italic": True, "font_color": "#A6A6A6"})
         self.money = add({"num_format": money})
         self.number = add({"num_format": "#,##0.00"})
         self.count = add({"num_format": "#,##0"})
@@ -431,6 +432,9 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
 
 COHORT_VALUE_ROW = 110  # the cumulative value table spills from Cohorts!A110
 CURVE_PERIODS = 36
+_PARTIAL_MONTH = ("LET(d, IF(ISNUMBER(as_of), as_of, MAX(Transactions[date])), "
+                  "INT(d) <> EOMONTH(d, 0))")
+"""Whether the month of the observation end is partial (Excel formula, for conditional formats)."""
 
 
 def _cohorts_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
@@ -441,9 +445,15 @@ def _cohorts_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) 
     ws.set_column("C:BZ", 9)
     _spill_note(ws, fmt, "Monthly acquisition cohorts. Retention: share of the cohort buying "
                          f"in each month since acquisition. Cumulative value per customer: from "
-                         f"row {COHORT_VALUE_ROW - 1} down.")
+                         f"row {COHORT_VALUE_ROW - 1} down. A cohort's last month is partial "
+                         "(grey italics) unless as_of is a month end; the Dashboard's value "
+                         "curve leaves it out.")
     ws.write("A3", "Retention", fmt.bold)
     ws.write_dynamic_array_formula("A4", f'=COHORT_TABLE({ARGS}, "month", "retention", as_of)')
+    for first, last in ((5, COHORT_VALUE_ROW - 3), (COHORT_VALUE_ROW + 1, COHORT_VALUE_ROW + 200)):
+        ws.conditional_format(f"C{first}:BZ{last}", {"type": "formula", "criteria": (
+            f"=AND(ISNUMBER(C{first}), NOT(ISNUMBER(D{first})), {_PARTIAL_MONTH})"),
+            "format": fmt.partial, "stop_if_true": True})
     ws.conditional_format(f"C5:BZ{COHORT_VALUE_ROW - 3}", {
         "type": "3_color_scale", "min_color": "#F8696B", "mid_color": "#FFEB84",
         "max_color": "#63BE7B"})
@@ -454,6 +464,14 @@ def _cohorts_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) 
         "type": "3_color_scale", "min_color": "#F8F8F8", "mid_color": "#9DC3E6",
         "max_color": "#2F5597"})
     return None
+
+
+def _grey_small_groups(ws: Any, fmt: _Formats, last_row: int, caution: str) -> None:
+    """Grey the rows of LTV_BY_GROUP's groups too small to compare (those whose ``caution``
+    column is not empty), before any other colour of those cells."""
+    ws.conditional_format(f"A4:{caution}{last_row}", {
+        "type": "formula", "criteria": f'=${caution}4<>""', "format": fmt.partial,
+        "stop_if_true": True})
 
 
 def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels: Any) -> None:
@@ -477,6 +495,8 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
                              "given (ltvxl report --cac), so no LTV:CAC by channel.")
         ws.write_dynamic_array_formula(
             "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS})")
+        _grey_small_groups(ws, fmt, last + 1, "G")
+        ws.set_column("G:G", 38)
         return None
     _spill_note(ws, fmt, "Customers by the channel of their first purchase. CAC per channel: "
                          "the yellow cells (default: the report's CAC on Inputs).")
@@ -486,6 +506,8 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
         ws.write_formula(k, 10, "=clv_cac", fmt.input)
     ws.write_dynamic_array_formula(
         "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, J4:K{last}, as_of)")
+    _grey_small_groups(ws, fmt, last + 1, "I")
+    ws.set_column("I:I", 38)
     _benchmark_colours(ws, fmt, f"H4:H{last + 1}")
     if names:
         chart = _columns(book, "Channels", 3, last, (("E", "#4472C4"), ("G", "#ED7D31")))
@@ -721,18 +743,19 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
                 ws.write_formula(29 + k, out, f"=INDEX(Segments!${col}${first}:${col}${last}, "
                                  f"MATCH(LARGE({revenue}, {k + 1}), {revenue}, 0))",
                                  (fmt.text, fmt.count, fmt.money, fmt.percent)[j])
-    if "COHORT_TABLE" in have:
+    if "COHORT_CURVE" in have:
         top = 40
         ws.write(f"A{top}", "Cohort value curve: cumulative value per acquired customer, "
-                            "averaged over cohorts (chart data)", fmt.bold)
-        ws.write_string(f"A{top + 1}", "months since acquisition")
-        ws.write_string(f"A{top + 2}", "average cumulative value per customer")
-        for k in range(CURVE_PERIODS):
-            ws.write_number(top, 1 + k, k)
-            col = col_letters(3 + k)
-            ws.write_formula(top + 1, 1 + k, f"=IFERROR(AVERAGE(Cohorts!${col}$"
-                                             f"{COHORT_VALUE_ROW + 1}:${col}${MAX_ROW}), NA())",
-                             fmt.money)
+                            "each month pooling the cohorts observed for all of it (chart data)",
+                 fmt.bold)
+        # ages across, values below: the curve's first and last columns, the first
+        # CURVE_PERIODS ages; ages no cohort has completed stay empty (gaps in the chart)
+        ws.write_dynamic_array_formula(
+            f"A{top + 1}",
+            f'=TRANSPOSE(TAKE(CHOOSECOLS(COHORT_CURVE({ARGS}, "month", "ltv", as_of), 1, 4), '
+            f"{CURVE_PERIODS + 1}))",
+        )
+        ws.set_row(top + 1, None, fmt.money)
         end = col_letters(1 + CURVE_PERIODS)
         curve = book.add_chart({"type": "line"})
         curve.add_series({
