@@ -291,3 +291,21 @@ def test_cdnow_ranking_measures_and_criteria(cdnow_bg):
     assert 0 < m.gini < 1 and 0 < m.decile_mape < 1
     assert cdnow_bg.aic == pytest.approx(2 * 4 + 2 * 9582.43, abs=0.02)
     assert cdnow_bg.bic == pytest.approx(4 * np.log(2357) + 2 * 9582.43, abs=0.02)
+
+
+LIFETIMES_ACTUAL = (0.2367, 0.697, 1.3925, 1.56, 2.5323, 2.9474, 3.8621, 6.3594)
+LIFETIMES_PREDICTED = (0.2251, 0.5231, 1.0441, 1.5203, 2.1639, 2.6538, 3.504, 6.1572)
+
+
+def test_cdnow_conditional_table_equals_lifetimes(cdnow_bg):
+    """lifetimes 0.11.3 (not a test dependency), recorded: ``calibration_and_holdout_data(
+    raw, "id", "date", calibration_period_end="1997-09-30", observation_period_end=
+    "1998-06-30", freq="D")`` gives 2,357 customers, frequency_cal 2,457, frequency_holdout
+    1,882 and duration_holdout 273 days; ``BetaGeoFitter`` on (frequency_cal, recency_cal / 7,
+    T_cal / 7) gives r 0.242595, alpha 4.413603, a 0.792922, b 2.425906 and the 39-week
+    conditional expectations sum to 1,653.4087; by calibration frequency 0..7+ the mean
+    hold-out purchases (actual, predicted) rounded to 4 digits are these."""
+    table = cdnow_bg.by_frequency
+    assert table["actual"].round(4).tolist() == list(LIFETIMES_ACTUAL)
+    assert table["predicted"].to_numpy() == pytest.approx(LIFETIMES_PREDICTED, abs=1e-4)
+    assert cdnow_bg.measures.predicted == pytest.approx(1653.4087, abs=0.01)
