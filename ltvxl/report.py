@@ -185,6 +185,7 @@ def _read_back(summary: ReportSummary) -> None:
 
     _last_period(summary, cell)
     _validation(summary, book)
+    _no_prediction(summary, book)
     if not str(cell(HEADLINE_ROW - 1, 4) or "").startswith("Headline"):
         return
     for r in range(HEADLINE_ROW, HEADLINE_ROW + 12):
@@ -200,6 +201,16 @@ def _read_back(summary: ReportSummary) -> None:
             name = cell(r, 1)
             if name and isinstance(cell(r, 2), float):
                 summary.segments.append((str(name), cell(r, 2), cell(r, 4), cell(r, 5)))
+
+
+def _no_prediction(summary: ReportSummary, book: Any) -> None:
+    """A check line when the Predictions sheet holds an error instead of its table."""
+    if "Predictions" not in book.sheet_names:
+        return
+    rows = book.get_sheet_by_name("Predictions").to_python(skip_empty_area=False)
+    anchor = rows[2][0] if len(rows) > 2 and rows[2] else None
+    if isinstance(anchor, str) and anchor.startswith("#"):
+        summary.checks.append(f"no prediction: {anchor.partition(' ')[2] or anchor}")
 
 
 def _validation(summary: ReportSummary, book: Any) -> None:

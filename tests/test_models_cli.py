@@ -69,9 +69,15 @@ def test_clv_command_reports_degenerate_data(tmp_path, capsys):
     src = tmp_path / "one_day.csv"
     src.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-01,6\n")
     out = tmp_path / "clv.csv"
-    assert main(["clv", str(src), "-o", str(out)]) == 1
-    assert "no customer made a repeat purchase" in capsys.readouterr().err
-    assert not out.exists()
+    assert main(["clv", str(src), "-o", str(out)]) == 0
+    assert "warning: no prediction: Pareto/NBD cannot be fitted: no customer made a repeat " \
+        "purchase" in capsys.readouterr().err
+    text = out.read_text()
+    assert "nan" not in text.lower()
+    table = pd.read_csv(out, keep_default_na=False)
+    assert list(table.customer) == [1, 2]
+    assert (table[["p_alive", "clv", "churn_risk"]] == "").all().all()
+    assert table.fit_status.str.startswith("not predicted: Pareto/NBD cannot be fitted").all()
 
 
 def test_clv_command_defaults_to_pareto_nbd(cdnow_csv, tmp_path, capsys):

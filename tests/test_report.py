@@ -161,6 +161,20 @@ def test_doubts_on_screen_in_the_workbook_and_in_the_csv(tmp_path, capsys):
     assert not table.isna().drop(columns="flag").any().any()
 
 
+def test_no_repeat_buyers_give_words_not_zeros(tmp_path, capsys):
+    src = tmp_path / "one_day.csv"
+    src.write_text("customer_id,date,amount\n1,2024-01-01,5\n2,2024-01-01,6\n3,2024-01-02,7\n")
+    out = tmp_path / "report.xlsx"
+    assert main(["report", str(src), "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "ltvxl: warning: no prediction: Pareto/NBD cannot be fitted" in captured.err
+    assert "total predicted CLV of the current customers           not predicted" in \
+        captured.out
+    book = openpyxl.load_workbook(out, data_only=True)["Dashboard"]
+    values = [book.cell(r, 2).value for r in (25, 26, 27)]
+    assert values == ["not predicted: see the Predictions sheet"] * 3
+
+
 def test_too_few_data_said_out_loud(tmp_path, capsys):
     src = tmp_path / "two.csv"
     src.write_text("customer_id,date,amount\na,2024-01-01,10\na,2024-01-03,20\n"

@@ -118,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
                    time_unit=units.DEFAULT_UNIT,
                    annual_discount_rate=given.annual_discount_rate,
                    gross_margin=given.gross_margin)
-    pred = clv.predict(summary.table, model=args.model, **options)
+    try:
+        pred = clv.predict(summary.table, model=args.model, **options)
+    except LtvxlError as exc:  # the data cannot identify the model: say so in the CSV too
+        return _unpredicted(args, summary.table, exc.message)
     table = pred.table.copy()
     if args.covariates:
         table = covariates_clv.run(args, summary, options)
@@ -154,6 +157,28 @@ def run(args: argparse.Namespace) -> int:
         f"CLV {t['clv'].sum():,.2f} (discounted at {given.annual_discount_rate:g} a year, "
         f"margin {given.gross_margin:g})"
     )
+    return 0
+
+
+PREDICTED = ("p_alive", "expected_purchases", "expected_spend", "clv", "churn_risk")
+"""The prediction columns of the CSV, after the customer."""
+
+
+def _unpredicted(args: argparse.Namespace, summary: Any, why: str) -> int:
+    """Write the CSV of customers without predictions (empty cells, never NaN) and the
+    reason in its fit_status column, warn, and succeed: the reason is the answer."""
+    import pandas as pd
+
+    table = pd.DataFrame({"customer": summary["customer"].to_numpy()})
+    for col in PREDICTED:
+        table[col] = ""
+    table["fit_status"] = f"not predicted: {why}"
+    table["flag"] = ""
+    with atomic_output(args.output) as tmp:
+        write_csv(table, tmp)
+    print(f"ltvxl: warning: no prediction: {why}", file=sys.stderr)
+    print(f"Wrote {args.output}: {len(table):,} customers without predictions (the reason is "
+          "in the fit_status column)")
     return 0
 
 

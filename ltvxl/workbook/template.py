@@ -677,11 +677,17 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         ws.write("A24", "Predicted (Predictions sheet)", fmt.bold)
         ws.write_formula("A25", '="average predicted CLV per customer, next "&clv_horizon&'
                                 '" months"')
-        ws.write_formula("B25", f"=AVERAGE(Predictions!$E$4:$E${MAX_ROW})", fmt.money)
+        # no prediction (the model cannot be fitted): words, not a 0 or #DIV/0!
+        none = '"not predicted: see the Predictions sheet"'
+        made = "ISNUMBER(Predictions!$E$4)"
+        ws.write_formula("B25", f"=IF({made}, AVERAGE(Predictions!$E$4:$E${MAX_ROW}), {none})",
+                         fmt.money)
         ws.write_string("A26", "total predicted CLV of the current customers")
-        ws.write_formula("B26", f"=SUM(Predictions!$E$4:$E${MAX_ROW})", fmt.money)
+        ws.write_formula("B26", f"=IF({made}, SUM(Predictions!$E$4:$E${MAX_ROW}), {none})",
+                         fmt.money)
         ws.write_string("A27", "customers probably still active (P(alive) > 0.5)")
-        ws.write_formula("B27", f'=COUNTIF(Predictions!$B$4:$B${MAX_ROW}, ">0.5")', fmt.count)
+        ws.write_formula("B27", f'=IF({made}, COUNTIF(Predictions!$B$4:$B${MAX_ROW}, ">0.5"), '
+                                f"{none})", fmt.count)
     ws.write_row("D4", ["Headline: the data's own figures", ""], fmt.head)
     rows = _headline(fmt, have)
     for k, (label, formula, style) in enumerate(rows, start=HEADLINE_ROW - 1):
