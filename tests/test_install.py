@@ -70,9 +70,10 @@ def test_wheel_holds_the_package_data(wheel):
     assert not [n for n in names if n.startswith(("tests/", "templates/", "benchmarks/"))]
 
 
-PYODIDE_OR_PURE = {"numpy", "pandas", "scipy", "openpyxl", "xlsxwriter", "charset-normalizer"}
-"""Dependencies allowed without an emscripten marker: numpy, pandas and scipy ship
-in Pyodide; openpyxl, XlsxWriter and charset-normalizer are pure Python (micropip
+PYODIDE_OR_PURE = {"numpy", "pandas", "scipy", "openpyxl", "xlsxwriter", "charset-normalizer",
+                   "scikit-learn"}
+"""Dependencies allowed without an emscripten marker: numpy, pandas, scipy and scikit-learn
+ship in Pyodide; openpyxl, XlsxWriter and charset-normalizer are pure Python (micropip
 installs them; Pyodide ships charset-normalizer too)."""
 
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-HEAVY = ("pandas", "pyarrow", "scipy", "xlwings", "python_calamine", "formulas",
+HEAVY = ("pandas", "pyarrow", "scipy", "xlwings", "python_calamine", "formulas", "sklearn",
          "_hashlib")  # OpenSSL's binding: only the fit cache's digests need it
 
 PROBE = """
