@@ -45,13 +45,18 @@ def fixtures() -> list[Path]:
 
 _CELL = re.compile(r"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
 _ATTR = re.compile(r'(\w+)="([^"]*)"')
-_V = re.compile(r"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>", re.S)
+_V = re.compile(r"<(?:\w+:)?v(?:\s[^>]*)?>([^<]*)</(?:\w+:)?v>", re.S)
 _F = re.compile(r"<(?:\w+:)?f\b")
 
 
 def _unescape(s: str) -> str:
-    return (s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
-            .replace("&apos;", "'").replace("&amp;", "&"))
+    """Element text as an XML reader gives it (line ends normalised to a line feed) with
+    OOXML's ``_xHHHH_`` character escapes decoded."""
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    s = (s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
+         .replace("&apos;", "'").replace("&#10;", "\n").replace("&#13;", "\r")
+         .replace("&#9;", "\t").replace("&amp;", "&"))
+    return re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m.group(1), 16)), s)
 
 
 def _sheet_parts(zf: zipfile.ZipFile) -> dict[str, str]:
@@ -169,7 +174,7 @@ def compare(name: str, original: Path, refreshed: Path) -> Comparison:
     return out
 
 
-_V_ELEM = re.compile(r"<((?:\w+:)?)v>[^<]*</(?:\w+:)?v>|<(?:\w+:)?v/>")
+_V_ELEM = re.compile(r"<((?:\w+:)?)v(?:\s[^>]*)?>[^<]*</(?:\w+:)?v>|<(?:\w+:)?v/>")
 _IS_ELEM = re.compile(r"<((?:\w+:)?)is>.*?</(?:\w+:)?is>", re.S)
 _T_ATTR = re.compile(r'(<(?:\w+:)?c\b[^>]*?)\s+t="[^"]*"')
 

@@ -100,3 +100,40 @@ def test_a_spill_never_overwrites_a_formula_cell(tmp_path):
     assert re.search(r'<c r="A2"[^>]*><f t="array" ref="A2">SUM\(C1:C2\)</f><v>30</v></c>', xml)
     s = openpyxl.load_workbook(out, data_only=True)["S"]
     assert (s["A1"].value, s["A2"].value) == ("#VALUE!", 30)
+
+
+def test_a_legacy_array_beyond_its_result_is_the_function_of_na(tmp_path):
+    """Excel pads a legacy array formula's arguments with #N/A to the size of its range, so
+    ISNA(A1:A3) entered over five cells ends in TRUE and ISNUMBER in FALSE (the corpus'
+    INFORMATION sheet); other formulas end in #N/A."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_column("A1", [1, "x", 3])
+    ws.write_array_formula("B1:B5", "{=ISNA(A1:A3)}")
+    ws.write_array_formula("C1:C5", "{=ISNUMBER(A1:A3)}")
+    ws.write_array_formula("D1:D5", "{=A1:A3}")
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[f"B{r}"].value for r in range(1, 6)] == [False, False, False, True, True]
+    assert [s[f"C{r}"].value for r in range(1, 6)] == [True, False, True, False, False]
+    assert [s[f"D{r}"].value for r in range(1, 6)] == [1, "x", 3, "#N/A", "#N/A"]
+
+
+def test_text_results_keep_spaces_and_carriage_returns_as_excel_writes_them(tmp_path):
+    """Excel writes ``<v xml:space="preserve">`` for text with outer spaces and a carriage
+    return as ``_x000D_`` (a raw one would read back as a line feed)."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_formula("A1", '=" x "')
+    ws.write_formula("A2", '="a"&CHAR(13)&"b"')
+    ws.write_formula("A3", "=CHAR(9)")
+    wb.close()
+    refresh(src, out)
+    xml = _sheet_xml(out)
+    assert '<v xml:space="preserve"> x </v>' in xml and "<v>a_x000D_b</v>" in xml
+    assert '<v xml:space="preserve">\t</v>' in xml
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert (s["A1"].value, s["A3"].value) == (" x ", "\t")

@@ -376,7 +376,9 @@ class ExcelDate(float):
         return d if isinstance(d, dt.datetime) else dt.datetime(d.year, d.month, d.day)
 
 
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+"""Characters XML cannot hold, and a carriage return (an XML reader turns a raw one into a
+line feed), written as Excel writes them: ``_x000D_``."""
 
 
 def escape_text(text: str) -> str:
@@ -447,9 +449,9 @@ def value_xml(value: Any, formula: bool) -> tuple[str | None, str]:
             return "e", "<v>#NUM!</v>"
         return None, f"<v>{number_text(x)}</v>"
     text = escape_text(str(value))
-    if formula:
-        return "str", f"<v>{text}</v>"
     space = ' xml:space="preserve"' if text != text.strip() else ""
+    if formula:  # spaces kept as Excel keeps them: <v xml:space="preserve">
+        return "str", f"<v{space}>{text}</v>"
     return "inlineStr", f"<is><t{space}>{text}</t></is>"
 
 
@@ -843,7 +845,7 @@ class SheetXml:
         if xml is None:
             return False
         p = self.p
-        return f"<{p}v>" in xml or f"<{p}f" in xml or f"<{p}is>" in xml
+        return f"<{p}v>" in xml or f"<{p}v " in xml or f"<{p}f" in xml or f"<{p}is>" in xml
 
     def _style_for(self, c: int) -> str | None:
         for lo, hi, style in self.col_styles:
@@ -880,7 +882,7 @@ class SheetXml:
         if f_xml and formula_update is not None:
             f_xml = re.sub(r'\bref="[^"]*"', f'ref="{formula_update}"', f_xml, count=1)
         if clear and not f_xml:
-            if f"<{p}v>" not in inner and f"<{p}is>" not in inner:
+            if f"<{p}v>" not in inner and f"<{p}v " not in inner and f"<{p}is>" not in inner:
                 return  # holds no value: nothing to clear
             if ca.get("s") == self._style_for(c) and set(ca) <= {"r", "s", "t", "cm", "vm"}:
                 cells.pop(c, None)  # a cell the spill created: remove it
@@ -909,7 +911,8 @@ class SheetXml:
             ordered.update({k: v for k, v in ca.items() if k not in ordered})
             ca = ordered
         if p and v_xml:
-            v_xml = v_xml.replace("<v>", f"<{p}v>").replace("</v>", f"</{p}v>").replace(
+            v_xml = v_xml.replace("<v>", f"<{p}v>").replace("<v ", f"<{p}v ").replace(
+                "</v>", f"</{p}v>").replace(
                 "<is><t", f"<{p}is><{p}t").replace("</t></is>", f"</{p}t></{p}is>")
         cells[c] = f"<{p}c{_attr_text(ca)}>{f_xml}{v_xml}</{p}c>"
 

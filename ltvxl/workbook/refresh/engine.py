@@ -40,6 +40,7 @@ operators) are evaluated in batches."""
 _FUNC_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\(")
 _CALL = re.compile(r"([A-Z][A-Z0-9_.]*)\(([^()]*)\)")
 _PLACEHOLDER = re.compile(r"_XREF_\d+")
+_IS_CALL = re.compile(r"(IS(?!FORMULA|REF)[A-Z]+|N)\(_XREF_\d+\)")
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
@@ -646,12 +647,13 @@ class Engine:
             r1, c1, r2, c2 = fc.ref
             h, w = r2 - r1 + 1, c2 - c1 + 1
             full = np.empty((h, w), dtype=object)
+            pad = self._array_padding(node.key)
             for i in range(h):
                 for j in range(w):
                     gi = i if grid.shape[0] > 1 else 0
                     gj = j if grid.shape[1] > 1 else 0
                     full[i, j] = grid[gi, gj] if gi < grid.shape[0] and gj < grid.shape[1] \
-                        else xlerror("#N/A")
+                        else pad
             self.grids.put(node.sheet, r1, c1, full)
             for i in range(h):
                 for j in range(w):
@@ -672,6 +674,21 @@ class Engine:
                 if any(rr != r or cc != c for rr in rows[lo:hi]):
                     return True
         return False
+
+    @staticmethod
+    def _array_padding(key: str) -> Any:
+        """The value of a legacy array formula's cells beyond its result: Excel pads the
+        arguments with #N/A, so it is the function of #N/A (``ISNA(A1:A3)`` over 5 cells
+        ends in TRUE, ``ISNUMBER`` in FALSE), and #N/A for most formulas."""
+        m = _IS_CALL.fullmatch(key)
+        if m:
+            try:
+                na = np.empty((1, 1), dtype=object)
+                na[0, 0] = xlerror("#N/A")
+                return as_grid(formulas.get_functions()[m.group(1)](na))[0, 0]
+            except Exception:  # the usual #N/A
+                pass
+        return xlerror("#N/A")
 
     @staticmethod
     def _collides(sx: SheetXml, r: int, c: int, h: int, w: int,
