@@ -16,9 +16,9 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import LtvxlError
-from . import addin, backtest, clv, docs, functions, generate, refresh, report, template
+from . import addin, backtest, clv, docs, early, functions, generate, refresh, report, template
 
-COMMANDS = (report, functions, docs, addin, clv, backtest, refresh, template, generate)
+COMMANDS = (report, functions, docs, addin, clv, backtest, early, refresh, template, generate)
 """The commands in the order ``ltvxl --help`` lists them."""
 
 

@@ -79,8 +79,9 @@ MAX_LEVELS = 20
 DECILES = 10
 FAMILIES = ("glm", "hgb")
 """The model families compared: regularised GLMs, histogram gradient boosting."""
-FAMILY_NAMES = {"glm": "regularised GLM (logistic + ridge on log value)",
-                "hgb": "gradient boosting (histogram, scikit-learn)"}
+FAMILY_NAMES = {"glm": "GLM (logistic + ridge)", "hgb": "gradient boosting (HGB)"}
+"""Short names of the families (logistic regression and ridge regression on log value,
+L2-regularised; scikit-learn's histogram gradient boosting)."""
 BASELINE_RATIO = "window value x ratio"
 BASELINE_BTYD = "BTYD (Pareto/NBD + Gamma-Gamma)"
 QUANTITY_NAMES = ("quantity", "qty", "items", "units", "number_of_cds")
@@ -360,6 +361,8 @@ class TwoPart:
     def predict(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(probability of later value > 0, expected later value) per row of ``table``."""
         x = self.encoder.matrix(table)
+        if not len(x):
+            return np.zeros(0), np.zeros(0)
         with _one_thread():
             return self._predict(x)
 
@@ -760,8 +763,10 @@ class EarlyModel:
     notes: tuple[str, ...] = field(default=())
 
     def predict(self, features: Features) -> pd.DataFrame:
-        """customer, acquired, observed_days, p_repeat (probability of later value > 0 in
-        the horizon), predicted_value (over the horizon, the log's currency)."""
+        """customer, acquired, observed_days (days of the window inside the data: fewer
+        than the window for a customer acquired less than a window before its last date,
+        whose window features are then partial), p_repeat (probability of later value > 0
+        in the horizon), predicted_value (over the horizon, the log's currency)."""
         import pandas as pd
 
         t = features.table
