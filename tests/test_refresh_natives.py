@@ -200,3 +200,18 @@ def test_datevalue_timevalue_and_sequence(tmp_path):
     s = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
     assert [[c.value for c in r] for r in s["A10:E13"]] == \
         [[5 * i + j + 1 for j in range(5)] for i in range(4)]
+
+
+def test_bahttext_and_mode_mult_as_the_reference(tmp_path):
+    """BAHTTEXT's page: 1234 is หนึ่งพันสองร้อยสามสิบสี่บาทถ้วน; satang, a negative amount and
+    zero as in the corpus' TEXT sheet; MODE.MULT's page: the modes of
+    {1,2,3,4,3,2,1,2,3,5,6,1} are 1, 2 and 3, a column in the order they first appear."""
+    data = {f"B{i + 1}": v for i, v in enumerate([1, 2, 3, 4, 3, 2, 1, 2, 3, 5, 6, 1])}
+    got = _refresh(tmp_path, ["=BAHTTEXT(1234)", "=BAHTTEXT(65.8)", "=BAHTTEXT(-1)",
+                              "=BAHTTEXT(0)", "=BAHTTEXT(21)", "=BAHTTEXT(0.5)",
+                              '=BAHTTEXT("x")', "=_xlfn.MODE.MULT(B1:B12)"], data,
+                   dynamic=("=_xlfn.MODE.MULT(B1:B12)",))
+    assert got[:7] == ["หนึ่งพันสองร้อยสามสิบสี่บาทถ้วน", "หกสิบห้าบาทแปดสิบสตางค์", "ลบหนึ่งบาทถ้วน",
+                       "ศูนย์บาทถ้วน", "ยี่สิบเอ็ดบาทถ้วน", "ห้าสิบสตางค์", "#VALUE!"]
+    s = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
+    assert [s[f"A{r}"].value for r in (8, 9, 10, 11)] == [1, 2, 3, None]

@@ -555,6 +555,111 @@ def _sequence(rows: Any, columns: Any = 1, start: Any = 1, step: Any = 1) -> Any
     return out.view(Array)
 
 
+# ---------------------------------------------------------------------------- BAHTTEXT
+
+_THAI_DIGITS = ["ศูนย์", "หนึ่ง", "สอง", "สาม", "สี่", "ห้า", "หก", "เจ็ด", "แปด", "เก้า"]
+_THAI_PLACES = ["", "สิบ", "ร้อย", "พัน", "หมื่น", "แสน"]
+
+
+def thai_number(n: int) -> str:
+    """A whole number >= 1 in Thai words: ล้าน (a million) repeats; 1 in the tens is สิบ,
+    2 there ยี่สิบ; a final 1 after higher digits of its million is เอ็ด."""
+    if n >= 1_000_000:
+        high, low = divmod(n, 1_000_000)
+        return thai_number(high) + "ล้าน" + (thai_number(low) if low else "")
+    digits = [int(ch) for ch in str(n)][::-1]
+    out = []
+    for place in range(len(digits) - 1, -1, -1):
+        d = digits[place]
+        if d == 0:
+            continue
+        if place == 1:
+            out.append({1: "", 2: "ยี่"}.get(d, _THAI_DIGITS[d]) + "สิบ")
+        elif place == 0:
+            out.append("เอ็ด" if d == 1 and n > 9 else _THAI_DIGITS[d])
+        else:
+            out.append(_THAI_DIGITS[d] + _THAI_PLACES[place])
+    return "".join(out)
+
+
+def bahttext(x: float) -> str:
+    """BAHTTEXT: an amount in Thai words with บาท (baht) and สตางค์ (satang, hundredths),
+    ถ้วน (exactly) when there are none, ลบ before a negative amount."""
+    cents = round(abs(x) * 100)
+    baht, satang = divmod(cents, 100)
+    if cents == 0:
+        return "ศูนย์บาทถ้วน"
+    text = (thai_number(baht) + "บาท" if baht else "") + \
+        (thai_number(satang) + "สตางค์" if satang else "ถ้วน")
+    return ("ลบ" if x < 0 else "") + text
+
+
+def _bahttext(number: Any) -> Any:
+    def one(v: Any) -> Any:
+        if isinstance(v, XlError):
+            return v
+        if v is sh.EMPTY:
+            v = 0.0
+        try:
+            x = float(bool(v)) if isinstance(v, (bool, np.bool_)) else float(v)
+        except (TypeError, ValueError):
+            return Error.errors["#VALUE!"]
+        if not math.isfinite(x):
+            return Error.errors["#NUM!"]
+        return bahttext(x)
+
+    return _elementwise(one, number)
+
+
+# ---------------------------------------------------------------------------- MODE.MULT
+
+def _mode_mult(*args: Any) -> Any:
+    """MODE.MULT: the most frequent numbers (each at least twice) as a column, in the order
+    they first appear; numbers of references only (text, logical values and blanks left
+    out), literal text read as a number or date where it is one; #N/A when none repeats."""
+    values: list[float] = []
+    for a in args:
+        is_ref = hasattr(a, "ranges") and hasattr(a, "value")
+        v = _ranges_value(a)
+        items = np.asarray(v, dtype=object).reshape(-1).tolist()
+        for x in items:
+            if isinstance(x, XlError):
+                return x
+            if x is sh.EMPTY:
+                if not is_ref:
+                    return Error.errors["#VALUE!"]  # an omitted argument
+                continue
+            if isinstance(x, (bool, np.bool_)):
+                if not is_ref:
+                    values.append(float(bool(x)))
+                continue
+            if isinstance(x, str):
+                if is_ref:
+                    continue
+                number = _scalar(_original_value("VALUE", x))
+                if isinstance(number, (int, float)) and not isinstance(number, bool):
+                    values.append(float(number))
+                continue
+            values.append(float(x))
+    counts: dict[float, int] = {}
+    for x in values:
+        counts[x] = counts.get(x, 0) + 1
+    best = max(counts.values(), default=0)
+    if best < 2:
+        return Error.errors["#N/A"]
+    modes = [x for x in dict.fromkeys(values) if counts[x] == best]
+    out = np.empty((len(modes), 1), dtype=object)
+    out[:, 0] = modes
+    return out.view(Array)
+
+
+def _original_value(name: str, *args: Any) -> Any:
+    from formulas.functions import get_functions
+
+    f = get_functions()[name]
+    return (f["function"] if isinstance(f, dict) else f)(*args)
+
+
 # ---------------------------------------------------------------------------- GROUPBY, PIVOTBY
 
 def _error_texts_to_errors(name: str) -> Callable[..., Any]:
@@ -603,6 +708,8 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     "TIMEVALUE": (wrap_func(_date_text("TIMEVALUE"), ranges=True),
                   "ltvxl: a plain number or a word is no time (#VALUE!)"),
     "SEQUENCE": (wrap_func(_sequence, ranges=True), "ltvxl: formulas lacks it"),
+    "MODE.MULT": (wrap_func(_mode_mult, ranges=True), "ltvxl: the modes as a column"),
+    "BAHTTEXT": (wrap_func(_bahttext, ranges=True), "ltvxl: Thai words of baht and satang"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
     "PIVOTBY": (_error_texts_to_errors("PIVOTBY"), "ltvxl: errors of the aggregation as errors"),
 }
@@ -619,5 +726,5 @@ def install(registry: dict[str, Any]) -> None:
     for name, (func, _) in OVERRIDES.items():
         entry = _switch_entry() if name == "SWITCH" else func
         registry[name] = entry
-        if name in ("SWITCH", "SEQUENCE"):
+        if name in ("SWITCH", "SEQUENCE", "MODE.MULT"):
             registry["_XLFN." + name] = entry
