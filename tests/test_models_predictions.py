@@ -597,3 +597,13 @@ def test_paretonbd_common_rate_integral_against_adaptive_quadrature():
         e[i] = 1e-6
         fd = (paretonbd.common_negll(theta + e, d)[0] - paretonbd.common_negll(theta - e, d)[0])
         assert g[i] == pytest.approx(fd / 2e-6, rel=1e-5, abs=1e-5)
+
+
+def test_paretonbd_negll_value_is_negll_without_its_gradient():
+    data = sim.paretonbd(0.8, 8.0, 2.0, 40.0, np.linspace(5, 52, 800), seed=4)
+    d = paretonbd.Data(*(data[c].to_numpy(float) for c in ("frequency", "recency", "T")),
+                       np.ones(len(data)))
+    for params in ([0.8, 8.0, 2.0, 40.0], [0.5, 3.0, 100.0, 2000.0], [2.0, 20.0, 1e4, 2e5]):
+        theta = np.log(params)
+        assert paretonbd.negll_value(theta, d) == pytest.approx(
+            paretonbd.negll(theta, d)[0], rel=1e-13)

@@ -659,6 +659,23 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     return -float(ll), -grad
 
 
+def negll_value(theta: np.ndarray, d: Data) -> float:
+    """:func:`negll`'s value alone (the dropout integral without its derivatives)."""
+    r, alpha, s, beta = np.exp(theta)
+    n = d.w.sum()
+    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+    l_at = np.log(alpha + d.big_t)
+    l_bt = np.log(beta + d.big_t)
+    rx = r + d.x
+    ll += dot(d.w, (-rx * l_at - s * l_bt))
+    if d.xo.size:
+        log_i = dropout_integral(r, alpha, s, beta, d.xo, d.txo, d.big_to, ordered=True)
+        k = d.n_open
+        v = np.log(s) + log_i + rx[:k] * l_at[:k] + s * l_bt[:k]
+        ll += dot(d.wo, np.log1p(np.exp(-np.abs(v))) + np.maximum(v, 0.0))
+    return -float(ll)
+
+
 def common_negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     """Weighted negative log-likelihood of the common-rate limit (s, beta -> infinity,
     s/beta = mu: every customer's lifetime exponential with rate mu) and its gradient in
@@ -717,7 +734,7 @@ def _common_limit(data: Data, time_unit: str) -> Limit:
         r, alpha, mu = np.exp(theta)
         for big in INSIDE_S:
             with np.errstate(all="ignore"):
-                f_in = negll(np.log([r, alpha, big, big / mu]), data)[0]
+                f_in = negll_value(np.log([r, alpha, big, big / mu]), data)
             if np.isfinite(f_in) and f_in < f_lim - LIMIT_TOL:
                 return True
         return False
