@@ -930,7 +930,7 @@ Public Sub RegisterLtvxlFunctions()
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(4) = "Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time from first to last purchase)."
+    d(4) = "Optional lifespan estimator: censored (customer-years at risk / customers a year without purchase, default), churn (1 / yearly churn) or observed (mean first to last purchase)."
     d(5) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_STATS", _
         Description:="The simple LTV from data: customers, purchases, revenue, average purchase value, purchases per customer per year, lifespan (estimator stated) and their product, as a labelled two-column block.", _

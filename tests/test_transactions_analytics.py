@@ -64,8 +64,18 @@ def test_ltv_stats_by_hand():
     assert s.purchase_frequency == pytest.approx(5 / (exposure / 365.25))
     # A and B were acquired a year or more before; A has not bought in the last year
     assert (s.churn_eligible, s.churned, s.yearly_churn) == (2, 1, 0.5)
-    assert s.lifespan == 2.0
-    assert s.simple_ltv == pytest.approx(54.0 * s.purchase_frequency * 2.0)
+    # censored (the default): A churned after 151 days (a year without purchase after
+    # 2023-06-01, all inside the data); B is censored at as_of - 365 days = 2024-01-01, 306
+    # days after its first purchase; C, acquired after that day, is not yet at risk
+    assert s.lifespan_method == "censored"
+    assert (s.censored_churned, s.years_at_risk) == (1, pytest.approx((151 + 306) / 365.25))
+    assert s.lifespan == pytest.approx((151 + 306) / 365.25)
+    assert s.simple_ltv == pytest.approx(54.0 * s.purchase_frequency * s.lifespan)
+    assert s.lifespan_caution.startswith("thin: the lifespan rests on 1 churned of 2 customers "
+                                         "acquired 2023-01-01 to 2024-01-01")
+    churn = ltv_stats(make_log(STATS_ROWS), as_of="2024-12-31", lifespan="churn")
+    assert churn.lifespan == 2.0 and churn.lifespan_caution == ""
+    assert churn.simple_ltv == pytest.approx(54.0 * s.purchase_frequency * 2.0)
     observed = (days("2023-01-01", "2023-06-01") + days("2023-03-01", "2024-06-01")) / 3 / 365.25
     assert s.observed_lifespan == pytest.approx(observed)
     assert s.revenue_per_customer == 90.0
@@ -81,12 +91,17 @@ def test_ltv_stats_worksheet_block():
     assert all(len(r) == 2 for r in out)
     assert block["customers"] == 3.0
     assert block["average purchase value = revenue / purchases"] == 54.0
-    assert block["lifespan (years) = 1 / yearly churn"] == 2.0
+    assert block["lifespan (years) = customer-years at risk / churned"] == pytest.approx(
+        457 / 365.25)
+    assert block["caution"].startswith("thin: the lifespan rests on 1 churned")
     assert block["as of"] == dt.datetime(2024, 12, 31)
+    churn = dict(udfs.LTV_STATS(ids, dates, amounts, "2024-12-31", "churn")[1:])
+    assert churn["lifespan (years) = 1 / yearly churn"] == 2.0 and "caution" not in churn
     # nobody acquired a year before: the lifespan is not available, said in the cell
     out = udfs.LTV_STATS(ids, dates, amounts, "2023-12-31", None)
     block = dict((label, value) for label, value in out[1:])
-    assert block["lifespan (years) = 1 / yearly churn"].startswith("#N/A no customer acquired")
+    assert block["lifespan (years) = customer-years at risk / churned"].startswith(
+        "#N/A no customer acquired")
     assert block["transactions after as_of excluded"] == 2.0
 
 
@@ -95,6 +110,32 @@ def test_ltv_stats_no_churn_is_a_div0_in_the_cell():
     s = ltv_stats(make_log(rows), as_of="2024-12-31")
     assert s.lifespan_problem.startswith("#DIV/0! no customer churned")
     assert np.isnan(s.simple_ltv)
+
+
+def test_censored_lifespan_recovers_a_known_churn_rate():
+    """Exponential lifetimes with mean 2 years from first purchase to last, purchases every
+    30 days while alive, acquisitions spread over 3 years of a 4-year log: the censored
+    estimate is within 3 standard errors (mean / sqrt(churned)) of 2 years, where the
+    share-churned estimator of customers acquired a year before is biased."""
+    rng = np.random.default_rng(7)
+    rows = []
+    start = np.datetime64("2020-01-01")
+    for i in range(3000):
+        first = int(rng.integers(0, 3 * 365))
+        life = rng.exponential(2 * 365.25)
+        for k in range(int(life // 30) + 1):
+            d = first + 30 * k
+            if d < 4 * 365:
+                rows.append((f"c{i}", str(start + np.timedelta64(d, "D")), 10.0))
+    s = ltv_stats(make_log(rows), as_of=str(start + np.timedelta64(4 * 365 - 1, "D")))
+    assert s.censored_churned > 500 and s.lifespan_caution == ""
+    # purchases come every 30 days, so a lifetime ends at the last purchase up to 30 days
+    # (15 on average) before it ends: the estimate is about 2 years - 15 days
+    target = 2.0 - 15 / 365.25
+    assert abs(s.lifespan - target) < 3 * target / np.sqrt(s.censored_churned)
+    churn = ltv_stats(make_log(rows), as_of=str(start + np.timedelta64(4 * 365 - 1, "D")),
+                      lifespan="churn")
+    assert abs(churn.lifespan - target) > abs(s.lifespan - target)
 
 
 # ------------------------------------------------------------------ cohorts

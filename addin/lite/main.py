@@ -1756,8 +1756,9 @@ def LTV_CUSTOMERS(ids, dates, amounts, as_of=None, time_unit=None, order_ids=Non
 @arg(
     'lifespan_method',
     doc=(
-        'Optional lifespan estimator: churn (1 / yearly churn, default) or observed (mean time '
-        'from first to last purchase).'
+        'Optional lifespan estimator: censored (customer-years at risk / customers a year '
+        'without purchase, default), churn (1 / yearly churn) or observed (mean first to last '
+        'purchase).'
     ),
     err_to_str=True,
 )

@@ -14,8 +14,8 @@ PERIODS = ("month", "quarter", "year")
 """Cohort periods of :func:`ltvxl.transactions.cohorts.cohort_table`."""
 METRICS = ("retention", "active", "revenue", "ltv")
 """Cohort metrics of :func:`ltvxl.transactions.cohorts.cohort_table`."""
-LIFESPAN_METHODS = ("churn", "observed")
-"""Lifespan estimators of :func:`ltvxl.transactions.stats.ltv_stats`."""
+LIFESPAN_METHODS = ("censored", "churn", "observed")
+"""Lifespan estimators of :func:`ltvxl.transactions.stats.ltv_stats`, the default first."""
 MIN_GROUP_CUSTOMERS = 30
 """Fewest customers a group of :func:`ltvxl.transactions.groups.group_comparison` needs for
 its averages to be compared (a rule of thumb for means of skewed values: below it one

@@ -7,10 +7,19 @@
 - purchase frequency, purchases per customer per year = purchases /
   customer-years observed, where each customer is observed from the first
   purchase to ``as_of`` (day of ``as_of`` included; a year is 365.25 days);
-- lifespan in years, by one of two estimators:
-  ``"churn"`` (default): 1 / yearly churn, where yearly churn is the share of
-  the customers acquired at least 365 days before ``as_of`` who made no
-  purchase in the last 365 days;
+- lifespan in years, by one of three estimators:
+  ``"censored"`` (default): a constant churn rate fitted with right-censoring.
+  A customer has churned when a year (365 days) passes without a purchase
+  after their last one, all inside the data; their lifetime is first to last
+  purchase. A customer not known to have churned is censored at ``as_of`` - 365
+  days: until then churn would have been seen. The rate is churned customers /
+  customer-years at risk, the lifespan its inverse: customer-years at risk /
+  churned (the maximum-likelihood mean of an exponential lifetime). Every
+  customer acquired before ``as_of`` - 365 days counts, with the time each was
+  watched, instead of only those of whom the whole year is known;
+  ``"churn"``: 1 / yearly churn, where yearly churn is the share of the
+  customers acquired at least 365 days before ``as_of`` who made no purchase in
+  the last 365 days;
   ``"observed"``: the mean time from first to last purchase, a lower bound
   while customers are still active;
 - simple LTV = average purchase value x purchase frequency x lifespan.
@@ -29,6 +38,10 @@ from .log import TransactionLog
 from .summary import CustomerTotals, resolve_as_of
 
 YEAR_DAYS = 365.25
+CHURN_DAYS = 365
+"""Days without a purchase after which a customer counts as churned."""
+THIN_CHURNED = 30
+"""Fewer churned customers than this make the censored lifespan thin (a caution row)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,8 @@ class LtvStats:
     churn_eligible: int
     churned: int
     yearly_churn: float
+    censored_churned: int
+    years_at_risk: float
     observed_lifespan: float
     lifespan_method: str
     lifespan: float
@@ -57,14 +72,15 @@ class LtvStats:
     revenue_per_customer: float
     lifespan_problem: str | None
     notes: tuple[str, ...]
+    lifespan_caution: str = ""
 
     def rows(self) -> list[tuple[str, Any]]:
         """(label, value) pairs in display order; labels state units and estimators."""
         problem = self.lifespan_problem
-        life_label = (
-            "lifespan (years) = 1 / yearly churn" if self.lifespan_method == "churn"
-            else "lifespan (years) = mean time from first to last purchase"
-        )
+        life_label = {
+            "censored": "lifespan (years) = customer-years at risk / churned",
+            "churn": "lifespan (years) = 1 / yearly churn",
+        }.get(self.lifespan_method, "lifespan (years) = mean time from first to last purchase")
         churn: Any = self.yearly_churn if np.isfinite(self.yearly_churn) else (
             f"{NA} no customer acquired a year or more before as_of")
         rows: list[tuple[str, Any]] = [
@@ -80,17 +96,24 @@ class LtvStats:
             ("customers acquired 1+ year before as of", self.churn_eligible),
             ("of those, no purchase in the last year", self.churned),
             ("yearly churn = no purchase in last year / acquired 1+ year before", churn),
+            ("churned: a year without a purchase after the last one, inside the data",
+             self.censored_churned),
+            ("customer-years at risk (first purchase to the last, or to as of - 1 year)",
+             self.years_at_risk),
             ("observed lifespan (years), mean first to last purchase", self.observed_lifespan),
             (life_label, self.lifespan if problem is None else problem),
             ("simple LTV = average purchase value x frequency x lifespan",
              self.simple_ltv if problem is None else problem),
             ("historical revenue per customer", self.revenue_per_customer),
         ]
+        if self.lifespan_caution:
+            rows.append(("caution", self.lifespan_caution))
         rows.extend((note.split(": ")[0], int(note.split(": ")[1])) for note in self.notes)
         return rows
 
 
-def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = "churn") -> LtvStats:
+def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = LIFESPAN_METHODS[0]
+              ) -> LtvStats:
     """Measure the simple-LTV ingredients of ``log`` up to ``as_of`` (see the module)."""
     method = str(lifespan).strip().lower()
     if method not in LIFESPAN_METHODS:
@@ -112,8 +135,28 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = "churn") -
     churned = int((eligible & (last <= day - 365)).sum())
     churn = churned / n_eligible if n_eligible else float("nan")
     observed = float(((last - first) / YEAR_DAYS).mean())
-    problem = None
-    if method == "churn":
+    cutoff = day - CHURN_DAYS
+    gone = last <= cutoff
+    at_risk = np.where(gone, last - first, np.maximum(cutoff - first, 0))
+    n_gone = int(gone.sum())
+    years_at_risk = float(at_risk.sum() / YEAR_DAYS)
+    problem, caution = None, ""
+    if method == "censored":
+        watched = int((first < cutoff).sum())
+        if not watched:
+            problem = f"{NA} no customer acquired a year or more before as_of"
+            life = float("nan")
+        elif n_gone == 0:
+            problem = f"{DIV0} no customer churned (none went a year without a purchase)"
+            life = float("nan")
+        else:
+            life = years_at_risk / n_gone
+            if n_gone < THIN_CHURNED:
+                since = np.datetime64(int(first.min()), "D")
+                until = np.datetime64(int(cutoff), "D")
+                caution = (f"thin: the lifespan rests on {n_gone} churned of {watched} customers "
+                           f"acquired {since} to {until} ({years_at_risk:,.1f} customer-years)")
+    elif method == "churn":
         if not n_eligible:
             problem = f"{NA} no customer acquired a year or more before as_of"
             life = float("nan")
@@ -136,6 +179,8 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = "churn") -
         churn_eligible=n_eligible,
         churned=churned,
         yearly_churn=churn,
+        censored_churned=n_gone,
+        years_at_risk=years_at_risk,
         observed_lifespan=observed,
         lifespan_method=method,
         lifespan=life,
@@ -143,4 +188,5 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = "churn") -
         revenue_per_customer=revenue / customers,
         lifespan_problem=problem,
         notes=tuple(t.notes(log)),
+        lifespan_caution=caution,
     )

@@ -88,8 +88,8 @@ def _stats(ids: Any, dates: Any, amounts: Any, as_of: Any, lifespan_method: Any,
            order_ids: Any = None) -> Any:
     from ltvxl.transactions import stats
 
-    method = text_option(lifespan_method, "lifespan_method", choices.LIFESPAN_METHODS, "churn")
-    result = stats.ltv_stats(log_of(ids, dates, amounts, None, order_ids), as_of, method)
+    result = stats.ltv_stats(log_of(ids, dates, amounts, None, order_ids), as_of,
+                             lifespan_method)
     rows = [["measure", "value"]]
     for label, value in result.rows():
         if isinstance(value, np.datetime64):
@@ -109,9 +109,10 @@ LTV_STATS = expose(declare(
         "purchases per customer per year, lifespan (estimator stated) and their product, "
         "as a labelled two-column block.",
         (_IDS, _DATES, _AMOUNTS, _AS_OF,
-         Arg("lifespan_method", "Optional lifespan estimator: churn (1 / yearly churn, default) "
-             "or observed (mean time from first to last purchase).", kind="text",
-             default="churn", choices=choices.LIFESPAN_METHODS),
+         Arg("lifespan_method", "Optional lifespan estimator: censored (customer-years at risk "
+             "/ customers a year without purchase, default), churn (1 / yearly churn) or "
+             "observed (mean first to last purchase).", kind="text",
+             default=choices.LIFESPAN_METHODS[0], choices=choices.LIFESPAN_METHODS),
          _ORDER_IDS),
         returns="table",
         examples=(("=LTV_STATS(A2:A5000, B2:B5000, C2:C5000)", _RANGE_EXAMPLE),),
