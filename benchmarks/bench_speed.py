@@ -169,15 +169,36 @@ def median(xs: list[float]) -> float:
     return xs[len(xs) // 2]
 
 
+NUMPY = """
+import time
+t = time.perf_counter()
+import numpy
+print(f"{time.perf_counter() - t:.4f}")
+"""
+
+
 def import_time(runs: int) -> None:
+    """``import ltvxl.udfs`` in fresh interpreters, with numpy's own import beside it.
+
+    A first child compiles and caches the bytecode (as an installed package has it,
+    even where PYTHONDONTWRITEBYTECODE is set): without it every start would compile
+    ltvxl's sources."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-c", "import ltvxl.udfs"], env=env, check=True)
     start = [child(["-c", "pass"])[1] for _ in range(3)]
-    res = [child(["-c", IMPORT]) for _ in range(max(runs, 3))]
-    imp = median([float(r[0].split()[0]) for r in res])
+    n = max(runs, 7)
+    res, bare = [], []
+    for _ in range(n):  # alternating, so that both meet the same load
+        res.append(child(["-c", IMPORT]))
+        bare.append(float(child(["-c", NUMPY])[0]))
+    times = sorted(float(r[0].split()[0]) for r in res)
+    imp = median(times)
     first = median([float(r[0].split()[1]) for r in res])
     heavy = res[-1][0].split()[3]
-    print(f"import ltvxl.udfs: {imp:.3f} s inside (interpreter start {median(start):.3f} s "
-          f"apart), first =LTV(100, 3, 5) {first:.3f} ms; heavy modules loaded: {heavy}  "
-          f"[target <= 0.25 s, none; {load()}]")
+    print(f"import ltvxl.udfs: {imp:.3f} s inside, median of {n} (min {times[0]:.3f}, max "
+          f"{times[-1]:.3f}; numpy alone {median(bare):.3f} s; interpreter start "
+          f"{median(start):.3f} s apart), first =LTV(100, 3, 5) {first:.3f} ms; heavy modules "
+          f"loaded: {heavy}  [target <= 0.25 s, none; {load()}]")
 
 
 def main() -> None:

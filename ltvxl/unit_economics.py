@@ -11,8 +11,12 @@ Invalid inputs raise :class:`ltvxl.errors.LtvxlError` naming the argument.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:  # numpy.typing costs Excel's start 5-15 ms
+    from numpy.typing import ArrayLike
 
 from .domains import (
     CHURN,

@@ -7,7 +7,8 @@ import subprocess
 import sys
 
 HEAVY = ("pandas", "pyarrow", "scipy", "xlwings", "python_calamine", "formulas", "sklearn",
-         "_hashlib")  # OpenSSL's binding: only the fit cache's digests need it
+         "_hashlib",  # OpenSSL's binding: only the fit cache's digests need it
+         "numpy.typing")  # type hints only
 
 PROBE = """
 import json, sys
