@@ -432,8 +432,8 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
 
 COHORT_VALUE_ROW = 110  # the cumulative value table spills from Cohorts!A110
 CURVE_PERIODS = 36
-_PARTIAL_MONTH = ("LET(d, IF(ISNUMBER(as_of), as_of, MAX(Transactions[date])), "
-                  "INT(d) <> EOMONTH(d, 0))")
+_END = "IF(ISNUMBER(as_of), as_of, MAX(Transactions[date]))"
+_PARTIAL_MONTH = f"INT({_END}) <> EOMONTH({_END}, 0)"
 """Whether the month of the observation end is partial (Excel formula, for conditional formats)."""
 
 
