@@ -206,22 +206,23 @@ def test_every_sheet_read_as_one_log_and_messages_name_the_sheet(tmp_path):
     assert (len(log.customers), round(float(log.amounts.sum()), 2)) == (3, 2 * 5 + 7.5 + 6 + 10)
     cases = [  # second sheet's rows (the bad one is its second data row: sheet row 3)
         ([good[0], ("C", "9 February", 1, 10.0)],
-         r'^column "date" row 3 of sheet "February": "9 February" is not a date'),
+         r'column "date" row 3 of sheet "February": "9 February" is not a date'),
         ([good[0], ("C", "2024-02-09", "one", 10.0)],
-         r'^column "Quantity" row 3 of sheet "February": text "one" is not a number'),
+         r'column "Quantity" row 3 of sheet "February": text "one" is not a number'),
         ([good[0], ("C", "2024-02-09", 1, "10,000")],
-         r'^column "UnitPrice": "10,000" row 3 of sheet "February" could be 10000 or 10.000'),
+         r'column "UnitPrice": "10,000" row 3 of sheet "February" could be 10000 or 10.000'),
         ([good[0], ("C", "2024-02-09", 1, -10.0)],
-         r'^column "Quantity" x column "UnitPrice" row 3 of sheet "February": -10 is negative'),
+         r'column "Quantity" x column "UnitPrice" row 3 of sheet "February": -10 is negative'),
     ]
     for second, message in cases:
         book = two_sheet_book(tmp_path / "bad.xlsx", second)
-        with pytest.raises(LtvxlError, match=message):
+        with pytest.raises(LtvxlError, match=r"^bad\.xlsx: " + message):
             read_transactions(book, options=ReadOptions(sheet="all", negative="error"))
     # under two title lines the sheet's own row numbers are named
     book = two_sheet_book(tmp_path / "title.xlsx", [good[0], (None, "2024-02-09", 1, 10.0)],
                           title_rows=2)
-    with pytest.raises(LtvxlError, match=r'^column "customer_id" row 5 of sheet "February": '
+    with pytest.raises(LtvxlError, match=r'^title\.xlsx: column "customer_id" row 5 of sheet '
+                       '"February": '
                        "the customer id is missing"):
         read_transactions(book, options=ReadOptions(sheet="all", missing_id="error"))
     # day-first on one sheet, month-first on the other
@@ -237,8 +238,20 @@ def test_every_sheet_read_as_one_log_and_messages_name_the_sheet(tmp_path):
     wb = __import__("openpyxl").load_workbook(book)
     wb["January"]["C3"] = "two"
     wb.save(book)
-    with pytest.raises(LtvxlError, match=r'^column "Quantity" row 3: text "two" is not a number'):
+    with pytest.raises(LtvxlError, match=r'^one\.xlsx: column "Quantity" row 3: text "two"'):
         read_transactions(book)
+
+
+def test_messages_name_the_file(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text("customer_id,date,amount\nA,2024-01-01,5\nB,2024-13-01,3\n")
+    with pytest.raises(LtvxlError, match=r'^export\.csv: column "date" row 3: "2024-13-01" is '
+                       "not a date"):
+        read_transactions(path)
+    path.write_text("customer_id,date,colour\nA,2024-01-01,red\n")
+    with pytest.raises(LtvxlError, match=r"^export\.csv: cannot tell which column holds the "
+                       "amount"):
+        read_transactions(path)
 
 
 def test_ambiguous_columns_ask_for_the_option(tmp_path):

@@ -66,7 +66,7 @@ def read_transactions(
     product; ``InvoiceNo`` for orders); ``extra_cols``: further columns to
     keep (default: every other column; ``[]`` for none). ``options``: every
     other choice (:class:`~.options.ReadOptions`); the arguments given here win.
-    Messages name the column and the row (the header is row 1). The log's
+    Messages name the file, the column and the row (the header is row 1). The log's
     ``columns_line`` says which columns were used and how.
     """
     opts = (options or ReadOptions()).replace(
@@ -88,7 +88,12 @@ def read_transactions(
         table = _csv_table(p, opts)
     else:
         raise LtvxlError(f"{p.name}: unknown file type {suffix!r}; use .csv, .parquet or .xlsx")
-    return assemble(table, opts)
+    try:
+        return assemble(table, opts)
+    except LtvxlError as exc:  # name the file too: a run may read several
+        if exc.message.startswith(f"{p.name}:"):
+            raise
+        raise LtvxlError(f"{p.name}: {exc.message}", exc.code) from None
 
 
 def assemble(table: Table, opts: ReadOptions) -> TransactionLog:
