@@ -88,3 +88,26 @@ def test_text_columns_know_their_distinct_values_as_factorize_finds_them():
     assert known_distinct(copy) is None and np.array_equal(factorize(copy)[0], codes)
     assert np.array_equal(blank_mask([out]), blank_mask([copy]))
     assert blank_mask([out]).sum() == sum(v is None or not v.strip() for v in chunks)
+
+
+ID_TEXTS = ["C-1", "12", "007", " 7 ", "1e3", "inf", "-inf", "Infinity", "nan", "abc", "B12",
+            "1,5", "\uff11\uff12", "+5", "-0", ".5", "5.", "Inf", "e5", "0x10", "1_000", "True",
+            "Émile", "#N/A", "#REF!", "#hashtag", "  ", "", "#VALUE! no", "x\u00a0", "\u0663"]
+
+
+def test_text_ids_quick_paths_agree_with_one_by_one():
+    """Ids as texts: keys stripped in one pass and numbers looked for only where a text
+    could be one give what format_id and pd.to_numeric give text by text."""
+    from ltvxl.transactions.ids import _id_keys, format_id, natural_order
+
+    rng = np.random.default_rng(2)
+    for _ in range(200):
+        uniq = np.array(list(dict.fromkeys(rng.choice(ID_TEXTS, 10).tolist())), dtype=object)
+        assert _id_keys(uniq) == [format_id(u) for u in uniq]
+        keys = np.array([k for k in _id_keys(uniq) if k is not None], dtype=object)
+        as_num = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy(float)
+        by_text = np.argsort(keys.astype(str), kind="stable")
+        expected = by_text[np.argsort(as_num[by_text], kind="stable")]
+        assert natural_order(keys).tolist() == expected.tolist()
+    mixed = np.array(["A", 12.0, 7], dtype=object)
+    assert _id_keys(mixed) == ["A", "12", "7"]

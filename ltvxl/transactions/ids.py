@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..cells import describe
 from ..errors import LtvxlError, clip, is_cell_error
-from .columns import first_bad, first_bool, is_blank, object_array
+from .columns import factorize, first_bad, first_bool, is_blank, object_array
 
 
 def format_id(value: Any) -> str | None:
@@ -35,6 +35,18 @@ def format_id(value: Any) -> str | None:
             return str(int(x))
         return repr(x)
     return None
+
+
+def _id_keys(uniq: np.ndarray) -> list[str | None]:
+    """:func:`format_id` of each distinct value; texts stripped in one pass (the usual
+    column of text ids), only those starting with "#" checked for an error code."""
+    if not all(type(u) is str for u in uniq):
+        return [format_id(u) for u in uniq]
+    keys: list[str | None] = [u.strip() for u in uniq]
+    for i, k in enumerate(keys):
+        if not k or (k[0] == "#" and is_cell_error(k)):
+            keys[i] = None
+    return keys
 
 
 def _factorize_ints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +88,14 @@ def _int_id_texts(uniq: np.ndarray) -> np.ndarray:
 
 def natural_order(keys: np.ndarray) -> np.ndarray:
     """Order of id texts: those that read as numbers numerically first, then the rest."""
-    as_num = pd.to_numeric(pd.Series(keys, dtype=object), errors="coerce").to_numpy(float)
+    # a text that starts with a letter other than i (inf) is no number: only the others are
+    # parsed (a column of ids such as C-1001 has none)
+    maybe = np.fromiter((not (isinstance(k, str) and k[:1].isascii() and k[:1].isalpha()
+                              and k[:1] not in "iI") for k in keys), dtype=bool, count=len(keys))
+    as_num = np.full(len(keys), np.nan)
+    if maybe.any():
+        as_num[maybe] = pd.to_numeric(pd.Series(keys[maybe], dtype=object),
+                                      errors="coerce").to_numpy(float)
     text_order = np.argsort(keys.astype(str), kind="stable")
     return text_order[np.argsort(as_num[text_order], kind="stable")]
 
@@ -99,14 +118,14 @@ def parse_ids(values: np.ndarray, label: str, row_of: Any = None) -> tuple[np.nd
         return codes.astype(np.int64), _float_id_texts(np.asarray(uniq, dtype=np.float64))
     if kind not in "OUS":
         raise LtvxlError(f"{label} must hold customer ids (text or numbers), got {values.dtype}")
-    values = values.astype(object)
+    values = values.astype(object, copy=False)
     flag = first_bool(values)
     if flag is not None:
         raise LtvxlError(
             f"{label} row {row_of(flag)}: {describe(values[flag])} is not a customer id"
         )
-    raw_codes, raw_uniq = pd.factorize(values, use_na_sentinel=True)
-    keys = [format_id(u) for u in raw_uniq]
+    raw_codes, raw_uniq = factorize(values)
+    keys = _id_keys(raw_uniq)
     bad_uniq = np.array([k is None for k in keys], dtype=bool)
     bad_rows = raw_codes < 0
     if bad_uniq.any():
