@@ -362,6 +362,126 @@ def LTV_TREND(ids, dates, amounts, period=None, as_of=None, margin=None, order_i
 
 @func
 @arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of the data (a date); later transactions are left out. Blank for the last '
+        'date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'window',
+    doc=(
+        "Optional days of each customer's first window, the first purchase day included (a "
+        'whole number from 1 to 3660); blank for 30.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'horizon',
+    doc='Optional months (30.4375 days) of value predicted after the window, > 0; blank for 6.',
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_EARLY(ids, dates, amounts, as_of=None, window=None, horizon=None):
+    (
+        "New customers' value: for those acquired within window days of as_of, the chance to "
+        'buy again and the value in the horizon months after their first window, from a model '
+        "of the earlier customers' first days."
+    )
+    return _LTVXL['CLV_EARLY'](ids, dates, amounts, as_of, window, horizon)
+
+
+@func
+@arg(
+    'ids',
+    doc=(
+        'Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one '
+        'customer); may start with a header row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'dates',
+    doc=(
+        'Date of each transaction: date cells, Excel serial numbers or year-month-day text '
+        '(2024-01-31), in the same rows as ids.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'amounts',
+    doc=(
+        'Amount of each transaction (currency); negative amounts are returns, netted into '
+        'revenue.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'as_of',
+    doc=(
+        'Optional end of the data (a date); later transactions are left out. Blank for the last '
+        'date in the log.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'window',
+    doc=(
+        "Optional days of each customer's first window, the first purchase day included (a "
+        'whole number from 1 to 3660); blank for 30.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+@arg(
+    'horizon',
+    doc='Optional months (30.4375 days) of value predicted after the window, > 0; blank for 6.',
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_EARLY_FIT(ids, dates, amounts, as_of=None, window=None, horizon=None):
+    (
+        "Validation of CLV_EARLY's model on a split by acquisition date: normalized Gini, "
+        'decile MAPE, Spearman and total error against the window value x ratio and BTYD '
+        'baselines, and the features used.'
+    )
+    return _LTVXL['CLV_EARLY_FIT'](ids, dates, amounts, as_of, window, horizon)
+
+
+@func
+@arg(
     'r_shape',
     doc=(
         'Model parameter r (> 0): shape of the purchase-rate distribution (named r_shape '

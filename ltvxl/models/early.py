@@ -732,7 +732,7 @@ def _enough(features: Features, data: pd.DataFrame) -> None:
     n = len(data)
     if n < MIN_TRAIN:
         t = features.table
-        first = t["acquired"].min() if len(t) else features.end
+        first = (np.datetime64(t["acquired"].min(), "D") if len(t) else features.end)
         raise LtvxlError(
             f"{n:,} customers have their {features.window}-day window and {features.horizon:g}"
             f"-month horizon inside the data ({first} to {features.end}); at least "
