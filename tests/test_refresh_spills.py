@@ -137,3 +137,29 @@ def test_text_results_keep_spaces_and_carriage_returns_as_excel_writes_them(tmp_
     assert '<v xml:space="preserve">\t</v>' in xml
     s = openpyxl.load_workbook(out, data_only=True)["S"]
     assert (s["A1"].value, s["A3"].value) == (" x ", "\t")
+
+
+def test_a_text_cell_of_no_characters_is_not_a_blank(tmp_path):
+    """Excel stores an empty text as a shared string of no characters; python-calamine reads
+    it as a blank, but Excel's COUNTA counts it and ISBLANK is FALSE (the corpus' STATISTICAL
+    and TEXT sheets)."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write("B1", "EMPTY_ME")
+    ws.write("B2", 5)
+    ws.write_formula("A1", "=COUNTA(B1:B3)")
+    ws.write_formula("A2", "=ISBLANK(B1)")
+    ws.write_formula("A3", "=ISBLANK(B3)")
+    ws.write_formula("A4", '=B1=""')
+    wb.close()
+    with zipfile.ZipFile(src) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    parts["xl/sharedStrings.xml"] = parts["xl/sharedStrings.xml"].replace(
+        b"<t>EMPTY_ME</t>", b"<t/>")
+    with zipfile.ZipFile(src, "w") as zf:
+        for name, data in parts.items():
+            zf.writestr(name, data)
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[f"A{r}"].value for r in range(1, 5)] == [2, False, True, True]

@@ -49,6 +49,7 @@ class Grids:
         self.blanked: dict[str, list[tuple[int, int, int, int]]] = {}
         self.singles: dict[str, dict[tuple[int, int], Any]] = {}
         self.single_extent: dict[str, tuple[int, int]] = {}
+        self._empty: set[str] | None = None
         self.covered: Callable[[str, int, int, int, int], bool] | None = None
         """Whether a range of a sheet holds only formula results (see Engine._covered)."""
 
@@ -69,6 +70,10 @@ class Grids:
                 if r <= arr.shape[0] and c <= arr.shape[1] and \
                         not any(inside(r, c, b) for b in blanked):
                     arr[r - 1, c - 1] = xlerror(code)
+            for r, c in self._empty_texts(sheet):  # and text of no characters as a blank
+                if r <= arr.shape[0] and c <= arr.shape[1] and \
+                        not any(inside(r, c, b) for b in blanked):
+                    arr[r - 1, c - 1] = ""
             self.base[sheet] = arr
         return self.base[sheet]
 
@@ -89,6 +94,42 @@ class Grids:
                 m = re.search(r"<(?:\w+:)?v>([^<]*)</", xml)
                 if m:
                     out.append((r, c, m.group(1).strip()))
+        return out
+
+    def _empty_shared(self) -> set[str]:
+        """The indexes (as text) of the shared strings of no characters."""
+        if self._empty is None:
+            data = self.pkg.parts.get("xl/sharedStrings.xml", b"")
+            self._empty = set()
+            if data:
+                items = re.findall(rb"<(?:\w+:)?si\b(?:/>|.*?</(?:\w+:)?si>)", data, re.S)
+                for i, si in enumerate(items):
+                    if not re.sub(rb"<(?:\w+:)?rPh\b.*?</(?:\w+:)?rPh>|<[^>]*>", b"", si,
+                                  flags=re.S):
+                        self._empty.add(str(i))
+        return self._empty
+
+    def _empty_texts(self, sheet: str) -> list[tuple[int, int]]:
+        """(row, col) of the cells holding text of no characters (not formulas): Excel keeps
+        them apart from blanks (COUNTA counts them, ARRAYTOTEXT shows ``""``)."""
+        empty = self._empty_shared()
+        if not empty:
+            return []
+        data = self.pkg.parts[self.pkg.sheet(sheet).part]
+        if b't="s"' not in data:
+            return []
+        sx = SheetXml(sheet, data)
+        out = []
+        for r, rec in sx.rows.items():
+            if 't="s"' not in rec[2]:
+                continue
+            for c, xml in sx.cells(r).items():
+                head = xml[: xml.find(">") + 1]
+                if 't="s"' not in head or f"<{sx.p}f" in xml:
+                    continue
+                m = re.search(r"<(?:\w+:)?v>\s*(\d+)\s*</", xml)
+                if m and m.group(1) in empty:
+                    out.append((r, c))
         return out
 
     @staticmethod
