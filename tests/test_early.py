@@ -93,6 +93,15 @@ def test_decile_mape_by_hand():
     assert used == 1 and mape == pytest.approx(abs(7 - 10) / 10)
 
 
+def test_bootstrap_of_a_perfect_against_a_reversed_ranking():
+    rng = np.random.default_rng(0)
+    actual = rng.gamma(1.0, 10.0, 200)
+    iv = early.bootstrap(actual, actual, -actual, n=50)
+    assert iv["gini"] == pytest.approx((2.0, 2.0))  # 1 - (-1) on every resample
+    same = early.bootstrap(actual, actual, actual, n=50)
+    assert same == {"gini": (0.0, 0.0), "decile_mape": (0.0, 0.0)}
+
+
 def test_spearman_and_scores_by_hand():
     assert early.spearman([1, 2, 3, 4], [1, 3, 2, 4]) == pytest.approx(0.8)  # 1 - 6*2/60
     s = early.scores("x", [0, 10, 0, 30], [1, 2, 3, 4])
@@ -149,6 +158,12 @@ def test_model_beats_both_baselines_where_the_window_predicts(simulated_fit):
         assert model.decile_mape < base.decile_mape, (model, base)
     beats = v.beats()
     assert all(d["gini"] > 0 and d["decile_mape"] > 0 for d in beats.values())
+    # the advantage in ranking holds on resamples of the test customers too
+    assert set(v.intervals) == {ratio.name, btyd.name}
+    for name, iv in v.intervals.items():
+        lo, hi = iv["gini"]
+        assert 0 < lo <= beats[name]["gini"] <= hi, (name, iv)
+        assert iv["decile_mape"][0] <= iv["decile_mape"][1]
     # the ratio baseline's total is right by construction on the training set
     assert ratio.predicted == pytest.approx(
         v.ratio * f.training["window_value"].to_numpy()[-v.test:].sum(), rel=0.2)

@@ -128,6 +128,11 @@ def print_validation(model: Any) -> None:
                 w for w, ok in (("Gini", g > 0), ("decile MAPE", m > 0)) if not ok)
         print(f"  against {name}: Gini {g:+.3f}, decile MAPE {-m * 100:+.1f} points: "
               f"{verdict}")
+        iv = v.intervals.get(name)
+        if iv:
+            (g0, g1), (m0, m1) = iv["gini"], iv["decile_mape"]
+            print(f"    90% bootstrap intervals of the test customers: Gini {g0:+.3f} to "
+                  f"{g1:+.3f}, decile MAPE {-m1 * 100:+.1f} to {-m0 * 100:+.1f} points")
 
 
 def run(args: argparse.Namespace) -> int:

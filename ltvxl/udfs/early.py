@@ -128,8 +128,13 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
         g, m = d["gini"], d["decile_mape"]
         if g == g and m == m:
             word = "beats" if g > 0 and m > 0 else "does not beat"
-            info.append((f"against {name}", f"{word}: Gini {g:+.3f}, decile MAPE "
-                                            f"{-m * 100:+.1f} points"))
+            text = f"{word}: Gini {g:+.3f}, decile MAPE {-m * 100:+.1f} points"
+            iv = v.intervals.get(name)
+            if iv:
+                (g0, g1), (m0, m1) = iv["gini"], iv["decile_mape"]
+                text += (f" (90% bootstrap: Gini {g0:+.3f} to {g1:+.3f}, decile MAPE "
+                         f"{-m1 * 100:+.1f} to {-m0 * 100:+.1f})")
+            info.append((f"against {name}", text))
     info += [(f"note: {s.name}", s.note) for s in v.rows if s.note]
     info += [("note", n) for n in features.notes]
     rows += [[label[:MAX_NOTE], clip(text, MAX_NOTE), *blank] for label, text in info]
