@@ -84,6 +84,8 @@ def test_text_columns_know_their_distinct_values_as_factorize_finds_them():
     assert known is not None
     assert np.array_equal(known[0], codes) and known[1].tolist() == list(uniques)
     assert np.array_equal(factorize(out)[0], codes)
+    with pytest.raises(ValueError):  # read-only: the recorded values cannot go stale
+        out[0] = "changed"
     copy = out.copy()  # not recorded: computed, the same
     assert known_distinct(copy) is None and np.array_equal(factorize(copy)[0], codes)
     assert np.array_equal(blank_mask([out]), blank_mask([copy]))

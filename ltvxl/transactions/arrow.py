@@ -91,7 +91,9 @@ class TextColumn:
         out[:] = dictionary[np.maximum(codes, 0)] if len(dictionary) else None
         if (codes < 0).any():
             out[codes < 0] = None
-        # Arrow numbers distinct texts in order of first appearance, as pd.factorize does
+        # Arrow numbers distinct texts in order of first appearance, as pd.factorize does;
+        # read-only, so that the recorded distinct values cannot go stale
+        out.flags.writeable = False
         remember_distinct(out, codes, dictionary)
         return out
 

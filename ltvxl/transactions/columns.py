@@ -30,7 +30,9 @@ _DISTINCT: dict[int, tuple[weakref.ref, np.ndarray, np.ndarray]] = {}
 
 def remember_distinct(values: np.ndarray, codes: np.ndarray, uniques: np.ndarray) -> None:
     """Record ``pd.factorize(values)`` (codes in order of first appearance, -1 for a
-    missing value; the distinct values) for a column that will not be changed in place."""
+    missing value; the distinct values) for a read-only column."""
+    if values.flags.writeable:
+        raise ValueError("only a read-only column's distinct values can be recorded")
     key = id(values)
     _DISTINCT[key] = (weakref.ref(values, lambda _r, k=key: _DISTINCT.pop(k, None)), codes,
                       uniques)
