@@ -116,3 +116,26 @@ def test_bad_files_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "o.csv").exists()
     assert main(["early", "--as-of", "1990-01-01", "-o", str(tmp_path / "o.csv")]) == 1
     assert "as_of 1990-01-01 is before the first transaction" in capsys.readouterr().err
+
+
+def test_covariates_file_adds_features(tmp_path, capsys):
+    from test_early import _simulated
+
+    log = _simulated(n=600, seed=2)
+    frame = pd.DataFrame({"customer_id": log.ids, "date": log.dates.astype(str),
+                          "amount": log.amounts})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    ids = log.customers
+    cov = pd.DataFrame({"id": ids, "segment": ["gold" if int(i) % 3 == 0 else "std"
+                                               for i in ids],
+                        "age": [20 + int(i) % 50 for i in ids]})
+    cov.to_csv(tmp_path / "cov.csv", index=False)
+    out = tmp_path / "o.csv"
+    assert main(["early", str(tmp_path / "t.csv"), "--covariates", str(tmp_path / "cov.csv"),
+                 "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "month_cos, cov_age, cov_segment" in text
+    cov.iloc[:-1].to_csv(tmp_path / "short.csv", index=False)
+    assert main(["early", str(tmp_path / "t.csv"), "--covariates", str(tmp_path / "short.csv"),
+                 "-o", str(out)]) == 1
+    assert "customers have no covariate row" in capsys.readouterr().err

@@ -833,8 +833,8 @@ def fit(log: TransactionLog, features: Features, *, seed: int = SEED,
     customer of ``features`` (from ``log``). With ``cache`` an unchanged training set is
     not refitted (the key is the content of the features and targets)."""
 
-    def make() -> EarlyModel:
-        val = validate(log, features, seed=seed, cache=cache)
+    def make() -> EarlyModel:  # the BTYD baseline's fits need no cache of their own
+        val = validate(log, features, seed=seed)
         data = features.training
         enc = Encoder.of(data, features.numeric, features.categorical)
         model = fit_two_part(data, enc, val.family, seed=seed)
