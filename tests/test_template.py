@@ -230,3 +230,32 @@ def test_opened_without_the_add_in_excel_keeps_the_values():
         calc = re.search(rb"<calcPr\b[^>]*>", z.read("xl/workbook.xml")).group(0)
     assert b"fullCalcOnLoad" not in calc
     assert int(re.search(rb'calcId="(\d+)"', calc).group(1)) >= 191029
+
+
+def test_every_table_sheet_prints_one_page_wide_with_its_header(built: Path):
+    """Read from the sheet XML itself (openpyxl does not parse whole-column print areas,
+    which Excel writes for a print area of columns)."""
+    import re
+    import zipfile
+
+    from ltvxl.workbook.template import TABLE_PAGES
+
+    with zipfile.ZipFile(built) as z:
+        book = z.read("xl/workbook.xml").decode()
+        names = re.findall(r'<sheet name="([^"]+)" sheetId="\d+" r:id="rId(\d+)"', book)
+        areas = dict(re.findall(r'<definedName name="_xlnm.Print_Area" localSheetId="\d+">'
+                                r"'?([^'!]+)'?!([^<]+)</definedName>", book))
+        titles = dict(re.findall(r'<definedName name="_xlnm.Print_Titles" localSheetId="\d+">'
+                                 r"'?([^'!]+)'?!([^<]+)</definedName>", book))
+        for name, rid in names:
+            if name not in TABLE_PAGES:
+                continue
+            columns, header = TABLE_PAGES[name]
+            sheet = z.read(f"xl/worksheets/sheet{rid}.xml").decode()
+            assert 'orientation="landscape"' in sheet and 'fitToHeight="0"' in sheet, name
+            assert '<pageSetUpPr fitToPage="1"/>' in sheet, name
+            first, last = columns.split(":")
+            assert areas[name] == f"${first}:${last}", name
+            if header:
+                assert titles[name] == f"${header}:${header}", name
+                assert f'topLeftCell="B{header + 1}"' in sheet, name

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ltvxl.a1 import col_letters
+from ltvxl.a1 import col_letters, col_number
 from ltvxl.assumptions import DEFAULTS, Assumptions
 from ltvxl.example import UnitEconomicsInputs
 from ltvxl.models import registry
@@ -249,6 +249,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
         ws = book.add_worksheet(name)
         ws.write("A1", name, fmt.title)
         writer(book, ws, fmt, have, data.channels)
+        if name in TABLE_PAGES:
+            _table_pages(ws, *TABLE_PAGES[name])
     _dashboard_sheet(book, dashboard, fmt, have, source, report_date)
     if data.columns:  # how the transaction file was read, under the title
         dashboard.write_string("A3", data.columns, fmt.note)
@@ -315,6 +317,30 @@ def _print_setup(ws: Any, area: str, freeze: tuple[int, int] | None = None) -> N
     ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
     if freeze:
         ws.freeze_panes(*freeze)
+
+
+TABLE_PAGES = {
+    "Customers": ("A:K", 3), "Predictions": ("A:F", 3), "Segments": ("A:J", 4),
+    "Cohorts": ("A:Z", 4), "Channels": ("A:K", 3), "Scenarios": ("A:L", 0),
+    "Trend": ("A:T", 0),
+}
+"""Each table sheet's printed columns (the first page's width) and its header row (1-based;
+0 for none): printed landscape one page wide, the header repeated on every page and
+frozen on screen. The Validation sheet sets its own."""
+
+
+def _table_pages(ws: Any, columns: str, header_row: int) -> None:
+    """Landscape A4 pages one page wide over ``columns``, the header row repeated on each
+    page and frozen with the first column."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.fit_to_pages(1, 0)
+    first, last = (col_number(c) - 1 for c in columns.split(":"))
+    ws.print_area(0, first, 1_048_575, last)  # whole columns: Excel prints the rows in use
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    if header_row:
+        ws.repeat_rows(header_row - 1)
+        ws.freeze_panes(header_row, 1)
 
 
 def _benchmark_colours(ws: Any, fmt: _Formats, cell: str) -> None:
