@@ -393,6 +393,12 @@ def _one_thread() -> Any:
 
 
 def _estimators(family: str, seed: int) -> tuple[Any, Any]:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise LtvxlError("the first-purchase value model needs scikit-learn, which is not "
+                         "installed here: pip install scikit-learn (or reinstall ltvxl, "
+                         "which depends on it)") from None
     if family == "glm":
         from sklearn.linear_model import LogisticRegression, Ridge
         from sklearn.pipeline import make_pipeline
