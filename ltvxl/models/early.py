@@ -756,7 +756,8 @@ def bootstrap(actual: np.ndarray, model: np.ndarray, baseline: np.ndarray, *,
     for _ in range(n):
         i = rng.integers(0, actual.size, actual.size)
         a = actual[i]
-        g.append(normalized_gini(a, model[i]) - normalized_gini(a, baseline[i]))
+        best = gini(a, a)  # the perfect ranking's, shared by both
+        g.append((gini(a, model[i]) - gini(a, baseline[i])) / best if best else float("nan"))
         m.append(decile_mape(a, baseline[i])[0] - decile_mape(a, model[i])[0])
     lo, hi = (1 - LEVEL) / 2 * 100, (1 + LEVEL) / 2 * 100
 
