@@ -815,7 +815,7 @@ Public Sub RegisterLtvxlFunctions()
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional prediction horizon, in months; blank for 12."
     d(4) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(5) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    d(5) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: the one with the lowest hold-out error per customer when the last third of the data is predicted from the first two."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_CHECK", _
         Description:="Doubts about the CLV prediction of a transaction log, one line each with its remedy: fit not converged or at a boundary, too few data, short history, predictions far outside the history.", _
         Category:="ltvxl", ArgumentDescriptions:=d
@@ -844,7 +844,7 @@ Public Sub RegisterLtvxlFunctions()
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
-    d(4) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
+    d(4) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: the one with the lowest hold-out error per customer when the last third of the data is predicted from the first two."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_FIT", _
         Description:="Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: parameters with standard errors, log-likelihood, customers and fit status (rates per week).", _
         Category:="ltvxl", ArgumentDescriptions:=d

@@ -15,6 +15,10 @@ from dataclasses import dataclass, fields
 
 from .errors import LtvxlError
 from .models import defaults as _d
+from .models import registry
+
+AUTO = "AUTO"
+"""The model setting that picks the registered model with the lowest hold-out error."""
 
 MAX_HORIZON_MONTHS = 600.0
 """The longest horizon accepted (50 years): beyond it a prediction is no forecast."""
@@ -29,6 +33,8 @@ class Assumptions:
     gross_margin: a fraction in (0, 1]; 1 gives a revenue CLV.
     cac: customer acquisition cost, currency per new customer (> 0), or None.
     currency: the currency's code or symbol for number formats ("" for none).
+    model: the purchase model as the worksheet spells it (PNBD, BGNBD, MBGNBD) or
+    :data:`AUTO` (the lowest hold-out error, ``ltvxl.models.backtest.auto_model``).
     """
 
     horizon_months: float = _d.HORIZON
@@ -36,6 +42,7 @@ class Assumptions:
     gross_margin: float = _d.GROSS_MARGIN
     cac: float | None = None
     currency: str = ""
+    model: str = registry.DEFAULT.choice
 
     def checked(self) -> Assumptions:
         """``self``, or an error naming the command-line option of the first bad value."""
@@ -65,7 +72,15 @@ class Assumptions:
         if len(cur) > 8 or any(ch in cur for ch in '"\\;[]') or any(ch.isdigit() for ch in cur):
             raise LtvxlError(f'--currency must be a short code or symbol such as EUR, USD or £ '
                              f'(at most 8 characters, no digits or quotes), got "{cur}"')
+        if self.model != AUTO:
+            registry.purchase_model(self.model, "--model")
         return self
+
+    def model_words(self) -> str:
+        """The purchase model in words ("Pareto/NBD", "the lowest hold-out error")."""
+        if self.model == AUTO:
+            return "the one with the lowest hold-out error (auto)"
+        return registry.purchase_model(self.model).name
 
     def defaults(self) -> dict[str, bool]:
         """Whether each assumption is the default, by field name."""
@@ -88,6 +103,7 @@ class Assumptions:
             "CAC not given (--cac): no LTV:CAC" if self.cac is None else
             f"CAC {self.cac:,.2f} per new customer",
             f"currency {self.currency}" if self.currency else "currency not given (--currency)",
+            f"purchase model {self.model_words()}{tag('model')}",
         ]
 
 

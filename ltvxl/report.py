@@ -235,6 +235,8 @@ def _validation(summary: ReportSummary, book: Any) -> None:
                           f"{actual:,.0f}{error}; per-customer MAE "
                           f"{got.get('MAE per customer (purchases)', float('nan')):.3g} "
                           "(Validation sheet)")
+    if got.get("chosen because"):
+        summary.validation += f"; chosen by auto: {str(got['chosen because']).split(';')[0]}"
 
 
 def _last_period(summary: ReportSummary, cell: Callable[[int, int], Any]) -> None:

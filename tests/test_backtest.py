@@ -309,3 +309,12 @@ def test_cdnow_conditional_table_equals_lifetimes(cdnow_bg):
     assert table["actual"].round(4).tolist() == list(LIFETIMES_ACTUAL)
     assert table["predicted"].to_numpy() == pytest.approx(LIFETIMES_PREDICTED, abs=1e-4)
     assert cdnow_bg.measures.predicted == pytest.approx(1653.4087, abs=0.01)
+
+
+def test_the_model_assumption_is_checked_naming_the_option():
+    from ltvxl.assumptions import AUTO, Assumptions
+
+    assert Assumptions(model=AUTO).checked().model == AUTO
+    assert "purchase model BG/NBD" in Assumptions(model="BGNBD").checked().lines()[-1]
+    with pytest.raises(LtvxlError, match=r"^--model must be one of PNBD"):
+        Assumptions(model="XYZ").checked()

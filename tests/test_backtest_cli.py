@@ -119,3 +119,29 @@ def test_report_prints_the_holdout_check_of_its_validation_sheet(tmp_path, capsy
     assert (f"  Hold-out check: {registry.DEFAULT.name} predicted {m.predicted:,.1f} repeat "
             f"purchases in the hold-out ") in text
     assert f"actual {m.actual:,.0f} ({m.predicted / m.actual - 1:+.1%})" in text
+
+
+def test_report_model_auto_and_a_named_model(tmp_path, capsys):
+    """--model reaches the Inputs cell clv_model that CLV_PREDICT, CLV_FIT, CLV_CHECK and
+    CLV_BACKTEST read; auto says which model it chose and why."""
+    import openpyxl
+
+    from ltvxl.models.backtest import auto_model
+    from ltvxl.sample_data import load_sample_transactions
+
+    out = tmp_path / "auto.xlsx"
+    assert main(["report", "--model", "auto", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    chosen = auto_model(load_sample_transactions()).model
+    assert f"; chosen by auto: {chosen.name}: lowest hold-out error, MAE " in text
+    assert "purchase model the one with the lowest hold-out error (auto)" in text
+    book = openpyxl.load_workbook(out, data_only=True)
+    assert book["Inputs"]["B10"].value == "AUTO"
+    assert book["Predictions"]["B3"].value == f"P(alive) ({chosen.name}, chosen by hold-out error)"
+    out = tmp_path / "bg.xlsx"
+    assert main(["report", "--model", "BG/NBD", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "  Hold-out check: BG/NBD predicted " in text and "purchase model BG/NBD" in text
+    book = openpyxl.load_workbook(out, data_only=True)
+    assert book["Inputs"]["B10"].value == "BGNBD"
+    assert book["Predictions"]["I4"].value == "BG/NBD"  # CLV_FIT's first row

@@ -102,3 +102,16 @@ def test_clv_predict_auto_uses_the_model_with_the_lowest_holdout_error(cdnow_cel
     assert [r[2] for r in auto[1:]] == [r[2] for r in named[1:]]
     assert fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, CAL_END, "nope").startswith(
         "#VALUE! model must be AUTO or one of PNBD (Pareto/NBD)")
+
+
+def test_fit_and_check_take_auto(cdnow_cells):
+    from ltvxl.models.backtest import auto_model
+    from ltvxl.transactions import TransactionLog
+
+    chosen = auto_model(TransactionLog.from_cells(*cdnow_cells), "1997-09-30").model
+    fit = fam.CLV_FIT(*cdnow_cells, CAL_END, "AUTO")
+    assert fit[1][0] == chosen.name
+    assert [chosen.name, "model", f"{chosen.name}, chosen by hold-out error", None] in fit
+    check = fam.CLV_CHECK(*cdnow_cells, 12.0, CAL_END, "auto")
+    assert check[0] == ["checks"] and all(isinstance(r[0], str) for r in check[1:])
+    assert fam.CLV_FIT(*cdnow_cells, CAL_END, "nope").startswith("#VALUE! model must be AUTO")

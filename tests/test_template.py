@@ -79,9 +79,12 @@ def test_named_input_cells(built):
     book = openpyxl.load_workbook(built)
     for name in ("purchase_value", "purchases_per_year", "lifespan", "acquisition_cost",
                  "target_ratio", "as_of", "example_ltv", "example_ltv_cac", "clv_horizon",
-                 "clv_margin", "clv_discount", "clv_cac"):
+                 "clv_margin", "clv_discount", "clv_cac", "clv_model"):
         assert name in book.defined_names, name
     assert book.defined_names["clv_cac"].attr_text == "Inputs!$B$8"
+    assert book.defined_names["clv_model"].attr_text == "Inputs!$B$10"
+    assert book["Inputs"]["B10"].value == "PNBD"  # the registry's default, a drop-down
+    assert book["Inputs"].data_validations.dataValidation[0].formula1 == '"PNBD,BGNBD,MBGNBD,AUTO"'
 
 
 EXCEL_FUNCTIONS = {

@@ -1486,9 +1486,9 @@ def CLV_PREDICT(
 @arg(
     'model',
     doc=(
-        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
-        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
-        '1 however long ago they bought.'
+        'Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if '
+        'blank), or AUTO: the one with the lowest hold-out error per customer when the last '
+        'third of the data is predicted from the first two.'
     ),
     err_to_str=True,
 )
@@ -1545,9 +1545,9 @@ def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
 @arg(
     'model',
     doc=(
-        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
-        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
-        '1 however long ago they bought.'
+        'Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if '
+        'blank), or AUTO: the one with the lowest hold-out error per customer when the last '
+        'third of the data is predicted from the first two.'
     ),
     err_to_str=True,
 )

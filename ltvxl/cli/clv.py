@@ -39,7 +39,7 @@ def model_key(text: str) -> str:
             f'must be {AUTO} or one of {registry.choices_text()}; got "{shown}"') from None
 
 
-def _models_help() -> str:
+def models_help() -> str:
     names = [
         f"{m.key} ({m.name}{', the default' * (m is registry.DEFAULT)})"
         for m in registry.PURCHASE_MODELS
@@ -71,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=registry.DEFAULT.key,
         type=model_key,
         metavar="MODEL",
-        help=f"purchase model: {_models_help()}; other spellings such as Pareto/NBD or "
+        help=f"purchase model: {models_help()}; other spellings such as Pareto/NBD or "
         "bg-nbd work too; auto: the one with the lowest hold-out error on the first two "
         "thirds of the data against the last third (as ltvxl backtest). BG/NBD gives "
         "one-time buyers P(alive) = 1 however long ago they bought. Spend always by "

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
+from ..models import registry
 from .assumptions import add_options, from_args
+from .clv import AUTO, model_key, models_help
 from .reading import add_read_arguments, read_options
 
 BIG_INPUT_BYTES = 5_000_000
@@ -29,6 +32,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="workbook to write (default: report.xlsx)")
     add_read_arguments(report, channel=True)
     add_options(report)
+    report.add_argument("--model", default=registry.DEFAULT.key, type=model_key,
+                        metavar="MODEL",
+                        help=f"purchase model of the predictions: {models_help()}, or auto: "
+                        "the one with the lowest hold-out error (the Validation sheet says "
+                        "which and why)")
     report.add_argument("--template",
                         help="fill a copy of this workbook (e.g. your own copy of "
                         "templates/ltv_template.xlsx) instead of the standard template")
@@ -41,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
 
     big = args.transactions is not None and Path(args.transactions).is_file() and \
         Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
-    given = from_args(args)
+    given = dataclasses.replace(from_args(args), model=args.model.upper() if args.model == AUTO
+                                else registry.purchase_model(args.model).choice)
     summary = write_report(
         args.output, args.transactions, read=read_options(args),
         template=args.template, progress=Progress(eager=big), assumptions=given)

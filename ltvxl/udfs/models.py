@@ -503,6 +503,18 @@ def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
     return tx_summary.customer_summary(log, as_of, DEFAULT_UNIT)
 
 
+def _resolved(ids: Any, dates: Any, amounts: Any, summary: Any, model: str) -> tuple[str, str]:
+    """(the worksheet choice of the model, "" or the words saying AUTO chose it): AUTO is
+    the registered model with the lowest hold-out error on the log up to the summary's
+    as_of (:func:`ltvxl.models.backtest.auto_model`)."""
+    if model != _args.AUTO:
+        return model, ""
+    from ltvxl.models.backtest import auto_model
+
+    choice = auto_model(log_of(ids, dates, amounts), summary.as_of, cache=FIT_CACHE)
+    return choice.model.choice, f"{choice.model.name}, chosen by hold-out error"
+
+
 def _predict(
     ids: Any,
     dates: Any,
@@ -518,12 +530,8 @@ def _predict(
 
     clv.month_grid(horizon, horizon_unit, DEFAULT_UNIT)  # the horizon's limit, before any fit
     summary = _summary(ids, dates, amounts, as_of)
-    chosen = ""
-    if model == _args.AUTO:
-        from ltvxl.models.backtest import auto_model
-
-        choice = auto_model(log_of(ids, dates, amounts), summary.as_of, cache=FIT_CACHE)
-        model, chosen = choice.model.choice, f" ({choice.model.name}, chosen by hold-out error)"
+    model, chosen = _resolved(ids, dates, amounts, summary, model)
+    chosen = f" ({chosen})" if chosen else ""
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     pred = clv.predict(
         summary,
@@ -605,6 +613,7 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str) -> list[lis
     from ltvxl.models import clv
 
     summary = _summary(ids, dates, amounts, as_of)
+    model, chosen = _resolved(ids, dates, amounts, summary, model)
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
 
@@ -621,6 +630,8 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str) -> list[lis
 
     add(fits.purchases)
     rows.append([fits.purchases.model, "time unit", fits.purchases.time_unit, None])
+    if chosen:
+        rows.append([fits.purchases.model, "model", chosen, None])
     if fits.spend is not None:
         add(fits.spend)
     else:
@@ -637,7 +648,7 @@ CLV_FIT = expose(
             f"Fit the purchase model ({registry.DEFAULT.name} by default) and Gamma-Gamma to a "
             "transaction log: parameters with standard errors, log-likelihood, customers and "
             f"fit status (rates per {DEFAULT_UNIT[:-1]}).",
-            (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL),
+            (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL_OR_AUTO),
             returns="table",
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),),
         ),
@@ -658,6 +669,7 @@ def _check(
 
     clv.month_grid(horizon, HORIZON_UNIT, DEFAULT_UNIT)  # the horizon's limit, before any fit
     summary = _summary(ids, dates, amounts, as_of)
+    model, chosen = _resolved(ids, dates, amounts, summary, model)
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     pred = clv.predict(summary, model=model, horizon=horizon, horizon_unit=HORIZON_UNIT,
                        fits=fits)  # fmt: skip
@@ -665,6 +677,8 @@ def _check(
     lines = [d.line() for d in doubts(summary.table, fits.purchases, expected, horizon)]
     if fits.spend_note:
         lines.append(f"{registry.GAMMA_GAMMA.name}: {fits.spend_note}.")
+    if chosen and lines:
+        lines.append(f"model: {chosen} (CLV_BACKTEST shows the comparison).")
     return [["checks"], *([clip(line, MAX_NOTE)] for line in (lines or [NO_DOUBTS]))]
 
 
@@ -681,7 +695,7 @@ CLV_CHECK = expose(
                 _args.AMOUNTS,
                 _args.CHECK_HORIZON,
                 _args.AS_OF,
-                _args.MODEL,
+                _args.MODEL_OR_AUTO,
             ),
             returns="table",
             examples=(("=CLV_CHECK(A2:A5000, B2:B5000, C2:C5000)", "a column of lines"),),

@@ -73,6 +73,8 @@ def setting_rows(given: Assumptions | None = None) -> tuple[InputRow, ...]:
         InputRow("clv_cac", "Customer acquisition cost (CAC)", a.cac,
                  "currency per new customer (blank: not given)", "money"),
         InputRow("target_ratio", "Target LTV:CAC", 3.0, "ratio (the 3:1 rule)", "ratio"),
+        InputRow("clv_model", "Purchase model", a.model,
+                 f"{', '.join(registry.choices())} or AUTO (lowest hold-out error)", "text"),
     )
 
 
@@ -276,6 +278,10 @@ def _input_cells(book: Any, ws: Any, fmt: _Formats, rows: Sequence[InputRow], to
                                  "num_format": fmt.of(row.fmt).num_format})
         if row.value is None:
             ws.write_blank(k, 1, None, style)
+        elif isinstance(row.value, str):
+            ws.write_string(k, 1, row.value, style)
+            ws.data_validation(k, 1, k, 1, {"validate": "list",
+                                            "source": [*registry.choices(), "AUTO"]})
         else:
             ws.write_number(k, 1, float(row.value), style)
         ws.write_string(k, 2, row.unit, fmt.note)
@@ -402,16 +408,16 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
         return _missing(ws, fmt, "CLV_PREDICT")
     ws.set_column("A:A", 16)
     ws.set_column("B:L", 14, fmt.number)
-    _spill_note(ws, fmt, "Predicted customer lifetime value per customer (Pareto/NBD "
-                         "purchases, Gamma-Gamma spend), spilled from A3.")
+    _spill_note(ws, fmt, "Predicted customer lifetime value per customer (purchases by the "
+                         "model of Inputs: clv_model, Gamma-Gamma spend), spilled from A3.")
     ws.write_dynamic_array_formula(
-        "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of)")
+        "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of, clv_model)")
     if "CLV_FIT" in have:
         ws.set_column("H:H", 3)
         ws.set_column("I:I", 30)
         ws.set_column("J:N", 12)
-        ws.write("I2", "The fitted models (Pareto/NBD purchases, Gamma-Gamma spend)", fmt.bold)
-        ws.write_dynamic_array_formula("I3", f"=CLV_FIT({ARGS}, as_of)")
+        ws.write("I2", "The fitted models (purchases, Gamma-Gamma spend)", fmt.bold)
+        ws.write_dynamic_array_formula("I3", f"=CLV_FIT({ARGS}, as_of, clv_model)")
     return None
 
 
@@ -577,11 +583,12 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
     _spill_note(ws, fmt, "Does the model deserve trust on these data? Fitted on the first two "
                          "thirds of the span (the calibration), its predictions for the last "
                          "third (the hold-out) against what the same customers did.")
-    ws.write(f"A{top - 1}", f"Hold-out measures ({registry.DEFAULT.name})", fmt.bold)
-    ws.write_dynamic_array_formula(f"A{top}", f"=CLV_BACKTEST({ARGS}, , as_of)")
+    ws.write(f"A{top - 1}", "Hold-out measures (the model of Inputs: clv_model)", fmt.bold)
+    ws.write_dynamic_array_formula(f"A{top}", f"=CLV_BACKTEST({ARGS}, , as_of, clv_model)")
     ws.write(f"D{top - 1}", "Mean hold-out purchases per customer, by repeat purchases in the "
                             "calibration", fmt.bold)
-    ws.write_dynamic_array_formula(f"D{top}", f'=CLV_BACKTEST({ARGS}, , as_of, , "FREQUENCY")')
+    ws.write_dynamic_array_formula(f"D{top}",
+                                   f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "FREQUENCY")')
     last = top + FREQUENCY_BINS
     chart = book.add_chart({"type": "column"})
     for col, colour in (("F", "#4472C4"), ("G", "#ED7D31")):
@@ -597,7 +604,8 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
     chart.set_legend({"position": "bottom"})
     ws.insert_chart(f"D{last + 3}", chart)
     ws.write(f"I{top - 1}", "Weekly repeat purchases of the calibration customers", fmt.bold)
-    ws.write_dynamic_array_formula(f"I{top}", f'=CLV_BACKTEST({ARGS}, , as_of, , "TRACKING")')
+    ws.write_dynamic_array_formula(f"I{top}",
+                                   f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "TRACKING")')
     end = top + _tracking_weeks(dates)
     track = book.add_chart({"type": "line"})
     for col, colour in (("N", "#4472C4"), ("O", "#ED7D31")):
@@ -732,7 +740,7 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         for r in range(CHECK_ROW, CHECK_ROW + CHECK_LINES + 1):
             ws.set_row(r - 1, None, fmt.wrap)
         ws.write_dynamic_array_formula(
-            f"D{CHECK_ROW}", f"=CLV_CHECK({ARGS}, clv_horizon, as_of)")
+            f"D{CHECK_ROW}", f"=CLV_CHECK({ARGS}, clv_horizon, as_of, clv_model)")
         ws.conditional_format(f"D{CHECK_ROW + 1}:D{CHECK_ROW + CHECK_LINES}", {
             "type": "formula", "format": fmt.box,
             "criteria": f'=AND(LEN(D{CHECK_ROW + 1})>0, LEFT(D{CHECK_ROW + 1}, 9)<>"no doubts")'})
