@@ -167,7 +167,8 @@ def test_pareto_is_the_default_model(cdnow_cells):
     est = {(m, p): v for m, p, v, _ in rows[1:]}
     for name, value in {"r": 0.5533, "alpha": 10.578, "s": 0.6062, "beta": 11.669}.items():
         assert est[("Pareto/NBD", name)] == pytest.approx(value, rel=3e-3)  # as published
-    assert fam.CLV_FIT(*cdnow_cells, AS_OF, "xyz").startswith("#VALUE! model must be AUTO or one of")
+    assert fam.CLV_FIT(*cdnow_cells, AS_OF, "xyz").startswith(
+        "#VALUE! model must be AUTO or one of")
 
 
 def test_default_model_does_not_call_old_one_time_buyers_alive(cdnow_raw, cdnow_cells):
