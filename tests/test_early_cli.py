@@ -115,7 +115,12 @@ def test_bad_files_are_one_line(tmp_path, capsys):
     assert "0 customers have their 30-day window and 6-month horizon inside the data" in err
     assert not (tmp_path / "o.csv").exists()
     assert main(["early", "--as-of", "1990-01-01", "-o", str(tmp_path / "o.csv")]) == 1
-    assert "as_of 1990-01-01 is before the first transaction" in capsys.readouterr().err
+    assert "--as-of 1990-01-01 is before the first transaction" in capsys.readouterr().err
+    assert main(["early", "--as-of", "1997-13-01", "-o", str(tmp_path / "o.csv")]) == 1
+    assert '--as-of: "1997-13-01" is not a date' in capsys.readouterr().err
+    assert main(["early", "--predict", str(tmp_path / "none.csv"), "-o",
+                 str(tmp_path / "o.csv")]) == 1
+    assert "transaction file not found" in capsys.readouterr().err
 
 
 def test_covariates_file_adds_features(tmp_path, capsys):

@@ -149,9 +149,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         log = read_transactions(args.transactions, options=opts)
         print(log.columns_line)
+    # the file to predict is read before the fit: a bad one is refused at once
+    plog = None if args.predict is None else read_transactions(args.predict, options=opts)
     cov = _covariates(args.covariates, log.customers)
     features = early.customer_features(log, args.window, args.horizon, end=args.as_of,
-                                       covariates=cov)
+                                       covariates=cov, end_name="--as-of")
     t = features.table
     print(f"features of the first {features.window} days: {', '.join(features.columns)}")
     print(f"target: value in the {args.horizon:g} months after the window; "
@@ -161,8 +163,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"data: {note}")
     model = early.fit(log, features)
     print_validation(model)
-    if args.predict is not None:
-        plog = read_transactions(args.predict, options=opts)
+    if plog is not None:
         print(f"predict: {plog.columns_line}")
         pcov = _covariates(args.covariates, plog.customers)
         pf = early.customer_features(plog, args.window, args.horizon, covariates=pcov)
@@ -173,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
         which = f"the {len(pf.table):,} customers of {args.predict}"
     else:
         pf = early.customer_features(log, args.window, args.horizon, end=args.as_of,
-                                     covariates=cov)
+                                     covariates=cov, end_name="--as-of")
         pf = early.Features(pf.recent, pf.window, pf.horizon, pf.end, pf.numeric,
                             pf.categorical, pf.notes)
         which = (f"the {len(pf.table):,} customers still inside their {args.window}-day "

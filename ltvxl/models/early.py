@@ -165,13 +165,15 @@ def customer_features(
     end: Any = None,
     covariates: pd.DataFrame | None = None,
     channel: bool = True,
+    end_name: str = "as_of",
 ) -> Features:
     """The features and target of each customer of ``log`` (module docstring).
 
     window: days; horizon: months; end: the last day of data used (a date; default the
     last date of the log; later rows are left out). covariates: one row per customer of
     ``log.customers``, in that order (numbers, or texts taken as categories).
-    channel: use the log's channel column when it has one.
+    channel: use the log's channel column when it has one. end_name: how ``end`` is
+    called in messages.
     """
     import pandas as pd
 
@@ -182,9 +184,9 @@ def customer_features(
         raise LtvxlError("the transaction log is empty")
     days_all = log.days
     last = int(days_all.max())
-    end_day = last if end is None else parse_day(end, "as_of")
+    end_day = last if end is None else parse_day(end, end_name)
     if end_day < int(days_all.min()):
-        raise LtvxlError(f"as_of {np.datetime64(end_day, 'D')} is before the first "
+        raise LtvxlError(f"{end_name} {np.datetime64(end_day, 'D')} is before the first "
                          f"transaction ({np.datetime64(int(days_all.min()), 'D')})")
     inside = days_all <= end_day
     notes = []
