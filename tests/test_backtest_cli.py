@@ -145,3 +145,16 @@ def test_report_model_auto_and_a_named_model(tmp_path, capsys):
     book = openpyxl.load_workbook(out, data_only=True)
     assert book["Inputs"]["B10"].value == "BGNBD"
     assert book["Predictions"]["I4"].value == "BG/NBD"  # CLV_FIT's first row
+
+
+def test_doubts_about_the_calibration_fit_are_warnings(tmp_path, capsys):
+    from test_backtest import SMALL
+
+    path = tmp_path / "small.csv"
+    pd.DataFrame(SMALL, columns=["customer_id", "date", "amount"]).to_csv(path, index=False)
+    assert main(["backtest", str(path), "--calibration-end", "2024-03-31", "--model", "bgnbd",
+                 "-o", str(tmp_path / "bt.csv")]) == 0
+    err = capsys.readouterr().err
+    assert ("ltvxl: warning: calibration: data: too few data for a purchase model: 5 "
+            "customers, 3 with a repeat purchase") in err
+    assert "Traceback" not in err

@@ -84,6 +84,7 @@ def _print_comparison(tests: list[Any], failed: dict[str, str]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Backtest, write the CSV files and print the measures."""
     from ..models import backtest as bt
+    from ..models.doubts import doubts
     from ..transactions import read_transactions
 
     if args.transactions is None:
@@ -127,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
               f"{row.predicted:10.3f}")
     for note in result.notes:
         print(f"data: {note}")
-    if not fit.converged or fit.limit:
-        print(f"ltvxl: warning: {result.model.name}: the calibration fit is "
-              f"{result.fit_status}; treat its hold-out figures with caution", file=sys.stderr)
+    months = result.split.holdout_days / units.unit_days("months")
+    for doubt in doubts(result.customers, fit, None, months):  # about the calibration fit
+        print(f"ltvxl: warning: calibration: {doubt.line()}", file=sys.stderr)
     table = result.customers.copy()
     table.insert(1, "model", result.model.name)
     with atomic_output(args.output) as tmp:
