@@ -47,6 +47,7 @@ def test_features_by_hand():
     assert any("returns only" in n for n in f.notes)
     a, b, c = t.loc["a"], t.loc["b"], t.loc["c"]
     assert a.first_day_value == 15 and a.window_value == 30  # 10 + 5 + 20 - 5
+    assert a.first_order_value == 15 and b.first_order_value == 100  # order o1: 10 + 5
     assert a.window_orders == 2 and a.window_lines == 3 and a.window_purchase_days == 2
     assert a.days_to_second == 4 and a.no_second == 0
     assert a.window_quantity == 4  # 1 + 2 + 1: the return is not bought
@@ -60,6 +61,16 @@ def test_features_by_hand():
     assert (a.channel, b.channel) == ("web", "shop")
     assert list(f.recent["customer"]) == ["c", "e"]
     assert "window_quantity" in f.numeric and f.categorical == ("channel",)
+    assert f.numeric[0] == "first_order_value"
+
+
+def test_first_order_is_one_order_of_the_first_day():
+    log = TransactionLog.from_arrays(
+        ["a"] * 4, ["2024-01-01", "2024-01-01", "2024-01-01", "2024-01-02"],
+        [10.0, 4.0, 6.0, 3.0], orders=["x1", "x2", "x1", "x3"])
+    row = early.customer_features(log, 30, 1).table.iloc[0]
+    assert row.first_order_value == 16 and row.first_day_value == 20
+    assert row.window_orders == 3
 
 
 def test_features_without_orders_count_rows():

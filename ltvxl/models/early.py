@@ -6,14 +6,15 @@ customer's value over the ``horizon`` months that follow their first ``window`` 
 from what they did in those days.
 
 **Features** (:func:`customer_features`; each customer's clock starts on the day of
-their first purchase, d0; the window is days d0 .. d0 + window - 1):
-the value of the first purchase day; the value, orders (distinct order ids when the
-log has them, else rows with amount >= 0), purchase days, lines (rows with a positive
-amount) and quantity (a column named quantity, qty, items or units, when the log has
-one) in the window; days from the first to the second purchase day (the window length
-when there is none, with a flag); the acquisition month (as a point on the year's
-circle, so December is next to January); the channel (the log's channel column, the
-value of the customer's first row) and any covariates given.
+their first purchase, d0; the window is days d0 .. d0 + window - 1): the value of the
+first order (with order ids: all rows of the first-numbered order bought on d0,
+returns in it netted) and of the first purchase day; the value, orders (distinct order
+ids when the log has them, else rows with amount >= 0), purchase days, lines (rows
+with a positive amount) and quantity (a column named quantity, qty, items or units,
+when the log has one) in the window; days from the first to the second purchase day
+(the window length when there is none, with a flag); the acquisition month (as a point
+on the year's circle, so December is next to January); the channel (the log's channel
+column, the value of the customer's first row) and any covariates given.
 **Target**: the value (amounts, returns netted) in the ``horizon`` months (30.4375
 days each) after the window. Customers are **trained on** when their window and
 horizon both lie inside the data (d0 + window + horizon <= the end, day arithmetic).
@@ -91,7 +92,6 @@ SEED = 0
 NUMERIC = ("first_day_value", "window_value", "window_orders", "window_purchase_days",
            "window_lines", "days_to_second", "no_second", "month_sin", "month_cos")
 """The features every log has (quantity, channel and covariates are added when present)."""
-MONEY = ("first_day_value", "window_value")
 
 
 def _months(horizon: float) -> str:
@@ -221,10 +221,16 @@ def customer_features(
     window_value = per(in_w, amounts)
     later_value = per(later, amounts)
     lines = per(wbuy & (amounts > 0))
+    first_order_value = None
     if log.orders is not None:
-        orders = np.asarray(log.orders)[inside]
-        pairs = np.unique(np.stack([codes[wbuy], orders[wbuy].astype(np.int64)]), axis=1)
+        orders = np.asarray(log.orders)[inside].astype(np.int64)
+        pairs = np.unique(np.stack([codes[wbuy], orders[wbuy]]), axis=1)
         window_orders = np.bincount(pairs[0], minlength=k).astype(float)
+        # the first order: the first-numbered order bought on the first day, all its rows
+        first_order = np.full(k, np.iinfo(np.int64).max)
+        day0 = buy & (rel == 0)
+        np.minimum.at(first_order, codes[day0], orders[day0])
+        first_order_value = per(orders == first_order[codes], amounts)
     else:
         window_orders = per(wbuy)
     cd = np.unique(np.stack([codes[wbuy], rel[wbuy]]), axis=1)  # (customer, day) pairs
@@ -252,6 +258,9 @@ def customer_features(
         "month_cos": np.round(np.cos(angle), 12),
     }
     numeric = list(NUMERIC)
+    if first_order_value is not None:
+        cols["first_order_value"] = first_order_value
+        numeric.insert(0, "first_order_value")
     qname = _quantity_column(log)
     if qname is not None:
         q = pd.to_numeric(pd.Series(np.asarray(log.extra[qname])[inside]), errors="coerce")
