@@ -215,3 +215,10 @@ def test_bahttext_and_mode_mult_as_the_reference(tmp_path):
                        "ศูนย์บาทถ้วน", "ยี่สิบเอ็ดบาทถ้วน", "ห้าสิบสตางค์", "#VALUE!"]
     s = openpyxl.load_workbook(tmp_path / "out.xlsx", data_only=True)["S"]
     assert [s[f"A{r}"].value for r in (8, 9, 10, 11)] == [1, 2, 3, None]
+
+
+def test_a_formula_of_a_blank_cell_is_zero_to_the_cells_that_read_it(tmp_path):
+    """``=C10`` of a blank cell is 0 in Excel, so AVERAGE over it counts it (the corpus'
+    CORE!H30: AVERAGE(H26:H29) with H26 ``=VAL1``, a blank cell, is 1.5, not 2)."""
+    got = _refresh(tmp_path, ["=C10", "=AVERAGE(A1,B5:B6)", "=COUNT(A1)"], {"B5": 1, "B6": 3})
+    assert got == [0, pytest.approx(4 / 3), 1]

@@ -660,7 +660,9 @@ class Engine:
                     sx.set_value(r1 + i, c1 + j, write_value(full[i, j], (i, j) == (0, 0)))
         else:
             one = grid[:1, :1]
-            self.grids.put(node.sheet, r, c, one)
+            if one[0, 0] is EMPTY and self._blank_is_zero(node):
+                one = np.full((1, 1), 0.0, dtype=object)  # =A1 of a blank cell is 0 to
+            self.grids.put(node.sheet, r, c, one)  # the cells that read it, as in Excel
             sx.set_value(r, c, write_value(one[0, 0], True))
 
     def _formula_inside(self, sheet: str, r: int, c: int, h: int, w: int) -> bool:
