@@ -282,8 +282,10 @@ def test_gini_and_decile_mape_by_hand():
     assert bt.normalized_gini(actual, -actual) < 0
     assert np.isnan(bt.normalized_gini(np.zeros(4), predicted))
     # two groups ranked by prediction: (7 predicted, 3 actual), (3, 7): (4/3 + 4/7) / 2
-    assert bt.decile_mape([1, 2, 3, 4], [4, 3, 2, 1], groups=2) == pytest.approx(40 / 42)
-    assert np.isnan(bt.decile_mape([0, 0], [1, 2]))
+    assert bt.decile_mape([1, 2, 3, 4], [4, 3, 2, 1], groups=2)[0] == pytest.approx(40 / 42)
+    assert np.isnan(bt.decile_mape([0, 0], [1, 2])[0])
+    # equal predictions are one block: (3, 0) tied count as (1.5, 1.5)
+    assert bt.normalized_gini(np.array([3.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(0)
 
 
 def test_cdnow_ranking_measures_and_criteria(cdnow_bg):

@@ -55,6 +55,7 @@ from . import clv, registry
 from .base import FitResult
 from .cache import FitCache
 from .doubts import fit_state
+from .early import decile_mape, normalized_gini, spearman
 from .registry import PurchaseModel
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -162,7 +163,8 @@ class Measures:
     chance; as in Google's lifetime_value metrics). decile_mape: customers ranked by
     predicted purchases in ten near-equal groups, the mean absolute percentage error of
     each group's predicted against actual total (groups without actual purchases left
-    out; a fraction). predicted_value, actual_value: total hold-out value;
+    out; a fraction). The three are :mod:`ltvxl.models.early`'s (equal predictions
+    ranked as one block). predicted_value, actual_value: total hold-out value;
     value_mae: its per-customer MAE. baseline, baseline_mae: the total and MAE of the
     naive :data:`BASELINE`.
     """
@@ -247,45 +249,6 @@ class Backtest:
                      - 2 * self.fit.log_likelihood)
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> float:
-    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    ra = pd.Series(a).rank().to_numpy()
-    rb = pd.Series(b).rank().to_numpy()
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def _gini(actual: np.ndarray, score: np.ndarray) -> float:
-    """The Gini coefficient of ``actual`` ranked by ``score`` (highest first; ties in the
-    order given)."""
-    n = actual.size
-    ranked = actual[np.lexsort((np.arange(n), -score))]
-    return float((np.cumsum(ranked).sum() / ranked.sum() - (n + 1) / 2) / n)
-
-
-def normalized_gini(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """The Gini of ``actual`` ranked by ``predicted`` over the Gini of the perfect ranking
-    (NaN when the actual values are all equal or their total is not positive)."""
-    actual = np.asarray(actual, float)
-    if actual.size < 2 or not actual.sum() > 0 or np.ptp(actual) == 0:
-        return float("nan")
-    return _gini(actual, np.asarray(predicted, float)) / _gini(actual, actual)
-
-
-def decile_mape(actual: np.ndarray, predicted: np.ndarray, groups: int = 10) -> float:
-    """Mean absolute percentage error (a fraction) of the predicted against the actual total
-    of ``groups`` near-equal groups of customers ranked by prediction (highest first);
-    groups whose actual total is 0 are left out (NaN when all are)."""
-    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
-    order = np.lexsort((np.arange(actual.size), -predicted))
-    errors = []
-    for rows in np.array_split(order, min(groups, max(actual.size, 1))):
-        act = float(actual[rows].sum())
-        if act > 0:
-            errors.append(abs(float(predicted[rows].sum()) - act) / act)
-    return float(np.mean(errors)) if errors else float("nan")
-
-
 def measures_of(table: pd.DataFrame) -> Measures:
     """The :class:`Measures` of a per-customer table (columns of :class:`Backtest`)."""
     pred = table["predicted_purchases"].to_numpy(float)
@@ -306,9 +269,9 @@ def measures_of(table: pd.DataFrame) -> Measures:
         error=float(pred.sum()) / total - 1.0 if total > 0 else float("nan"),
         mae=mean(np.abs(pred - act)),
         rmse=float(np.sqrt(mean((pred - act) ** 2))),
-        spearman=_spearman(pred, act),
+        spearman=spearman(act, pred),
         gini=normalized_gini(act, pred),
-        decile_mape=decile_mape(act, pred),
+        decile_mape=decile_mape(act, pred)[0],
         predicted_value=float(pv.sum()),
         actual_value=float(av.sum()),
         value_mae=mean(np.abs(pv - av)),
@@ -573,10 +536,8 @@ __all__ = [
     "backtest",
     "choose",
     "compare",
-    "decile_mape",
     "frequency_table",
     "is_auto",
     "measures_of",
-    "normalized_gini",
     "split_dates",
 ]
