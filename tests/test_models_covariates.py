@@ -223,3 +223,93 @@ def test_bgnbd_gradient_equals_finite_differences(apparel):
         num = (covariates._negll(theta + e, groups, 2, True, True, link)[0]
                - covariates._negll(theta - e, groups, 2, True, True, link)[0]) / (2 * h)
         assert g[i] == pytest.approx(num, rel=1e-5, abs=1e-4), i
+
+
+# ---------------------------------------------------------------- worksheet: a covariates range
+
+
+def _worksheet_log():
+    import datetime as dt
+
+    tr = pd.read_csv(DATA / "apparelTrans.csv")
+    ids = [["id"], *([float(v)] for v in tr.Id)]
+    dates = [["date"], *([dt.datetime.fromisoformat(v)] for v in tr.Date)]
+    amounts = [["amount"], *([float(v)] for v in tr.Price)]
+    return ids, dates, amounts
+
+
+def _covariate_range(channel_as_text=False):
+    cov = pd.read_csv(DATA / "apparelStaticCov.csv")
+    channel = [("Store" if c else "Online") if channel_as_text else float(c) for c in cov.Channel]
+    return [["Id", "Gender", "Channel"],
+            *([float(i), float(g), c] for i, g, c in zip(cov.Id, cov.Gender, channel,
+                                                          strict=True)),
+            [None, None, None]]  # a whole-column range ends in blanks
+
+
+def test_clv_fit_with_a_covariates_range_reproduces_clvtools():
+    import ltvxl.udfs as udfs
+
+    out = udfs.CLV_FIT(*_worksheet_log(), "2006-12-31", "PNBD", _covariate_range())
+    rows = {r[1]: r for r in out[1:] if r[0] == out[1][0]}  # the purchase model's rows
+    for name, (value, se) in CLVTOOLS.items():
+        got, got_se = rows[name][2], rows[name][3]
+        if name.startswith(("purchase", "dropout")):
+            assert abs(got - value) <= 0.003, (name, got, value)
+        else:
+            assert got == pytest.approx(value, rel=0.01), name
+        assert got_se == pytest.approx(se, rel=0.02), name
+    assert rows["log-likelihood"][2] == pytest.approx(CLVTOOLS_LL, abs=0.01)
+    assert rows["LR test: degrees of freedom"][2] == 4.0
+    assert 50 < rows["LR test against no covariates: statistic"][2] < 60
+    assert rows["LR test: p-value"][2] < 1e-9
+
+
+def test_a_category_is_one_hot_against_its_most_frequent_level():
+    import ltvxl.udfs as udfs
+
+    log = _worksheet_log()
+    numeric = {r[1]: r[2] for r in udfs.CLV_FIT(*log, "2006-12-31", "PNBD",
+                                                 _covariate_range())[1:]}
+    text = {r[1]: r[2] for r in udfs.CLV_FIT(*log, "2006-12-31", "PNBD",
+                                              _covariate_range(True))[1:]}
+    cov = pd.read_csv(DATA / "apparelStaticCov.csv")
+    ref, other = ("Online", "Store") if (cov.Channel == 0).mean() >= 0.5 else ("Store", "Online")
+    sign = 1.0 if other == "Store" else -1.0  # Channel = 1 is "Store"
+    assert text["reference level of Channel"] == ref
+    for proc in ("purchase", "dropout"):
+        assert text[f"{proc}: Channel={other}"] == pytest.approx(
+            sign * numeric[f"{proc}: Channel"], abs=1e-4)
+
+
+def test_clv_predict_uses_each_customers_covariates(apparel, apparel_fit):
+    import ltvxl.udfs as udfs
+
+    out = udfs.CLV_PREDICT(*_worksheet_log(), 12, 0.1, 1, "2006-12-31", "PNBD", "months",
+                           _covariate_range())
+    assert out[0][1].startswith("P(alive) (with covariates)")
+    s, d = apparel
+    core = covariates.predict(apparel_fit, s, d.matrix, horizon=12, horizon_unit="months",
+                              time_unit="weeks", annual_discount_rate=0.1, gross_margin=1.0)
+    got = {r[0]: r for r in out[1:]}
+    for _, row in core.iloc[::25].iterrows():
+        mine = got[float(row["customer"])] if float(row["customer"]) in got else \
+            got[row["customer"]]
+        assert mine[1] == pytest.approx(row["p_alive"], rel=1e-6)
+        assert mine[4] == pytest.approx(row["clv"], rel=1e-6)
+
+
+def test_covariates_range_problems_are_named():
+    import ltvxl.udfs as udfs
+
+    log = _worksheet_log()
+    cov = _covariate_range()
+    out = udfs.CLV_FIT(*log, "2006-12-31", "MBGNBD", cov)
+    assert out == "#VALUE! covariates work with Pareto/NBD and BG/NBD, not MBG/NBD"
+    short = cov[:-10]
+    assert udfs.CLV_FIT(*log, "2006-12-31", "PNBD", short).startswith(
+        "#VALUE! covariates: 9 customers have no covariate row")
+    assert udfs.CLV_FIT(*log, "2006-12-31", "PNBD", [["Id", None], [1.0, 2.0]]).startswith(
+        "#VALUE! covariates: column 2 of the header row must name the covariate")
+    assert udfs.CLV_PREDICT(*log, 12, 0.1, 1, "2006-12-31", "AUTO", "months", cov).startswith(
+        "#VALUE! model AUTO chooses among the models without covariates")

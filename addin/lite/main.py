@@ -1418,6 +1418,16 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
     doc='Optional unit of horizon: days, weeks, months or years; blank for months.',
     err_to_str=True,
 )
+@arg(
+    'covariates',
+    doc=(
+        'Optional covariates of the customers: a range with a header row, the customer id in '
+        'its first column and one column per covariate (numbers, or categories such as a '
+        'channel); Pareto/NBD and BG/NBD only.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
 def CLV_PREDICT(
     ids,
     dates,
@@ -1428,6 +1438,7 @@ def CLV_PREDICT(
     as_of=None,
     model=None,
     horizon_unit=None,
+    covariates=None,
 ):
     (
         'Per customer from a transaction log: P(alive), expected purchases and spend over the '
@@ -1444,6 +1455,7 @@ def CLV_PREDICT(
         as_of,
         model,
         horizon_unit,
+        covariates,
     )
 
 
@@ -1492,13 +1504,23 @@ def CLV_PREDICT(
     ),
     err_to_str=True,
 )
-def CLV_FIT(ids, dates, amounts, as_of=None, model=None):
+@arg(
+    'covariates',
+    doc=(
+        'Optional covariates of the customers: a range with a header row, the customer id in '
+        'its first column and one column per covariate (numbers, or categories such as a '
+        'channel); Pareto/NBD and BG/NBD only.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_FIT(ids, dates, amounts, as_of=None, model=None, covariates=None):
     (
         'Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: '
         'parameters with standard errors, log-likelihood, customers and fit status (rates per '
         'week).'
     )
-    return _LTVXL['CLV_FIT'](ids, dates, amounts, as_of, model)
+    return _LTVXL['CLV_FIT'](ids, dates, amounts, as_of, model, covariates)
 
 
 @func

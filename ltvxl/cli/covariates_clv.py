@@ -32,8 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int]:
     """The covariate rows of ``customers`` (in their order) and how many rows were unused."""
-    from ..transactions.ids import format_id
-
     p = Path(path)
     if not p.is_file():
         raise LtvxlError(f"covariates file not found: {p}")
@@ -43,21 +41,9 @@ def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int
         table = pd.read_csv(p)
     else:
         raise LtvxlError(f"{p.name}: covariates are read from .csv or .xlsx files")
-    if table.shape[1] < 2:
-        raise LtvxlError(f"{p.name}: needs the customer id in the first column and at least "
-                         "one covariate column")
-    ids = [format_id(v) for v in table.iloc[:, 0]]
-    table = table.iloc[:, 1:].set_axis(ids)
-    dup = table.index.duplicated()
-    if dup.any():
-        i = int(np.argmax(dup))
-        raise LtvxlError(f'{p.name} row {i + 2}: customer "{ids[i]}" appears twice')
-    wanted = [format_id(c) for c in customers]
-    missing = [c for c in wanted if c not in table.index]
-    if missing:
-        raise LtvxlError(f'{p.name}: {len(missing):,} customers have no covariate row (first: '
-                         f'"{missing[0]}"); give every customer of the transactions a row')
-    return table.loc[wanted].reset_index(drop=True), len(table) - len(wanted)
+    from ..models.covariates import for_customers
+
+    return for_customers(table, customers, p.name)
 
 
 def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.DataFrame:

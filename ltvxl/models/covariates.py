@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ltvxl.errors import LtvxlError
+from ltvxl.errors import LtvxlError, clip
 from ltvxl.units import DEFAULT_UNIT
 
 from . import bgnbd, paretonbd
@@ -109,6 +109,35 @@ def design(table: pd.DataFrame, references: dict[str, str] | None = None) -> Des
     if not np.all(np.isfinite(matrix)):
         raise LtvxlError("covariates must be finite numbers")
     return Design(tuple(names), matrix, refs)
+
+
+def for_customers(table: pd.DataFrame, customers: Any, source: str = "covariates"
+                  ) -> tuple[pd.DataFrame, int]:
+    """The covariate rows of ``customers`` in their order, and how many rows were unused.
+
+    ``table``: the customer id in its first column, one column per covariate. Ids are
+    compared as the transaction readers format them (1001 and 1001.0 are one customer).
+    A customer without a row, or a customer with two, is an error naming ``source``.
+    """
+    from ltvxl.transactions.ids import format_id
+
+    if table.shape[1] < 2:
+        raise LtvxlError(f"{source}: needs the customer id in the first column and at least "
+                         "one covariate column")
+    ids = [format_id(v) for v in table.iloc[:, 0]]
+    table = table.iloc[:, 1:].set_axis(ids)
+    dup = table.index.duplicated()
+    if dup.any():
+        i = int(np.argmax(dup))
+        raise LtvxlError(f'{source} row {i + 2}: customer "{clip(str(ids[i]), 40)}" appears '
+                         "twice")
+    wanted = [format_id(c) for c in customers]
+    missing = [c for c in wanted if c not in table.index]
+    if missing:
+        raise LtvxlError(f'{source}: {len(missing):,} customers have no covariate row (first: '
+                         f'"{clip(str(missing[0]), 40)}"); give every customer of the '
+                         "transactions a row")
+    return table.loc[wanted].reset_index(drop=True), len(table) - len(wanted)
 
 
 @dataclass(frozen=True)

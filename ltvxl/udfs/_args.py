@@ -163,3 +163,12 @@ ORDER_IDS = Arg(
     kind="data",
     default=None,
 )
+COVARIATES = Arg(
+    "covariates",
+    "Optional covariates of the customers: a range with a header row, the customer id in its "
+    "first column and one column per covariate (numbers, or categories such as a channel); "
+    "Pareto/NBD and BG/NBD only.",
+    kind="data",
+    default=None,
+)
+"""Per-customer covariates of CLV_FIT and CLV_PREDICT (docs/models.md, covariates)."""

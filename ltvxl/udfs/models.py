@@ -515,6 +515,57 @@ def _resolved(ids: Any, dates: Any, amounts: Any, summary: Any, model: str) -> t
     return choice.model.choice, f"{choice.model.name}, chosen by hold-out error"
 
 
+_AUTO_WITH_COVARIATES = ("model AUTO chooses among the models without covariates: name the "
+                         "model (PNBD or BGNBD) to use covariates")
+
+
+def _covariate_table(value: Any) -> Any:
+    """A covariates range as a table: the header row's names, the customer id first; a
+    column whose cells are all numbers is numeric, any other one is a category."""
+    import pandas as pd
+
+    grid = as_grid(value, "covariates")
+    blank = np.vectorize(lambda v: v is None or (isinstance(v, str) and not v.strip()),
+                         otypes=[bool])(grid)
+    grid = grid[~blank.all(axis=1)]  # whole-column ranges end in blank rows
+    if grid.shape[0] < 2 or grid.shape[1] < 2:
+        raise LtvxlError("covariates must have a header row, the customer id in its first "
+                         "column and at least one covariate column")
+    names = []
+    for j, head in enumerate(grid[0, 1:], start=2):
+        if not isinstance(head, str) or not head.strip():
+            raise LtvxlError(f"covariates: column {j} of the header row must name the covariate")
+        names.append(clip(head.strip(), 40))
+    columns: dict[str, Any] = {"customer": grid[1:, 0]}
+    for j, name in enumerate(names, start=1):
+        cells = [None if (v is None or (isinstance(v, str) and not v.strip())) else v
+                 for v in grid[1:, j]]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                      for v in cells if v is not None)
+        columns[name] = (np.array([np.nan if v is None else float(v) for v in cells])
+                         if numeric else pd.array(cells, dtype=object))
+    return pd.DataFrame(columns)
+
+
+def _covariate_fit(summary: Any, value: Any, model: str) -> Any:
+    """(the covariate fit, the customers' design), fitted once per content."""
+    from ltvxl.models import covariates
+    from ltvxl.models.cache import digest
+
+    entry = registry.purchase_model(model)
+    if entry.key not in covariates.LINKS:
+        takes = " and ".join(registry.purchase_model(k).name for k in covariates.LINKS)
+        raise LtvxlError(f"covariates work with {takes}, not {entry.name}")
+    t = summary.table
+    rows, _ = covariates.for_customers(_covariate_table(value), t["customer"].to_numpy())
+    design = covariates.design(rows)
+    cols = [t[c].to_numpy(float) for c in ("frequency", "recency", "T")]
+    key = ("covariates", entry.key, summary.time_unit, design.names, digest(*cols, design.matrix))
+    cov = FIT_CACHE.get(key, lambda: covariates.fit(*cols, design, model=entry.key,
+                                                    time_unit=summary.time_unit))
+    return cov, design
+
+
 def _predict(
     ids: Any,
     dates: Any,
@@ -525,24 +576,27 @@ def _predict(
     as_of: Any,
     model: str,
     horizon_unit: str,
+    covariates: Any = None,
 ) -> list[list[Any]]:
     from ltvxl.models import clv
 
     clv.month_grid(horizon, horizon_unit, DEFAULT_UNIT)  # the horizon's limit, before any fit
     summary = _summary(ids, dates, amounts, as_of)
+    if covariates is not None and model == _args.AUTO:
+        raise LtvxlError(_AUTO_WITH_COVARIATES)
     model, chosen = _resolved(ids, dates, amounts, summary, model)
     chosen = f" ({chosen})" if chosen else ""
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
-    pred = clv.predict(
-        summary,
-        model=model,
-        horizon=horizon,
-        horizon_unit=horizon_unit,
-        annual_discount_rate=annual_discount_rate,
-        gross_margin=gross_margin,
-        fits=fits,
-    )
-    t = pred.table
+    options = dict(horizon=horizon, horizon_unit=horizon_unit, time_unit=summary.time_unit,
+                   annual_discount_rate=annual_discount_rate, gross_margin=gross_margin)
+    if covariates is None:
+        t = clv.predict(summary, model=model, fits=fits, **options).table
+    else:
+        from ltvxl.models import covariates as cv
+
+        cov, design = _covariate_fit(summary, covariates, model)
+        t = cv.predict(cov, summary.table, design.matrix, **options)
+        fits, chosen = clv.Fits(cov.fit, fits.spend, fits.spend_note), " (with covariates)"
     span = f"{horizon:g} {horizon_unit}"
     header = [
         "customer",
@@ -592,6 +646,7 @@ CLV_PREDICT = expose(
                 _args.AS_OF,
                 _args.MODEL_OR_AUTO,
                 _args.HORIZON_UNIT,
+                _args.COVARIATES,
             ),
             returns="table",
             examples=(
@@ -609,13 +664,19 @@ CLV_PREDICT = expose(
 )
 
 
-def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str) -> list[list[Any]]:
+def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str,
+         covariates: Any = None) -> list[list[Any]]:
     from ltvxl.models import clv
 
+    if covariates is not None and model == _args.AUTO:
+        raise LtvxlError(_AUTO_WITH_COVARIATES)
     summary = _summary(ids, dates, amounts, as_of)
     model, chosen = _resolved(ids, dates, amounts, summary, model)
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
+    if covariates is not None:
+        cov, design = _covariate_fit(summary, covariates, model)
+        fits = clv.Fits(cov.fit, fits.spend, fits.spend_note)
 
     def add(fit: FitResult) -> None:
         for k, v in fit.params.items():
@@ -632,6 +693,13 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str) -> list[lis
     rows.append([fits.purchases.model, "time unit", fits.purchases.time_unit, None])
     if chosen:
         rows.append([fits.purchases.model, "model", chosen, None])
+    if covariates is not None:
+        name = fits.purchases.model
+        for covariate, level in design.references.items():
+            rows.append([name, f"reference level of {clip(covariate, 40)}", clip(level, 60), None])
+        rows.append([name, "LR test against no covariates: statistic", cov.lr_statistic, None])
+        rows.append([name, "LR test: degrees of freedom", float(cov.lr_df), None])
+        rows.append([name, "LR test: p-value", cov.lr_p_value, None])
     if fits.spend is not None:
         add(fits.spend)
     else:
@@ -648,9 +716,13 @@ CLV_FIT = expose(
             f"Fit the purchase model ({registry.DEFAULT.name} by default) and Gamma-Gamma to a "
             "transaction log: parameters with standard errors, log-likelihood, customers and "
             f"fit status (rates per {DEFAULT_UNIT[:-1]}).",
-            (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL_OR_AUTO),
+            (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL_OR_AUTO,
+             _args.COVARIATES),
             returns="table",
-            examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),),
+            examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),
+                      ('=CLV_FIT(A2:A5000, B2:B5000, C2:C5000, , "PNBD", F1:H800)',
+                       "the covariates' coefficients as rows like 'purchase: Channel=Instagram' "
+                       "and the LR test")),
         ),
         _fit,
     )
