@@ -121,6 +121,27 @@ def test_clv_fit_on_raw_cdnow_transactions_gives_the_published_parameters(cdnow_
     assert est[("BG/NBD", "status")].startswith("converged")
 
 
+def test_order_ids_split_lines_count_as_one_purchase(cdnow_cells):
+    """Each CDNOW transaction written as two lines of one order (half the amount each): with
+    the order ids, CLV_FIT and CLV_PREDICT give what the unsplit log gives."""
+    ids, dates, amounts = cdnow_cells
+    twice = [row for row in ids for _ in range(2)]
+    days = [row for row in dates for _ in range(2)]
+    halves = [[v[0] / 2] for v in amounts for _ in range(2)]
+    orders = [[f"o{i}"] for i in range(len(ids)) for _ in range(2)]
+    whole = fam.CLV_FIT(ids, dates, amounts, AS_OF, "BGNBD")
+    split = fam.CLV_FIT(twice, days, halves, AS_OF, "BGNBD", None, orders)
+    assert [r[:2] for r in split] == [r[:2] for r in whole]
+    for a, b in zip(split[1:], whole[1:], strict=True):
+        if isinstance(a[2], float):
+            assert a[2] == pytest.approx(b[2], rel=1e-9), a
+    predicted = fam.CLV_PREDICT(twice, days, halves, 39.0, 0.0, None, AS_OF, "BGNBD", "weeks",
+                                None, orders)
+    assert sum(r[2] for r in predicted[1:]) == pytest.approx(1653, abs=3)
+    bad = fam.CLV_FIT(twice, days, halves, AS_OF, "BGNBD", None, orders[:-5])
+    assert bad.startswith("#VALUE!") and "order" in bad
+
+
 def test_clv_predict_table(cdnow_cells):
     rows = fam.CLV_PREDICT(*cdnow_cells, 39.0, 0.0, None, AS_OF, "BGNBD", "weeks")
     header, body = rows[0], rows[1:]

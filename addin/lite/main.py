@@ -1428,6 +1428,16 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
     err_to_str=True,
     ndim=2,
 )
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
 def CLV_PREDICT(
     ids,
     dates,
@@ -1439,6 +1449,7 @@ def CLV_PREDICT(
     model=None,
     horizon_unit=None,
     covariates=None,
+    order_ids=None,
 ):
     (
         'Per customer from a transaction log: P(alive), expected purchases and spend over the '
@@ -1456,6 +1467,7 @@ def CLV_PREDICT(
         model,
         horizon_unit,
         covariates,
+        order_ids,
     )
 
 
@@ -1514,13 +1526,23 @@ def CLV_PREDICT(
     err_to_str=True,
     ndim=2,
 )
-def CLV_FIT(ids, dates, amounts, as_of=None, model=None, covariates=None):
+@arg(
+    'order_ids',
+    doc=(
+        'Optional order or invoice id of each transaction, in the same rows as ids: the lines '
+        'of one order are one purchase (orders, average order value, RFM frequency count '
+        'orders). Blank: each row is a purchase.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_FIT(ids, dates, amounts, as_of=None, model=None, covariates=None, order_ids=None):
     (
         'Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: '
         'parameters with standard errors, log-likelihood, customers and fit status (rates per '
         'week).'
     )
-    return _LTVXL['CLV_FIT'](ids, dates, amounts, as_of, model, covariates)
+    return _LTVXL['CLV_FIT'](ids, dates, amounts, as_of, model, covariates, order_ids)
 
 
 @func

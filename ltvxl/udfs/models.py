@@ -496,14 +496,15 @@ FIT_CACHE = FitCache(16)
 recalculating an unchanged range does not refit."""
 
 
-def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any) -> Any:
+def _summary(ids: Any, dates: Any, amounts: Any, as_of: Any, order_ids: Any = None) -> Any:
     from ltvxl.transactions import summary as tx_summary
 
-    log = log_of(ids, dates, amounts)
+    log = log_of(ids, dates, amounts, None, order_ids)
     return tx_summary.customer_summary(log, as_of, DEFAULT_UNIT)
 
 
-def _resolved(ids: Any, dates: Any, amounts: Any, summary: Any, model: str) -> tuple[str, str]:
+def _resolved(ids: Any, dates: Any, amounts: Any, summary: Any, model: str,
+              order_ids: Any = None) -> tuple[str, str]:
     """(the worksheet choice of the model, "" or the words saying AUTO chose it): AUTO is
     the registered model with the lowest hold-out error on the log up to the summary's
     as_of (:func:`ltvxl.models.backtest.auto_model`)."""
@@ -511,7 +512,8 @@ def _resolved(ids: Any, dates: Any, amounts: Any, summary: Any, model: str) -> t
         return model, ""
     from ltvxl.models.backtest import auto_model
 
-    choice = auto_model(log_of(ids, dates, amounts), summary.as_of, cache=FIT_CACHE)
+    choice = auto_model(log_of(ids, dates, amounts, None, order_ids), summary.as_of,
+                        cache=FIT_CACHE)
     return choice.model.choice, f"{choice.model.name}, chosen by hold-out error"
 
 
@@ -577,14 +579,15 @@ def _predict(
     model: str,
     horizon_unit: str,
     covariates: Any = None,
+    order_ids: Any = None,
 ) -> list[list[Any]]:
     from ltvxl.models import clv
 
     clv.month_grid(horizon, horizon_unit, DEFAULT_UNIT)  # the horizon's limit, before any fit
-    summary = _summary(ids, dates, amounts, as_of)
+    summary = _summary(ids, dates, amounts, as_of, order_ids)
     if covariates is not None and model == _args.AUTO:
         raise LtvxlError(_AUTO_WITH_COVARIATES)
-    model, chosen = _resolved(ids, dates, amounts, summary, model)
+    model, chosen = _resolved(ids, dates, amounts, summary, model, order_ids)
     chosen = f" ({chosen})" if chosen else ""
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     options = dict(horizon=horizon, horizon_unit=horizon_unit, time_unit=summary.time_unit,
@@ -647,6 +650,7 @@ CLV_PREDICT = expose(
                 _args.MODEL_OR_AUTO,
                 _args.HORIZON_UNIT,
                 _args.COVARIATES,
+                _args.ORDER_IDS,
             ),
             returns="table",
             examples=(
@@ -665,13 +669,13 @@ CLV_PREDICT = expose(
 
 
 def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str,
-         covariates: Any = None) -> list[list[Any]]:
+         covariates: Any = None, order_ids: Any = None) -> list[list[Any]]:
     from ltvxl.models import clv
 
     if covariates is not None and model == _args.AUTO:
         raise LtvxlError(_AUTO_WITH_COVARIATES)
-    summary = _summary(ids, dates, amounts, as_of)
-    model, chosen = _resolved(ids, dates, amounts, summary, model)
+    summary = _summary(ids, dates, amounts, as_of, order_ids)
+    model, chosen = _resolved(ids, dates, amounts, summary, model, order_ids)
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
     if covariates is not None:
@@ -717,7 +721,7 @@ CLV_FIT = expose(
             "transaction log: parameters with standard errors, log-likelihood, customers and "
             f"fit status (rates per {DEFAULT_UNIT[:-1]}).",
             (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL_OR_AUTO,
-             _args.COVARIATES),
+             _args.COVARIATES, _args.ORDER_IDS),
             returns="table",
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),
                       ('=CLV_FIT(A2:A5000, B2:B5000, C2:C5000, , "PNBD", F1:H800)',
