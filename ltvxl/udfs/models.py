@@ -526,9 +526,10 @@ def _covariate_table(value: Any) -> Any:
     column whose cells are all numbers is numeric, any other one is a category."""
     import pandas as pd
 
+    from ltvxl.transactions.columns import is_blank
+
     grid = as_grid(value, "covariates")
-    blank = np.vectorize(lambda v: v is None or (isinstance(v, str) and not v.strip()),
-                         otypes=[bool])(grid)
+    blank = np.vectorize(is_blank, otypes=[bool])(grid)
     grid = grid[~blank.all(axis=1)]  # whole-column ranges end in blank rows
     if grid.shape[0] < 2 or grid.shape[1] < 2:
         raise LtvxlError("covariates must have a header row, the customer id in its first "
@@ -540,8 +541,7 @@ def _covariate_table(value: Any) -> Any:
         names.append(clip(head.strip(), 40))
     columns: dict[str, Any] = {"customer": grid[1:, 0]}
     for j, name in enumerate(names, start=1):
-        cells = [None if (v is None or (isinstance(v, str) and not v.strip())) else v
-                 for v in grid[1:, j]]
+        cells = [None if is_blank(v) else v for v in grid[1:, j]]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool)
                       for v in cells if v is not None)
         columns[name] = (np.array([np.nan if v is None else float(v) for v in cells])

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ltvxl.a1 import col_letters, col_number
+from ltvxl.a1 import col_letters
 from ltvxl.assumptions import DEFAULTS, Assumptions
 from ltvxl.example import UnitEconomicsInputs
 from ltvxl.models import registry
@@ -338,15 +338,12 @@ frozen on screen. The Validation sheet sets its own."""
 def _table_pages(ws: Any, columns: str, header_row: int) -> None:
     """Landscape A4 pages one page wide over ``columns``, the header row repeated on each
     page and frozen with the first column."""
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    ws.fit_to_pages(1, 0)
-    first, last = (col_number(c) - 1 for c in columns.split(":"))
-    ws.print_area(0, first, 1_048_575, last)  # whole columns: Excel prints the rows in use
-    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+    first, last = columns.split(":")
+    # every row of the columns: XlsxWriter writes it as whole columns, which Excel prints
+    # as far as the rows in use
+    _print_setup(ws, f"{first}1:{last}1048576", freeze=(header_row, 1) if header_row else None)
     if header_row:
         ws.repeat_rows(header_row - 1)
-        ws.freeze_panes(header_row, 1)
 
 
 def _benchmark_colours(ws: Any, fmt: _Formats, cell: str) -> None:
