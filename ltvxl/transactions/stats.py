@@ -63,7 +63,6 @@ class LtvStats:
     churn_eligible: int
     churned: int
     yearly_churn: float
-    censored_churned: int
     years_at_risk: float
     observed_lifespan: float
     lifespan_method: str
@@ -73,6 +72,12 @@ class LtvStats:
     lifespan_problem: str | None
     notes: tuple[str, ...]
     lifespan_caution: str = ""
+
+    @property
+    def censored_churned(self) -> int:
+        """The churned customers of the censored lifespan: those of :attr:`churned` (a year
+        without a purchase after the last one, inside the data)."""
+        return self.churned
 
     def rows(self) -> list[tuple[str, Any]]:
         """(label, value) pairs in display order; labels state units and estimators."""
@@ -130,35 +135,36 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = LIFESPAN_M
     apv = revenue / purchases
     customer_years = float(((day - first + 1) / YEAR_DAYS).sum())
     frequency = purchases / customer_years
-    eligible = first <= day - 365
-    n_eligible = int(eligible.sum())
-    churned = int((eligible & (last <= day - 365)).sum())
+    cutoff = day - CHURN_DAYS
+    n_eligible = int((first <= cutoff).sum())
+    # no purchase in the year to as_of: churned for both estimators (last <= cutoff implies
+    # first <= cutoff, so these are all among the customers acquired a year before)
+    gone = last <= cutoff
+    churned = int(gone.sum())
     churn = churned / n_eligible if n_eligible else float("nan")
     observed = float(((last - first) / YEAR_DAYS).mean())
-    cutoff = day - CHURN_DAYS
-    gone = last <= cutoff
     at_risk = np.where(gone, last - first, np.maximum(cutoff - first, 0))
-    n_gone = int(gone.sum())
     years_at_risk = float(at_risk.sum() / YEAR_DAYS)
+    too_young = f"{NA} no customer acquired a year or more before as_of"
     problem, caution = None, ""
     if method == "censored":
         watched = int((first < cutoff).sum())
         if not watched:
-            problem = f"{NA} no customer acquired a year or more before as_of"
+            problem = too_young
             life = float("nan")
-        elif n_gone == 0:
+        elif churned == 0:
             problem = f"{DIV0} no customer churned (none went a year without a purchase)"
             life = float("nan")
         else:
-            life = years_at_risk / n_gone
-            if n_gone < THIN_CHURNED:
+            life = years_at_risk / churned
+            if churned < THIN_CHURNED:
                 since = np.datetime64(int(first.min()), "D")
                 until = np.datetime64(int(cutoff), "D")
-                caution = (f"thin: the lifespan rests on {n_gone} churned of {watched} customers "
+                caution = (f"thin: the lifespan rests on {churned} churned of {watched} customers "
                            f"acquired {since} to {until} ({years_at_risk:,.1f} customer-years)")
     elif method == "churn":
         if not n_eligible:
-            problem = f"{NA} no customer acquired a year or more before as_of"
+            problem = too_young
             life = float("nan")
         elif churned == 0:
             problem = f"{DIV0} no customer churned (all bought in the last year)"
@@ -179,7 +185,6 @@ def ltv_stats(log: TransactionLog, as_of: Any = None, lifespan: str = LIFESPAN_M
         churn_eligible=n_eligible,
         churned=churned,
         yearly_churn=churn,
-        censored_churned=n_gone,
         years_at_risk=years_at_risk,
         observed_lifespan=observed,
         lifespan_method=method,
