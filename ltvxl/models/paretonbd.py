@@ -280,19 +280,7 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
     a_t, a_tx = alpha + big_t, alpha + tx
     v = a_t / d
     big_l = np.log1p((big_t - tx) / a_tx)
-    order = np.argsort(-v, kind="stable")
-    cols = [c.take(order) for c in (p, v, big_l)]
-    n = x.size
-    acc = np.empty((4 if grad else 1, n))
-    done = np.empty(n, dtype=bool)
-    for lo in range(0, n, _CHUNK):
-        hi = min(lo + _CHUNK, n)
-        p_c, v_c, l_c = (c[lo:hi] for c in cols)
-        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, p_c, v_c, l_c, grad)
-    res = np.empty_like(acc)
-    res[:, order] = acc
-    ok = np.empty(n, dtype=bool)
-    ok[order] = done
+    res, ok = _far_chunks(q, p, v, big_l, grad)
     sum_ = res[0]
     l_d, l_at = np.log(d), np.log(a_t)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -317,6 +305,26 @@ def _far_series(r, alpha, s, beta, x, tx, big_t, grad: bool) -> np.ndarray:
             -q / d - s_v * v / d,
         ]
     )
+
+
+def _far_chunks(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_far_chunk` over all rows, in chunks of :data:`_CHUNK` rows sorted by ``v``
+    (largest first, so each chunk's terms need a similar number of steps); the sums (and
+    with ``grad`` their derivatives) and the converged flags, in the rows' own order."""
+    order = np.argsort(-v, kind="stable")
+    cols = [c.take(order) for c in (p, v, big_l)]
+    n = p.size
+    acc = np.empty((4 if grad else 1, n))
+    done = np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        hi = min(lo + _CHUNK, n)
+        p_c, v_c, l_c = (c[lo:hi] for c in cols)
+        acc[:, lo:hi], done[lo:hi] = _far_chunk(q, p_c, v_c, l_c, grad)
+    res = np.empty_like(acc)
+    res[:, order] = acc
+    ok = np.empty(n, dtype=bool)
+    ok[order] = done
+    return res, ok
 
 
 def _far_chunk(q, p, v, big_l, grad: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -501,19 +509,7 @@ def _common_series(r, alpha, mu, x, tx, big_t, grad: bool) -> np.ndarray:
     a_t, a_tx = alpha + big_t, alpha + tx
     w = mu * a_t
     big_l = np.log1p((big_t - tx) / a_tx)
-    order = np.argsort(-w, kind="stable")
-    cols = [c.take(order) for c in (p, w, big_l)]
-    n = x.size
-    acc = np.empty((4 if grad else 1, n))
-    done = np.empty(n, dtype=bool)
-    for lo in range(0, n, _CHUNK):
-        hi = min(lo + _CHUNK, n)
-        p_c, w_c, l_c = (c[lo:hi] for c in cols)
-        acc[:, lo:hi], done[lo:hi] = _far_chunk(None, p_c, w_c, l_c, grad)
-    res = np.empty_like(acc)
-    res[:, order] = acc
-    ok = np.empty(n, dtype=bool)
-    ok[order] = done
+    res, ok = _far_chunks(None, p, w, big_l, grad)
     sum_ = res[0]
     l_at = np.log(a_t)
     with np.errstate(divide="ignore", invalid="ignore"):
