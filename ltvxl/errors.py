@@ -24,6 +24,19 @@ NA = "#N/A"
 
 ERROR_CODES = (VALUE, DIV0, NUM, NA, "#REF!", "#NAME?", "#NULL!", "#SPILL!", "#CALC!")
 
+EXCEL_ERRORS = {"#VALUE!": 2015, "#DIV/0!": 2007, "#NUM!": 2036, "#N/A": 2042, "#REF!": 2023,
+                "#NAME?": 2029, "#NULL!": 2000}
+"""The error values a cell can hold (the seven of the file format) and their numbers in VBA
+(``CVErr(2015)`` is ``#VALUE!``): the error texts that the add-in, and the headless refresh,
+turn into error values."""
+
+ERROR_TEXT_NAME = "LTVXL_ERROR_TEXT"
+"""A workbook name that, set to TRUE (Formulas > Name Manager: ``=TRUE``), keeps error
+results as texts ("#VALUE! ...") instead of Excel error values (the add-in and the refresh)."""
+
+NO_MESSAGE = "(no ltvxl message: recalculate the cell, or an error of Excel's own)"
+"""What ``LTV_ERROR(cell)`` adds to the error shown in a cell that no ltvxl function set."""
+
 MAX_CELL_TEXT = 255
 """Longest text a worksheet function may return: classic Excel turns a UDF result holding
 a longer string into #VALUE! for the whole spilled range."""
@@ -69,3 +82,13 @@ def cell_error(code: str, message: str) -> str:
 def is_cell_error(value: object) -> bool:
     """True when ``value`` is an Excel error or an ltvxl error text."""
     return isinstance(value, str) and value.startswith(ERROR_CODES)
+
+
+def error_value_code(value: object) -> str | None:
+    """The Excel error value an error text stands for (``"#VALUE! churn_rate ..."`` ->
+    ``"#VALUE!"``): the code of :data:`EXCEL_ERRORS` it starts with, followed by a space or
+    nothing; None for any other value. The add-in's VBA applies the same rule."""
+    if not isinstance(value, str) or value[:1] != "#":
+        return None
+    code = value.split(" ", 1)[0]
+    return code if code in EXCEL_ERRORS else None

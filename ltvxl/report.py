@@ -150,7 +150,7 @@ def write_report(
     summary = ReportSummary(Path(output), source, len(log), notes=per_order.notes,
                             warnings=result.warnings, assumptions=settings,
                             columns=log.columns_line)
-    _read_back(summary)
+    _read_back(summary, dict(result.errors))
     return summary
 
 
@@ -169,10 +169,11 @@ def _fill_and_refresh(template: Path, data: Any, output: Path,
         return refresh(filled, output, progress=say)
 
 
-def _read_back(summary: ReportSummary) -> None:
+def _read_back(summary: ReportSummary, errors: dict[str, str]) -> None:
     """The headline figures, checks and largest segments as stored in the written workbook
     (the standard Dashboard: headline labels in D5:D16, values in E; checks from D19;
-    segments in A30:E32; another template's Dashboard gives what it has)."""
+    segments in A30:E32; another template's Dashboard gives what it has). ``errors``: the
+    message of each cell holding an ltvxl error value (the refresh's ``errors``)."""
     from python_calamine import CalamineWorkbook
 
     from .workbook.template import CHECK_LINES, CHECK_ROW, HEADLINE_ROW
@@ -184,8 +185,8 @@ def _read_back(summary: ReportSummary) -> None:
         return rows[r - 1][c - 1] if r <= len(rows) and c <= len(rows[r - 1]) else None
 
     _last_period(summary, cell)
-    _validation(summary, book)
-    _no_prediction(summary, book)
+    _validation(summary, book, errors)
+    _no_prediction(summary, book, errors)
     if not str(cell(HEADLINE_ROW - 1, 4) or "").startswith("Headline"):
         return
     for r in range(HEADLINE_ROW, HEADLINE_ROW + 12):
@@ -203,17 +204,17 @@ def _read_back(summary: ReportSummary) -> None:
                 summary.segments.append((str(name), cell(r, 2), cell(r, 4), cell(r, 5)))
 
 
-def _no_prediction(summary: ReportSummary, book: Any) -> None:
+def _no_prediction(summary: ReportSummary, book: Any, errors: dict[str, str]) -> None:
     """A check line when the Predictions sheet holds an error instead of its table."""
     if "Predictions" not in book.sheet_names:
         return
     rows = book.get_sheet_by_name("Predictions").to_python(skip_empty_area=False)
-    anchor = rows[2][0] if len(rows) > 2 and rows[2] else None
+    anchor = errors.get("Predictions!A3") or (rows[2][0] if len(rows) > 2 and rows[2] else None)
     if isinstance(anchor, str) and anchor.startswith("#"):
         summary.checks.append(f"no prediction: {anchor.partition(' ')[2] or anchor}")
 
 
-def _validation(summary: ReportSummary, book: Any) -> None:
+def _validation(summary: ReportSummary, book: Any, errors: dict[str, str]) -> None:
     """The Validation sheet's hold-out measures (CLV_BACKTEST, labels in A, values in B)."""
     from .workbook.template import VALIDATION_ROW
 
@@ -225,8 +226,9 @@ def _validation(summary: ReportSummary, book: Any) -> None:
     predicted = got.get("predicted hold-out purchases")
     actual = got.get("actual hold-out purchases")
     if not (isinstance(predicted, float) and isinstance(actual, float)):
-        text = next((str(r[0]) for r in rows[VALIDATION_ROW - 1:VALIDATION_ROW]
-                     if r and str(r[0]).startswith("#")), "")
+        text = errors.get(f"Validation!A{VALIDATION_ROW}") or \
+            next((str(r[0]) for r in rows[VALIDATION_ROW - 1:VALIDATION_ROW]
+                  if r and str(r[0]).startswith("#")), "")
         summary.validation = f"not possible: {text}" if text else ""
         return
     error = f" ({predicted / actual - 1:+.1%})" if actual else ""

@@ -94,7 +94,7 @@ def test_native_and_ltvxl_formulas_give_the_right_numbers(refreshed):
     mean_freq = sum(r[1] for r in ROWS) / len(ROWS)
     assert ws["A4"].value == pytest.approx(sum(r[0] for r in ROWS) * 2 + round(mean_freq, 1))
     assert ws["A5"].value == ue.ltv_cac_status(3.0)
-    assert ws["A6"].value.startswith("#VALUE! avg_purchase_value")
+    assert (ws["A6"].value, ws["A6"].data_type) == ("#VALUE!", "e")  # an ltvxl error value
     assert ws["A7"].value == "#DIV/0!"
     assert ws["A8"].value == 60
     assert ws["A9"].value == "big"
@@ -133,11 +133,15 @@ def test_input_unchanged_and_other_parts_byte_for_byte(refreshed):
     src, out, digest = refreshed
     assert _sha(src) == digest
     before, after = _parts(src), _parts(out)
-    assert set(before) == set(after)
+    # and the custom document properties holding the message of the ltvxl error in A6
+    assert set(after) - set(before) == {"docProps/custom.xml"}
+    assert "avg_purchase_value must be &gt;= 0" in after["docProps/custom.xml"].decode()
     changed = {n for n in before if before[n] != after[n]}
     # only the sheet with formulas, and the workbook's "recalculate on opening"
-    # flag (values are current now), exactly as Excel drops it after calculating
-    assert changed == {"xl/worksheets/sheet2.xml", "xl/workbook.xml"}
+    # flag (values are current now), exactly as Excel drops it after calculating; the
+    # content types and package relationships list the properties part
+    assert changed == {"xl/worksheets/sheet2.xml", "xl/workbook.xml", "[Content_Types].xml",
+                       "_rels/.rels"}
     assert b'fullCalcOnLoad="1"' in before["xl/workbook.xml"]
     assert after["xl/workbook.xml"] == before["xl/workbook.xml"].replace(
         b' fullCalcOnLoad="1"', b"")

@@ -21,6 +21,8 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ltvxl.errors import ERROR_TEXT_NAME, EXCEL_ERRORS, NO_MESSAGE
+
 MODULE_NAME = "ltvxl.udfs"
 VBA_MODULE = "ltvxl_udfs"
 """Name of the VBA module holding the wrappers (xlwings' own is ``xlwings_udfs``)."""
@@ -161,9 +163,10 @@ def register_sub(module: types.ModuleType) -> str:
     return "\n".join(lines)
 
 
-ERROR_TEXT_NAME = "LTVXL_ERROR_TEXT"
-"""A workbook name that, set to TRUE (Formulas > Name Manager: ``=TRUE``), keeps error
-results as texts ("#VALUE! ...") instead of Excel error values."""
+_CUT = NO_MESSAGE.index("error of")  # the VBA line of LTV_ERROR's message is split there
+_NO_MESSAGE = (NO_MESSAGE[:_CUT], NO_MESSAGE[_CUT:])
+_CODES = ", ".join(f'"{c}"' for c in EXCEL_ERRORS)
+_NUMBERS = ", ".join(str(n) for n in EXCEL_ERRORS.values())
 
 ERRORS_VBA = f"""
 ' ltvxl results that are errors ("#VALUE! churn_rate must be ...") become Excel error
@@ -225,9 +228,9 @@ End Function
 Private Function LtvxlErrorCode(ByVal s As String) As Long
     ' the Excel error a text stands for: its code followed by a space or nothing
     Dim codes As Variant, values As Variant, k As Long, c As String
-    codes = Array("#VALUE!", "#DIV/0!", "#NUM!", "#N/A", "#REF!", "#NAME?", "#NULL!")
-    values = Array(2015, 2007, 2036, 2042, 2023, 2029, 2000)
-    For k = 0 To 6
+    codes = Array({_CODES})
+    values = Array({_NUMBERS})
+    For k = 0 To {len(EXCEL_ERRORS) - 1}
         c = codes(k)
         If Left$(s, Len(c)) = c Then
             If Len(s) = Len(c) Or Mid$(s, Len(c) + 1, 1) = " " Then
@@ -267,8 +270,8 @@ Public Function LTV_ERROR(cell As Range) As Variant
             Exit Function
         End If
     End If
-    LTV_ERROR = cell.Cells(1, 1).Text & " (no ltvxl message: recalculate the cell, or an " & _
-        "error of Excel's own)"
+    LTV_ERROR = cell.Cells(1, 1).Text & " {_NO_MESSAGE[0]}" & _
+        "{_NO_MESSAGE[1]}"
 End Function
 """
 """VBA turning error texts into error values (appended to the wrappers' module)."""

@@ -29,11 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Refresh the workbook and print what was computed."""
     from ..report import Progress
-    from ..workbook.refresh import refresh
+    from ..workbook.refresh import error_report, refresh
 
     result = refresh(args.book, args.output, in_place=args.in_place, keep_going=args.keep_going,
                      progress=Progress())
-    for warning in result.warnings:
+    for warning in result.warnings + ([error_report(result.errors)] if result.errors else []):
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print(f"Refreshed {result.formulas:,} formulas ({result.spilled_cells:,} spilled cells) "
           f"in {result.seconds:.1f} s: wrote {result.output}")

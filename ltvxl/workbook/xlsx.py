@@ -257,6 +257,15 @@ _VT_NS = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
 _FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"  # the one format id of user-defined properties
 
 
+def custom_property_names(pkg: Package) -> list[str]:
+    """The names of the workbook's custom document properties."""
+    old = pkg.parts.get(CUSTOM_PART)
+    if old is None:
+        return []
+    return [_unescape(attrs(m.group(0)).get("name", ""))
+            for m in re.finditer(r"<(?:\w+:)?property\b[^>]*>", old.decode("utf-8"))]
+
+
 def custom_properties(pkg: Package, props: dict[str, str | int | None]) -> dict[str, bytes]:
     """The parts that set custom document properties (File > Info > Properties >
     Advanced > Custom in Excel): ``name -> text or whole number``, None to remove one.

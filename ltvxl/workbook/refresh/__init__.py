@@ -16,9 +16,12 @@ formula (entered with Ctrl+Shift+Enter) fills its fixed range. An ordinary
 formula that returns an array keeps its top-left value (Excel's implicit
 intersection for a formula saved without dynamic-array metadata).
 
-Error texts returned by ltvxl functions ("#VALUE! ...") are stored as text
-cells, exactly what Excel shows; errors of native functions are stored as
-Excel error values.
+Error texts returned by ltvxl functions ("#VALUE! churn_rate must be ...") become Excel
+error values, as the add-in makes them in Excel, so that native formulas over them (SUM,
+IFERROR, ISERROR, ISNA) behave as in Excel; their messages are listed in the warnings,
+in :attr:`RefreshResult.errors`, in the output's custom document properties and for
+``LTV_ERROR(cell)``. A workbook whose name ``LTVXL_ERROR_TEXT`` is TRUE keeps the texts.
+Errors of native functions are stored as Excel error values.
 
 The modules, one job each:
 
@@ -42,6 +45,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ltvxl.errors import LtvxlError
 from ltvxl.fileio import atomic_output
@@ -63,12 +67,22 @@ class RefreshResult:
     stale: list[tuple[str, str]] = field(default_factory=list)
     """(cell, reason) of each formula cell that could not be computed and kept its
     previous value (only with ``keep_going``)."""
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """(cell, message) of each cell holding an error value that an ltvxl function returned
+    as an error text ("#VALUE! churn_rate must be ..."), in sheet order."""
 
 
 STALE_PROPERTY = "ltvxl refresh: stale cells"
 """The custom document property listing the cells a ``--keep-going`` refresh left stale."""
 STALE_COUNT_PROPERTY = "ltvxl refresh: stale count"
 """The custom document property holding how many cells were left stale."""
+ERROR_COUNT_PROPERTY = "ltvxl refresh: error count"
+"""The custom document property holding how many cells hold an ltvxl error value."""
+ERROR_PROPERTY = "ltvxl error: "
+"""The prefix of the custom document properties holding the message of each of the first
+:data:`MAX_ERROR_PROPERTIES` cells with an ltvxl error value (``ltvxl error: Sheet1!B2``)."""
+MAX_ERROR_PROPERTIES = 50
+MAX_ERRORS_PRINTED = 20
 
 
 def _failure_report(book: Path, stale: list[tuple[str, str, str]], keep_going: bool) -> str:
@@ -161,7 +175,9 @@ def refresh(
         if stale and not keep_going:
             raise RefreshError(_failure_report(src, stale, keep_going=False))
         parts = engine.finish()
-        parts.update(custom_properties(pkg, _stale_properties(stale)))
+        errors = engine.error_cells()
+        props = _stale_properties(stale) | _error_properties(pkg, errors)
+        parts.update(custom_properties(pkg, props))
         with atomic_output(dst) as tmp:
             write_package(pkg, parts, tmp)
     finally:
@@ -176,7 +192,34 @@ def refresh(
     if stale:
         warnings.append(_failure_report(src, stale, keep_going=True))
     return RefreshResult(dst, len(engine.nodes), engine.spilled, time.perf_counter() - t0,
-                         warnings, [(c, why) for c, _, why in stale])
+                         warnings, [(c, why) for c, _, why in stale], errors)
+
+
+def error_report(errors: list[tuple[str, str]]) -> str:
+    """The warning listing the cells that hold an ltvxl error value, with their messages
+    (``ltvxl refresh`` prints it; :attr:`RefreshResult.errors` holds them all)."""
+    n = len(errors)
+    lines = [f"{n:,} cell{'s' if n != 1 else ''} hold{'s' if n == 1 else ''} an error value "
+             "from an ltvxl function (=LTV_ERROR(cell) shows its message; so do the output's "
+             f"custom document properties '{ERROR_PROPERTY}CELL' for the first "
+             f"{MAX_ERROR_PROPERTIES}):"]
+    lines += [f"  {cell}: {message}" for cell, message in errors[:MAX_ERRORS_PRINTED]]
+    if n > MAX_ERRORS_PRINTED:
+        lines.append(f"  and {n - MAX_ERRORS_PRINTED:,} more")
+    return "\n".join(lines)
+
+
+def _error_properties(pkg: Any, errors: list[tuple[str, str]]) -> dict[str, str | int | None]:
+    """The error-message properties to record; those of a previous refresh are removed."""
+    from ltvxl.workbook.xlsx import custom_property_names
+
+    props: dict[str, str | int | None] = {ERROR_COUNT_PROPERTY: len(errors) or None}
+    for cell, message in errors[:MAX_ERROR_PROPERTIES]:
+        props[f"{ERROR_PROPERTY}{cell}"] = message
+    for name in custom_property_names(pkg):
+        if name.startswith(ERROR_PROPERTY):
+            props.setdefault(name, None)
+    return props
 
 
 def _stale_properties(stale: list[tuple[str, str, str]]) -> dict[str, str | int | None]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import formulas
 import numpy as np
+from formulas.tokens.operand import XlError
 
 from ltvxl.a1 import MAX_COLS, MAX_ROWS, cell_name, range_name
 from ltvxl.workbook.xlsx import (
@@ -62,6 +63,15 @@ def _iterative(pkg: Package) -> bool:
     data = pkg.parts.get(book_part(pkg), b"")
     m = re.search(rb"<(?:\w+:)?calcPr\b[^>]*>", data)
     return bool(m and re.search(rb"""\biterate=["'](?:1|true)["']""", m.group(0)))
+
+
+def _keeps_error_texts(pkg: Package) -> bool:
+    """Whether the workbook keeps ltvxl's error texts as texts: its name ``LTVXL_ERROR_TEXT``
+    is TRUE (as the add-in reads it)."""
+    from ltvxl.errors import ERROR_TEXT_NAME
+
+    text = pkg.names.get((None, ERROR_TEXT_NAME), "")
+    return text.strip().lstrip("=").strip().upper() == "TRUE"
 
 
 def _cycles(keys: list[Key], edges: dict[Key, list[Key]]) -> list[list[Key]]:
@@ -153,6 +163,7 @@ class Engine:
         self.zero_blanks: dict[str, bool] = {}
         self.keep: list[Any] = []
         CONTEXT.__init__()  # a new refresh: a new time, no cells known yet
+        CONTEXT.error_texts = _keeps_error_texts(pkg)
         self.spill_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         self.anchor_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         from ltvxl.udfs import FUNCTIONS
@@ -446,6 +457,7 @@ class Engine:
     def _evaluate_checked(self, key: Key, hard: list[Key]) -> None:
         if self._blocked(key, hard):
             return
+        CONTEXT.pending.clear()
         try:
             self._evaluate(self.nodes[key])
         except RefreshError as exc:
@@ -521,6 +533,7 @@ class Engine:
     def _evaluate_group(self, members: list[Node]) -> None:
         """Evaluate batch members (the same formula over other cells) at once."""
         n = len(members)
+        CONTEXT.pending.clear()
         try:
             func, inputs = self._compiled(members[0].key)
             columns = []
@@ -635,6 +648,7 @@ class Engine:
             node.spill = (h, w)
             claimed.append((r, c, r + h - 1, c + w - 1))
             self.grids.put(node.sheet, r, c, grid)
+            self._remember_errors(node.sheet, r, c, grid)
             ref = range_name(r, c, r + h - 1, c + w - 1)
             sx.set_value(r, c, write_value(grid[0, 0], True), formula_update=ref)
             rows = grid.tolist()
@@ -655,6 +669,7 @@ class Engine:
                     full[i, j] = grid[gi, gj] if gi < grid.shape[0] and gj < grid.shape[1] \
                         else pad
             self.grids.put(node.sheet, r1, c1, full)
+            self._remember_errors(node.sheet, r1, c1, full)
             for i in range(h):
                 for j in range(w):
                     sx.set_value(r1 + i, c1 + j, write_value(full[i, j], (i, j) == (0, 0)))
@@ -663,7 +678,36 @@ class Engine:
             if one[0, 0] is EMPTY and self._blank_is_zero(node):
                 one = np.full((1, 1), 0.0, dtype=object)  # =A1 of a blank cell is 0 to
             self.grids.put(node.sheet, r, c, one)  # the cells that read it, as in Excel
+            self._remember_errors(node.sheet, r, c, one)
             sx.set_value(r, c, write_value(one[0, 0], True))
+
+    def _remember_errors(self, sheet: str, r: int, c: int, grid: np.ndarray) -> None:
+        """The message of each error value in a result that an ltvxl function returned as an
+        error text: the text at the same place of the call's result where the codes agree (a
+        formula that is the call itself), else the first text of that code among the
+        formula's calls (``=SUM(LTV(...))``); kept in :attr:`CONTEXT.messages`."""
+        pending = CONTEXT.pending
+        if not pending:
+            return
+        width = grid.shape[1]
+        for i, v in enumerate(grid.reshape(-1).tolist()):
+            if not isinstance(v, XlError):
+                continue
+            code, at = str(v), divmod(i, width)
+            text = next((d[at] for d in pending if at in d and d[at].split(" ", 1)[0] == code),
+                        None)
+            if text is None:
+                text = next((t for d in pending for t in d.values()
+                             if t.split(" ", 1)[0] == code), None)
+            if text is not None:
+                CONTEXT.messages[(sheet, r + at[0], c + at[1])] = text
+
+    def error_cells(self) -> list[tuple[str, str]]:
+        """(cell, message) of each cell holding an error value that an ltvxl function
+        returned as an error text, in sheet order."""
+        order = {s.name: s.index for s in self.pkg.sheets}
+        keys = sorted(CONTEXT.messages, key=lambda k: (order.get(k[0], 0), k[1], k[2]))
+        return [(self._name(k), CONTEXT.messages[k]) for k in keys]
 
     def _formula_inside(self, sheet: str, r: int, c: int, h: int, w: int) -> bool:
         """Whether another formula cell lies in the h x w range from (r, c): a spill never

@@ -48,6 +48,14 @@ class Context:
     """The ranges of legacy array formulas."""
     spill_ranges: dict[str, list[tuple[int, int, int, int]]] = field(default_factory=dict)
     """The spill ranges of dynamic arrays (filled as the anchors spill)."""
+    error_texts: bool = False
+    """Keep the error texts of ltvxl functions as texts (the workbook name
+    ``LTVXL_ERROR_TEXT`` is TRUE) instead of turning them into error values."""
+    pending: list[dict[tuple[int, int], str]] = field(default_factory=list)
+    """The error texts of each ltvxl call of the formula being evaluated, by position in the
+    call's result (filled by the calls, read and cleared by the engine)."""
+    messages: dict[tuple[str, int, int], str] = field(default_factory=dict)
+    """The message of each cell holding an error value that an ltvxl function returned."""
 
 
 CONTEXT = Context()
@@ -267,11 +275,27 @@ def now() -> Any:
     return ExcelDate(CONTEXT.now.replace(microsecond=0))
 
 
+def ltv_error(cell: Any) -> Any:
+    """LTV_ERROR(cell), as the add-in's VBA function: the message of the ltvxl error shown in
+    the cell's first cell, "" when it shows no error, the error and :data:`NO_MESSAGE` for an
+    error that no ltvxl function returned; #VALUE! for a value that is not a reference."""
+    from ltvxl.errors import NO_MESSAGE
+
+    arr, where = _cells(cell)
+    if where is None:
+        return xlerror("#VALUE!")
+    first = arr[0, 0] if arr.size else EMPTY
+    if not isinstance(first, XlError):
+        return ""
+    return CONTEXT.messages.get(where) or f"{first} {NO_MESSAGE}"
+
+
 OVERRIDES: dict[str, tuple[Callable[..., Any], str]] = {
     "SUBTOTAL": (subtotal, "ltvxl: nested subtotals and hidden rows as Excel"),
     "AGGREGATE": (aggregate, "ltvxl: all 19 functions and 8 options"),
     "ISFORMULA": (isformula, "ltvxl: the workbook's formula cells and spill ranges"),
     "TODAY": (today, "ltvxl: the date the refresh started"),
     "NOW": (now, "ltvxl: the time the refresh started"),
+    "LTV_ERROR": (ltv_error, "ltvxl: the message of an ltvxl error value, as the add-in's"),
 }
 """Excel functions computed by ltvxl rather than ``formulas``: name -> (function, note)."""

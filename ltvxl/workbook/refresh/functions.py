@@ -11,7 +11,9 @@ from typing import Any
 import formulas
 import numpy as np
 
-from .values import EMPTY, fast_grid_values, grid_value, grid_values, to_udf_arg
+from ltvxl.errors import error_value_code
+
+from .values import EMPTY, fast_grid_values, grid_value, grid_values, to_udf_arg, xlerror
 
 _registered = False
 
@@ -77,6 +79,29 @@ def _override_complex_text() -> None:
         eng._fmt_complex = _complex_text
 
 
+def _error_values(arr: np.ndarray) -> np.ndarray:
+    """``arr`` with each error text ("#VALUE! ...") replaced by its Excel error value, the
+    texts recorded by position in :attr:`CONTEXT.pending` (for the messages); unchanged when
+    the workbook keeps error texts (``LTVXL_ERROR_TEXT``)."""
+    from .excel import CONTEXT
+
+    if CONTEXT.error_texts:
+        return arr
+    flat = arr.reshape(-1)
+    values = flat.tolist()
+    hits = [i for i, v in enumerate(values) if type(v) is str and v[:1] == "#"]
+    found: dict[tuple[int, int], str] = {}
+    width = arr.shape[1] if arr.ndim == 2 else 1
+    for i in hits:
+        code = error_value_code(values[i])
+        if code is not None:
+            found[divmod(i, width)] = values[i]
+            flat[i] = xlerror(code)
+    if found:
+        CONTEXT.pending.append(found)
+    return arr
+
+
 def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
     from ltvxl.worksheet import spec_of
 
@@ -84,30 +109,42 @@ def _adapter(func: Callable[..., Any]) -> Callable[..., Any]:
 
     def call(*args: Any) -> Any:
         if len(args) > len(spec.args):
-            return f"#VALUE! {spec.name} takes at most {len(spec.args)} arguments, got {len(args)}"
-        values = [to_udf_arg(a, arg.is_range) for a, arg in zip(args, spec.args, strict=False)]
-        values += [None] * (len(spec.args) - len(values))
-        out = func(*values)
-        if isinstance(out, (list, tuple)):
-            grid = [list(r) if isinstance(r, (list, tuple)) else [r] for r in out]
-            width = max((len(r) for r in grid), default=1)
-            arr = np.empty((len(grid), width), dtype=object)
-            if grid and all(len(r) == width for r in grid):
-                try:  # a rectangular table of cell values: filled in one go, converted as needed
-                    arr[:] = grid
-                    flat = arr.reshape(-1)
-                    flat[:] = grid_values(flat.tolist())
-                    return arr
-                except ValueError:
-                    pass
-            arr[:] = EMPTY
-            for i, r in enumerate(grid):
-                arr[i, : len(r)] = fast_grid_values(r)
-            return arr
-        return grid_value(out)
+            out: Any = f"#VALUE! {spec.name} takes at most {len(spec.args)} arguments, " \
+                f"got {len(args)}"
+        else:
+            values = [to_udf_arg(a, arg.is_range)
+                      for a, arg in zip(args, spec.args, strict=False)]
+            values += [None] * (len(spec.args) - len(values))
+            out = func(*values)
+        cells = _error_values(_as_cells(out))
+        return cells if isinstance(out, (list, tuple)) else cells[0, 0]
 
     call.__name__ = spec.name
     return call
+
+
+def _as_cells(out: Any) -> np.ndarray:
+    """An ltvxl function's result as a 2-D object array of the engine's values (a single
+    result as 1 x 1)."""
+    if not isinstance(out, (list, tuple)):
+        one = np.empty((1, 1), dtype=object)
+        one[0, 0] = grid_value(out)
+        return one
+    grid = [list(r) if isinstance(r, (list, tuple)) else [r] for r in out]
+    width = max((len(r) for r in grid), default=1)
+    arr = np.empty((len(grid), width), dtype=object)
+    if grid and all(len(r) == width for r in grid):
+        try:  # a rectangular table of cell values: filled in one go, converted as needed
+            arr[:] = grid
+            flat = arr.reshape(-1)
+            flat[:] = grid_values(flat.tolist())
+            return arr
+        except ValueError:
+            pass
+    arr[:] = EMPTY
+    for i, r in enumerate(grid):
+        arr[i, : len(r)] = fast_grid_values(r)
+    return arr
 
 
 def status() -> dict[str, list[str]]:
