@@ -105,7 +105,8 @@ def test_duckdb_summary_equals_in_memory(tmp_path, seed, time_unit):
     assert s.n_customers == len(mem)
     assert s.as_of == mem.as_of
     returns = int((frame["amount"] < 0).sum())
-    assert f"returns netted into revenue: {returns}" in s.notes
+    assert f"returns netted (negative amounts): {returns:,}" in s.notes
+    assert tuple(s.notes) == mem.notes
 
 
 def test_as_of_leaves_out_later_rows_and_counts_them(tmp_path):
@@ -118,7 +119,8 @@ def test_as_of_leaves_out_later_rows_and_counts_them(tmp_path):
     after = int((frame["date"] > np.datetime64(as_of)).sum())
     returns_inside = int(((frame["amount"] < 0) & (frame["date"] <= np.datetime64(as_of))).sum())
     assert f"transactions after as_of excluded: {after}" in s.notes
-    assert f"returns netted into revenue: {returns_inside}" in s.notes
+    assert f"returns netted (negative amounts): {returns_inside:,}" in s.notes
+    assert tuple(s.notes) == in_memory(frame, as_of).notes
 
 
 FIT_RTOL = 1e-7

@@ -19,6 +19,7 @@ from typing import Any
 from .. import units
 from ..fileio import atomic_output, write_csv
 from ..models import registry
+from . import engine_clv
 from .clv import AUTO, model_key
 from .reading import add_read_arguments, read_options
 
@@ -54,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--tracking", metavar="CSV",
                         help="also write the weekly actual and predicted repeat purchases")
     add_read_arguments(parser)
+    engine_clv.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -84,9 +86,11 @@ def _print_comparison(tests: list[Any], failed: dict[str, str]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Backtest, write the CSV files and print the measures."""
     from ..models import backtest as bt
-    from ..models.doubts import doubts
     from ..transactions import read_transactions
 
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        return _run_engine(args, engine)
     if args.transactions is None:
         from ..sample_data import load_sample_transactions
 
@@ -96,15 +100,34 @@ def run(args: argparse.Namespace) -> int:
         log = read_transactions(args.transactions, extra_cols=[], options=read_options(args))
         print(log.columns_line)
     split = bt.split_dates(log, args.calibration_end, args.holdout_end, names=NAMES)
+    choice = None
     if args.model == AUTO:
         choice = bt.choose(log, args.calibration_end, args.holdout_end, names=NAMES)
-        done, failed = list(choice.backtests), {}
+        done = list(choice.backtests)
         result = next(b for b in done if b.model is choice.model)
     else:
         result = bt.backtest(log, args.calibration_end, args.holdout_end, args.model,
                              names=NAMES)
-        done, failed = [result], {}
+        done = [result]
     print(split.line())
+    _print_result(args, result, done, choice, result.customers)
+    table = result.customers.copy()
+    table.insert(1, "model", result.model.name)
+    with atomic_output(args.output) as tmp:
+        write_csv(table, tmp)
+    print(f"Wrote {args.output}: {len(table):,} customers (columns: "
+          f"{', '.join(table.columns)})")
+    _write_tracking(args, result)
+    return 0
+
+
+def _print_result(args: argparse.Namespace, result: Any, done: list[Any], choice: Any,
+                  summary: Any, weights: Any = None) -> None:
+    """Print the fit, the comparison, the measures, the table by frequency, the notes and
+    the doubts about the calibration fit (``summary``: its frequency and T per customer,
+    or per histogram row with ``weights``)."""
+    from ..models.doubts import doubts
+
     fit = result.fit
     unit = units.DEFAULT_UNIT
     params = ", ".join(f"{k} {v:.4g}" for k, v in fit.params.items())
@@ -113,8 +136,8 @@ def run(args: argparse.Namespace) -> int:
     if result.spend_note:
         print(f"Gamma-Gamma: {result.spend_note}")
     print(f"hold-out: {result.holdout_length:.4g} {unit}")
-    _print_comparison(done, failed)
-    if args.model == AUTO:
+    _print_comparison(done, {})
+    if choice is not None:
         print(f"chosen: {choice.reason}")
     print(f"measures ({result.model.name}):")
     for label, value in result.measures.rows():
@@ -129,17 +152,45 @@ def run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"data: {note}")
     months = result.split.holdout_days / units.unit_days("months")
-    for doubt in doubts(result.customers, fit, None, months):  # about the calibration fit
+    for doubt in doubts(summary, fit, None, months, weights):  # about the calibration fit
         print(f"ltvxl: warning: calibration: {doubt.line()}", file=sys.stderr)
-    table = result.customers.copy()
-    table.insert(1, "model", result.model.name)
-    with atomic_output(args.output) as tmp:
-        write_csv(table, tmp)
-    print(f"Wrote {args.output}: {len(table):,} customers (columns: "
-          f"{', '.join(table.columns)})")
+
+
+def _write_tracking(args: argparse.Namespace, result: Any) -> None:
     if args.tracking:
         with atomic_output(args.tracking) as tmp:
             write_csv(result.tracking, tmp)
         print(f"Wrote {args.tracking}: {len(result.tracking):,} weeks (columns: "
               f"{', '.join(result.tracking.columns)})")
+
+
+def _run_engine(args: argparse.Namespace, engine: str) -> int:
+    """The backtest on DuckDB or Spark: counted there, measured here, the per-customer
+    table written by the engine (:mod:`ltvxl.engines.holdout`)."""
+    from ..engines import holdout as eh
+    from ..models import backtest as bt
+
+    eng = engine_clv.open_for(args, engine)
+    try:
+        h = eh.prepare(str(args.transactions), args.calibration_end, args.holdout_end,
+                       engine=eng, names=NAMES, **engine_clv.source_options(args))
+        print(h.summary.columns.describe())
+        choice = None
+        if args.model == AUTO:
+            done, failed = eh.compare(h)
+            choice = bt.pick(done, failed)
+            result = next(b for b in done if b.model is choice.model)
+        else:
+            result = eh.evaluate(h, args.model)
+            done = [result]
+        print(h.split.line())
+        hist = h.summary.histogram
+        _print_result(args, result, done, choice, hist, hist["n"].to_numpy(float))
+        where = args.output_table or args.output
+        n = eh.write_customers(result, args.output, output_table=args.output_table)
+    finally:
+        eng.close()
+    print(f"Wrote {where}: {n:,} customers (columns: {', '.join(eh.COLUMNS)}; "
+          f"counted on {engine})")
+    _write_tracking(args, result)
     return 0

@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 AUTO_BYTES = 1 << 30
 """Transaction files larger than this (1 GiB on disk) are summarized by DuckDB by default."""
@@ -63,8 +64,9 @@ def _progress(start: float, what: str) -> None:
     print(f"[{time.perf_counter() - start:6.1f} s] {what}", file=sys.stderr, flush=True)
 
 
-def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int:
-    """Summarize on the engine, fit, score, write; print what was used and the totals."""
+def open_for(args: argparse.Namespace, engine: str) -> Any:
+    """Check the source and the options of an engine run, say why the engine was chosen
+    when it was not asked for, and open the engine."""
     from ltvxl import engines
     from ltvxl.errors import LtvxlError
 
@@ -75,26 +77,38 @@ def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int
     source = str(args.transactions)
     if any(ch in source for ch in "*?[") and not glob.glob(source, recursive=True):
         raise LtvxlError(f"no file matches {source}")
-    start = time.perf_counter()
     if not args.engine:
         print(
             f"engine: duckdb ({source} is a folder, a glob or larger than "
             f"{AUTO_BYTES >> 30} GiB; --engine memory to read it into memory)"
         )
-    eng = engines.open_engine(
+    return engines.open_engine(
         engine, spark_master=args.spark_master, memory_limit=getattr(args, "memory_limit", None)
     )
+
+
+def source_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The column and format options of :func:`ltvxl.engines.open_source` from the
+    command line."""
+    return {
+        "id_col": args.id_col,
+        "date_col": args.date_col,
+        "amount_col": args.amount_col,
+        "date_format": getattr(args, "date_format", None),
+    }
+
+
+def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int:
+    """Summarize on the engine, fit, score, write; print what was used and the totals."""
+    from ltvxl import engines
+
+    source = str(args.transactions)
+    start = time.perf_counter()
+    eng = open_for(args, engine)
     try:
         _progress(start, f"summarizing {source} on {engine}")
         s = engines.summarize(
-            source,
-            engine=eng,
-            id_col=args.id_col,
-            date_col=args.date_col,
-            amount_col=args.amount_col,
-            as_of=args.as_of,
-            time_unit=time_unit,
-            date_format=getattr(args, "date_format", None),
+            source, engine=eng, as_of=args.as_of, time_unit=time_unit, **source_options(args)
         )
         print(s.columns.describe())
         _progress(

@@ -102,7 +102,39 @@ def _count(value: Any) -> int:
     return 0 if value is None or pd.isna(value) else int(value)
 
 
-def summarize(
+@dataclass
+class Source:
+    """A transaction source opened on an engine: its columns, the normalized view
+    (:data:`sql.NORMALIZED`) and the counts of its rows (the first and last usable day)."""
+
+    engine: Engine
+    name: str
+    columns: Columns
+    counts: pd.Series
+
+    @property
+    def first_day(self) -> int:
+        """The first day (days since 1970-01-01) of a row with an id, a date and an amount."""
+        return int(self.counts["first_day"])
+
+    @property
+    def last_day(self) -> int:
+        """The last day of a row with an id, a date and an amount."""
+        return int(self.counts["last_day"])
+
+    def notes(self) -> list[str]:
+        """The rows left out for a missing id, date or amount, in words."""
+        out = []
+        for label, value in (
+            ("rows without a customer id left out", self.counts["missing_id"]),
+            ("rows without a date or amount left out", self.counts["missing_value"]),
+        ):
+            if _count(value):
+                out.append(f"{label}: {_count(value):,}")
+        return out
+
+
+def open_source(
     source: str,
     *,
     engine: str | Engine = "duckdb",
@@ -110,21 +142,17 @@ def summarize(
     date_col: str | None = None,
     amount_col: str | None = None,
     date_format: str | None = None,
-    as_of: Any = None,
-    time_unit: str = DEFAULT_UNIT,
     spark_master: str | None = None,
-) -> EngineSummary:
-    """Summarize a transaction source on an engine.
+) -> Source:
+    """Open ``source`` on an engine (a name, or an open :class:`Engine`), detect and check
+    its columns.
 
     ``source``: a CSV or Parquet file, a glob, or a folder of them
     (hive-partitioned folders too). Columns are detected from their names
-    as by the in-memory readers unless given. ``as_of``: end of observation
-    (default: the last day with a usable row); ``time_unit`` of recency and
-    T. Rows without an id, date or amount and rows after ``as_of`` are left
-    out and counted in ``notes``.
+    as by the in-memory readers unless given; ``date_format``: strptime codes
+    of dates written as text.
     """
     eng = open_engine(engine, spark_master=spark_master) if isinstance(engine, str) else engine
-    per = unit_days(time_unit)
     names = eng.open_source(str(source))
     idc, datec, amountc = _detect(names, id_col, date_col, amount_col)
     cols = Columns(
@@ -138,26 +166,22 @@ def summarize(
     counts = eng.query(sql.counts_query()).iloc[0]
     if _count(counts["n_rows"]) == 0 or pd.isna(counts["last_day"]):
         raise LtvxlError(f"{source}: no transaction with a customer id, a date and an amount")
-    day = _as_of_day(as_of, int(counts["last_day"]))
-    if day < int(counts["first_day"]):
-        raise LtvxlError(
-            f"as_of {np.datetime64(day, 'D')} is before the first transaction "
-            f"({np.datetime64(int(counts['first_day']), 'D')})"
-        )
-    window = sql.Window(day, per)
+    return Source(eng, str(source), cols, counts)
+
+
+def summarize_window(src: Source, day: int, time_unit: str = DEFAULT_UNIT) -> EngineSummary:
+    """The summary of an opened source up to ``day`` (days since 1970-01-01, inclusive)."""
+    eng = src.engine
+    window = sql.Window(day, unit_days(time_unit))
     eng.create_table(sql.SUMMARY, sql.summary_query(window))
-    notes = []
-    for label, value in (
-        ("rows without a customer id left out", counts["missing_id"]),
-        ("rows without a date or amount left out", counts["missing_value"]),
-    ):
-        if _count(value):
-            notes.append(f"{label}: {_count(value):,}")
+    notes = src.notes()
     wc = eng.query(sql.window_counts_query(window)).iloc[0]
+    if _count(wc["zero"]):  # the wording and order of the in-memory summary's notes
+        notes.append(f"zero-amount rows: {_count(wc['zero']):,}")
+    if _count(wc["returns"]):
+        notes.append(f"returns netted (negative amounts): {_count(wc['returns']):,}")
     if _count(wc["after_as_of"]):
         notes.append(f"transactions after as_of excluded: {_count(wc['after_as_of'])}")
-    if _count(wc["returns"]):
-        notes.append(f"returns netted into revenue: {_count(wc['returns'])}")
     only = _count(eng.query(sql.only_returns_query(window)).iloc[0, 0])
     if only:
         notes.append(f"customers with returns but no purchase excluded: {only}")
@@ -165,8 +189,32 @@ def summarize(
     spend = eng.query(sql.spend_histogram_query())
     n = int(hist["n"].sum()) if len(hist) else 0
     if n == 0:
-        raise LtvxlError(f"{source}: no customer has a purchase on or before as_of")
-    return EngineSummary(eng, cols, np.datetime64(day, "D"), time_unit, n, hist, spend, notes)
+        raise LtvxlError(f"{src.name}: no customer has a purchase on or before as_of")
+    return EngineSummary(
+        eng, src.columns, np.datetime64(day, "D"), time_unit, n, hist, spend, notes
+    )
+
+
+def summarize(
+    source: str, *, as_of: Any = None, time_unit: str = DEFAULT_UNIT, **options: Any
+) -> EngineSummary:
+    """Summarize a transaction source on an engine.
+
+    ``source`` and ``options`` (engine, id_col, date_col, amount_col,
+    date_format, spark_master) as :func:`open_source`. ``as_of``: end of
+    observation (default: the last day with a usable row); ``time_unit`` of
+    recency and T. Rows without an id, date or amount and rows after
+    ``as_of`` are left out and counted in ``notes``.
+    """
+    unit_days(time_unit)
+    src = open_source(source, **options)
+    day = _as_of_day(as_of, src.last_day)
+    if day < src.first_day:
+        raise LtvxlError(
+            f"as_of {np.datetime64(day, 'D')} is before the first transaction "
+            f"({np.datetime64(src.first_day, 'D')})"
+        )
+    return summarize_window(src, day, time_unit)
 
 
 def fit(summary: EngineSummary, model: str | None = None) -> Fits:
@@ -249,8 +297,11 @@ __all__ = [
     "EngineSummary",
     "Fits",
     "ScoreTotals",
+    "Source",
     "fit",
     "open_engine",
+    "open_source",
     "score",
     "summarize",
+    "summarize_window",
 ]

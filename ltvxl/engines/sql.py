@@ -65,12 +65,13 @@ FROM {NORMALIZED}
 
 
 def window_counts_query(window: Window) -> str:
-    """Counts that depend on ``as_of``: rows after it and returns on or before it."""
+    """Counts that depend on ``as_of``: rows after it, returns and zero amounts on or before it."""
     end = _day_literal(window.as_of_day)
     return f"""
 SELECT
   SUM(CASE WHEN day > {end} THEN 1 ELSE 0 END) AS after_as_of,
-  SUM(CASE WHEN day <= {end} AND amt < 0 THEN 1 ELSE 0 END) AS returns
+  SUM(CASE WHEN day <= {end} AND amt < 0 THEN 1 ELSE 0 END) AS returns,
+  SUM(CASE WHEN day <= {end} AND amt = 0 THEN 1 ELSE 0 END) AS zero
 FROM {NORMALIZED}
 WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL
 """
@@ -189,3 +190,105 @@ def to_dialect(sql: str, dialect: str) -> str:
     import sqlglot
 
     return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
+
+
+HOLDOUT = "ltvxl_holdout"
+"""Name of the per-customer table of a backtest: the calibration summary with the
+hold-out purchases and value."""
+
+_VALID = "cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL"
+
+
+def holdout_query(calibration_end: int, holdout_end: int) -> str:
+    """Each calibration customer (a row of the summary to ``calibration_end``) with its
+    hold-out purchases (distinct days with an amount >= 0 after ``calibration_end`` up to
+    ``holdout_end``, as the summary counts purchases) and hold-out value (every amount,
+    returns netted), 0 without any."""
+    cal, end = _day_literal(calibration_end), _day_literal(holdout_end)
+    return f"""
+WITH held AS (
+  SELECT cid,
+         COUNT(DISTINCT CASE WHEN amt >= 0 THEN day END) AS actual_purchases,
+         SUM(amt) AS actual_value
+  FROM {NORMALIZED}
+  WHERE {_VALID} AND day > {cal} AND day <= {end}
+  GROUP BY cid
+)
+SELECT s.customer, s.first_day, s.frequency, s.recency, s.T, s.monetary_value,
+       CAST(COALESCE(h.actual_purchases, 0) AS DOUBLE) AS actual_purchases,
+       COALESCE(h.actual_value, 0.0) AS actual_value
+FROM {SUMMARY} AS s LEFT JOIN held AS h ON s.customer = h.cid
+"""
+
+
+def holdout_counts_query(calibration_end: int, holdout_end: int) -> str:
+    """Customers whose first purchase is in the hold-out (not scored) and rows after the
+    hold-out end (left out)."""
+    cal, end = _day_literal(calibration_end), _day_literal(holdout_end)
+    return f"""
+SELECT
+  (SELECT COUNT(*) FROM (
+     SELECT cid, MIN(day) AS first_day FROM {NORMALIZED}
+     WHERE {_VALID} AND amt >= 0 AND day <= {end} GROUP BY cid
+   ) AS f WHERE first_day > {cal}) AS late,
+  (SELECT COUNT(*) FROM {NORMALIZED} WHERE {_VALID} AND day > {end}) AS after_end
+"""
+
+
+def crosstab_query() -> str:
+    """Distinct (frequency, recency, T, actual hold-out purchases) rows of the backtest with
+    their customer counts: what the purchase measures depend on."""
+    return f"""
+SELECT frequency, recency, T, actual_purchases, COUNT(*) AS n
+FROM {HOLDOUT} GROUP BY frequency, recency, T, actual_purchases
+"""
+
+
+def cohorts_query() -> str:
+    """Calibration customers by first purchase day (the tracking table's cohorts)."""
+    return f"SELECT first_day, COUNT(*) AS n FROM {SUMMARY} GROUP BY first_day ORDER BY first_day"
+
+
+def weekly_repeats_query(first_day: int, holdout_end: int, days: int) -> str:
+    """Repeat purchases (distinct days after the customer's first) of the calibration
+    customers up to ``holdout_end`` by week: (day - ``first_day``) // ``days``."""
+    end = _day_literal(holdout_end)
+    return f"""
+SELECT CAST(FLOOR((p.day - {_day_literal(first_day)}) / {int(days)}.0) AS BIGINT) AS week,
+       COUNT(*) AS n
+FROM (SELECT DISTINCT cid, day FROM {NORMALIZED}
+      WHERE {_VALID} AND amt >= 0 AND day <= {end}) AS p
+JOIN {SUMMARY} AS s ON p.cid = s.customer
+WHERE p.day > s.first_day
+GROUP BY 1
+"""
+
+
+def backtest_rows_query(spend: str, length: float) -> str:
+    """The backtest per customer: the hold-out table joined to the scores of its distinct
+    row; ``spend``: the expected spend per purchase (in ``s.frequency`` and
+    ``s.monetary_value``), ``length``: the hold-out in the time unit (for the baseline)."""
+    return f"""
+SELECT
+  s.customer,
+  s.frequency,
+  s.recency,
+  s.T,
+  c.expected_purchases AS predicted_purchases,
+  s.actual_purchases,
+  CASE WHEN s.T > 0 THEN s.frequency / s.T ELSE 0.0 END * {float(length)!r}
+    AS baseline_purchases,
+  c.discounted_purchases * ({spend}) AS predicted_value,
+  s.actual_value
+FROM {HOLDOUT} AS s JOIN {SCORES} AS c
+  ON s.frequency = c.frequency AND s.recency = c.recency AND s.T = c.T
+"""
+
+
+def value_totals_query(rows: str) -> str:
+    """Totals of a backtest's values: predicted, actual and the sum of absolute errors."""
+    return f"""
+SELECT SUM(predicted_value) AS predicted_value, SUM(actual_value) AS actual_value,
+       SUM(ABS(predicted_value - actual_value)) AS value_error
+FROM ({rows}) AS b
+"""

@@ -121,12 +121,25 @@ def split_dates(
     last date) after the calibration end and not after the last date (purchases
     beyond the data would count as none).
     """
-    from ltvxl.transactions.dates import parse_day
-
     if len(log) == 0:
         raise LtvxlError("the transaction log is empty")
     days = log.days
-    first, last = int(days.min()), int(days.max())
+    return split_days(int(days.min()), int(days.max()), calibration_end, holdout_end,
+                      names=names)
+
+
+def split_days(
+    first: int,
+    last: int,
+    calibration_end: Any = None,
+    holdout_end: Any = None,
+    *,
+    names: tuple[str, str] = ("calibration_end", "holdout_end"),
+) -> Split:
+    """:func:`split_dates` of a log whose first and last days (days since 1970-01-01) are
+    ``first`` and ``last`` (an engine's source, :mod:`ltvxl.engines.holdout`)."""
+    from ltvxl.transactions.dates import parse_day
+
     cal_name, end_name = names
     end = last if holdout_end is None else parse_day(holdout_end, end_name)
     if end > last:
@@ -280,22 +293,27 @@ def measures_of(table: pd.DataFrame) -> Measures:
     )
 
 
-def frequency_table(table: pd.DataFrame, top: int = TOP_FREQUENCY) -> pd.DataFrame:
+def frequency_table(table: pd.DataFrame, top: int = TOP_FREQUENCY,
+                    weights: Any = None) -> pd.DataFrame:
     """Mean actual and predicted hold-out purchases per customer by calibration
-    frequency 0, 1, ..., ``top``+ (the conditional-expectation table)."""
+    frequency 0, 1, ..., ``top``+ (the conditional-expectation table); ``weights``:
+    customers per row (rows of an engine's counts), one each by default."""
     x = table["frequency"].to_numpy(float)
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=float)
     binned = np.minimum(x, top).astype(int)
+    actual = table["actual_purchases"].to_numpy(float)
+    predicted = table["predicted_purchases"].to_numpy(float)
     rows = []
     for k in range(top + 1):
         inside = binned == k
-        n = int(inside.sum())
+        n = float(w[inside].sum())
         rows.append({
             "frequency": f"{k}+" if k == top else str(k),
-            "customers": n,
-            "actual": float(table["actual_purchases"].to_numpy(float)[inside].mean()) if n
+            "customers": round(n),
+            "actual": float(np.average(actual[inside], weights=w[inside])) if n
             else float("nan"),
-            "predicted": float(table["predicted_purchases"].to_numpy(float)[inside].mean())
-            if n else float("nan"),
+            "predicted": float(np.average(predicted[inside], weights=w[inside])) if n
+            else float("nan"),
         })
     return pd.DataFrame(rows)
 
@@ -316,12 +334,36 @@ def _tracking(
     customer's first purchase, summed over customers (grouped by first day).
     """
     d0 = int(first.min())
+    weekly = np.bincount((repeat_days - d0) // TRACKING_DAYS,
+                         minlength=tracking_weeks(d0, split))
+    cohort, size = np.unique(first, return_counts=True)
+    return tracking_table(model, fit, cohort, size, weekly, split, per)
+
+
+def tracking_weeks(d0: int, split: Split) -> int:
+    """Weeks of the tracking table from day ``d0`` to the hold-out end (the last partial)."""
+    return -(-(int(split.holdout_end.astype(int)) - d0 + 1) // TRACKING_DAYS)
+
+
+def tracking_table(
+    model: PurchaseModel,
+    fit: FitResult,
+    cohort: np.ndarray,
+    size: np.ndarray,
+    weekly: np.ndarray,
+    split: Split,
+    per: float,
+) -> pd.DataFrame:
+    """The tracking table from the cohorts (``cohort``: distinct first purchase days,
+    ``size``: customers of each) and ``weekly``: the actual repeat purchases in each week
+    counted from the first cohort's day (week 0 first; days after the hold-out end not
+    counted)."""
+    d0 = int(np.min(cohort))
     end = int(split.holdout_end.astype(int))
     cal = int(split.calibration_end.astype(int))
-    weeks = -(-(end - d0 + 1) // TRACKING_DAYS)
+    weeks = tracking_weeks(d0, split)
     ends = np.minimum(d0 + TRACKING_DAYS * np.arange(1, weeks + 1) - 1, end)
-    actual = np.searchsorted(np.sort(repeat_days), ends, side="right").astype(float)
-    cohort, size = np.unique(first, return_counts=True)
+    actual = np.cumsum(np.asarray(weekly, dtype=float)[:weeks])
     t = np.maximum(ends[:, None] - cohort[None, :], 0) / per
     expected = np.asarray(model.expected(fit, t), dtype=float)
     predicted = (np.where(ends[:, None] >= cohort[None, :], expected, 0.0) * size).sum(axis=1)
@@ -472,6 +514,13 @@ def choose(
     measures of every model."""
     done, failed = compare(log, calibration_end, holdout_end, time_unit=time_unit,
                            cache=cache, names=names)
+    return pick(done, failed)
+
+
+def pick(done: Sequence[Any], failed: dict[str, str]) -> Choice:
+    """The :class:`Choice` among backtests of one split (``done``, :class:`Backtest` or an
+    engine's, with ``model``, ``fit``, ``measures`` and ``split``; ``failed``: the models
+    not fitted and why), by the rule of :func:`choose`."""
     if not done:
         raise LtvxlError("no purchase model could be fitted on the calibration period: "
                          + "; ".join(f"{k}: {v}" for k, v in failed.items()))
@@ -539,5 +588,9 @@ __all__ = [
     "frequency_table",
     "is_auto",
     "measures_of",
+    "pick",
     "split_dates",
+    "split_days",
+    "tracking_table",
+    "tracking_weeks",
 ]

@@ -79,15 +79,18 @@ def doubts(
     fit: FitResult,
     expected_purchases: np.ndarray | None = None,
     horizon_months: float = 12.0,
+    weights: np.ndarray | None = None,
 ) -> list[Doubt]:
     """The doubts about a purchase-model prediction from ``summary`` (frequency, recency,
     T in ``fit.time_unit``), ``fit`` and the predicted purchases per customer over
-    ``horizon_months``."""
+    ``horizon_months``; ``weights``: customers per row of ``summary`` when it is a
+    histogram (an engine's), one each by default."""
     out: list[Doubt] = []
     name = fit.model
     x = summary["frequency"].to_numpy(float)
     big_t = summary["T"].to_numpy(float)
-    n, repeat = x.size, int(np.count_nonzero(x > 0))
+    w = np.ones(x.size) if weights is None else np.asarray(weights, dtype=float)
+    n, repeat = round(w.sum()), round(w[x > 0].sum())
     if fit.limit and "no dropout" not in fit.limit:  # e.g. one dropout rate for all
         out.append(Doubt(name, f"the fit is at a boundary ({fit.limit}): the dropout rates "
                          "show no spread between customers, so every customer is given the "
@@ -117,8 +120,8 @@ def doubts(
                          f"for a {horizon_months:g}-month prediction", "Shorten the horizon "
                          "(--horizon) or wait for more history", "short history"))
     if expected_purchases is not None and n and horizon_weeks > 0:
-        observed = float(x.sum()) / max(float(big_t.sum()) * weeks, 1e-12)
-        predicted = float(np.sum(expected_purchases)) / (n * horizon_weeks)
+        observed = float((w * x).sum()) / max(float((w * big_t).sum()) * weeks, 1e-12)
+        predicted = float(np.sum(w * np.asarray(expected_purchases, float))) / (n * horizon_weeks)
         if observed > 0 and not (observed / FAR_FACTOR <= predicted <= observed * FAR_FACTOR):
             out.append(Doubt(name, f"predicted purchases per customer ({predicted:.3g} a week) "
                              f"are {predicted / observed:.2g} times the observed repeat rate "
