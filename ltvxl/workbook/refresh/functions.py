@@ -163,7 +163,8 @@ def status() -> dict[str, list[str]]:
     overridden = sorted(set(OVERRIDES) | set(NATIVES) | {"ROW", "COLUMN"} |
                         {n for n in known if n.startswith("IM") or n == "COMPLEX"})
     refused = sorted(NOT_SUPPORTED)
-    supported = sorted(known - set(overridden) - set(refused))
+    supported = sorted(n for n in known - set(overridden) - set(refused)
+                       if n.removeprefix("_XLFN.") not in NOT_SUPPORTED)
     return {"overridden": overridden, "refused": refused, "supported": supported}
 
 
@@ -183,8 +184,10 @@ def status_markdown() -> str:
         note = OVERRIDES[name][1] if name in OVERRIDES else notes.get(
             name, "complex text with Excel's 15 significant digits")
         lines.append(f"| {name} | overridden | {note} |")
+    from .prepare import NOT_SUPPORTED
+
     for name in s["refused"]:
-        lines.append(f"| {name} | refused | volatile, or needs Excel's cell model |")
+        lines.append(f"| {name} | refused | {NOT_SUPPORTED[name].removeprefix('is ')} |")
     lines.append("")
     lines.append(f"Supported as `formulas` computes them ({len(s['supported'])}): "
                  + ", ".join(s["supported"]) + ".")

@@ -30,9 +30,16 @@ class Ref:
 
 _PREFIXES = ("_xlfn.", "_xlws.", "_xludf.", "_xlpm.")
 _SPILL_OP = re.compile(r"((?:'(?:[^']|'')+'|[A-Za-z0-9_.]+)!)?(\$?[A-Za-z]{1,3}\$?\d+)#")
-NOT_SUPPORTED = {"OFFSET", "INDIRECT", "CELL", "INFO", "RTD",
-                  "WEBSERVICE", "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN",
-                  "RANDARRAY"}
+_CELL_MODEL = "is volatile or needs Excel's cell model, which the headless refresh does not provide"
+_ETS = ("is Excel's exponential smoothing (ETS AAA), whose fitted parameters the headless "
+        "refresh does not reproduce")
+NOT_SUPPORTED = dict.fromkeys(("OFFSET", "INDIRECT", "CELL", "INFO", "RTD", "WEBSERVICE",
+                               "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN", "RANDARRAY"),
+                              _CELL_MODEL) | dict.fromkeys(
+    ("FORECAST.ETS", "FORECAST.ETS.CONFINT", "FORECAST.ETS.SEASONALITY", "FORECAST.ETS.STAT"),
+    _ETS)
+"""The functions the refresh refuses (the cell is listed, and kept with ``--keep-going``),
+with the reason."""
 
 _PARSED = {"LET", "LAMBDA"}
 """Functions ``formulas`` reads as part of its grammar (not in its function table)."""
@@ -196,10 +203,8 @@ class Preparer:
                     operand_done(i)
                     continue
                 if name in NOT_SUPPORTED or (name not in self.known and name not in _PARSED):
-                    why = ("is volatile or needs Excel's cell model, which the headless "
-                           "refresh does not provide" if name in NOT_SUPPORTED
-                           else "is not known to the headless refresh")
-                    raise RefreshError(f"function {name} {why}", )
+                    why = NOT_SUPPORTED.get(name, "is not known to the headless refresh")
+                    raise RefreshError(f"function {name} {why}")
                 out.append(name + "(")
                 calls.append(name in self.ltvxl)
                 names.append(name)
