@@ -40,6 +40,8 @@ def test_cdnow_prints_features_validation_and_writes_the_predictions(cdnow, tmp_
             "window_purchase_days, window_lines, days_to_second, no_second, month_sin, "
             "month_cos, window_quantity") in text
     assert "2,357 of 2,357 customers have both inside the data (to 1998-06-30)" in text
+    assert ("model: left out of the model: month_sin, month_cos (the trained-on customers "
+            "were acquired over fewer than 365 days") in text
     assert "validation: split by acquisition date:" in text
     for row in ("model: ", "window value x ratio", "BTYD (Pareto/NBD + Gamma-Gamma)"):
         assert f"\n  {row}" in text
@@ -144,3 +146,19 @@ def test_covariates_file_adds_features(tmp_path, capsys):
     assert main(["early", str(tmp_path / "t.csv"), "--covariates", str(tmp_path / "short.csv"),
                  "-o", str(out)]) == 1
     assert "customers have no covariate row" in capsys.readouterr().err
+
+
+def test_new_from_leaves_out_existing_customers(cdnow, tmp_path, capsys):
+    _, path = cdnow
+    out = tmp_path / "out.csv"
+    assert main(["early", str(path), "--new-from", "1997-02-01", "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    raw = pd.read_csv(path, dtype={"customer_id": str})
+    first = raw.groupby("customer_id")["date"].min()
+    old = int((first < "1997-02-01").sum())
+    assert f"customers first seen before --new-from 1997-02-01 (not new), left out: {old:,}" \
+        in text
+    assert f"{len(first) - old:,} of {len(first) - old:,} customers have both inside" in text
+    assert main(["early", str(path), "--new-from", "1997-13-01", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "--new-from: \"1997-13-01\" is not a date" in err and "Traceback" not in err

@@ -48,8 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "early",
         help="predict new customers' value from their first days (first-purchase model)",
-        description="Fit a two-part model (probability of any later value x value given "
-        "some; scikit-learn GLMs or gradient boosting, the better kept) of the value in "
+        description="Fit a model (a Poisson GLM of the ratio to the window value, or a "
+        "two-part model: probability of any later value x value given some, by GLMs or "
+        "gradient boosting; scikit-learn, the best on rolling origins kept) of the value in "
         "the --horizon months after each customer's first --window days, from what they "
         "did in those days; validate it on a split by acquisition date against the "
         "window value x ratio and the BTYD prediction; write one row per customer to "
@@ -70,6 +71,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--as-of", metavar="DATE",
                         help="last day of the training data, YYYY-MM-DD (default: the last "
                         "date; later rows are left out)")
+    parser.add_argument("--new-from", metavar="DATE",
+                        help="customers first seen before DATE (YYYY-MM-DD) are existing "
+                        "customers, left out of training and prediction (for a log that "
+                        "begins in the middle of its customers' histories)")
     parser.add_argument("--covariates", metavar="FILE",
                         help="CSV or XLSX with the customer id in the first column and one "
                         "column per covariate (numbers or categories), for the training and "
@@ -107,7 +112,7 @@ def print_validation(model: Any) -> None:
           f"{v.test_from} train, {v.test:,} acquired from {v.test_from} test")
     for s in v.families:
         print(f"  family {s.name}: Gini {_num(s.gini)}, decile MAPE {_pct(s.decile_mape)} "
-              "(inner split)")
+              "(rolling origins)")
     print(f"  chosen: {early.FAMILY_NAMES[v.family]}: {v.why.split(' (')[0]}")
     print(f"  {'prediction':<36} {'Gini':>7} {'dec.MAPE':>9} {'Spearman':>9} "
           f"{'total err':>10}")
@@ -153,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
     plog = None if args.predict is None else read_transactions(args.predict, options=opts)
     cov = _covariates(args.covariates, log.customers)
     features = early.customer_features(log, args.window, args.horizon, end=args.as_of,
-                                       covariates=cov, end_name="--as-of")
+                                       covariates=cov, end_name="--as-of",
+                                       new_from=args.new_from, new_from_name="--new-from")
     t = features.table
     print(f"features of the first {features.window} days: {', '.join(features.columns)}")
     print(f"target: value in the {args.horizon:g} months after the window; "
@@ -162,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
     for note in (*log.notes, *features.notes):
         print(f"data: {note}")
     model = early.fit(log, features)
+    for note in model.notes[len(features.notes):]:
+        print(f"model: {note}")
     print_validation(model)
     if plog is not None:
         print(f"predict: {plog.columns_line}")
@@ -174,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
         which = f"the {len(pf.table):,} customers of {args.predict}"
     else:
         pf = early.customer_features(log, args.window, args.horizon, end=args.as_of,
-                                     covariates=cov, end_name="--as-of")
+                                     covariates=cov, end_name="--as-of",
+                                     new_from=args.new_from, new_from_name="--new-from")
         pf = early.Features(pf.recent, pf.window, pf.horizon, pf.end, pf.numeric,
                             pf.categorical, pf.notes)
         which = (f"the {len(pf.table):,} customers still inside their {args.window}-day "

@@ -19,19 +19,23 @@ column, the value of the customer's first row) and any covariates given.
 days each) after the window. Customers are **trained on** when their window and
 horizon both lie inside the data (d0 + window + horizon <= the end, day arithmetic).
 
-**Model** (:func:`fit_two_part`): a two-part model in the spirit of Google's
-zero-inflated lognormal (Wang, Liu & Miao 2019, "A deep probabilistic model for
-customer lifetime value prediction"): the probability of any later value times the
-expected value given some, the second fitted on the logarithm of the value with
-Duan's smearing estimate to return to the mean. Two families of scikit-learn
-estimators are compared (:data:`FAMILIES`): regularised GLMs (logistic regression and
-ridge regression on standardised features) and histogram gradient boosting. Both are
-deterministic (fixed ``seed``, no early stopping, no subsampling of rows).
+**Model** (:func:`fit_two_part`): three families (:data:`FAMILIES`). Two are two-part
+models in the spirit of Google's zero-inflated lognormal (Wang, Liu & Miao 2019, "A
+deep probabilistic model for customer lifetime value prediction"): the probability of
+any later value times the expected value given some, the second fitted on the
+logarithm of the value with Duan's smearing estimate to return to the mean, by
+regularised GLMs (logistic and ridge regression on standardised features) or by
+histogram gradient boosting. The third, the ratio GLM, is a Poisson GLM of the later
+value with the window value as exposure, which is the ratio baseline when the features
+carry no information and is shrunk toward it by its penalty (P(buys again) from the
+logistic regression). All are deterministic (fixed ``seed``, no early stopping, no
+subsampling of rows).
 
 **Validation** (:func:`validate`): the trained-on customers are split by acquisition
 date (the latest :data:`TEST_SHARE` are the test set; customers acquired on one day
-stay together). The family is chosen on an inner split of the earlier customers
-(the latest :data:`TEST_SHARE` of them), refitted on all the earlier customers and
+stay together). The family is chosen on the earlier customers by rolling origins
+(:data:`INNER_SHARES`: each later slice predicted by a fit to the ones before it),
+refitted on all the earlier customers and
 compared on the test set with two baselines: (a) each customer's window value times
 the training set's ratio of later to window value, (b) the buy-till-you-die
 prediction (the registry's default purchase model and Gamma-Gamma, fitted on the
@@ -78,9 +82,11 @@ MIN_POSITIVE = 5
 MAX_LEVELS = 20
 """Most levels of a category (channel, covariate) kept; rarer ones are one level, other."""
 DECILES = 10
-FAMILIES = ("glm", "hgb")
-"""The model families compared: regularised GLMs, histogram gradient boosting."""
-FAMILY_NAMES = {"glm": "GLM (logistic + ridge)", "hgb": "gradient boosting (HGB)"}
+FAMILIES = ("ratio", "glm", "hgb")
+"""The model families compared: a Poisson GLM of the ratio of later to window value,
+regularised GLMs of the two parts, histogram gradient boosting of the two parts."""
+FAMILY_NAMES = {"ratio": "ratio GLM (Poisson, window value exposure)",
+                "glm": "GLM (logistic + ridge)", "hgb": "gradient boosting (HGB)"}
 """Short names of the families (logistic regression and ridge regression on log value,
 L2-regularised; scikit-learn's histogram gradient boosting)."""
 BASELINE_RATIO = "window value x ratio"
@@ -89,6 +95,9 @@ QUANTITY_NAMES = ("quantity", "qty", "items", "units", "number_of_cds")
 """Column names (any case, spaces as underscores) taken as the quantity of a row."""
 SEED = 0
 
+SEASON_DAYS = 365
+"""Fewest days of acquisitions the trained-on customers must span for the acquisition
+month (a season) to be a feature."""
 NUMERIC = ("first_day_value", "window_value", "window_orders", "window_purchase_days",
            "window_lines", "days_to_second", "no_second", "month_sin", "month_cos")
 """The features every log has (quantity, channel and covariates are added when present)."""
@@ -166,6 +175,8 @@ def customer_features(
     covariates: pd.DataFrame | None = None,
     channel: bool = True,
     end_name: str = "as_of",
+    new_from: Any = None,
+    new_from_name: str = "new_from",
 ) -> Features:
     """The features and target of each customer of ``log`` (module docstring).
 
@@ -173,7 +184,10 @@ def customer_features(
     last date of the log; later rows are left out). covariates: one row per customer of
     ``log.customers``, in that order (numbers, or texts taken as categories).
     channel: use the log's channel column when it has one. end_name: how ``end`` is
-    called in messages.
+    called in messages. new_from: a date; customers first seen before it are left out
+    (a log that begins in the middle of its customers' histories, like Online Retail
+    II's, shows existing customers as new ones at its start: their "first window" is
+    not one); new_from_name: how it is called in messages.
     """
     import pandas as pd
 
@@ -295,7 +309,19 @@ def customer_features(
                 categorical.append(key)
     cols["later_value"] = np.where(
         d0 + window + hdays <= end_day + 1, later_value, np.nan)
-    table = pd.DataFrame(cols)[has].reset_index(drop=True)
+    keep = has
+    if new_from is not None:
+        start = parse_day(new_from, new_from_name)
+        old = has & (d0 < start)
+        keep = has & ~old
+        if old.any():
+            notes.append(f"customers first seen before {new_from_name} "
+                         f"{np.datetime64(start, 'D')} (not new), left out: "
+                         f"{int(old.sum()):,}")
+        if not keep.any():
+            raise LtvxlError(f"no customer is first seen on or after {new_from_name} "
+                             f"{np.datetime64(start, 'D')}: give an earlier date")
+    table = pd.DataFrame(cols)[keep].reset_index(drop=True)
     table["eligible"] = table["later_value"].notna()
     return Features(table, window, horizon, np.datetime64(end_day, "D"), tuple(numeric),
                     tuple(categorical), tuple(notes))
@@ -316,6 +342,13 @@ class Encoder:
     @classmethod
     def of(cls, table: pd.DataFrame, numeric: Sequence[str],
            categorical: Sequence[str]) -> Encoder:
+        """The encoder of ``table``'s customers. The acquisition month is left out when
+        they were acquired over less than :data:`SEASON_DAYS`: a month not seen in
+        training would be an extrapolation of a trend, not a season."""
+        acq = table["acquired"].to_numpy().astype("datetime64[D]").astype(np.int64) \
+            if "acquired" in table and len(table) else np.zeros(1, dtype=np.int64)
+        if int(acq.max() - acq.min()) < SEASON_DAYS:
+            numeric = [c for c in numeric if c not in ("month_sin", "month_cos")]
         levels = []
         for name in categorical:
             counts = table[name].astype(str).value_counts(sort=False)
@@ -368,6 +401,8 @@ class TwoPart:
     constant: float
     p_constant: float | None = None
     log_range: tuple[float, float] = (-np.inf, np.inf)
+    exposure_floor: float = 0.0
+    """The ratio family's smallest exposure (see :func:`exposure`); unused by the others."""
 
     def predict(self, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """(probability of later value > 0, expected later value) per row of ``table``."""
@@ -375,13 +410,20 @@ class TwoPart:
         if not len(x):
             return np.zeros(0), np.zeros(0)
         with _one_thread():
-            return self._predict(x)
+            p, v = self._predict(x)
+        if self.family == "ratio":  # rates clipped to the training range, like the logs
+            lo, hi = self.log_range
+            rate = np.clip(self.regressor.predict(x), np.exp(lo), np.exp(hi))
+            v = exposure(table, self.exposure_floor) * rate
+        return p, v
 
     def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.p_constant is not None:
             p = np.full(len(x), self.p_constant)
         else:
             p = self.classifier.predict_proba(x)[:, 1]
+        if self.family == "ratio":
+            return p, p  # the value is the exposure times the rate (predict)
         if self.regressor is None:
             m = np.full(len(x), self.constant)
         else:
@@ -403,6 +445,17 @@ def _one_thread() -> Any:
     return threadpool_limits(limits=1)
 
 
+EXPOSURE_FLOOR = 0.1
+"""The ratio family's exposure is the window value, at least this share of the training
+customers' median positive window value (a customer whose window value is 0 or a net
+return still has an exposure)."""
+
+
+def exposure(table: pd.DataFrame, floor: float) -> np.ndarray:
+    """The ratio family's exposure of each row: its window value, at least ``floor``."""
+    return np.maximum(table["window_value"].to_numpy(float), floor)
+
+
 def _estimators(family: str, seed: int) -> tuple[Any, Any]:
     try:
         import sklearn  # noqa: F401
@@ -417,6 +470,13 @@ def _estimators(family: str, seed: int) -> tuple[Any, Any]:
 
         return (make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)),
                 make_pipeline(StandardScaler(), Ridge(alpha=1.0)))
+    if family == "ratio":
+        from sklearn.linear_model import LogisticRegression, PoissonRegressor
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return (make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000)),
+                make_pipeline(StandardScaler(), PoissonRegressor(max_iter=1000)))
     if family == "hgb":
         from sklearn.ensemble import HistGradientBoostingClassifier as Hgbc
         from sklearn.ensemble import HistGradientBoostingRegressor as Hgbr
@@ -438,7 +498,34 @@ def fit_two_part(table: pd.DataFrame, encoder: Encoder, family: str, *,
         raise LtvxlError(f"only {int(pos.sum())} customers have later value > 0: the value "
                          "part cannot be fitted; use more data or a longer horizon")
     with _one_thread():
+        if family == "ratio":
+            return _fit_ratio(table, x, y, pos, encoder, seed)
         return _fit_two_part(x, y, pos, encoder, family, seed)
+
+
+def _fit_ratio(table: pd.DataFrame, x: np.ndarray, y: np.ndarray, pos: np.ndarray,
+               encoder: Encoder, seed: int) -> TwoPart:
+    """The ratio family: a Poisson GLM (log link, L2) of the later value with the window
+    value as exposure, i.e. of the rate later / window value weighted by the window
+    value; with no features it is the ratio baseline exactly (its intercept is the
+    training ratio), and the penalty shrinks it toward that baseline."""
+    classifier, regressor = _estimators("ratio", seed)
+    wv = table["window_value"].to_numpy(float)
+    floor = EXPOSURE_FLOOR * float(np.median(wv[wv > 0])) if (wv > 0).any() else 1.0
+    e = exposure(table, floor)
+    p_constant = None
+    if pos.all():
+        p_constant = 1.0
+    else:
+        classifier.fit(x, pos.astype(int))
+    # weights summing to n and alpha 1 / n: the penalty is 1/2 ||w||^2 against the sum of
+    # the half deviances, as in the GLM family's ridge and logistic regressions, whatever
+    # the currency (sklearn's alpha multiplies the mean deviance)
+    regressor.set_params(poissonregressor__alpha=1.0 / len(y))
+    regressor.fit(x, np.clip(y, 0, None) / e, poissonregressor__sample_weight=e / e.mean())
+    rate = regressor.predict(x)
+    return TwoPart("ratio", encoder, classifier, regressor, 1.0, 0.0, p_constant,
+                   (float(np.log(rate.min())), float(np.log(rate.max()))), floor)
 
 
 def _fit_two_part(x: np.ndarray, y: np.ndarray, pos: np.ndarray, encoder: Encoder,
@@ -684,26 +771,45 @@ class Validation:
                          "decile_mape": b.decile_mape - model.decile_mape} for b in bases}
 
 
+INNER_SHARES = (0.45, 0.30, 0.15)
+"""The family choice's rolling origins: each checks the training customers acquired from
+the latest ``share`` up to the next origin on a fit to the ones acquired before."""
+
+
 def _choose(features: Features, train: pd.DataFrame, seed: int
             ) -> tuple[str, str, tuple[Scores, ...]]:
-    inner, cut = acquisition_split(train)
-    fam_scores = []
-    if inner.sum() >= DECILES and (~inner).sum() >= MIN_TRAIN // 2 and \
-            (train["later_value"].to_numpy(float)[~inner] > 0).sum() >= 2:
-        fit_part, check = train[~inner], train[inner]
-        enc = Encoder.of(fit_part, features.numeric, features.categorical)
+    acq = train["acquired"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    y = train["later_value"].to_numpy(float)
+    folds = []
+    for k, share in enumerate(INNER_SHARES):
+        start = acquisition_split(train, share)[1].astype(np.int64)
+        stop = (acquisition_split(train, INNER_SHARES[k + 1])[1].astype(np.int64)
+                if k + 1 < len(INNER_SHARES) else np.iinfo(np.int64).max)
+        before, check = acq < start, (acq >= start) & (acq < stop)
+        if before.sum() >= MIN_TRAIN // 2 and check.any() and (y[before] > 0).sum() >= 2:
+            folds.append((before, check))
+    checked = np.zeros(len(train), dtype=bool)
+    for _, check in folds:
+        checked |= check
+    if checked.sum() >= DECILES:
+        first = np.datetime64(int(acq[checked].min()), "D")
+        fam_scores = []
         for fam in FAMILIES:
-            model = fit_two_part(fit_part, enc, fam, seed=seed)
-            fam_scores.append(scores(FAMILY_NAMES[fam], check["later_value"],
-                                     model.predict(check)[1]))
+            pred = np.full(len(train), np.nan)
+            for before, check in folds:
+                part = train[before]
+                enc = Encoder.of(part, features.numeric, features.categorical)
+                pred[check] = fit_two_part(part, enc, fam, seed=seed).predict(train[check])[1]
+            fam_scores.append(scores(FAMILY_NAMES[fam], y[checked], pred[checked]))
         best = max(range(len(FAMILIES)), key=lambda i: (_score_of(fam_scores[i]), -i))
         others = "; ".join(f"{s.name}: Gini {s.gini:.3f}, decile MAPE {s.decile_mape:.1%}"
                            for s in fam_scores)
         why = (f"best normalized Gini minus decile MAPE on the training customers acquired "
-               f"from {cut} ({others})")
+               f"from {first}, each predicted by a fit to those acquired before it "
+               f"({len(folds)} rolling origins; {others})")
         return FAMILIES[best], why, tuple(fam_scores)
-    return "glm", "too few training customers for an inner split: the GLM (fewer " \
-        "parameters) is used", ()
+    return "ratio", "too few training customers for an inner split: the ratio GLM (it " \
+        "shrinks to the ratio baseline) is used", ()
 
 
 def validate(log: TransactionLog, features: Features, *, seed: int = SEED,
@@ -810,7 +916,7 @@ class EarlyModel:
 
     model: the two-part model refitted on every trained-on customer; validation: the
     split's figures; window (days), horizon (months), customers: trained on; columns:
-    the features used.
+    the features the model uses; notes: the features' notes and what was left out.
     """
 
     model: TwoPart
@@ -856,8 +962,14 @@ def fit(log: TransactionLog, features: Features, *, seed: int = SEED,
         data = features.training
         enc = Encoder.of(data, features.numeric, features.categorical)
         model = fit_two_part(data, enc, val.family, seed=seed)
+        used = (*enc.numeric, *features.categorical)
+        left = [c for c in features.columns if c not in used]
+        notes = features.notes + ((
+            f"left out of the model: {', '.join(left)} (the trained-on customers were "
+            f"acquired over fewer than {SEASON_DAYS} days, so the month is not a season)",)
+            if left else ())
         return EarlyModel(model, val, features.window, features.horizon, len(data),
-                          features.columns, features.notes)
+                          used, notes)
 
     return make() if cache is None else cache.get(_key(features, seed), make)
 

@@ -118,7 +118,7 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
         ("model", f"{early.FAMILY_NAMES[v.family]}, refitted on {model.customers:,} "
                   "customers for CLV_EARLY"),
         ("chosen because", v.why),
-        ("features", ", ".join(features.columns)),
+        ("features", ", ".join(model.columns)),
         ("target", f"value in the {features.horizon:g} months after the first "
                    f"{features.window} days, data to {features.end}"),
         ("ratio baseline", f"later / window value of the training customers: "
@@ -136,7 +136,7 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
                          f"{-m1 * 100:+.1f} to {-m0 * 100:+.1f})")
             info.append((f"against {name}", text))
     info += [(f"note: {s.name}", s.note) for s in v.rows if s.note]
-    info += [("note", n) for n in features.notes]
+    info += [("note", n) for n in model.notes]
     rows += [[label[:MAX_NOTE], clip(text, MAX_NOTE), *blank] for label, text in info]
     return rows
 
