@@ -40,7 +40,7 @@ import pandas as pd
 from ltvxl.errors import LtvxlError, clip
 from ltvxl.units import DEFAULT_UNIT
 
-from . import bgnbd, paretonbd
+from . import paretonbd
 from .base import FitResult, compress, fit_mle
 
 MAX_GROUPS = 2000
@@ -59,11 +59,24 @@ class Link:
     dropout: tuple[tuple[int, int], ...]
 
 
-LINKS = {
-    "pnbd": Link(paretonbd, purchase=((1, -1),), dropout=((3, -1),)),
-    "bgnbd": Link(bgnbd, purchase=((1, -1),), dropout=((2, 1), (3, 1))),
-}
-"""The models that take covariates, by short name."""
+def _links() -> dict[str, Link]:
+    import importlib
+
+    from . import registry
+
+    out = {}
+    for m in registry.PURCHASE_MODELS:
+        if m.covariate_links is not None:
+            purchase, dropout = ([(m.params.index(name), sign) for name, sign in pairs]
+                                 for pairs in m.covariate_links)
+            out[m.key] = Link(importlib.import_module(m.fit.module), tuple(purchase),
+                              tuple(dropout))
+    return out
+
+
+LINKS = _links()
+"""The models that take covariates, by short name: those whose registry entry has
+``covariate_links``."""
 
 
 @dataclass(frozen=True)

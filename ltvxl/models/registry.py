@@ -17,7 +17,8 @@ Adding a purchase model: write its module (``fit``, ``p_alive``, ``expected``,
 ``alive_expected``, ``conditional_expected``, optionally ``prob_purchases``;
 ``negll`` and ``Data`` for the contract's gradient check; a simulator in
 :mod:`ltvxl.models.simulate`), then add one entry to :data:`PURCHASE_MODELS`
-(docs/models.md, "Adding a model").
+(docs/models.md, "Adding a model"); its ``covariate_links`` say how static covariates
+enter it (:mod:`ltvxl.models.covariates` reads them).
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ class PurchaseModel:
     example_results: Mapping[str, str]
     summary: str
     aliases: tuple[str, ...] = ()
+    covariate_links: tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]] | None \
+        = None
+    """How static covariates enter the model (:mod:`ltvxl.models.covariates`), or None when
+    they do not: for the purchase process, then the dropout process, each (parameter,
+    sign) with log theta_i = log theta_0 + sign * gamma' x_i."""
 
     @property
     def choice(self) -> str:
@@ -208,6 +214,7 @@ PNBD = _model(
     example_source=f"{_CDNOW} (Fader, Hardie & Lee 2005)",
     example_results={"PALIVE": "0.8691", "EXPECTED": "1.4551", "EXPECTED_NEW": "1.213",
                      "PROB": "0.5935"},
+    covariate_links=((("alpha", -1),), (("beta", -1),)),  # as CLVTools
     summary="Poisson purchases during an exponential lifetime (Schmittlein, Morrison & "
     "Colombo 1987); customers may drop out at any time.",
 )  # fmt: skip
@@ -223,6 +230,7 @@ BGNBD = _model(
     example_source=f"{_CDNOW} (Fader, Hardie & Lee 2005a)",
     example_results={"PALIVE": "0.7266", "EXPECTED": "1.226", "EXPECTED_NEW": "1.195",
                      "PROB": "0.5743"},
+    covariate_links=((("alpha", -1),), (("a", 1), ("b", 1))),
     summary="Poisson purchases; after each repeat purchase the customer may drop out "
     "(Fader, Hardie & Lee 2005). Customers without repeat purchases are taken as alive.",
 )  # fmt: skip
