@@ -222,3 +222,33 @@ def test_a_formula_of_a_blank_cell_is_zero_to_the_cells_that_read_it(tmp_path):
     CORE!H30: AVERAGE(H26:H29) with H26 ``=VAL1``, a blank cell, is 1.5, not 2)."""
     got = _refresh(tmp_path, ["=C10", "=AVERAGE(A1,B5:B6)", "=COUNT(A1)"], {"B5": 1, "B6": 3})
     assert got == [0, pytest.approx(4 / 3), 1]
+
+
+def test_xirr_of_the_reference_and_excels_search(tmp_path):
+    # XIRR's page: -10,000 on 1/1/2008, then 2,750, 4,250, 3,250, 2,750 on 3/1/2008,
+    # 10/30/2008, 2/15/2009, 4/1/2009: 0.373362535 (37.34%)
+    data = {"B1": -10000, "B2": 2750, "B3": 4250, "B4": 3250, "B5": 2750}
+    dates = ["DATE(2008,1,1)", "DATE(2008,3,1)", "DATE(2008,10,30)", "DATE(2009,2,15)",
+             "DATE(2009,4,1)"]
+    for r, d in enumerate(dates, start=1):
+        data[f"C{r}"] = f"={d}"
+    src = tmp_path / "x.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    for cell, value in data.items():
+        (ws.write_formula if isinstance(value, str) else ws.write)(cell, value)
+    ws.write_formula("A1", "=XIRR(B1:B5,C1:C5)")
+    ws.write_formula("A2", "=XIRR(B1:B5,C1:C5,1)")
+    ws.write_formula("A3", "=XIRR(B1:B5,C1:C5,4)")  # 4 halved twice is 1: the same search
+    ws.write_formula("A4", "=XIRR({-100,90},{39448,39813},-0.5)")  # a year at -10 %
+    wb.close()
+    out = tmp_path / "out.xlsx"
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    got = [s[f"A{r}"].value for r in range(1, 5)]
+    assert got[0] == pytest.approx(0.373362535, abs=1e-8)
+    assert got[1] == got[2] == pytest.approx(0.373362535, abs=1e-8)
+    # the bisection stops within 1E-08 of the root, not at it (Excel's cached values in
+    # tests/data/excel/formulas__test.xlsx, FINANCIAL!R54:X55, are such midpoints)
+    assert got[1] != got[0]
+    assert got[3] == pytest.approx(-0.1, abs=1e-8)

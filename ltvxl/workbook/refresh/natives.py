@@ -15,6 +15,9 @@ Excel (errors, ranges, text to number) and changes only what differs:
 - VDB: declining balance with Excel's switch to straight line, fractional periods prorated.
 - TEXT: elapsed times (``[h]:mm``, ``[m]``, ``[s]``), 12-hour clocks (``h:mm AM/PM``) and
   fractions (``# ?/?``), which ``formulas`` refuses or prints as 24-hour times.
+- XIRR: Excel's search, read from its cached results: the guess doubled and halved until
+  the net present value changes sign, then bisection of that bracket until half its width
+  is under 1E-08 (0.000001 percent), the midpoint returned; not Newton's method.
 """
 
 from __future__ import annotations
@@ -689,6 +692,88 @@ def _switch_entry() -> dict[str, Any]:
                                    check_error=lambda first, *a: get_error(first))}
 
 
+XIRR_TOLERANCE = 1e-8
+"""Excel's XIRR is "accurate within 0.000001 percent": half the final bracket is under this."""
+XIRR_TRIES = 100
+"""Excel's XIRR gives up after 100 tries (#NUM!): doublings or halvings, and bisections."""
+XIRR_ZERO_START = 1e-5
+"""Where the search starts from a guess of 0 (it cannot double or halve 0): Excel's result
+for a guess of 0 is the midpoint of a bisection of [1E-05 x 2^15, 1E-05 x 2^16]."""
+
+
+def _xirr_bracket(f: Callable[[float], Any], guess: float) -> tuple[float, float] | None:
+    """Two rates on either side of the root, found as Excel does: from the guess, one point
+    doubled and one halved each try (both keep the guess's sign), until the net present value
+    at one of them has the other sign than at the point before it; None when none does
+    within :data:`XIRR_TRIES` tries (or a rate reaches -100 %)."""
+    up = down = guess if guess != 0 else XIRR_ZERO_START
+    down = down if guess != 0 else -XIRR_ZERO_START
+    f_up = f_down = f(guess)
+    if not _finite(f_up):
+        return None
+    for _ in range(XIRR_TRIES):
+        nxt = up * 2
+        if nxt > -1:
+            v = f(nxt)
+            if _finite(v) and (v > 0) != (f_up > 0):
+                return (min(up, nxt), max(up, nxt))
+            up, f_up = nxt, v if _finite(v) else f_up
+        nxt = down / 2 if guess != 0 else down * 2
+        if nxt > -1:
+            v = f(nxt)
+            if _finite(v) and (v > 0) != (f_down > 0):
+                return (min(down, nxt), max(down, nxt))
+            down, f_down = nxt, v if _finite(v) else f_down
+    return None
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (float, np.floating)) and math.isfinite(v)
+
+
+def _xirr_bisect(f: Callable[[float], Any], lo: float, hi: float) -> float | None:
+    """The midpoint at which half the bracket [lo, hi] is under :data:`XIRR_TOLERANCE`."""
+    f_lo = f(lo)
+    for _ in range(XIRR_TRIES):
+        mid = (lo + hi) / 2
+        if (hi - lo) / 2 < XIRR_TOLERANCE:
+            return mid
+        f_mid = f(mid)
+        if f_mid == 0:
+            return mid
+        if (f_mid > 0) == (f_lo > 0):
+            lo, f_lo = mid, f_mid
+        else:
+            hi = mid
+    return None
+
+
+def _xirr(values: Any, dates: Any, guess: Any = 0.1) -> Any:
+    """XIRR(values, dates, [guess]) by Excel's search (:func:`_xirr_bracket`,
+    :func:`_xirr_bisect`); arguments checked as ``formulas`` checks them; where the search
+    finds no bracket, ``formulas``' Newton iteration (#NUM! for a negative guess)."""
+    from formulas.functions import _text2num, raise_errors, replace_empty
+    from formulas.functions.financial import _newton, _xnpv
+
+    x = np.asarray(guess, object)
+    if x.size > 1:
+        return Error.errors["#VALUE!"]
+    raise_errors(x)
+    x = _text2num(replace_empty(x).ravel()[0])
+    if isinstance(x, (bool, str)):
+        return Error.errors["#VALUE!"]
+    f, df = _xnpv(values, dates, min_date=-1)
+    if df is None:
+        return f(x)
+    x = float(x)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        bracket = _xirr_bracket(f, x)
+        root = _xirr_bisect(f, *bracket) if bracket is not None else None
+        if root is not None:
+            return root
+        return Error.errors["#NUM!"] if x < 0 else _newton(f, df, x)
+
+
 OVERRIDES: dict[str, tuple[Any, str]] = {
     "YEARFRAC": (wrap_func(_yearfrac, ranges=True),
                  "ltvxl: Excel's day counts for bases 0-4"),
@@ -710,6 +795,7 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     "SEQUENCE": (wrap_func(_sequence, ranges=True), "ltvxl: formulas lacks it"),
     "MODE.MULT": (wrap_func(_mode_mult, ranges=True), "ltvxl: the modes as a column"),
     "BAHTTEXT": (wrap_func(_bahttext, ranges=True), "ltvxl: Thai words of baht and satang"),
+    "XIRR": (wrap_func(_xirr), "ltvxl: Excel's doubling and halving of the guess, then bisection"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
     "PIVOTBY": (_error_texts_to_errors("PIVOTBY"), "ltvxl: errors of the aggregation as errors"),
 }
