@@ -172,11 +172,11 @@ def _fill_and_refresh(template: Path, data: Any, output: Path,
 def _read_back(summary: ReportSummary, errors: dict[str, str]) -> None:
     """The headline figures, checks and largest segments as stored in the written workbook
     (the standard Dashboard: headline labels in D5:D16, values in E; checks from D19;
-    segments in A30:E32; another template's Dashboard gives what it has). ``errors``: the
+    segments below SEGMENTS_ROW; another template's Dashboard gives what it has). ``errors``: the
     message of each cell holding an ltvxl error value (the refresh's ``errors``)."""
     from python_calamine import CalamineWorkbook
 
-    from .workbook.template import CHECK_LINES, CHECK_ROW, HEADLINE_ROW
+    from .workbook.template import CHECK_LINES, CHECK_ROW, HEADLINE_ROW, SEGMENTS_ROW
 
     book = CalamineWorkbook.from_path(str(summary.output))
     rows = book.get_sheet_by_name("Dashboard").to_python(skip_empty_area=False)
@@ -197,8 +197,8 @@ def _read_back(summary: ReportSummary, errors: dict[str, str]) -> None:
         line = cell(r, 4)
         if line:
             summary.checks.append(str(line))
-    if str(cell(29, 1) or "").startswith("Largest segments"):
-        for r in range(30, 33):
+    if str(cell(SEGMENTS_ROW, 1) or "").startswith("Largest segments"):
+        for r in range(SEGMENTS_ROW + 1, SEGMENTS_ROW + 4):
             name = cell(r, 1)
             if name and isinstance(cell(r, 2), float):
                 summary.segments.append((str(name), cell(r, 2), cell(r, 4), cell(r, 5)))

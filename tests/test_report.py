@@ -18,6 +18,7 @@ from ltvxl.cli import main
 from ltvxl.report import Progress, write_report
 from ltvxl.transactions import read_transactions
 from ltvxl.transactions.stats import ltv_stats
+from ltvxl.workbook import template
 from ltvxl.workbook.refresh import refresh
 
 INJECTION = ['=HYPERLINK("http://evil.example","click")', "+33612345678", "-5",
@@ -171,7 +172,8 @@ def test_no_repeat_buyers_give_words_not_zeros(tmp_path, capsys):
     assert "total predicted CLV of the current customers           not predicted" in \
         captured.out
     book = openpyxl.load_workbook(out, data_only=True)["Dashboard"]
-    values = [book.cell(r, 2).value for r in (25, 26, 27)]
+    top = template.PREDICTED_ROW
+    values = [book.cell(r, 2).value for r in (top + 1, top + 2, top + 3)]
     assert values == ["not predicted: see the Predictions sheet"] * 3
 
 
@@ -348,12 +350,16 @@ def test_template_without_transactions_table(tmp_path, capsys):
 def test_libreoffice_shows_the_same_numbers(tmp_path):
     out = tmp_path / "report.xlsx"
     write_report(out)
-    subprocess.run(["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path),
-                    str(out)], check=True, capture_output=True, timeout=120)
+    profile = tmp_path / "profile"  # its own profile: parallel LibreOffice runs share no lock
+    subprocess.run(["soffice", f"-env:UserInstallation=file://{profile}", "--headless",
+                    "--convert-to", "csv", "--outdir", str(tmp_path), str(out)],
+                   check=True, capture_output=True, timeout=300)
     rows = list(csv.reader((tmp_path / "report.csv").open(encoding="utf-8", errors="replace")))
     ws = openpyxl.load_workbook(out, data_only=True)["Dashboard"]  # the first sheet
-    cells = [(r, 5) for r in range(5, 16)] + [(r, 2) for r in range(25, 28)] + [
-        (r, c) for r in (30, 31, 32) for c in (1, 2, 4, 5)]  # not CLV_CHECK: a spill LO lacks
+    top, seg = template.PREDICTED_ROW, template.SEGMENTS_ROW
+    cells = [(r, 5) for r in range(5, 16)] + [(r, 2) for r in range(top + 1, top + 4)] + [
+        (r, c) for r in range(seg + 1, seg + 4) for c in (1, 2, 4, 5)]  # not CLV_CHECK: a
+    # spill LibreOffice recomputes without ltvxl
     for r, c in cells:
         value, shown = ws.cell(r, c).value, rows[r - 1][c - 1]
         if isinstance(value, str):

@@ -14,6 +14,7 @@ from ltvxl import unit_economics as ue
 from ltvxl.sample_data import SAMPLE_PATH
 from ltvxl.transactions import read_transactions
 from ltvxl.transactions.stats import ltv_stats
+from ltvxl.workbook import template
 from ltvxl.workbook.template import TEMPLATE_PATH, build_template
 
 SPILLING = {  # sheet: anchors of the dynamic-array formulas
@@ -143,8 +144,9 @@ def test_predicted_clv_equals_the_declared_function(values):
     table = FUNCTIONS["CLV_PREDICT"](ids, dates, amounts, 12.0, 0.1, 1.0)
     clv = [row[4] for row in table[1:]]
     ws = values["Dashboard"]
-    assert ws["B25"].value == pytest.approx(sum(clv) / len(clv))
-    assert ws["B27"].value == sum(1 for row in table[1:] if row[1] > 0.5)
+    top = template.PREDICTED_ROW
+    assert ws[f"B{top + 1}"].value == pytest.approx(sum(clv) / len(clv))
+    assert ws[f"B{top + 3}"].value == sum(1 for row in table[1:] if row[1] > 0.5)
     pred = values["Predictions"]
     assert pred["A3"].value == table[0][0] and pred.cell(4 + 10, 5).value == pytest.approx(
         table[11][4])

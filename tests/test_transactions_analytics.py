@@ -105,6 +105,32 @@ def test_ltv_stats_worksheet_block():
     assert block["transactions after as_of excluded"] == 2.0
 
 
+def test_ltv_stats_rows_have_the_kinds_and_bounded_extra_rows_sheets_format():
+    """Every note LTV_STATS can show from cells at once, and the caution: the block stays
+    within ROW_KINDS + EXTRA_ROWS rows (the Dashboard leaves that many), and each fixed
+    row holds what ROW_KINDS says (the Dashboard formats it so)."""
+    from ltvxl.transactions.stats import EXTRA_ROWS, ROW_KINDS
+
+    ids = [["A"], ["A"], [None], ["B"], ["C"], ["D"], ["E"]]
+    dates = [["2023-01-01"], ["2023-03-01"], [None], ["2023-02-01"], ["2023-05-01"],
+             ["2023-07-01"], ["2025-01-01"]]
+    amounts = [[10.0], [-3.0], [None], [0.0], [12.0], [-4.0], [7.0]]
+    out = udfs.LTV_STATS(ids, dates, amounts, "2024-12-31", None)
+    assert isinstance(out, list), out
+    labels = [r[0] for r in out[1:]]
+    extra = labels[len(ROW_KINDS):]
+    # (a row without an id is refused in a worksheet; files may leave it out: one more note)
+    assert {"caution", "blank rows skipped", "zero-amount rows",
+            "returns netted (negative amounts)", "transactions after as_of excluded",
+            "customers with returns but no purchase excluded"} == set(extra)
+    assert len(out) - 1 <= len(ROW_KINDS) + EXTRA_ROWS
+    ok = {"date": lambda v: isinstance(v, dt.datetime),
+          "count": lambda v: float(v).is_integer(),
+          "fraction": lambda v: isinstance(v, str) or 0 <= v <= 1}
+    for (label, value), kind in zip(out[1:], ROW_KINDS, strict=False):
+        assert ok.get(kind, lambda v: isinstance(v, (float, str)))(value), (label, kind)
+
+
 def test_ltv_stats_no_churn_is_a_div0_in_the_cell():
     rows = [("A", "2023-01-01", 10.0), ("A", "2024-12-01", 10.0)]
     s = ltv_stats(make_log(rows), as_of="2024-12-31")

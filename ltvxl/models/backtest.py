@@ -146,6 +146,9 @@ def split_days(
         raise LtvxlError(f"{end_name} {_date(end)} is after the last transaction "
                          f"({_date(last)}): the hold-out would count purchases the data do "
                          f"not cover; give a date up to {_date(last)}")
+    if end <= first:
+        raise LtvxlError(f"the transactions span one day ({_date(first)}): a hold-out check "
+                         "needs a calibration period and a later hold-out period")
     if calibration_end is None:
         cal, rule = first + int((end - first) * CALIBRATION_SHARE), DEFAULT_RULE
     else:

@@ -43,6 +43,16 @@ CHURN_DAYS = 365
 THIN_CHURNED = 30
 """Fewer churned customers than this make the censored lifespan thin (a caution row)."""
 
+ROW_KINDS = ("date", "date", "count", "count", "money", "money", "years", "per year",
+             "count", "count", "fraction", "count", "years", "years", "years", "money", "money")
+"""What each fixed row of :meth:`LtvStats.rows` holds, in order (how a sheet formats it):
+dates, counts, money in the log's currency, years, purchases per year, a fraction. The
+rows after them are a caution (text) and the notes (counts)."""
+EXTRA_ROWS = 7
+"""At most this many rows follow the fixed ones: the caution and one per note (from cells:
+blank rows, rows without an id, zero amounts, returns, rows after as_of, customers with
+only returns)."""
+
 
 @dataclass(frozen=True)
 class LtvStats:

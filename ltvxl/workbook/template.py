@@ -31,6 +31,8 @@ from ltvxl.a1 import col_letters
 from ltvxl.assumptions import DEFAULTS, Assumptions
 from ltvxl.example import UnitEconomicsInputs
 from ltvxl.models import registry
+from ltvxl.transactions.stats import EXTRA_ROWS as STATS_EXTRA_ROWS
+from ltvxl.transactions.stats import ROW_KINDS as STATS_ROW_KINDS
 
 from .decision_sheets import last_period_block, scenarios_sheet, trend_sheet
 from .refresh import RefreshResult, refresh
@@ -421,7 +423,17 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
 MAX_ROW = 1_048_576
 """Formulas outside spill ranges read whole columns below a spill (not ``A3#``), so that
 viewers and LibreOffice, which cannot parse spill references, keep their values."""
-STATS_END = 22  # LTV_STATS spills from Dashboard!A5 (17 rows); MATCH looks in A5:A22
+STATS_END = 5 + len(STATS_ROW_KINDS) + STATS_EXTRA_ROWS
+"""Last row LTV_STATS may reach from Dashboard!A5: its header, its fixed measures, then a
+caution and one row per note; the Dashboard's blocks below start after it."""
+PREDICTED_ROW = STATS_END + 2
+"""The Dashboard's 'Predicted' block: title row; its three figures follow (in column B)."""
+SEGMENTS_ROW = PREDICTED_ROW + 5
+"""The Dashboard's 'Largest segments by revenue' block (title row)."""
+CHART_DATA_ROW = 60
+"""The Dashboard's chart data, below its print area (A1:O52): the per-customer figures."""
+CURVE_DATA_ROW = CHART_DATA_ROW + 6
+"""The cohort value curve's chart data (two rows across), below the per-customer figures."""
 TIERS = ("High", "Medium", "Low")
 TIER_ROW = 5  # first tier row of the summary on Segments (1-based)
 RFM_ROW = 11  # the RFM summary spills from Segments!A11
@@ -660,8 +672,10 @@ def _headline(fmt: _Formats, have: set[str]) -> list[tuple[str, str, Any]]:
         ]
     if predicted:
         rows += [
-            ('="predicted CLV per customer, next "&clv_horizon&" months"', "=B25", fmt.big),
-            ("total predicted CLV of the current customers", "=B26", fmt.money),
+            ('="predicted CLV per customer, next "&clv_horizon&" months"',
+             f"=B{PREDICTED_ROW + 1}", fmt.big),
+            ("total predicted CLV of the current customers", f"=B{PREDICTED_ROW + 2}",
+             fmt.money),
         ]
     cac = "clv_cac"
     ratio_row = HEADLINE_ROW + len(rows) + 1  # the row after the CAC's
@@ -676,7 +690,8 @@ def _headline(fmt: _Formats, have: set[str]) -> list[tuple[str, str, Any]]:
             ("status against the target LTV:CAC",
              f'=IF(ISNUMBER(E{ratio_row}), LTV_CAC_STATUS(E{ratio_row}), '
              '"no CAC given (ltvxl report --cac)")', fmt.bold),
-            ("customers probably still active (P(alive) > 0.5)", "=B27", fmt.count),
+            ("customers probably still active (P(alive) > 0.5)", f"=B{PREDICTED_ROW + 3}",
+             fmt.count),
         ]
     rows += [
         ('=IF(clv_margin=1, "gross margin (none given: CLV is revenue, not profit)", '
@@ -688,11 +703,11 @@ def _headline(fmt: _Formats, have: set[str]) -> list[tuple[str, str, Any]]:
 
 def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: str,
                      report_date: str) -> None:
-    ws.set_column("A:A", 52)
+    ws.set_column("A:A", 66)
     ws.set_column("B:B", 14, fmt.number)
     ws.set_column("C:C", 3)
     ws.set_column("D:D", 50)
-    ws.set_column("E:E", 16)
+    ws.set_column("E:E", 20)
     ws.set_column("F:G", 14)
     ws.write("A1", "Customer lifetime value report", fmt.title)
     dated = f", report of {report_date}" if report_date else ""
@@ -701,24 +716,34 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
     ws.write("A4", "From the transactions", fmt.bold)
     if "LTV_STATS" in have:
         ws.write_dynamic_array_formula("A5", f"=LTV_STATS({ARGS}, as_of)")
-        ws.conditional_format("B6:B7", {"type": "no_blanks", "format": fmt.date})
+        # each measure's own format (a cell keeps its style when the spill fills it); the
+        # caution and the notes after them are text and counts
+        kinds = {"date": fmt.date, "count": fmt.count, "money": fmt.money,
+                 "years": fmt.number, "per year": fmt.number, "fraction": fmt.percent}
+        for k, kind in enumerate(STATS_ROW_KINDS, start=5):
+            ws.write_blank(k, 1, None, kinds[kind])
+        for k in range(5 + len(STATS_ROW_KINDS), STATS_END):
+            ws.write_blank(k, 1, None, fmt.count)
     else:
         ws.write_row("A5", ["customers", "=COUNTA(UNIQUE(Transactions[customer_id]))"])
     if "CLV_PREDICT" in have:
-        ws.write("A24", "Predicted (Predictions sheet)", fmt.bold)
-        ws.write_formula("A25", '="average predicted CLV per customer, next "&clv_horizon&'
-                                '" months"')
+        top = PREDICTED_ROW
+        ws.write(f"A{top}", "Predicted (Predictions sheet)", fmt.bold)
+        ws.write_formula(f"A{top + 1}", '="average predicted CLV per customer, next "&'
+                                        'clv_horizon&" months"')
         # no prediction (the model cannot be fitted): words, not a 0 or #DIV/0!
         none = '"not predicted: see the Predictions sheet"'
         made = "ISNUMBER(Predictions!$E$4)"
-        ws.write_formula("B25", f"=IF({made}, AVERAGE(Predictions!$E$4:$E${MAX_ROW}), {none})",
+        ws.write_formula(f"B{top + 1}",
+                         f"=IF({made}, AVERAGE(Predictions!$E$4:$E${MAX_ROW}), {none})",
                          fmt.money)
-        ws.write_string("A26", "total predicted CLV of the current customers")
-        ws.write_formula("B26", f"=IF({made}, SUM(Predictions!$E$4:$E${MAX_ROW}), {none})",
-                         fmt.money)
-        ws.write_string("A27", "customers probably still active (P(alive) > 0.5)")
-        ws.write_formula("B27", f'=IF({made}, COUNTIF(Predictions!$B$4:$B${MAX_ROW}, ">0.5"), '
-                                f"{none})", fmt.count)
+        ws.write_string(f"A{top + 2}", "total predicted CLV of the current customers")
+        ws.write_formula(f"B{top + 2}",
+                         f"=IF({made}, SUM(Predictions!$E$4:$E${MAX_ROW}), {none})", fmt.money)
+        ws.write_string(f"A{top + 3}", "customers probably still active (P(alive) > 0.5)")
+        ws.write_formula(f"B{top + 3}",
+                         f'=IF({made}, COUNTIF(Predictions!$B$4:$B${MAX_ROW}, ">0.5"), '
+                         f"{none})", fmt.count)
     ws.write_row("D4", ["Headline: the data's own figures", ""], fmt.head)
     rows = _headline(fmt, have)
     for k, (label, formula, style) in enumerate(rows, start=HEADLINE_ROW - 1):
@@ -727,6 +752,8 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         else:
             ws.write_string(k, 3, label)
         ws.write_formula(k, 4, formula, style)
+        if style in (fmt.big, fmt.big_count, fmt.big_ratio):
+            ws.set_row(k, 21)  # room for the 16-point figure under the block's rule
     ratio = next((HEADLINE_ROW + i for i, r in enumerate(rows) if r[0].startswith("LTV:CAC")),
                  None)
     if ratio:
@@ -741,7 +768,7 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         ws.conditional_format(f"D{CHECK_ROW + 1}:D{CHECK_ROW + CHECK_LINES}", {
             "type": "formula", "format": fmt.box,
             "criteria": f'=AND(LEN(D{CHECK_ROW + 1})>0, LEFT(D{CHECK_ROW + 1}, 9)<>"no doubts")'})
-    chart_top = 60
+    chart_top = CHART_DATA_ROW
     ws.write_row(f"A{chart_top}", ["Chart data (per customer)", "value"], fmt.head)
     chart_rows = [("historical revenue", f"=E{HEADLINE_ROW + 2}"),
                   ("predicted CLV", f"=E{HEADLINE_ROW + 3}"),
@@ -771,19 +798,20 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         tiers.set_x_axis({"name": "value tier"})
         ws.insert_chart("H20", tiers)
     if "RFM_SUMMARY" in have:
-        ws.write_row("A29", ["Largest segments by revenue", "customers"], fmt.head)
-        ws.write_row("D29", ["revenue", "share of revenue"], fmt.head)
+        ws.write_row(f"A{SEGMENTS_ROW}", ["Largest segments by revenue", "customers"], fmt.head)
+        ws.write_row(f"D{SEGMENTS_ROW}", ["revenue", "share of revenue"], fmt.head)
         first, last = RFM_ROW + 1, RFM_ROW + 11
         revenue = f"Segments!$D${first}:$D${last}"
         for k in range(3):  # plain formulas of classic functions: any viewer shows their values
             for j, (col, out) in enumerate(zip("ABDE", (0, 1, 3, 4), strict=True)):
-                ws.write_formula(29 + k, out, f"=INDEX(Segments!${col}${first}:${col}${last}, "
+                ws.write_formula(SEGMENTS_ROW + k, out,
+                                 f"=INDEX(Segments!${col}${first}:${col}${last}, "
                                  f"MATCH(LARGE({revenue}, {k + 1}), {revenue}, 0))",
                                  (fmt.text, fmt.count, fmt.money, fmt.percent)[j])
     if "COHORT_CURVE" in have:
-        top = 40
-        ws.write(f"A{top}", "Cohort value curve: cumulative value per acquired customer, "
-                            "each month pooling the cohorts observed for all of it (chart data)",
+        top = CURVE_DATA_ROW  # below the printed page, beside the other chart data
+        ws.write(f"A{top}", "Chart data (cohort value curve): cumulative value per acquired "
+                            "customer, each month pooling the cohorts observed for all of it",
                  fmt.bold)
         # ages across, values below: the curve's first and last columns, the first
         # CURVE_PERIODS ages; ages no cohort has completed stay empty (gaps in the chart)
@@ -810,7 +838,7 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
     _print_setup(ws, "A1:O52")
 
 
-LAST_PERIOD_ROW = 44
+LAST_PERIOD_ROW = SEGMENTS_ROW + 6
 """Title row of the Dashboard's last-period block (the Trend sheet's last row and its change)."""
 
 
