@@ -156,17 +156,10 @@ def write_report(
 
 def _fill_and_refresh(template: Path, data: Any, output: Path,
                       say: Callable[[str], None]) -> Any:
-    import tempfile
-
-    from .workbook.fill import fill_template
     from .workbook.refresh import refresh
 
-    with tempfile.TemporaryDirectory(prefix="ltvxl-") as tmp:
-        filled = Path(tmp) / "filled.xlsx"
-        say(f"filling a copy of {template}")
-        fill_template(template, data, filled)
-        say("computing the formulas")
-        return refresh(filled, output, progress=say)
+    say(f"filling a copy of {template} and computing the formulas")
+    return refresh(template, output, progress=say, fill=(data, "Transactions"))
 
 
 def _read_back(summary: ReportSummary, errors: dict[str, str]) -> None:
@@ -206,10 +199,12 @@ def _read_back(summary: ReportSummary, errors: dict[str, str]) -> None:
 
 def _no_prediction(summary: ReportSummary, book: Any, errors: dict[str, str]) -> None:
     """A check line when the Predictions sheet holds an error instead of its table."""
+    from .workbook.xlsx import leading_texts
+
     if "Predictions" not in book.sheet_names:
         return
-    rows = book.get_sheet_by_name("Predictions").to_python(skip_empty_area=False)
-    anchor = errors.get("Predictions!A3") or (rows[2][0] if len(rows) > 2 and rows[2] else None)
+    anchor = errors.get("Predictions!A3") or \
+        leading_texts(summary.output, "Predictions", 3).get("A3")  # not the whole sheet
     if isinstance(anchor, str) and anchor.startswith("#"):
         summary.checks.append(f"no prediction: {anchor.partition(' ')[2] or anchor}")
 

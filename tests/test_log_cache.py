@@ -87,3 +87,21 @@ def test_a_range_changed_in_place_is_parsed_again(parses):
     after = udfs.LTV_STATS(ids, dates, amounts, None, None)
     assert len(parses) == 2
     assert before != after
+
+
+def test_a_steady_range_is_hashed_once_and_forgotten(parses, monkeypatch):
+    # the refresh marks the ranges it hands to every formula: hashed once, until forgotten
+    ids, dates, amounts = _cells()
+    hashed = []
+    real = _logs._content_hash
+    monkeypatch.setattr(_logs, "_content_hash",
+                        lambda v: (isinstance(v, list) and hashed.append(1)) or real(v))
+    for v in (ids, dates, amounts):
+        _logs.steady(v)
+    for _ in range(3):
+        _logs.log_of(ids, dates, amounts)
+    assert len(hashed) == 3 and len(parses) == 1
+    _logs.forget_steady()
+    amounts[1][0] = 200.0  # no longer steady: its content counts again
+    _logs.log_of(ids, dates, amounts)
+    assert len(hashed) == 6 and len(parses) == 2

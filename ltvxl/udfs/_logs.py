@@ -20,9 +20,35 @@ LOG_CACHE_SIZE = 4
 """Logs kept (the least recently used is dropped first)."""
 
 _LOGS: OrderedDict[int, tuple[tuple[Any, ...], Any]] = OrderedDict()
+_STEADY: dict[int, list[Any]] = {}
+"""Ranges that do not change until :func:`forget_steady`, by id: [the range, its hash or
+None until needed]."""
+
+
+def steady(value: Any) -> None:
+    """Mark a range (a list of rows) as unchanging until :func:`forget_steady`: its hash is
+    then computed once. The headless refresh hands one converted range to every formula
+    that reads it, and never changes it; Excel's lists are never marked."""
+    if isinstance(value, list):
+        _STEADY[id(value)] = [value, None]
+
+
+def forget_steady() -> None:
+    """Forget the ranges marked by :func:`steady` (at the start and end of a refresh)."""
+    _STEADY.clear()
 
 
 def _cells_hash(value: Any) -> int:
+    """The hash of a range's values (see :func:`_content_hash`), once for a steady range."""
+    hit = _STEADY.get(id(value))
+    if hit is None or hit[0] is not value:
+        return _content_hash(value)
+    if hit[1] is None:
+        hit[1] = _content_hash(value)
+    return hit[1]
+
+
+def _content_hash(value: Any) -> int:
     """A hash of a range's values (a list of rows, a flat list or one cell).
 
     The rows' cells are chained into one tuple (no Python step per cell, no

@@ -871,20 +871,16 @@ def build_template(output: str | Path, data: TransactionsData | None = None,
 
     The workbook is laid out by XlsxWriter around a few rows of ``data`` (those
     its layout depends on); all the transactions are then written into the
-    Transactions table at XML level (:func:`ltvxl.workbook.fill.fill_template`),
-    which needs a fraction of XlsxWriter's memory for a large log.
+    Transactions table at XML level by the refresh (:mod:`ltvxl.workbook.fill`), which
+    takes their values from memory and streams them into ``output``: a fraction of
+    XlsxWriter's memory for a large log, and no rows written twice or read back.
     """
-    from .fill import fill_template
-
     output = Path(output)
     data = data if data is not None else sample_transactions()
     with tempfile.TemporaryDirectory(prefix="ltvxl-") as tmp:
-        layout, raw = Path(tmp) / "layout.xlsx", Path(tmp) / "unrefreshed.xlsx"
+        layout = Path(tmp) / "layout.xlsx"
         build_workbook(layout, _layout_rows(data), inputs, None, assumptions, source,
                        report_date)
         if progress:
-            progress(f"template: writing {len(data):,} transactions")
-        fill_template(layout, data, raw, TABLE)
-        if progress:
-            progress("template: computing the formulas")
-        return refresh(raw, output, progress=progress)
+            progress(f"template: computing the formulas over {len(data):,} transactions")
+        return refresh(layout, output, progress=progress, fill=(data, TABLE))

@@ -17,7 +17,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,11 +227,14 @@ def _read_workbook(pkg: Package, book_part: str) -> None:
                     part)
 
 
-def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) -> None:
+def write_package(pkg: Package, replaced: Mapping[str, bytes | Iterable[bytes]],
+                  target: str | Path) -> None:
     """Write the package to ``target`` with ``replaced`` parts; all others unchanged.
 
-    An unchanged part is copied as its compressed bytes (no recompression);
-    where that is not possible it is recompressed from its content.
+    A replaced part is its bytes, or an iterable of pieces written as they come
+    (a large sheet is never held whole). An unchanged part is copied as its
+    compressed bytes (no recompression); where that is not possible it is
+    recompressed from its content.
     """
     with open(pkg.path, "rb") as src, zipfile.ZipFile(target, "w") as out:
         for info in pkg.infos:
@@ -239,11 +242,60 @@ def write_package(pkg: Package, replaced: dict[str, bytes], target: str | Path) 
             if name not in replaced and _copy_raw(src, out, info):
                 continue
             data = replaced.get(name, pkg.parts[name])
+            if not isinstance(data, bytes):
+                _write_pieces(out, info, data)
+                continue
             out.writestr(info, data, compress_type=info.compress_type,
                          compresslevel=1 if name in replaced else None)
         for name, data in replaced.items():  # new parts (custom properties) at the end
             if name not in pkg.parts:
                 out.writestr(name, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+
+
+def _write_pieces(out: zipfile.ZipFile, info: zipfile.ZipInfo, pieces: Iterable[bytes]) -> None:
+    """One entry written piece by piece, compressed at level 1 as other replaced parts."""
+    entry = copy.copy(info)
+    entry.file_size = 0  # a size hint for zip64: none (a sheet stays far below 4 GiB)
+    level = "compress_level" if hasattr(entry, "compress_level") else "_compresslevel"
+    setattr(entry, level, 1 if info.compress_type == zipfile.ZIP_DEFLATED else None)
+    with out.open(entry, "w") as fh:
+        for piece in pieces:
+            fh.write(piece)
+
+
+def leading_texts(path: str | Path, sheet: str, rows: int) -> dict[str, str]:
+    """The text values (inline strings and formula texts) of the cells in the first ``rows``
+    rows of ``sheet``, by cell name; read from the start of the sheet part without inflating
+    the rest of it (a spilled sheet of 200,000 rows costs nothing more than a short one)."""
+    with zipfile.ZipFile(path) as zf:
+        parts = {"_rels/.rels": zf.read("_rels/.rels")}
+        book = next((p for t, p in _rels(parts, "").values() if t == "officeDocument"), "")
+        parts[book] = zf.read(book)
+        rel_path = posixpath.join(posixpath.dirname(book), "_rels",
+                                  posixpath.basename(book) + ".rels")
+        parts[rel_path] = zf.read(rel_path)
+        rels = _rels(parts, book)
+        m = re.search(rb'<(?:\w+:)?sheet\b[^>]*?\bname="' + re.escape(escape_text(sheet).encode())
+                      + rb'"[^>]*>', parts[book])
+        rid = re.search(rb'\br:id="([^"]+)"', m.group(0)) if m else None
+        part = rels.get(rid.group(1).decode(), ("", ""))[1] if rid else ""
+        if part not in zf.namelist():
+            return {}
+        text, stop = "", f' r="{rows + 1}"'
+        with zf.open(part) as fh:
+            while chunk := fh.read(1 << 16):
+                text += chunk.decode("utf-8", errors="ignore")
+                if stop in text or "sheetData>" in text[-64:]:
+                    break
+    out = {}
+    for cm in re.finditer(r'<(?:\w+:)?c\b[^>]*?\br="([A-Z]+)(\d+)"([^>]*?)>(.*?)</(?:\w+:)?c>',
+                          text, re.S):
+        if int(cm.group(2)) > rows or not re.search(r'\bt="(?:str|inlineStr)"', cm.group(3)):
+            continue
+        v = re.search(r"<(?:\w+:)?[vt]\b[^>]*>([^<]*)</", cm.group(4))
+        if v:
+            out[cm.group(1) + cm.group(2)] = _unescape(v.group(1))
+    return out
 
 
 # -------------------------------------------------------------- document properties

@@ -41,6 +41,9 @@ lacks); the others import it when a refresh starts.
 from __future__ import annotations
 
 import gc
+import re
+import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,6 +140,7 @@ def refresh(
     in_place: bool = False,
     keep_going: bool = False,
     progress: Callable[[str], None] | None = None,
+    fill: tuple[Any, str] | None = None,
 ) -> RefreshResult:
     """Recompute every formula of the workbook ``path`` and write the result.
 
@@ -150,6 +154,11 @@ def refresh(
     computed and written, those cells keep their previous cached values, and they are
     listed in :attr:`RefreshResult.stale` and in the output's custom document
     properties (:data:`STALE_PROPERTY`, :data:`STALE_COUNT_PROPERTY`).
+
+    ``fill``: (data, table): the workbook's Excel table ``table`` first gets the rows of
+    ``data`` (a :class:`~ltvxl.workbook.template.TransactionsData`), as
+    :func:`~ltvxl.workbook.fill.fill_template` would put them there; their values are taken
+    from memory and the sheet is streamed into the output, never written and read back.
     """
     t0 = time.perf_counter()
     src = Path(path)
@@ -159,6 +168,7 @@ def refresh(
         dst = Path(output) if output is not None else default_output(src)
         if dst.exists() and src.exists() and dst.resolve() == src.resolve():
             raise RefreshError(f"{dst} is the input file; use --in-place to overwrite it")
+    scratch = Path(tempfile.mkdtemp(prefix="ltvxl-")) if fill is not None else None
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived cell objects, no cycles: the collector only costs
     try:
@@ -168,13 +178,21 @@ def refresh(
         from .engine import Engine
 
         pkg = open_package(src)
+        filling = None
+        if fill is not None:
+            pkg, filling = _filled(pkg, fill, scratch)
         engine = Engine(pkg, progress)
+        if filling is not None:
+            engine.fill(filling)
         engine.load()
         engine.run()
         stale = engine.stale()
         if stale and not keep_going:
             raise RefreshError(_failure_report(src, stale, keep_going=False))
-        parts = engine.finish()
+        parts: dict[str, Any] = engine.finish()
+        if filling is not None:
+            parts.update(filling.parts)
+            parts[filling.part] = filling.sheet_chunks()
         errors = engine.error_cells()
         props = _stale_properties(stale) | _error_properties(pkg, errors)
         parts.update(custom_properties(pkg, props))
@@ -183,6 +201,8 @@ def refresh(
     finally:
         if collecting:
             gc.enable()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     warnings = list(engine.warnings)
     from .excel import CONTEXT
 
@@ -220,6 +240,22 @@ def _error_properties(pkg: Any, errors: list[tuple[str, str]]) -> dict[str, str 
         if name.startswith(ERROR_PROPERTY):
             props.setdefault(name, None)
     return props
+
+
+def _filled(pkg: Any, fill: tuple[Any, str], scratch: Path) -> tuple[Any, Any]:
+    """(package, Filling) of ``pkg`` with the table rows of ``fill`` from memory; a table whose
+    sheet holds formulas is filled into a file in ``scratch`` instead, read as any workbook
+    (the refresh then rewrites that sheet), and the Filling is None."""
+    from ltvxl.workbook.fill import Filling
+    from ltvxl.workbook.xlsx import open_package, write_package
+
+    filling = Filling(pkg, *fill)
+    if not re.search(rb"<(?:\w+:)?f[ >/]", pkg.parts[filling.part]):
+        filling.apply(pkg)
+        return pkg, filling
+    filled = scratch / "filled.xlsx"
+    write_package(pkg, {filling.part: filling.sheet_chunks(), **filling.parts}, filled)
+    return open_package(filled), None
 
 
 def _stale_properties(stale: list[tuple[str, str, str]]) -> dict[str, str | int | None]:

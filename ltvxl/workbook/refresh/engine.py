@@ -173,6 +173,13 @@ class Engine:
         """Dynamic-array formula cells by sheet."""
         clear_arg_cache()
 
+    def fill(self, filling: Any) -> None:
+        """Take the rows of a filled table from memory (see :class:`ltvxl.workbook.fill.Filling`;
+        its sheet holds no formula)."""
+        styles = self.styles
+        self.grids.given(filling.sheet, filling.first_row, filling.c1, filling.columns,
+                         filling.n, lambda c: styles.shows_date(filling.styles.get(c)))
+
     def load(self) -> None:
         known = set(formulas.get_functions())
         prep = Preparer(self.pkg, known, self.ltvxl)

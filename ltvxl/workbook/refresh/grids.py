@@ -161,6 +161,35 @@ class Grids:
                           ExcelDate(v) if t is date else from_calamine(v) for v in col.tolist()]
         return arr
 
+    def given(self, sheet: str, first_row: int, c1: int, columns: dict[int, tuple[str, Any]],
+              rows: int, date_style: Callable[[int], bool]) -> None:
+        """The values of a sheet whose table rows from ``first_row`` are given in memory
+        (:class:`ltvxl.workbook.fill.Filling`'s columns by table position from column ``c1``):
+        the file's rows above them, then the given rows, as python-calamine would read them
+        once written (a number in a column whose first data row shows a date, or whose style
+        ``date_style(column)`` does, is a date; text of no characters is a blank)."""
+        above = self._load(sheet)
+        first = above[first_row - 1] if above.shape[0] >= first_row else None
+        width = max(above.shape[1], c1 + max(columns, default=0))
+        arr = np.empty((first_row - 1 + rows, width), dtype=object)
+        arr[:] = EMPTY
+        arr[: first_row - 1, : above.shape[1]] = above[: first_row - 1]
+        for j, (kind, values) in columns.items():
+            c = c1 + j
+            if kind == "text":
+                col = np.array(values, dtype=object)
+                col[col == ""] = EMPTY
+            elif (first is not None and c <= len(first) and isinstance(first[c - 1], ExcelDate)) \
+                    or (first is None and date_style(c)):
+                days, at = np.unique(values, return_inverse=True)
+                epoch = dt.datetime(1899, 12, 30)  # one date object per day, shared
+                col = np.array([ExcelDate(epoch + dt.timedelta(days=d)) for d in days.tolist()],
+                               dtype=object)[at]
+            else:
+                col = np.array(values.tolist(), dtype=object)
+            arr[first_row - 1:, c - 1] = col
+        self.base[sheet] = arr
+
     def blank(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> None:
         """Forget the stored values of a range (an old spill range) when the sheet is read."""
         if sheet in self.base:

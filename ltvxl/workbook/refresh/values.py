@@ -57,7 +57,10 @@ _ARG_CACHE: dict[tuple[int, bool], tuple[Any, Any]] = {}
 
 def clear_arg_cache() -> None:
     """Forget the converted arguments (at the start of a refresh)."""
+    from ltvxl.udfs._logs import forget_steady
+
     _ARG_CACHE.clear()
+    forget_steady()
 
 
 def _udf_rows(arr: np.ndarray) -> list[list[Any]]:
@@ -82,6 +85,10 @@ def to_udf_arg(value: Any, is_range: bool) -> Any:
         out = rows[0][0] if single else rows
         if original is not value:  # a Ranges object: worth remembering
             _ARG_CACHE[key] = (original, out)
+            if len(rows) > 1000:  # handed to every formula reading it, unchanged:
+                from ltvxl.udfs._logs import steady  # hashed once for the logs' cache
+
+                steady(out)
         return out
     cell = cell_for_udf(value)
     return [[cell]] if is_range else cell
