@@ -252,3 +252,45 @@ def test_xirr_of_the_reference_and_excels_search(tmp_path):
     # tests/data/excel/formulas__test.xlsx, FINANCIAL!R54:X55, are such midpoints)
     assert got[1] != got[0]
     assert got[3] == pytest.approx(-0.1, abs=1e-8)
+
+
+def test_implicit_intersection_of_a_formula_that_is_a_range(tmp_path):
+    # Excel's implicit intersection (the @ operator's page): a formula saved without
+    # dynamic-array metadata that is a reference to several cells gives the cell in its own
+    # row (a column of cells) or column (a row of cells), #VALUE! when there is none
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_column("A1", [10, 20, 30, 40, 50])
+    ws.write_row("C8", [1, 2, 3])
+    ws.write_formula("B3", "=A1:A5")  # row 3: A3
+    ws.write_formula("B7", "=A1:A5")  # row 7 is outside A1:A5
+    ws.write_formula("D9", "=C8:E8")  # column D: D8
+    ws.write_formula("F10", "=A1:B2")  # two rows and two columns, F10 in neither
+    ws.write_formula("G1", "=SUM(A1:A5)")  # a function of a range: no intersection
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[c].value for c in ("B3", "B7", "D9", "F10", "G1")] == \
+        [30, "#VALUE!", 2, "#VALUE!", 150]
+
+
+def test_ifs_element_by_element_with_many_arguments(tmp_path):
+    # IFS's page: =IFS(A2>89,"A",A2>79,"B",A2>69,"C",A2>59,"D",TRUE,"F") is "A" for 93
+    grade = '=IFS(A1>89,"A",A1>79,"B",A1>69,"C",A1>59,"D",TRUE,"F")'
+    # 33 pairs (66 arguments, more than numpy's ufuncs take) over a column of 2 cells
+    many = "=IFS(" + ",".join(["B1:B2>5,1"] * 32) + ",TRUE,C1:C2)"
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write("A1", 93)
+    ws.write_column("B1", [9, 0])
+    ws.write_column("C1", [7, 8])
+    ws.write_formula("D1", grade)
+    ws.write_array_formula("E1:E2", "{" + many + "}")
+    ws.write_formula("F1", '=IFS(FALSE,1,"text",2)')
+    ws.write_formula("G1", "=IFS(FALSE,1)")
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[c].value for c in ("D1", "E1", "E2", "F1", "G1")] == ["A", 1, 8, "#VALUE!", "#N/A"]

@@ -596,6 +596,11 @@ class Engine:
         return self._input(ref)
 
     def _evaluate(self, node: Node) -> None:
+        if node.cell.kind == "normal" and _PLACEHOLDER.fullmatch(node.key):
+            ref = node.refs[_ref_index(node.key)]
+            if not ref.spill and (ref.r1 != ref.r2 or ref.c1 != ref.c2):
+                self._store(node, self._intersection(node, ref))
+                return
         direct = self._direct(node.key)
         if direct is not None:
             call, spec = direct
@@ -619,6 +624,21 @@ class Engine:
                                f"({type(exc).__name__}: {str(exc)[:200]})") from None
         grid = as_grid(out)
         self._store(node, grid)
+
+    def _intersection(self, node: Node, ref: Ref) -> np.ndarray:
+        """Excel's implicit intersection of a formula that is a reference to several cells,
+        saved without dynamic-array metadata (``=J4:K5``, shown as ``=@J4:K5``): the cell of
+        the range in the formula's row (a range of several rows) and column (of several
+        columns); #VALUE! where the formula's row or column is outside the range."""
+        row, col = node.cell.row, node.cell.col
+        out = np.empty((1, 1), dtype=object)
+        if (ref.r1 != ref.r2 and not ref.r1 <= row <= ref.r2) or \
+                (ref.c1 != ref.c2 and not ref.c1 <= col <= ref.c2):
+            out[0, 0] = xlerror("#VALUE!")
+            return out
+        out[0, 0] = self.grids.cell(ref.sheet, row if ref.r1 != ref.r2 else ref.r1,
+                                    col if ref.c1 != ref.c2 else ref.c1)
+        return out
 
     def _blank_is_zero(self, node: Node) -> bool:
         """Whether blanks in the node's array result show as 0, as Excel shows a blank cell

@@ -15,6 +15,8 @@ Excel (errors, ranges, text to number) and changes only what differs:
 - VDB: declining balance with Excel's switch to straight line, fractional periods prorated.
 - TEXT: elapsed times (``[h]:mm``, ``[m]``, ``[s]``), 12-hour clocks (``h:mm AM/PM``) and
   fractions (``# ?/?``), which ``formulas`` refuses or prints as 24-hour times.
+- IFS: element by element over arrays of any number of arguments (``formulas`` broadcasts
+  through a numpy ufunc, which takes at most 64: a longer IFS gave one value for a range).
 - XIRR: Excel's search, read from its cached results: the guess doubled and halved until
   the net present value changes sign, then bisection of that bracket until half its width
   is under 1E-08 (0.000001 percent), the midpoint returned; not Newton's method.
@@ -692,6 +694,49 @@ def _switch_entry() -> dict[str, Any]:
                                    check_error=lambda first, *a: get_error(first))}
 
 
+def _grid(v: Any) -> np.ndarray:
+    """An argument's values as a 2-D object array."""
+    if hasattr(v, "ranges") and hasattr(v, "value"):
+        v = v.value
+    arr = np.asarray(v, dtype=object)
+    return arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(1, -1) if arr.ndim == 1 else arr
+
+
+def _ifs(*args: Any) -> Any:
+    """IFS(condition1, value1, ...): for each element, the value of the first condition that
+    is TRUE (a number other than 0; a blank is FALSE); an error condition gives its error, a
+    text one #VALUE!; none TRUE: #N/A. Arrays broadcast as Excel's do (a single row or
+    column widens, a cell beyond a smaller array is #N/A)."""
+    if not args or len(args) % 2:
+        return Error.errors["#N/A"]
+    grids = [_grid(a) for a in args]
+    h = max(g.shape[0] for g in grids)
+    w = max(g.shape[1] for g in grids)
+    na = Error.errors["#N/A"]
+
+    def at(g: np.ndarray, i: int, j: int) -> Any:
+        gi, gj = (0 if g.shape[0] == 1 else i), (0 if g.shape[1] == 1 else j)
+        return g[gi, gj] if gi < g.shape[0] and gj < g.shape[1] else na
+
+    out = np.empty((h, w), dtype=object)
+    for i in range(h):
+        for j in range(w):
+            result = na
+            for cond, value in zip(grids[::2], grids[1::2], strict=True):
+                c = at(cond, i, j)
+                if isinstance(c, XlError):
+                    result = c
+                    break
+                if isinstance(c, str) and c is not sh.EMPTY:
+                    result = Error.errors["#VALUE!"]
+                    break
+                if c is not sh.EMPTY and c:
+                    result = at(value, i, j)
+                    break
+            out[i, j] = sh.EMPTY if result is None else result
+    return out[0, 0] if out.size == 1 else out.view(Array)
+
+
 XIRR_TOLERANCE = 1e-8
 """Excel's XIRR is "accurate within 0.000001 percent": half the final bracket is under this."""
 XIRR_TRIES = 100
@@ -795,6 +840,7 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     "SEQUENCE": (wrap_func(_sequence, ranges=True), "ltvxl: formulas lacks it"),
     "MODE.MULT": (wrap_func(_mode_mult, ranges=True), "ltvxl: the modes as a column"),
     "BAHTTEXT": (wrap_func(_bahttext, ranges=True), "ltvxl: Thai words of baht and satang"),
+    "IFS": (wrap_func(_ifs), "ltvxl: element by element, any number of arguments"),
     "XIRR": (wrap_func(_xirr), "ltvxl: Excel's doubling and halving of the guess, then bisection"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
     "PIVOTBY": (_error_texts_to_errors("PIVOTBY"), "ltvxl: errors of the aggregation as errors"),
@@ -812,5 +858,5 @@ def install(registry: dict[str, Any]) -> None:
     for name, (func, _) in OVERRIDES.items():
         entry = _switch_entry() if name == "SWITCH" else func
         registry[name] = entry
-        if name in ("SWITCH", "SEQUENCE", "MODE.MULT"):
+        if name in ("SWITCH", "SEQUENCE", "MODE.MULT", "IFS"):
             registry["_XLFN." + name] = entry
