@@ -314,13 +314,13 @@ failed:
     LTV = Err.Description
 End Function
 
-Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of, Optional order_ids, Optional min_customers)
+Function LTV_BY_GROUP(groups, ids, dates, amounts, Optional cac_by_group, Optional as_of, Optional order_ids, Optional min_customers, Optional view, Optional horizon, Optional annual_discount_rate, Optional gross_margin, Optional model)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        LTV_BY_GROUP = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers), ActiveWorkbook, Application.Caller), Application.Caller)
+        LTV_BY_GROUP = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers, view, horizon, annual_discount_rate, gross_margin, model), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers))
+        LTV_BY_GROUP = XLPy.CallUDF("ltvxl.udfs", "LTV_BY_GROUP", Array(groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers, view, horizon, annual_discount_rate, gross_margin, model))
         Exit Function
     #End If
 failed:
@@ -924,7 +924,7 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV", _
         Description:="Lifetime value: average purchase value x purchases per year x lifespan in years, times an optional gross margin; with a discount rate each year's value is discounted at the end of the year.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 7)
+    ReDim d(0 To 12)
     d(0) = "Group of each transaction (e.g. acquisition channel), in the same rows as ids; a customer belongs to the group of their first purchase."
     d(1) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(2) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
@@ -933,6 +933,11 @@ Public Sub RegisterLtvxlFunctions()
     d(5) = "Optional end of observation (a date); later transactions are left out. Blank for the last date in the log."
     d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
     d(7) = "Optional fewest customers a group needs to be compared; smaller groups get a caution. Blank for 30."
+    d(8) = "Optional TABLE (blank: the groups' history) or MODEL: predicted CLV per customer of each group from Pareto/NBD (or BG/NBD) with the group as a covariate, with a 90% interval from the standard errors."
+    d(9) = "Optional horizon of the MODEL view, in months; blank for 12."
+    d(10) = "Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; blank for 0.1."
+    d(11) = "Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV."
+    d(12) = "Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = 1 however long ago they bought."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!LTV_BY_GROUP", _
         Description:="Compare customer groups (e.g. acquisition channel of the first purchase): customers, orders, revenue, revenue per customer, share of revenue and, given CAC per group, LTV:CAC; groups too small to compare are marked.", _
         Category:="ltvxl", ArgumentDescriptions:=d

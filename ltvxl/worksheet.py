@@ -295,18 +295,28 @@ def _choice(arg: Arg, cell: Any) -> Any:
     raise LtvxlError(f"{arg.name} must be one of {', '.join(arg.choices)}; got {got}")
 
 
+def _one_blank(value: Any) -> bool:
+    """Whether ``value`` is one blank cell (None or "", alone or as a 1 x 1 range)."""
+    while isinstance(value, (list, tuple)) and len(value) == 1:
+        value = value[0]
+    return value is None or (isinstance(value, str) and value == "")
+
+
 def read_arg(arg: Arg, value: Any) -> Any:
     """The value of one argument of a table function, read as its declaration says.
 
-    ``data``: as given (the default when omitted). Every other kind is one
-    cell; blank or omitted is the default (None for a required argument, left
+    ``data``: as given (the default when omitted, or for an optional argument when it
+    is one blank cell, as a blank argument ``=F(A:A, , B:B)`` arrives headless). Every
+    other kind is one cell; blank or omitted is the default (None for a required argument, left
     to the function); a ``number``, or a ``value`` with a domain, must be a
     number inside the domain (a float comes back); a ``text`` becomes one of
     its choices; any other ``value`` comes back as the cell is.
     """
     default = None if arg.default is REQUIRED else arg.default
     if arg.kind == "data":
-        return default if value is None else value
+        if value is None or (arg.optional and _one_blank(value)):
+            return default
+        return value
     cell = single_cell(value, arg.name)
     if cell is None:
         return default

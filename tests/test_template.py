@@ -6,6 +6,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -21,7 +22,7 @@ SPILLING = {  # sheet: anchors of the dynamic-array formulas
     "Customers": ["A3"],
     "Segments": ["H5", "J5", "A11"],
     "Cohorts": ["A4", "A110"],
-    "Channels": ["A3"],
+    "Channels": ["A3", "A13"],  # the table, the model view (six channels)
     "Dashboard": ["A5", "D19"],
     "Scenarios": ["G4", "A51"],
     "Trend": ["A5"],
@@ -192,6 +193,33 @@ def test_transactions_table_and_channels_match_the_sample_file(built, values):
     ch = values["Channels"]
     got = {ch.cell(r, 1).value: ch.cell(r, 4).value for r in range(4, 4 + len(revenue))}
     assert got == pytest.approx(revenue.to_dict())
+
+
+def test_channels_model_view_is_the_core_s(values):
+    """The Channels sheet's MODEL view (A13) against ltvxl.models.covariates.by_group on
+    the sample, at the Inputs' 12-month horizon, discount and margin."""
+    from ltvxl.assumptions import Assumptions
+    from ltvxl.models import covariates
+    from ltvxl.transactions import groups
+    from ltvxl.transactions.summary import customer_summary
+
+    log = read_transactions(SAMPLE_PATH)
+    s = customer_summary(log, None, "weeks")
+    day = int(np.datetime64(s.as_of, "D").astype(np.int64))
+    names = groups.customer_groups(log, log.extra["channel"], day)
+    a = Assumptions()
+    want, _ = covariates.by_group(s.table, names, time_unit="weeks", horizon=a.horizon_months,
+                                  horizon_unit="months",
+                                  annual_discount_rate=a.annual_discount_rate,
+                                  gross_margin=a.gross_margin)
+    ws = values["Channels"]
+    assert str(ws["C13"].value).startswith("predicted CLV per customer")
+    for r, (_, w) in enumerate(want.iterrows(), start=14):
+        assert ws.cell(r, 1).value == w["group"]
+        got = [ws.cell(r, c).value for c in range(2, 8)]
+        assert got == pytest.approx([w["customers"], w["clv_per_customer"], w["clv_low"],
+                                     w["clv_high"], w["exp_purchase"], w["exp_dropout"]],
+                                    rel=1e-6)
 
 
 def test_tiers_split_customers_20_30_50(values):

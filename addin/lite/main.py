@@ -2310,6 +2310,42 @@ def RFM_SUMMARY(ids, dates, amounts, as_of=None, order_ids=None):
     ),
     err_to_str=True,
 )
+@arg(
+    'view',
+    doc=(
+        "Optional TABLE (blank: the groups' history) or MODEL: predicted CLV per customer of "
+        'each group from Pareto/NBD (or BG/NBD) with the group as a covariate, with a 90% '
+        'interval from the standard errors.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'horizon',
+    doc='Optional horizon of the MODEL view, in months; blank for 12.',
+    err_to_str=True,
+)
+@arg(
+    'annual_discount_rate',
+    doc=(
+        'Optional discount rate per YEAR as a fraction (0.1 for 10 %), applied month by month; '
+        'blank for 0.1.'
+    ),
+    err_to_str=True,
+)
+@arg(
+    'gross_margin',
+    doc='Optional gross margin as a fraction (0.3 for 30 %); blank for 1, a revenue CLV.',
+    err_to_str=True,
+)
+@arg(
+    'model',
+    doc=(
+        'Optional purchase model: PNBD (Pareto/NBD, default), BGNBD (BG/NBD), MBGNBD (MBG/NBD); '
+        'other spellings work too (Pareto/NBD, bg-nbd). BGNBD gives one-time buyers P(alive) = '
+        '1 however long ago they bought.'
+    ),
+    err_to_str=True,
+)
 def LTV_BY_GROUP(
     groups,
     ids,
@@ -2319,6 +2355,11 @@ def LTV_BY_GROUP(
     as_of=None,
     order_ids=None,
     min_customers=None,
+    view=None,
+    horizon=None,
+    annual_discount_rate=None,
+    gross_margin=None,
+    model=None,
 ):
     (
         'Compare customer groups (e.g. acquisition channel of the first purchase): customers, '
@@ -2326,7 +2367,19 @@ def LTV_BY_GROUP(
         'LTV:CAC; groups too small to compare are marked.'
     )
     return _LTVXL['LTV_BY_GROUP'](
-        groups, ids, dates, amounts, cac_by_group, as_of, order_ids, min_customers,
+        groups,
+        ids,
+        dates,
+        amounts,
+        cac_by_group,
+        as_of,
+        order_ids,
+        min_customers,
+        view,
+        horizon,
+        annual_discount_rate,
+        gross_margin,
+        model,
     )
 
 

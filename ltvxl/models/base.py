@@ -71,6 +71,10 @@ class FitResult:
     problems: tuple[str, ...] = field(default=())
     """Why the fit did not converge, one sentence each (empty when it did)."""
     remedy: str = ""
+    covariance: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """The inverse Hessian of the negative log-likelihood in the optimiser's
+    coordinates (the log-parameters, in the order of ``params``), when it is positive
+    definite; None otherwise."""
 
     def status_rows(self) -> list[tuple[str, str]]:
         """(label, text) rows for a worksheet table, each text under 200 characters:
@@ -647,6 +651,7 @@ def fit_mle(
         )
     params = np.exp(x)
     se = np.full(x.size, np.nan)
+    cov = None
     try:
         hess = _hessian(negll, x, g)
         if np.all(np.isfinite(hess)):
@@ -681,6 +686,7 @@ def fit_mle(
         notes=tuple(notes),
         problems=tuple(problems),
         remedy=remedy if problems else "",
+        covariance=cov,
     )
 
 

@@ -279,12 +279,14 @@ def fit(
         model=raw.model, params=params, std_errors=errors, log_likelihood=raw.log_likelihood,
         n_customers=raw.n_customers, n_rows=raw.n_rows, converged=raw.converged,
         status=raw.status, iterations=raw.iterations, time_unit=time_unit, notes=raw.notes,
+        problems=raw.problems, remedy=raw.remedy, covariance=raw.covariance,
     )  # fmt: skip
-    from scipy.stats import chi2
+    from scipy.special import chdtrc  # the chi-squared survival function (scipy.stats is slow
+    # to import)
 
     stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
     df = k * len(procs)
-    return CovariateFit(result, plain, covariates, procs, stat, df, float(chi2.sf(stat, df)),
+    return CovariateFit(result, plain, covariates, procs, stat, df, float(chdtrc(df, stat)),
                         model)
 
 
@@ -316,6 +318,33 @@ def p_alive(cov: CovariateFit, frequency: Any, recency: Any, T: Any, matrix: np.
     return out
 
 
+def _spend(summary: pd.DataFrame, cov: CovariateFit, options: dict[str, Any]) -> Any:
+    """(each customer's expected spend per purchase from one Gamma-Gamma fit on all
+    customers, the plain prediction whose fits carry it)."""
+    from . import clv
+
+    spend_fit = clv.fit_spend(
+        summary["frequency"].to_numpy(float), summary["monetary_value"].to_numpy(float)
+    )
+    overall = clv.predict(summary, model=cov.model, fits=clv.Fits(cov.plain, *spend_fit),
+                          **options)
+    return overall.table["expected_spend"].to_numpy(float), overall
+
+
+def _at(cov: CovariateFit, rows: pd.DataFrame, params: dict[str, float], spend: np.ndarray,
+        overall: Any, options: dict[str, Any]) -> pd.DataFrame:
+    """The per-customer prediction of ``rows`` at the plain model's ``params``."""
+    from . import clv
+
+    fit = FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, float(len(rows)),
+                    len(rows), cov.fit.converged, cov.fit.status, cov.fit.iterations)
+    fits = clv.Fits(fit, overall.spend_fit, overall.spend_note)
+    part = clv.predict(rows, model=cov.model, fits=fits, **options).table
+    own = part["expected_spend"].to_numpy(float)
+    return part.assign(expected_spend=spend,
+                       clv=part["clv"].to_numpy(float) * spend / own)
+
+
 def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **options: Any
             ) -> pd.DataFrame:
     """The per-customer table of :func:`ltvxl.models.clv.predict` (customer, p_alive,
@@ -323,27 +352,97 @@ def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **opti
     parameters; spend from one Gamma-Gamma fit on all customers. ``options`` are
     those of :func:`ltvxl.models.clv.predict` (horizon, horizon_unit, time_unit,
     annual_discount_rate, gross_margin)."""
-    from . import clv
-
     if matrix.shape[0] != len(summary):
         raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {len(summary)} customers")
-    spend_fit = clv.fit_spend(
-        summary["frequency"].to_numpy(float), summary["monetary_value"].to_numpy(float)
-    )
-    overall = clv.predict(summary, model=cov.model, fits=clv.Fits(cov.plain, *spend_fit),
-                          **options)
-    spend = overall.table["expected_spend"].to_numpy(float)
+    spend, overall = _spend(summary, cov, options)
     vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     parts = []
     for g, params in enumerate(group_params(cov, vectors)):
         rows = np.flatnonzero(inverse == g)
-        fit = FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, float(rows.size),
-                        rows.size, cov.fit.converged, cov.fit.status, cov.fit.iterations)
-        fits = clv.Fits(fit, overall.spend_fit, overall.spend_note)
-        part = clv.predict(summary.iloc[rows], model=cov.model, fits=fits, **options).table
-        own = part["expected_spend"].to_numpy(float)
-        part = part.assign(expected_spend=spend[rows],
-                           clv=part["clv"].to_numpy(float) * spend[rows] / own)
+        part = _at(cov, summary.iloc[rows], params, spend[rows], overall, options)
         parts.append(part.set_axis(rows))
     return pd.concat(parts).sort_index().reset_index(drop=True)
+
+
+def _jacobian(cov: CovariateFit, vector: np.ndarray) -> np.ndarray:
+    """d (the plain model's log-parameters at ``vector``) / d (the fit's coordinates:
+    log-parameters at the reference, then each process's coefficients)."""
+    link = LINKS[cov.model]
+    k = len(cov.design.names)
+    jac = np.zeros((4, 4 + k * len(cov.processes)))
+    jac[:, :4] = np.eye(4)
+    for j, proc in enumerate(cov.processes):
+        pairs = link.purchase if proc == PURCHASE else link.dropout
+        for i, sign in pairs:
+            jac[i, 4 + j * k:4 + (j + 1) * k] = sign * vector
+    return jac
+
+
+LEVEL = 0.9
+"""Coverage of :func:`by_group`'s intervals."""
+STEP = 1e-4
+"""Step in log-parameters of the central differences behind the delta method."""
+
+
+def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
+             time_unit: str = DEFAULT_UNIT, reference: str | None = None,
+             level: float = LEVEL, **options: Any) -> tuple[pd.DataFrame, CovariateFit]:
+    """Predicted CLV per customer of each group, from the model with the group as a
+    categorical covariate in both processes (reference: the largest group, or
+    ``reference``), and its ``level`` interval from the standard errors.
+
+    ``summary``: the customer summary (customer, frequency, recency, T, monetary_value);
+    ``groups``: each customer's group, in its order; ``options``: those of
+    :func:`predict`. Returns one row per group, largest first: group, customers,
+    clv_per_customer, clv_low, clv_high (the delta method on the log of the group's mean
+    CLV, through the covariance of the fitted coefficients and the reference's
+    parameters; the spend model's uncertainty and the customers' own are not in it),
+    exp_purchase and exp_dropout (exp of the group's coefficients, 1 for the reference:
+    the multiple of the reference's mean purchase rate, and for Pareto/NBD of its mean
+    dropout rate; for BG/NBD the factor on both a and b); and the fit.
+    """
+    from statistics import NormalDist
+
+    names = pd.Series([str(g) for g in groups], name="group")
+    if names.nunique() < 2:
+        raise LtvxlError("the model view needs at least two groups; all customers are in "
+                         f'"{clip(str(names.iloc[0]) if len(names) else "", 40)}"')
+    d = design(names.to_frame(), None if reference is None else {"group": reference})
+    t = summary
+    cov = fit(t["frequency"], t["recency"], t["T"], d, model=model, time_unit=time_unit)
+    options = dict(options, time_unit=time_unit)
+    spend, overall = _spend(t, cov, options)
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    base = list(LINKS[model].module.PARAMS)
+    counts = names.value_counts(sort=False)
+    order = sorted(counts.index, key=lambda g: (-counts[g], g))
+    out = []
+    for g in order:
+        rows = np.flatnonzero(names.to_numpy() == g)
+        vector = d.matrix[rows[0]]
+        params = group_params(cov, vector[None, :])[0]
+        part = t.iloc[rows]
+
+        def mean_clv(logs: np.ndarray, part: pd.DataFrame = part, rows: np.ndarray = rows
+                     ) -> float:
+            p = dict(zip(base, np.exp(logs).tolist(), strict=True))
+            return float(_at(cov, part, p, spend[rows], overall, options)["clv"].mean())
+
+        logs = np.log([params[n] for n in base])
+        value = mean_clv(logs)
+        low = high = float("nan")
+        if cov.fit.covariance is not None and value > 0:
+            grad = np.array([(mean_clv(logs + STEP * e) - mean_clv(logs - STEP * e)) / (2 * STEP)
+                             for e in np.eye(4)])
+            jac = _jacobian(cov, vector)
+            var = float(grad @ jac @ cov.fit.covariance @ jac.T @ grad)
+            half = z * math.sqrt(max(var, 0.0)) / value
+            low, high = value * math.exp(-half), value * math.exp(half)
+        coef = {proc: float(np.exp(sum(cov.fit.params.get(f"{proc}: {n}", 0.0) * x
+                                       for n, x in zip(d.names, vector, strict=True))))
+                for proc in (PURCHASE, DROPOUT)}
+        out.append((g, len(rows), value, low, high, coef[PURCHASE], coef[DROPOUT]))
+    table = pd.DataFrame(out, columns=["group", "customers", "clv_per_customer", "clv_low",
+                                       "clv_high", "exp_purchase", "exp_dropout"])
+    return table, cov

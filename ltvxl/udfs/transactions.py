@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ltvxl import units
 from ltvxl.cells import as_grid, describe, numbers, text_option
 from ltvxl.domains import Domain
 from ltvxl.errors import LtvxlError, cell_error, is_cell_error
@@ -362,13 +363,78 @@ def _cac_table(value: Any) -> dict[str, float] | None:
     return out
 
 
+VIEWS = ("TABLE", "MODEL")
+"""LTV_BY_GROUP's views: the groups' history, or the covariate model's predictions."""
+MODEL_LEVEL = 0.9
+"""Coverage of the model view's intervals."""
+
+
+def _model_view(log: Any, costs: dict[str, float] | None, as_of: Any, least: int,
+                horizon: float, annual_discount_rate: float, gross_margin: float,
+                model: str) -> Any:
+    """Per group: predicted CLV per customer from the model with the group as a covariate
+    (ltvxl.models.covariates.by_group), its interval, the coefficients' exp."""
+    from ltvxl.models import covariates
+    from ltvxl.models.cache import digest
+    from ltvxl.models.registry import purchase_model
+    from ltvxl.transactions import groups, summary
+
+    from .models import FIT_CACHE
+
+    entry = purchase_model(model)
+    if entry.key not in covariates.LINKS:
+        takes = " and ".join(purchase_model(k).name for k in covariates.LINKS)
+        raise LtvxlError(f"the model view works with {takes}, not {entry.name}")
+    s = summary.customer_summary(log, as_of, units.DEFAULT_UNIT)
+    t = s.table
+    day = int(np.datetime64(s.as_of, "D").astype(np.int64))
+    kept = np.flatnonzero(np.isin(log.customers, t["customer"].to_numpy()))
+    names = groups.customer_groups(log, log.extra["groups"], day)[kept]
+    names = np.where(names == "", groups.BLANK_GROUP, names)
+    options = dict(horizon=horizon, horizon_unit=units.HORIZON_UNIT,
+                   annual_discount_rate=annual_discount_rate, gross_margin=gross_margin)
+    cols = [t[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value")]
+    key = ("by_group", entry.key, tuple(sorted(options.items())),
+           digest(*cols), hash(tuple(names)))
+    df, fit = FIT_CACHE.get(key, lambda: covariates.by_group(
+        t, names, model=entry.key, time_unit=units.DEFAULT_UNIT, level=MODEL_LEVEL,
+        **options))
+    pct = f"{MODEL_LEVEL:.0%}"
+    header = ["group", "customers", f"predicted CLV per customer ({horizon:g} months, "
+              f"{entry.name} with the group)", f"{pct} low", f"{pct} high",
+              "exp(purchase coef.)", "exp(dropout coef.)"]
+    values = [df[c].to_numpy() for c in ("group", "customers", "clv_per_customer",
+                                         "clv_low", "clv_high", "exp_purchase",
+                                         "exp_dropout")]
+    if costs is not None:
+        cac = np.array([costs.get(g, np.nan) for g in df["group"]])
+        header += ["CAC", "predicted CLV:CAC"]
+        values += [cac, df["clv_per_customer"].to_numpy(float) / cac]
+    ref = fit.design.references["group"]
+    notes = []
+    for g, n, low in zip(df["group"], df["customers"], df["clv_low"], strict=True):
+        words = ["reference"] if g == ref else []
+        if n < least:
+            words.append(f"fewer than {least} customers: too few to compare")
+        if not fit.fit.converged:
+            words.append("fit not converged (CLV_FIT with the groups as covariates says why)")
+        elif low != low:
+            words.append("no interval: the fit has no standard errors")
+        notes.append("; ".join(words))
+    return table([*header, "caution"], [*values, np.asarray(notes, dtype=object)])
+
+
 def _by_group(group_cells: Any, ids: Any, dates: Any, amounts: Any, cac_by_group: Any,
-              as_of: Any, order_ids: Any, min_customers: float) -> Any:
+              as_of: Any, order_ids: Any, min_customers: float, view: str, horizon: float,
+              annual_discount_rate: float, gross_margin: float, model: str) -> Any:
     from ltvxl.transactions import groups
 
     costs = _cac_table(cac_by_group)
     log = log_of(ids, dates, amounts, {"groups": group_cells}, order_ids)
     least = int(min_customers)
+    if view == "MODEL":
+        return _model_view(log, costs, as_of, least, horizon, annual_discount_rate,
+                           gross_margin, model)
     df = groups.group_comparison(log, "groups", costs, as_of, least)
     header = ["group", "customers", "orders", "revenue", "revenue per customer",
               "share of revenue"]
@@ -395,10 +461,21 @@ LTV_BY_GROUP = expose(declare(
          _AS_OF, _ORDER_IDS,
          Arg("min_customers", "Optional fewest customers a group needs to be compared; smaller "
              f"groups get a caution. Blank for {choices.MIN_GROUP_CUSTOMERS}.", kind="value",
-             default=float(choices.MIN_GROUP_CUSTOMERS), domain=WHOLE_AT_LEAST_ONE)),
+             default=float(choices.MIN_GROUP_CUSTOMERS), domain=WHOLE_AT_LEAST_ONE),
+         Arg("view", "Optional TABLE (blank: the groups' history) or MODEL: predicted CLV per "
+             "customer of each group from Pareto/NBD (or BG/NBD) with the group as a covariate, "
+             f"with a {MODEL_LEVEL:.0%} interval from the standard errors.", kind="text",
+             default="TABLE", choices=VIEWS),
+         Arg("horizon", f"Optional horizon of the MODEL view, in {units.HORIZON_UNIT}; blank for "
+             f"{_args.HORIZON.default:g}.", kind="value", default=_args.HORIZON.default,
+             domain=_args.HORIZON.domain),
+         _args.ANNUAL_DISCOUNT_RATE, _args.GROSS_MARGIN, _args.MODEL),
         returns="table",
         examples=(("=LTV_BY_GROUP(D2:D5000, A2:A5000, B2:B5000, C2:C5000, F2:G7)",
-                   _RANGE_EXAMPLE),),
+                   _RANGE_EXAMPLE),
+                  ('=LTV_BY_GROUP(D2:D5000, A2:A5000, B2:B5000, C2:C5000, , , , , "MODEL", 12)',
+                   "per group: predicted CLV per customer over 12 months with its 90% "
+                   "interval, the reference group first")),
     ),
     _by_group,
 ))

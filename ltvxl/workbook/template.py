@@ -538,6 +538,7 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
             "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS})")
         _grey_small_groups(ws, fmt, last + 1, "G")
         ws.set_column("G:G", 38)
+        _channel_model(ws, fmt, last + 4, len(names), "")
         return None
     _spill_note(ws, fmt, "Customers by the channel of their first purchase. CAC per channel: "
                          "the yellow cells (default: the report's CAC on Inputs).")
@@ -550,11 +551,38 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
     _grey_small_groups(ws, fmt, last + 1, "I")
     ws.set_column("I:I", 38)
     _benchmark_colours(ws, fmt, f"H4:H{last + 1}")
+    _channel_model(ws, fmt, last + 4, len(names), f"J4:K{last}")
     if names:
         chart = _columns(book, "Channels", 3, last, (("E", "#4472C4"), ("G", "#ED7D31")))
         chart.set_title({"name": "Revenue per customer against CAC, by channel"})
-        ws.insert_chart("J" + str(last + 3), chart)
+        ws.insert_chart("A" + str(last + 4 + len(names) + 3), chart)  # below the model view
     return None
+
+
+def _channel_model(ws: Any, fmt: _Formats, top: int, groups: int, cac: str) -> None:
+    """LTV_BY_GROUP's MODEL view below the channel table, from row ``top`` (1-based): the
+    predicted CLV per customer of each channel from Pareto/NBD with the channel as a
+    covariate (the Inputs' horizon, discount and margin), its interval and, with ``cac``
+    (the CAC cells), predicted CLV:CAC. Its cells carry their own formats (the columns'
+    are the table's above)."""
+    ws.write(f"A{top - 1}", "Predicted CLV by channel: Pareto/NBD with the channel of the "
+             "first purchase as a covariate (90% interval from the standard errors; the "
+             "reference channel first; exp(coef.) is the channel's multiple of the reference's "
+             "purchase or dropout rate).", fmt.note)
+    formats = [None, fmt.number, fmt.money, fmt.money, fmt.money, fmt.ratio, fmt.ratio]
+    if cac:
+        formats += [fmt.money, fmt.ratio]
+    for r in range(top, top + max(groups, 1)):
+        for c, f in enumerate(formats):
+            if f is not None:
+                ws.write_blank(r, c, None, f)
+    ws.write_dynamic_array_formula(
+        f"A{top}", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, {cac}, as_of, , , "
+        '"MODEL", clv_horizon, clv_discount, clv_margin)')
+    caution = chr(ord("A") + len(formats))
+    ws.conditional_format(f"A{top + 1}:{caution}{top + max(groups, 1)}", {
+        "type": "formula", "criteria": f'=ISNUMBER(SEARCH("too few", ${caution}{top + 1}))',
+        "format": fmt.partial, "stop_if_true": True})
 
 
 VALIDATION_ROW = 4
