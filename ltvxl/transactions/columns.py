@@ -263,10 +263,21 @@ def show_number(value: Any) -> str:
     return repr(x)
 
 
+_PLAIN_CELLS = frozenset({float, bool, type(None), dt.datetime, dt.date})
+"""Cell types that are never too long and never a mistake (texts are measured)."""
+
+
 def check_text_length(col: np.ndarray, label: str, first_row: int) -> None:
     """Refuse ids and group names longer than an Excel cell result may be (255 characters):
     returned inside a table, one of them would turn the whole table into #VALUE!."""
     if col.dtype != object:
+        return
+    values = col.tolist()
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN_CELLS:  # the usual column: one pass in C, no step per cell
+        return
+    texts = values if kinds == {str} else [v for v in values if type(v) is str]
+    if kinds <= _PLAIN_CELLS | {str} and max(map(len, texts), default=0) <= MAX_CELL_TEXT:
         return
     for i, v in enumerate(col):
         if isinstance(v, (dict, set, frozenset)) or type(v) is object:
