@@ -17,7 +17,7 @@ import re
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -707,6 +707,21 @@ class FormulaCell:
     """The stored ``ref`` of an array formula (its spill range for a dynamic array)."""
 
 
+BULK_ROWS = 64
+"""A spill of at least this many new rows is written column by column
+(:meth:`SheetXml._new_rows`)."""
+
+
+def _numbers(values: Any) -> list[str]:
+    """Finite numbers as a cell stores them: ``0`` for zeros, ``1500`` for 1500.0, else the
+    shortest round-trip text (as :func:`number_text`)."""
+    out = []
+    for x in values:
+        text = repr(float(x))
+        out.append("0" if x == 0 else text[:-2] if text[-2:] == ".0" else text)
+    return out
+
+
 class SheetXml:
     """The ``<sheetData>`` of one worksheet, split into rows and cells as text."""
 
@@ -1071,6 +1086,10 @@ class SheetXml:
             kind_attr = f' t="{kind}"' if kind else ""
             return f'{opens[j]}{r}"{s_attr}{kind_attr}>{body}</{p}c>'
 
+        if len(rows) >= BULK_ROWS and all(len(row) == width for row in rows) and \
+                not any(r in self.rows for r in range(r0, r0 + len(rows))):
+            self._new_rows(r0, rows, c0, [opens, mids, v_close, is_close, texts], cell)
+            return
         expected = [(x, st or "") for x, st in zip(letters, col_style, strict=True)]
         n_styled = sum(st is not None for st in col_style)
         pairs_re, opening = self._pairs_re, f"<{p}c "
@@ -1149,6 +1168,62 @@ class SheetXml:
                 x = cell(j, r, v, style, had)
                 if x is not None:
                     cells[c] = x
+
+    def _new_rows(self, r0: int, rows: list[list[Any]], c0: int, parts: list[Any],
+                  cell: Callable[[int, int, Any, str | None, bool], str | None]) -> None:
+        """:meth:`set_block` of rows the sheet does not have yet (a first spill), column by
+        column: a column of finite numbers, dates or texts is written in one comprehension,
+        any other cell by ``cell``; each row's XML is then joined once."""
+        opens, mids, v_close, is_close, texts = parts
+        p, n, width = self.p, len(rows), len(rows[0])
+        numbers = list(range(r0, r0 + n))
+        short: set[int] = set()  # rows with a cell left out (a blank without style)
+        columns = []
+        for j, col in enumerate(zip(*rows, strict=True)):
+            kinds = set(map(type, col))
+            head, mid = opens[j], mids[j]
+            finite = kinds <= {float, ExcelDate} and all(map(math.isfinite, col))
+            if finite and kinds == {float}:
+                columns.append([f"{head}{r}{mid}><{p}v>{t}{v_close}" for r, t in
+                                zip(numbers, _numbers(col), strict=True)])
+                continue
+            if finite and kinds == {ExcelDate}:
+                style = self._style_for(c0 + j)  # a date style, as cell() gives it
+                style = self.styles.date_style(style) if self.styles is not None else style
+                s_attr = f' s="{style}"' if style is not None else ""
+                columns.append([f'{head}{r}"{s_attr}><{p}v>{t}{v_close}' for r, t in
+                                zip(numbers, _numbers(col), strict=True)])
+                continue
+            if kinds == {str}:
+                out = []
+                for r, v in zip(numbers, col, strict=True):
+                    body = texts.get(v)
+                    if body is None:  # labels repeat down a column: escaped once
+                        text = escape_text(v)
+                        space = ' xml:space="preserve"' if text != text.strip() else ""
+                        body = texts[v] = f' t="inlineStr"><{p}is><{p}t{space}>{text}{is_close}'
+                    out.append(f"{head}{r}{mid}{body}")
+                columns.append(out)
+                continue
+            style = self._style_for(c0 + j)
+            out = []
+            for i, (r, v) in enumerate(zip(numbers, col, strict=True)):
+                x = cell(j, r, v, style, False)
+                if x is None:
+                    short.add(i)
+                    x = ""
+                out.append(x)
+            columns.append(out)
+        span = (c0, c0 + width - 1)
+        row_open, row_close = f'<{p}row r="', f"</{p}row>"
+        for i, (r, *cells) in enumerate(zip(numbers, *columns, strict=True)):
+            body = "".join(cells)
+            raw = f'{row_open}{r}">{body}{row_close}' if body else f'{row_open}{r}"/>'
+            self.rows[r] = [f' r="{r}"', None, raw]
+            if i in short:
+                self._spans.pop(r, None)
+            else:
+                self._spans[r] = span
 
     def to_bytes(self) -> bytes:
         p = self.p
