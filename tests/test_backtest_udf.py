@@ -115,3 +115,25 @@ def test_fit_and_check_take_auto(cdnow_cells):
     check = fam.CLV_CHECK(*cdnow_cells, 12.0, CAL_END, "auto")
     assert check[0] == ["checks"] and all(isinstance(r[0], str) for r in check[1:])
     assert fam.CLV_FIT(*cdnow_cells, CAL_END, "nope").startswith("#VALUE! model must be AUTO")
+
+
+
+def test_the_tables_of_one_holdout_come_from_one_backtest(cdnow_cells, monkeypatch):
+    # the measures, frequency and tracking tables of the same ranges: one backtest, the
+    # paper's figures in each (a fresh copy of the cells: equal content is enough)
+    import copy
+
+    from ltvxl.models import backtest as bt
+
+    fam._BACKTESTS.clear()
+    runs = []
+    real = bt.backtest
+    monkeypatch.setattr(bt, "backtest", lambda *a, **k: runs.append(1) or real(*a, **k))
+    summary = dict(map(tuple, fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "BGNBD")[1:]))
+    freq = fam.CLV_BACKTEST(*copy.deepcopy(cdnow_cells), CAL_END, None, "BGNBD", "frequency")
+    track = fam.CLV_BACKTEST(*cdnow_cells, CAL_END, None, "BGNBD", "TRACKING")
+    assert len(runs) == 1
+    assert summary["actual hold-out purchases"] == 1882.0
+    assert sum(r[1] for r in freq[1:]) == 2357 and track[-1][5] == 2457 + 1882
+    fam.CLV_BACKTEST(*cdnow_cells, dt.datetime(1997, 10, 31), None, "BGNBD")
+    assert len(runs) == 2  # another calibration end: another backtest

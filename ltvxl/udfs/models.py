@@ -830,6 +830,25 @@ def _frame_rows(header: list[str], frame: Any) -> list[list[Any]]:
     return [header, *([_cell(v) for v in row] for row in frame.itertuples(index=False))]
 
 
+_BACKTESTS: list[tuple[Any, tuple[Any, ...], Any]] = []
+"""The last backtests (log, key, result): CLV_BACKTEST's tables of one hold-out (measures,
+by frequency, tracking, customers) come from one backtest, not one each."""
+
+
+def _kept(log: Any, calibration_end: Any, holdout_end: Any, model: str,
+          run: Callable[[], Any]) -> Any:
+    """``run()``, or its result kept from a call on the same log (the logs' cache hands the
+    same object for equal ranges) and the same dates and model."""
+    key = (calibration_end, holdout_end, model)
+    for kept_log, kept_key, result in _BACKTESTS:
+        if kept_log is log and kept_key == key:
+            return result
+    result = run()
+    _BACKTESTS.insert(0, (log, key, result))
+    del _BACKTESTS[4:]
+    return result
+
+
 def _backtest(ids: Any, dates: Any, amounts: Any, calibration_end: Any, holdout_end: Any,
               model: str, table: str) -> list[list[Any]]:
     from ltvxl.models import backtest as bt
@@ -837,7 +856,8 @@ def _backtest(ids: Any, dates: Any, amounts: Any, calibration_end: Any, holdout_
     log = log_of(ids, dates, amounts)
     reason = ""
     if model == AUTO or table == "MODELS":
-        choice = bt.choose(log, calibration_end, holdout_end, cache=FIT_CACHE)
+        choice = _kept(log, calibration_end, holdout_end, AUTO,
+                       lambda: bt.choose(log, calibration_end, holdout_end, cache=FIT_CACHE))
         tests = list(choice.backtests)
         result = next(b for b in tests if b.model is choice.model) if model == AUTO else \
             next((b for b in tests if b.model.choice == model), None)
@@ -845,7 +865,8 @@ def _backtest(ids: Any, dates: Any, amounts: Any, calibration_end: Any, holdout_
         if result is None:  # the model asked for could not be fitted: say why
             result = bt.backtest(log, calibration_end, holdout_end, model, cache=FIT_CACHE)
     else:
-        result = bt.backtest(log, calibration_end, holdout_end, model, cache=FIT_CACHE)
+        result = _kept(log, calibration_end, holdout_end, model, lambda: bt.backtest(
+            log, calibration_end, holdout_end, model, cache=FIT_CACHE))
         tests = [result]
     unit = result.time_unit
     if table == "MODELS":

@@ -1086,15 +1086,25 @@ class SheetXml:
             kind_attr = f' t="{kind}"' if kind else ""
             return f'{opens[j]}{r}"{s_attr}{kind_attr}>{body}</{p}c>'
 
-        if len(rows) >= BULK_ROWS and all(len(row) == width for row in rows) and \
-                not any(r in self.rows for r in range(r0, r0 + len(rows))):
-            self._new_rows(r0, rows, c0, [opens, mids, v_close, is_close, texts], cell)
-            return
+        todo: Iterable[int] = range(len(rows))
+        if len(rows) >= BULK_ROWS and all(len(row) == width for row in rows):
+            todo = []  # runs of rows the sheet does not have yet: in bulk; the others below
+            start = 0
+            for i in [i for i in range(len(rows)) if r0 + i in self.rows] + [len(rows)]:
+                if i - start >= BULK_ROWS:
+                    self._new_rows(r0 + start, rows[start:i], c0,
+                                   [opens, mids, v_close, is_close, texts], cell)
+                else:
+                    todo.extend(range(start, i))
+                if i < len(rows):
+                    todo.append(i)
+                start = i + 1
         expected = [(x, st or "") for x, st in zip(letters, col_style, strict=True)]
         n_styled = sum(st is not None for st in col_style)
         pairs_re, opening = self._pairs_re, f"<{p}c "
         end_letters = col_letters(c0 + width)
-        for i, row in enumerate(rows):
+        for i in todo:
+            row = rows[i]
             r = r0 + i
             rec = self.rows.get(r)
             n = len(row)
