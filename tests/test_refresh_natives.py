@@ -294,3 +294,20 @@ def test_ifs_element_by_element_with_many_arguments(tmp_path):
     refresh(src, out)
     s = openpyxl.load_workbook(out, data_only=True)["S"]
     assert [s[c].value for c in ("D1", "E1", "E2", "F1", "G1")] == ["A", 1, 8, "#VALUE!", "#N/A"]
+
+
+def test_bessel_functions_of_the_reference(tmp_path):
+    # the functions' pages: BESSELI(1.5, 1) 0.981666428, BESSELJ(1.9, 2) 0.329925829,
+    # BESSELK(1.5, 1) 0.277387804, BESSELY(2.5, 1) 0.145918138; a negative order and, for
+    # K and Y, an argument <= 0 are #NUM!
+    got = _refresh(tmp_path, ["=BESSELI(1.5,1)", "=BESSELJ(1.9,2)", "=BESSELK(1.5,1)",
+                              "=BESSELY(2.5,1)", "=BESSELI(1,-1)", "=BESSELK(0,1)",
+                              "=BESSELJ(30,3)", "=BESSELI(20,5)"])
+    assert got[:4] == pytest.approx([0.981666428, 0.329925829, 0.277387804, 0.145918138],
+                                    abs=1e-9)
+    assert got[4:6] == ["#NUM!", "#NUM!"]
+    import scipy.special
+
+    # beyond the reference's examples: within the approximations' 1e-8 of the exact values
+    assert got[6] == pytest.approx(float(scipy.special.jv(3, 30)), abs=1e-8)
+    assert got[7] == pytest.approx(float(scipy.special.iv(5, 20)), rel=1e-7)

@@ -15,6 +15,8 @@ Excel (errors, ranges, text to number) and changes only what differs:
 - VDB: declining balance with Excel's switch to straight line, fractional periods prorated.
 - TEXT: elapsed times (``[h]:mm``, ``[m]``, ``[s]``), 12-hour clocks (``h:mm AM/PM``) and
   fractions (``# ?/?``), which ``formulas`` refuses or prints as 24-hour times.
+- BESSELI, BESSELJ, BESSELK, BESSELY: Excel's approximations (:mod:`.bessel`), not scipy's
+  exact values (they differ in the 8th digit).
 - IFS: element by element over arrays of any number of arguments (``formulas`` broadcasts
   through a numpy ufunc, which takes at most 64: a longer IFS gave one value for a range).
 - XIRR: Excel's search, read from its cached results: the guess doubled and halved until
@@ -48,6 +50,8 @@ from formulas.functions import (
 from formulas.functions.date import xdate, xday
 from formulas.functions.info import FalseArray, iserror
 from formulas.tokens.operand import XlError
+
+from . import bessel
 
 _ORIGINAL: dict[str, Any] = {}
 
@@ -840,6 +844,9 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     "SEQUENCE": (wrap_func(_sequence, ranges=True), "ltvxl: formulas lacks it"),
     "MODE.MULT": (wrap_func(_mode_mult, ranges=True), "ltvxl: the modes as a column"),
     "BAHTTEXT": (wrap_func(_bahttext, ranges=True), "ltvxl: Thai words of baht and satang"),
+    **{name: (wrap_func(getattr(bessel, name)),
+              "ltvxl: Excel's approximations (A&S, Numerical Recipes), to the last bit")
+       for name in ("BESSELI", "BESSELJ", "BESSELK", "BESSELY")},
     "IFS": (wrap_func(_ifs), "ltvxl: element by element, any number of arguments"),
     "XIRR": (wrap_func(_xirr), "ltvxl: Excel's doubling and halving of the guess, then bisection"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
