@@ -171,26 +171,26 @@ failed:
     CLV_CHECK = Err.Description
 End Function
 
-Function CLV_EARLY(ids, dates, amounts, Optional as_of, Optional window, Optional horizon)
+Function CLV_EARLY(ids, dates, amounts, Optional as_of, Optional window, Optional horizon, Optional covariates)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_EARLY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY", Array(ids, dates, amounts, as_of, window, horizon), ActiveWorkbook, Application.Caller), Application.Caller)
+        CLV_EARLY = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY", Array(ids, dates, amounts, as_of, window, horizon, covariates), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        CLV_EARLY = XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY", Array(ids, dates, amounts, as_of, window, horizon))
+        CLV_EARLY = XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY", Array(ids, dates, amounts, as_of, window, horizon, covariates))
         Exit Function
     #End If
 failed:
     CLV_EARLY = Err.Description
 End Function
 
-Function CLV_EARLY_FIT(ids, dates, amounts, Optional as_of, Optional window, Optional horizon)
+Function CLV_EARLY_FIT(ids, dates, amounts, Optional as_of, Optional window, Optional horizon, Optional covariates)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_EARLY_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY_FIT", Array(ids, dates, amounts, as_of, window, horizon), ActiveWorkbook, Application.Caller), Application.Caller)
+        CLV_EARLY_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY_FIT", Array(ids, dates, amounts, as_of, window, horizon, covariates), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        CLV_EARLY_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY_FIT", Array(ids, dates, amounts, as_of, window, horizon))
+        CLV_EARLY_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_EARLY_FIT", Array(ids, dates, amounts, as_of, window, horizon, covariates))
         Exit Function
     #End If
 failed:
@@ -819,23 +819,25 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_CHECK", _
         Description:="Doubts about the CLV prediction of a transaction log, one line each with its remedy: fit not converged or at a boundary, too few data, short history, predictions far outside the history.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 5)
+    ReDim d(0 To 6)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of the data (a date); later transactions are left out. Blank for the last date in the log."
     d(4) = "Optional days of each customer's first window, the first purchase day included (a whole number from 1 to 3660); blank for 30."
     d(5) = "Optional months (30.4375 days) of value predicted after the window, > 0; blank for 6."
+    d(6) = "Optional covariates of the customers: a range with a header row, the customer id in its first column and one column per covariate (numbers, or categories such as a persona); features of the model (cov_<name>). Every customer needs a row."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_EARLY", _
         Description:="New customers' value: for those acquired within window days of as_of, the chance to buy again and the value in the horizon months after their first window, from a model of the earlier customers' first days.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 5)
+    ReDim d(0 To 6)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
     d(3) = "Optional end of the data (a date); later transactions are left out. Blank for the last date in the log."
     d(4) = "Optional days of each customer's first window, the first purchase day included (a whole number from 1 to 3660); blank for 30."
     d(5) = "Optional months (30.4375 days) of value predicted after the window, > 0; blank for 6."
+    d(6) = "Optional covariates of the customers: a range with a header row, the customer id in its first column and one column per covariate (numbers, or categories such as a persona); features of the model (cov_<name>). Every customer needs a row."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_EARLY_FIT", _
         Description:="Validation of CLV_EARLY's model on a split by acquisition date: normalized Gini, decile MAPE, Spearman and total error against the window value x ratio and BTYD baselines, and the features used.", _
         Category:="ltvxl", ArgumentDescriptions:=d

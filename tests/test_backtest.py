@@ -320,3 +320,43 @@ def test_the_model_assumption_is_checked_naming_the_option():
     assert "purchase model BG/NBD" in Assumptions(model="BGNBD").checked().lines()[-1]
     with pytest.raises(LtvxlError, match=r"^--model must be one of PNBD"):
         Assumptions(model="XYZ").checked()
+
+
+def test_covariates_in_the_backtest_recover_the_channels():
+    """Two channels simulated from the Pareto/NBD story with purchase rates 4x apart
+    (alpha 40 and 10 days; 4,000 and 3,000 customers): with the channel as a covariate
+    the purchase rate ratio is found (4, within 20 %), the likelihood rises well above the
+    plain fit's, and the hold-out total of each channel's one-time and repeat buyers is
+    predicted within 10 % (the plain model, which sees only the histories, misses the fast
+    channel's one-time buyers by 13 %). The tracking sums the channels' own curves."""
+    frames = []
+    for k, (channel, alpha, n) in enumerate((("slow", 40.0, 4000), ("fast", 10.0, 3000))):
+        df = simulate.transaction_log(n, alpha=alpha, span_days=730, acquisition_days=180,
+                                      seed=11 + k)
+        frames.append(df.assign(customer=df["customer"] + 10000 * k, channel=channel))
+    df = pd.concat(frames, ignore_index=True)
+    dates = np.datetime64("2020-01-01") + df["day"].to_numpy().astype("timedelta64[D]")
+    log = TransactionLog.from_arrays(df["customer"].to_numpy(), dates, df["amount"].to_numpy())
+    cov = df.groupby("customer", as_index=False)["channel"].first()
+    with_cov = bt.backtest(log, "2020-12-30", None, "pnbd", covariates=cov)
+    plain = bt.backtest(log, "2020-12-30", None, "pnbd")
+    assert with_cov.fit.model == "Pareto/NBD with covariates"
+    assert np.exp(with_cov.fit.params["purchase: channel=fast"]) == pytest.approx(4, rel=0.2)
+    assert with_cov.fit.log_likelihood - plain.fit.log_likelihood > 100  # 2 coefficients
+    c = with_cov.customers
+    slow = c["customer"].astype(int).to_numpy() < 10000
+    once = c["frequency"].to_numpy() == 0
+    for part in (slow & once, slow & ~once, ~slow & once, ~slow & ~once):
+        err = c["predicted_purchases"][part].sum() / c["actual_purchases"][part].sum() - 1
+        assert abs(err) < 0.1, err
+    tr = with_cov.tracking
+    assert tr["predicted"].cumsum().to_numpy() == pytest.approx(tr["predicted_cumulative"])
+    assert tr["actual_cumulative"].to_numpy() == pytest.approx(
+        plain.tracking["actual_cumulative"].to_numpy())
+    end = tr["predicted_cumulative"].iloc[-1]
+    assert end == pytest.approx(tr["actual_cumulative"].iloc[-1], rel=0.1)
+    with pytest.raises(LtvxlError, match="covariates: 1 customers have no covariate row"):
+        bt.backtest(log, "2020-12-30", None, "pnbd", covariates=cov.iloc[1:])
+    with pytest.raises(LtvxlError, match="covariates work with Pareto/NBD and BG/NBD, not "
+                       "MBG/NBD"):
+        bt.backtest(log, "2020-12-30", None, "mbgnbd", covariates=cov)

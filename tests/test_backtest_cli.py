@@ -1,5 +1,6 @@
 """`ltvxl backtest`: the hold-out validation of a transaction file on the command line."""
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -158,3 +159,35 @@ def test_doubts_about_the_calibration_fit_are_warnings(tmp_path, capsys):
     assert ("ltvxl: warning: calibration: data: too few data for a purchase model: 5 "
             "customers, 3 with a repeat purchase") in err
     assert "Traceback" not in err
+
+
+def test_covariates_file_on_apparel(tmp_path, capsys):
+    """--covariates: the apparel data's calibration to 2006-12-31 with Gender and Channel is
+    CLVTools' covariate fit (tests/test_models_covariates.py has its figures), and the
+    per-customer table is the core's backtest with the same table."""
+    from ltvxl.models import backtest as bt
+    from ltvxl.transactions import TransactionLog
+
+    tr = pd.read_csv(DATA / "apparelTrans.csv")
+    tr.columns = ["customer_id", "date", "amount"]
+    tr.to_csv(tmp_path / "app.csv", index=False)
+    cov = pd.read_csv(DATA / "apparelStaticCov.csv")
+    out = tmp_path / "bt.csv"
+    assert main(["backtest", str(tmp_path / "app.csv"), "--calibration-end", "2006-12-31",
+                 "--covariates", str(DATA / "apparelStaticCov.csv"), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Pareto/NBD with covariates fitted on 600 calibration customers" in text
+    for name, clvtools in (("purchase: Gender", 0.2859), ("dropout: Channel", 0.7907)):
+        got = float(re.search(rf"{name} (-?[0-9.]+)", text).group(1))
+        assert abs(got - clvtools) < 0.003, name
+    table = pd.read_csv(out)
+    assert set(table["model"]) == {"Pareto/NBD with covariates"}
+    log = TransactionLog.from_arrays(tr.customer_id.to_numpy(), tr.date.to_numpy(),
+                                     tr.amount.to_numpy(float))
+    want = bt.backtest(log, "2006-12-31", covariates=cov).customers
+    assert table["predicted_purchases"].to_numpy() == pytest.approx(
+        want["predicted_purchases"].to_numpy(), rel=1e-9)
+    code = main(["backtest", str(tmp_path / "app.csv"), "--model", "auto", "--covariates",
+                 str(DATA / "apparelStaticCov.csv"), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1 and "--covariates needs a model (pnbd or bgnbd, not auto)" in err

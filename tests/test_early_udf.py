@@ -91,3 +91,34 @@ def test_through_xlwings(xl_call, sample):
     assert out[0][0] == "customer" and len(out) > 1
     fit = xl_call(fam.CLV_EARLY_FIT, *as_tuples, MISSING, MISSING, MISSING)
     assert fit[0][0] == "prediction" and fit[1][0].startswith("model: ")
+
+
+def test_covariates_range_is_a_feature(sample):
+    """CLV_EARLY's covariates: the sample's channel of each customer's first purchase given
+    as a covariates range (category) and a made-up number: the same predictions as the
+    core with that table, the features cov_channel and cov_score."""
+    import pandas as pd
+
+    log, cells = sample
+    ids = list(dict.fromkeys(log.ids))
+    rng = np.random.default_rng(0)
+    firsts = pd.DataFrame({"id": log.ids, "ch": log.extra["channel"]}).groupby(
+        "id", sort=False)["ch"].first()
+    score = rng.integers(0, 5, len(ids)).astype(float)
+    rng_cells = [["customer", "channel", "score"],
+                 *([c, firsts[c], float(s)] for c, s in zip(ids, score, strict=True))]
+    rows = fam.CLV_EARLY(*cells, dt.datetime(2024, 12, 31), 30, 6, rng_cells)
+    assert rows[0][0] == "customer"
+    plain = TransactionLog.from_cells(*cells)
+    cov = pd.DataFrame({"channel": [firsts[c] for c in plain.customers],
+                        "score": [float(score[ids.index(c)]) for c in plain.customers]})
+    f = early.customer_features(plain, 30, 6, covariates=cov)
+    assert "cov_channel" in f.categorical and "cov_score" in f.numeric
+    want = early.fit(plain, f).predict(early.Features(
+        f.recent, 30, 6.0, f.end, f.numeric, f.categorical))
+    assert np.allclose([r[4] for r in rows[1:]], want["predicted_value"])
+    fit = fam.CLV_EARLY_FIT(*cells, None, 30, 6, rng_cells)
+    features = next(r[1] for r in fit if r[0] == "features")
+    assert "cov_channel" in features and "cov_score" in features
+    out = fam.CLV_EARLY(*cells, None, 30, 6, rng_cells[:-1])
+    assert isinstance(out, str) and "1 customers have no covariate row" in out

@@ -411,13 +411,23 @@ def LTV_TREND(ids, dates, amounts, period=None, as_of=None, margin=None, order_i
     err_to_str=True,
     ndim=2,
 )
-def CLV_EARLY(ids, dates, amounts, as_of=None, window=None, horizon=None):
+@arg(
+    'covariates',
+    doc=(
+        'Optional covariates of the customers: a range with a header row, the customer id in '
+        'its first column and one column per covariate (numbers, or categories such as a '
+        'persona); features of the model (cov_<name>). Every customer needs a row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_EARLY(ids, dates, amounts, as_of=None, window=None, horizon=None, covariates=None):
     (
         "New customers' value: for those acquired within window days of as_of, the chance to "
         'buy again and the value in the horizon months after their first window, from a model '
         "of the earlier customers' first days."
     )
-    return _LTVXL['CLV_EARLY'](ids, dates, amounts, as_of, window, horizon)
+    return _LTVXL['CLV_EARLY'](ids, dates, amounts, as_of, window, horizon, covariates)
 
 
 @func
@@ -471,13 +481,23 @@ def CLV_EARLY(ids, dates, amounts, as_of=None, window=None, horizon=None):
     err_to_str=True,
     ndim=2,
 )
-def CLV_EARLY_FIT(ids, dates, amounts, as_of=None, window=None, horizon=None):
+@arg(
+    'covariates',
+    doc=(
+        'Optional covariates of the customers: a range with a header row, the customer id in '
+        'its first column and one column per covariate (numbers, or categories such as a '
+        'persona); features of the model (cov_<name>). Every customer needs a row.'
+    ),
+    err_to_str=True,
+    ndim=2,
+)
+def CLV_EARLY_FIT(ids, dates, amounts, as_of=None, window=None, horizon=None, covariates=None):
     (
         "Validation of CLV_EARLY's model on a split by acquisition date: normalized Gini, "
         'decile MAPE, Spearman and total error against the window value x ratio and BTYD '
         'baselines, and the features used.'
     )
-    return _LTVXL['CLV_EARLY_FIT'](ids, dates, amounts, as_of, window, horizon)
+    return _LTVXL['CLV_EARLY_FIT'](ids, dates, amounts, as_of, window, horizon, covariates)
 
 
 @func

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from .. import units
@@ -54,6 +55,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(default: backtest.csv)")
     parser.add_argument("--tracking", metavar="CSV",
                         help="also write the weekly actual and predicted repeat purchases")
+    parser.add_argument("--covariates", metavar="FILE",
+                        help="CSV or XLSX with the customer id in the first column and one "
+                        "column per covariate (e.g. channel): fits the model (pnbd or bgnbd) "
+                        "with them on the calibration period and predicts each customer at "
+                        "her own rates; every calibration customer needs a row")
     add_read_arguments(parser)
     engine_clv.add_arguments(parser)
     parser.set_defaults(func=run)
@@ -89,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from ..transactions import read_transactions
 
     engine = engine_clv.chosen_engine(args)
+    if args.covariates is not None and (engine != "memory" or args.model == AUTO):
+        from ..errors import LtvxlError
+
+        raise LtvxlError("--covariates needs a model (pnbd or bgnbd, not auto) and the "
+                         "in-memory engine" + (f", not {engine}" if engine != "memory" else ""))
     if engine != "memory":
         return _run_engine(args, engine)
     if args.transactions is None:
@@ -106,13 +117,19 @@ def run(args: argparse.Namespace) -> int:
         done = list(choice.backtests)
         result = next(b for b in done if b.model is choice.model)
     else:
+        cov = None
+        if args.covariates is not None:
+            from .covariates_clv import read_table
+
+            cov = read_table(args.covariates)
         result = bt.backtest(log, args.calibration_end, args.holdout_end, args.model,
-                             names=NAMES)
+                             names=NAMES, covariates=cov,
+                             covariates_name=Path(args.covariates or "covariates").name)
         done = [result]
     print(split.line())
     _print_result(args, result, done, choice, result.customers)
     table = result.customers.copy()
-    table.insert(1, "model", result.model.name)
+    table.insert(1, "model", result.fit.model)
     with atomic_output(args.output) as tmp:
         write_csv(table, tmp)
     print(f"Wrote {args.output}: {len(table):,} customers (columns: "
@@ -131,7 +148,7 @@ def _print_result(args: argparse.Namespace, result: Any, done: list[Any], choice
     fit = result.fit
     unit = units.DEFAULT_UNIT
     params = ", ".join(f"{k} {v:.4g}" for k, v in fit.params.items())
-    print(f"{result.model.name} fitted on {fit.n_customers:,.0f} calibration customers "
+    print(f"{fit.model} fitted on {fit.n_customers:,.0f} calibration customers "
           f"(rates per {unit[:-1]}): {params}; {result.fit_status}")
     if result.spend_note:
         print(f"Gamma-Gamma: {result.spend_note}")

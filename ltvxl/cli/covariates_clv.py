@@ -30,20 +30,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int]:
-    """The covariate rows of ``customers`` (in their order) and how many rows were unused."""
+def read_table(path: str) -> pd.DataFrame:
+    """The covariates file as it is: the customer id first, one column per covariate."""
     p = Path(path)
     if not p.is_file():
         raise LtvxlError(f"covariates file not found: {p}")
     if p.suffix.lower() in (".xlsx", ".xlsm"):
-        table = pd.read_excel(p, engine="calamine")
-    elif p.suffix.lower() in (".csv", ".txt"):
-        table = pd.read_csv(p)
-    else:
-        raise LtvxlError(f"{p.name}: covariates are read from .csv or .xlsx files")
+        return pd.read_excel(p, engine="calamine")
+    if p.suffix.lower() in (".csv", ".txt"):
+        return pd.read_csv(p)
+    raise LtvxlError(f"{p.name}: covariates are read from .csv or .xlsx files")
+
+
+def read_covariates(path: str, customers: np.ndarray) -> tuple[pd.DataFrame, int]:
+    """The covariate rows of ``customers`` (in their order) and how many rows were unused."""
     from ..models.covariates import for_customers
 
-    return for_customers(table, customers, p.name)
+    return for_customers(read_table(path), customers, Path(path).name)
 
 
 def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.DataFrame:

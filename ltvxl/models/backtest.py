@@ -328,19 +328,32 @@ def _tracking(
     repeat_days: np.ndarray,
     split: Split,
     per: float,
+    groups: tuple[np.ndarray, list[FitResult]] | None = None,
 ) -> pd.DataFrame:
     """Weekly actual and expected repeat purchases of the calibration customers.
 
     ``first``: each customer's first purchase day; ``repeat_days``: the days of their
     repeat purchases (distinct days after the first), calibration and hold-out. The
     expectation is the model's for a new customer, E[X(t)], t the time since each
-    customer's first purchase, summed over customers (grouped by first day).
+    customer's first purchase, summed over customers (grouped by first day); with
+    ``groups`` (each customer's covariate group, each group's fit) summed over the
+    groups at their own parameters.
     """
     d0 = int(first.min())
     weekly = np.bincount((repeat_days - d0) // TRACKING_DAYS,
                          minlength=tracking_weeks(d0, split))
-    cohort, size = np.unique(first, return_counts=True)
-    return tracking_table(model, fit, cohort, size, weekly, split, per)
+    cohort, where, size = np.unique(first, return_inverse=True, return_counts=True)
+    out = tracking_table(model, fit, cohort, size, weekly, split, per)
+    if groups is not None:
+        member, fits = groups
+        predicted = sum(
+            tracking_table(model, f, cohort, np.bincount(where[member == g],
+                                                         minlength=cohort.size),
+                           weekly, split, per)["predicted_cumulative"].to_numpy()
+            for g, f in enumerate(fits))
+        out["predicted_cumulative"] = predicted
+        out["predicted"] = np.diff(predicted, prepend=0.0)
+    return out
 
 
 def tracking_weeks(d0: int, split: Split) -> int:
@@ -390,12 +403,19 @@ def backtest(
     time_unit: str = DEFAULT_UNIT,
     cache: FitCache | None = None,
     names: tuple[str, str] = ("calibration_end", "holdout_end"),
+    covariates: pd.DataFrame | None = None,
+    covariates_name: str = "covariates",
 ) -> Backtest:
     """Fit ``model`` (any spelling of a registered purchase model; blank: the default) on
     the calibration period of ``log`` and compare its hold-out predictions with the
     hold-out (see the module docstring; dates and ``names`` as :func:`split_dates`).
 
     ``time_unit``: the unit of recency, T and the fitted rates (weeks by default).
+    ``covariates``: the customer id in the first column, one column per covariate
+    (:func:`ltvxl.models.covariates.for_customers`; every calibration customer needs a
+    row): the model is fitted with them in both processes and each customer predicted
+    at her own rates; ``fit`` is then the covariate fit (its coefficients among the
+    parameters). ``covariates_name`` names the table in messages.
     """
     from ltvxl.transactions.summary import customer_summary
 
@@ -415,8 +435,15 @@ def backtest(
         raise LtvxlError(f"calibration period to {split.calibration_end}: {exc.message}",
                          exc.code) from None
     length = split.holdout_days / per
-    pred = clv.predict(summary, model=mod, horizon=length, horizon_unit=time_unit,
-                       annual_discount_rate=0.0, gross_margin=1.0, fits=fits)
+    options = dict(horizon=length, horizon_unit=time_unit, annual_discount_rate=0.0,
+                   gross_margin=1.0)
+    groups = None
+    if covariates is None:
+        predicted = clv.predict(summary, model=mod, fits=fits, **options).table
+        fit = fits.purchases
+    else:
+        predicted, fit, groups = _with_covariates(table, covariates, covariates_name, mod,
+                                                  time_unit, options, split, names)
 
     # the hold-out, counted as the summary counts the calibration: purchase days with
     # amount >= 0, all amounts (returns netted) for the value
@@ -439,7 +466,8 @@ def backtest(
     hold_rows = inside & (days > cal)
     actual_value = np.bincount(codes[hold_rows], weights=amounts[hold_rows], minlength=k)[scored]
     on_time = first[kc] <= cal
-    tracking = _tracking(mod, fits.purchases, first[scored], kd[repeat & on_time], split, per)
+    tracking = _tracking(mod, fits.purchases, first[scored], kd[repeat & on_time], split, per,
+                         groups)
 
     x = table["frequency"].to_numpy(float)
     big_t = table["T"].to_numpy(float)
@@ -450,10 +478,10 @@ def backtest(
         "frequency": x,
         "recency": table["recency"].to_numpy(float),
         "T": big_t,
-        "predicted_purchases": pred.table["expected_purchases"].to_numpy(float),
+        "predicted_purchases": predicted["expected_purchases"].to_numpy(float),
         "actual_purchases": actual_purchases,
         "baseline_purchases": baseline,
-        "predicted_value": pred.table["clv"].to_numpy(float),
+        "predicted_value": predicted["clv"].to_numpy(float),
         "actual_value": actual_value,
     })
     notes = list(summary.notes)
@@ -465,7 +493,35 @@ def backtest(
         notes.append(f"transactions after the hold-out end excluded: {after:,}")
     notes = [n for n in notes if not n.startswith("transactions after as_of")]
     return Backtest(mod, split, time_unit, length, out, frequency_table(out), tracking,
-                    fits.purchases, measures_of(out), fits.spend_note, tuple(notes))
+                    fit, measures_of(out), fits.spend_note, tuple(notes))
+
+
+def _with_covariates(table: pd.DataFrame, covariates: pd.DataFrame, source: str,
+                     mod: PurchaseModel, time_unit: str, options: dict[str, Any],
+                     split: Split, names: tuple[str, str]
+                     ) -> tuple[pd.DataFrame, FitResult, tuple[np.ndarray, list[FitResult]]]:
+    """(the per-customer prediction of the covariate model fitted on the calibration
+    summary ``table``, its fit, (each customer's covariate group, each group's plain
+    fit) for the tracking)."""
+    from . import covariates as cv
+
+    if mod.key not in cv.LINKS:
+        takes = " and ".join(registry.purchase_model(k).name for k in cv.LINKS)
+        raise LtvxlError(f"{source}: covariates work with {takes}, not {mod.name}")
+    rows, _ = cv.for_customers(covariates, table["customer"].to_numpy(), source)
+    design = cv.design(rows)
+    try:
+        cov = cv.fit(table["frequency"], table["recency"], table["T"], design,
+                     model=mod.key, time_unit=time_unit)
+    except LtvxlError as exc:
+        raise LtvxlError(f"calibration period to {split.calibration_end}: {exc.message}",
+                         exc.code) from None
+    predicted = cv.predict(cov, table, design.matrix, time_unit=time_unit, **options)
+    vectors, inverse = np.unique(design.matrix, axis=0, return_inverse=True)
+    fits = [FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, 0.0, 0,
+                      cov.fit.converged, cov.fit.status, cov.fit.iterations, time_unit)
+            for params in cv.group_params(cov, vectors)]
+    return predicted, cov.fit, (inverse.ravel(), fits)
 
 
 def compare(

@@ -57,6 +57,16 @@ AS_OF = Arg(
 )
 
 
+COVARIATES = Arg(
+    "covariates",
+    "Optional covariates of the customers: a range with a header row, the customer id in its "
+    "first column and one column per covariate (numbers, or categories such as a persona); "
+    "features of the model (cov_<name>). Every customer needs a row.",
+    kind="data",
+    default=None,
+)
+
+
 def _core() -> Any:
     return importlib.import_module("ltvxl.models.early")
 
@@ -68,16 +78,25 @@ def _whole(window: float) -> int:
 
 
 def _fitted(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
-            horizon: float) -> tuple[Any, Any, Any]:
+            horizon: float, covariates: Any = None) -> tuple[Any, Any, Any]:
     early = _core()
     log = log_of(ids, dates, amounts)
-    features = early.customer_features(log, _whole(window), horizon, end=as_of)
+    cov = None
+    if covariates is not None:
+        from ltvxl.models.covariates import for_customers
+
+        from .models import _covariate_table
+
+        cov, _ = for_customers(_covariate_table(covariates), log.customers)
+    features = early.customer_features(log, _whole(window), horizon, end=as_of,
+                                       covariates=cov)
     return early, features, early.fit(log, features, cache=EARLY_CACHE)
 
 
 def _early(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
-           horizon: float) -> list[list[Any]]:
-    early, features, model = _fitted(ids, dates, amounts, as_of, window, horizon)
+           horizon: float, covariates: Any) -> list[list[Any]]:
+    early, features, model = _fitted(ids, dates, amounts, as_of, window, horizon,
+                                     covariates)
     recent = features.recent
     if not len(recent):
         raise LtvxlError(f"no customer was acquired within {features.window} days of "
@@ -97,8 +116,9 @@ def _early(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
 
 
 def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
-         horizon: float) -> list[list[Any]]:
-    early, features, model = _fitted(ids, dates, amounts, as_of, window, horizon)
+         horizon: float, covariates: Any) -> list[list[Any]]:
+    early, features, model = _fitted(ids, dates, amounts, as_of, window, horizon,
+                                     covariates)
     v = model.validation
     header = ["prediction", "normalized Gini", "decile MAPE", "Spearman", "total error",
               "predicted total", "actual total", "test customers"]
@@ -141,7 +161,7 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, window: float,
     return rows
 
 
-_TX = (_args.IDS, _args.DATES, _args.AMOUNTS, AS_OF, WINDOW, HORIZON)
+_TX = (_args.IDS, _args.DATES, _args.AMOUNTS, AS_OF, WINDOW, HORIZON, COVARIATES)
 
 CLV_EARLY = expose(
     declare(
