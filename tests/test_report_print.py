@@ -93,3 +93,20 @@ def test_counts_print_as_whole_numbers_and_churn_as_a_percentage(printed):
     assert re.search(rf"\s{purchases:,.0f}(\s|$)", shown("purchases"))
     churn = next(v for k, v in labels.items() if k.startswith("yearly churn"))
     assert f"{churn:.1%}" in shown("yearly churn")
+
+
+def test_no_sheet_prints_an_unformatted_number(printed):
+    """Every table has number formats: no page shows a raw float such as 0.2222222."""
+    _, pages = printed
+    raw = [(i + 1, m.group(0)) for i, page in enumerate(pages)
+           for m in re.finditer(r"(?<![\d.])\d+\.\d{5,}", page)]
+    assert not raw, raw[:5]
+
+
+def test_the_table_sheets_show_whole_counts_and_percentages(printed):
+    _, pages = printed
+    cohorts = next(p for p in pages if p.lstrip().startswith("Cohorts"))
+    assert re.search(r"\s100%\s", cohorts)  # month 0 retention, as a percentage
+    segments = next(p for p in pages if p.lstrip().startswith("Segments"))
+    champions = next(li for li in segments.splitlines() if li.lstrip().startswith("Champions"))
+    assert re.match(r"\s*Champions\s+\d+\s+\d+\.\d%", champions), champions

@@ -201,23 +201,28 @@ class Measures:
     baseline_mae: float
 
     def rows(self) -> list[tuple[str, float]]:
-        """(label, value) rows for a screen or a worksheet."""
-        return [
-            ("customers", float(self.customers)),
-            ("predicted hold-out purchases", self.predicted),
-            ("actual hold-out purchases", self.actual),
-            ("error (predicted / actual - 1)", self.error),
-            ("MAE per customer (purchases)", self.mae),
-            ("RMSE per customer (purchases)", self.rmse),
-            ("Spearman rank correlation", self.spearman),
-            ("normalized Gini of the ranking", self.gini),
-            ("decile MAPE (fraction)", self.decile_mape),
-            ("predicted hold-out value", self.predicted_value),
-            ("actual hold-out value", self.actual_value),
-            ("MAE per customer (value)", self.value_mae),
-            (f"baseline ({BASELINE}) purchases", self.baseline),
-            (f"baseline ({BASELINE}) MAE", self.baseline_mae),
-        ]
+        """(label, value) rows for a screen or a worksheet, in the order of MEASURES."""
+        return [(label, float(getattr(self, name))) for label, name, _ in MEASURES]
+
+
+MEASURES = (
+    ("customers", "customers", "count"),
+    ("predicted hold-out purchases", "predicted", "number"),
+    ("actual hold-out purchases", "actual", "number"),
+    ("error (predicted / actual - 1)", "error", "fraction"),
+    ("MAE per customer (purchases)", "mae", "number"),
+    ("RMSE per customer (purchases)", "rmse", "number"),
+    ("Spearman rank correlation", "spearman", "number"),
+    ("normalized Gini of the ranking", "gini", "number"),
+    ("decile MAPE (fraction)", "decile_mape", "fraction"),
+    ("predicted hold-out value", "predicted_value", "money"),
+    ("actual hold-out value", "actual_value", "money"),
+    ("MAE per customer (value)", "value_mae", "money"),
+    (f"baseline ({BASELINE}) purchases", "baseline", "number"),
+    (f"baseline ({BASELINE}) MAE", "baseline_mae", "number"),
+)
+"""The hold-out measures: (label, attribute of :class:`Measures`, what it holds: a count,
+a number, a fraction or money in the log's currency), in display order."""
 
 
 @dataclass(frozen=True)

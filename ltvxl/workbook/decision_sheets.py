@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ltvxl.a1 import col_letters
+from ltvxl.decisions import promo_impact
 
 SCENARIO_FUNCTIONS = frozenset({"LTV", "LTV_CAC_RATIO", "LTV_CAC_STATUS", "MAX_CAC",
                                 "CLV_RETENTION", "CUSTOMER_LIFESPAN", "RETENTION_IMPACT",
@@ -71,7 +72,7 @@ def scenarios_sheet(book: Any, ws: Any, fmt: Any, have: set[str]) -> None:
                                         "How the change applies"], fmt.head)
     inputs = {k: book.add_format({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF",
                                   "num_format": fmt.of(k).num_format})
-              for k in ("percent", "money", "number")}
+              for k in ("percent", "money", "number", "count")}
     rows = {}
     for k, (label, base, change, how, kind) in enumerate(DRIVERS, start=DRIVER_ROW):
         rows[label.split(" (")[0].split(",")[0]] = k
@@ -144,6 +145,8 @@ WHATIFS = (  # (title, inputs (label, value, kind), results (label, formula))
       ("PROMO_BREAKEVEN: retention needed to keep it", "=PROMO_BREAKEVEN({0}, {1}, {2}, {3})",
        "percent4"))),
 )
+PROMO_ROWS = len(promo_impact(50.0, 4.0, 0.4, 0.1).rows()) + 1
+"""The rows PROMO_IMPACT spills below its header: the measures, then the break-even uplift."""
 PROMO_INPUTS = (
     ("Average order value (list price)", 50.0, "money"),
     ("Orders per customer per year", 4.0, "number"),
@@ -151,7 +154,7 @@ PROMO_INPUTS = (
     ("Discount", 0.1, "percent"),
     ("Rise of orders with the promotion", 0.25, "percent"),
     ("Rise of order value", 0.0, "percent"),
-    ("Customers", 1000.0, "number"),
+    ("Customers", 1000.0, "count"),
 )
 
 
@@ -184,7 +187,13 @@ def _whatifs(ws: Any, fmt: Any, inputs: dict[str, Any]) -> None:
         ws.write_number(f"B{row}", value, inputs[kind])
         refs.append(f"B{row}")
         row += 1
-    ws.write_dynamic_array_formula(f"A{row + 1}", f"=PROMO_IMPACT({', '.join(refs)})")
+    top = row + 1
+    ws.write_dynamic_array_formula(f"A{top}", f"=PROMO_IMPACT({', '.join(refs)})")
+    # the measures as numbers, the break-even uplift (the last row) as a percentage
+    for r in range(top, top + PROMO_ROWS - 1):
+        for c in (1, 2, 3):
+            ws.write_blank(r, c, None, fmt.number)
+    ws.write_blank(top + PROMO_ROWS - 1, 2, None, fmt.percent)
 
 
 def _tornado(book: Any, ws: Any, fmt: Any) -> None:

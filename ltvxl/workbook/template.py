@@ -31,6 +31,8 @@ from ltvxl.a1 import col_letters
 from ltvxl.assumptions import DEFAULTS, Assumptions
 from ltvxl.example import UnitEconomicsInputs
 from ltvxl.models import registry
+from ltvxl.models.backtest import MEASURES as BACKTEST_MEASURES
+from ltvxl.transactions.rfm import SEGMENTS as RFM_SEGMENTS
 from ltvxl.transactions.stats import EXTRA_ROWS as STATS_EXTRA_ROWS
 from ltvxl.transactions.stats import ROW_KINDS as STATS_ROW_KINDS
 
@@ -187,6 +189,7 @@ class _Formats:
         self.number = add({"num_format": "#,##0.00"})
         self.count = add({"num_format": "#,##0"})
         self.percent = add({"num_format": "0.0%"})
+        self.percent0 = add({"num_format": "0%"})
         self.ratio = add({"num_format": '0.00"x"'})
         self.date = add({"num_format": "yyyy-mm-dd"})
         self.text = add({})
@@ -196,6 +199,7 @@ class _Formats:
         self.bad = add({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
         self.big = add({"bold": True, "font_size": 16, "num_format": money})
         self.wrap = add({"text_wrap": True, "valign": "top"})
+        self.head_wrap = add({"bold": True, "bottom": 1, "text_wrap": True, "valign": "bottom"})
         self.box = add({"text_wrap": True, "valign": "top", "bg_color": "#FFEB9C",
                         "font_color": "#9C5700", "border": 1, "border_color": "#BF9000"})
         self.big_ratio = add({"bold": True, "font_size": 16, "num_format": '0.00"x"'})
@@ -203,6 +207,13 @@ class _Formats:
 
     def of(self, name: str) -> Any:
         return getattr(self, name)
+
+    def kind(self, kind: str) -> Any:
+        """The format of a value of ``kind`` (the kinds the core states for its measures:
+        ``ltvxl.transactions.stats.ROW_KINDS``, ``ltvxl.models.backtest.MEASURES``)."""
+        return {"date": self.date, "count": self.count, "money": self.money,
+                "years": self.number, "per year": self.number, "number": self.number,
+                "fraction": self.percent}[kind]
 
 
 def build_workbook(path: str | Path, data: TransactionsData | None = None,
@@ -390,14 +401,31 @@ def _spill_note(ws: Any, fmt: _Formats, text: str) -> None:
     ws.write("A2", text, fmt.note)
 
 
+def _spill_header(ws: Any, fmt: _Formats, cell: str, columns: int, lines: int = 2) -> None:
+    """Bold, wrapped header cells for the ``columns`` columns of a table spilled from
+    ``cell`` (a spilled cell keeps its style), on a row ``lines`` lines high, so every
+    header shows whole in its column's width."""
+    from xlsxwriter.utility import xl_cell_to_rowcol
+
+    row, col = xl_cell_to_rowcol(cell)
+    for c in range(col, col + columns):
+        ws.write_blank(row, c, None, fmt.head_wrap)
+    ws.set_row(row, 15 * lines)
+
+
 def _customers_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
     if "LTV_CUSTOMERS" not in have:
         return _missing(ws, fmt, "LTV_CUSTOMERS")
     ws.set_column("A:A", 16)
     ws.set_column("B:C", 14, fmt.date)
-    ws.set_column("D:K", 14, fmt.number)
+    ws.set_column("D:D", 10, fmt.count)
+    ws.set_column("E:F", 14, fmt.money)
+    ws.set_column("G:G", 10, fmt.count)
+    ws.set_column("H:I", 11, fmt.number)
+    ws.set_column("J:K", 15, fmt.money)
     _spill_note(ws, fmt, "One row per customer, spilled by one formula in A3 over the "
                          "Transactions table (recency and age in weeks).")
+    _spill_header(ws, fmt, "A3", 11)
     ws.write_dynamic_array_formula("A3", f"=LTV_CUSTOMERS({ARGS}, as_of)")
     return None
 
@@ -406,9 +434,13 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     if "CLV_PREDICT" not in have:
         return _missing(ws, fmt, "CLV_PREDICT")
     ws.set_column("A:A", 16)
-    ws.set_column("B:L", 14, fmt.number)
+    ws.set_column("B:C", 14, fmt.number)
+    ws.set_column("D:E", 16, fmt.money)
+    ws.set_column("F:F", 10)
+    ws.set_column("G:L", 14, fmt.number)
     _spill_note(ws, fmt, "Predicted customer lifetime value per customer (purchases by the "
                          "model of Inputs: clv_model, Gamma-Gamma spend), spilled from A3.")
+    _spill_header(ws, fmt, "A3", 6, lines=3)
     ws.write_dynamic_array_formula(
         "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of, clv_model)")
     if "CLV_FIT" in have:
@@ -443,10 +475,11 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
     if not {"LTV_TIER", "LTV_CUSTOMERS"} <= have:
         return _missing(ws, fmt, "LTV_TIER")
     ws.set_column("A:A", 22)
-    ws.set_column("B:E", 14, fmt.number)
+    ws.set_column("B:E", 16, fmt.number)
     ws.set_column("F:G", 3)
     ws.set_column("H:H", 16)
-    ws.set_column("I:J", 14, fmt.number)
+    ws.set_column("I:I", 16, fmt.money)
+    ws.set_column("J:J", 10)
     ws.write("A3", "Value tiers: customers ranked by historical value, top 20% High, "
                    "next 30% Medium, the rest Low", fmt.bold)
     ws.write_row("A4", ["tier", "customers", "share of customers", "revenue",
@@ -465,6 +498,10 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
     if "RFM_SUMMARY" in have:
         ws.write(f"A{RFM_ROW - 1}", "RFM segments (recency, frequency, monetary quintiles)",
                  fmt.bold)
+        _spill_header(ws, fmt, f"A{RFM_ROW}", 5)
+        for k in range(RFM_ROW, RFM_ROW + len(RFM_SEGMENTS)):  # the rows of the segments
+            for c, style in enumerate((fmt.count, fmt.percent, fmt.money, fmt.percent), 1):
+                ws.write_blank(k, c, None, style)
         ws.write_dynamic_array_formula(f"A{RFM_ROW}", f"=RFM_SUMMARY({ARGS}, as_of)")
         ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + 11}",
                               {"type": "data_bar", "bar_color": "#5B9BD5"})
@@ -495,6 +532,12 @@ def _cohorts_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) 
         ws.conditional_format(f"C{first}:BZ{last}", {"type": "formula", "criteria": (
             f"=AND(ISNUMBER(C{first}), NOT(ISNUMBER(D{first})), {_PARTIAL_MONTH})"),
             "format": fmt.partial, "stop_if_true": True})
+    # the shares as percentages and the values as money: conditional number formats, not
+    # 14,000 styled blank cells (after the partial-month grey, which stops the others)
+    ws.conditional_format(f"C5:BZ{COHORT_VALUE_ROW - 3}", {"type": "no_blanks",
+                                                          "format": fmt.percent0})
+    ws.conditional_format(f"C{COHORT_VALUE_ROW + 1}:BZ{COHORT_VALUE_ROW + 200}",
+                          {"type": "no_blanks", "format": fmt.money})
     ws.conditional_format(f"C5:BZ{COHORT_VALUE_ROW - 3}", {
         "type": "3_color_scale", "min_color": "#F8696B", "mid_color": "#FFEB84",
         "max_color": "#63BE7B"})
@@ -523,7 +566,8 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
         return None
     names = sorted({c for c in channels if c})
     ws.set_column("A:A", 20)
-    ws.set_column("B:D", 12, fmt.number)
+    ws.set_column("B:C", 11, fmt.count)
+    ws.set_column("D:D", 14, fmt.money)
     ws.set_column("E:E", 14, fmt.money)
     ws.set_column("F:F", 12, fmt.percent)
     ws.set_column("G:G", 12, fmt.money)
@@ -531,6 +575,7 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
     ws.set_column("J:J", 20)
     ws.set_column("K:K", 14, fmt.money)
     last = 3 + max(len(names), 1)
+    _spill_header(ws, fmt, "A3", 9)
     if fmt.cac is None:
         _spill_note(ws, fmt, "Customers by the channel of their first purchase. No CAC "
                              "given (ltvxl report --cac), so no LTV:CAC by channel.")
@@ -622,6 +667,14 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
                          "third (the hold-out) against what the same customers did.")
     ws.write(f"A{top - 1}", "Hold-out measures (the model of Inputs: clv_model)", fmt.bold)
     ws.write_dynamic_array_formula(f"A{top}", f"=CLV_BACKTEST({ARGS}, , as_of, clv_model)")
+    # each measure in the format of what it holds, found by its label (rows above it vary)
+    for label, _, kind in BACKTEST_MEASURES:
+        if kind != "number":
+            ws.conditional_format(f"B{top + 1}:B{top + 40}", {
+                "type": "formula", "criteria": f'=$A{top + 1}="{label}"',
+                "format": fmt.kind(kind)})
+    _spill_header(ws, fmt, f"D{top}", 4, lines=3)
+    _spill_header(ws, fmt, f"I{top}", 7, lines=3)
     ws.write(f"D{top - 1}", "Mean hold-out purchases per customer, by repeat purchases in the "
                             "calibration", fmt.bold)
     ws.write_dynamic_array_formula(f"D{top}",
@@ -639,7 +692,8 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
     chart.set_x_axis({"name": "repeat purchases in the calibration period"})
     chart.set_y_axis({"name": "mean hold-out purchases per customer"})
     chart.set_legend({"position": "bottom"})
-    ws.insert_chart(f"D{last + 3}", chart)
+    fits = {"x_scale": 0.85}  # within D:H, left of the weekly table in I:O
+    ws.insert_chart(f"D{last + 3}", chart, fits)
     ws.write(f"I{top - 1}", "Weekly repeat purchases of the calibration customers", fmt.bold)
     ws.write_dynamic_array_formula(f"I{top}",
                                    f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "TRACKING")')
@@ -656,8 +710,8 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
     track.set_x_axis({"name": "week"})
     track.set_y_axis({"name": "repeat purchases (cumulative)"})
     track.set_legend({"position": "bottom"})
-    ws.insert_chart(f"D{last + 20}", track)
-    _print_setup(ws, f"A1:G{last + 36}", freeze=(top, 0))
+    ws.insert_chart(f"D{last + 20}", track, fits)
+    _print_setup(ws, f"A1:O{last + 36}", freeze=(top, 0))
     return None
 
 
@@ -746,10 +800,8 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         ws.write_dynamic_array_formula("A5", f"=LTV_STATS({ARGS}, as_of)")
         # each measure's own format (a cell keeps its style when the spill fills it); the
         # caution and the notes after them are text and counts
-        kinds = {"date": fmt.date, "count": fmt.count, "money": fmt.money,
-                 "years": fmt.number, "per year": fmt.number, "fraction": fmt.percent}
         for k, kind in enumerate(STATS_ROW_KINDS, start=5):
-            ws.write_blank(k, 1, None, kinds[kind])
+            ws.write_blank(k, 1, None, fmt.kind(kind))
         for k in range(5 + len(STATS_ROW_KINDS), STATS_END):
             ws.write_blank(k, 1, None, fmt.count)
     else:
