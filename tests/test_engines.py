@@ -7,6 +7,8 @@ against the papers and lifetimes.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from ltvxl import engines
 from ltvxl.cli import main
 from ltvxl.errors import LtvxlError
 from ltvxl.models import clv, simulate
-from ltvxl.transactions import TransactionLog, customer_summary
+from ltvxl.transactions import TransactionLog, customer_summary, read_transactions
 
 pytest.importorskip("duckdb")
 
@@ -251,8 +253,14 @@ def test_unreadable_values_stop_with_the_column_and_value(tmp_path):
     frame = frame.assign(amount=frame["amount"].map(lambda v: f"{v:.2f}"))
     frame.loc[7, "amount"] = "12,5 EUR"
     frame.to_parquet(tmp_path / "a.parquet")
-    with pytest.raises(LtvxlError, match=r'column "amount": "12,5 EUR" is not a number'):
+    with pytest.raises(LtvxlError) as eng:
         engines.summarize(str(tmp_path / "a.parquet"))
+    with pytest.raises(LtvxlError) as mem:  # the in-memory reader's rule and message
+        read_transactions(tmp_path / "a.parquet")
+    assert '"12,5 EUR"' in eng.value.message and "--decimal" in eng.value.message
+    shape = r'"[^"]+"'  # the example of a decimal point: the first row's, or the engine's
+    mem_text = re.sub(shape, '"V"', re.sub(r" \(?row \d+\)?", "", mem.value.message))
+    assert mem_text.endswith(re.sub(shape, '"V"', eng.value.message))
 
 
 def test_source_errors_are_one_line(tmp_path):

@@ -115,3 +115,19 @@ def test_spark_backtest_equals_in_memory(spark_engine, tmp_path):
     assert eh.write_customers(got, str(out)) == 2357
     table = pd.read_parquet(out)
     assert len(table) == 2357 and table["actual_purchases"].sum() == 1882
+
+
+def test_spark_reads_real_exports_as_in_memory(spark_engine, tmp_path):
+    """Day-first text dates, decimal-comma amounts with a currency sign, order ids with
+    cancellation invoices and fields on an order's first line only: Spark's summary,
+    columns line and notes are the in-memory reader's."""
+    from test_engines_dialects import european, in_memory, online_retail_like
+
+    for frame, options in ((european(1), {}), (online_retail_like(7), {"order_col": "InvoiceNo"})):
+        path = tmp_path / "export.parquet"
+        frame.to_parquet(path)
+        log, mem = in_memory(path, **options)
+        s = engines.summarize(str(path), engine=spark_engine, **options)
+        assert_same_summary(s, mem)
+        assert s.columns.describe() == log.columns_line
+        assert tuple(s.notes) == tuple(n for n in mem.notes if not n.startswith("duplicate"))

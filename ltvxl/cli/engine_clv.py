@@ -72,6 +72,7 @@ def open_for(args: argparse.Namespace, engine: str) -> Any:
 
     if args.transactions is None:
         raise LtvxlError(f"--engine {engine} needs a transaction file, glob or folder")
+    source_options(args)  # an option the engine would not apply: refused before any work
     if engine == "duckdb" and args.output_table:
         raise LtvxlError("--output-table needs --engine spark; give -o FILE.parquet instead")
     source = str(args.transactions)
@@ -87,14 +88,41 @@ def open_for(args: argparse.Namespace, engine: str) -> Any:
     )
 
 
+NOT_READ = {
+    "quantity_col": "--quantity-col",
+    "price_col": "--price-col",
+    "channel_col": "--channel-col",
+    "sheet": "--sheet",
+    "header_row": "--header-row",
+    "delimiter": "--delimiter",
+    "encoding": "--encoding",
+    "drop_duplicates": "--drop-duplicates",
+}
+"""Reading options of the in-memory readers that the engine path does not apply (the
+engines read CSV and Parquet with their own dialect detection, without workbooks)."""
+
+
 def source_options(args: argparse.Namespace) -> dict[str, Any]:
     """The column and format options of :func:`ltvxl.engines.open_source` from the
-    command line."""
+    command line; an option the engine path would not apply is refused, named."""
+    from ltvxl.errors import LtvxlError
+
+    for key, option in NOT_READ.items():
+        if getattr(args, key, None):
+            raise LtvxlError(
+                f"{option} is not read by --engine {args.engine or 'duckdb'}; use --engine "
+                "memory, or prepare the column in the source (the engine path reads CSV and "
+                "Parquet with an amount column)")
     return {
         "id_col": args.id_col,
         "date_col": args.date_col,
         "amount_col": args.amount_col,
+        "order_col": getattr(args, "order_col", None),
         "date_format": getattr(args, "date_format", None),
+        "dayfirst": getattr(args, "dayfirst", None),
+        "decimal": getattr(args, "decimal", None),
+        "thousands": getattr(args, "thousands", None),
+        "missing_id": getattr(args, "missing_id", "drop"),
     }
 
 
@@ -103,8 +131,8 @@ def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int
     from ltvxl import engines
 
     source = str(args.transactions)
-    start = time.perf_counter()
     eng = open_for(args, engine)
+    start = time.perf_counter()
     try:
         _progress(start, f"summarizing {source} on {engine}")
         s = engines.summarize(

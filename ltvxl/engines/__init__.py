@@ -20,7 +20,7 @@ Typical use in a notebook or a Spark job::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -30,7 +30,7 @@ from ltvxl.errors import LtvxlError
 from ltvxl.models import clv
 from ltvxl.units import DEFAULT_UNIT, unit_days
 
-from . import sql
+from . import normalize, sql
 from .base import Engine
 from .normalize import Columns, bad_value_message, bad_value_queries, kind_of, normalized_select
 from .scoring import Fits, scores, spend_sql
@@ -111,6 +111,7 @@ class Source:
     name: str
     columns: Columns
     counts: pd.Series
+    reader_notes: list[str] = field(default_factory=list)
 
     @property
     def first_day(self) -> int:
@@ -123,8 +124,9 @@ class Source:
         return int(self.counts["last_day"])
 
     def notes(self) -> list[str]:
-        """The rows left out for a missing id, date or amount, in words."""
-        out = []
+        """What the reading did (cancellations) and the rows left out for a missing id,
+        date or amount, in words."""
+        out = list(self.reader_notes)
         for label, value in (
             ("rows without a customer id left out", self.counts["missing_id"]),
             ("rows without a date or amount left out", self.counts["missing_value"]),
@@ -141,7 +143,12 @@ def open_source(
     id_col: str | None = None,
     date_col: str | None = None,
     amount_col: str | None = None,
+    order_col: str | None = None,
     date_format: str | None = None,
+    dayfirst: bool | None = None,
+    decimal: str | None = None,
+    thousands: str | None = None,
+    missing_id: str = "drop",
     spark_master: str | None = None,
 ) -> Source:
     """Open ``source`` on an engine (a name, or an open :class:`Engine`), detect and check
@@ -149,15 +156,29 @@ def open_source(
 
     ``source``: a CSV or Parquet file, a glob, or a folder of them
     (hive-partitioned folders too). Columns are detected from their names
-    as by the in-memory readers unless given; ``date_format``: strptime codes
-    of dates written as text.
+    as by the in-memory readers unless given; ``order_col``: order ids (the
+    lines of one order are one order). Texts are read by the in-memory rules
+    (:mod:`ltvxl.engines.normalize`): ``date_format`` (strftime codes) or
+    ``dayfirst`` (True, False; None: decided from the column) for dates,
+    ``decimal`` and ``thousands`` for amounts. ``missing_id``: rows without a
+    customer id are left out and counted ("drop") or refused ("error").
     """
     eng = open_engine(engine, spark_master=spark_master) if isinstance(engine, str) else engine
     names = eng.open_source(str(source))
     idc, datec, amountc = _detect(names, id_col, date_col, amount_col)
-    cols = Columns(
-        idc, datec, amountc, {c: kind_of(names[c]) for c in (idc, datec, amountc)}, date_format
-    )
+    if order_col is not None and order_col not in names:
+        raise LtvxlError(f'order column "{order_col}" (--order-col) not found; the columns '
+                         f"are {', '.join(names)}")
+    if kind_of(names[datec]) in ("date", "timestamp"):  # a CSV reader's guess of a format:
+        names = eng.as_text(datec) or names  # the texts, read by the in-memory rules
+    used = [c for c in (idc, datec, amountc, order_col) if c is not None]
+    kinds = {c: kind_of(names[c]) for c in used}
+    cols = Columns(idc, datec, amountc, kinds, date_format, order_col)
+    cols = _date_rules(eng, cols, dayfirst)
+    cols = _amount_rules(eng, cols, decimal, thousands)
+    notes: list[str] = []
+    if order_col is not None:
+        cols, notes = _order_rules(eng, cols)
     eng.create_view(sql.NORMALIZED, normalized_select(cols))
     for column, what, check in bad_value_queries(cols):
         bad = eng.query(check)
@@ -166,14 +187,94 @@ def open_source(
     counts = eng.query(sql.counts_query()).iloc[0]
     if _count(counts["n_rows"]) == 0 or pd.isna(counts["last_day"]):
         raise LtvxlError(f"{source}: no transaction with a customer id, a date and an amount")
-    return Source(eng, str(source), cols, counts)
+    if missing_id == "error" and _count(counts["missing_id"]):
+        raise LtvxlError(f'column "{idc}": {_count(counts["missing_id"]):,} rows have no '
+                         "customer id (rows without one are left out with --missing-id drop)")
+    return Source(eng, str(source), cols, counts, notes)
+
+
+_ROW = "\x00"
+"""What the in-memory parsers are given as a row number: the engine has none to give."""
+
+
+def _without_rows(message: str) -> str:
+    """An in-memory parser's message without the row numbers it was given (:data:`_ROW`)."""
+    return message.replace(f" (row {_ROW})", "").replace(f" row {_ROW}", "")
+
+
+def _date_rules(eng: Engine, cols: Columns, dayfirst: bool | None) -> Columns:
+    """Decide the order of d/m/y date texts from the whole column, as in memory."""
+    from ltvxl.transactions.dates import date_order
+
+    if cols.kinds[cols.date] != "text":
+        return cols
+    if cols.date_format:
+        return replace(cols, date_how=f"format {cols.date_format}")
+    if dayfirst is None:
+        row = eng.query(normalize.date_order_query(cols.date)).iloc[0]
+
+        def example(key: str) -> tuple[str, str] | None:
+            return None if pd.isna(row[key]) else (str(row[key]), "")
+
+        try:
+            dayfirst = date_order(f'column "{cols.date}"', example("day_first"),
+                                  example("month_first"), example("differing"))
+        except LtvxlError as exc:
+            raise LtvxlError(_without_rows(exc.message)) from None
+        present = any(not pd.isna(row[k]) for k in row.index)
+        how = ("day-first" if dayfirst else "month-first") if present else ""
+    else:
+        how = "day-first" if dayfirst else "month-first"
+    return replace(cols, dayfirst=bool(dayfirst), date_how=how)
+
+
+def _amount_rules(eng: Engine, cols: Columns, decimal: str | None,
+                  thousands: str | None) -> Columns:
+    """A text amount column: its distinct texts read by the in-memory parser, the values
+    handed to the engine (:data:`normalize.AMOUNTS`)."""
+    from ltvxl.transactions.amounts import parse_amounts
+
+    if cols.kinds[cols.amount] != "text":  # numbers: no decimal mark to read
+        return cols
+    n = _count(eng.query(f"SELECT COUNT(*) FROM ({normalize.amount_texts_query(cols.amount)})"
+                         " AS t").iloc[0, 0])
+    if n > normalize.MAX_AMOUNT_TEXTS:
+        raise LtvxlError(
+            f'column "{cols.amount}" holds {n:,} distinct texts, more than the engine path '
+            f"reads ({normalize.MAX_AMOUNT_TEXTS:,}): store the amounts as numbers")
+    texts = eng.query(normalize.amount_texts_query(cols.amount))["ltvxl_text"]
+    values = np.asarray(texts.astype(object).to_numpy(), dtype=object)
+    try:
+        parsed, how = parse_amounts(values, f'column "{cols.amount}"', lambda i: _ROW,
+                                    text=True, decimal=decimal, thousands=thousands)
+    except LtvxlError as exc:
+        raise LtvxlError(_without_rows(exc.message)) from None
+    eng.register(normalize.AMOUNTS, pd.DataFrame({"ltvxl_text": values, "ltvxl_value": parsed}))
+    return replace(cols, amount_how=how)
+
+
+def _order_rules(eng: Engine, cols: Columns) -> tuple[Columns, list[str]]:
+    """The readers' rules of order ids: an order's blank fields filled from its other
+    lines, cancellation invoices as returns (with their note)."""
+    checks = eng.query(normalize.order_checks_query(cols)).iloc[0]
+    cancellations = _count(checks["c_orders"]) > 0 and _count(checks["other_orders"]) == 0
+    cols = replace(cols, fill=_count(checks["blank_lines"]) > 0, cancellations=cancellations)
+    if cols.fill and _count(eng.query(normalize.once_per_order_query(cols)).iloc[0, 0]):
+        cols = replace(cols, once_per_order=True)
+    notes = []
+    if cancellations:
+        eng.create_view(sql.NORMALIZED, normalized_select(cols))
+        lines = _count(eng.query(f"SELECT COUNT(*) FROM {sql.NORMALIZED} "
+                                 "WHERE cancelled AND cid IS NOT NULL").iloc[0, 0])
+        notes.append(f"cancellation invoices (C...) netted as returns, lines: {lines:,}")
+    return cols, notes
 
 
 def summarize_window(src: Source, day: int, time_unit: str = DEFAULT_UNIT) -> EngineSummary:
     """The summary of an opened source up to ``day`` (days since 1970-01-01, inclusive)."""
     eng = src.engine
     window = sql.Window(day, unit_days(time_unit))
-    eng.create_table(sql.SUMMARY, sql.summary_query(window))
+    eng.create_table(sql.SUMMARY, sql.summary_query(window, src.columns.order is not None))
     notes = src.notes()
     wc = eng.query(sql.window_counts_query(window)).iloc[0]
     if _count(wc["zero"]):  # the wording and order of the in-memory summary's notes

@@ -39,6 +39,12 @@ class Engine:
         """Make ``source`` (a file, glob or folder) the source view; its columns and types."""
         raise NotImplementedError
 
+    def as_text(self, column: str) -> dict[str, str] | None:
+        """Read ``column`` of the source as text where the engine guessed its type from
+        text (a CSV reader's dates), so that the in-memory rules read it; the new
+        columns and types, or None when the engine keeps the type it read."""
+        return None
+
     def query(self, sql: str) -> pd.DataFrame:
         """Run a query whose result is small and return it."""
         raise NotImplementedError

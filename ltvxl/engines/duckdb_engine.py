@@ -84,9 +84,21 @@ class DuckDBEngine(Engine):
             raise LtvxlError(f"duckdb: {str(exc).splitlines()[0]}") from exc
 
     def open_source(self, source: str) -> dict[str, str]:
-        self._run(f"CREATE OR REPLACE VIEW {SOURCE} AS SELECT * FROM {_reader(str(source))}")
+        self._reader = _reader(str(source))
+        return self._open(self._reader)
+
+    def _open(self, reader: str) -> dict[str, str]:
+        self._run(f"CREATE OR REPLACE VIEW {SOURCE} AS SELECT * FROM {reader}")
         rows = self._run(f"DESCRIBE SELECT * FROM {SOURCE}").fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
+
+    def as_text(self, column: str) -> dict[str, str] | None:
+        """CSV: DuckDB's sniffer reads 31/01/2024 as a date in a format it guesses; the
+        column is read as text instead (types = {column: VARCHAR})."""
+        if not self._reader.startswith("read_csv("):
+            return None
+        types = f"types = {{{quote_text(column)}: 'VARCHAR'}}"
+        return self._open(self._reader[:-1] + f", {types})")
 
     def query(self, sql: str) -> pd.DataFrame:
         return self._run(sql).df()

@@ -8,7 +8,8 @@ transaction line:
 - ``cid``: the customer id as text (NULL when missing);
 - ``day``: the transaction day as a whole number of days since 1970-01-01
   (NULL when missing);
-- ``amt``: the amount (a double; negative for returns).
+- ``amt``: the amount (a double; negative for returns);
+- ``oid``: the order id as text (NULL without an order column or a value).
 
 Each engine builds that view from its source (:mod:`ltvxl.engines.duckdb_engine`,
 :mod:`ltvxl.engines.spark_engine`); the rules below are those of the in-memory
@@ -77,19 +78,29 @@ WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL
 """
 
 
-def summary_query(window: Window) -> str:
+def summary_query(window: Window, orders: bool = False) -> str:
     """One row per customer with a purchase on or before ``as_of``.
 
     Columns: customer, first_day, last_day (day numbers), orders (purchase
     rows), revenue (returns netted), avg_order_value, frequency, recency, T
     (in the time unit), monetary_value, historical_value. Customers with
     returns but no purchase have no row (see :func:`only_returns_query`).
+    ``orders``: the rows have order ids (``oid``): orders are the distinct order ids
+    of the purchase rows, a row without one an order of its own.
     """
     end = _day_literal(window.as_of_day)
     unit = repr(float(window.unit_days))
+    order_cte, orders_col, order_join = "", "p.orders", ""
+    if orders:
+        order_cte = """,
+order_counts AS (
+  SELECT cid, COUNT(DISTINCT oid) + SUM(CASE WHEN oid IS NULL THEN 1 ELSE 0 END) AS orders
+  FROM kept WHERE amt >= 0 GROUP BY cid
+)"""
+        orders_col, order_join = "o.orders", " JOIN order_counts AS o ON p.cid = o.cid"
     return f"""
 WITH kept AS (
-  SELECT cid, day, amt FROM {NORMALIZED}
+  SELECT cid, day, amt, oid FROM {NORMALIZED}
   WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL AND day <= {end}
 ),
 revenue AS (
@@ -111,20 +122,20 @@ per_customer AS (
          SUM(n_rows) AS orders,
          SUM(CASE WHEN day > first_day THEN value ELSE 0.0 END) AS repeat_value
   FROM marked GROUP BY cid
-)
+){order_cte}
 SELECT
   p.cid AS customer,
   p.first_day,
   p.last_day,
-  p.orders,
+  {orders_col} AS orders,
   r.revenue,
-  r.revenue / p.orders AS avg_order_value,
+  r.revenue / {orders_col} AS avg_order_value,
   p.n_days - 1 AS frequency,
   CAST(p.last_day - p.first_day AS DOUBLE) / {unit} AS recency,
   CAST({end} - p.first_day AS DOUBLE) / {unit} AS T,
   CASE WHEN p.n_days > 1 THEN p.repeat_value / (p.n_days - 1) ELSE 0.0 END AS monetary_value,
   r.revenue AS historical_value
-FROM per_customer AS p JOIN revenue AS r ON p.cid = r.cid
+FROM per_customer AS p JOIN revenue AS r ON p.cid = r.cid{order_join}
 """
 
 

@@ -183,6 +183,33 @@ def parse_dates(
     return udays[codes], how
 
 
+def date_order(
+    label: str,
+    day_first: tuple[str, str] | None,
+    month_first: tuple[str, str] | None,
+    differing: tuple[str, str] | None,
+) -> bool:
+    """Whether a column's d/m/y texts are day-first, from one text of each kind: a first
+    field above 12 and a second not (``day_first``), the reverse (``month_first``), two
+    fields that differ (``differing``), each (text, where: e.g. " (row 12)" or "") or None.
+    Both orders, or neither while values differ, is an error asking for the option."""
+    if day_first and month_first:
+        raise LtvxlError(
+            f'{label}: "{day_first[0]}"{day_first[1]} is day-first and "{month_first[0]}"'
+            f"{month_first[1]} month-first: give the order with --dayfirst or --monthfirst, "
+            "or --date-format"
+        )
+    if day_first or month_first:
+        return day_first is not None
+    if differing:
+        raise LtvxlError(
+            f'{label}: "{differing[0]}"{differing[1]} could be day-first or month-first and no '
+            "value of the column decides: say which with --dayfirst or --monthfirst, or give "
+            "--date-format (e.g. %d/%m/%Y)"
+        )
+    return True  # every day equals its month: both readings agree
+
+
 def _texts_to_days(texts: list[str], label: str, row: Any, dayfirst: bool | None,
                    date_format: str | None) -> tuple[np.ndarray, np.ndarray, str]:
     """(days, bad, how) of distinct date texts; day-first or month-first from all of them."""
@@ -214,25 +241,14 @@ def _texts_to_days(texts: list[str], label: str, row: Any, dayfirst: bool | None
         return days, bad, ""
     order = dayfirst
     if order is None:
-        day_first = next((f for f in fields if f[1] > 12 >= f[2]), None)
-        month_first = next((f for f in fields if f[2] > 12 >= f[1]), None)
-        if day_first and month_first:
-            raise LtvxlError(
-                f'{label}: "{texts[day_first[0]].strip()}" (row {row(day_first[0])}) is day-first '
-                f'and "{texts[month_first[0]].strip()}" (row {row(month_first[0])}) month-first: '
-                "give the order with --dayfirst or --monthfirst, or --date-format"
-            )
-        if day_first or month_first:
-            order = day_first is not None
-        elif any(f[1] != f[2] for f in fields):
-            f = next(f for f in fields if f[1] != f[2])
-            raise LtvxlError(
-                f'{label}: "{texts[f[0]].strip()}" (row {row(f[0])}) could be day-first or '
-                "month-first and no value of the column decides: say which with --dayfirst "
-                "or --monthfirst, or give --date-format (e.g. %d/%m/%Y)"
-            )
-        else:
-            order = True  # every day equals its month: both readings agree
+        def example(f: tuple[int, int, int, int] | None) -> tuple[str, str] | None:
+            return None if f is None else (texts[f[0]].strip(), f" (row {row(f[0])})")
+
+        order = date_order(
+            label,
+            example(next((f for f in fields if f[1] > 12 >= f[2]), None)),
+            example(next((f for f in fields if f[2] > 12 >= f[1]), None)),
+            example(next((f for f in fields if f[1] != f[2]), None)))
     idx = np.array([f[0] for f in fields])
     a, b, y = (np.array([f[k] for f in fields]) for k in (1, 2, 3))
     d, m = (a, b) if order else (b, a)

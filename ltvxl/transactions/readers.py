@@ -206,7 +206,7 @@ def _once_per_order(orders: np.ndarray, amounts: np.ndarray,
     if not blank.any():
         return amounts
     frame = pd.DataFrame({"o": orders, "has": ~blank})
-    order_has = frame.groupby("o", sort=False)["has"].transform("any").to_numpy()
+    order_has = frame.groupby("o", sort=False, dropna=False)["has"].transform("any").to_numpy(bool)
     fill = blank & order_has & ~blank_mask([orders])
     if not fill.any():
         return amounts
