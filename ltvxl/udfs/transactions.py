@@ -388,7 +388,9 @@ def _model_view(log: Any, costs: dict[str, float] | None, as_of: Any, least: int
     s = summary.customer_summary(log, as_of, units.DEFAULT_UNIT)
     t = s.table
     day = int(np.datetime64(s.as_of, "D").astype(np.int64))
-    kept = np.flatnonzero(np.isin(log.customers, t["customer"].to_numpy()))
+    summarised = set(t["customer"].tolist())  # np.isin of object ids compares each with each
+    kept = np.flatnonzero(np.fromiter((c in summarised for c in log.customers.tolist()), bool,
+                                      len(log.customers)))
     names = groups.customer_groups(log, log.extra["groups"], day)[kept]
     names = np.where(names == "", groups.BLANK_GROUP, names)
     options = dict(horizon=horizon, horizon_unit=units.HORIZON_UNIT,
