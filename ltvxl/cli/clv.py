@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
     given = from_args(args)
     engine = engine_clv.chosen_engine(args)
+    if args.shared and not args.covariates:
+        raise LtvxlError("--shared names a covariate of --covariates FILE: give the file")
     if args.model == AUTO and engine != "memory":
         raise LtvxlError(f"--model {AUTO} backtests every model on the transactions in memory: "
                          f"drop --engine {engine}, or name the model (--model)")

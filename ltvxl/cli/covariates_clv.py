@@ -28,6 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "covariate (e.g. channel, gender): fits Pareto/NBD with them in the purchase and "
         "dropout processes and prints each coefficient with its standard error",
     )
+    parser.add_argument(
+        "--shared",
+        metavar="NAME",
+        action="append",
+        help="a covariate (a column of the covariates file, or NAME=LEVEL of a category) "
+        "whose coefficient is one number in both processes (printed as 'both: NAME'); "
+        "repeat for several",
+    )
 
 
 def read_table(path: str) -> pd.DataFrame:
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.D
     design = covariates.design(table)
     t = summary.table
     cov = covariates.fit(t["frequency"], t["recency"], t["T"], design, model=model,
-                         time_unit=options["time_unit"])
+                         time_unit=options["time_unit"], shared=tuple(args.shared or ()))
     fit = cov.fit
     refs = ", ".join(f"{k}={v}" for k, v in design.references.items())
     print(f"{fit.model} ({fit.n_customers:,.0f} customers, rates per week): {fit.status}")

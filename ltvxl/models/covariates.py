@@ -167,10 +167,19 @@ class CovariateFit:
     lr_p_value: float
     model: str = "pnbd"
     """Short name of the model (a key of :data:`LINKS`)."""
+    shared: tuple[str, ...] = ()
+    """The covariates whose coefficient both processes share (``both: <name>``)."""
 
     @property
     def coefficients(self) -> dict[str, float]:
-        return {k: v for k, v in self.fit.params.items() if k.startswith(self.processes)}
+        return {k: v for k, v in self.fit.params.items()
+                if k.startswith((*self.processes, SHARED))}
+
+    def coefficient(self, process: str, name: str) -> float:
+        """The coefficient of covariate ``name`` in ``process`` (0 when it is not in it)."""
+        p = self.fit.params
+        return p.get(f"{process}: {name}", p.get(f"{SHARED}: {name}", 0.0)
+                     if process in self.processes else 0.0)
 
 
 @dataclass(frozen=True)
@@ -235,14 +244,17 @@ def fit(
     processes: Sequence[str] = (PURCHASE, DROPOUT),
     model: str = "pnbd",
     time_unit: str = DEFAULT_UNIT,
+    shared: Sequence[str] = (),
 ) -> CovariateFit:
     """Fit ``model`` ("pnbd": Pareto/NBD, "bgnbd": BG/NBD) with covariates in
     ``processes`` ("purchase", "dropout" or both).
 
     ``frequency``, ``recency``, ``T``: one value per customer, as for the plain fit, in
-    the order of ``covariates.matrix``'s rows. Returns the fit (coefficients with
-    standard errors from the Hessian), the plain fit and the likelihood-ratio test of
-    the coefficients against it.
+    the order of ``covariates.matrix``'s rows. ``shared``: names of ``covariates``
+    whose coefficient is one number in both processes (CLVTools' constrained
+    covariates; named ``both: <name>``, both processes needed). Returns the fit
+    (coefficients with standard errors from the Hessian), the plain fit and the
+    likelihood-ratio test of the coefficients against it.
     """
     x = np.asarray(frequency, float)
     tx = np.asarray(recency, float)
@@ -260,13 +272,15 @@ def fit(
     plain = link.module.fit(x, tx, big_t, time_unit=time_unit)
     k = matrix.shape[1]
     purchase, dropout = PURCHASE in procs, DROPOUT in procs
-    names = list(link.module.PARAMS)
-    for proc in procs:
-        names += [f"{proc}: {n}" for n in covariates.names]
-    start = np.concatenate([np.log(plain.values()), np.zeros(k * len(procs))])
+    names, free = _free(link.module.PARAMS, covariates.names, procs, shared)
+    start = np.concatenate([np.log(plain.values()), np.zeros(free.shape[1] - 4)])
+
+    def negll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = _negll(free @ theta, groups, k, purchase, dropout, link)
+        return f, free.T @ g
+
     raw = fit_mle(
-        f"{link.module.NAME} with covariates", names,
-        lambda th: _negll(th, groups, k, purchase, dropout, link),
+        f"{link.module.NAME} with covariates", names, negll,
         start, float(x.size), sum(d.x.size for d in groups.data), time_unit=time_unit,
     )  # fmt: skip
     # fit_mle reports exp(theta) with delta-method errors: the coefficients are theta itself
@@ -285,9 +299,40 @@ def fit(
     # to import)
 
     stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
-    df = k * len(procs)
+    df = len(names) - 4
     return CovariateFit(result, plain, covariates, procs, stat, df, float(chdtrc(df, stat)),
-                        model)
+                        model, tuple(shared))
+
+
+SHARED = "both"
+"""The prefix of a coefficient shared by both processes (``both: Gender``)."""
+
+
+def _free(base: Sequence[str], covariates: Sequence[str], procs: tuple[str, ...],
+          shared: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """(the names of the fitted parameters, the matrix from them to the likelihood's
+    coordinates: the base log-parameters, then each process's coefficient of every
+    covariate): a shared coefficient is one column feeding both processes."""
+    unknown = [n for n in shared if n not in covariates]
+    if unknown:
+        raise LtvxlError(f'shared covariate "{clip(str(unknown[0]), 40)}" is not one of the '
+                         f"covariates ({', '.join(covariates)})")
+    if shared and len(procs) < 2:
+        raise LtvxlError("a shared coefficient needs both processes (purchase and dropout)")
+    k = len(covariates)
+    names = list(base)
+    columns = [np.eye(4 + k * len(procs))[:, i] for i in range(4)]
+    for j, proc in enumerate(procs):
+        for i, n in enumerate(covariates):
+            if n not in shared:
+                names.append(f"{proc}: {n}")
+                columns.append(np.eye(4 + k * len(procs))[:, 4 + j * k + i])
+    for n in shared:
+        i = list(covariates).index(n)
+        names.append(f"{SHARED}: {n}")
+        columns.append(np.eye(4 + k * len(procs))[:, 4 + i] +
+                       np.eye(4 + k * len(procs))[:, 4 + k + i])
+    return names, np.column_stack(columns)
 
 
 def group_params(cov: CovariateFit, matrix: np.ndarray) -> list[dict[str, float]]:
@@ -297,7 +342,7 @@ def group_params(cov: CovariateFit, matrix: np.ndarray) -> list[dict[str, float]
     names = link.module.PARAMS
     logs = np.tile(np.log([p[n] for n in names]), (matrix.shape[0], 1))
     for proc, pairs in ((PURCHASE, link.purchase), (DROPOUT, link.dropout)):
-        gamma = np.array([p.get(f"{proc}: {n}", 0.0) for n in cov.design.names])
+        gamma = np.array([cov.coefficient(proc, n) for n in cov.design.names])
         shift = matrix @ gamma
         for i, sign in pairs:
             logs[:, i] += sign * shift
@@ -439,10 +484,114 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
             var = float(grad @ jac @ cov.fit.covariance @ jac.T @ grad)
             half = z * math.sqrt(max(var, 0.0)) / value
             low, high = value * math.exp(-half), value * math.exp(half)
-        coef = {proc: float(np.exp(sum(cov.fit.params.get(f"{proc}: {n}", 0.0) * x
+        coef = {proc: float(np.exp(sum(cov.coefficient(proc, n) * x
                                        for n, x in zip(d.names, vector, strict=True))))
                 for proc in (PURCHASE, DROPOUT)}
         out.append((g, len(rows), value, low, high, coef[PURCHASE], coef[DROPOUT]))
     table = pd.DataFrame(out, columns=["group", "customers", "clv_per_customer", "clv_low",
                                        "clv_high", "exp_purchase", "exp_dropout"])
     return table, cov
+
+
+# ---------------------------------------------------------------- Gamma-Gamma with covariates
+
+SPEND = "spend"
+"""The prefix of a spend coefficient (``spend: Channel=Store``)."""
+
+
+@dataclass(frozen=True)
+class SpendFit:
+    """Gamma-Gamma with covariates: gamma_i = gamma_0 exp(delta' x_i), so customer i's
+    population mean spend p gamma_i / (q - 1) is exp(delta' x_i) times the reference's
+    (exp(delta) is a spend ratio); p and q shared. ``fit``: p, q, gamma (gamma_0), then
+    the coefficients ``spend: <name>``; ``plain``: Gamma-Gamma without them; the
+    likelihood-ratio test against it."""
+
+    fit: FitResult
+    plain: FitResult
+    design: Design
+    lr_statistic: float
+    lr_df: int
+    lr_p_value: float
+
+    def gammas(self, matrix: np.ndarray) -> np.ndarray:
+        """gamma_i of each row of ``matrix`` (a design's columns)."""
+        delta = np.array([self.fit.params[f"{SPEND}: {n}"] for n in self.design.names])
+        return self.fit.params["gamma"] * np.exp(np.asarray(matrix, float) @ delta)
+
+
+def _spend_negll(theta: np.ndarray, vectors: np.ndarray, data: list[Any]
+                 ) -> tuple[float, np.ndarray]:
+    from . import gammagamma
+
+    total, grad = 0.0, np.zeros_like(theta)
+    for vec, d in zip(vectors, data, strict=True):
+        th = theta[:3].copy()
+        th[2] += float(theta[3:] @ vec)
+        f, g = gammagamma.negll(th, d)
+        total += f
+        grad[:3] += g
+        grad[3:] += g[2] * vec
+    return total, grad
+
+
+def fit_spend(frequency: Any, avg_spend: Any, covariates: Design) -> SpendFit:
+    """Fit Gamma-Gamma with covariates in the mean spend (see :class:`SpendFit`) on the
+    customers with repeat purchases and a positive mean repeat spend, as the plain fit;
+    ``covariates``: one row per customer, in the order of ``frequency``."""
+    from scipy.special import chdtrc
+
+    from . import gammagamma
+
+    x = np.asarray(frequency, float)
+    m = np.asarray(avg_spend, float)
+    matrix = covariates.matrix
+    if matrix.shape[0] != x.size:
+        raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {x.size} customers")
+    plain = gammagamma.fit(x, m)
+    keep = np.isfinite(x) & np.isfinite(m) & (x > 0) & (m > 0)
+    vectors, inverse = np.unique(matrix[keep], axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    if len(vectors) > MAX_GROUPS:
+        raise LtvxlError(f"the covariates take {len(vectors):,} distinct combinations (at "
+                         f"most {MAX_GROUPS:,}): bin numeric covariates into a few classes")
+    data = []
+    for g in range(len(vectors)):
+        rows = inverse == g
+        comp = compress((x[keep][rows], m[keep][rows]))
+        data.append(gammagamma.Data(*comp.columns, comp.weights))
+    k = matrix.shape[1]
+    names = [*gammagamma.PARAMS, *(f"{SPEND}: {n}" for n in covariates.names)]
+    start = np.concatenate([np.log(plain.values()), np.zeros(k)])
+    raw = fit_mle(f"{gammagamma.NAME} with covariates", names,
+                  lambda th: _spend_negll(th, vectors, data), start, float(keep.sum()),
+                  sum(d.x.size for d in data), remedy=gammagamma.REMEDY)
+    params, errors = dict(raw.params), dict(raw.std_errors)
+    for name in names[3:]:
+        value = params[name]
+        params[name] = math.log(value)
+        errors[name] = errors[name] / value
+    result = FitResult(
+        model=raw.model, params=params, std_errors=errors, log_likelihood=raw.log_likelihood,
+        n_customers=raw.n_customers, n_rows=raw.n_rows, converged=raw.converged,
+        status=raw.status, iterations=raw.iterations, notes=plain.notes,
+        problems=raw.problems, remedy=raw.remedy, covariance=raw.covariance,
+    )  # fmt: skip
+    stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
+    return SpendFit(result, plain, covariates, stat, k, float(chdtrc(k, stat)))
+
+
+def expected_spend(spend: SpendFit, frequency: Any, avg_spend: Any, matrix: np.ndarray
+                   ) -> np.ndarray:
+    """Each customer's expected spend per purchase at her own gamma_i (currency):
+    Gamma-Gamma's weighted mean of her population mean and her own mean repeat spend."""
+    from . import gammagamma
+
+    p, q = spend.fit.params["p"], spend.fit.params["q"]
+    gammas = spend.gammas(matrix)
+    out = np.empty(gammas.size)
+    for g in np.unique(gammas):
+        rows = gammas == g
+        out[rows] = gammagamma.expected_spend((p, q, g), np.asarray(frequency, float)[rows],
+                                              np.asarray(avg_spend, float)[rows])
+    return out
