@@ -311,3 +311,17 @@ def test_bessel_functions_of_the_reference(tmp_path):
     # beyond the reference's examples: within the approximations' 1e-8 of the exact values
     assert got[6] == pytest.approx(float(scipy.special.jv(3, 30)), abs=1e-8)
     assert got[7] == pytest.approx(float(scipy.special.iv(5, 20)), rel=1e-7)
+
+
+def test_ppmt_of_the_reference_and_a_tiny_principal(tmp_path):
+    # PPMT's page: PPMT(10%/12, 1, 2*12, 2000) is -75.62 and PPMT(8%, 10, 10, 200000)
+    # -27,598.05; at 500 % a year the third principal of 33 is -5 x 10,001 x 6^2 / (6^33 - 1)
+    got = _refresh(tmp_path, ["=PPMT(10%/12,1,2*12,2000)", "=PPMT(8%,10,10,200000)",
+                              '=PPMT(5,"3","33","10000","1")', "=PPMT(0.1,1,10,1000,0,1)",
+                              "=PPMT(0.1,11,10,1000)"])
+    assert got[0] == pytest.approx(-75.62, abs=0.005)
+    assert got[1] == pytest.approx(-27598.05, abs=0.005)
+    assert got[2] == pytest.approx(-5 * 10001 * 36 / (6 ** 33 - 1), rel=1e-12)
+    # due at the start: the first payment is all principal, PMT(0.1, 10, 1000, 0, 1)
+    assert got[3] == pytest.approx(-0.1 * 1000 * 1.1 ** 10 / ((1.1 ** 10 - 1) * 1.1), rel=1e-12)
+    assert got[4] == "#NUM!"

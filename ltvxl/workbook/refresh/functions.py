@@ -77,6 +77,20 @@ def _override_complex_text() -> None:
 
     if hasattr(eng, "_fmt_complex"):
         eng._fmt_complex = _complex_text
+    if hasattr(eng, "_xim2im"):  # log2 as ln / ln 2: numpy's log2 is one bit off Excel's
+        import functools
+
+        log2 = formulas.functions.wrap_func(functools.partial(
+            eng._xim2im, _log2))
+        registry = formulas.get_functions()
+        registry["IMLOG2"] = registry["_XLFN.IMLOG2"] = log2
+
+
+def _log2(z: complex) -> complex:
+    """log2 of a complex number as ln|z| / ln 2 + i arg(z) / ln 2 (-inf at 0: #NUM!)."""
+    if z == 0:
+        return complex(-math.inf, 0.0)
+    return complex(math.log(abs(z)) / math.log(2), math.atan2(z.imag, z.real) / math.log(2))
 
 
 def _error_values(arr: np.ndarray) -> np.ndarray:

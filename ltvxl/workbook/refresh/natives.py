@@ -17,6 +17,10 @@ Excel (errors, ranges, text to number) and changes only what differs:
   fractions (``# ?/?``), which ``formulas`` refuses or prints as 24-hour times.
 - BESSELI, BESSELJ, BESSELK, BESSELY: Excel's approximations (:mod:`.bessel`), not scipy's
   exact values (they differ in the 8th digit).
+- PPMT: the closed form of the principal part, -rate (pv + fv) (1 + rate)^(per - 1) /
+  ((1 + rate)^nper - 1) (one period less when due at the start), not the payment minus the
+  interest, whose cancellation leaves noise where the principal is tiny (Excel: -3.8E-20,
+  the difference: 3E-10).
 - IFS: element by element over arrays of any number of arguments (``formulas`` broadcasts
   through a numpy ufunc, which takes at most 64: a longer IFS gave one value for a range).
 - XIRR: Excel's search, read from its cached results: the guess doubled and halved until
@@ -706,6 +710,23 @@ def _grid(v: Any) -> np.ndarray:
     return arr.reshape(1, 1) if arr.ndim == 0 else arr.reshape(1, -1) if arr.ndim == 1 else arr
 
 
+def _ppmt(rate: float, per: float, nper: float, pv: float, fv: float = 0,
+          when: float = 0) -> Any:
+    """PPMT(rate, per, nper, pv, [fv], [type]) in closed form; #NUM! for a period outside
+    1..nper, as ``formulas`` checks it."""
+    if per < 1 or per >= nper + 1:
+        return Error.errors["#NUM!"]
+    if rate == 0:
+        return -(pv + fv) / nper
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        grown = np.power(1.0 + rate, nper) - 1.0
+        if when == 0:
+            return -rate * (pv + fv) * np.power(1.0 + rate, per - 1) / grown
+        if per < 2:  # due at the start: the first payment is all principal
+            return -rate * (pv * (grown + 1.0) + fv) / (grown * (1.0 + rate))
+        return -rate * (pv + fv) * np.power(1.0 + rate, per - 2) / grown
+
+
 def _ifs(*args: Any) -> Any:
     """IFS(condition1, value1, ...): for each element, the value of the first condition that
     is TRUE (a number other than 0; a blank is FALSE); an error condition gives its error, a
@@ -739,6 +760,14 @@ def _ifs(*args: Any) -> Any:
                     break
             out[i, j] = sh.EMPTY if result is None else result
     return out[0, 0] if out.size == 1 else out.view(Array)
+
+
+def _financial_kw() -> dict[str, Any]:
+    """``formulas``' reading of the arguments of its payment functions (numbers, text
+    numbers, errors)."""
+    from formulas.functions.financial import _kw
+
+    return dict(_kw)
 
 
 XIRR_TOLERANCE = 1e-8
@@ -847,6 +876,8 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
     **{name: (wrap_func(getattr(bessel, name)),
               "ltvxl: Excel's approximations (A&S, Numerical Recipes), to the last bit")
        for name in ("BESSELI", "BESSELJ", "BESSELK", "BESSELY")},
+    "PPMT": (wrap_ufunc(_ppmt, **_financial_kw()),
+             "ltvxl: the closed form of the principal part"),
     "IFS": (wrap_func(_ifs), "ltvxl: element by element, any number of arguments"),
     "XIRR": (wrap_func(_xirr), "ltvxl: Excel's doubling and halving of the guess, then bisection"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
