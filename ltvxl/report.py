@@ -110,6 +110,7 @@ def write_report(
     template: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
     assumptions: Assumptions | None = None,
+    loaded: tuple[Any, str | None, str] | None = None,
 ) -> ReportSummary:
     """Write the report workbook for ``transactions`` (default: the sample) to ``output``.
 
@@ -118,7 +119,9 @@ def write_report(
     an analyst's copy of ``templates/ltv_template.xlsx``) a copy of that
     workbook is filled instead (``inputs`` then do not apply: the template's
     own Inputs stay). ``assumptions``: horizon, discount, margin, CAC and currency
-    (default :data:`ltvxl.assumptions.DEFAULTS`), put on the Inputs sheet.
+    (default :data:`ltvxl.assumptions.DEFAULTS`), put on the Inputs sheet. ``loaded``:
+    (log, channel column, source in words) read already (an engine's sample,
+    :mod:`ltvxl.engines.sample`), reported instead of ``transactions``.
     """
     import datetime as dt
 
@@ -132,9 +135,12 @@ def write_report(
                 and Path(given).resolve() == Path(output).resolve():
             raise LtvxlError(f"{output} is an input of the report; write the report to "
                              "another file (input files are never modified)")
-    say(f"reading {transactions or 'the built-in sample transactions'}")
-    log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
-                                             channel_col, sheet, read)
+    if loaded is None:
+        say(f"reading {transactions or 'the built-in sample transactions'}")
+        log, channel, source = load_transactions(transactions, id_col, date_col, amount_col,
+                                                 channel_col, sheet, read)
+    else:
+        log, channel, source = loaded
     say(f"read {len(log):,} transactions of {log.customers.size:,} customers")
     # the Transactions table has no order column: one row per order, so that its rows
     # are the purchases the log counts (lines of an order summed)
@@ -142,7 +148,7 @@ def write_report(
     data = from_log(per_order, channel)
     data.columns = log.columns_line
     if template is None:
-        name = Path(source).name if transactions is not None else source
+        name = Path(source).name if transactions is not None and loaded is None else source
         result = build_template(output, data, inputs, progress=say, assumptions=settings,
                                 source=name, report_date=dt.date.today().isoformat())
     else:

@@ -19,6 +19,10 @@ from typing import Any
 AUTO_BYTES = 1 << 30
 """Transaction files larger than this (1 GiB on disk) are summarized by DuckDB by default."""
 
+SAMPLE_ROWS = 300_000
+"""Transactions in the sample of ``ltvxl report --engine`` by default (a report of 300,000
+transactions takes about 20 s and 800 MiB: docs/template.md)."""
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The engine options of ``ltvxl clv``."""
@@ -64,7 +68,7 @@ def _progress(start: float, what: str) -> None:
     print(f"[{time.perf_counter() - start:6.1f} s] {what}", file=sys.stderr, flush=True)
 
 
-def open_for(args: argparse.Namespace, engine: str) -> Any:
+def open_for(args: argparse.Namespace, engine: str, *, channel: bool = False) -> Any:
     """Check the source and the options of an engine run, say why the engine was chosen
     when it was not asked for, and open the engine."""
     from ltvxl import engines
@@ -72,7 +76,7 @@ def open_for(args: argparse.Namespace, engine: str) -> Any:
 
     if args.transactions is None:
         raise LtvxlError(f"--engine {engine} needs a transaction file, glob or folder")
-    source_options(args)  # an option the engine would not apply: refused before any work
+    source_options(args, channel=channel)  # an option not applied: refused before any work
     if engine == "duckdb" and args.output_table:
         raise LtvxlError("--output-table needs --engine spark; give -o FILE.parquet instead")
     source = str(args.transactions)
@@ -102,13 +106,14 @@ NOT_READ = {
 engines read CSV and Parquet with their own dialect detection, without workbooks)."""
 
 
-def source_options(args: argparse.Namespace) -> dict[str, Any]:
+def source_options(args: argparse.Namespace, *, channel: bool = False) -> dict[str, Any]:
     """The column and format options of :func:`ltvxl.engines.open_source` from the
-    command line; an option the engine path would not apply is refused, named."""
+    command line (``channel``: the command reads a channel column); an option the engine
+    path would not apply is refused, named."""
     from ltvxl.errors import LtvxlError
 
     for key, option in NOT_READ.items():
-        if getattr(args, key, None):
+        if getattr(args, key, None) and not (channel and key == "channel_col"):
             raise LtvxlError(
                 f"{option} is not read by --engine {args.engine or 'duckdb'}; use --engine "
                 "memory, or prepare the column in the source (the engine path reads CSV and "
@@ -123,7 +128,7 @@ def source_options(args: argparse.Namespace) -> dict[str, Any]:
         "decimal": getattr(args, "decimal", None),
         "thousands": getattr(args, "thousands", None),
         "missing_id": getattr(args, "missing_id", "drop"),
-    }
+    } | ({"channel_col": getattr(args, "channel_col", None), "channel": True} if channel else {})
 
 
 def run(args: argparse.Namespace, engine: str, time_unit: str, print_fit) -> int:

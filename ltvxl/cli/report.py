@@ -7,7 +7,9 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from ..errors import LtvxlError
 from ..models import registry
+from . import engine_clv
 from .assumptions import add_options, from_args
 from .clv import AUTO, model_key, models_help
 from .reading import add_read_arguments, read_options
@@ -37,6 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help=f"purchase model of the predictions: {models_help()}, or auto: "
                         "the one with the lowest hold-out error (the Validation sheet says "
                         "which and why)")
+    engine_clv.add_arguments(report)
+    report.add_argument("--sample-rows", type=int, metavar="N",
+                        help="with --engine duckdb|spark: the most transactions of the "
+                        "sample the report is computed on (every transaction of customers "
+                        f"chosen by a hash of their id; default {engine_clv.SAMPLE_ROWS:,}, at "
+                        "most a worksheet's rows)")
     report.add_argument("--template",
                         help="fill a copy of this workbook (e.g. your own copy of "
                         "templates/ltv_template.xlsx) instead of the standard template")
@@ -47,15 +55,47 @@ def run(args: argparse.Namespace) -> int:
     """Write the report and print its summary."""
     from ..report import Progress, print_checks, print_summary, write_report
 
+    loaded = None
+    engine = engine_clv.chosen_engine(args)
+    if engine != "memory":
+        loaded = _engine_sample(args, engine)
+    elif args.sample_rows is not None:
+        raise LtvxlError("--sample-rows needs --engine duckdb or spark (the in-memory "
+                         "report holds every transaction)")
     big = args.transactions is not None and Path(args.transactions).is_file() and \
         Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
     given = dataclasses.replace(from_args(args), model=args.model.upper() if args.model == AUTO
                                 else registry.purchase_model(args.model).choice)
     summary = write_report(
         args.output, args.transactions, read=read_options(args),
-        template=args.template, progress=Progress(eager=big), assumptions=given)
+        template=args.template, progress=Progress(eager=big), assumptions=given,
+        loaded=loaded)
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print_summary(summary)
     print_checks(summary)
     return 0
+
+
+def _engine_sample(args: argparse.Namespace, engine: str) -> tuple[object, str | None, str]:
+    """The report's log from an engine: every transaction of a hash sample of customers,
+    at most --sample-rows (:mod:`ltvxl.engines.sample`); the source line says so."""
+    from ..engines import open_source
+    from ..engines.sample import customer_sample
+
+    if args.output_table:
+        raise LtvxlError("--output-table does not apply to ltvxl report (it writes -o FILE.xlsx)")
+    eng = engine_clv.open_for(args, engine, channel=True)
+    try:
+        options = engine_clv.source_options(args, channel=True)
+        src = open_source(str(args.transactions), engine=eng, **options)
+        sample = customer_sample(src, args.sample_rows or engine_clv.SAMPLE_ROWS)
+    finally:
+        eng.close()
+    print(src.columns.describe())
+    name = Path(str(args.transactions)).name or str(args.transactions)
+    line = sample.line(name)
+    if not sample.complete:
+        print(f"{sample.what()}, {sample.rows:,} of {sample.all_rows:,} transactions "
+              f"(--sample-rows {args.sample_rows or engine_clv.SAMPLE_ROWS:,})")
+    return sample.log, src.columns.channel, line

@@ -82,12 +82,13 @@ class EngineSummary:
         return df
 
 
-def _detect(
-    names: dict[str, str], id_col: str | None, date_col: str | None, amount_col: str | None
-) -> tuple[str, str, str]:
-    from ltvxl.transactions.headers import detect_columns
+def _detect(names: dict[str, str], given: dict[str, str | None]) -> dict[str, str]:
+    """The column of each role (id, date, amount; order and channel when present): those
+    ``given``, else detected from the names as the in-memory readers do."""
+    from ltvxl.transactions.headers import detect_columns, find_roles
 
-    return detect_columns(list(names), id_col, date_col, amount_col)
+    detect_columns(list(names), given["id"], given["date"], given["amount"])  # its messages
+    return find_roles(list(names), given)
 
 
 def _as_of_day(as_of: Any, last_day: int) -> int:
@@ -144,6 +145,8 @@ def open_source(
     date_col: str | None = None,
     amount_col: str | None = None,
     order_col: str | None = None,
+    channel_col: str | None = None,
+    channel: bool = False,
     date_format: str | None = None,
     dayfirst: bool | None = None,
     decimal: str | None = None,
@@ -157,7 +160,10 @@ def open_source(
     ``source``: a CSV or Parquet file, a glob, or a folder of them
     (hive-partitioned folders too). Columns are detected from their names
     as by the in-memory readers unless given; ``order_col``: order ids (the
-    lines of one order are one order). Texts are read by the in-memory rules
+    lines of one order are one order; detected from the names unless given, as
+    in memory); with ``channel``, the channel column (``channel_col`` or detected)
+    is carried as text (the ``channel`` of the normalized rows). Texts are read by
+    the in-memory rules
     (:mod:`ltvxl.engines.normalize`): ``date_format`` (strftime codes) or
     ``dayfirst`` (True, False; None: decided from the column) for dates,
     ``decimal`` and ``thousands`` for amounts. ``missing_id``: rows without a
@@ -165,15 +171,16 @@ def open_source(
     """
     eng = open_engine(engine, spark_master=spark_master) if isinstance(engine, str) else engine
     names = eng.open_source(str(source))
-    idc, datec, amountc = _detect(names, id_col, date_col, amount_col)
-    if order_col is not None and order_col not in names:
-        raise LtvxlError(f'order column "{order_col}" (--order-col) not found; the columns '
-                         f"are {', '.join(names)}")
+    roles = _detect(names, {"id": id_col, "date": date_col, "amount": amount_col,
+                            "order": order_col, "channel": channel_col})
+    idc, datec, amountc = roles["id"], roles["date"], roles["amount"]
+    order_col = roles.get("order")
+    channel_col = roles.get("channel") if channel else None
     if kind_of(names[datec]) in ("date", "timestamp"):  # a CSV reader's guess of a format:
         names = eng.as_text(datec) or names  # the texts, read by the in-memory rules
     used = [c for c in (idc, datec, amountc, order_col) if c is not None]
     kinds = {c: kind_of(names[c]) for c in used}
-    cols = Columns(idc, datec, amountc, kinds, date_format, order_col)
+    cols = Columns(idc, datec, amountc, kinds, date_format, order_col, channel=channel_col)
     cols = _date_rules(eng, cols, dayfirst)
     cols = _amount_rules(eng, cols, decimal, thousands)
     notes: list[str] = []

@@ -227,7 +227,8 @@ class Columns:
     texts were read, as the in-memory ``columns:`` line says it ("" for typed
     columns); ``fill``: an order's blank ids, dates or amounts are filled from its
     other lines; ``cancellations``: ``C...`` invoices are returns; ``once_per_order``:
-    some orders have their amount on some lines only (the others count 0).
+    some orders have their amount on some lines only (the others count 0);
+    ``channel``: a column carried along as text (the report's acquisition channel).
     """
 
     id: str
@@ -242,16 +243,22 @@ class Columns:
     fill: bool = False
     cancellations: bool = False
     once_per_order: bool = False
+    channel: str | None = None
 
-    def describe(self) -> str:
-        """The one line every command prints: which columns it used (as in memory)."""
+    def roles(self) -> dict[str, str]:
+        """Each role's column and how it was read, as a log's ``columns`` say them."""
         def how(text: str) -> str:
             return f" ({text})" if text else ""
 
         once = " (once per order)" if self.once_per_order else ""
-        line = (f"columns: id={self.id}, date={self.date}{how(self.date_how)}, "
-                f"amount={self.amount}{once}{how(self.amount_how)}")
-        return line + (f", order={self.order}" if self.order else "")
+        out = {"id": self.id, "date": self.date + how(self.date_how),
+               "amount": self.amount + once + how(self.amount_how)}
+        out.update({k: v for k, v in (("order", self.order), ("channel", self.channel)) if v})
+        return out
+
+    def describe(self) -> str:
+        """The one line every command prints: which columns it used (as in memory)."""
+        return "columns: " + ", ".join(f"{k}={v}" for k, v in self.roles().items())
 
 
 def _cancelled(cols: Columns) -> str:
@@ -259,18 +266,21 @@ def _cancelled(cols: Columns) -> str:
 
 
 def normalized_select(cols: Columns) -> str:
-    """SELECT of the normalized rows (cid, day, amt, oid) from the source view."""
+    """SELECT of the normalized rows (cid, day, amt, oid, cancelled, channel) from the
+    source view."""
     join = ""
     if cols.kinds[cols.amount] == "text":
         join = f" LEFT JOIN {AMOUNTS} AS l ON s.{_q(cols.amount)} = l.ltvxl_text"
     oid = "CAST(NULL AS VARCHAR)" if cols.order is None else \
         id_expr(cols.order, cols.kinds[cols.order])
     cancelled = _cancelled(cols) if cols.cancellations else "FALSE"
+    channel = "CAST(NULL AS VARCHAR)" if cols.channel is None else \
+        f"CAST({_q(cols.channel)} AS VARCHAR)"
     base = (
         f"SELECT {id_expr(cols.id, cols.kinds[cols.id])} AS cid, "
         f"{day_expr(cols.date, cols.kinds[cols.date], cols.date_format, cols.dayfirst)} AS day, "
         f"{amount_expr(cols.amount, cols.kinds[cols.amount])} AS amt, {oid} AS oid, "
-        f"{cancelled} AS cancelled FROM {SOURCE} AS s{join}"
+        f"{cancelled} AS cancelled, {channel} AS channel FROM {SOURCE} AS s{join}"
     )
     if cols.fill:
         def order_wide(what: str) -> str:
@@ -280,10 +290,10 @@ def normalized_select(cols: Columns) -> str:
             f"SELECT COALESCE(cid, {order_wide('MIN(cid)')}) AS cid, "
             f"COALESCE(day, {order_wide('MIN(day)')}) AS day, "
             f"CASE WHEN amt IS NULL AND {order_wide('COUNT(amt)')} > 0 THEN 0.0 ELSE amt END "
-            f"AS amt, oid, cancelled FROM ({base}) AS b"
+            f"AS amt, oid, cancelled, channel FROM ({base}) AS b"
         )
     return (f"SELECT cid, day, CASE WHEN cancelled AND amt > 0 THEN -amt ELSE amt END AS amt, "
-            f"oid, cancelled FROM ({base}) AS n")
+            f"oid, cancelled, channel FROM ({base}) AS n")
 
 
 def order_checks_query(cols: Columns) -> str:
