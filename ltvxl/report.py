@@ -111,6 +111,8 @@ def write_report(
     progress: Callable[[str], None] | None = None,
     assumptions: Assumptions | None = None,
     loaded: tuple[Any, str | None, str] | None = None,
+    covariates: Any = None,
+    covariates_name: str = "covariates",
 ) -> ReportSummary:
     """Write the report workbook for ``transactions`` (default: the sample) to ``output``.
 
@@ -122,6 +124,9 @@ def write_report(
     (default :data:`ltvxl.assumptions.DEFAULTS`), put on the Inputs sheet. ``loaded``:
     (log, channel column, source in words) read already (an engine's sample,
     :mod:`ltvxl.engines.sample`), reported instead of ``transactions``.
+    ``covariates``: a table, the customer id first and one column per covariate, for
+    every customer (``covariates_name`` in messages): put on a Covariates sheet that the
+    Predictions sheet's CLV_PREDICT and CLV_FIT read (standard template only).
     """
     import datetime as dt
 
@@ -147,6 +152,16 @@ def write_report(
     per_order = one_row_per_order(log)
     data = from_log(per_order, channel)
     data.columns = log.columns_line
+    if covariates is not None:
+        if template is not None:
+            raise LtvxlError("covariates go on the standard template's Covariates sheet: "
+                             "drop the template, or add the range to your own workbook's "
+                             "CLV_PREDICT")
+        from .models.covariates import design, for_customers
+
+        rows, _ = for_customers(covariates, log.customers, covariates_name)
+        design(rows)  # a missing value or no covariate column, said before the build
+        data.covariates = covariates
     if template is None:
         name = Path(source).name if transactions is not None and loaded is None else source
         result = build_template(output, data, inputs, progress=say, assumptions=settings,
@@ -156,6 +171,10 @@ def write_report(
     summary = ReportSummary(Path(output), source, len(log), notes=per_order.notes,
                             warnings=result.warnings, assumptions=settings,
                             columns=log.columns_line)
+    if covariates is not None:
+        summary.notes = [*summary.notes, f"covariates of {covariates_name} "
+                         f"({', '.join(map(str, covariates.columns[1:]))}) on the Covariates "
+                         "sheet: the Predictions sheet's model uses them"]
     _read_back(summary, dict(result.errors))
     return summary
 

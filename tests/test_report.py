@@ -367,3 +367,52 @@ def test_libreoffice_shows_the_same_numbers(tmp_path):
         else:
             number = float(shown.replace(",", "").rstrip("%")) / (100 if "%" in shown else 1)
             assert number == pytest.approx(value, rel=1e-6), (r, c)
+
+
+def test_report_with_covariates_equals_the_core(tmp_path, capsys):
+    """ltvxl report --covariates: the apparel log with Gender and Channel; the Covariates
+    sheet holds the file, the Predictions sheet's CLV per customer and the Dashboard's
+    mean are the core's covariate prediction (12 months, 10 % a year, margin 1)."""
+    from pathlib import Path
+
+    from ltvxl.models import covariates
+    from ltvxl.transactions.summary import customer_summary
+
+    data = Path(__file__).parent / "data"
+    tr = pd.read_csv(data / "apparelTrans.csv")
+    tr.columns = ["customer_id", "date", "amount"]
+    tr.to_csv(tmp_path / "app.csv", index=False)
+    out = tmp_path / "report.xlsx"
+    cov_file = data / "apparelStaticCov.csv"
+    assert main(["report", str(tmp_path / "app.csv"), "--covariates", str(cov_file),
+                 "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "covariates of apparelStaticCov.csv (Gender, Channel) on the Covariates sheet" \
+        in printed
+    book = openpyxl.load_workbook(out, data_only=True)
+    assert [c.value for c in book["Covariates"][1]] == ["Id", "Gender", "Channel"]
+    ws = book["Predictions"]
+    assert ws["B3"].value == "P(alive) (with covariates)"
+    got = {str(ws.cell(r, 1).value): ws.cell(r, 5).value for r in range(4, 604)}
+    log = read_transactions(tmp_path / "app.csv")
+    s = customer_summary(log, None, "weeks").table
+    table = pd.read_csv(cov_file)
+    rows, _ = covariates.for_customers(table, s["customer"].to_numpy())
+    d = covariates.design(rows)
+    cov = covariates.fit(s["frequency"], s["recency"], s["T"], d)
+    want = covariates.predict(cov, s, d.matrix, horizon=12, horizon_unit="months",
+                              time_unit="weeks", annual_discount_rate=0.1, gross_margin=1.0)
+    for cid, value in zip(want["customer"], want["clv"], strict=True):
+        assert got[str(cid)] == pytest.approx(value, rel=1e-9)
+    head = _headline(book["Dashboard"])
+    assert head["predicted CLV per customer, next 12 months"] == pytest.approx(
+        want["clv"].mean())
+    # refused: auto (no covariate model to choose), a customer without a row
+    assert main(["report", str(tmp_path / "app.csv"), "--covariates", str(cov_file),
+                 "--model", "auto", "-o", str(out)]) == 1
+    assert "--covariates works with --model pnbd or bgnbd, not auto" in capsys.readouterr().err
+    table.iloc[1:].to_csv(tmp_path / "short.csv", index=False)
+    assert main(["report", str(tmp_path / "app.csv"), "--covariates",
+                 str(tmp_path / "short.csv"), "-o", str(tmp_path / "r2.xlsx")]) == 1
+    assert "short.csv: 1 customers have no covariate row" in capsys.readouterr().err
+    assert not (tmp_path / "r2.xlsx").exists()

@@ -45,6 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "sample the report is computed on (every transaction of customers "
                         f"chosen by a hash of their id; default {engine_clv.SAMPLE_ROWS:,}, at "
                         "most a worksheet's rows)")
+    report.add_argument("--covariates", metavar="FILE",
+                        help="CSV or XLSX with the customer id in the first column and one "
+                        "column per covariate (e.g. channel, gender): put on a Covariates "
+                        "sheet that the Predictions sheet's model reads (pnbd or bgnbd)")
     report.add_argument("--template",
                         help="fill a copy of this workbook (e.g. your own copy of "
                         "templates/ltv_template.xlsx) instead of the standard template")
@@ -66,10 +70,20 @@ def run(args: argparse.Namespace) -> int:
         Path(args.transactions).stat().st_size > BIG_INPUT_BYTES
     given = dataclasses.replace(from_args(args), model=args.model.upper() if args.model == AUTO
                                 else registry.purchase_model(args.model).choice)
+    cov = None
+    if args.covariates is not None:
+        from ..models.covariates import LINKS
+        from .covariates_clv import read_table
+
+        if args.model not in LINKS:
+            raise LtvxlError(f"--covariates works with --model {' or '.join(LINKS)}, not "
+                             f"{args.model}")
+        cov = read_table(args.covariates)
     summary = write_report(
         args.output, args.transactions, read=read_options(args),
         template=args.template, progress=Progress(eager=big), assumptions=given,
-        loaded=loaded)
+        loaded=loaded, covariates=cov,
+        covariates_name=Path(args.covariates or "covariates").name)
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print_summary(summary)

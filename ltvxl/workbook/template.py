@@ -128,6 +128,9 @@ class TransactionsData:
     channels: Sequence[str] | None = None
     columns: str = ""
     """The reader's ``columns: ...`` line, shown on the Dashboard ("" for none)."""
+    covariates: Any = None
+    """Per-customer covariates (a DataFrame: the customer id first, one column per
+    covariate) for the Covariates sheet, or None (``ltvxl report --covariates``)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -249,9 +252,11 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
     dashboard = book.add_worksheet("Dashboard")
     _inputs_sheet(book, fmt, inputs, given)
     _transactions_sheet(book, fmt, data, progress)
+    _covariates_sheet(book, fmt, data.covariates)
     sheets = {
         "Customers": _customers_sheet,
-        "Predictions": _predictions_sheet,
+        "Predictions": lambda book, ws, fmt, have, ch: _predictions_sheet(
+            book, ws, fmt, have, ch, data.covariates is not None),
         "Segments": _segments_sheet,
         "Cohorts": _cohorts_sheet,
         "Channels": _channels_sheet,
@@ -397,6 +402,36 @@ def _transactions_sheet(book: Any, fmt: _Formats, data: TransactionsData,
             progress(f"template: {r:,} transactions written")
 
 
+COVARIATES = "covariates"
+"""The workbook name of the Covariates sheet's table (with ``ltvxl report --covariates``),
+the ``covariates`` argument of the Predictions sheet's CLV_PREDICT and CLV_FIT."""
+
+
+def _covariates_sheet(book: Any, fmt: _Formats, table: Any) -> None:
+    """The Covariates sheet: the covariates file's table (ids as text, as the
+    Transactions'), named :data:`COVARIATES`; nothing without one."""
+    if table is None:
+        return
+    from xlsxwriter.utility import xl_rowcol_to_cell
+
+    from ltvxl.transactions.ids import format_id
+
+    ws = book.add_worksheet("Covariates")
+    ws.set_column(0, len(table.columns) - 1, 16)
+    for c, name in enumerate(table.columns):
+        ws.write_string(0, c, str(name), fmt.head)
+    for r, row in enumerate(table.itertuples(index=False), start=1):
+        ws.write_string(r, 0, str(format_id(row[0])))
+        for c, value in enumerate(row[1:], start=1):
+            if isinstance(value, (int, float, np.integer, np.floating)) and \
+                    not isinstance(value, bool):
+                ws.write_number(r, c, float(value))
+            else:
+                ws.write_string(r, c, str(value))
+    last = xl_rowcol_to_cell(len(table), len(table.columns) - 1, row_abs=True, col_abs=True)
+    book.define_name(COVARIATES, f"=Covariates!$A$1:{last}")
+
+
 def _spill_note(ws: Any, fmt: _Formats, text: str) -> None:
     ws.write("A2", text, fmt.note)
 
@@ -430,7 +465,8 @@ def _customers_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any
     return None
 
 
-def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any) -> None:
+def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any,
+                       covariates: bool = False) -> None:
     if "CLV_PREDICT" not in have:
         return _missing(ws, fmt, "CLV_PREDICT")
     ws.set_column("A:A", 16)
@@ -438,17 +474,22 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     ws.set_column("D:E", 16, fmt.money)
     ws.set_column("F:F", 10)
     ws.set_column("G:L", 14, fmt.number)
+    cov = f", , {COVARIATES}" if covariates else ""
     _spill_note(ws, fmt, "Predicted customer lifetime value per customer (purchases by the "
-                         "model of Inputs: clv_model, Gamma-Gamma spend), spilled from A3.")
+                         "model of Inputs: clv_model" + (", with each customer's covariates "
+                         "of the Covariates sheet" if covariates else "") +
+                "; Gamma-Gamma spend), spilled from A3.")
     _spill_header(ws, fmt, "A3", 6, lines=3)
     ws.write_dynamic_array_formula(
-        "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of, clv_model)")
+        "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of, clv_model"
+              f"{cov})")
     if "CLV_FIT" in have:
         ws.set_column("H:H", 3)
         ws.set_column("I:I", 30)
         ws.set_column("J:N", 12)
         ws.write("I2", "The fitted models (purchases, Gamma-Gamma spend)", fmt.bold)
-        ws.write_dynamic_array_formula("I3", f"=CLV_FIT({ARGS}, as_of, clv_model)")
+        ws.write_dynamic_array_formula(
+            "I3", f"=CLV_FIT({ARGS}, as_of, clv_model{', ' + COVARIATES if covariates else ''})")
     return None
 
 
@@ -938,7 +979,7 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
     return TransactionsData([data.ids[i] for i in rows], np.asarray(data.dates)[rows],
                             np.asarray(data.amounts)[rows],
                             None if data.channels is None else [data.channels[i] for i in rows],
-                            data.columns)
+                            data.columns, data.covariates)
 
 
 def build_template(output: str | Path, data: TransactionsData | None = None,
