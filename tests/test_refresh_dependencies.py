@@ -240,3 +240,57 @@ def test_a_truncated_sheet_and_a_zip_bomb_are_messages(tmp_path):
     with pytest.raises(WorkbookError, match=r"part docProps/core.xml inflates to 60 MiB .* "
                                             "refused unread"):
         refresh(bomb, tmp_path / "o.xlsx")
+
+
+def _iterative_book(path, calc_pr: str) -> None:
+    """Interest on the average balance (a circular reference) and a self-reference, in a
+    book whose ``<calcPr>`` is ``calc_pr``."""
+    import re
+
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("S")
+    ws.write_formula("A1", "=100+0.1*B1")  # A = 100 + 0.1 B, B = A / 2: A = 100 / 0.95
+    ws.write_formula("B1", "=A1/2")
+    ws.write_formula("C1", "=A1+B1")  # after the cycle
+    ws.write_formula("D1", "=D1+1")  # never converges: +1 per iteration
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/workbook.xml"] = re.sub(rb"<calcPr[^>]*/>", calc_pr.encode(),
+                                      parts["xl/workbook.xml"])
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+
+
+def test_a_book_asking_for_iteration_is_iterated_as_excel_does(tmp_path):
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    _iterative_book(src, '<calcPr calcId="124519" iterate="1"/>')  # Excel's 100 and 0.001
+    result = refresh(src, out)
+    assert result.stale == []
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    a, b = s["A1"].value, s["B1"].value
+    assert a == pytest.approx(100 / 0.95, abs=0.001) and b == pytest.approx(a / 2, abs=0.001)
+    assert a != 100 / 0.95  # stopped once the change was under 0.001, as Excel stops
+    assert s["C1"].value == pytest.approx(a + b)
+    assert s["D1"].value == 100  # the maximum of 100 iterations, from blank
+    assert any("S!A1, S!B1: a circular reference computed by iterative calculation" in w
+               and "converged" in w for w in result.warnings)
+    assert any("S!D1" in w and "maximum of 100 iterations" in w for w in result.warnings)
+
+
+def test_iteration_follows_the_books_count_and_change(tmp_path):
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    _iterative_book(src, '<calcPr calcId="124519" iterate="1" iterateCount="2" '
+                         'iterateDelta="0.5"/>')
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    # from blanks, in row order: A1 = 100, B1 = 50; then A1 = 105, B1 = 52.5 (2 iterations)
+    assert [s[c].value for c in ("A1", "B1", "C1", "D1")] == [105, 52.5, 157.5, 2]
+
+
+def test_without_iteration_a_cycle_is_refused(tmp_path):
+    src = tmp_path / "in.xlsx"
+    _iterative_book(src, '<calcPr calcId="124519"/>')
+    with pytest.raises(RefreshError, match="S!A1, S!B1 refer to each other"):
+        refresh(src, tmp_path / "out.xlsx")

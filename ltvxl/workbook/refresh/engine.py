@@ -56,13 +56,27 @@ def _ref_index(name: str) -> int:
     return int(name.rsplit("_", 1)[1])
 
 
-def _iterative(pkg: Package) -> bool:
-    """Whether the workbook asks for iterative calculation (``<calcPr iterate="1">``)."""
+ITERATE_COUNT, ITERATE_DELTA = 100, 0.001
+"""Excel's defaults for iterative calculation (File > Options > Formulas: Maximum
+Iterations 100, Maximum Change 0.001; ``iterateCount``, ``iterateDelta`` of ``<calcPr>``)."""
+
+
+def _iterative(pkg: Package) -> tuple[int, float] | None:
+    """(iterations, maximum change) when the workbook asks for iterative calculation
+    (``<calcPr iterate="1">``), else None."""
     from ltvxl.workbook.xlsx import book_part
 
     data = pkg.parts.get(book_part(pkg), b"")
     m = re.search(rb"<(?:\w+:)?calcPr\b[^>]*>", data)
-    return bool(m and re.search(rb"""\biterate=["'](?:1|true)["']""", m.group(0)))
+    if not (m and re.search(rb"""\biterate=["'](?:1|true)["']""", m.group(0))):
+        return None
+    count = re.search(rb"""\biterateCount=["'](\d+)["']""", m.group(0))
+    delta = re.search(rb"""\biterateDelta=["']([0-9.eE+-]+)["']""", m.group(0))
+    try:
+        return (int(count.group(1)) if count else ITERATE_COUNT,
+                float(delta.group(1)) if delta else ITERATE_DELTA)
+    except ValueError:
+        return ITERATE_COUNT, ITERATE_DELTA
 
 
 def _keeps_error_texts(pkg: Package) -> bool:
@@ -119,6 +133,16 @@ def _cycles(keys: list[Key], edges: dict[Key, list[Key]]) -> list[list[Key]]:
     return out
 
 
+def _change(old: Any, new: Any) -> float:
+    """How much a cell's value changed in an iteration: the difference of two numbers, 0 for
+    the same value, infinite for a change of kind (a number to text or an error)."""
+    if type(old) is float and type(new) is float:
+        return abs(new - old) if np.isfinite(new - old) else np.inf
+    if old is EMPTY and type(new) is float:
+        return abs(new)
+    return 0.0 if old is new or (type(old) is type(new) and old == new) else np.inf
+
+
 @dataclass
 class Node:
     sheet: str
@@ -160,6 +184,10 @@ class Engine:
         self.cause: dict[Key, Key] = {}
         """For a cell that failed because of another: the first cell that failed."""
         self.iterative = _iterative(pkg)
+        self.settled: set[Key] = set()
+        """Cells of circular references computed by iteration (not evaluated again)."""
+        self.iterations: list[tuple[list[Key], int, float]] = []
+        """Each cycle iterated: its cells, the iterations made and the last change."""
         self.zero_blanks: dict[str, bool] = {}
         self.keep: list[Any] = []
         CONTEXT.__init__()  # a new refresh: a new time, no cells known yet
@@ -427,8 +455,10 @@ class Engine:
         if freed:
             return
         cycles = _cycles(left, {k: [d for d in hard_of[k] if d in left_set] for k in left})
+        if self.iterative and self._iterate_one(cycles, done, hard_of, waiting, ready):
+            return
         iterate = " (the workbook asks for iterative calculation, which the headless refresh " \
-            "does not reproduce)" if self.iterative else ""
+            "does not reproduce for spilling formulas)" if self.iterative else ""
         for cycle in cycles:
             names = ", ".join(self._name(k) for k in cycle[:12])
             more = f" and {len(cycle) - 12} more" if len(cycle) > 12 else ""
@@ -438,6 +468,57 @@ class Engine:
                 self.failed.setdefault(k, why + iterate)
                 waiting[k] = 0
                 ready.append(k)
+
+    def _iterate_one(self, cycles: list[list[Key]], done: set[Key],
+                     hard_of: dict[Key, list[Key]], waiting: dict[Key, int],
+                     ready: list[Key]) -> bool:
+        """Iterate the first circular reference whose other inputs are all computed, as
+        Excel's iterative calculation does: its cells evaluated in sheet and row order, each
+        from the latest values of the others (starting from their stored values), until no
+        number changes by the maximum change or more, or the maximum iterations are made.
+        The cells are then computed (released to the cells after them). False when no cycle
+        can be iterated (a cycle of spilling formulas, or inputs not computed)."""
+        assert self.iterative is not None
+        count, delta = self.iterative
+        for cycle in cycles:
+            members = set(cycle)
+            if any(d not in done and d not in members for k in cycle for d in hard_of[k]):
+                continue
+            if any(self.nodes[k].cell.kind != "normal" for k in cycle) or \
+                    any(self._blocked(k, [d for d in hard_of[k] if d not in members])
+                        for k in cycle):
+                continue
+            made, change = 0, 0.0
+            while made < count:
+                made, change = made + 1, 0.0
+                for key in cycle:
+                    old = self.grids.cell(*key)
+                    self._evaluate_checked(key, [])
+                    if key in self.failed:
+                        break
+                    change = max(change, _change(old, self.grids.cell(*key)))
+                if any(k in self.failed for k in cycle) or change < delta:
+                    break
+            failed = next((k for k in cycle if k in self.failed), None)
+            for key in cycle:
+                if failed is not None and key not in self.failed:
+                    self.failed[key] = f"depends on {self._name(failed)}, which cannot be " \
+                        "computed"
+                self.settled.add(key)
+                waiting[key] = 0
+                ready.append(key)
+            self.iterations.append((cycle, made, change))
+            if failed is None:
+                names = ", ".join(self._name(k) for k in cycle[:6]) + \
+                    (f" and {len(cycle) - 6} more" if len(cycle) > 6 else "")
+                how = f"converged in {made} iteration{'s' if made != 1 else ''} (last change " \
+                    f"{change:.3g} < {delta:g})" if change < delta else \
+                    f"stopped after the maximum of {count} iterations (last change {change:.3g}" \
+                    f", not under {delta:g})"
+                self.warnings.append(f"{names}: a circular reference computed by iterative "
+                                     f"calculation, as the workbook asks: {how}")
+            return True
+        return False
 
     def stale(self) -> list[tuple[str, str, str]]:
         """(cell, formula, reason) of each cell that cannot be computed, in sheet order."""
@@ -462,7 +543,7 @@ class Engine:
         return True
 
     def _evaluate_checked(self, key: Key, hard: list[Key]) -> None:
-        if self._blocked(key, hard):
+        if key in self.settled or self._blocked(key, hard):
             return
         CONTEXT.pending.clear()
         try:
