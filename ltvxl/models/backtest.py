@@ -440,8 +440,8 @@ def backtest(
         raise LtvxlError(f"calibration period to {split.calibration_end}: {exc.message}",
                          exc.code) from None
     length = split.holdout_days / per
-    options = dict(horizon=length, horizon_unit=time_unit, annual_discount_rate=0.0,
-                   gross_margin=1.0)
+    options: dict[str, Any] = dict(horizon=length, horizon_unit=time_unit,
+                                   annual_discount_rate=0.0, gross_margin=1.0)
     groups = None
     if covariates is None:
         predicted = clv.predict(summary, model=mod, fits=fits, **options).table

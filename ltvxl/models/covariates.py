@@ -69,7 +69,8 @@ def _links() -> dict[str, Link]:
         if m.covariate_links is not None:
             purchase, dropout = ([(m.params.index(name), sign) for name, sign in pairs]
                                  for pairs in m.covariate_links)
-            out[m.key] = Link(importlib.import_module(m.fit.module), tuple(purchase),
+            module = getattr(m.fit, "module", None) or m.fit.__module__  # a registry Lazy
+            out[m.key] = Link(importlib.import_module(module), tuple(purchase),
                               tuple(dropout))
     return out
 
@@ -559,7 +560,8 @@ def fit_spend(frequency: Any, avg_spend: Any, covariates: Design) -> SpendFit:
     for g in range(len(vectors)):
         rows = inverse == g
         comp = compress((x[keep][rows], m[keep][rows]))
-        data.append(gammagamma.Data(*comp.columns, comp.weights))
+        xs, ms = comp.columns
+        data.append(gammagamma.Data(xs, ms, comp.weights))
     k = matrix.shape[1]
     names = [*gammagamma.PARAMS, *(f"{SPEND}: {n}" for n in covariates.names)]
     start = np.concatenate([np.log(plain.values()), np.zeros(k)])
