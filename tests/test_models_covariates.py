@@ -197,7 +197,23 @@ def test_cli_clv_with_covariates(tmp_path, capsys):
     assert printed == pytest.approx(want.fit.params["both: Gender"], rel=1e-5)
     assert f"on {want.lr_df} df" in text and want.lr_df == 3
     assert main([*args, "--shared", "Gender"]) == 1
-    assert "--shared names a covariate of --covariates FILE" in capsys.readouterr().err
+    assert "--shared uses the covariates of --covariates FILE" in capsys.readouterr().err
+    # --spend-covariates: the spend fit and each customer's CLV at her own gamma_i
+    spent = tmp_path / "spend.csv"
+    assert main(["clv", str(DATA / "apparelTrans.csv"), "--as-of", "2006-12-31", "-o",
+                 str(spent), "--covariates", str(DATA / "apparelStaticCov.csv"),
+                 "--spend-covariates"]) == 0
+    text = capsys.readouterr().out
+    assert "Gamma-Gamma with covariates" in text and "spend: Channel" in text
+    d = covariates.design(c)
+    sf = covariates.fit_spend(s["frequency"], s["monetary_value"], d)
+    free = covariates.fit(s["frequency"], s["recency"], s["T"], d)
+    want = covariates.predict(free, s, d.matrix, spend=sf, horizon=12, horizon_unit="months",
+                              time_unit="weeks", annual_discount_rate=0.1, gross_margin=1.0)
+    got = pd.read_csv(spent)
+    assert got["clv"].to_numpy() == pytest.approx(want["clv"].to_numpy(), rel=1e-9)
+    plain_spend = pd.read_csv(out)  # the first run's: one Gamma-Gamma for all
+    assert not np.allclose(got["expected_spend"], plain_spend["expected_spend"])
 
 
 def test_bgnbd_recovers_coefficients_from_simulated_data():

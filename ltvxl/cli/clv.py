@@ -93,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
     given = from_args(args)
     engine = engine_clv.chosen_engine(args)
-    if args.shared and not args.covariates:
-        raise LtvxlError("--shared names a covariate of --covariates FILE: give the file")
+    if (args.shared or args.spend_covariates) and not args.covariates:
+        flag = "--shared" if args.shared else "--spend-covariates"
+        raise LtvxlError(f"{flag} uses the covariates of --covariates FILE: give the file")
     if args.model == AUTO and engine != "memory":
         raise LtvxlError(f"--model {AUTO} backtests every model on the transactions in memory: "
                          f"drop --engine {engine}, or name the model (--model)")

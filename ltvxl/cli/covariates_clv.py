@@ -36,6 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "whose coefficient is one number in both processes (printed as 'both: NAME'); "
         "repeat for several",
     )
+    parser.add_argument(
+        "--spend-covariates",
+        action="store_true",
+        help="also let the mean spend per purchase depend on the covariates (Gamma-Gamma "
+        "with gamma_i = gamma_0 exp(delta'x); prints each spend coefficient and its spend "
+        "ratio)",
+    )
 
 
 def read_table(path: str) -> pd.DataFrame:
@@ -84,4 +91,15 @@ def run(args: argparse.Namespace, summary: Any, options: dict[str, Any]) -> pd.D
           f"{cov.lr_df} df, p = {cov.lr_p_value:.3g}")
     if unused:
         print(f"  note: {unused:,} covariate rows without transactions ignored")
-    return covariates.predict(cov, t, design.matrix, **options)
+    spend = None
+    if args.spend_covariates:
+        spend = covariates.fit_spend(t["frequency"], t["monetary_value"], design)
+        sf = spend.fit
+        print(f"{sf.model} ({sf.n_customers:,.0f} repeat customers): {sf.status}")
+        for name, value in sf.params.items():
+            ratio = f"  spend ratio {math.exp(value):.3g}" if ":" in name else ""
+            print(f"  {name:<28} {value:12.6g}  (s.e. {sf.std_errors[name]:.3g}){ratio}")
+        print(f"  log-likelihood {sf.log_likelihood:,.2f}; against Gamma-Gamma without "
+              f"covariates ({spend.plain.log_likelihood:,.2f}): LR {spend.lr_statistic:.2f} "
+              f"on {spend.lr_df} df, p = {spend.lr_p_value:.3g}")
+    return covariates.predict(cov, t, design.matrix, spend=spend, **options)

@@ -391,22 +391,26 @@ def _at(cov: CovariateFit, rows: pd.DataFrame, params: dict[str, float], spend: 
                        clv=part["clv"].to_numpy(float) * spend / own)
 
 
-def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, **options: Any
-            ) -> pd.DataFrame:
+def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, *,
+            spend: SpendFit | None = None, **options: Any) -> pd.DataFrame:
     """The per-customer table of :func:`ltvxl.models.clv.predict` (customer, p_alive,
     expected_purchases, expected_spend, clv, churn_risk), each customer at her own
-    parameters; spend from one Gamma-Gamma fit on all customers. ``options`` are
-    those of :func:`ltvxl.models.clv.predict` (horizon, horizon_unit, time_unit,
-    annual_discount_rate, gross_margin)."""
+    parameters; spend from one Gamma-Gamma fit on all customers, or with ``spend`` (a
+    :func:`fit_spend` on the same customers and covariates) at her own gamma_i.
+    ``options`` are those of :func:`ltvxl.models.clv.predict` (horizon, horizon_unit,
+    time_unit, annual_discount_rate, gross_margin)."""
     if matrix.shape[0] != len(summary):
         raise LtvxlError(f"covariates have {matrix.shape[0]} rows for {len(summary)} customers")
-    spend, overall = _spend(summary, cov, options)
+    per_purchase, overall = _spend(summary, cov, options)
+    if spend is not None:
+        per_purchase = expected_spend(spend, summary["frequency"], summary["monetary_value"],
+                                      matrix)
     vectors, inverse = np.unique(matrix, axis=0, return_inverse=True)
     inverse = inverse.ravel()
     parts = []
     for g, params in enumerate(group_params(cov, vectors)):
         rows = np.flatnonzero(inverse == g)
-        part = _at(cov, summary.iloc[rows], params, spend[rows], overall, options)
+        part = _at(cov, summary.iloc[rows], params, per_purchase[rows], overall, options)
         parts.append(part.set_axis(rows))
     return pd.concat(parts).sort_index().reset_index(drop=True)
 
