@@ -1236,11 +1236,16 @@ class SheetXml:
                 self._spans[r] = span
 
     def to_bytes(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def chunks(self, rows: int = 20_000) -> Iterator[bytes]:
+        """The sheet part, UTF-8, in pieces of ``rows`` rows: a large sheet is never held
+        whole as text and bytes (:func:`write_package` writes the pieces as they come)."""
         p = self.p
-        out = [self.head]
+        order = sorted(self.rows)
         lo = hi = None
-        for r in sorted(self.rows):
-            ra_text, cells, raw = self.rows[r]
+        for r in order:  # the used columns, for <dimension> (before <sheetData>)
+            _, cells, raw = self.rows[r]
             span = None
             if cells is None and r in self._spans:
                 span = self._spans[r]
@@ -1254,18 +1259,25 @@ class SheetXml:
             if span is not None:
                 lo = span[0] if lo is None else min(lo, span[0])
                 hi = span[1] if hi is None else max(hi, span[1])
-            if raw is not None:
-                out.append(raw)
-                continue
-            head = self._row_head(r, ra_text, *((min(cells), max(cells)) if cells else (0, 0)))
-            if cells:
-                body = "".join([cells[c] for c in sorted(cells)])
-                out.append(f"{head}>{body}</{p}row>")
-            else:
-                out.append(f"{head}/>")
-        out.append(self.tail)
-        if self.rows and lo is not None:  # <dimension> comes before <sheetData>
-            dim = range_name(min(self.rows), lo, max(self.rows), hi)
-            out[0] = re.sub(rf'(<{re.escape(p)}dimension\b[^>]*?\bref=")[^"]*"',
-                            lambda m: m.group(1) + dim + '"', self.head, count=1)
-        return "".join(out).encode("utf-8")
+        head = self.head
+        if self.rows and lo is not None:
+            dim = range_name(order[0], lo, order[-1], hi)
+            head = re.sub(rf'(<{re.escape(p)}dimension\b[^>]*?\bref=")[^"]*"',
+                          lambda m: m.group(1) + dim + '"', head, count=1)
+        yield head.encode("utf-8")
+        for start in range(0, len(order), rows):
+            out = []
+            for r in order[start:start + rows]:
+                ra_text, cells, raw = self.rows[r]
+                if raw is not None:
+                    out.append(raw)
+                    continue
+                head = self._row_head(r, ra_text,
+                                      *((min(cells), max(cells)) if cells else (0, 0)))
+                if cells:
+                    body = "".join([cells[c] for c in sorted(cells)])
+                    out.append(f"{head}>{body}</{p}row>")
+                else:
+                    out.append(f"{head}/>")
+            yield "".join(out).encode("utf-8")
+        yield self.tail.encode("utf-8")

@@ -866,8 +866,9 @@ class Engine:
                     return True
         return False
 
-    def finish(self) -> dict[str, bytes]:
-        """Clear cells that left their spill range; the new sheet parts."""
+    def finish(self) -> dict[str, Any]:
+        """Clear cells that left their spill range; the new sheet parts (bytes, or for a
+        sheet the pieces :func:`~ltvxl.workbook.xlsx.write_package` writes as they come)."""
         for key in self.failed:  # a stale anchor keeps its old spill range
             fc = self.nodes[key].cell
             if fc.kind == "dynamic" and fc.ref is not None:
@@ -887,7 +888,7 @@ class Engine:
         parts = {}
         for sheet in self.pkg.sheets:
             if sheet.name in self.sheets:
-                parts[sheet.part] = self.sheets[sheet.name].to_bytes()
+                parts[sheet.part] = self.sheets[sheet.name].chunks()
         if self.styles.changed and self.styles.part:  # date formats for date results
             parts[self.styles.part] = self.styles.to_bytes()
         settled = settled_workbook(self.pkg)
