@@ -127,3 +127,18 @@ def test_inert_text_follows_the_owasp_rule():
 
     assert [inert_text(p) for p in PAYLOADS] == ["'" + p for p in PAYLOADS]
     assert inert_text(-5.0) == -5.0 and inert_text("a=b") == "a=b" and inert_text("") == ""
+
+
+def test_sbg_derl_without_discount_is_gauss_closed_form_and_fast():
+    """d = 0: DERL = (beta + n) / (alpha - 1) (Gauss's 2F1 at 1), infinite for alpha <= 1
+    (#NUM!); scipy's series at x = 1 took about a second for alpha near 0."""
+    import mpmath as mp
+
+    a, b, n = 2.7, 1.3, 4.0
+    with mp.workdps(30):
+        ref = (b + n) / (a + b + n) * mp.hyp2f1(1, b + n + 1, a + b + n + 1, 1)
+    assert F["SBG_DERL"](a, b, 0.0, n) == pytest.approx(float(ref), rel=1e-12)
+    assert F["SBG_DERL"](a, b, 0.0, n) == pytest.approx((b + n) / (a - 1), rel=1e-15)
+    t0 = time.perf_counter()
+    assert F["SBG_DERL"](1e-6, 1e-6, 0.0, 0.0).startswith("#NUM!")
+    assert time.perf_counter() - t0 < 0.5

@@ -127,7 +127,23 @@ def derl(params: ParamsLike, discount_rate: Any, renewals: Any = 0.0) -> np.ndar
     a, b = params_of(params, PARAMS)
     d = np.asarray(discount_rate, dtype=float)
     n = np.asarray(renewals, dtype=float)
-    return (b + n) / (a + b + n) * hyp2f1(1.0, b + n + 1.0, a + b + n + 1.0, 1.0 / (1.0 + d))
+    # no discounting: 2F1 at 1 is Gauss's (a+b+n)/(a-1), finite only for alpha > 1
+    # (scipy's series there takes about a second near alpha = 0)
+    undiscounted = np.where(a > 1.0, (b + n) / np.where(a > 1.0, a - 1.0, 1.0), np.inf)
+    return _at_one(d, undiscounted, lambda x: (b + n) / (a + b + n) * hyp2f1(
+        1.0, b + n + 1.0, a + b + n + 1.0, x))
+
+
+def _at_one(d: np.ndarray, closed: np.ndarray, series: Any) -> np.ndarray:
+    """``closed`` where the discount rate ``d`` is 0 (x = 1 / (1 + d) = 1), else
+    ``series(x)``, which is never evaluated at x = 1 (every argument broadcast first)."""
+    d, closed = np.broadcast_arrays(d, closed)
+    zero = d == 0.0
+    x = 1.0 / (1.0 + np.where(zero, 1.0, d))
+    out = np.asarray(series(x), dtype=float)
+    out = np.broadcast_to(out, d.shape).copy()
+    out[zero] = closed[zero]
+    return out if out.ndim else out[()]
 
 
 def retention_elasticity(params: ParamsLike, discount_rate: Any, renewals: Any = 0.0) -> np.ndarray:
@@ -150,6 +166,10 @@ def elasticity_of(alpha: Any, beta: Any, discount_rate: Any, renewals: Any) -> n
     """:func:`retention_elasticity` with the parameters as arrays (broadcast with the rest)."""
     a, b = np.asarray(alpha, dtype=float), np.asarray(beta, dtype=float)
     n = np.asarray(renewals, dtype=float)
-    x = 1.0 / (1.0 + np.asarray(discount_rate, dtype=float))
+    d = np.asarray(discount_rate, dtype=float)
     c = a + b + n + 1.0
-    return hyp2f1(2.0, b + n + 1.0, c, x) / hyp2f1(1.0, b + n + 1.0, c, x)
+    # no discounting: the ratio of Gauss's values at 1, (a+b+n-1)/(a-2), finite for alpha > 2
+    undiscounted = np.where(a > 2.0, (a + b + n - 1.0) / np.where(a > 2.0, a - 2.0, 1.0),
+                            np.inf)
+    return _at_one(d, undiscounted, lambda x: hyp2f1(2.0, b + n + 1.0, c, x)
+                   / hyp2f1(1.0, b + n + 1.0, c, x))
