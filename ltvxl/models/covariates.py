@@ -42,6 +42,7 @@ from ltvxl.units import DEFAULT_UNIT
 
 from . import paretonbd
 from .base import FitResult, compress, fit_mle
+from .cache import FitCache
 
 MAX_GROUPS = 2000
 """Most distinct covariate vectors a fit takes (each costs one plain likelihood evaluation)."""
@@ -246,6 +247,7 @@ def fit(
     model: str = "pnbd",
     time_unit: str = DEFAULT_UNIT,
     shared: Sequence[str] = (),
+    cache: FitCache | None = None,
 ) -> CovariateFit:
     """Fit ``model`` ("pnbd": Pareto/NBD, "bgnbd": BG/NBD) with covariates in
     ``processes`` ("purchase", "dropout" or both).
@@ -255,8 +257,11 @@ def fit(
     whose coefficient is one number in both processes (CLVTools' constrained
     covariates; named ``both: <name>``, both processes needed). Returns the fit
     (coefficients with standard errors from the Hessian), the plain fit and the
-    likelihood-ratio test of the coefficients against it.
+    likelihood-ratio test of the coefficients against it. ``cache``: where the plain fit
+    is looked up (the one CLV_PREDICT made of the same summary, say).
     """
+    from . import clv
+
     x = np.asarray(frequency, float)
     tx = np.asarray(recency, float)
     big_t = np.asarray(T, float)
@@ -270,7 +275,7 @@ def fit(
         raise LtvxlError(f'covariates work with {", ".join(LINKS)}; got "{model}"')
     link = LINKS[model]
     groups = _groups(x, tx, big_t, matrix, link.module)
-    plain = link.module.fit(x, tx, big_t, time_unit=time_unit)
+    plain = clv.fit_purchases(model, x, tx, big_t, time_unit=time_unit, cache=cache)
     k = matrix.shape[1]
     purchase, dropout = PURCHASE in procs, DROPOUT in procs
     names, free = _free(link.module.PARAMS, covariates.names, procs, shared)
@@ -437,7 +442,8 @@ STEP = 1e-4
 
 def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
              time_unit: str = DEFAULT_UNIT, reference: str | None = None,
-             level: float = LEVEL, **options: Any) -> tuple[pd.DataFrame, CovariateFit]:
+             level: float = LEVEL, cache: FitCache | None = None, **options: Any
+             ) -> tuple[pd.DataFrame, CovariateFit]:
     """Predicted CLV per customer of each group, from the model with the group as a
     categorical covariate in both processes (reference: the largest group, or
     ``reference``), and its ``level`` interval from the standard errors.
@@ -450,7 +456,8 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
     parameters; the spend model's uncertainty and the customers' own are not in it),
     exp_purchase and exp_dropout (exp of the group's coefficients, 1 for the reference:
     the multiple of the reference's mean purchase rate, and for Pareto/NBD of its mean
-    dropout rate; for BG/NBD the factor on both a and b); and the fit.
+    dropout rate; for BG/NBD the factor on both a and b); and the fit. ``cache``: as
+    :func:`fit`'s.
     """
     from statistics import NormalDist
 
@@ -460,7 +467,8 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
                          f'"{clip(str(names.iloc[0]) if len(names) else "", 40)}"')
     d = design(names.to_frame(), None if reference is None else {"group": reference})
     t = summary
-    cov = fit(t["frequency"], t["recency"], t["T"], d, model=model, time_unit=time_unit)
+    cov = fit(t["frequency"], t["recency"], t["T"], d, model=model, time_unit=time_unit,
+              cache=cache)
     options = dict(options, time_unit=time_unit)
     spend, overall = _spend(t, cov, options)
     z = NormalDist().inv_cdf((1 + level) / 2)

@@ -564,7 +564,8 @@ def _covariate_fit(summary: Any, value: Any, model: str) -> Any:
     cols = [t[c].to_numpy(float) for c in ("frequency", "recency", "T")]
     key = ("covariates", entry.key, summary.time_unit, design.names, digest(*cols, design.matrix))
     cov = FIT_CACHE.get(key, lambda: covariates.fit(*cols, design, model=entry.key,
-                                                    time_unit=summary.time_unit))
+                                                    time_unit=summary.time_unit,
+                                                    cache=FIT_CACHE))
     return cov, design
 
 

@@ -400,7 +400,7 @@ def _model_view(log: Any, costs: dict[str, float] | None, as_of: Any, least: int
            digest(*cols), hash(tuple(names)))
     df, fit = FIT_CACHE.get(key, lambda: covariates.by_group(
         t, names, model=entry.key, time_unit=units.DEFAULT_UNIT, level=MODEL_LEVEL,
-        **options))
+        cache=FIT_CACHE, **options))
     pct = f"{MODEL_LEVEL:.0%}"
     header = ["group", "customers", f"predicted CLV per customer ({horizon:g} months, "
               f"{entry.name} with the group)", f"{pct} low", f"{pct} high",
