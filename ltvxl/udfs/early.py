@@ -176,6 +176,9 @@ CLV_EARLY = expose(
                 ('=CLV_EARLY(A2:A5000, B2:B5000, C2:C5000, , 30, 6)',
                  "a table with a header row: customer, first purchase, days observed, "
                  "P(buys again), predicted value"),
+                ('=CLV_EARLY(A2:A5000, B2:B5000, C2:C5000, , 30, 6, F1:G800)',
+                 "the same, with each customer's covariates of F1:G800 (header row, "
+                 "customer id first) among the features"),
             ),
         ),
         _early,
