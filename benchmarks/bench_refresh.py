@@ -103,18 +103,40 @@ def per_row_book(path: Path, rows: int) -> None:
     book.close()
 
 
+MEASURE = """
+import os, subprocess, sys, time
+t = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+with open(sys.argv[1], "w") as fh:
+    fh.write(f"{os.waitstatus_to_exitcode(status)} {time.perf_counter() - t} "
+             f"{usage.ru_maxrss / 1024.0} {usage.ru_utime + usage.ru_stime}")
+"""
+"""Runs a command and records (exit code, wall, peak RSS MiB, CPU s). The command starts from
+this small process: on Linux a child's peak RSS counts the memory of the process it was forked
+from, so a command started from the benchmark itself (holding a million simulated rows) would
+show the benchmark's memory as its own."""
+
+
+def measured(cmd: list[str]) -> tuple[str, str, float, float, float]:
+    """(stdout, stderr, wall seconds, peak RSS MiB, CPU seconds) of ``cmd`` in a fresh process;
+    SystemExit with its stderr when it fails."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        record = Path(tmp) / "usage"
+        proc = subprocess.run([sys.executable, "-c", MEASURE, str(record), *cmd],
+                              capture_output=True, text=True, check=False)
+        code, wall, rss, cpu = record.read_text().split()
+    if int(code) != 0 or proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd[:4])[:100]} failed:\n{proc.stderr[-2000:]}")
+    return proc.stdout, proc.stderr, float(wall), float(rss), float(cpu)
+
+
 def run_child(code: str, *args: str) -> tuple[str, float, float]:
     """(stdout, wall seconds, peak RSS in MiB) of a fresh Python running ``code``."""
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    out = proc.stdout.read() if proc.stdout else ""
-    err = proc.stderr.read() if proc.stderr else ""
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"child failed:\n{err}")
-    return out.strip(), wall, usage.ru_maxrss / 1024.0  # ru_maxrss is KiB on Linux
+    out, _, wall, rss, _ = measured([sys.executable, "-c", code, *args])
+    return out.strip(), wall, rss
 
 
 def main() -> None:

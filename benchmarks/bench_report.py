@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_refresh import simulated
+from bench_refresh import measured, simulated
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -39,14 +37,9 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def run(args: list[str]) -> tuple[float, float]:
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ltvxl.cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"ltvxl report failed:\n{proc.stderr.read() if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024.0
+    """(wall, peak RSS MiB) of ``ltvxl ARGS`` in a fresh process (see bench_refresh.measured)."""
+    _, _, wall, rss, _ = measured([sys.executable, "-m", "ltvxl.cli", *args])
+    return wall, rss
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_refresh import simulated
+from bench_refresh import measured, simulated
 from bench_report import write_csv
 
 LIFETIMES = "/work/venvs/lifetimes/bin/python"
@@ -153,15 +153,8 @@ def timed_cli(args: list[str]) -> tuple[float, float]:
 
 def timed_cli_cpu(args: list[str]) -> tuple[float, float, float]:
     """(wall, peak RSS MiB, CPU seconds user + system) of ``python -m ltvxl.cli ARGS``."""
-    t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "ltvxl.cli", *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"ltvxl {' '.join(args)} failed:\n"
-                         f"{proc.stderr.read()[-2000:] if proc.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
+    _, _, wall, rss, cpu = measured([sys.executable, "-m", "ltvxl.cli", *args])
+    return wall, rss, cpu
 
 
 def median(xs: list[float]) -> float:

@@ -90,3 +90,22 @@ def test_own_template_filled_in_the_refresh(tmp_path, formula_on_table_sheet):
         assert cells["Data"][0][0] == len(data)
     else:
         assert cells["Data"][0][0] == "my transactions"
+
+
+def test_large_columns_reach_the_functions_with_shared_rows():
+    # a column of many rows: one row list per distinct value, the values as xlwings passes them
+    import datetime as dt
+
+    from ltvxl.workbook.refresh.values import POOLED_ROWS, _udf_rows
+    from ltvxl.workbook.xlsx import ExcelDate
+
+    day = ExcelDate(dt.date(2024, 1, 2))
+    copies = POOLED_ROWS // 6 + 1
+    column = np.empty((6 * copies, 1), dtype=object)
+    column[:, 0] = [1.5, 0.0, -0.0, True, "a", day] * copies
+    rows = _udf_rows(column)
+    assert rows[:6] == [[1.5], [0.0], [-0.0], [True], ["a"], [dt.datetime(2024, 1, 2)]]
+    assert type(rows[3][0]) is bool and str(rows[2][0]) == "-0.0"  # not taken for 1.0, 0.0
+    assert rows[0] is rows[6] and rows[5] is rows[11]  # equal values: one row
+    assert rows[1] is not rows[7]  # zeros keep their own rows (-0.0 equals 0.0)
+    assert len({id(r) for r in rows}) == 4 + 2 * copies

@@ -1091,9 +1091,10 @@ class SheetXml:
             todo = []  # runs of rows the sheet does not have yet: in bulk; the others below
             start = 0
             for i in [i for i in range(len(rows)) if r0 + i in self.rows] + [len(rows)]:
-                if i - start >= BULK_ROWS:
-                    self._new_rows(r0 + start, rows[start:i], c0,
-                                   [opens, mids, v_close, is_close, texts], cell)
+                if i - start >= BULK_ROWS:  # 20,000 rows at a time: their cells' text only
+                    for k in range(start, i, 20_000):  # while their rows are joined
+                        self._new_rows(r0 + k, rows[k:min(k + 20_000, i)], c0,
+                                       [opens, mids, v_close, is_close, texts], cell)
                 else:
                     todo.extend(range(start, i))
                 if i < len(rows):

@@ -63,12 +63,44 @@ def clear_arg_cache() -> None:
     forget_steady()
 
 
+POOLED_ROWS = 1000
+"""A column of more rows is passed with one row list per distinct value (see :func:`_udf_rows`)."""
+
+
 def _udf_rows(arr: np.ndarray) -> list[list[Any]]:
+    if arr.ndim == 2 and arr.shape[1] == 1 and arr.shape[0] > POOLED_ROWS:
+        return _pooled_rows(arr[:, 0].tolist())
     if arr.ndim == 2 and arr.shape[1] == 1:  # a column: the common case, kept fast
         return [[v if (t := type(v)) is float or t is str else
                  (v.when if t is ExcelDate else cell_for_udf(v))] for v in arr[:, 0].tolist()]
     return [[v if (t := type(v)) is float or t is str else cell_for_udf(v) for v in row]
             for row in arr.tolist()]
+
+
+def _pooled_rows(values: list[Any]) -> list[list[Any]]:
+    """A large column as xlwings passes it (one-cell rows), the rows of equal values (same type,
+    not zero, blank or empty) one shared list: a million transactions of 730 dates or 6
+    channels take a few thousand row lists instead of a million (about 64 MiB each column).
+    The refresh's arguments are never changed in place (one converted range serves every
+    formula reading it), so sharing rows is safe."""
+    pools: dict[type, dict[Any, list[Any]]] = {}
+    out = []
+    for v in values:
+        t = type(v)
+        u = v if t is float or t is str else v.when if t is ExcelDate else cell_for_udf(v)
+        pool = pools.get(type(u))
+        if pool is None:
+            pool = pools[type(u)] = {}
+        try:
+            row, shared = pool.get(u), True
+        except TypeError:  # an unhashable value: a row of its own
+            row, shared = None, False
+        if row is None:
+            row = [u]
+            if shared and u:  # zeros (0.0 and -0.0 are equal keys), blanks and empty
+                pool[u] = row  # texts: a row each
+        out.append(row)
+    return out
 
 
 def to_udf_arg(value: Any, is_range: bool) -> Any:
