@@ -28,9 +28,7 @@ pytest.importorskip("duckdb")
 DATA = Path(__file__).parent / "data"
 RTOL = 1e-9
 """The engine's figures agree with the in-memory ones to this (sums in another order)."""
-TRACKING_RTOL = 1e-7
-"""The tracking table's expected purchases: the fit itself agrees to about this (the
-in-memory and the histogram fit stop at slightly different points)."""
+
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +69,7 @@ def assert_same_backtest(got: eh.EngineBacktest, want: bt.Backtest) -> None:
     g, w = got.tracking, want.tracking
     assert list(g["week_end"]) == list(w["week_end"]) and list(g["period"]) == list(w["period"])
     assert np.array_equal(g["actual_cumulative"], w["actual_cumulative"])
-    assert np.allclose(g["predicted_cumulative"], w["predicted_cumulative"], rtol=TRACKING_RTOL)
+    assert np.allclose(g["predicted_cumulative"], w["predicted_cumulative"], rtol=RTOL)
     assert got.notes == tuple(n for n in want.notes if not n.startswith("duplicate rows"))
 
 
@@ -96,7 +94,7 @@ def test_cdnow_through_duckdb_gives_the_papers_figures(cdnow, tmp_path):
                 "actual_value"):
         assert np.array_equal(table[col], mine[col]), col
     for col in ("predicted_purchases", "predicted_value"):
-        assert np.allclose(table[col], mine[col], rtol=1e-7), col
+        assert np.allclose(table[col], mine[col], rtol=RTOL), col
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -76,6 +76,7 @@ class DuckDBEngine(Engine):
         if temp_directory:
             config["temp_directory"] = temp_directory
         self.con = duckdb.connect(":memory:", config=config)
+        self.con.execute("SET enable_progress_bar = false")  # ltvxl says its own progress
 
     def _run(self, sql: str) -> Any:
         try:

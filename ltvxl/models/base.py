@@ -181,7 +181,8 @@ def _exact_rows(cols: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -> Compressed:
-    """Compress identical rows of ``columns`` to one row with the summed weight.
+    """Compress identical rows of ``columns`` to one row with the summed weight, the
+    distinct rows sorted by their values (the first column first).
 
     Hash-based, linear in the number of rows: rows are grouped by a 64-bit
     hash of their values (one pandas factorize), and the grouping is checked
@@ -204,7 +205,13 @@ def compress(columns: Sequence[np.ndarray], weights: np.ndarray | None = None) -
         out_w = np.bincount(inverse, minlength=m).astype(float)
     else:
         out_w = np.bincount(inverse, weights=np.asarray(weights, float).ravel(), minlength=m)
-    return Compressed(out, out_w, inverse)
+    # distinct rows in sorted order (first column first): a fit sums its terms in an order
+    # that depends on the rows' values only, so the same data in another row order (an
+    # engine's histogram, ORDER BY the columns) give the same fit to the last digit
+    order = np.lexsort(out[::-1]) if m > 1 else np.arange(m)
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
+    return Compressed(tuple(c[order] for c in out), out_w[order], rank[inverse])
 
 
 NegLL = Callable[[np.ndarray], tuple[float, np.ndarray]]
