@@ -31,7 +31,10 @@ The modules, one job each:
   (``formulas``' own, and ltvxl's declared functions);
 - :mod:`.grids`: the cell values of each sheet during a refresh;
 - :mod:`.prepare`: formula text into a cacheable expression and its references;
-- :mod:`.engine`: scheduling in dependency order, batches, spills;
+- :mod:`.engine`: scheduling in dependency order, batches, spills, iteration;
+- :mod:`.excel`, :mod:`.natives`, :mod:`.bessel`: Excel functions computed by ltvxl
+  (the cell model's, and those ``formulas`` computes differently from Excel);
+- :mod:`.dynamic`: OFFSET and INDIRECT, references computed at evaluation;
 - this module: the public :func:`refresh`.
 
 Only this module is imported without ``formulas`` (which the browser build

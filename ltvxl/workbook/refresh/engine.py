@@ -25,6 +25,7 @@ from ltvxl.workbook.xlsx import (
 )
 
 from . import RefreshError
+from .dynamic import CellsNotReadyError
 from .excel import CONTEXT
 from .functions import init
 from .grids import Grids, Rect, inside, overlap
@@ -192,6 +193,10 @@ class Engine:
         self.keep: list[Any] = []
         CONTEXT.__init__()  # a new refresh: a new time, no cells known yet
         CONTEXT.error_texts = _keeps_error_texts(pkg)
+        CONTEXT.reader = self._dynamic_read
+        CONTEXT.sheets = {s.name.upper(): s.name for s in pkg.sheets}
+        CONTEXT.names = self._name_text
+        self.done: set[Key] = set()
         self.spill_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         self.anchor_index: dict[str, tuple[np.ndarray, list[Key]] | None] = {}
         from ltvxl.udfs import FUNCTIONS
@@ -317,6 +322,8 @@ class Engine:
         out: list[Key] = []
         own = (node.sheet, node.cell.row, node.cell.col)
         for ref in node.refs:
+            if ref.position:
+                continue
             if ref.spill:
                 key = (ref.sheet, ref.r1, ref.c1)
                 if key not in self.nodes:
@@ -340,7 +347,7 @@ class Engine:
         seen = set(out)
         soft = []
         for ref in node.refs:
-            if ref.spill:
+            if ref.spill or ref.position:
                 continue
             anchors = self._anchor_index(ref.sheet)
             if anchors is None:
@@ -398,7 +405,7 @@ class Engine:
             waiting[key] = len(hard) + len(soft)
         ready = [k for k, n in waiting.items() if n == 0]
         batch_ready: dict[int, list[Key]] = {}
-        done: set[Key] = set()
+        done: set[Key] = self.done
         total, last = len(nodes), time.monotonic()
 
         def release(key: Key) -> None:
@@ -422,7 +429,16 @@ class Engine:
                 key = ready.pop()
                 if key in done:
                     continue
-                self._evaluate_checked(key, hard_of[key])
+                wait = [d for d in self._evaluate_checked(key, hard_of[key]) if d not in done]
+                if key in wait:
+                    self.failed[key] = "a circular reference: it reads itself through OFFSET " \
+                        "or INDIRECT"
+                elif wait:  # a computed reference reads cells not computed yet: after them
+                    for d in wait:
+                        users.setdefault(d, []).append(key)
+                    hard_of[key] = hard_of[key] + wait
+                    waiting[key] = len(wait)
+                    continue
                 done.add(key)
                 release(key)
             elif batch_ready:
@@ -542,17 +558,24 @@ class Engine:
         self.failed[key] = f"depends on {self._name(root)}, which cannot be computed"
         return True
 
-    def _evaluate_checked(self, key: Key, hard: list[Key]) -> None:
+    def _evaluate_checked(self, key: Key, hard: list[Key]) -> list[Key]:
+        """Evaluate one cell, recording a failure in :attr:`failed`; the formula cells it
+        must wait for (read through OFFSET or INDIRECT before they are computed), if any."""
         if key in self.settled or self._blocked(key, hard):
-            return
+            return []
         CONTEXT.pending.clear()
+        CONTEXT.not_ready = []
+        CONTEXT.current = key
         try:
             self._evaluate(self.nodes[key])
+        except CellsNotReadyError as exc:
+            return exc.cells
         except RefreshError as exc:
             self.failed[key] = str(exc)
         except Exception as exc:  # one cell's failure must not stop the book
             self.failed[key] = f"the refresh failed on this formula ({type(exc).__name__}: " \
                 f"{str(exc)[:200]})"
+        return []
 
     def _evaluate_batch(self, members: list[Key], hard_of: dict[Key, list[Key]]) -> None:
         ok = [m for m in members if not self._blocked(m, hard_of[m])]
@@ -698,11 +721,15 @@ class Engine:
         try:
             out = func(*args)
         except Exception as exc:
+            if CONTEXT.not_ready:
+                raise CellsNotReadyError(CONTEXT.not_ready) from None
             detail = " ".join(str(a) for a in getattr(exc, "args", ()) if isinstance(a, str))
             fname = re.search(r"'([A-Z][A-Z0-9_.]*)'", detail)
             what = f"function {fname.group(1)}" if fname else "the formula"
             raise RefreshError(f"{what} failed "
                                f"({type(exc).__name__}: {str(exc)[:200]})") from None
+        if CONTEXT.not_ready:
+            raise CellsNotReadyError(CONTEXT.not_ready)
         grid = as_grid(out)
         self._store(node, grid)
 
@@ -720,6 +747,35 @@ class Engine:
         out[0, 0] = self.grids.cell(ref.sheet, row if ref.r1 != ref.r2 else ref.r1,
                                     col if ref.c1 != ref.c2 else ref.c1)
         return out
+
+    def _dynamic_read(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> Any:
+        """A range computed by OFFSET or INDIRECT as an input; the formula cells in it (and
+        anchors of old spill ranges over it) not computed yet go to ``CONTEXT.not_ready``."""
+        wait = []
+        cols = self.index.get(sheet, {})
+        for c in range(c1, min(c2, max(cols, default=0)) + 1):
+            rows = cols.get(c)
+            if rows:
+                lo, hi = bisect_left(rows, r1), bisect_right(rows, r2)
+                wait.extend((sheet, r, c) for r in rows[lo:hi] if (sheet, r, c) not in self.done)
+        spills = self._spill_index(sheet)
+        if spills is not None:
+            rects, keys = spills
+            hit = (rects[:, 0] <= r2) & (rects[:, 2] >= r1) & (rects[:, 1] <= c2) & \
+                (rects[:, 3] >= c1)
+            wait.extend(k for k in (keys[i] for i in np.flatnonzero(hit)) if k not in self.done)
+        if wait:
+            CONTEXT.not_ready.extend(wait)
+            return xlerror("#VALUE!")  # a placeholder: the formula is evaluated again
+        return self._read_input(Ref(sheet, r1, c1, r2, c2))
+
+    def _name_text(self, name: str) -> str | None:
+        """The text of a defined name as the current cell sees it (its sheet's, else the
+        workbook's)."""
+        here = CONTEXT.current[0] if CONTEXT.current else None
+        index = next((s.index for s in self.pkg.sheets if s.name == here), None)
+        return self.pkg.names.get((index, name.upper())) or \
+            self.pkg.names.get((None, name.upper()))
 
     def _blank_is_zero(self, node: Node) -> bool:
         """Whether blanks in the node's array result show as 0, as Excel shows a blank cell

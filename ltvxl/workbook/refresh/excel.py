@@ -56,6 +56,17 @@ class Context:
     call's result (filled by the calls, read and cleared by the engine)."""
     messages: dict[tuple[str, int, int], str] = field(default_factory=dict)
     """The message of each cell holding an error value that an ltvxl function returned."""
+    current: tuple[str, int, int] | None = None
+    """The formula cell being evaluated."""
+    reader: Callable[[str, int, int, int, int], Any] | None = None
+    """The engine's reader of a range computed by OFFSET or INDIRECT (see :mod:`.dynamic`)."""
+    not_ready: list[tuple[str, int, int]] = field(default_factory=list)
+    """Formula cells a computed reference of the cell being evaluated reads before they are
+    computed (the cell waits for them)."""
+    sheets: dict[str, str] | None = None
+    """Upper-case sheet name -> sheet name (for INDIRECT)."""
+    names: Callable[[str], str | None] | None = None
+    """The text of a defined name as seen from the current cell (for INDIRECT)."""
 
 
 CONTEXT = Context()

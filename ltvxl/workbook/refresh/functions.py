@@ -28,9 +28,10 @@ def init() -> None:
     registry = formulas.get_functions()
     for name, func in FUNCTIONS.items():
         registry[name] = _adapter(func)
+    from .dynamic import OVERRIDES as DYNAMIC
     from .excel import OVERRIDES
 
-    for name, (func, _) in OVERRIDES.items():
+    for name, (func, _) in (OVERRIDES | DYNAMIC).items():
         registry[name] = func
     from . import natives
 
@@ -167,14 +168,15 @@ def status() -> dict[str, list[str]]:
     and ``supported`` (computed by ``formulas``); ltvxl's own functions are not listed."""
     from ltvxl.udfs import FUNCTIONS
 
+    from .dynamic import OVERRIDES as DYNAMIC
     from .excel import OVERRIDES
     from .natives import OVERRIDES as NATIVES
     from .prepare import NOT_SUPPORTED
 
     init()
     known = {n for n in formulas.get_functions() if n.replace(".", "").replace("_", "").isalnum()
-             and n == n.upper() and n not in FUNCTIONS}
-    overridden = sorted(set(OVERRIDES) | set(NATIVES) | {"ROW", "COLUMN"} |
+             and n == n.upper() and n not in FUNCTIONS and not n.startswith("_LTVXL")}
+    overridden = sorted(set(OVERRIDES) | set(NATIVES) | set(DYNAMIC) | {"ROW", "COLUMN"} |
                         {n for n in known if n.startswith("IM") or n == "COMPLEX"})
     refused = sorted(NOT_SUPPORTED)
     supported = sorted(n for n in known - set(overridden) - set(refused)
@@ -189,10 +191,11 @@ def status_markdown() -> str:
         "ROW": "without arguments: the formula's row", "COLUMN": "without arguments: its column",
         "COMPLEX": "complex text with Excel's 15 significant digits",
     }
+    from .dynamic import OVERRIDES as DYNAMIC
     from .excel import OVERRIDES
     from .natives import OVERRIDES as NATIVES
 
-    notes.update({n: v[1] for n, v in NATIVES.items()})
+    notes.update({n: v[1] for n, v in (NATIVES | DYNAMIC).items()})
     lines = ["| function | status | note |", "| --- | --- | --- |"]
     for name in s["overridden"]:
         note = OVERRIDES[name][1] if name in OVERRIDES else notes.get(

@@ -9,12 +9,14 @@ refused with the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
 from ltvxl.workbook.xlsx import Package, WorkbookError, parse_range
 
 from . import RefreshError
+from .dynamic import INDIRECT_ALIAS
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Ref:
     c2: int
     spill: bool = False
     """A spill reference (``A2#``): the current spill range of the anchor at (r1, c1)."""
+    position: bool = False
+    """Only the place of the cells matters (OFFSET's first argument): no input to wait for."""
 
 
 _PREFIXES = ("_xlfn.", "_xlws.", "_xludf.", "_xlpm.")
@@ -33,7 +37,7 @@ _SPILL_OP = re.compile(r"((?:'(?:[^']|'')+'|[A-Za-z0-9_.]+)!)?(\$?[A-Za-z]{1,3}\
 _CELL_MODEL = "is volatile or needs Excel's cell model, which the headless refresh does not provide"
 _ETS = ("is Excel's exponential smoothing (ETS AAA), whose fitted parameters the headless "
         "refresh does not reproduce")
-NOT_SUPPORTED = dict.fromkeys(("OFFSET", "INDIRECT", "CELL", "INFO", "RTD", "WEBSERVICE",
+NOT_SUPPORTED = dict.fromkeys(("CELL", "INFO", "RTD", "WEBSERVICE",
                                "GETPIVOTDATA", "CUBEVALUE", "RAND", "RANDBETWEEN", "RANDARRAY"),
                               _CELL_MODEL) | dict.fromkeys(
     ("FORECAST.ETS", "FORECAST.ETS.CONFINT", "FORECAST.ETS.SEASONALITY", "FORECAST.ETS.STAT"),
@@ -205,7 +209,10 @@ class Preparer:
                 if name in NOT_SUPPORTED or (name not in self.known and name not in _PARSED):
                     why = NOT_SUPPORTED.get(name, "is not known to the headless refresh")
                     raise RefreshError(f"function {name} {why}")
-                out.append(name + "(")
+                # INDIRECT with a first input that stands for nothing: ``formulas`` evaluates a
+                # call of constants when it compiles the formula (once for every cell of
+                # that text), and turns a reference it returns into an input
+                out.append(f"{INDIRECT_ALIAS}({OMITTED}," if name == "INDIRECT" else name + "(")
                 calls.append(name in self.ltvxl)
                 names.append(name)
             elif ttype == "FUNC" and sub == "CLOSE":
@@ -224,7 +231,11 @@ class Preparer:
                     (out[-1].endswith(",") or out[-1].endswith("(")):
                 out.append(OMITTED + ",")  # an omitted argument: None, as xlwings passes it
             elif ttype == "OPERAND" and sub == "RANGE":
+                first_of_offset = bool(names) and names[-1] == "OFFSET" and bool(out) and \
+                    out[-1] == "OFFSET("
                 resolved = self._operand(sheet, row, val, refs, level)
+                if first_of_offset and resolved == f"_XREF_{len(refs) - 1}":
+                    refs[-1] = dataclasses.replace(refs[-1], position=True)
                 out.append(resolved)
                 operand_done(i + 1)
             elif ttype == "WHITE-SPACE":
