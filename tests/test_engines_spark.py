@@ -131,3 +131,17 @@ def test_spark_reads_real_exports_as_in_memory(spark_engine, tmp_path):
         assert_same_summary(s, mem)
         assert s.columns.describe() == log.columns_line
         assert tuple(s.notes) == tuple(n for n in mem.notes if not n.startswith("duplicate"))
+
+
+def test_spark_sample_is_whole_customers_under_the_cap(spark_engine, log_file):
+    """The report's sample on Spark (hash buckets by Spark's hash): every transaction of
+    each sampled customer, at most the cap."""
+    from ltvxl.engines.sample import customer_sample
+
+    frame, path = log_file
+    src = engines.open_source(str(path), engine=spark_engine)
+    sample = customer_sample(src, len(frame) // 3)
+    assert 0 < sample.rows <= len(frame) // 3 and sample.all_rows == len(frame)
+    kept = pd.Series(sample.log.ids).value_counts()
+    per = frame.groupby("customer_id").size()
+    assert (kept == per.reindex(kept.index)).all() and kept.size == sample.customers
