@@ -43,10 +43,12 @@ class SparkEngine(Engine):
                     "the spark engine needs PySpark: pip install 'ltvxl[spark]'"
                 ) from exc
             builder = SparkSession.builder.appName("ltvxl")
-            builder = builder.master(master or "local[2]")
+            master = master or "local[2]"
+            builder = builder.master(master)
             builder = builder.config("spark.sql.session.timeZone", "UTC")
-            builder = builder.config("spark.ui.enabled", "false")
-            builder = builder.config("spark.sql.shuffle.partitions", "8")
+            if master.startswith("local"):  # one machine: few shuffle partitions, no UI;
+                builder = builder.config("spark.ui.enabled", "false")  # a cluster keeps
+                builder = builder.config("spark.sql.shuffle.partitions", "8")  # its own
             session = builder.getOrCreate()
         self.spark = session
 
