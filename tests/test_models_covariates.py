@@ -557,3 +557,29 @@ def test_gamma_gamma_with_covariates_recovers_the_spend_ratio():
     # a customer without repeat purchases gets her group's population mean
     j = int(np.flatnonzero(~online & (freq == 0))[0])
     assert got[j] == pytest.approx(p * g0 / (q - 1))
+
+
+def test_by_group_pools_the_small_groups(apparel_groups):
+    """Eight customers moved from their channel into groups of one each: with
+    min_customers 30 the eight are one level of the fit, their rates shared, each row's
+    CLV the mean of its own customer's prediction at the pooled rates."""
+    s, channel, _, _ = apparel_groups
+    groups = channel.astype(object).copy()
+    tiny = np.flatnonzero(channel == "online")[:8]
+    for k, i in enumerate(tiny):
+        groups[i] = f"x{k}"
+    options = dict(time_unit="weeks", horizon=52, horizon_unit="weeks",
+                   annual_discount_rate=0.0, gross_margin=1.0)
+    table, fit = covariates.by_group(s, groups, min_customers=30, **options)
+    assert fit.design.references == {"group": "store"}  # levels: store, online, the pool
+    assert set(fit.design.names) == {"group=online", f"group={covariates.POOLED}"}
+    rows = table.set_index("group")
+    assert rows.loc[[f"x{k}" for k in range(8)], "pooled"].all()
+    assert not rows.loc[["store", "online"], "pooled"].any()
+    assert rows.loc["x0", "exp_purchase"] == rows.loc["x7", "exp_purchase"]
+    per = covariates.predict(fit, s, fit.design.matrix, **options)
+    assert rows.loc["x3", "clv_per_customer"] == pytest.approx(per["clv"][tiny[3]],
+                                                               rel=1e-12)
+    assert table["customers"].sum() == len(s)
+    with pytest.raises(LtvxlError, match="needs two groups of at least 400 customers"):
+        covariates.by_group(s, groups, min_customers=400, **options)

@@ -442,22 +442,25 @@ STEP = 1e-4
 
 def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
              time_unit: str = DEFAULT_UNIT, reference: str | None = None,
-             level: float = LEVEL, cache: FitCache | None = None, **options: Any
-             ) -> tuple[pd.DataFrame, CovariateFit]:
+             level: float = LEVEL, cache: FitCache | None = None, min_customers: int = 1,
+             **options: Any) -> tuple[pd.DataFrame, CovariateFit]:
     """Predicted CLV per customer of each group, from the model with the group as a
     categorical covariate in both processes (reference: the largest group, or
     ``reference``), and its ``level`` interval from the standard errors.
 
     ``summary``: the customer summary (customer, frequency, recency, T, monetary_value);
-    ``groups``: each customer's group, in its order; ``options``: those of
-    :func:`predict`. Returns one row per group, largest first: group, customers,
+    ``groups``: each customer's group, in its order (the reference: the largest group
+    fitted alone, unless ``reference``); ``options``: those of :func:`predict`. Returns
+    one row per group, largest first: group, customers,
     clv_per_customer, clv_low, clv_high (the delta method on the log of the group's mean
     CLV, through the covariance of the fitted coefficients and the reference's
     parameters; the spend model's uncertainty and the customers' own are not in it),
     exp_purchase and exp_dropout (exp of the group's coefficients, 1 for the reference:
     the multiple of the reference's mean purchase rate, and for Pareto/NBD of its mean
-    dropout rate; for BG/NBD the factor on both a and b); and the fit. ``cache``: as
-    :func:`fit`'s.
+    dropout rate; for BG/NBD the factor on both a and b), pooled (the group is one of
+    those smaller than ``min_customers``, fitted together as one level, :data:`POOLED`:
+    two coefficients need more customers than a handful; its rates are the pooled
+    level's, its mean CLV its own customers'); and the fit. ``cache``: as :func:`fit`'s.
     """
     from statistics import NormalDist
 
@@ -465,7 +468,17 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
     if names.nunique() < 2:
         raise LtvxlError("the model view needs at least two groups; all customers are in "
                          f'"{clip(str(names.iloc[0]) if len(names) else "", 40)}"')
-    d = design(names.to_frame(), None if reference is None else {"group": reference})
+    sizes = names.value_counts()
+    small = set(sizes.index[sizes.to_numpy() < min_customers])
+    level_of = names.where(~names.isin(small), POOLED) if len(small) > 1 else names
+    if level_of.nunique() < 2:
+        raise LtvxlError(f"the model view needs two groups of at least {min_customers} "
+                         "customers (or one and several smaller ones, pooled); lower "
+                         "min_customers")
+    if reference is None:  # the largest group fitted alone (design's default: the largest)
+        alone = level_of[level_of != POOLED].value_counts()
+        reference = str(sorted(alone.index, key=lambda g: (-alone[g], g))[0])
+    d = design(level_of.to_frame(), {"group": reference})
     t = summary
     cov = fit(t["frequency"], t["recency"], t["T"], d, model=model, time_unit=time_unit,
               cache=cache)
@@ -500,10 +513,15 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
         coef = {proc: float(np.exp(sum(cov.coefficient(proc, n) * x
                                        for n, x in zip(d.names, vector, strict=True))))
                 for proc in (PURCHASE, DROPOUT)}
-        out.append((g, len(rows), value, low, high, coef[PURCHASE], coef[DROPOUT]))
+        out.append((g, len(rows), value, low, high, coef[PURCHASE], coef[DROPOUT],
+                    level_of.iloc[rows[0]] == POOLED))
     table = pd.DataFrame(out, columns=["group", "customers", "clv_per_customer", "clv_low",
-                                       "clv_high", "exp_purchase", "exp_dropout"])
+                                       "clv_high", "exp_purchase", "exp_dropout", "pooled"])
     return table, cov
+
+
+POOLED = "(small groups, pooled)"
+"""The level of :func:`by_group`'s fit that stands for the groups too small to fit alone."""
 
 
 # ---------------------------------------------------------------- Gamma-Gamma with covariates

@@ -16,7 +16,7 @@ import numpy as np
 from ltvxl import units
 from ltvxl.cells import as_grid, describe, numbers, text_option
 from ltvxl.domains import Domain
-from ltvxl.errors import LtvxlError, cell_error, is_cell_error
+from ltvxl.errors import MAX_NOTE, LtvxlError, cell_error, clip, is_cell_error
 from ltvxl.transactions import choices, tiers
 from ltvxl.worksheet import Arg, Spec, declare
 
@@ -398,9 +398,9 @@ def _model_view(log: Any, costs: dict[str, float] | None, as_of: Any, least: int
     cols = [t[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value")]
     key = ("by_group", entry.key, tuple(sorted(options.items())),
            digest(*cols), hash(tuple(names)))
-    df, fit = FIT_CACHE.get(key, lambda: covariates.by_group(
+    df, fit = FIT_CACHE.get((*key, least), lambda: covariates.by_group(
         t, names, model=entry.key, time_unit=units.DEFAULT_UNIT, level=MODEL_LEVEL,
-        cache=FIT_CACHE, **options))
+        cache=FIT_CACHE, min_customers=least, **options))
     pct = f"{MODEL_LEVEL:.0%}"
     header = ["group", "customers", f"predicted CLV per customer ({horizon:g} months, "
               f"{entry.name} with the group)", f"{pct} low", f"{pct} high",
@@ -413,16 +413,20 @@ def _model_view(log: Any, costs: dict[str, float] | None, as_of: Any, least: int
         header += ["CAC", "predicted CLV:CAC"]
         values += [cac, df["clv_per_customer"].to_numpy(float) / cac]
     ref = fit.design.references["group"]
+    problem = fit.fit.problems[0] if fit.fit.problems else fit.fit.status
     notes = []
-    for g, n, low in zip(df["group"], df["customers"], df["clv_low"], strict=True):
+    for g, n, low, pooled in zip(df["group"], df["customers"], df["clv_low"], df["pooled"],
+                                 strict=True):
         words = ["reference"] if g == ref else []
-        if n < least:
+        if pooled:
+            words.append(f"fewer than {least} customers: rates of the small groups pooled")
+        elif n < least:
             words.append(f"fewer than {least} customers: too few to compare")
         if not fit.fit.converged:
-            words.append("fit not converged (CLV_FIT with the groups as covariates says why)")
+            words.append(f"fit not converged: {problem}")
         elif low != low:
             words.append("no interval: the fit has no standard errors")
-        notes.append("; ".join(words))
+        notes.append(clip("; ".join(words), MAX_NOTE))
     return table([*header, "caution"], [*values, np.asarray(notes, dtype=object)])
 
 
