@@ -808,7 +808,7 @@ def _choose(features: Features, train: pd.DataFrame, seed: int
                f"from {first}, each predicted by a fit to those acquired before it "
                f"({len(folds)} rolling origins; {others})")
         return FAMILIES[best], why, tuple(fam_scores)
-    return "ratio", "too few training customers for an inner split: the ratio GLM (it " \
+    return "ratio", "too few training customers for the rolling origins: the ratio GLM (it " \
         "shrinks to the ratio baseline) is used", ()
 
 
