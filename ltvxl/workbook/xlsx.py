@@ -912,6 +912,12 @@ class SheetXml:
             moved = Translator("=" + text, origin=origin).translate_formula(cell_name(r, c))
             yield FormulaCell(r, c, moved[1:], "normal")
 
+    def block_span(self, r: int) -> tuple[int, int] | None:
+        """(first, last) column of row ``r`` when it holds exactly the cells a spill wrote
+        whole (:meth:`set_block`), unparsed; None otherwise (then look at its cells)."""
+        rec = self.rows.get(r)
+        return self._spans.get(r) if rec is not None and rec[1] is None else None
+
     def occupied(self, r: int, c: int) -> bool:
         """Whether the cell holds a value or a formula."""
         cells = self.cells(r)

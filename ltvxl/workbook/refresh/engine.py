@@ -916,6 +916,9 @@ class Engine:
         for rr in range(r, r + h):
             if rr not in sx.rows or any(o[0] <= rr <= o[2] for o in whole):
                 continue
+            span = sx.block_span(rr)  # a row another spill wrote beside: no parsing
+            if span is not None and (span[1] < c or span[0] > rect[3]):
+                continue
             for cc in sx.cells(rr):
                 if c <= cc <= rect[3] and (rr, cc) != (r, c) and sx.occupied(rr, cc) \
                         and not any(inside(rr, cc, o) for o in old):
