@@ -325,3 +325,19 @@ def test_ppmt_of_the_reference_and_a_tiny_principal(tmp_path):
     # due at the start: the first payment is all principal, PMT(0.1, 10, 1000, 0, 1)
     assert got[3] == pytest.approx(-0.1 * 1000 * 1.1 ** 10 / ((1.1 ** 10 - 1) * 1.1), rel=1e-12)
     assert got[4] == "#NUM!"
+
+
+def test_index_of_an_array_of_rows_and_trimrange_of_an_array_of_modes(tmp_path):
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_column("A1", [10, 20, 30])
+    ws.write_column("B1", [2, 1])
+    ws.write_array_formula("D1:D2", "{=INDEX(A1:A3,B1:B2,1)}")  # the cells A2 and A1
+    ws.write("F2", 5)
+    # trim modes {1,1}: Excel lifts TRIMRANGE over them, and a range in a cell is #VALUE!
+    ws.write_dynamic_array_formula("H1:I1", "=_xlfn.TRIMRANGE(F1:G3,{1,1},2)")
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[c].value for c in ("D1", "D2", "H1", "I1")] == [20, 10, "#VALUE!", "#VALUE!"]

@@ -21,6 +21,8 @@ Excel (errors, ranges, text to number) and changes only what differs:
   ((1 + rate)^nper - 1) (one period less when due at the start), not the payment minus the
   interest, whose cancellation leaves noise where the principal is tiny (Excel: -3.8E-20,
   the difference: 3E-10).
+- TRIMRANGE: with an array of trim modes, an array of #VALUE! (Excel lifts the function
+  over the array, and a range in an array cell is #VALUE!); ``formulas`` gave one value.
 - IFS: element by element over arrays of any number of arguments (``formulas`` broadcasts
   through a numpy ufunc, which takes at most 64: a longer IFS gave one value for a range).
 - XIRR: Excel's search, read from its cached results: the guess doubled and halved until
@@ -727,6 +729,18 @@ def _ppmt(rate: float, per: float, nper: float, pv: float, fv: float = 0,
         return -rate * (pv + fv) * np.power(1.0 + rate, per - 2) / grown
 
 
+def _trimrange(range_: Any, rows: Any = 3, cols: Any = 3) -> Any:
+    """TRIMRANGE(range, [trim_rows], [trim_cols]): ``formulas``' own unless a trim mode is
+    an array of several values, which gives #VALUE! in each place of their broadcast."""
+    shapes = [_grid(a).shape for a in (rows, cols) if _grid(a).size > 1]
+    if not shapes:
+        return _original("TRIMRANGE")(range_, rows, cols)
+    h, w = max(s[0] for s in shapes), max(s[1] for s in shapes)
+    out = np.empty((h, w), dtype=object)
+    out[:] = Error.errors["#VALUE!"]
+    return out.view(Array)
+
+
 def _ifs(*args: Any) -> Any:
     """IFS(condition1, value1, ...): for each element, the value of the first condition that
     is TRUE (a number other than 0; a blank is FALSE); an error condition gives its error, a
@@ -878,6 +892,8 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
        for name in ("BESSELI", "BESSELJ", "BESSELK", "BESSELY")},
     "PPMT": (wrap_ufunc(_ppmt, **_financial_kw()),
              "ltvxl: the closed form of the principal part"),
+    "TRIMRANGE": (wrap_func(_trimrange, ranges=True),
+                  "ltvxl: an array of trim modes gives an array of #VALUE!"),
     "IFS": (wrap_func(_ifs), "ltvxl: element by element, any number of arguments"),
     "XIRR": (wrap_func(_xirr), "ltvxl: Excel's doubling and halving of the guess, then bisection"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
@@ -896,5 +912,5 @@ def install(registry: dict[str, Any]) -> None:
     for name, (func, _) in OVERRIDES.items():
         entry = _switch_entry() if name == "SWITCH" else func
         registry[name] = entry
-        if name in ("SWITCH", "SEQUENCE", "MODE.MULT", "IFS"):
+        if name in ("SWITCH", "SEQUENCE", "MODE.MULT", "IFS", "TRIMRANGE"):
             registry["_XLFN." + name] = entry

@@ -153,6 +153,9 @@ def grid_value(v: Any) -> Any:
         return v.total_seconds() / 86400.0
     if callable(v):  # a LAMBDA (or a function passed by name) left uncalled: Excel's #VALUE!
         return xlerror("#VALUE!")
+    if hasattr(v, "ranges") and hasattr(v, "value"):  # a reference in an array (INDEX over
+        inner = np.asarray(v.value, dtype=object)  # an array of rows): the cell's value
+        return grid_value(inner.reshape(-1)[0]) if inner.size == 1 else xlerror("#VALUE!")
     return str(v)
 
 
