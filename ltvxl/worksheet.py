@@ -390,8 +390,11 @@ def declare(spec: Spec, impl: Callable[..., Any]) -> Callable[..., Any]:
 
 def _is_none(cells: np.ndarray) -> np.ndarray:
     """Elementwise ``cell is None`` of an object array (numpy compares with None per element;
-    its type stubs do not list None as an operand)."""
-    return np.equal(cells, None)  # type: ignore[call-overload]
+    None is given as a 0-d object array, an operand every numpy's type stubs accept)."""
+    return np.equal(cells, _NONE)
+
+
+_NONE = np.array(None, dtype=object)
 
 
 def _safe_value(domain: Domain | None) -> float:

@@ -24,7 +24,8 @@ def _no_dropout() -> pd.DataFrame:
         start = int(rng.integers(0, 120))
         days = np.cumsum(rng.exponential(7 / rate, 400)).astype(int) + start
         for d in [start, *days[days < 730].tolist()]:
-            rows.append((f"c{i}", str(np.datetime64("2023-01-01") + d), 20.0 + i % 9))
+            day = np.datetime64("2023-01-01") + np.timedelta64(d, "D")
+            rows.append((f"c{i}", str(day), 20.0 + i % 9))
     return pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).drop_duplicates(
         ["customer_id", "date"])
 
@@ -32,7 +33,8 @@ def _no_dropout() -> pd.DataFrame:
 DATA = {
     "no dropout": _no_dropout,
     "no repeat buyers": lambda: pd.DataFrame(
-        [(f"c{i}", str(np.datetime64("2023-01-01") + 3 * i), 10.0 + i % 5) for i in range(120)],
+        [(f"c{i}", str(np.datetime64("2023-01-01") + np.timedelta64(3 * i, "D")), 10.0 + i % 5)
+         for i in range(120)],
         columns=["customer_id", "date", "amount"]),
     "two customers": lambda: pd.DataFrame(
         [("a", "2024-01-01", 10.0), ("a", "2024-01-03", 20.0), ("b", "2024-01-02", 5.0),

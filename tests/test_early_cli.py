@@ -75,11 +75,12 @@ def test_ids_are_written_inert(tmp_path, capsys):
     rng = np.random.default_rng(5)
     n = 200
     ids = [f"=HYPERLINK({i})" for i in range(n)]
-    start = np.datetime64("2024-01-01") + rng.integers(0, 120, n)
+    start = np.datetime64("2024-01-01") + rng.integers(0, 120, n).astype("timedelta64[D]")
     rows = [(i, d, float(rng.uniform(5, 50))) for i, d in zip(ids, start, strict=True)]
     for i, d in zip(ids, start, strict=True):
         for _ in range(rng.poisson(1.5)):
-            rows.append((i, d + int(rng.integers(0, 300)), float(rng.uniform(5, 50))))
+            later = d + np.timedelta64(int(rng.integers(0, 300)), "D")
+            rows.append((i, later, float(rng.uniform(5, 50))))
     frame = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
     frame = frame[frame["date"] <= np.datetime64("2024-12-31")]
     late = pd.DataFrame({"customer_id": ["=cmd|x", "=cmd|x"],

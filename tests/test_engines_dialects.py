@@ -113,7 +113,7 @@ def online_retail_like(seed: int) -> pd.DataFrame:
     rows = []
     for k in range(300):
         customer = f"{12000 + int(rng.integers(0, 40))}"
-        day = np.datetime64("2023-01-01") + int(rng.integers(0, 400))
+        day = np.datetime64("2023-01-01") + np.timedelta64(int(rng.integers(0, 400)), "D")
         cancelled = rng.random() < 0.05
         invoice = ("C" if cancelled else "") + str(530000 + k)
         for line in range(int(rng.integers(1, 5))):

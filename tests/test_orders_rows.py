@@ -23,7 +23,7 @@ def lines(seed: int, n_orders: int = 400) -> pd.DataFrame:
     rows = []
     for k in range(n_orders):
         customer = f"C{rng.integers(60)}"
-        day = np.datetime64("2023-01-01") + int(rng.integers(0, 500))
+        day = np.datetime64("2023-01-01") + np.timedelta64(int(rng.integers(0, 500)), "D")
         order = None if rng.random() < 0.05 else (f"C{k}" if rng.random() < 0.05 else str(k))
         for _ in range(int(rng.integers(1, 7))):
             amount = round(float(rng.gamma(2.0, 20.0)), 2)

@@ -315,7 +315,8 @@ def rfm_rows():
     rows = []
     for i in range(10):
         for k in range(i + 1):
-            rows.append((f"c{i}", str(np.datetime64("2024-01-01") + 10 * i + k), 10.0 * (i + 1)))
+            day = np.datetime64("2024-01-01") + np.timedelta64(10 * i + k, "D")
+            rows.append((f"c{i}", str(day), 10.0 * (i + 1)))
     return rows
 
 

@@ -173,7 +173,7 @@ def rows_by_customer(df):
 def test_row_order_does_not_matter(rows, rnd):
     shuffled = list(rows)
     rnd.shuffle(shuffled)
-    as_of = BASE + 130
+    as_of = BASE + np.timedelta64(130, "D")
     a = customer_summary(log_of(rows), as_of=as_of).table
     b = customer_summary(log_of(shuffled), as_of=as_of).table
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-12)
@@ -183,7 +183,7 @@ def test_row_order_does_not_matter(rows, rnd):
 @given(rows_strategy, st.lists(st.tuples(st.integers(0, 120), st.floats(0, 500)),
                                min_size=1, max_size=5))
 def test_adding_a_customer_leaves_the_others_unchanged(rows, new_rows):
-    as_of = BASE + 130
+    as_of = BASE + np.timedelta64(130, "D")
     before = rows_by_customer(customer_summary(log_of(rows), as_of=as_of).table)
     extended = rows + [(99, d, a) for d, a in new_rows]
     after = rows_by_customer(customer_summary(log_of(extended), as_of=as_of).table)
@@ -195,7 +195,7 @@ def test_adding_a_customer_leaves_the_others_unchanged(rows, new_rows):
 @settings(max_examples=60, deadline=None)
 @given(rows_strategy, st.integers(0, 12))
 def test_splitting_by_customer_gives_the_same_rows(rows, cut):
-    as_of = BASE + 130
+    as_of = BASE + np.timedelta64(130, "D")
     whole = rows_by_customer(customer_summary(log_of(rows), as_of=as_of).table)
     low = [r for r in rows if r[0] < cut]
     high = [r for r in rows if r[0] >= cut]
@@ -224,7 +224,8 @@ def test_block_by_block_steps_match_with_tiny_blocks(rows):
 
 def check_against_direct_computation(rows):
     as_of = 130
-    s = customer_summary(log_of(rows), as_of=BASE + as_of, time_unit="days").table
+    end = BASE + np.timedelta64(as_of, "D")
+    s = customer_summary(log_of(rows), as_of=end, time_unit="days").table
     got = rows_by_customer(s)
     expected = {}
     for cust in sorted({i for i, _, _ in rows}):

@@ -147,10 +147,10 @@ def _codes(col: np.ndarray) -> tuple[np.ndarray, int]:
     Small whole numbers >= 0 (frequencies, periods) are their own codes, which
     spares a hash table; other values are factorized.
     """
-    if col.size and col.min() >= 0.0 and col.max() < 2**20:
+    if col.size and float(np.min(col)) >= 0.0 and float(np.max(col)) < 2**20:
         ints = col.astype(np.int64)
         if np.array_equal(ints, col):
-            return ints, int(ints.max()) + 1
+            return ints, int(np.max(ints)) + 1
     codes, uniques = pd.factorize(col, sort=False)
     return codes.astype(np.int64), len(uniques)
 

@@ -347,7 +347,7 @@ class Encoder:
         training would be an extrapolation of a trend, not a season."""
         acq = table["acquired"].to_numpy().astype("datetime64[D]").astype(np.int64) \
             if "acquired" in table and len(table) else np.zeros(1, dtype=np.int64)
-        if int(acq.max() - acq.min()) < SEASON_DAYS:
+        if int(np.max(acq)) - int(np.min(acq)) < SEASON_DAYS:
             numeric = [c for c in numeric if c not in ("month_sin", "month_cos")]
         levels = []
         for name in categorical:
@@ -594,7 +594,7 @@ def decile_mape(actual: Any, predicted: Any, groups: int = DECILES) -> tuple[flo
     errs = []
     for ga, gp in zip(np.array_split(a, groups), np.array_split(p, groups), strict=True):
         if ga.sum() != 0:
-            errs.append(abs(gp.sum() - ga.sum()) / abs(ga.sum()))
+            errs.append(abs(float(gp.sum()) - float(ga.sum())) / abs(float(ga.sum())))
     return (float(np.mean(errs)) if errs else float("nan")), len(errs)
 
 
