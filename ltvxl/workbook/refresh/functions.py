@@ -180,7 +180,7 @@ def status() -> dict[str, list[str]]:
                         {n for n in known if n.startswith("IM") or n == "COMPLEX"})
     refused = sorted(NOT_SUPPORTED)
     supported = sorted(n for n in known - set(overridden) - set(refused)
-                       if n.removeprefix("_XLFN.") not in NOT_SUPPORTED)
+                       if n.removeprefix("_XLFN.") not in set(overridden) | set(refused))
     return {"overridden": overridden, "refused": refused, "supported": supported}
 
 
