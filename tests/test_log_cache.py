@@ -55,10 +55,12 @@ def test_a_changed_cell_is_parsed_again(parses):
 
 def test_extra_ranges_are_part_of_the_key(parses):
     ids, dates, amounts = _cells()
-    _logs.log_of(ids, dates, amounts)
+    plain = _logs.log_of(ids, dates, amounts)
     with_channel = _logs.log_of(ids, dates, amounts, {"channel": [["x"], ["y"], ["x"]]})
-    assert len(parses) == 2
+    assert with_channel is not plain and not plain.extra  # another log (the kept one's
+    assert len(parses) == 1  # rows: see test_extra_columns_join_the_kept_log_...)
     assert list(with_channel.extra) == ["channel"]
+    assert _logs.log_of(ids, dates, amounts, {"channel": [["x"], ["y"], ["x"]]}) is with_channel
 
 
 def test_unhashable_cells_are_parsed_without_being_kept(parses):
@@ -105,3 +107,25 @@ def test_a_steady_range_is_hashed_once_and_forgotten(parses, monkeypatch):
     amounts[1][0] = 200.0  # no longer steady: its content counts again
     _logs.log_of(ids, dates, amounts)
     assert len(hashed) == 6 and len(parses) == 2
+
+
+def test_extra_columns_join_the_kept_log_without_a_second_parse(parses):
+    # the same transactions with a group column: the kept log's rows, the column added
+    ids, dates, amounts = _cells()
+    channel = [["x"], [None], ["x"]]
+    base = _logs.log_of(ids, dates, amounts)
+    got = _logs.log_of(ids, dates, amounts, {"channel": channel})
+    assert len(parses) == 1 and got.codes is base.codes
+    want = TransactionLog.from_cells(ids, dates, amounts, {"channel": channel})
+    assert list(got.extra["channel"]) == list(want.extra["channel"]) == ["x", None, "x"]
+    assert got.counts == want.counts and list(got.ids) == list(want.ids)
+    with pytest.raises(LtvxlError, match="channel"):  # the same checks as a parse
+        _logs.log_of(ids, dates, amounts, {"channel": [["x"], ["y" * 300], ["x"]]})
+
+
+def test_extra_columns_after_a_skipped_blank_row_are_parsed(parses):
+    ids, dates, amounts = _cells()
+    ids, dates, amounts = [*ids, [None]], [*dates, [None]], [*amounts, [None]]
+    _logs.log_of(ids, dates, amounts)
+    got = _logs.log_of(ids, dates, amounts, {"channel": [["x"], ["y"], ["x"], ["z"]]})
+    assert len(parses) == 2 and list(got.extra["channel"]) == ["x", "y", "x"]

@@ -84,11 +84,55 @@ def log_of(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any] | None = No
     if hit is not None and hit[0] == args:
         _LOGS.move_to_end(key)
         return hit[1]
-    log = TransactionLog.from_cells(ids, dates, amounts, extra, orders=orders)
+    log = _with_extra(ids, dates, amounts, extra, orders) if extra else None
+    if log is None:
+        log = TransactionLog.from_cells(ids, dates, amounts, extra, orders=orders)
     _LOGS[key] = (args, log)
     while len(_LOGS) > LOG_CACHE_SIZE:
         _LOGS.popitem(last=False)
     return log
+
+
+def _one_cell_rows(value: Any) -> bool:
+    """Whether a range is a column as xlwings passes one: a list of one-cell rows."""
+    return isinstance(value, list) and len(value) > 1 and isinstance(value[0], list) and \
+        len(value[0]) == 1
+
+
+def _with_extra(ids: Any, dates: Any, amounts: Any, extra: dict[str, Any],
+                orders: Any) -> Any:
+    """The log of the same ids, dates and amounts without ``extra`` (kept), given the extra
+    columns without parsing the transactions again; None when that log is not kept or when
+    its rows might not be the ranges' rows (a blank row skipped, not plain columns): then
+    the ranges are parsed. ``from_cells`` only filters extra columns by the rows it keeps,
+    after the same checks (lengths, texts of at most 255 characters)."""
+    import dataclasses
+
+    from ltvxl.transactions.columns import cells_column, check_text_length
+
+    try:
+        base_key = hash((hash(tuple(_cells_hash(v) for v in (ids, dates, amounts, orders))),
+                         ()))
+    except TypeError:
+        return None
+    hit = _LOGS.get(base_key)
+    if hit is None or hit[0] != (ids, dates, amounts, (), orders):
+        return None
+    base = hit[1]
+    header = len(ids) - len(base) if _one_cell_rows(ids) else -1
+    if header not in (0, 1) or base.counts.get("blank rows skipped") or base.extra:
+        return None
+    columns = {}
+    for name, cells in extra.items():
+        if not _one_cell_rows(cells) or len(cells) != len(ids):
+            return None
+        col = cells_column(cells, str(name))
+        if len(col) != len(ids):
+            return None
+        col = col[header:]
+        check_text_length(col, str(name), 1 + header)
+        columns[str(name)] = col
+    return dataclasses.replace(base, extra=columns)
 
 
 def clear() -> None:
