@@ -105,6 +105,72 @@ def test_decile_mape_by_hand():
     assert used == 1 and mape == pytest.approx(abs(7 - 10) / 10)
 
 
+def _plain_decile_sums(actual, predicted, groups=10, order=None):
+    """The definition without ties: sorted by prediction (ties in ``order``, a key per
+    row, else row order), cut by np.array_split, each group's totals."""
+    a, p = np.asarray(actual, float), np.asarray(predicted, float)
+    key = np.arange(a.size) if order is None else order
+    i = np.lexsort((key, -p))
+    return (np.array([g.sum() for g in np.array_split(p[i], groups)]),
+            np.array([g.sum() for g in np.array_split(a[i], groups)]))
+
+
+def test_decile_sums_of_a_constant_prediction():
+    """Every customer is a tenth in each decile: each holds a tenth of the actual total,
+    so the decile MAPE is the total error (here 25 / 20 - 1)."""
+    actual = np.array([0, 0, 0, 0, 40, 0, 0, 0, 0, 60, 100] + [0] * 9, float)  # total 200
+    pred, act = early.decile_sums(actual, np.full(20, 12.5))
+    assert act == pytest.approx(np.full(10, 20.0)) and pred == pytest.approx(np.full(10, 25.0))
+    assert early.decile_mape(actual, np.full(20, 12.5)) == (pytest.approx(0.25), 10)
+
+
+def test_decile_sums_of_two_tied_blocks_by_hand():
+    """Predictions (3, 3 | 1, 1, 1), two groups of 3 and 2 positions: the first block
+    fills positions 1-2 (group 1), the second 3-5: a third of each of its customers in
+    group 1, two thirds in group 2. Group 1: actual 10 + 30/3 = 20, predicted 3 + 3 + 1 =
+    7; group 2: actual 20, predicted 2."""
+    actual, predicted = [10, 0, 5, 5, 20], [3, 3, 1, 1, 1]
+    pred, act = early.decile_sums(actual, predicted, groups=2)
+    assert act == pytest.approx([20, 20]) and pred == pytest.approx([7, 2])
+    mape, used = early.decile_mape(actual, predicted, groups=2)
+    assert used == 2 and mape == pytest.approx((13 / 20 + 18 / 20) / 2)
+    # row order does not matter
+    perm = [4, 2, 0, 3, 1]
+    assert early.decile_mape(np.take(actual, perm), np.take(predicted, perm),
+                             groups=2)[0] == pytest.approx(mape)
+    # a block of 3 across the cut of 2 | 2: 2/3 of its 30 before, 1/3 after with the 30
+    pred, act = early.decile_sums([0, 10, 20, 30], [2, 2, 2, 1], groups=2)
+    assert act == pytest.approx([20, 40]) and pred == pytest.approx([4, 3])
+
+
+def test_decile_sums_without_ties_are_the_plain_definition():
+    rng = np.random.default_rng(3)
+    for n in (10, 11, 37, 200):
+        actual, predicted = rng.gamma(0.7, 20, n), rng.random(n)
+        got = early.decile_sums(actual, predicted)
+        want = _plain_decile_sums(actual, predicted)
+        assert got[0] == pytest.approx(want[0], rel=1e-12)
+        assert got[1] == pytest.approx(want[1], rel=1e-12)
+    assert early.decile_sums([1.0] * 9, [1.0] * 9)[0].size == 0  # fewer than 10
+    assert math.isnan(early.decile_mape([1.0] * 9, [1.0] * 9)[0])
+
+
+def test_decile_sums_are_the_mean_over_random_tie_breakings():
+    """Property: with many ties, the mean of the plain decile totals over 3,000 random
+    orders of the tied customers is the fractional-membership totals, within 5 standard
+    errors of the Monte Carlo mean (seeded: deterministic)."""
+    rng = np.random.default_rng(11)
+    for n, levels in ((57, 4), (230, 9), (31, 1)):
+        actual = rng.gamma(0.5, 30, n) * (rng.random(n) < 0.6)
+        predicted = rng.integers(0, levels, n).astype(float)
+        draws = np.array([_plain_decile_sums(actual, predicted, order=rng.random(n))[1]
+                          for _ in range(3000)])
+        se = draws.std(axis=0) / np.sqrt(len(draws))
+        pred, act = early.decile_sums(actual, predicted)
+        assert np.all(np.abs(draws.mean(axis=0) - act) <= 5 * se + 1e-9)
+        assert pred == pytest.approx(_plain_decile_sums(actual, predicted)[0])  # equal
+
+
 def test_bootstrap_of_a_perfect_against_a_reversed_ranking():
     rng = np.random.default_rng(0)
     actual = rng.gamma(1.0, 10.0, 200)

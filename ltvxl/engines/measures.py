@@ -5,7 +5,9 @@ customers of each, not one row per customer. The measures of
 :mod:`ltvxl.models.early` (normalized Gini, decile MAPE, Spearman), which rank
 customers by prediction and take equal predictions as one block, are computed here from
 those counts in closed form: a block of c customers with actual total S contributes to
-the Lorenz curve a straight piece, so its area is known without expanding it. The
+the Lorenz curve a straight piece, so its area is known without expanding it; the decile
+MAPE is :func:`ltvxl.models.early.decile_mape` itself, which takes the counts as
+weights (its tie rule, :func:`ltvxl.models.early.decile_sums`, is stated there once). The
 results equal :mod:`ltvxl.models.early`'s on the expanded arrays (to rounding;
 tests/test_engines_backtest.py).
 """
@@ -16,23 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ltvxl.models.early import DECILES
-
-
-def _blocks(actual: Any, predicted: Any, weights: Any) -> tuple[np.ndarray, ...]:
-    """(customers, actual total, prediction) of each distinct prediction, highest first."""
-    a = np.asarray(actual, dtype=float)
-    p = np.asarray(predicted, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    keys, inverse = np.unique(-p, return_inverse=True)
-    count = np.bincount(inverse, weights=w, minlength=keys.size)
-    total = np.bincount(inverse, weights=a * w, minlength=keys.size)
-    return count, total, -keys
+from ltvxl.models.early import DECILES, rank_blocks
+from ltvxl.models.early import decile_mape as early_decile_mape
 
 
 def gini(actual: Any, predicted: Any, weights: Any) -> float:
     """:func:`ltvxl.models.early.gini` of rows with ``weights`` customers each."""
-    count, total, _ = _blocks(actual, predicted, weights)
+    count, total, _ = rank_blocks(actual, predicted, weights)
     n, whole = float(count.sum()), float(total.sum())
     if n == 0 or whole == 0:
         return float("nan")
@@ -47,32 +39,10 @@ def normalized_gini(actual: Any, predicted: Any, weights: Any) -> float:
     return gini(actual, predicted, weights) / best if best and np.isfinite(best) else float("nan")
 
 
-def _cumulative(count: np.ndarray, total: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Sum of the first ``k`` customers of the blocks, each customer its block's mean."""
-    ends = np.cumsum(count)
-    starts = ends - count
-    b = np.minimum(np.searchsorted(ends, k, side="right"), count.size - 1)
-    before = np.concatenate([[0.0], np.cumsum(total)[:-1]])
-    inside = np.clip(k - starts[b], 0.0, count[b])
-    return before[b] + inside * np.divide(total[b], count[b], out=np.zeros(b.size),
-                                          where=count[b] > 0)
-
-
 def decile_mape(actual: Any, predicted: Any, weights: Any,
                 groups: int = DECILES) -> tuple[float, int]:
     """:func:`ltvxl.models.early.decile_mape` of rows with ``weights`` customers each."""
-    count, total, pred = _blocks(actual, predicted, weights)
-    n = round(count.sum())
-    if n < groups:
-        return float("nan"), 0
-    size, extra = divmod(n, groups)
-    cuts = np.concatenate([[0], np.cumsum([size + (g < extra) for g in range(groups)])])
-    cuts = cuts.astype(float)
-    ga = np.diff(_cumulative(count, total, cuts))
-    gp = np.diff(_cumulative(count, pred * count, cuts))
-    used = ga != 0
-    errs = np.abs(gp[used] - ga[used]) / np.abs(ga[used])
-    return (float(np.mean(errs)) if errs.size else float("nan")), int(errs.size)
+    return early_decile_mape(actual, predicted, groups, weights)
 
 
 def _ranks(values: np.ndarray, weights: np.ndarray) -> np.ndarray:

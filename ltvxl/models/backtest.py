@@ -180,7 +180,8 @@ class Measures:
     predicted purchases in ten near-equal groups, the mean absolute percentage error of
     each group's predicted against actual total (groups without actual purchases left
     out; a fraction). The three are :mod:`ltvxl.models.early`'s (equal predictions
-    ranked as one block). predicted_value, actual_value: total hold-out value;
+    share the deciles their rank positions fall in: :func:`ltvxl.models.early.decile_sums`).
+    predicted_value, actual_value: total hold-out value;
     value_mae: its per-customer MAE. baseline, baseline_mae: the total and MAE of the
     naive :data:`BASELINE`.
     """

@@ -581,21 +581,64 @@ def normalized_gini(actual: Any, predicted: Any) -> float:
     return gini(actual, predicted) / best if best and math.isfinite(best) else float("nan")
 
 
-def decile_mape(actual: Any, predicted: Any, groups: int = DECILES) -> tuple[float, int]:
-    """(mean over the deciles of |predicted - actual| / actual, deciles used): customers
-    sorted by predicted value (highest first, ties' actual values averaged) and cut into
-    ``groups`` groups of sizes differing by at most one; a decile whose actual value is 0
-    has no percentage error and is left out (the count says how many were used)."""
+def rank_blocks(actual: Any, predicted: Any,
+            weights: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(customers, actual total, prediction) of each distinct prediction, highest first;
+    ``weights``: customers of each row (default 1)."""
     a = np.asarray(actual, dtype=float)
     p = np.asarray(predicted, dtype=float)
-    if a.size < groups:
-        return float("nan"), 0
-    a, p = _tie_mean(a, p)
-    errs = []
-    for ga, gp in zip(np.array_split(a, groups), np.array_split(p, groups), strict=True):
-        if ga.sum() != 0:
-            errs.append(abs(float(gp.sum()) - float(ga.sum())) / abs(float(ga.sum())))
-    return (float(np.mean(errs)) if errs else float("nan")), len(errs)
+    w = np.ones(a.size) if weights is None else np.asarray(weights, dtype=float)
+    keys, inverse = np.unique(-p, return_inverse=True)
+    count = np.bincount(inverse, weights=w, minlength=keys.size)
+    total = np.bincount(inverse, weights=a * w, minlength=keys.size)
+    return count, total, -keys
+
+
+def decile_sums(actual: Any, predicted: Any, weights: Any = None,
+                groups: int = DECILES) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, actual) totals of the ``groups`` groups of customers ranked by
+    prediction, highest first, in groups of sizes differing by at most one (the larger
+    first, as ``np.array_split``); ``weights``: customers of each row (default 1).
+
+    **Ties** (the one rule, used by every decile MAPE of ltvxl): the customers of a run
+    of equal predictions fill rank positions s+1 .. s+c, and each of them belongs to
+    each group by the share of those c positions that fall in it. A group's totals are
+    therefore the expectation of its totals when the ties are broken at random, and do
+    not depend on row order. Without ties this is the plain definition (each customer
+    in one group). Empty arrays when there are fewer customers than groups.
+    """
+    count, total, pred = rank_blocks(actual, predicted, weights)
+    n = round(float(count.sum()))
+    if n < groups:
+        return np.zeros(0), np.zeros(0)
+    size, extra = divmod(n, groups)
+    cuts = np.concatenate([[0], np.cumsum([size + (g < extra) for g in range(groups)])])
+    ends = np.cumsum(count)
+    starts = ends - count
+
+    def cumulative(block_total: np.ndarray) -> np.ndarray:
+        """Total of the first k rank positions at each cut k (a block's share of
+        positions x its total): piecewise linear across each block."""
+        b = np.minimum(np.searchsorted(ends, cuts, side="right"), count.size - 1)
+        before = np.concatenate([[0.0], np.cumsum(block_total)[:-1]])
+        inside = np.clip(cuts - starts[b], 0.0, count[b])
+        share = np.divide(inside, count[b], out=np.zeros(b.size), where=count[b] > 0)
+        return before[b] + share * block_total[b]
+
+    return np.diff(cumulative(pred * count)), np.diff(cumulative(total))
+
+
+def decile_mape(actual: Any, predicted: Any, groups: int = DECILES,
+                weights: Any = None) -> tuple[float, int]:
+    """(mean over the deciles of |predicted - actual| / actual, deciles used), the
+    deciles' totals from :func:`decile_sums` (ties: each tied customer shares the
+    deciles her block's rank positions fall in); a decile whose actual value is 0 has
+    no percentage error and is left out (the count says how many were used); NaN and 0
+    with fewer customers than ``groups``. ``weights``: customers of each row."""
+    gp, ga = decile_sums(actual, predicted, weights, groups)
+    used = ga != 0
+    errs = np.abs(gp[used] - ga[used]) / np.abs(ga[used])
+    return (float(np.mean(errs)) if errs.size else float("nan")), int(errs.size)
 
 
 def spearman(actual: Any, predicted: Any) -> float:
