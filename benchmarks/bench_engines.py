@@ -108,8 +108,13 @@ process tree (a JVM Spark starts included), sampled every 0.2 s, or the largest 
 process's peak (``getrusage``), whichever is higher."""
 
 
-def run_clv(args: list[str]) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MiB of the run, stdout) of ``ltvxl clv ARGS``."""
+def phases(stderr: str) -> str:
+    """The run's progress lines ([  20.0 s] fitting ...) in one line."""
+    return "; ".join(x.strip() for x in stderr.splitlines() if x.lstrip().startswith("["))
+
+
+def run_clv(args: list[str]) -> tuple[float, float, str, str]:
+    """(wall seconds, peak RSS in MiB of the run, stdout, progress) of ``ltvxl clv ARGS``."""
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", _WRAPPER, sys.executable, "-m", "ltvxl.cli", "clv", *args],
@@ -121,7 +126,7 @@ def run_clv(args: list[str]) -> tuple[float, float, str]:
     if proc.returncode:
         raise SystemExit(f"ltvxl clv {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
     peak_kib = float(proc.stderr.strip().splitlines()[-1])
-    return wall, peak_kib / 1024, proc.stdout
+    return wall, peak_kib / 1024, proc.stdout, phases(proc.stderr)
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -148,8 +153,8 @@ def load() -> str:
 def compare(data: Path, rows: int, engine: str) -> None:
     src = make_log(data / f"log_{rows}.parquet", rows)
     mem_out, eng_out = data / f"mem_{rows}.csv", data / f"{engine}_{rows}.parquet"
-    t_mem, rss_mem, _ = run_clv([str(src), "-o", str(mem_out), "--engine", "memory"])
-    t_eng, rss_eng, _ = run_clv([str(src), "-o", str(eng_out), "--engine", engine])
+    t_mem, rss_mem, _, _ = run_clv([str(src), "-o", str(mem_out), "--engine", "memory"])
+    t_eng, rss_eng, _, _ = run_clv([str(src), "-o", str(eng_out), "--engine", engine])
     diff = max_rel_diff(read_table(mem_out), read_table(eng_out))
     print(f"{rows:>12,} rows  memory  {t_mem:7.1f} s  peak {rss_mem:8.0f} MiB")
     print(
@@ -163,7 +168,7 @@ def big(data: Path, rows: int) -> None:
     src = make_log(data / f"log_{rows}.parquet", rows)
     gen = time.perf_counter() - t0
     out = data / f"duckdb_{rows}.parquet"
-    wall, rss, stdout = run_clv(
+    wall, rss, stdout, steps = run_clv(
         [str(src), "-o", str(out), "--engine", "duckdb", "--memory-limit", "3GB"]
     )
     line = [x for x in stdout.splitlines() if x.startswith("Wrote")]
@@ -172,6 +177,7 @@ def big(data: Path, rows: int) -> None:
         f"(file {src.stat().st_size / 2**20:,.0f} MiB, generated in {gen:.0f} s; {load()})"
     )
     print("    " + (line[0] if line else stdout[-300:]))
+    print("    " + steps)
 
 
 def throughput(data: Path, rows: int) -> None:
