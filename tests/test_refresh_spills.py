@@ -163,3 +163,25 @@ def test_a_text_cell_of_no_characters_is_not_a_blank(tmp_path):
     refresh(src, out)
     s = openpyxl.load_workbook(out, data_only=True)["S"]
     assert [s[f"A{r}"].value for r in range(1, 5)] == [2, False, True, True]
+
+
+def test_a_range_to_the_last_row_spills_to_the_last_row_as_in_excel(tmp_path):
+    # =Data!A:A spills 1,048,576 rows as in Excel (blanks as 0); the same code on ranges
+    # that end at the last row, kept short here: from row 1,048,000 (577 rows)
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    data = wb.add_worksheet("Data")
+    data.write_column("A1048000", [1, 2, 3])
+    ws.write_dynamic_array_formula("A1:A1", "=Data!A1048000:A1048576")
+    ws.write_dynamic_array_formula("E2:E2", "=Data!A:A")  # from row 2: past the last row
+    wb.close()
+    result = refresh(src, out)
+    assert any("S!E2: #SPILL!" in w and "past the sheet's last row" in w
+               for w in result.warnings)
+    xml = _sheet_xml(out)
+    assert '<f t="array" ref="A1:A577">Data!A1048000:A1048576</f>' in xml
+    assert re.search(r'<c r="E2"[^>]*t="e"[^>]*>.*?<v>#VALUE!</v>', xml)
+    rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("S").to_python()
+    assert [r[0] for r in rows[:4]] == [1.0, 2.0, 3.0, 0.0] and rows[576][0] == 0.0
+    assert len(rows) == 577  # the spill ends at the range's size

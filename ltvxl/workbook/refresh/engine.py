@@ -28,7 +28,7 @@ from . import RefreshError
 from .dynamic import CellsNotReadyError
 from .excel import CONTEXT
 from .functions import init
-from .grids import Grids, Rect, inside, overlap
+from .grids import WHOLE_ROWS_CELLS, Grids, Rect, inside, overlap
 from .prepare import OMITTED, Preparer, Ref
 from .values import EMPTY, as_grid, clear_arg_cache, write_value, xlerror
 
@@ -705,6 +705,12 @@ class Engine:
             if not ref.spill and (ref.r1 != ref.r2 or ref.c1 != ref.c2):
                 self._store(node, self._intersection(node, ref))
                 return
+        if node.cell.kind == "dynamic" and _PLACEHOLDER.fullmatch(node.key):
+            ref = node.refs[_ref_index(node.key)]
+            if not ref.spill and ref.r2 == MAX_ROWS and ref.c2 != MAX_COLS and \
+                    self._whole_column(node, ref):
+                return
+        direct = self._direct(node.key)
         direct = self._direct(node.key)
         if direct is not None:
             call, spec = direct
@@ -732,6 +738,25 @@ class Engine:
             raise CellsNotReadyError(CONTEXT.not_ready)
         grid = as_grid(out)
         self._store(node, grid)
+
+    def _whole_column(self, node: Node, ref: Ref) -> bool:
+        """A dynamic array that is a reference down to the sheet's last row (``=Data!A:A``,
+        ``=B3:B1048576``) spills to the last row, as in Excel, blanks as 0: ``#SPILL!`` when
+        the anchor is below the range's first row (the spill would pass the last row). False
+        (the usual evaluation, clipped to the used rows) beyond :data:`WHOLE_ROWS_CELLS`."""
+        h, w = MAX_ROWS - ref.r1 + 1, ref.c2 - ref.c1 + 1
+        if node.cell.row + h - 1 > MAX_ROWS:
+            self._store(node, np.full((h, 1), EMPTY, dtype=object) if w == 1 else
+                        np.broadcast_to(np.array([[EMPTY]], dtype=object), (h, w)))
+            return True
+        if h * w > WHOLE_ROWS_CELLS:
+            return False
+        values = self.grids.read(ref.sheet, ref.r1, ref.c1, ref.r2, ref.c2)
+        grid = np.empty((h, w), dtype=object)
+        grid[:] = EMPTY
+        grid[: values.shape[0], : values.shape[1]] = values[:h, :w]
+        self._store(node, grid)
+        return True
 
     def _intersection(self, node: Node, ref: Ref) -> np.ndarray:
         """Excel's implicit intersection of a formula that is a reference to several cells,
@@ -797,15 +822,16 @@ class Engine:
                                 dtype=object).reshape(grid.shape)
         if fc.kind == "dynamic":
             h, w = grid.shape
-            blocked = r + h - 1 > MAX_ROWS or c + w - 1 > MAX_COLS
+            beyond = r + h - 1 > MAX_ROWS or c + w - 1 > MAX_COLS
             residue = self.residue[node.sheet]
             claimed = self.claimed.setdefault(node.sheet, [])
-            if not blocked:
-                blocked = self._formula_inside(node.sheet, r, c, h, w) or \
-                    self._collides(sx, r, c, h, w, residue, claimed)
+            blocked = beyond or self._formula_inside(node.sheet, r, c, h, w) or \
+                self._collides(sx, r, c, h, w, residue, claimed)
             if blocked:
+                why = "would reach past the sheet's last row or column" if beyond else \
+                    "would overwrite cells that are not empty"
                 self.warnings.append(f"{node.sheet}!{cell_name(r, c)}: #SPILL! the result "
-                                     f"({h}x{w}) would overwrite cells that are not empty")
+                                     f"({h}x{w}) {why}")
                 grid = np.empty((1, 1), dtype=object)
                 grid[0, 0] = xlerror("#SPILL!")
                 h = w = 1
