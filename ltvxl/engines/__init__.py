@@ -283,14 +283,18 @@ def summarize_window(src: Source, day: int, time_unit: str = DEFAULT_UNIT) -> En
     window = sql.Window(day, unit_days(time_unit))
     eng.create_table(sql.SUMMARY, sql.summary_query(window, src.columns.order is not None))
     notes = src.notes()
-    wc = eng.query(sql.window_counts_query(window)).iloc[0]
+    # as_of on or after the last day: nothing after it, the whole source's counts
+    wc = pd.Series({"after_as_of": 0, "returns": src.counts["returns"],
+                    "zero": src.counts["zero"]}) if day >= src.last_day else \
+        eng.query(sql.window_counts_query(window)).iloc[0]
     if _count(wc["zero"]):  # the wording and order of the in-memory summary's notes
         notes.append(f"zero-amount rows: {_count(wc['zero']):,}")
     if _count(wc["returns"]):
         notes.append(f"returns netted (negative amounts): {_count(wc['returns']):,}")
     if _count(wc["after_as_of"]):
         notes.append(f"transactions after as_of excluded: {_count(wc['after_as_of'])}")
-    only = _count(eng.query(sql.only_returns_query(window)).iloc[0, 0])
+    only = _count(eng.query(sql.only_returns_query(window)).iloc[0, 0]) \
+        if _count(wc["returns"]) else 0  # no return: nobody has only returns
     if only:
         notes.append(f"customers with returns but no purchase excluded: {only}")
     hist = eng.query(sql.histogram_query())
@@ -394,8 +398,11 @@ def score(
             f"clv, churn_risk FROM ({query}) AS q{order}",
             str(output),
         )
+    written = eng.written(output_table or output, table=bool(output_table)) \
+        if (output_table or output) else None  # summed from what was written: no second join
     totals = eng.query(
-        f"SELECT COUNT(*) AS n, SUM(expected_purchases) AS e, SUM(clv) AS v FROM ({query}) AS q"
+        "SELECT COUNT(*) AS n, SUM(expected_purchases) AS e, SUM(clv) AS v "
+        f"FROM {written or f'({query})'} AS q"
     ).iloc[0]
     return ScoreTotals(int(totals["n"]), float(totals["e"]), float(totals["v"]))
 

@@ -65,5 +65,10 @@ class Engine:
         """Write a query's result to a Parquet or CSV file (never half-written)."""
         raise NotImplementedError
 
+    def written(self, output: str, table: bool = False) -> str:
+        """What queries read a written output (a file, folder or, with ``table``, a
+        catalog table) from: a table expression."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Release the engine."""

@@ -135,5 +135,10 @@ class DuckDBEngine(Engine):
             elif tmp.exists():
                 tmp.unlink()
 
+    def written(self, output: str, table: bool = False) -> str:
+        if output_format(output) == "csv":
+            return f"read_csv({quote_text(str(output))}, header = true)"
+        return f"read_parquet({quote_text(str(output))})"
+
     def close(self) -> None:
         self.con.close()

@@ -111,6 +111,17 @@ class SparkEngine(Engine):
         """Write a query's result as a table of the session's catalog."""
         self._sql(sql).write.mode("overwrite").saveAsTable(table)
 
+    def written(self, output: str, table: bool = False) -> str:
+        if table:
+            frame = self.spark.table(output)
+        elif output_format(output) == "csv":
+            frame = self.spark.read.option("header", True).option("inferSchema", True).csv(
+                str(output))
+        else:
+            frame = self.spark.read.parquet(str(output))
+        frame.createOrReplaceTempView("ltvxl_written")
+        return "ltvxl_written"
+
     def close(self) -> None:
         """Leave a session given by the caller running; stop one this engine started."""
 

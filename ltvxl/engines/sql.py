@@ -51,8 +51,9 @@ def _day_literal(day: int) -> str:
 
 
 def counts_query() -> str:
-    """Row counts for the notes: rows, left out for a missing value, after as_of (as_of bound
-    later), and the last day of the usable rows (the default ``as_of``)."""
+    """Row counts for the notes: rows, left out for a missing value, the first and last day
+    of the usable rows (the last is the default ``as_of``), returns and zero amounts (the
+    window's counts when ``as_of`` is that last day: no row is after it)."""
     return f"""
 SELECT
   COUNT(*) AS n_rows,
@@ -60,7 +61,10 @@ SELECT
   SUM(CASE WHEN cid IS NOT NULL AND (day IS NULL OR amt IS NULL) THEN 1 ELSE 0 END)
     AS missing_value,
   MIN(CASE WHEN cid IS NOT NULL AND amt IS NOT NULL THEN day END) AS first_day,
-  MAX(CASE WHEN cid IS NOT NULL AND amt IS NOT NULL THEN day END) AS last_day
+  MAX(CASE WHEN cid IS NOT NULL AND amt IS NOT NULL THEN day END) AS last_day,
+  SUM(CASE WHEN cid IS NOT NULL AND day IS NOT NULL AND amt < 0 THEN 1 ELSE 0 END)
+    AS returns,
+  SUM(CASE WHEN cid IS NOT NULL AND day IS NOT NULL AND amt = 0 THEN 1 ELSE 0 END) AS zero
 FROM {NORMALIZED}
 """
 
@@ -140,15 +144,17 @@ FROM per_customer AS p JOIN revenue AS r ON p.cid = r.cid{order_join}
 
 
 def only_returns_query(window: Window) -> str:
-    """How many customers have returns but no purchase up to ``as_of`` (left out)."""
+    """How many customers have returns but no purchase up to ``as_of`` (left out): those
+    with return rows and no row in the summary (which has every customer with a purchase;
+    a customer without one has only returns, so only the return rows are grouped)."""
     end = _day_literal(window.as_of_day)
     return f"""
 SELECT COUNT(*) AS only_returns FROM (
-  SELECT cid, SUM(amt) AS revenue, MAX(CASE WHEN amt >= 0 THEN 1 ELSE 0 END) AS bought
-  FROM {NORMALIZED}
-  WHERE cid IS NOT NULL AND day IS NOT NULL AND amt IS NOT NULL AND day <= {end}
+  SELECT cid, SUM(amt) AS revenue FROM {NORMALIZED}
+  WHERE cid IS NOT NULL AND day IS NOT NULL AND amt < 0 AND day <= {end}
   GROUP BY cid
-) AS c WHERE bought = 0 AND revenue <> 0
+) AS c LEFT JOIN {SUMMARY} AS s ON c.cid = s.customer
+WHERE s.customer IS NULL AND c.revenue <> 0
 """
 
 
