@@ -210,7 +210,9 @@ def _read_back(summary: ReportSummary, errors: dict[str, str]) -> None:
     for r in range(HEADLINE_ROW, HEADLINE_ROW + 12):
         label = cell(r, 4)
         if label:
-            summary.figures[str(label)] = cell(r, 5)
+            value = cell(r, 5)  # an error value reads as "": its message, where known
+            summary.figures[str(label)] = errors.get(f"Dashboard!E{r}", value) \
+                if value in ("", None) else value
     for r in range(CHECK_ROW + 1, CHECK_ROW + CHECK_LINES + 1):
         line = cell(r, 4)
         if line:
