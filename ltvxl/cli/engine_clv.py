@@ -98,7 +98,6 @@ NOT_READ = {
     "channel_col": "--channel-col",
     "sheet": "--sheet",
     "header_row": "--header-row",
-    "delimiter": "--delimiter",
     "encoding": "--encoding",
     "drop_duplicates": "--drop-duplicates",
 }
@@ -111,6 +110,7 @@ def source_options(args: argparse.Namespace, *, channel: bool = False) -> dict[s
     command line (``channel``: the command reads a channel column); an option the engine
     path would not apply is refused, named."""
     from ltvxl.errors import LtvxlError
+    from ltvxl.transactions import ReadOptions
 
     for key, option in NOT_READ.items():
         if getattr(args, key, None) and not (channel and key == "channel_col"):
@@ -128,6 +128,7 @@ def source_options(args: argparse.Namespace, *, channel: bool = False) -> dict[s
         "decimal": getattr(args, "decimal", None),
         "thousands": getattr(args, "thousands", None),
         "missing_id": getattr(args, "missing_id", "drop"),
+        "delimiter": ReadOptions(delimiter=getattr(args, "delimiter", None)).delimiter,
     } | ({"channel_col": getattr(args, "channel_col", None), "channel": True} if channel else {})
 
 

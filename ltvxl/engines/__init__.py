@@ -152,6 +152,7 @@ def open_source(
     decimal: str | None = None,
     thousands: str | None = None,
     missing_id: str = "drop",
+    delimiter: str | None = None,
     spark_master: str | None = None,
 ) -> Source:
     """Open ``source`` on an engine (a name, or an open :class:`Engine`), detect and check
@@ -168,9 +169,10 @@ def open_source(
     ``dayfirst`` (True, False; None: decided from the column) for dates,
     ``decimal`` and ``thousands`` for amounts. ``missing_id``: rows without a
     customer id are left out and counted ("drop") or refused ("error").
+    ``delimiter``: of CSV files (DuckDB detects it unless given; Spark reads commas).
     """
     eng = open_engine(engine, spark_master=spark_master) if isinstance(engine, str) else engine
-    names = eng.open_source(str(source))
+    names = eng.open_source(str(source), delimiter)
     roles = _detect(names, {"id": id_col, "date": date_col, "amount": amount_col,
                             "order": order_col, "channel": channel_col})
     idc, datec, amountc = roles["id"], roles["date"], roles["amount"]

@@ -35,8 +35,9 @@ class Engine:
     ordered_output = False
     """Whether written tables are sorted by customer (cheap on one machine, not on a cluster)."""
 
-    def open_source(self, source: str) -> dict[str, str]:
-        """Make ``source`` (a file, glob or folder) the source view; its columns and types."""
+    def open_source(self, source: str, delimiter: str | None = None) -> dict[str, str]:
+        """Make ``source`` (a file, glob or folder) the source view; its columns and types
+        (``delimiter``: of CSV files, detected unless given)."""
         raise NotImplementedError
 
     def as_text(self, column: str) -> dict[str, str] | None:

@@ -84,8 +84,10 @@ class DuckDBEngine(Engine):
         except self._duckdb.Error as exc:
             raise LtvxlError(f"duckdb: {str(exc).splitlines()[0]}") from exc
 
-    def open_source(self, source: str) -> dict[str, str]:
+    def open_source(self, source: str, delimiter: str | None = None) -> dict[str, str]:
         self._reader = _reader(str(source))
+        if delimiter and self._reader.startswith("read_csv("):
+            self._reader = self._reader[:-1] + f", delim = {quote_text(delimiter)})"
         return self._open(self._reader)
 
     def _open(self, reader: str) -> dict[str, str]:

@@ -60,7 +60,7 @@ class SparkEngine(Engine):
         except PySparkException as exc:
             raise LtvxlError(f"spark: {str(exc).splitlines()[0]}") from exc
 
-    def open_source(self, source: str) -> dict[str, str]:
+    def open_source(self, source: str, delimiter: str | None = None) -> dict[str, str]:
         p = Path(source)
         reader = self.spark.read
         pattern = str(source)
@@ -73,7 +73,8 @@ class SparkEngine(Engine):
         else:
             raise LtvxlError(f"transaction file not found: {p}")
         if kind == "csv":
-            df = reader.option("header", True).option("inferSchema", True).csv(pattern)
+            reader = reader.option("header", True).option("inferSchema", True)
+            df = reader.option("sep", delimiter or ",").csv(pattern)
         else:
             df = reader.parquet(pattern)
         df.createOrReplaceTempView(SOURCE)
