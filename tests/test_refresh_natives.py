@@ -341,3 +341,14 @@ def test_index_of_an_array_of_rows_and_trimrange_of_an_array_of_modes(tmp_path):
     refresh(src, out)
     s = openpyxl.load_workbook(out, data_only=True)["S"]
     assert [s[c].value for c in ("D1", "D2", "H1", "I1")] == [20, 10, "#VALUE!", "#VALUE!"]
+
+
+def test_irr_leaves_the_blank_cells_of_a_range_out(tmp_path):
+    """Excel ignores blank cells in IRR's values: -10 then 12 is 20 % whether a blank lies
+    between them or not (as a cash flow of 0 it would be sqrt(1.2) - 1 = 9.5 %); cash flows
+    of one sign are #NUM!, blank or not."""
+    got = _refresh(tmp_path, ["=IRR(B1:B3)", "=IRR(C1:C3)", "=IRR(D1:D3)"],
+                   {"B1": -10, "B3": 12, "C1": -10, "C2": 12, "D1": 4, "D2": 5})
+    assert got[0] == pytest.approx(0.2, rel=1e-9)
+    assert got[1] == pytest.approx(0.2, rel=1e-9)
+    assert got[2] == "#NUM!"

@@ -25,6 +25,7 @@ Excel (errors, ranges, text to number) and changes only what differs:
   over the array, and a range in an array cell is #VALUE!); ``formulas`` gave one value.
 - IFS: element by element over arrays of any number of arguments (``formulas`` broadcasts
   through a numpy ufunc, which takes at most 64: a longer IFS gave one value for a range).
+- IRR: the blank cells of a range are left out (``formulas`` counted them as cash flows of 0).
 - XIRR: Excel's search, read from its cached results: the guess doubled and halved until
   the net present value changes sign, then bisection of that bracket until half its width
   is under 1E-08 (0.000001 percent), the midpoint returned; not Newton's method.
@@ -866,7 +867,19 @@ def _xirr(values: Any, dates: Any, guess: Any = 0.1) -> Any:
         return Error.errors["#NUM!"] if x < 0 else _newton(f, df, x)
 
 
+def _irr(values: Any, guess: Any = 0.1) -> Any:
+    """IRR(values, [guess]) with the blank cells of a range left out, as Excel leaves them
+    out: ``formulas`` counts a blank as a cash flow of 0, which moves the roots (with
+    numpy-financial 1.1, IRR(4, 5, blank) was -100 % where Excel says #NUM!); the rest is
+    ``formulas``' own IRR."""
+    from formulas.functions.financial import xirr
+
+    cells = np.asarray(values, dtype=object).ravel()
+    return xirr(cells[cells != np.array(sh.EMPTY, dtype=object)], guess)
+
+
 OVERRIDES: dict[str, tuple[Any, str]] = {
+    "IRR": (wrap_func(_irr), "ltvxl: the blank cells of a range left out"),
     "YEARFRAC": (wrap_func(_yearfrac, ranges=True),
                  "ltvxl: Excel's day counts for bases 0-4"),
     "SWITCH": (None, "ltvxl: text compared without regard to case"),
