@@ -110,3 +110,19 @@ def test_the_table_sheets_show_whole_counts_and_percentages(printed):
     segments = next(p for p in pages if p.lstrip().startswith("Segments"))
     champions = next(li for li in segments.splitlines() if li.lstrip().startswith("Champions"))
     assert re.match(r"\s*Champions\s+\d+\s+\d+\.\d%", champions), champions
+
+
+def test_the_channel_model_view_prints_whole_headers_and_formatted_numbers(printed):
+    """The Channels sheet's MODEL view: its header wraps whole in its columns (before:
+    "exp(purchase coexp(dropout coe" cut by the next cell), customers print whole, money
+    with the currency, rate ratios and CLV:CAC as 0.00x."""
+    _, pages = printed
+    page = next(p for p in pages if p.lstrip().startswith("Channels"))
+    view = page.split("Predicted CLV by channel", 1)[1]
+    for words in ("predicted CLV per", "exp(purchase", "exp(dropout", "coef.)", "90% low",
+                  "predicted CLV:CAC", "caution"):
+        assert words in view, words
+    row = next(li for li in view.splitlines() if li.rstrip().endswith(" reference"))
+    money, ratio = r"[\d,]+\.\d\d EUR", r"\d+\.\d\dx"
+    assert re.match(rf"\s*\S[^\d]*\s{{2,}}\d[\d,]*\s+{money}\s+{money}\s+{money}\s+{ratio}\s+"
+                    rf"{ratio}\s+{money}\s+{ratio}\s+reference", row), row

@@ -197,12 +197,16 @@ class _Formats:
         self.date = add({"num_format": "yyyy-mm-dd"})
         self.text = add({})
         self.input = add({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF"})
+        self.input_money = add({"bg_color": "#FFF2CC", "border": 1, "border_color": "#BFBFBF",
+                                "num_format": money})
         self.good = add({"bg_color": "#C6EFCE", "font_color": "#006100"})
         self.warn = add({"bg_color": "#FFEB9C", "font_color": "#9C5700"})
         self.bad = add({"bg_color": "#FFC7CE", "font_color": "#9C0006"})
         self.big = add({"bold": True, "font_size": 16, "num_format": money})
         self.wrap = add({"text_wrap": True, "valign": "top"})
         self.head_wrap = add({"bold": True, "bottom": 1, "text_wrap": True, "valign": "bottom"})
+        self.head_wrap_right = add({"bold": True, "bottom": 1, "text_wrap": True,
+                                    "valign": "bottom", "align": "right"})
         self.box = add({"text_wrap": True, "valign": "top", "bg_color": "#FFEB9C",
                         "font_color": "#9C5700", "border": 1, "border_color": "#BF9000"})
         self.big_ratio = add({"bold": True, "font_size": 16, "num_format": '0.00"x"'})
@@ -461,7 +465,7 @@ def _customers_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any
     _spill_note(ws, fmt, "One row per customer, spilled by one formula in A3 over the "
                          "Transactions table (recency and age in weeks).")
     _spill_header(ws, fmt, "A3", 11)
-    ws.write_dynamic_array_formula("A3", f"=LTV_CUSTOMERS({ARGS}, as_of)")
+    ws.write_dynamic_array_formula("A3", f"=LTV_CUSTOMERS({ARGS}, as_of)", fmt.head_wrap)
     return None
 
 
@@ -482,7 +486,7 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     _spill_header(ws, fmt, "A3", 6, lines=3)
     ws.write_dynamic_array_formula(
         "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of, clv_model"
-              f"{cov})")
+              f"{cov})", fmt.head_wrap)
     if "CLV_FIT" in have:
         ws.set_column("H:H", 3)
         ws.set_column("I:I", 30)
@@ -543,7 +547,8 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
         for k in range(RFM_ROW, RFM_ROW + len(RFM_SEGMENTS)):  # the rows of the segments
             for c, style in enumerate((fmt.count, fmt.percent, fmt.money, fmt.percent), 1):
                 ws.write_blank(k, c, None, style)
-        ws.write_dynamic_array_formula(f"A{RFM_ROW}", f"=RFM_SUMMARY({ARGS}, as_of)")
+        ws.write_dynamic_array_formula(f"A{RFM_ROW}", f"=RFM_SUMMARY({ARGS}, as_of)",
+                                       fmt.head_wrap)
         ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + 11}",
                               {"type": "data_bar", "bar_color": "#5B9BD5"})
     return None
@@ -607,7 +612,8 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
         return None
     names = sorted({c for c in channels if c})
     ws.set_column("A:A", 20)
-    ws.set_column("B:C", 11, fmt.count)
+    ws.set_column("B:B", 11, fmt.count)
+    ws.set_column("C:C", 18, fmt.count)  # the model view's CLV per customer below
     ws.set_column("D:D", 14, fmt.money)
     ws.set_column("E:E", 14, fmt.money)
     ws.set_column("F:F", 12, fmt.percent)
@@ -621,7 +627,7 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
         _spill_note(ws, fmt, "Customers by the channel of their first purchase. No CAC "
                              "given (ltvxl report --cac), so no LTV:CAC by channel.")
         ws.write_dynamic_array_formula(
-            "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS})")
+            "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS})", fmt.head_wrap)
         _grey_small_groups(ws, fmt, last + 1, "G")
         ws.set_column("G:G", 38)
         _channel_model(ws, fmt, last + 4, len(names), "")
@@ -631,9 +637,10 @@ def _channels_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], channels:
     ws.write_row("J3", ["channel", "CAC"], fmt.head)
     for k, name in enumerate(names, start=3):
         ws.write_string(k, 9, name)
-        ws.write_formula(k, 10, "=clv_cac", fmt.input)
+        ws.write_formula(k, 10, "=clv_cac", fmt.input_money)
     ws.write_dynamic_array_formula(
-        "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, J4:K{last}, as_of)")
+        "A3", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, J4:K{last}, as_of)",
+        fmt.head_wrap)
     _grey_small_groups(ws, fmt, last + 1, "I")
     ws.set_column("I:I", 38)
     _benchmark_colours(ws, fmt, f"H4:H{last + 1}")
@@ -649,26 +656,35 @@ def _channel_model(ws: Any, fmt: _Formats, top: int, groups: int, cac: str) -> N
     """LTV_BY_GROUP's MODEL view below the channel table, from row ``top`` (1-based): the
     predicted CLV per customer of each channel from Pareto/NBD with the channel as a
     covariate (the Inputs' horizon, discount and margin), its interval and, with ``cac``
-    (the CAC cells), predicted CLV:CAC. Its cells carry their own formats (the columns'
-    are the table's above)."""
-    ws.write(f"A{top - 1}", "Predicted CLV by channel: Pareto/NBD with the channel of the "
-             "first purchase as a covariate (90% interval from the standard errors; the "
-             "reference channel first; exp(coef.) is the channel's multiple of the reference's "
-             "purchase or dropout rate).", fmt.note)
-    formats = [None, fmt.number, fmt.money, fmt.money, fmt.money, fmt.ratio, fmt.ratio]
+    (the CAC cells), predicted CLV:CAC. Its header is bold and wrapped, its cells carry
+    their own formats (customers whole, money in the currency, rate ratios and CLV:CAC
+    as 0.00x; the columns' formats are the table's above)."""
+    ws.write(f"A{top - 2}", "Predicted CLV by channel: Pareto/NBD with the channel of the "
+             "first purchase as a covariate (90% interval from the standard errors).", fmt.note)
+    ws.write(f"A{top - 1}", "The reference channel first; exp(coef.) is the channel's "
+             "multiple of the reference's purchase or dropout rate.", fmt.note)
+    formats = [None, fmt.count, fmt.money, fmt.money, fmt.money, fmt.ratio, fmt.ratio]
     if cac:
         formats += [fmt.money, fmt.ratio]
+    _spill_header(ws, fmt, f"A{top}", len(formats) + 1, lines=MODEL_HEADER_LINES)
+    # the last number column is the table above's wide caution column: header over its numbers
+    ws.write_blank(top - 1, len(formats) - 1, None, fmt.head_wrap_right)
     for r in range(top, top + max(groups, 1)):
         for c, f in enumerate(formats):
             if f is not None:
                 ws.write_blank(r, c, None, f)
     ws.write_dynamic_array_formula(
         f"A{top}", f"=LTV_BY_GROUP(Transactions[channel], {ARGS}, {cac}, as_of, , , "
-        '"MODEL", clv_horizon, clv_discount, clv_margin)')
+        '"MODEL", clv_horizon, clv_discount, clv_margin)', fmt.head_wrap)
     caution = chr(ord("A") + len(formats))
     ws.conditional_format(f"A{top + 1}:{caution}{top + max(groups, 1)}", {
         "type": "formula", "criteria": f'=ISNUMBER(SEARCH("too few", ${caution}{top + 1}))',
         "format": fmt.partial, "stop_if_true": True})
+
+
+MODEL_HEADER_LINES = 4
+"""Lines of the model view's header row: its CLV header ("predicted CLV per customer (12
+months, Pareto/NBD with the group)") wraps in column C's width."""
 
 
 VALIDATION_ROW = 4
@@ -719,7 +735,8 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
     ws.write(f"D{top - 1}", "Mean hold-out purchases per customer, by repeat purchases in the "
                             "calibration", fmt.bold)
     ws.write_dynamic_array_formula(f"D{top}",
-                                   f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "FREQUENCY")')
+                                   f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "FREQUENCY")',
+                                   fmt.head_wrap)
     last = top + FREQUENCY_BINS
     chart = book.add_chart({"type": "column"})
     for col, colour in (("F", "#4472C4"), ("G", "#ED7D31")):
@@ -737,7 +754,8 @@ def _validation_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], dates: 
     ws.insert_chart(f"D{last + 3}", chart, fits)
     ws.write(f"I{top - 1}", "Weekly repeat purchases of the calibration customers", fmt.bold)
     ws.write_dynamic_array_formula(f"I{top}",
-                                   f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "TRACKING")')
+                                   f'=CLV_BACKTEST({ARGS}, , as_of, clv_model, "TRACKING")',
+                                   fmt.head_wrap)
     end = top + _tracking_weeks(dates)
     track = book.add_chart({"type": "line"})
     for col, colour in (("N", "#4472C4"), ("O", "#ED7D31")):
