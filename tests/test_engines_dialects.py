@@ -38,7 +38,7 @@ def assert_same(path, as_of=None, line=True, **options):
     assert_same_summary(s, mem)
     memory_line = re.sub(r" \[[^]]*\]$", "", log.columns_line)  # the CSV dialect, sniffed
     assert s.columns.describe() == memory_line or not line
-    assert tuple(s.notes) == tuple(n for n in mem.notes if not n.startswith("duplicate rows"))
+    assert tuple(s.notes) == tuple(n for n in mem.notes if not n.startswith("duplicate rows ("))
     return s
 
 
@@ -148,6 +148,16 @@ def test_delimiter_given(tmp_path):
     assert_same(path, line=False, delimiter="|")
 
 
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_drop_duplicates_as_in_memory(tmp_path, suffix):
+    frame = random_log(10, n_customers=40, n_rows=300)
+    frame = pd.concat([frame, frame.iloc[::7]], ignore_index=True)  # 43 rows twice
+    path = tmp_path / f"t.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    s = assert_same(path, drop_duplicates=True)  # the notes too: "duplicate rows dropped"
+    assert s.notes[0].startswith("duplicate rows dropped: ")
+
+
 def test_cli_engine_reads_the_export_as_memory_does(tmp_path, capsys):
     path = tmp_path / "fr.csv"
     european(6).to_csv(path, sep=";", index=False)
@@ -167,8 +177,7 @@ def test_cli_engine_reads_the_export_as_memory_does(tmp_path, capsys):
 
 @pytest.mark.parametrize("option", [["--quantity-col", "q"], ["--price-col", "p"],
                                     ["--sheet", "x"], ["--header-row", "2"],
-                                    ["--encoding", "cp1252"],
-                                    ["--drop-duplicates"], ["--thousands", "."]])
+                                    ["--encoding", "cp1252"], ["--thousands", "."]])
 def test_cli_engine_refuses_the_options_it_does_not_read(tmp_path, capsys, option):
     path = tmp_path / "t.parquet"
     random_log(1).to_parquet(path)

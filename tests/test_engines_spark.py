@@ -123,14 +123,18 @@ def test_spark_reads_real_exports_as_in_memory(spark_engine, tmp_path):
     columns line and notes are the in-memory reader's."""
     from test_engines_dialects import european, in_memory, online_retail_like
 
-    for frame, options in ((european(1), {}), (online_retail_like(7), {"order_col": "InvoiceNo"})):
+    twice = european(2)
+    twice = pd.concat([twice, twice.iloc[::5]], ignore_index=True)
+    for frame, options in ((european(1), {}), (online_retail_like(7), {"order_col": "InvoiceNo"}),
+                           (twice, {"drop_duplicates": True})):
         path = tmp_path / "export.parquet"
         frame.to_parquet(path)
         log, mem = in_memory(path, **options)
         s = engines.summarize(str(path), engine=spark_engine, **options)
         assert_same_summary(s, mem)
         assert s.columns.describe() == log.columns_line
-        assert tuple(s.notes) == tuple(n for n in mem.notes if not n.startswith("duplicate"))
+        assert tuple(s.notes) == tuple(n for n in mem.notes
+                                       if not n.startswith("duplicate rows ("))
 
 
 def test_spark_sample_is_whole_customers_under_the_cap(spark_engine, log_file):

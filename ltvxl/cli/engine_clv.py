@@ -99,7 +99,6 @@ NOT_READ = {
     "sheet": "--sheet",
     "header_row": "--header-row",
     "encoding": "--encoding",
-    "drop_duplicates": "--drop-duplicates",
 }
 """Reading options of the in-memory readers that the engine path does not apply (the
 engines read CSV and Parquet with their own dialect detection, without workbooks)."""
@@ -129,6 +128,7 @@ def source_options(args: argparse.Namespace, *, channel: bool = False) -> dict[s
         "thousands": getattr(args, "thousands", None),
         "missing_id": getattr(args, "missing_id", "drop"),
         "delimiter": ReadOptions(delimiter=getattr(args, "delimiter", None)).delimiter,
+        "drop_duplicates": bool(getattr(args, "drop_duplicates", False)),
     } | ({"channel_col": getattr(args, "channel_col", None), "channel": True} if channel else {})
 
 

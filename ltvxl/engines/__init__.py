@@ -153,6 +153,7 @@ def open_source(
     thousands: str | None = None,
     missing_id: str = "drop",
     delimiter: str | None = None,
+    drop_duplicates: bool = False,
     spark_master: str | None = None,
 ) -> Source:
     """Open ``source`` on an engine (a name, or an open :class:`Engine`), detect and check
@@ -170,6 +171,7 @@ def open_source(
     ``decimal`` and ``thousands`` for amounts. ``missing_id``: rows without a
     customer id are left out and counted ("drop") or refused ("error").
     ``delimiter``: of CSV files (DuckDB detects it unless given; Spark reads commas).
+    ``drop_duplicates``: rows equal in every column are read once (and counted).
     """
     eng = open_engine(engine, spark_master=spark_master) if isinstance(engine, str) else engine
     names = eng.open_source(str(source), delimiter)
@@ -180,14 +182,21 @@ def open_source(
     channel_col = roles.get("channel") if channel else None
     if kind_of(names[datec]) in ("date", "timestamp"):  # a CSV reader's guess of a format:
         names = eng.as_text(datec) or names  # the texts, read by the in-memory rules
+    notes: list[str] = []
+    if drop_duplicates:  # as the readers: whole rows, before any other rule
+        before = _count(eng.query(f"SELECT COUNT(*) FROM {normalize.SOURCE}").iloc[0, 0])
+        eng.drop_duplicates()
+        after = _count(eng.query(f"SELECT COUNT(*) FROM {normalize.SOURCE}").iloc[0, 0])
+        if before > after:
+            notes.append(f"duplicate rows dropped: {before - after:,}")
     used = [c for c in (idc, datec, amountc, order_col) if c is not None]
     kinds = {c: kind_of(names[c]) for c in used}
     cols = Columns(idc, datec, amountc, kinds, date_format, order_col, channel=channel_col)
     cols = _date_rules(eng, cols, dayfirst)
     cols = _amount_rules(eng, cols, decimal, thousands)
-    notes: list[str] = []
     if order_col is not None:
-        cols, notes = _order_rules(eng, cols)
+        cols, more = _order_rules(eng, cols)
+        notes += more
     eng.create_view(sql.NORMALIZED, normalized_select(cols))
     for column, what, check in bad_value_queries(cols):
         bad = eng.query(check)

@@ -46,6 +46,10 @@ class Engine:
         columns and types, or None when the engine keeps the type it read."""
         return None
 
+    def drop_duplicates(self) -> None:
+        """Make the source view its distinct rows (every column compared)."""
+        raise NotImplementedError
+
     def query(self, sql: str) -> pd.DataFrame:
         """Run a query whose result is small and return it."""
         raise NotImplementedError

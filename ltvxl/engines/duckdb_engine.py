@@ -91,9 +91,15 @@ class DuckDBEngine(Engine):
         return self._open(self._reader)
 
     def _open(self, reader: str) -> dict[str, str]:
+        if getattr(self, "_distinct", False):
+            reader = f"(SELECT DISTINCT * FROM {reader})"
         self._run(f"CREATE OR REPLACE VIEW {SOURCE} AS SELECT * FROM {reader}")
         rows = self._run(f"DESCRIBE SELECT * FROM {SOURCE}").fetchall()
         return {str(r[0]): str(r[1]) for r in rows}
+
+    def drop_duplicates(self) -> None:
+        self._distinct = True
+        self._open(self._reader)
 
     def as_text(self, column: str) -> dict[str, str] | None:
         """CSV: DuckDB's sniffer reads 31/01/2024 as a date in a format it guesses; the
@@ -101,7 +107,8 @@ class DuckDBEngine(Engine):
         if not self._reader.startswith("read_csv("):
             return None
         types = f"types = {{{quote_text(column)}: 'VARCHAR'}}"
-        return self._open(self._reader[:-1] + f", {types})")
+        self._reader = self._reader[:-1] + f", {types})"
+        return self._open(self._reader)
 
     def query(self, sql: str) -> pd.DataFrame:
         return self._run(sql).df()

@@ -80,6 +80,9 @@ class SparkEngine(Engine):
         df.createOrReplaceTempView(SOURCE)
         return {f.name: f.dataType.simpleString() for f in df.schema.fields}
 
+    def drop_duplicates(self) -> None:
+        self.spark.table(SOURCE).distinct().createOrReplaceTempView(SOURCE)
+
     def query(self, sql: str) -> pd.DataFrame:
         return self._sql(sql).toPandas()
 
