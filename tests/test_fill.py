@@ -55,8 +55,9 @@ def test_the_refresh_fills_from_memory_as_from_the_filled_file(layout, tmp_path)
     assert rows[2][0] == "a & <b> " and rows[3][0] == " lead" and rows[4][0] == "007"
 
 
-def _own_template(path: Path, formula_on_table_sheet: bool) -> None:
-    """A table below two rows (a formula above it or not) and a summary sheet."""
+def _own_template(path: Path, formula_on_table_sheet: bool, text_date: bool = False) -> None:
+    """A table below two rows (a formula above it or not) and a summary sheet; its first row's
+    date is a number, or a text in a date style."""
     book = xlsxwriter.Workbook(str(path))
     ws = book.add_worksheet("Data")
     date = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -67,7 +68,10 @@ def _own_template(path: Path, formula_on_table_sheet: bool) -> None:
     ws.add_table(2, 0, 3, 2, {"name": "Transactions", "columns": [
         {"header": "customer_id"}, {"header": "date"}, {"header": "amount"}]})
     ws.write_row(3, 0, ["X1"])
-    ws.write_number(3, 1, 45000, date)
+    if text_date:
+        ws.write_string(3, 1, "2023-03-14", date)
+    else:
+        ws.write_number(3, 1, 45000, date)
     ws.write_number(3, 2, 1.0)
     other = book.add_worksheet("Sums")
     other.write_formula("A1", "=SUM(Transactions[amount])")
@@ -109,3 +113,17 @@ def test_large_columns_reach_the_functions_with_shared_rows():
     assert rows[0] is rows[6] and rows[5] is rows[11]  # equal values: one row
     assert rows[1] is not rows[7]  # zeros keep their own rows (-0.0 equals 0.0)
     assert len({id(r) for r in rows}) == 4 + 2 * copies
+
+
+@pytest.mark.parametrize("text_date", [False, True])
+def test_own_template_in_memory_as_from_the_filled_file(tmp_path, text_date):
+    # the dates are dates to the formulas as python-calamine reads the written cells
+    data = _data(80)
+    template = tmp_path / "own.xlsx"
+    _own_template(template, False, text_date)
+    filled, a, b = tmp_path / "f.xlsx", tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    fill_template(template, data, filled)
+    refresh(filled, a)
+    refresh(template, b, fill=(data, "Transactions"))
+    za, zb = zipfile.ZipFile(a), zipfile.ZipFile(b)
+    assert [n for n in za.namelist() if za.read(n) != zb.read(n)] == []

@@ -179,8 +179,7 @@ class Grids:
             if kind == "text":
                 col = np.array(values, dtype=object)
                 col[col == ""] = EMPTY
-            elif (first is not None and c <= len(first) and isinstance(first[c - 1], ExcelDate)) \
-                    or (first is None and date_style(c)):
+            elif self._shows_date(first, c, date_style):
                 days, at = np.unique(values, return_inverse=True)
                 epoch = dt.datetime(1899, 12, 30)  # one date object per day, shared
                 col = np.array([ExcelDate(epoch + dt.timedelta(days=d)) for d in days.tolist()],
@@ -189,6 +188,18 @@ class Grids:
                 col = np.array(values.tolist(), dtype=object)
             arr[first_row - 1:, c - 1] = col
         self.base[sheet] = arr
+
+    @staticmethod
+    def _shows_date(first: Any, c: int, date_style: Callable[[int], bool]) -> bool:
+        """Whether python-calamine reads the numbers written in column ``c`` as dates: as it
+        read the template's first data row there (the cells take its style), or, when that
+        cell holds no number, as its style says."""
+        value = first[c - 1] if first is not None and c <= len(first) else None
+        if isinstance(value, ExcelDate):
+            return True
+        if isinstance(value, float):
+            return False
+        return date_style(c)
 
     def blank(self, sheet: str, r1: int, c1: int, r2: int, c2: int) -> None:
         """Forget the stored values of a range (an old spill range) when the sheet is read."""
