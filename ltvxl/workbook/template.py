@@ -180,6 +180,7 @@ def money_format(currency: str = "", decimals: int = 2) -> str:
 class _Formats:
     def __init__(self, book: Any, currency: str = "") -> None:
         add = book.add_format
+        self._book = book
         money = money_format(currency)
         self.cac: float | None = None
         """The report's CAC (None: not given), for the sheets whose layout depends on it."""
@@ -214,6 +215,17 @@ class _Formats:
 
     def of(self, name: str) -> Any:
         return getattr(self, name)
+
+    def top(self, style: Any) -> Any:
+        """``style`` aligned to the top of its cell (for rows made high for wrapped text)."""
+        key = id(style)
+        cache = self.__dict__.setdefault("_tops", {})
+        if key not in cache:
+            props = {"valign": "top"}
+            if style is not None and style.num_format:
+                props["num_format"] = style.num_format
+            cache[key] = self._book.add_format(props)
+        return cache[key]
 
     def kind(self, kind: str) -> Any:
         """The format of a value of ``kind`` (the kinds the core states for its measures:
@@ -847,8 +859,8 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
     ws.set_column("A:A", 66)
     ws.set_column("B:B", 14, fmt.number)
     ws.set_column("C:C", 3)
-    ws.set_column("D:D", 50)
-    ws.set_column("E:E", 20)
+    ws.set_column("D:D", 66)  # the checks' lines: 200 characters in three lines
+    ws.set_column("E:E", 28)  # a 16-point revenue of millions with a currency
     ws.set_column("F:G", 14)
     ws.write("A1", "Customer lifetime value report", fmt.title)
     dated = f", report of {report_date}" if report_date else ""
@@ -901,7 +913,14 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
         ws.write_row(f"D{CHECK_ROW - 1}", ["Checks: doubts about the predictions", ""],
                      fmt.head)
         for r in range(CHECK_ROW, CHECK_ROW + CHECK_LINES + 1):
-            ws.set_row(r - 1, None, fmt.wrap)
+            # a check is up to 200 characters: three lines of column D, so each line's row
+            # is as high (rows do not grow by themselves when a spill fills them)
+            ws.set_row(r - 1, None if r == CHECK_ROW else 3 * 15, fmt.wrap)
+            if r > CHECK_ROW and "LTV_STATS" in have:  # the stats beside it: at the top
+                k = r - 6  # Dashboard!A6 holds the first measure
+                kind = STATS_ROW_KINDS[k] if k < len(STATS_ROW_KINDS) else "count"
+                ws.write_blank(r - 1, 0, None, fmt.top(None))
+                ws.write_blank(r - 1, 1, None, fmt.top(fmt.kind(kind)))
         ws.write_dynamic_array_formula(
             f"D{CHECK_ROW}", f"=CLV_CHECK({ARGS}, clv_horizon, as_of, clv_model)")
         ws.conditional_format(f"D{CHECK_ROW + 1}:D{CHECK_ROW + CHECK_LINES}", {
