@@ -145,12 +145,6 @@ def child(args: list[str], python: str = sys.executable) -> tuple[str, float]:
     return proc.stdout.strip(), wall
 
 
-def timed_cli(args: list[str]) -> tuple[float, float]:
-    """(wall, peak RSS MiB) of ``python -m ltvxl.cli ARGS`` in a fresh process."""
-    wall, rss, _ = timed_cli_cpu(args)
-    return wall, rss
-
-
 def timed_cli_cpu(args: list[str]) -> tuple[float, float, float]:
     """(wall, peak RSS MiB, CPU seconds user + system) of ``python -m ltvxl.cli ARGS``."""
     _, _, wall, rss, cpu = measured([sys.executable, "-m", "ltvxl.cli", *args])
