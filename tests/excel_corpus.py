@@ -39,6 +39,13 @@ def known_differences() -> dict[tuple[str, str], str]:
         return {(r["book"], r["cell"]): r["reason"] for r in csv.DictReader(fh, delimiter="\t")}
 
 
+def known_part_differences() -> dict[tuple[str, str], str]:
+    """(book, part) -> why the refreshed part differs from Excel's outside the cell values
+    (``known_part_differences.tsv``; the sheets are compared outside ``<v>`` and ``t``)."""
+    with open(CORPUS / "known_part_differences.tsv", encoding="utf-8", newline="") as fh:
+        return {(r["book"], r["part"]): r["reason"] for r in csv.DictReader(fh, delimiter="\t")}
+
+
 def fixtures() -> list[Path]:
     return [CORPUS / row["name"] for row in sources()]
 
