@@ -76,6 +76,7 @@ class EngineSummary:
     def to_frame(self) -> pd.DataFrame:
         """The whole summary as a pandas table (for small data and tests), in customer order."""
         df = self.engine.query(f"SELECT * FROM {sql.SUMMARY} ORDER BY customer")
+        df["customer"] = df["customer"].astype(str)  # integer ids as text, as in the outputs
         for col in ("first_day", "last_day"):
             days = df.pop(col).to_numpy(np.int64)
             df[col.replace("_day", "_purchase")] = days.astype("datetime64[D]")

@@ -110,10 +110,12 @@ def _q(name: str) -> str:
 
 
 def id_expr(col: str, kind: str) -> str:
-    """SQL of the customer id as text, NULL when missing."""
+    """SQL of the customer id, NULL when missing: whole numbers of an integer column as
+    they are (grouping and joining integers is about twice as fast as their texts; the
+    outputs cast them to text, :func:`ltvxl.engines.sql.scored_query`), else text."""
     c = _q(col)
     if kind == "int":
-        return f"CAST({c} AS VARCHAR)"
+        return c
     if kind == "float":
         return (
             f"CASE WHEN {c} = FLOOR({c}) AND ABS({c}) < 1e15 "

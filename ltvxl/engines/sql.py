@@ -5,7 +5,8 @@ engines' dialects by sqlglot (``to_dialect``), so that DuckDB and Spark run
 the same statement. They read a *normalized* view with one row per
 transaction line:
 
-- ``cid``: the customer id as text (NULL when missing);
+- ``cid``: the customer id (NULL when missing): an integer column's integers, else
+  text; the outputs write it as text;
 - ``day``: the transaction day as a whole number of days since 1970-01-01
   (NULL when missing);
 - ``amt``: the amount (a double; negative for returns);
@@ -189,7 +190,7 @@ def scored_query(spend: str, margin: float, risk_bands: tuple[tuple[float, str],
     cases = " ".join(f"WHEN c.p_alive < {limit!r} THEN '{label}'" for limit, label in risk_bands)
     return f"""
 SELECT
-  s.customer,
+  CAST(s.customer AS VARCHAR) AS customer,
   c.p_alive,
   c.expected_purchases,
   {spend} AS expected_spend,
@@ -287,7 +288,7 @@ def backtest_rows_query(spend: str, length: float) -> str:
     ``s.monetary_value``), ``length``: the hold-out in the time unit (for the baseline)."""
     return f"""
 SELECT
-  s.customer,
+  CAST(s.customer AS VARCHAR) AS customer,
   s.frequency,
   s.recency,
   s.T,
