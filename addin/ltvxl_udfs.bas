@@ -197,26 +197,26 @@ failed:
     CLV_EARLY_FIT = Err.Description
 End Function
 
-Function CLV_FIT(ids, dates, amounts, Optional as_of, Optional model, Optional covariates, Optional order_ids)
+Function CLV_FIT(ids, dates, amounts, Optional as_of, Optional model, Optional covariates, Optional order_ids, Optional spend, Optional shared_covariates)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model, covariates, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
+        CLV_FIT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model, covariates, order_ids, spend, shared_covariates), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        CLV_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model, covariates, order_ids))
+        CLV_FIT = XLPy.CallUDF("ltvxl.udfs", "CLV_FIT", Array(ids, dates, amounts, as_of, model, covariates, order_ids, spend, shared_covariates))
         Exit Function
     #End If
 failed:
     CLV_FIT = Err.Description
 End Function
 
-Function CLV_PREDICT(ids, dates, amounts, Optional horizon, Optional annual_discount_rate, Optional gross_margin, Optional as_of, Optional model, Optional horizon_unit, Optional covariates, Optional order_ids)
+Function CLV_PREDICT(ids, dates, amounts, Optional horizon, Optional annual_discount_rate, Optional gross_margin, Optional as_of, Optional model, Optional horizon_unit, Optional covariates, Optional order_ids, Optional spend, Optional shared_covariates)
     #If App = "Microsoft Excel" Then
         If TypeOf Application.Caller Is Range Then On Error GoTo failed
-        CLV_PREDICT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit, covariates, order_ids), ActiveWorkbook, Application.Caller), Application.Caller)
+        CLV_PREDICT = LtvxlCellErrors(XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit, covariates, order_ids, spend, shared_covariates), ActiveWorkbook, Application.Caller), Application.Caller)
         Exit Function
     #Else
-        CLV_PREDICT = XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit, covariates, order_ids))
+        CLV_PREDICT = XLPy.CallUDF("ltvxl.udfs", "CLV_PREDICT", Array(ids, dates, amounts, horizon, annual_discount_rate, gross_margin, as_of, model, horizon_unit, covariates, order_ids, spend, shared_covariates))
         Exit Function
     #End If
 failed:
@@ -841,7 +841,7 @@ Public Sub RegisterLtvxlFunctions()
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_EARLY_FIT", _
         Description:="Validation of CLV_EARLY's model on a split by acquisition date: normalized Gini, decile MAPE, Spearman and total error against the window value x ratio and BTYD baselines, and the features used.", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 6)
+    ReDim d(0 To 8)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
@@ -849,10 +849,12 @@ Public Sub RegisterLtvxlFunctions()
     d(4) = "Optional purchase model: PNBD (Pareto/NBD), BGNBD (BG/NBD), MBGNBD (MBG/NBD) (PNBD if blank), or AUTO: the one with the lowest hold-out error per customer when the last third of the data is predicted from the first two."
     d(5) = "Optional covariates of the customers: a range with a header row, the customer id in its first column and one column per covariate (numbers, or categories such as a channel); Pareto/NBD and BG/NBD only."
     d(6) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
+    d(7) = "Optional PLAIN (blank: one Gamma-Gamma spend model for every customer) or COVARIATES: the mean spend per purchase depends on the covariates too (gamma_i = gamma_0 exp(delta'x), each exp(delta) a spend ratio); needs covariates."
+    d(8) = "Optional covariates whose coefficient is one number in both processes, shown as 'both: NAME': names of the covariates' header, or NAME=LEVEL of a category, separated by commas; needs covariates."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_FIT", _
         Description:="Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: parameters with standard errors, log-likelihood, customers and fit status (rates per week).", _
         Category:="ltvxl", ArgumentDescriptions:=d
-    ReDim d(0 To 10)
+    ReDim d(0 To 12)
     d(0) = "Customer id of each transaction: a column of text or numbers (1001 and 1001.0 are one customer); may start with a header row."
     d(1) = "Date of each transaction: date cells, Excel serial numbers or year-month-day text (2024-01-31), in the same rows as ids."
     d(2) = "Amount of each transaction (currency); negative amounts are returns, netted into revenue."
@@ -864,6 +866,8 @@ Public Sub RegisterLtvxlFunctions()
     d(8) = "Optional unit of horizon: days, weeks, months or years; blank for months."
     d(9) = "Optional covariates of the customers: a range with a header row, the customer id in its first column and one column per covariate (numbers, or categories such as a channel); Pareto/NBD and BG/NBD only."
     d(10) = "Optional order or invoice id of each transaction, in the same rows as ids: the lines of one order are one purchase (orders, average order value, RFM frequency count orders). Blank: each row is a purchase."
+    d(11) = "Optional PLAIN (blank: one Gamma-Gamma spend model for every customer) or COVARIATES: the mean spend per purchase depends on the covariates too (gamma_i = gamma_0 exp(delta'x), each exp(delta) a spend ratio); needs covariates."
+    d(12) = "Optional covariates whose coefficient is one number in both processes, shown as 'both: NAME': names of the covariates' header, or NAME=LEVEL of a category, separated by commas; needs covariates."
     Application.MacroOptions Macro:="'" & ThisWorkbook.Name & "'!CLV_PREDICT", _
         Description:="Per customer from a transaction log: P(alive), expected purchases and spend over the horizon, discounted CLV and a churn-risk label (Pareto/NBD by default, or BG/NBD, MBG/NBD, or AUTO: the lowest hold-out error; with Gamma-Gamma; fits cached).", _
         Category:="ltvxl", ArgumentDescriptions:=d

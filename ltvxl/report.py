@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +113,8 @@ def write_report(
     loaded: tuple[Any, str | None, str] | None = None,
     covariates: Any = None,
     covariates_name: str = "covariates",
+    spend_covariates: bool = False,
+    shared: Sequence[str] = (),
 ) -> ReportSummary:
     """Write the report workbook for ``transactions`` (default: the sample) to ``output``.
 
@@ -126,7 +128,9 @@ def write_report(
     :mod:`ltvxl.engines.sample`), reported instead of ``transactions``.
     ``covariates``: a table, the customer id first and one column per covariate, for
     every customer (``covariates_name`` in messages): put on a Covariates sheet that the
-    Predictions sheet's CLV_PREDICT and CLV_FIT read (standard template only).
+    Predictions sheet's CLV_PREDICT and CLV_FIT read (standard template only);
+    ``spend_covariates``: their spend model uses the covariates too; ``shared``: covariates
+    with one coefficient in both processes (both need ``covariates``).
     """
     import datetime as dt
 
@@ -160,8 +164,17 @@ def write_report(
         from .models.covariates import design, for_customers
 
         rows, _ = for_customers(covariates, log.customers, covariates_name)
-        design(rows)  # a missing value or no covariate column, said before the build
+        names = design(rows).names  # a missing value or no covariate column, said first
+        unknown = [n for n in shared if n not in names]
+        if unknown:
+            raise LtvxlError(f'shared covariate "{unknown[0]}" is not a covariate of '
+                             f"{covariates_name} ({', '.join(names)}; a category's level as "
+                             "NAME=LEVEL)")
         data.covariates = covariates
+        data.spend_covariates, data.shared = spend_covariates, tuple(shared)
+    elif spend_covariates or shared:
+        raise LtvxlError("spend covariates and shared coefficients use the covariates: give "
+                         "them")
     if template is None:
         name = Path(source).name if transactions is not None and loaded is None else source
         result = build_template(output, data, inputs, progress=say, assumptions=settings,

@@ -583,3 +583,75 @@ def test_by_group_pools_the_small_groups(apparel_groups):
     assert table["customers"].sum() == len(s)
     with pytest.raises(LtvxlError, match="needs two groups of at least 400 customers"):
         covariates.by_group(s, groups, min_customers=400, **options)
+
+
+def test_worksheet_spend_covariates_and_shared(apparel):
+    """CLV_FIT and CLV_PREDICT's spend COVARIATES and shared_covariates: the core's spend fit,
+    shared coefficient and per-customer CLV at each customer's own gamma_i (the CLI's
+    --spend-covariates and --shared on the worksheet)."""
+    import ltvxl.udfs as udfs
+
+    log, cov = _worksheet_log(), _covariate_range()
+    s, d = apparel
+    out = udfs.CLV_FIT(*log, "2006-12-31", "PNBD", cov, None, "COVARIATES", "Gender")
+    rows = {(r[0], r[1]): r[2] for r in out[1:]}
+    free = covariates.fit(s["frequency"], s["recency"], s["T"], d, shared=("Gender",))
+    sf = covariates.fit_spend(s["frequency"], s["monetary_value"], d)
+    purchase, spend = free.fit.model, sf.fit.model
+    assert rows[(purchase, "both: Gender")] == pytest.approx(
+        free.fit.params["both: Gender"], rel=1e-6)
+    assert (purchase, "purchase: Gender") not in rows
+    for name in ("p", "q", "gamma", "spend: Gender", "spend: Channel"):
+        assert rows[(spend, name)] == pytest.approx(sf.fit.params[name], rel=1e-6), name
+    assert rows[(spend, "LR test: degrees of freedom")] == 2.0
+    assert rows[(spend, "LR test: p-value")] == pytest.approx(sf.lr_p_value, rel=1e-6)
+    got = udfs.CLV_PREDICT(*log, 12, 0.1, 1, "2006-12-31", "PNBD", "months", cov, None,
+                           "COVARIATES", "Gender")
+    assert got[0][3] == "expected spend per purchase (with covariates)"
+    want = covariates.predict(free, s, d.matrix, spend=sf, horizon=12, horizon_unit="months",
+                              time_unit="weeks", annual_discount_rate=0.1, gross_margin=1.0)
+    mine = {str(r[0]).removesuffix(".0"): r for r in got[1:]}
+    for _, row in want.iloc[::25].iterrows():
+        r = mine[str(row["customer"]).removesuffix(".0")]
+        assert r[3] == pytest.approx(row["expected_spend"], rel=1e-6)
+        assert r[4] == pytest.approx(row["clv"], rel=1e-6)
+    # without covariates, or a name that is not a covariate: a message naming the argument
+    bad = udfs.CLV_PREDICT(*log, 12, 0.1, 1, "2006-12-31", "PNBD", "months", None, None,
+                           "COVARIATES")
+    assert "spend COVARIATES uses the covariates argument" in str(bad)
+    bad = udfs.CLV_FIT(*log, "2006-12-31", "PNBD", None, None, None, "Gender")
+    assert "shared_covariates uses the covariates argument" in str(bad)
+    bad = udfs.CLV_FIT(*log, "2006-12-31", "PNBD", cov, None, None, "Age")
+    assert 'shared covariate "Age" is not one of the covariates' in str(bad)
+
+
+def test_report_spend_covariates_and_shared(tmp_path, capsys):
+    """ltvxl report --covariates F --spend-covariates --shared Gender: the Predictions
+    sheet's formulas carry both, and its refreshed values are the worksheet function's."""
+    import openpyxl
+
+    import ltvxl.udfs as udfs
+    from ltvxl.cli import main
+
+    out = tmp_path / "r.xlsx"
+    args = ["report", str(DATA / "apparelTrans.csv"), "-o", str(out), "--covariates",
+            str(DATA / "apparelStaticCov.csv")]
+    assert main([*args, "--spend-covariates", "--shared", "Gender"]) == 0
+    book = openpyxl.load_workbook(out)
+    formula = str(book["Predictions"]["A3"].value.text)
+    assert formula.endswith(', covariates, , "COVARIATES", "Gender")'), formula
+    assert str(book["Predictions"]["I3"].value.text).endswith(
+        ', covariates, , "COVARIATES", "Gender")')
+    ws = openpyxl.load_workbook(out, data_only=True)["Predictions"]
+    assert ws["D3"].value == "expected spend per purchase (with covariates)"
+    want = udfs.CLV_PREDICT(*_worksheet_log(), 12, 0.1, 1, None, "PNBD", None,
+                            _covariate_range(), None, "COVARIATES", "Gender")
+    assert ws["E4"].value == pytest.approx(want[1][4], rel=1e-6)
+    fits = {ws.cell(r, 10).value for r in range(4, 60)}
+    assert {"both: Gender", "spend: Channel"} <= fits
+    assert main([*args[:4], "--spend-covariates"]) == 1
+    assert "--spend-covariates uses the covariates of --covariates FILE" in \
+        capsys.readouterr().err
+    assert main([*args, "--shared", "Age"]) == 1
+    assert 'shared covariate "Age" is not a covariate of apparelStaticCov.csv' in \
+        capsys.readouterr().err

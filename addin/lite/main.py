@@ -1458,6 +1458,24 @@ def BGBB_EXPECTED(alpha, beta, gamma, delta, horizon, frequency, recency, period
     err_to_str=True,
     ndim=2,
 )
+@arg(
+    'spend',
+    doc=(
+        'Optional PLAIN (blank: one Gamma-Gamma spend model for every customer) or COVARIATES: '
+        'the mean spend per purchase depends on the covariates too (gamma_i = gamma_0 '
+        "exp(delta'x), each exp(delta) a spend ratio); needs covariates."
+    ),
+    err_to_str=True,
+)
+@arg(
+    'shared_covariates',
+    doc=(
+        "Optional covariates whose coefficient is one number in both processes, shown as 'both: "
+        "NAME': names of the covariates' header, or NAME=LEVEL of a category, separated by "
+        'commas; needs covariates.'
+    ),
+    err_to_str=True,
+)
 def CLV_PREDICT(
     ids,
     dates,
@@ -1470,6 +1488,8 @@ def CLV_PREDICT(
     horizon_unit=None,
     covariates=None,
     order_ids=None,
+    spend=None,
+    shared_covariates=None,
 ):
     (
         'Per customer from a transaction log: P(alive), expected purchases and spend over the '
@@ -1488,6 +1508,8 @@ def CLV_PREDICT(
         horizon_unit,
         covariates,
         order_ids,
+        spend,
+        shared_covariates,
     )
 
 
@@ -1556,13 +1578,43 @@ def CLV_PREDICT(
     err_to_str=True,
     ndim=2,
 )
-def CLV_FIT(ids, dates, amounts, as_of=None, model=None, covariates=None, order_ids=None):
+@arg(
+    'spend',
+    doc=(
+        'Optional PLAIN (blank: one Gamma-Gamma spend model for every customer) or COVARIATES: '
+        'the mean spend per purchase depends on the covariates too (gamma_i = gamma_0 '
+        "exp(delta'x), each exp(delta) a spend ratio); needs covariates."
+    ),
+    err_to_str=True,
+)
+@arg(
+    'shared_covariates',
+    doc=(
+        "Optional covariates whose coefficient is one number in both processes, shown as 'both: "
+        "NAME': names of the covariates' header, or NAME=LEVEL of a category, separated by "
+        'commas; needs covariates.'
+    ),
+    err_to_str=True,
+)
+def CLV_FIT(
+    ids,
+    dates,
+    amounts,
+    as_of=None,
+    model=None,
+    covariates=None,
+    order_ids=None,
+    spend=None,
+    shared_covariates=None,
+):
     (
         'Fit the purchase model (Pareto/NBD by default) and Gamma-Gamma to a transaction log: '
         'parameters with standard errors, log-likelihood, customers and fit status (rates per '
         'week).'
     )
-    return _LTVXL['CLV_FIT'](ids, dates, amounts, as_of, model, covariates, order_ids)
+    return _LTVXL['CLV_FIT'](
+        ids, dates, amounts, as_of, model, covariates, order_ids, spend, shared_covariates,
+    )
 
 
 @func

@@ -49,6 +49,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         help="CSV or XLSX with the customer id in the first column and one "
                         "column per covariate (e.g. channel, gender): put on a Covariates "
                         "sheet that the Predictions sheet's model reads (pnbd or bgnbd)")
+    report.add_argument("--spend-covariates", action="store_true",
+                        help="with --covariates: the Predictions sheet's spend model uses them "
+                        "too (Gamma-Gamma whose mean spend depends on the covariates; "
+                        "CLV_PREDICT's and CLV_FIT's spend COVARIATES)")
+    report.add_argument("--shared", metavar="NAME", action="append",
+                        help="with --covariates: a covariate (a column, or NAME=LEVEL of a "
+                        "category) whose coefficient is one number in both processes ('both: "
+                        "NAME' on CLV_FIT's table); repeat for several")
     report.add_argument("--template",
                         help="fill a copy of this workbook (e.g. your own copy of "
                         "templates/ltv_template.xlsx) instead of the standard template")
@@ -71,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
     given = dataclasses.replace(from_args(args), model=args.model.upper() if args.model == AUTO
                                 else registry.purchase_model(args.model).choice)
     cov = None
+    if (args.shared or args.spend_covariates) and not args.covariates:
+        flag = "--shared" if args.shared else "--spend-covariates"
+        raise LtvxlError(f"{flag} uses the covariates of --covariates FILE: give the file")
     if args.covariates is not None:
         from ..models.covariates import LINKS
         from .covariates_clv import read_table
@@ -83,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
         args.output, args.transactions, read=read_options(args),
         template=args.template, progress=Progress(eager=big), assumptions=given,
         loaded=loaded, covariates=cov,
-        covariates_name=Path(args.covariates or "covariates").name)
+        covariates_name=Path(args.covariates or "covariates").name,
+        spend_covariates=args.spend_covariates, shared=tuple(args.shared or ()))
     for warning in summary.warnings:
         print(f"ltvxl: warning: {warning}", file=sys.stderr)
     print_summary(summary)

@@ -172,3 +172,23 @@ COVARIATES = Arg(
     default=None,
 )
 """Per-customer covariates of CLV_FIT and CLV_PREDICT (docs/models.md, covariates)."""
+SPEND_CHOICES = ("PLAIN", "COVARIATES")
+"""CLV_PREDICT's and CLV_FIT's spend models with covariates: one Gamma-Gamma for every
+customer, or Gamma-Gamma whose mean spend depends on the covariates."""
+SPEND = Arg(
+    "spend",
+    "Optional PLAIN (blank: one Gamma-Gamma spend model for every customer) or COVARIATES: "
+    "the mean spend per purchase depends on the covariates too (gamma_i = gamma_0 "
+    "exp(delta'x), each exp(delta) a spend ratio); needs covariates.",
+    kind="text",
+    default=SPEND_CHOICES[0],
+    choices=SPEND_CHOICES,
+)
+SHARED = Arg(
+    "shared_covariates",
+    "Optional covariates whose coefficient is one number in both processes, shown as 'both: "
+    "NAME': names of the covariates' header, or NAME=LEVEL of a category, separated by "
+    "commas; needs covariates.",
+    kind="value",
+    default=None,
+)

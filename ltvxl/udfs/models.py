@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ltvxl.cells import as_grid, read_numbers
+from ltvxl.cells import as_grid, describe, read_numbers
 from ltvxl.domains import DISCOUNT_RATE, MAX_BB_PERIODS, NON_NEGATIVE, POSITIVE, Domain
 from ltvxl.errors import MAX_NOTE, LtvxlError, cell_error, clip
 from ltvxl.models import registry
@@ -549,8 +549,27 @@ def _covariate_table(value: Any) -> Any:
     return pd.DataFrame(columns)
 
 
-def _covariate_fit(summary: Any, value: Any, model: str) -> Any:
-    """(the covariate fit, the customers' design), fitted once per content."""
+def shared_names(value: Any) -> tuple[str, ...]:
+    """The ``shared_covariates`` argument's names: text separated by commas (blank: none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, str):
+        raise LtvxlError("shared_covariates must be text: covariate names (or NAME=LEVEL) "
+                         f"separated by commas, got {describe(value)}")
+    return tuple(n.strip() for n in value.split(",") if n.strip())
+
+
+def _uses_covariates(covariates: Any, spend: str, shared: tuple[str, ...]) -> None:
+    """Refuse spend COVARIATES or shared names without a covariates range."""
+    if covariates is None and (spend != _args.SPEND_CHOICES[0] or shared):
+        what = "shared_covariates" if shared else f"spend {spend}"
+        raise LtvxlError(f"{what} uses the covariates argument: give the covariates range")
+
+
+def _covariate_fit(summary: Any, value: Any, model: str, shared: tuple[str, ...] = ()
+                   ) -> Any:
+    """(the covariate fit, the customers' design), fitted once per content; ``shared``:
+    the covariates with one coefficient in both processes."""
     from ltvxl.models import covariates
     from ltvxl.models.cache import digest
 
@@ -562,11 +581,23 @@ def _covariate_fit(summary: Any, value: Any, model: str) -> Any:
     rows, _ = covariates.for_customers(_covariate_table(value), t["customer"].to_numpy())
     design = covariates.design(rows)
     cols = [t[c].to_numpy(float) for c in ("frequency", "recency", "T")]
-    key = ("covariates", entry.key, summary.time_unit, design.names, digest(*cols, design.matrix))
+    key = ("covariates", entry.key, summary.time_unit, design.names, shared,
+           digest(*cols, design.matrix))
     cov = FIT_CACHE.get(key, lambda: covariates.fit(*cols, design, model=entry.key,
                                                     time_unit=summary.time_unit,
-                                                    cache=FIT_CACHE))
+                                                    shared=shared, cache=FIT_CACHE))
     return cov, design
+
+
+def _spend_fit(summary: Any, design: Any) -> Any:
+    """Gamma-Gamma with the covariates in the mean spend, fitted once per content."""
+    from ltvxl.models import covariates
+    from ltvxl.models.cache import digest
+
+    t = summary.table
+    cols = [t[c].to_numpy(float) for c in ("frequency", "monetary_value")]
+    key = ("spend covariates", design.names, digest(*cols, design.matrix))
+    return FIT_CACHE.get(key, lambda: covariates.fit_spend(*cols, design))
 
 
 def _predict(
@@ -581,10 +612,14 @@ def _predict(
     horizon_unit: str,
     covariates: Any = None,
     order_ids: Any = None,
+    spend: str = _args.SPEND_CHOICES[0],
+    shared_covariates: Any = None,
 ) -> list[list[Any]]:
     from ltvxl.models import clv
 
     clv.month_grid(horizon, horizon_unit, DEFAULT_UNIT)  # the horizon's limit, before any fit
+    names = shared_names(shared_covariates)
+    _uses_covariates(covariates, spend, names)
     summary = _summary(ids, dates, amounts, as_of, order_ids)
     if covariates is not None and model == _args.AUTO:
         raise LtvxlError(_AUTO_WITH_COVARIATES)
@@ -598,8 +633,9 @@ def _predict(
     else:
         from ltvxl.models import covariates as cv
 
-        cov, design = _covariate_fit(summary, covariates, model)
-        t = cv.predict(cov, summary.table, design.matrix, **options)
+        cov, design = _covariate_fit(summary, covariates, model, names)
+        spend_fit = _spend_fit(summary, design) if spend == "COVARIATES" else None
+        t = cv.predict(cov, summary.table, design.matrix, spend=spend_fit, **options)
         fits, chosen = clv.Fits(cov.fit, fits.spend, fits.spend_note), " (with covariates)"
     span = f"{horizon:g} {horizon_unit}"
     header = [
@@ -607,7 +643,8 @@ def _predict(
         "P(alive)" + chosen
         + ("" if fits.purchases.converged else " (fit not converged: see CLV_FIT)"),
         f"expected purchases (next {span})",
-        "expected spend per purchase" + (" (mean repeat spend)" if fits.spend_note else ""),
+        "expected spend per purchase" + (" (with covariates)" if spend == "COVARIATES" else
+                                          " (mean repeat spend)" if fits.spend_note else ""),
         f"predicted CLV ({span}, {annual_discount_rate:.4g} a year, margin {gross_margin:.4g})",
         "churn risk",
     ]
@@ -652,6 +689,8 @@ CLV_PREDICT = expose(
                 _args.HORIZON_UNIT,
                 _args.COVARIATES,
                 _args.ORDER_IDS,
+                _args.SPEND,
+                _args.SHARED,
             ),
             returns="table",
             examples=(
@@ -670,18 +709,24 @@ CLV_PREDICT = expose(
 
 
 def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str,
-         covariates: Any = None, order_ids: Any = None) -> list[list[Any]]:
+         covariates: Any = None, order_ids: Any = None, spend: str = _args.SPEND_CHOICES[0],
+         shared_covariates: Any = None) -> list[list[Any]]:
     from ltvxl.models import clv
 
+    names = shared_names(shared_covariates)
+    _uses_covariates(covariates, spend, names)
     if covariates is not None and model == _args.AUTO:
         raise LtvxlError(_AUTO_WITH_COVARIATES)
     summary = _summary(ids, dates, amounts, as_of, order_ids)
     model, chosen = _resolved(ids, dates, amounts, summary, model, order_ids)
     fits = clv.fit_models(summary, model, cache=FIT_CACHE)
     rows: list[list[Any]] = [["model", "parameter", "estimate", "std_error"]]
+    spend_fit = None
     if covariates is not None:
-        cov, design = _covariate_fit(summary, covariates, model)
+        cov, design = _covariate_fit(summary, covariates, model, names)
         fits = clv.Fits(cov.fit, fits.spend, fits.spend_note)
+        if spend == "COVARIATES":
+            spend_fit = _spend_fit(summary, design)
 
     def add(fit: FitResult) -> None:
         for k, v in fit.params.items():
@@ -705,7 +750,14 @@ def _fit(ids: Any, dates: Any, amounts: Any, as_of: Any, model: str,
         rows.append([name, "LR test against no covariates: statistic", cov.lr_statistic, None])
         rows.append([name, "LR test: degrees of freedom", float(cov.lr_df), None])
         rows.append([name, "LR test: p-value", cov.lr_p_value, None])
-    if fits.spend is not None:
+    if spend_fit is not None:
+        add(spend_fit.fit)
+        name = spend_fit.fit.model
+        rows.append([name, "LR test against no covariates: statistic", spend_fit.lr_statistic,
+                     None])
+        rows.append([name, "LR test: degrees of freedom", float(spend_fit.lr_df), None])
+        rows.append([name, "LR test: p-value", spend_fit.lr_p_value, None])
+    elif fits.spend is not None:
         add(fits.spend)
     else:
         rows.append([registry.GAMMA_GAMMA.name, "status", clip(fits.spend_note, MAX_NOTE), None])
@@ -722,7 +774,7 @@ CLV_FIT = expose(
             "transaction log: parameters with standard errors, log-likelihood, customers and "
             f"fit status (rates per {DEFAULT_UNIT[:-1]}).",
             (_args.IDS, _args.DATES, _args.AMOUNTS, _args.AS_OF, _args.MODEL_OR_AUTO,
-             _args.COVARIATES, _args.ORDER_IDS),
+             _args.COVARIATES, _args.ORDER_IDS, _args.SPEND, _args.SHARED),
             returns="table",
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),
                       ('=CLV_FIT(A2:A5000, B2:B5000, C2:C5000, , "PNBD", F1:H800)',

@@ -131,6 +131,12 @@ class TransactionsData:
     covariates: Any = None
     """Per-customer covariates (a DataFrame: the customer id first, one column per
     covariate) for the Covariates sheet, or None (``ltvxl report --covariates``)."""
+    spend_covariates: bool = False
+    """Whether the Predictions sheet's spend model uses the covariates too (CLV_PREDICT's
+    and CLV_FIT's ``spend`` COVARIATES; ``ltvxl report --spend-covariates``)."""
+    shared: tuple[str, ...] = ()
+    """Covariates with one coefficient in both processes (their ``shared_covariates``;
+    ``ltvxl report --shared NAME``)."""
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -272,7 +278,8 @@ def build_workbook(path: str | Path, data: TransactionsData | None = None,
     sheets = {
         "Customers": _customers_sheet,
         "Predictions": lambda book, ws, fmt, have, ch: _predictions_sheet(
-            book, ws, fmt, have, ch, data.covariates is not None),
+            book, ws, fmt, have, ch, data.covariates is not None,
+            _covariate_options(data)),
         "Segments": _segments_sheet,
         "Cohorts": _cohorts_sheet,
         "Channels": _channels_sheet,
@@ -481,8 +488,22 @@ def _customers_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any
     return None
 
 
+def _covariate_options(data: TransactionsData) -> str:
+    """CLV_PREDICT's and CLV_FIT's arguments after ``covariates`` (blank order ids, then
+    ``spend`` and ``shared_covariates``) for the report's covariate options; "" for none."""
+    if not (data.spend_covariates or data.shared):
+        return ""
+    spend = '"COVARIATES"' if data.spend_covariates else ""
+    shared = (', "' + ", ".join(n.replace('"', '""') for n in data.shared) + '"'
+              if data.shared else "")
+    return f", , {spend}{shared}"
+
+
 def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any,
-                       covariates: bool = False) -> None:
+                       covariates: bool = False, options: str = "") -> None:
+    """Per-customer predictions (CLV_PREDICT) and the fits (CLV_FIT); with
+    ``covariates``, both read the Covariates sheet, with ``options``
+    (:func:`_covariate_options`) after it."""
     if "CLV_PREDICT" not in have:
         return _missing(ws, fmt, "CLV_PREDICT")
     ws.set_column("A:A", 16)
@@ -490,11 +511,13 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
     ws.set_column("D:E", 16, fmt.money)
     ws.set_column("F:F", 10)
     ws.set_column("G:L", 14, fmt.number)
-    cov = f", , {COVARIATES}" if covariates else ""
+    cov = f", , {COVARIATES}{options}" if covariates else ""
+    spend = ("Gamma-Gamma spend with the covariates" if covariates and '"COVARIATES"' in options
+             else "Gamma-Gamma spend")
     _spill_note(ws, fmt, "Predicted customer lifetime value per customer (purchases by the "
                          "model of Inputs: clv_model" + (", with each customer's covariates "
                          "of the Covariates sheet" if covariates else "") +
-                "; Gamma-Gamma spend), spilled from A3.")
+                f"; {spend}), spilled from A3.")
     _spill_header(ws, fmt, "A3", 6, lines=3)
     ws.write_dynamic_array_formula(
         "A3", f"=CLV_PREDICT({ARGS}, clv_horizon, clv_discount, clv_margin, as_of, clv_model"
@@ -505,7 +528,8 @@ def _predictions_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: A
         ws.set_column("J:N", 12)
         ws.write("I2", "The fitted models (purchases, Gamma-Gamma spend)", fmt.bold)
         ws.write_dynamic_array_formula(
-            "I3", f"=CLV_FIT({ARGS}, as_of, clv_model{', ' + COVARIATES if covariates else ''})")
+            "I3", f"=CLV_FIT({ARGS}, as_of, clv_model"
+                  f"{', ' + COVARIATES + options if covariates else ''})")
     return None
 
 
@@ -1016,7 +1040,7 @@ def _layout_rows(data: TransactionsData) -> TransactionsData:
     return TransactionsData([data.ids[i] for i in rows], np.asarray(data.dates)[rows],
                             np.asarray(data.amounts)[rows],
                             None if data.channels is None else [data.channels[i] for i in rows],
-                            data.columns, data.covariates)
+                            data.columns, data.covariates, data.spend_covariates, data.shared)
 
 
 def build_template(output: str | Path, data: TransactionsData | None = None,
