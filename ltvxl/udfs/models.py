@@ -779,7 +779,12 @@ CLV_FIT = expose(
             examples=(("=CLV_FIT(A2:A5000, B2:B5000, C2:C5000)", "a table with a header row"),
                       ('=CLV_FIT(A2:A5000, B2:B5000, C2:C5000, , "PNBD", F1:H800)',
                        "the covariates' coefficients as rows like 'purchase: Channel=Instagram' "
-                       "and the LR test")),
+                       "and the LR test"),
+                      ('=CLV_FIT(A2:A5000, B2:B5000, C2:C5000, , "PNBD", F1:H800, , '
+                       '"COVARIATES", "Gender")',
+                       "Gender's one coefficient in both processes ('both: Gender') and "
+                       "Gamma-Gamma with the covariates in the mean spend ('spend: Channel', "
+                       "its LR test)")),
         ),
         _fit,
     )
