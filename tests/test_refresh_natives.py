@@ -352,3 +352,22 @@ def test_irr_leaves_the_blank_cells_of_a_range_out(tmp_path):
     assert got[0] == pytest.approx(0.2, rel=1e-9)
     assert got[1] == pytest.approx(0.2, rel=1e-9)
     assert got[2] == "#NUM!"
+
+
+def test_if_of_a_single_condition_gives_the_chosen_value_as_it_is(tmp_path):
+    # Excel evaluates only the chosen value: IF(TRUE, 1, {1,2,3}) is 1, not a row of three
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_column("A1", [1, 0, 3])
+    ws.write_dynamic_array_formula("C1:C1", "=IF(TRUE,1,{1,2,3})")
+    ws.write_dynamic_array_formula("E1:E1", '=IF(A1:A3>0,"y","n")')  # element by element
+    ws.write_formula("G1", "=IF(A2,1,2)")
+    ws.write_formula("G2", '=IF("x",1,2)')
+    ws.write_formula("G3", "=SUM(IF(TRUE,A1:A3))")
+    ws.write_formula("G4", "=IF(FALSE,1)")
+    wb.close()
+    refresh(src, out)
+    s = openpyxl.load_workbook(out, data_only=True)["S"]
+    assert [s[c].value for c in ("C1", "D1", "E1", "E2", "E3", "G1", "G2", "G3", "G4")] == \
+        [1, None, "y", "n", "y", 2, "#VALUE!", 4, False]

@@ -23,6 +23,9 @@ Excel (errors, ranges, text to number) and changes only what differs:
   the difference: 3E-10).
 - TRIMRANGE: with an array of trim modes, an array of #VALUE! (Excel lifts the function
   over the array, and a range in an array cell is #VALUE!); ``formulas`` gave one value.
+- IF: a single condition gives the chosen value as it is (``IF(TRUE, 1, {1,2,3})`` is 1);
+  ``formulas`` broadcast both values over each other, so the branch not taken widened the
+  result into a spill Excel does not make.
 - IFS: element by element over arrays of any number of arguments (``formulas`` broadcasts
   through a numpy ufunc, which takes at most 64: a longer IFS gave one value for a range).
 - IRR: the blank cells of a range are left out (``formulas`` counted them as cash flows of 0).
@@ -742,6 +745,27 @@ def _trimrange(range_: Any, rows: Any = 3, cols: Any = 3) -> Any:
     return out.view(Array)
 
 
+def _if_entry() -> dict[str, Any]:
+    """IF as ``formulas`` registers it (a dict, for its cycle solver), a single condition
+    answered before ``formulas``' element-by-element version."""
+    entry = _ORIGINAL["IF"]
+    original = _original("IF")
+
+    def xif(condition: Any, *values: Any) -> Any:
+        c = condition  # a single value: not an array, a list or a range (GROUPBY passes those)
+        if isinstance(c, (np.ndarray, list, tuple)) or hasattr(c, "ranges") or not values:
+            return original(condition, *values)
+        if isinstance(c, XlError):
+            return c
+        if isinstance(c, str) and c is not sh.EMPTY:
+            return Error.errors["#VALUE!"]
+        if c is not sh.EMPTY and c:
+            return values[0]
+        return values[1] if len(values) > 1 else False
+
+    return {**entry, "function": xif} if isinstance(entry, dict) else {"function": xif}
+
+
 def _ifs(*args: Any) -> Any:
     """IFS(condition1, value1, ...): for each element, the value of the first condition that
     is TRUE (a number other than 0; a blank is FALSE); an error condition gives its error, a
@@ -907,6 +931,7 @@ OVERRIDES: dict[str, tuple[Any, str]] = {
              "ltvxl: the closed form of the principal part"),
     "TRIMRANGE": (wrap_func(_trimrange, ranges=True),
                   "ltvxl: an array of trim modes gives an array of #VALUE!"),
+    "IF": (None, "ltvxl: a single condition gives the chosen value as it is"),
     "IFS": (wrap_func(_ifs), "ltvxl: element by element, any number of arguments"),
     "XIRR": (wrap_func(_xirr), "ltvxl: Excel's doubling and halving of the guess, then bisection"),
     "GROUPBY": (_error_texts_to_errors("GROUPBY"), "ltvxl: errors of the aggregation as errors"),
@@ -923,7 +948,7 @@ def install(registry: dict[str, Any]) -> None:
         if name not in _ORIGINAL and name in registry:
             _ORIGINAL[name] = registry[name]
     for name, (func, _) in OVERRIDES.items():
-        entry = _switch_entry() if name == "SWITCH" else func
+        entry = _switch_entry() if name == "SWITCH" else _if_entry() if name == "IF" else func
         registry[name] = entry
         if name in ("SWITCH", "SEQUENCE", "MODE.MULT", "IFS", "TRIMRANGE"):
             registry["_XLFN." + name] = entry
