@@ -84,7 +84,7 @@ def _print_comparison(tests: list[Any], failed: dict[str, str]) -> None:
     m = tests[0].measures
     error = m.baseline / m.actual - 1 if m.actual else float("nan")
     print(f"  {'baseline (rate)':<18} {m.baseline:10,.1f} {m.actual:8,.0f} {error:8.1%} "
-          f"{m.baseline_mae:8.4f} {'':>8}  each customer's past repeat rate")
+          f"{m.baseline_mae:8.4f} {m.baseline_rmse:8.4f}  each customer's past repeat rate")
     for name, why in failed.items():
         print(f"  {name:<18} not fitted: {why}")
 
@@ -160,7 +160,7 @@ def _print_result(args: argparse.Namespace, result: Any, done: list[Any], choice
     for label, value in result.measures.rows():
         shown = f"{value:.1%}" if label.startswith("error") and math.isfinite(value) \
             else _number(value)
-        print(f"  {label:<40} {shown:>14}")
+        print(f"  {label:<44} {shown:>14}")
     print("by calibration frequency (mean hold-out purchases per customer):")
     print(f"  {'frequency':>9} {'customers':>10} {'actual':>8} {'predicted':>10}")
     for row in result.by_frequency.itertuples(index=False):

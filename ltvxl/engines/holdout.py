@@ -179,6 +179,10 @@ def evaluate(holdout: Holdout, model: str | PurchaseModel | None = None) -> Engi
         value_mae=float(values["value_error"]) / n,
         baseline=float((w * base).sum()),
         baseline_mae=float((w * np.abs(base - act)).sum() / n),
+        baseline_rmse=float(np.sqrt((w * (base - act) ** 2).sum() / n)),
+        baseline_spearman=wm.spearman(act, base, w),
+        baseline_gini=wm.normalized_gini(act, base, w),
+        baseline_decile_mape=wm.decile_mape(act, base, w)[0],
     )
     by_frequency = bt.frequency_table(
         pd.DataFrame({"frequency": x, "actual_purchases": act, "predicted_purchases": pred}),

@@ -182,8 +182,9 @@ class Measures:
     out; a fraction). The three are :mod:`ltvxl.models.early`'s (equal predictions
     share the deciles their rank positions fall in: :func:`ltvxl.models.early.decile_sums`).
     predicted_value, actual_value: total hold-out value;
-    value_mae: its per-customer MAE. baseline, baseline_mae: the total and MAE of the
-    naive :data:`BASELINE`.
+    value_mae: its per-customer MAE. baseline, baseline_mae, baseline_rmse,
+    baseline_spearman, baseline_gini, baseline_decile_mape: the total and the same
+    measures of the naive :data:`BASELINE` (its ranking can rival the model's).
     """
 
     customers: int
@@ -200,6 +201,10 @@ class Measures:
     value_mae: float
     baseline: float
     baseline_mae: float
+    baseline_rmse: float
+    baseline_spearman: float
+    baseline_gini: float
+    baseline_decile_mape: float
 
     def rows(self) -> list[tuple[str, float]]:
         """(label, value) rows for a screen or a worksheet, in the order of MEASURES."""
@@ -221,6 +226,10 @@ MEASURES = (
     ("MAE per customer (value)", "value_mae", "money"),
     (f"baseline ({BASELINE}) purchases", "baseline", "number"),
     (f"baseline ({BASELINE}) MAE", "baseline_mae", "number"),
+    (f"baseline ({BASELINE}) RMSE", "baseline_rmse", "number"),
+    (f"baseline ({BASELINE}) Spearman", "baseline_spearman", "number"),
+    (f"baseline ({BASELINE}) normalized Gini", "baseline_gini", "number"),
+    (f"baseline ({BASELINE}) decile MAPE", "baseline_decile_mape", "fraction"),
 )
 """The hold-out measures: (label, attribute of :class:`Measures`, what it holds: a count,
 a number, a fraction or money in the log's currency), in display order."""
@@ -299,6 +308,10 @@ def measures_of(table: pd.DataFrame) -> Measures:
         value_mae=mean(np.abs(pv - av)),
         baseline=float(base.sum()),
         baseline_mae=mean(np.abs(base - act)),
+        baseline_rmse=float(np.sqrt(mean((base - act) ** 2))),
+        baseline_spearman=spearman(act, base),
+        baseline_gini=normalized_gini(act, base),
+        baseline_decile_mape=decile_mape(act, base)[0],
     )
 
 

@@ -941,7 +941,9 @@ def _backtest(ids: Any, dates: Any, amounts: Any, calibration_end: Any, holdout_
         m = result.measures
         base_error = m.baseline / m.actual - 1 if m.actual else float("nan")
         rows.append([f"baseline ({bt.BASELINE})", *(_cell(v) for v in (
-            m.baseline, m.actual, base_error, m.baseline_mae)), *([None] * 7), "no fit"])
+            m.baseline, m.actual, base_error, m.baseline_mae, m.baseline_rmse,
+            m.baseline_spearman, m.baseline_gini, m.baseline_decile_mape)), *([None] * 3),
+            "no fit"])
         return rows
     if table == "FREQUENCY":
         return _frame_rows(["calibration repeat purchases", "customers",
