@@ -185,3 +185,29 @@ def test_a_range_to_the_last_row_spills_to_the_last_row_as_in_excel(tmp_path):
     rows = CalamineWorkbook.from_path(str(out)).get_sheet_by_name("S").to_python()
     assert [r[0] for r in rows[:4]] == [1.0, 2.0, 3.0, 0.0] and rows[576][0] == 0.0
     assert len(rows) == 577  # the spill ends at the range's size
+
+
+def test_excels_metadata_of_an_error_stays_with_the_same_error(tmp_path):
+    """A spilled error cell keeps Excel's value metadata (``vm``: the error's kind in rich
+    values) when the refresh writes the same error there, and loses it otherwise."""
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    ws.write_column("A1", [1, 0, 2])
+    ws.write_dynamic_array_formula("B1:B3", "=1/A1:A3")  # B2 is #DIV/0!
+    ws.write_dynamic_array_formula("D1:D3", "=A1:A3*1")
+    wb.close()
+    with zipfile.ZipFile(src) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    xml = parts["xl/worksheets/sheet1.xml"].decode()
+    for cell, value in (("B2", "#DIV/0!"), ("D2", "#N/A")):  # as Excel would have saved them
+        xml = re.sub(rf'<c r="{cell}"[^>]*?(/>|>.*?</c>)',
+                     f'<c r="{cell}" t="e" vm="1"><v>{value}</v></c>', xml, count=1)
+    parts["xl/worksheets/sheet1.xml"] = xml.encode()
+    with zipfile.ZipFile(src, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    refresh(src, out)
+    got = _sheet_xml(out)
+    assert re.search(r'<c r="B2"[^>]*t="e" vm="1"><v>#DIV/0!</v></c>', got)  # the same error
+    assert re.search(r'<c r="D2"[^>]*><v>0</v></c>', got) and 'r="D2" t="e"' not in got

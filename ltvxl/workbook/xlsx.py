@@ -826,6 +826,18 @@ class SheetXml:
             rec[1] = self._parse_row(rec[2])
         return rec[1]
 
+    def _error_vms(self, raw: str) -> dict[int, tuple[str, str]]:
+        """Column -> (vm, value XML) of the error cells of a row's text that carry Excel's
+        value metadata (``vm``: the kind of an error such as #SPILL!, in rich values)."""
+        out: dict[int, tuple[str, str]] = {}
+        for m in self._cell_re.finditer(raw):
+            ca = attrs(m.group(1))
+            if ca.get("t") == "e" and "vm" in ca and "r" in ca:
+                v = re.search(rf"<{self.p}v>.*?</{self.p}v>", m.group(2) or "")
+                if v:
+                    out[self._col(re.sub(r"\d", "", ca["r"]))] = (ca["vm"], v.group(0))
+        return out
+
     def _quick_styles(self, raw: str) -> dict[int, str | None] | None:
         """Column -> style of the cells of a row written r-first; None if not so written."""
         found = self._styles_re.findall(raw)
@@ -1090,7 +1102,12 @@ class SheetXml:
             if p and body:
                 body = body.replace("<v>", f"<{p}v>").replace("</v>", f"</{p}v>")
             kind_attr = f' t="{kind}"' if kind else ""
+            vm = error_vms.get(c0 + j) if error_vms and kind == "e" else None
+            if vm is not None and vm[1] == body:  # Excel's metadata of that same error value
+                kind_attr += f' vm="{vm[0]}"'
             return f'{opens[j]}{r}"{s_attr}{kind_attr}>{body}</{p}c>'
+
+        error_vms: dict[int, tuple[str, str]] = {}
 
         todo: Iterable[int] = range(len(rows))
         if len(rows) >= BULK_ROWS and all(len(row) == width for row in rows):
@@ -1132,6 +1149,9 @@ class SheetXml:
                 else:
                     old = self._quick_styles(block)
                     plain = False
+            error_vms.clear()
+            if split is not None and split[1] and ' vm="' in split[1]:
+                error_vms.update(self._error_vms(split[1]))
             if old is not None:  # write the row at once, other cells kept as text
                 prefix, _, suffix = split
                 ra_text = rec[0] if rec is not None else f' r="{r}"'
@@ -1182,6 +1202,8 @@ class SheetXml:
                 else:
                     m = _S_ATTR.search(xml, 0, xml.find(">"))
                     style, had = (m.group(1) if m else None), True
+                    if ' vm="' in xml:
+                        error_vms.update(self._error_vms(xml))
                 x = cell(j, r, v, style, had)
                 if x is not None:
                     cells[c] = x
