@@ -156,3 +156,29 @@ def test_libreoffice_reads_the_error_cells(refreshed, tmp_path):
     assert rows[0][1] == rows[3][1] == "#NAME?"
     assert (rows[1][1], rows[2][1], rows[7][1], rows[11][1]) == ("fallback", "TRUE", "1500",
                                                                  "no text")
+
+
+def test_an_error_that_iteration_resolves_leaves_no_message(tmp_path):
+    """A cell of a circular reference that is an ltvxl error in one iteration and a number
+    in the last has no error recorded."""
+    import re
+
+    src, out = tmp_path / "in.xlsx", tmp_path / "out.xlsx"
+    wb = xlsxwriter.Workbook(str(src))
+    ws = wb.add_worksheet("S")
+    # the first iteration: B1 blank, A1 = LTV("n/a", 1, 1), an error; B1 = 2; then A1 = 2
+    ws.write_formula("A1", '=LTV(IF(B1="","n/a",B1),1,1)')
+    ws.write_formula("B1", "=IFERROR(A1*0+2,2)")
+    ws.write_formula("C1", "=LTV(A1,3,5)")
+    wb.close()
+    with zipfile.ZipFile(src) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    parts["xl/workbook.xml"] = re.sub(rb"<calcPr[^>]*/>", b'<calcPr calcId="124519" iterate="1"/>',
+                                      parts["xl/workbook.xml"])
+    with zipfile.ZipFile(src, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    result = refresh(src, out)
+    v = _values(out)
+    assert v["A1"][0] == 2 and v["C1"][0] == pytest.approx(ue.ltv(2, 3, 5))
+    assert result.errors == []

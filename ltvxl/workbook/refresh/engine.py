@@ -877,6 +877,8 @@ class Engine:
         formula that is the call itself), else the first text of that code among the
         formula's calls (``=SUM(LTV(...))``); kept in :attr:`CONTEXT.messages`."""
         pending = CONTEXT.pending
+        if CONTEXT.messages and grid.size == 1:  # a cell evaluated again (iteration)
+            CONTEXT.messages.pop((sheet, r, c), None)
         if not pending:
             return
         width = grid.shape[1]
