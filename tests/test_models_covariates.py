@@ -655,3 +655,128 @@ def test_report_spend_covariates_and_shared(tmp_path, capsys):
     assert main([*args, "--shared", "Age"]) == 1
     assert 'shared covariate "Age" is not a covariate of apparelStaticCov.csv' in \
         capsys.readouterr().err
+
+
+def test_hessian_by_groups_equals_differences_of_the_whole_gradient(apparel):
+    """The Hessian from each group's 4 x 4 block (chain rule) against forward differences
+    of the total gradient in all 8 coordinates (base.fit_mle's own Hessian)."""
+    from ltvxl.models.base import _hessian
+
+    s, d = apparel
+    x, tx, big_t = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    groups = covariates._groups(x, tx, big_t, d.matrix)
+    theta = np.array([np.log(1.8), np.log(90.0), np.log(0.6), np.log(50.0), 0.3, 0.6, -0.6, 0.8])
+    link = covariates.LINKS["pnbd"]
+    whole = _hessian(lambda th: covariates._negll(th, groups, 2, True, True, link), theta,
+                     covariates._negll(theta, groups, 2, True, True, link)[1])
+    blocks = covariates._hessian(theta, groups, 2, True, True, link)
+    assert blocks == pytest.approx(whole, rel=1e-4, abs=1e-4 * np.abs(whole).max())
+
+
+def _simulated_channels(seed: int, n: int, truth: dict, mu: float | None = None
+                        ) -> pd.DataFrame:
+    """Pareto/NBD customers in three channels with (purchase, dropout) coefficients
+    ``truth`` against Facebook; with ``mu``, one dropout rate mu exp(dropout coef.) per
+    channel (s = 1e8: no spread of the dropout rates within a channel)."""
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(["Facebook", "Instagram", "Search"], n, p=[0.5, 0.3, 0.2])
+    big_t = rng.uniform(30, 80, n)
+    frames = []
+    for level in ("Facebook", "Instagram", "Search"):
+        rows = channel == level
+        gt, gl = truth.get(level, (0.0, 0.0))
+        s, beta = (0.8, 30.0 * np.exp(-gl)) if mu is None else (1e8, 1e8 / (mu * np.exp(gl)))
+        frames.append(simulate.paretonbd(0.9, 12.0 * np.exp(-gt), s, beta, big_t[rows],
+                                         seed=rng).assign(channel=level))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_fit_on_many_rows_starts_from_a_subsample_and_ends_at_the_same_optimum(monkeypatch):
+    """With WARM_ROWS lowered to 100 the fit starts from the optimum on every k-th distinct
+    row of each group (as the plain fits do above 5 WARM_ROWS rows) and must reach the
+    optimum of the fit from the plain fit's values: the same parameters to a thousandth of
+    their standard errors, the same log-likelihood."""
+    from ltvxl.models import base
+
+    data = _simulated_channels(5, 4000, {"Instagram": (0.5, -0.4), "Search": (-0.3, 0.6)})
+    d = covariates.design(data[["channel"]])
+    cold = covariates.fit(data["frequency"], data["recency"], data["T"], d).fit
+    x, tx, big_t = (data[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    groups = covariates._groups(x, tx, big_t, d.matrix)
+    assert sum(g.x.size for g in groups.data) > 5 * 100
+    monkeypatch.setattr(base, "WARM_ROWS", 100)
+    _, free = covariates._free(paretonbd.PARAMS, d.names, ("purchase", "dropout"), ())
+    start = np.concatenate([np.log(cold.values()[:4]), np.zeros(4)])
+    got, inv = covariates._warm_start(groups, start, free, 2, True, True,
+                                      covariates.LINKS["pnbd"])
+    assert inv is not None and not np.array_equal(got, start)
+    warm = covariates.fit(data["frequency"], data["recency"], data["T"], d).fit
+    assert cold.converged and warm.converged, (cold.status, warm.status)
+    assert warm.log_likelihood == pytest.approx(cold.log_likelihood, rel=1e-9)
+    for name, value in cold.params.items():
+        tol = 1e-3 * cold.std_errors[name] * (value if name in paretonbd.PARAMS else 1.0)
+        assert abs(warm.params[name] - value) <= tol, name
+
+
+def test_at_the_limit_of_one_dropout_rate_the_fit_is_that_limit_with_covariates():
+    """Customers with one dropout rate (s = 1e8) and channels that differ in purchases
+    only: the plain fit is Pareto/NBD's limit of one dropout rate, and so is the covariate
+    fit (each channel's own rate). It converges where the full model's s and beta run up
+    their ridge, with a likelihood at least as high as the full model's best, and recovers
+    the coefficients (0 in the dropout)."""
+    truth = {"Instagram": (0.4, 0.0), "Search": (-0.3, 0.0)}
+    data = _simulated_channels(7, 6000, truth, mu=0.03)
+    d = covariates.design(data[["channel"]])
+    x, tx, big_t = (data[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    groups = covariates._groups(x, tx, big_t, d.matrix)
+    names, free = covariates._free(paretonbd.PARAMS, d.names, ("purchase", "dropout"), ())
+    # the full model's own fit, as before the limit was used
+    full = covariates._fit_coordinates(
+        covariates.LINKS["pnbd"], names, free,
+        np.array([np.log(0.9), np.log(12.0), np.log(1.0), np.log(33.0), 0, 0, 0, 0]),
+        groups, 2, True, True, float(x.size), sum(g.x.size for g in groups.data), "weeks")
+    assert full.params["s"] > 1e4, full.params  # on the ridge s, beta -> infinity
+    cov = covariates.fit(x, tx, big_t, d, time_unit="weeks")
+    assert cov.plain.limit == "one dropout rate (s, beta -> infinity)", cov.plain.status
+    fit = cov.fit
+    assert fit.limit == cov.plain.limit and fit.converged, fit.status
+    assert fit.params["s"] == paretonbd.COMMON_S
+    assert fit.log_likelihood >= full.log_likelihood - 1e-3
+    for name in names[4:]:  # the full model's stopped fit reports exp of its coefficients
+        assert fit.params[name] == pytest.approx(np.log(full.params[name]), abs=1e-3), name
+    for level, (gt, gl) in truth.items():
+        for proc, value in (("purchase", gt), ("dropout", gl)):
+            name = f"{proc}: channel={level}"
+            assert abs(fit.params[name] - value) < 3.5 * fit.std_errors[name], name
+
+
+def test_by_group_interval_at_the_limit_of_one_dropout_rate():
+    """The model view where the fits are at the limit of one dropout rate: intervals
+    (the full model gave none: not converged) that agree with the percentiles of the mean
+    CLV at 300 parameter vectors drawn from the limit fit's normal approximation."""
+    data = _simulated_channels(7, 6000, {"Instagram": (0.4, 0.0), "Search": (-0.3, 0.0)},
+                               mu=0.03)
+    rng = np.random.default_rng(1)
+    spend = np.where(data["frequency"] > 0, rng.gamma(4.0, 10.0, len(data)), 0.0)
+    s = data.assign(customer=np.arange(len(data)), monetary_value=spend)
+    options = {"time_unit": "weeks", "horizon": 52, "horizon_unit": "weeks",
+               "annual_discount_rate": 0.0, "gross_margin": 1.0}
+    table, fit = covariates.by_group(s, data["channel"].to_numpy(), **options)
+    assert fit.fit.limit and fit.fit.converged, fit.fit.status
+    theta = np.log(np.array(list(fit.fit.params.values())[:4]))
+    theta = np.concatenate([theta, list(fit.fit.params.values())[4:]])
+    draws = rng.multivariate_normal(theta, fit.fit.covariance, 300)
+    # s has no variance at the limit: the draws leave it there but for the SVD's rounding
+    assert np.abs(draws[:, 2] - theta[2]).max() < 1e-8
+    draws[:, 2] = theta[2]
+    per_purchase, overall = covariates._spend(s, fit, options)
+    for g, low, high in zip(table["group"], table["clv_low"], table["clv_high"], strict=True):
+        rows = np.flatnonzero(data["channel"].to_numpy() == g)
+        jac = covariates._jacobian(fit, fit.design.matrix[rows[0]])
+        means = [covariates._at(fit, s.iloc[rows], dict(zip(paretonbd.PARAMS, np.exp(jac @ th),
+                                                            strict=True)),
+                                per_purchase[rows], overall, options)["clv"].mean()
+                 for th in draws]
+        lo, hi = np.percentile(means, [5, 95])
+        assert low == pytest.approx(lo, rel=0.03), g
+        assert high == pytest.approx(hi, rel=0.03), g

@@ -566,6 +566,7 @@ def fit_mle(
     ridge_status: RidgeStatus | None = None,
     limit: Limit | Sequence[Limit] | None = None,
     limit_hint: LimitHint | None = None,
+    hessian: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> FitResult:
     """Minimise ``negll`` (value, gradient) over log-parameters from ``start``.
 
@@ -590,6 +591,9 @@ def fit_mle(
     runs onto that ridge (see :class:`Limit`), and the fit goes on if it is rejected.
     ``limit_hint``: the subsample fit ran onto the ridge to that limit and fitted it
     there; the limit is then fitted from it before any iteration of the full model.
+    ``hessian(x, g)``: the Hessian of ``negll`` at ``x`` (its gradient there ``g``) for
+    the standard errors, where the model has it cheaper than forward differences of the
+    whole gradient (default: :func:`_hessian`).
     """
     x0 = np.clip(np.asarray(start, float), -LOG_BOUND + 1, LOG_BOUND - 1)
     safe, best = _guarded(negll)
@@ -660,7 +664,7 @@ def fit_mle(
     se = np.full(x.size, np.nan)
     cov = None
     try:
-        hess = _hessian(negll, x, g)
+        hess = _hessian(negll, x, g) if hessian is None else hessian(x, g)
         if np.all(np.isfinite(hess)):
             eig = np.linalg.eigvalsh(hess)
             if eig.min() > 0:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,7 @@ from ltvxl.errors import LtvxlError, clip
 from ltvxl.units import DEFAULT_UNIT
 
 from . import paretonbd
-from .base import FitResult, compress, fit_mle
+from .base import FitResult, _inverse, compress, fit_mle
 from .cache import FitCache
 
 MAX_GROUPS = 2000
@@ -191,6 +191,13 @@ class _Groups:
     vectors: np.ndarray
     data: list[Any]
     inverse: np.ndarray
+    columns: list[tuple[np.ndarray, ...]]
+    """Each group's distinct (x, t_x, T) rows, sorted, and their counts last."""
+
+    def subsample(self, step: int, module: Any) -> _Groups:
+        """Every ``step``-th distinct row of each group (with its count)."""
+        cols = [tuple(c[::step] for c in group) for group in self.columns]
+        return _Groups(self.vectors, [module.Data(*c) for c in cols], self.inverse, cols)
 
 
 def _groups(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, matrix: np.ndarray,
@@ -202,39 +209,77 @@ def _groups(x: np.ndarray, tx: np.ndarray, big_t: np.ndarray, matrix: np.ndarray
             f"the covariates take {len(vectors):,} distinct combinations (at most {MAX_GROUPS:,}): "
             "bin numeric covariates into a few classes"
         )
-    data = []
+    data, columns = [], []
     for g in range(len(vectors)):
         rows = inverse == g
         comp = compress((x[rows], tx[rows], big_t[rows]))
-        data.append(module.Data(*comp.columns, comp.weights))
-    return _Groups(vectors, data, inverse)
+        columns.append((*comp.columns, comp.weights))
+        data.append(module.Data(*columns[-1]))
+    return _Groups(vectors, data, inverse, columns)
+
+
+def _shifted(theta: np.ndarray, vec: np.ndarray, k: int, purchase: bool, dropout: bool,
+             link: Link) -> np.ndarray:
+    """The plain model's log-parameters of the group with covariate vector ``vec``."""
+    nb = len(link.module.PARAMS)
+    th = theta[:nb].copy()
+    at = nb
+    for used, pairs in ((purchase, link.purchase), (dropout, link.dropout)):
+        if used:
+            shift = float(theta[at:at + k] @ vec)
+            for i, sign in pairs:
+                th[i] += sign * shift
+            at += k
+    return th
 
 
 def _negll(theta: np.ndarray, groups: _Groups, k: int, purchase: bool, dropout: bool,
            link: Link = LINKS["pnbd"]):
     """Total negative log-likelihood and gradient in (the model's log-parameters at the
     reference, purchase coefficients, dropout coefficients)."""
-    base = theta[:4]
-    parts = []
-    at = 4
-    for used, pairs in ((purchase, link.purchase), (dropout, link.dropout)):
-        if used:
-            parts.append((theta[at:at + k], pairs, slice(at, at + k)))
-            at += k
     total = 0.0
     grad = np.zeros_like(theta)
     for vec, data in zip(groups.vectors, groups.data, strict=True):
-        th = base.copy()
-        for gamma, pairs, _ in parts:
-            shift = float(gamma @ vec)
-            for i, sign in pairs:
-                th[i] += sign * shift
-        f, g = link.module.negll(th, data)
+        f, g = link.module.negll(_shifted(theta, vec, k, purchase, dropout, link), data)
         total += f
-        grad[:4] += g
-        for _, pairs, where in parts:
-            grad[where] += sum(sign * g[i] for i, sign in pairs) * vec
+        grad += _group_jacobian(link, vec, k, purchase, dropout).T @ g
     return total, grad
+
+
+def _group_jacobian(link: Link, vector: np.ndarray, k: int, purchase: bool, dropout: bool
+                    ) -> np.ndarray:
+    """d (the plain model's log-parameters at ``vector``) / d (the likelihood's
+    coordinates: log-parameters at the reference, then each used process's coefficients)."""
+    nb = len(link.module.PARAMS)
+    jac = np.zeros((nb, nb + k * (purchase + dropout)))
+    jac[:, :nb] = np.eye(nb)
+    at = nb
+    for used, pairs in ((purchase, link.purchase), (dropout, link.dropout)):
+        if used:
+            for i, sign in pairs:
+                jac[i, at:at + k] = sign * vector
+            at += k
+    return jac
+
+
+def _hessian(theta: np.ndarray, groups: _Groups, k: int, purchase: bool, dropout: bool,
+             link: Link) -> np.ndarray:
+    """The Hessian of :func:`_negll` at ``theta``, from each group's 4 x 4 Hessian of the
+    plain model (forward differences of its analytic gradient) by the chain rule: 4
+    evaluations per group instead of one per coordinate (4 + 2 x coefficients)."""
+    from .base import _hessian as differences
+
+    hess = np.zeros((theta.size, theta.size))
+    with np.errstate(all="ignore"):
+        for vec, data in zip(groups.vectors, groups.data, strict=True):
+            th = _shifted(theta, vec, k, purchase, dropout, link)
+
+            def plain(t: np.ndarray, data: Any = data) -> tuple[float, np.ndarray]:
+                return link.module.negll(t, data)
+
+            jac = _group_jacobian(link, vec, k, purchase, dropout)
+            hess += jac.T @ differences(plain, th, plain(th)[1]) @ jac
+    return hess
 
 
 def fit(
@@ -279,35 +324,151 @@ def fit(
     k = matrix.shape[1]
     purchase, dropout = PURCHASE in procs, DROPOUT in procs
     names, free = _free(link.module.PARAMS, covariates.names, procs, shared)
-    start = np.concatenate([np.log(plain.values()), np.zeros(free.shape[1] - 4)])
+    coefs = len(names) - 4
+    n_rows = sum(d.x.size for d in groups.data)
+    args = (groups, k, purchase, dropout, float(x.size), n_rows, time_unit)
+    result = None
+    if model == "pnbd" and plain.limit and plain["s"] >= paretonbd.COMMON_S:
+        result = _at_common_rate(plain, names, free, *args)
+    if result is None:
+        start = np.concatenate([np.log(plain.values()), np.zeros(coefs)])
+        raw = _fit_coordinates(link, names, free, start, *args)
+        # fit_mle reports exp(theta) with delta-method errors: the coefficients are theta
+        params, errors = dict(raw.params), dict(raw.std_errors)
+        for name in names[4:]:
+            value = params[name]
+            params[name] = math.log(value)
+            errors[name] = errors[name] / value
+        result = replace(raw, params=params, std_errors=errors)
+    from scipy.special import chdtrc  # the chi-squared survival function (scipy.stats is slow
+    # to import)
+
+    stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
+    return CovariateFit(result, plain, covariates, procs, stat, coefs, float(chdtrc(coefs, stat)),
+                        model, tuple(shared))
+
+
+def _fit_coordinates(link: Link, names: list[str], free: np.ndarray, start: np.ndarray,
+                     groups: _Groups, k: int, purchase: bool, dropout: bool,
+                     n_customers: float, n_rows: int, time_unit: str) -> FitResult:
+    """:func:`~ltvxl.models.base.fit_mle` of the covariate model over ``free``'s coordinates
+    (exp of every coordinate reported), from a subsample's optimum on many rows
+    (:func:`_warm_start`), with the Hessians by groups (:func:`_hessian`)."""
 
     def negll(theta: np.ndarray) -> tuple[float, np.ndarray]:
         f, g = _negll(free @ theta, groups, k, purchase, dropout, link)
         return f, free.T @ g
 
-    raw = fit_mle(
-        f"{link.module.NAME} with covariates", names, negll,
-        start, float(x.size), sum(d.x.size for d in groups.data), time_unit=time_unit,
-    )  # fmt: skip
-    # fit_mle reports exp(theta) with delta-method errors: the coefficients are theta itself
-    params, errors = dict(raw.params), dict(raw.std_errors)
-    for name in names[4:]:
-        value = params[name]
-        params[name] = math.log(value)
-        errors[name] = errors[name] / value
-    result = FitResult(
-        model=raw.model, params=params, std_errors=errors, log_likelihood=raw.log_likelihood,
-        n_customers=raw.n_customers, n_rows=raw.n_rows, converged=raw.converged,
-        status=raw.status, iterations=raw.iterations, time_unit=time_unit, notes=raw.notes,
-        problems=raw.problems, remedy=raw.remedy, covariance=raw.covariance,
-    )  # fmt: skip
-    from scipy.special import chdtrc  # the chi-squared survival function (scipy.stats is slow
-    # to import)
+    def hessian(theta: np.ndarray, _: Any = None) -> np.ndarray:
+        return free.T @ _hessian(free @ theta, groups, k, purchase, dropout, link) @ free
 
-    stat = max(2.0 * (result.log_likelihood - plain.log_likelihood), 0.0)
-    df = len(names) - 4
-    return CovariateFit(result, plain, covariates, procs, stat, df, float(chdtrc(df, stat)),
-                        model, tuple(shared))
+    start, inv = _warm_start(groups, start, free, k, purchase, dropout, link)
+    if inv is None:  # the optimiser's first Hessian, by groups as the standard errors'
+        with np.errstate(all="ignore"):
+            inv = _inverse(hessian(start))
+    raw = fit_mle(f"{link.module.NAME} with covariates", names, negll, start, n_customers,
+                  n_rows, time_unit=time_unit, inv_hessian=inv, hessian=hessian)
+    return replace(raw, time_unit=time_unit)
+
+
+@dataclass(frozen=True)
+class _CommonRate:
+    """Pareto/NBD's limit of one dropout rate mu = s/beta (s, beta -> infinity) as a model
+    for :class:`Link`: log-parameters (r, alpha, mu)."""
+
+    NAME = paretonbd.NAME
+    PARAMS = ("r", "alpha", "mu")
+    Data = paretonbd.Data
+    negll = staticmethod(paretonbd.common_negll)
+
+
+COMMON_RATE = Link(_CommonRate(), purchase=((1, -1),), dropout=((2, 1),))
+"""Covariates in that limit: alpha_i = alpha_0 exp(-gamma_purchase' x_i) as in the full
+model, mu_i = mu_0 exp(gamma_dropout' x_i) (the full model's s / beta_i)."""
+
+
+def _at_common_rate(plain: FitResult, names: list[str], free: np.ndarray, groups: _Groups,
+                    k: int, purchase: bool, dropout: bool, n_customers: float, n_rows: int,
+                    time_unit: str) -> FitResult | None:
+    """The covariate fit where the plain fit is Pareto/NBD's limit of one dropout rate:
+    the same limit in every group (each group's own rate mu_i), reported as that fit is
+    (s = COMMON_S, beta_0 = COMMON_S / mu_0); None when the full model with covariates
+    is better inside the boundary (at the spreads ``paretonbd.INSIDE_S``), as the plain
+    fit tests its own limit. The full model's likelihood there is flat in s and beta
+    (its optimiser walks the ridge to the range's edge without converging)."""
+    from .base import LIMIT_TOL
+
+    coefs = len(names) - 4
+    lim_names = ["r", "alpha", "mu", *names[4:]]
+    lim_free = np.delete(np.delete(free, [2], axis=0), [2], axis=1)
+    r, alpha, s, beta = plain.values()
+    start = np.concatenate([np.log([r, alpha, s / beta]), np.zeros(coefs)])
+    raw = _fit_coordinates(COMMON_RATE, lim_names, lim_free, start, groups, k, purchase,
+                           dropout, n_customers, n_rows, time_unit)
+    theta = np.log(list(raw.params.values()))
+    f_lim = -raw.log_likelihood
+    for big in paretonbd.INSIDE_S:
+        inside = np.concatenate([theta[:2], [math.log(big), math.log(big) - theta[2]],
+                                 theta[3:]])
+        with np.errstate(all="ignore"):
+            f_in = _negll(free @ inside, groups, k, purchase, dropout, LINKS["pnbd"])[0]
+        if math.isfinite(f_in) and f_in < f_lim - LIMIT_TOL:
+            return None
+    mu = raw.params["mu"]
+    params = {"r": raw.params["r"], "alpha": raw.params["alpha"], "s": paretonbd.COMMON_S,
+              "beta": paretonbd.COMMON_S / mu}
+    errors = {"r": raw.std_errors["r"], "alpha": raw.std_errors["alpha"], "s": float("nan"),
+              "beta": params["beta"] * raw.std_errors["mu"] / mu}
+    for name, value in zip(names[4:], theta[3:], strict=True):
+        params[name] = float(value)
+        errors[name] = raw.std_errors[name] / raw.params[name]
+    covariance = None
+    if raw.covariance is not None:  # to the full model's coordinates: log beta = log s - log mu
+        to_full = np.insert(np.eye(theta.size), 2, 0.0, axis=0)
+        to_full[3, 2] = -1.0
+        covariance = to_full @ raw.covariance @ to_full.T
+    status = raw.status
+    if raw.converged:
+        status += (f"; in the plain fit's limit {plain.limit} with each group's own rate (the "
+                   f"full model's s and beta grow without bound there; reported as s = "
+                   f"{paretonbd.COMMON_S:g})")
+    return replace(raw, params=params, std_errors=errors, status=status, covariance=covariance,
+                   limit=plain.limit)
+
+
+def _warm_start(groups: _Groups, start: np.ndarray, free: np.ndarray, k: int, purchase: bool,
+                dropout: bool, link: Link) -> tuple[np.ndarray, np.ndarray | None]:
+    """(starting coordinates, inverse Hessian or None) of a covariate fit: with more than 5
+    :data:`~ltvxl.models.base.WARM_ROWS` distinct rows in all, the optimum of the same fit
+    on every k-th distinct row of each group (about WARM_ROWS rows) and its Hessian scaled
+    to the full weight, as the plain fits start (:func:`ltvxl.models.base._warm_start`);
+    otherwise ``start`` and None (as when the subsample fit runs to the edge of the range)."""
+    from .base import LOG_BOUND, WARM_ROWS, _bfgs, _guarded
+
+    rows = sum(d.x.size for d in groups.data)
+    if rows <= 5 * WARM_ROWS:
+        return start, None
+    sub = groups.subsample(rows // WARM_ROWS, link.module)
+    scale = (sum(float(c[-1].sum()) for c in groups.columns)
+             / sum(float(c[-1].sum()) for c in sub.columns))
+
+    def negll(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        f, g = _negll(free @ theta, sub, k, purchase, dropout, link)
+        return f, free.T @ g
+
+    safe, best = _guarded(negll)
+    x0 = np.clip(start, -LOG_BOUND + 1, LOG_BOUND - 1)
+    if safe(x0)[0] >= 1e300:
+        return start, None
+    with np.errstate(all="ignore"):
+        inv = _inverse(free.T @ _hessian(x0, sub, k, purchase, dropout, link) @ free)
+    _bfgs(safe, x0, 200, inv)
+    x = best["x"]
+    if np.any(np.abs(x) >= LOG_BOUND - 1):
+        return start, None
+    with np.errstate(all="ignore"):
+        hess = free.T @ _hessian(x, sub, k, purchase, dropout, link) @ free
+    return x, _inverse(hess * scale)
 
 
 SHARED = "both"
@@ -325,19 +486,19 @@ def _free(base: Sequence[str], covariates: Sequence[str], procs: tuple[str, ...]
                          f"covariates ({', '.join(covariates)})")
     if shared and len(procs) < 2:
         raise LtvxlError("a shared coefficient needs both processes (purchase and dropout)")
-    k = len(covariates)
+    k, nb = len(covariates), len(base)
+    eye = np.eye(nb + k * len(procs))
     names = list(base)
-    columns = [np.eye(4 + k * len(procs))[:, i] for i in range(4)]
+    columns = [eye[:, i] for i in range(nb)]
     for j, proc in enumerate(procs):
         for i, n in enumerate(covariates):
             if n not in shared:
                 names.append(f"{proc}: {n}")
-                columns.append(np.eye(4 + k * len(procs))[:, 4 + j * k + i])
+                columns.append(eye[:, nb + j * k + i])
     for n in shared:
         i = list(covariates).index(n)
         names.append(f"{SHARED}: {n}")
-        columns.append(np.eye(4 + k * len(procs))[:, 4 + i] +
-                       np.eye(4 + k * len(procs))[:, 4 + k + i])
+        columns.append(eye[:, nb + i] + eye[:, nb + k + i])
     return names, np.column_stack(columns)
 
 
@@ -423,15 +584,8 @@ def predict(cov: CovariateFit, summary: pd.DataFrame, matrix: np.ndarray, *,
 def _jacobian(cov: CovariateFit, vector: np.ndarray) -> np.ndarray:
     """d (the plain model's log-parameters at ``vector``) / d (the fit's coordinates:
     log-parameters at the reference, then each process's coefficients)."""
-    link = LINKS[cov.model]
-    k = len(cov.design.names)
-    jac = np.zeros((4, 4 + k * len(cov.processes)))
-    jac[:, :4] = np.eye(4)
-    for j, proc in enumerate(cov.processes):
-        pairs = link.purchase if proc == PURCHASE else link.dropout
-        for i, sign in pairs:
-            jac[i, 4 + j * k:4 + (j + 1) * k] = sign * vector
-    return jac
+    return _group_jacobian(LINKS[cov.model], vector, len(cov.design.names),
+                           PURCHASE in cov.processes, DROPOUT in cov.processes)
 
 
 LEVEL = 0.9
@@ -504,10 +658,12 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
         value = mean_clv(logs)
         low = high = float("nan")
         if cov.fit.covariance is not None and value > 0:
-            grad = np.array([(mean_clv(logs + STEP * e) - mean_clv(logs - STEP * e)) / (2 * STEP)
-                             for e in np.eye(4)])
             jac = _jacobian(cov, vector)
-            var = float(grad @ jac @ cov.fit.covariance @ jac.T @ grad)
+            spread = jac @ cov.fit.covariance @ jac.T
+            # a log-parameter without variance (s at the limit of one dropout rate) is skipped
+            grad = np.array([(mean_clv(logs + STEP * e) - mean_clv(logs - STEP * e)) / (2 * STEP)
+                             if spread[i, i] > 0 else 0.0 for i, e in enumerate(np.eye(4))])
+            var = float(grad @ spread @ grad)
             half = z * math.sqrt(max(var, 0.0)) / value
             low, high = value * math.exp(-half), value * math.exp(half)
         coef = {proc: float(np.exp(sum(cov.coefficient(proc, n) * x
