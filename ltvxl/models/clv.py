@@ -188,6 +188,55 @@ def discounted_purchases(
     return prev, total_disc
 
 
+def expected_spend(spend: FitResult | None, frequency: Any, avg_spend: Any) -> np.ndarray:
+    """Each customer's expected spend per purchase (currency): Gamma-Gamma's from ``spend``,
+    or without it (None: see :func:`fit_spend`) the mean repeat spend for everyone."""
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(avg_spend, dtype=float)
+    if spend is not None:
+        return registry.GAMMA_GAMMA.expected_spend(spend, x, m)
+    return np.full(x.size, mean_repeat_spend(x, m))
+
+
+def alive_discounted(
+    model: str | PurchaseModel | None,
+    fit: Any,
+    frequency: np.ndarray,
+    recency: np.ndarray,
+    T: np.ndarray,
+    horizon: float,
+    *,
+    horizon_unit: str,
+    time_unit: str,
+    annual_discount_rate: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(P(alive), expected purchases over the horizon, their discounted sum) per customer
+    from the purchase model's ``fit`` (a FitResult or its parameters): :func:`predict`'s
+    purchases, without the spend."""
+    mod = registry.purchase_model(model)
+    p_alive = mod.p_alive(fit, frequency, recency, T)
+    # E[purchases | history] = E[purchases | alive, x, T] P(alive): the first factor,
+    # evaluated at every month end, depends on (x, T) only, so once per distinct pair
+    pairs = compress((frequency, T))
+    ux, ut = pairs.columns
+    purchases, disc = discounted_purchases(
+        lambda t: mod.alive_expected(fit, t, ux, ut),
+        horizon,
+        horizon_unit=horizon_unit,
+        time_unit=time_unit,
+        annual_discount_rate=annual_discount_rate,
+    )
+    return p_alive, purchases.take(pairs.inverse) * p_alive, disc.take(pairs.inverse) * p_alive
+
+
+def check_options(time_unit: str, horizon_unit: str, gross_margin: float) -> None:
+    """Refuse an unknown time or horizon unit, or a gross margin outside [0, 1]."""
+    unit_days(time_unit)
+    unit_days(horizon_unit, "horizon_unit")
+    if not (0 <= gross_margin <= 1):
+        raise LtvxlError(f"gross_margin must be a fraction in [0, 1], got {gross_margin}")
+
+
 @dataclass(frozen=True)
 class Prediction:
     """Per-customer predictions and the fits they came from."""
@@ -236,10 +285,7 @@ def predict(
     stands in for the spend model (``fits.spend`` None).
     """
     summary, unit = _table(summary, time_unit)
-    unit_days(unit)
-    unit_days(horizon_unit, "horizon_unit")
-    if not (0 <= gross_margin <= 1):
-        raise LtvxlError(f"gross_margin must be a fraction in [0, 1], got {gross_margin}")
+    check_options(unit, horizon_unit, gross_margin)
     mod = registry.purchase_model(model)
     if fits is None:
         fits = fit_models(summary, mod, time_unit=unit, cache=cache)
@@ -247,25 +293,11 @@ def predict(
     x = summary["frequency"].to_numpy(float)
     tx = summary["recency"].to_numpy(float)
     big_t = summary["T"].to_numpy(float)
-    m = summary["monetary_value"].to_numpy(float)
-    if fits.spend is not None:
-        spend = registry.GAMMA_GAMMA.expected_spend(fits.spend, x, m)
-    else:
-        spend = np.full(x.size, mean_repeat_spend(x, m))
-    p_alive = mod.p_alive(purchases_fit, x, tx, big_t)
-    # E[purchases | history] = E[purchases | alive, x, T] P(alive): the first factor,
-    # evaluated at every month end, depends on (x, T) only, so once per distinct pair
-    pairs = compress((x, big_t))
-    ux, ut = pairs.columns
-    purchases, disc = discounted_purchases(
-        lambda t: mod.alive_expected(purchases_fit, t, ux, ut),
-        horizon,
-        horizon_unit=horizon_unit,
-        time_unit=unit,
+    spend = expected_spend(fits.spend, x, summary["monetary_value"].to_numpy(float))
+    p_alive, purchases, disc = alive_discounted(
+        mod, purchases_fit, x, tx, big_t, horizon, horizon_unit=horizon_unit, time_unit=unit,
         annual_discount_rate=annual_discount_rate,
-    )
-    purchases = purchases.take(pairs.inverse) * p_alive
-    disc = disc.take(pairs.inverse) * p_alive
+    )  # fmt: skip
     table = pd.DataFrame(
         {
             "customer": summary["customer"].to_numpy()
@@ -287,9 +319,12 @@ __all__ = [
     "FitCache",
     "Fits",
     "Prediction",
+    "alive_discounted",
+    "check_options",
     "churn_risk",
     "digest",
     "discounted_purchases",
+    "expected_spend",
     "fit_models",
     "fit_purchases",
     "fit_spend",

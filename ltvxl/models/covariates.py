@@ -618,6 +618,9 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
     """
     from statistics import NormalDist
 
+    from . import clv
+    from .base import dot
+
     names = pd.Series([str(g) for g in groups], name="group")
     if names.nunique() < 2:
         raise LtvxlError("the model view needs at least two groups; all customers are in "
@@ -636,8 +639,12 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
     t = summary
     cov = fit(t["frequency"], t["recency"], t["T"], d, model=model, time_unit=time_unit,
               cache=cache)
-    options = dict(options, time_unit=time_unit)
-    spend, overall = _spend(t, cov, options)
+    horizon, horizon_unit, rate, margin = _prediction_options(options)
+    clv.check_options(time_unit, horizon_unit, margin)
+    x, tx, big_t, m = (t[c].to_numpy(float) for c in ("frequency", "recency", "T",
+                                                      "monetary_value"))
+    # the spend fit of the plain prediction (through ``cache``: the one CLV_PREDICT made)
+    spend = clv.expected_spend(clv.fit_spend(x, m, cache=cache)[0], x, m)
     z = NormalDist().inv_cdf((1 + level) / 2)
     base = list(LINKS[model].module.PARAMS)
     counts = names.value_counts(sort=False)
@@ -647,12 +654,16 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
         rows = np.flatnonzero(names.to_numpy() == g)
         vector = d.matrix[rows[0]]
         params = group_params(cov, vector[None, :])[0]
-        part = t.iloc[rows]
+        # the group's mean CLV: its customers' discounted purchases at the group's rates on
+        # their distinct (x, t_x, T), each row weighted by its customers' summed spend
+        comp = compress((x[rows], tx[rows], big_t[rows]), spend[rows])
 
-        def mean_clv(logs: np.ndarray, part: pd.DataFrame = part, rows: np.ndarray = rows
-                     ) -> float:
+        def mean_clv(logs: np.ndarray, comp: Any = comp, n: int = rows.size) -> float:
             p = dict(zip(base, np.exp(logs).tolist(), strict=True))
-            return float(_at(cov, part, p, spend[rows], overall, options)["clv"].mean())
+            disc = clv.alive_discounted(model, p, *comp.columns, horizon,
+                                        horizon_unit=horizon_unit, time_unit=time_unit,
+                                        annual_discount_rate=rate)[2]
+            return margin * dot(disc, comp.weights) / n
 
         logs = np.log([params[n] for n in base])
         value = mean_clv(logs)
@@ -678,6 +689,23 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
 
 POOLED = "(small groups, pooled)"
 """The level of :func:`by_group`'s fit that stands for the groups too small to fit alone."""
+
+
+def _prediction_options(options: dict[str, Any]) -> tuple[float, str, float, float]:
+    """(horizon, horizon_unit, annual_discount_rate, gross_margin) from :func:`by_group`'s
+    ``options``, with :func:`ltvxl.models.clv.predict`'s defaults."""
+    from ltvxl.units import HORIZON_UNIT
+
+    from . import defaults
+
+    known = {"horizon", "horizon_unit", "annual_discount_rate", "gross_margin"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TypeError(f"by_group() got unexpected options: {', '.join(unknown)}")
+    return (float(options.get("horizon", defaults.HORIZON)),
+            str(options.get("horizon_unit", HORIZON_UNIT)),
+            float(options.get("annual_discount_rate", defaults.ANNUAL_DISCOUNT_RATE)),
+            float(options.get("gross_margin", defaults.GROSS_MARGIN)))
 
 
 # ---------------------------------------------------------------- Gamma-Gamma with covariates
