@@ -416,3 +416,25 @@ def test_report_with_covariates_equals_the_core(tmp_path, capsys):
                  str(tmp_path / "short.csv"), "-o", str(tmp_path / "r2.xlsx")]) == 1
     assert "short.csv: 1 customers have no covariate row" in capsys.readouterr().err
     assert not (tmp_path / "r2.xlsx").exists()
+
+
+def test_largest_segments_with_tied_revenues_are_distinct(tmp_path, capsys):
+    """Segments with equal revenue (and the empty ones, revenue 0) each appear once, in the
+    RFM table's order, and only segments with customers are listed."""
+    src = tmp_path / "ties.csv"
+    src.write_text("customer_id,date,amount\na,2024-01-01,10\na,2024-02-01,10\n"
+                   "b,2024-01-05,10\nc,2024-03-01,10\nd,2024-03-02,5\n")
+    out = tmp_path / "r.xlsx"
+    assert main(["report", str(src), "-o", str(out)]) == 0
+    capsys.readouterr()
+    book = openpyxl.load_workbook(out, data_only=True)
+    rfm = book["Segments"]
+    table = [(rfm.cell(r, 1).value, rfm.cell(r, 2).value, rfm.cell(r, 4).value)
+             for r in range(template.RFM_ROW + 1, template.RFM_ROW + 12)]
+    expected = sorted((row for row in table if row[1]), key=lambda row: -row[2])[:3]
+    ws = book["Dashboard"]
+    shown = [(ws.cell(r, 1).value, ws.cell(r, 2).value, ws.cell(r, 4).value)
+             for r in range(template.SEGMENTS_ROW + 1, template.SEGMENTS_ROW + 4)]
+    shown = [row for row in shown if row[0]]
+    assert len({row[0] for row in shown}) == len(shown)
+    assert shown == expected

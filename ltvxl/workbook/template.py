@@ -587,7 +587,18 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
                                        fmt.head_wrap)
         ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + 11}",
                               {"type": "data_bar", "bar_color": "#5B9BD5"})
+        # each segment's rank by revenue, ties in the table's order (the Dashboard's largest
+        # segments: LARGE and MATCH repeat the first of tied revenues), beyond the print area
+        first, last = RFM_ROW + 1, RFM_ROW + len(RFM_SEGMENTS)
+        ws.write(f"{RANK_COL}{RFM_ROW}", "rank by revenue (for the Dashboard)", fmt.note)
+        for r in range(first, last + 1):
+            ws.write_formula(f"{RANK_COL}{r}", f'=IF(ISNUMBER(D{r}), COUNTIF($D${first}:$D${last}, '
+                                               f'">"&D{r}) + COUNTIF($D${first}:D{r}, D{r}), "")')
     return None
+
+
+RANK_COL = "L"
+"""Segments' column of each RFM segment's rank by revenue, right of the printed columns."""
 
 
 COHORT_VALUE_ROW = 110  # the cumulative value table spills from Cohorts!A110
@@ -982,13 +993,15 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
     if "RFM_SUMMARY" in have:
         ws.write_row(f"A{SEGMENTS_ROW}", ["Largest segments by revenue", "customers"], fmt.head)
         ws.write_row(f"D{SEGMENTS_ROW}", ["revenue", "share of revenue"], fmt.head)
-        first, last = RFM_ROW + 1, RFM_ROW + 11
-        revenue = f"Segments!$D${first}:$D${last}"
+        first, last = RFM_ROW + 1, RFM_ROW + len(RFM_SEGMENTS)
+        ranks = f"Segments!${RANK_COL}${first}:${RANK_COL}${last}"
         for k in range(3):  # plain formulas of classic functions: any viewer shows their values
+            at = f"MATCH({k + 1}, {ranks}, 0)"
+            bought = f"INDEX(Segments!$B${first}:$B${last}, {at}) > 0"  # no empty segment
             for j, (col, out) in enumerate(zip("ABDE", (0, 1, 3, 4), strict=True)):
                 ws.write_formula(SEGMENTS_ROW + k, out,
-                                 f"=INDEX(Segments!${col}${first}:${col}${last}, "
-                                 f"MATCH(LARGE({revenue}, {k + 1}), {revenue}, 0))",
+                                 f'=IFERROR(IF({bought}, INDEX(Segments!${col}${first}:'
+                                 f'${col}${last}, {at}), ""), "")',
                                  (fmt.text, fmt.count, fmt.money, fmt.percent)[j])
     if "COHORT_CURVE" in have:
         top = CURVE_DATA_ROW  # below the printed page, beside the other chart data
