@@ -8,6 +8,7 @@ against the papers and lifetimes.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -318,3 +319,17 @@ def test_cli_picks_duckdb_for_a_folder(tmp_path, capsys):
     assert len(pd.read_parquet(tmp_path / "o.parquet")) == len(in_memory(frame))
     assert main(["clv", str(tmp_path / "hive"), "--engine", "duckdb", "--output-table", "t"]) == 1
     assert "--output-table needs --engine spark" in capsys.readouterr().err
+
+
+def test_duckdb_spills_into_a_temporary_folder_of_its_own(tmp_path, monkeypatch):
+    """Not DuckDB's default '.tmp' in the current folder; the folder goes with the engine."""
+    from ltvxl.engines.duckdb_engine import DuckDBEngine
+
+    monkeypatch.chdir(tmp_path)
+    eng = DuckDBEngine(memory_limit="100MB")
+    folder = eng.con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert Path(folder).is_dir() and Path(folder).name.startswith("ltvxl-duckdb-")
+    eng.con.execute("SELECT range % 1000 AS k, count(*) FROM range(3000000) GROUP BY k").fetchall()
+    eng.close()
+    assert not Path(folder).exists()
+    assert not (tmp_path / ".tmp").exists()

@@ -73,8 +73,16 @@ class DuckDBEngine(Engine):
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = int(threads)
-        if temp_directory:
-            config["temp_directory"] = temp_directory
+        # DuckDB's own default is ".tmp" in the current folder: spill files would litter the
+        # user's folder (and a repository). A folder of ours in the system's temporary
+        # space instead, removed when the engine closes or is collected.
+        if not temp_directory:
+            import tempfile
+            import weakref
+
+            temp_directory = tempfile.mkdtemp(prefix="ltvxl-duckdb-")
+            self._cleanup = weakref.finalize(self, shutil.rmtree, temp_directory, True)
+        config["temp_directory"] = temp_directory
         self.con = duckdb.connect(":memory:", config=config)
         self.con.execute("SET enable_progress_bar = false")  # ltvxl says its own progress
 
@@ -151,3 +159,6 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
+        cleanup = getattr(self, "_cleanup", None)
+        if cleanup is not None:
+            cleanup()
