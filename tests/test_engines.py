@@ -333,3 +333,25 @@ def test_duckdb_spills_into_a_temporary_folder_of_its_own(tmp_path, monkeypatch)
     eng.close()
     assert not Path(folder).exists()
     assert not (tmp_path / ".tmp").exists()
+
+
+def test_duckdb_memory_scales_with_the_source_unless_given(tmp_path):
+    from ltvxl.engines.duckdb_engine import MIN_MEMORY, DuckDBEngine, default_memory_limit
+
+    src = tmp_path / "tx.csv"
+    src.write_text("customer_id,date,amount\n1,2024-01-01,5\n")
+    assert default_memory_limit(str(src)) == MIN_MEMORY
+    big = tmp_path / "big"
+    big.mkdir()
+    (big / "a.csv").write_bytes(b"x" * (30 * 2**20))
+    assert default_memory_limit(str(big)) == 4 * 30 * 2**20
+    assert default_memory_limit(str(big / "*.csv")) == 4 * 30 * 2**20
+    eng = DuckDBEngine()
+    eng.open_source(str(src))
+    limit = eng.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert limit.replace(" ", "") in {"100.0MiB", "100MiB", "104.8MB"}, limit
+    eng.close()
+    given = DuckDBEngine(memory_limit="1GB")
+    given.open_source(str(src))
+    assert given.con.execute("SELECT current_setting('memory_limit')").fetchone()[0] != limit
+    given.close()

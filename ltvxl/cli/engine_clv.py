@@ -45,7 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--memory-limit",
         help="with --engine duckdb: the most memory DuckDB may use before spilling to disk "
-        "(e.g. 4GB; default: DuckDB's, 80%% of RAM)",
+        "(e.g. 4GB; default: 4 times the source files' size, at least 100 MB, at most "
+        "DuckDB's own default of 80%% of RAM)",
     )
 
 

@@ -49,6 +49,38 @@ def _reader(source: str) -> str:
     raise LtvxlError(f"{p.name}: the engine reads .csv and .parquet files (or a folder of them)")
 
 
+MEMORY_PER_SOURCE_BYTE = 4
+"""Without a memory limit given, DuckDB may use this many times the source files' size
+before it spills to disk (at least :data:`MIN_MEMORY`, at most DuckDB's own default of
+80 % of RAM): the summary's hash tables are a few times the compressed columns they
+group, and a small source no longer costs DuckDB's default buffers on top of Python's."""
+MIN_MEMORY = 100 * 2**20
+
+
+def _source_bytes(source: str) -> int:
+    """The size in bytes of the files ``source`` names (a file, a glob or a folder)."""
+    import glob
+
+    p = Path(source)
+    if p.is_dir():
+        return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    if any(ch in source for ch in "*?["):
+        return sum(os.path.getsize(f) for f in glob.glob(source, recursive=True)
+                   if os.path.isfile(f))
+    return p.stat().st_size if p.is_file() else 0
+
+
+def default_memory_limit(source: str) -> int:
+    """DuckDB's memory limit in bytes for ``source`` when none is given (see
+    :data:`MEMORY_PER_SOURCE_BYTE`)."""
+    limit = max(MIN_MEMORY, MEMORY_PER_SOURCE_BYTE * _source_bytes(source))
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX: DuckDB's default applies
+        return limit
+    return min(limit, int(0.8 * ram))
+
+
 class DuckDBEngine(Engine):
     """An embedded DuckDB database in memory, spilling to a temporary folder."""
 
@@ -69,6 +101,7 @@ class DuckDBEngine(Engine):
             ) from exc
         self._duckdb = duckdb
         config: dict[str, Any] = {"preserve_insertion_order": False}
+        self._memory_given = bool(memory_limit)
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -94,6 +127,9 @@ class DuckDBEngine(Engine):
 
     def open_source(self, source: str, delimiter: str | None = None) -> dict[str, str]:
         self._reader = _reader(str(source))
+        if not self._memory_given:
+            limit = default_memory_limit(str(source)) // 2**20
+            self._run(f"SET memory_limit = '{limit}MiB'")
         if delimiter and self._reader.startswith("read_csv("):
             self._reader = self._reader[:-1] + f", delim = {quote_text(delimiter)})"
         return self._open(self._reader)
