@@ -665,7 +665,8 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
 
         def mean_clv(logs: np.ndarray, comp: Any = comp, n: int = rows.size) -> float:
             p = dict(zip(base, np.exp(logs).tolist(), strict=True))
-            disc = clv.alive_discounted(model, p, *comp.columns, horizon,
+            fx, ftx, ft = comp.columns
+            disc = clv.alive_discounted(model, p, fx, ftx, ft, horizon,
                                         horizon_unit=horizon_unit, time_unit=time_unit,
                                         annual_discount_rate=rate)[2]
             return margin * dot(disc, comp.weights) / n
