@@ -780,3 +780,26 @@ def test_by_group_interval_at_the_limit_of_one_dropout_rate():
         lo, hi = np.percentile(means, [5, 95])
         assert low == pytest.approx(lo, rel=0.03), g
         assert high == pytest.approx(hi, rel=0.03), g
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_by_group_at_the_no_dropout_limit_divides_by_nothing():
+    """Customers who never leave: the plain fit is at the NBD limit (s = 0), and the model
+    view starts its covariate fit just inside it, without log(0)."""
+    rng = np.random.default_rng(11)
+    ids, days = [], []
+    for i, rate in enumerate(rng.gamma(2.0, 0.05, 300)):
+        start = int(rng.integers(0, 120))
+        gaps = np.cumsum(rng.exponential(7 / rate, 400)).astype(int) + start
+        for d in sorted({start, *gaps[gaps < 730].tolist()}):
+            ids.append(f"c{i}")
+            days.append(np.datetime64("2023-01-01") + np.timedelta64(d, "D"))
+    log = TransactionLog.from_arrays(np.array(ids), np.array(days), np.full(len(ids), 20.0))
+    s = customer_summary(log, None, "weeks").table
+    plain = paretonbd.fit(s["frequency"], s["recency"], s["T"])
+    assert plain.limit.startswith("NBD")
+    groups = np.where(s["customer"].str[1:].astype(int) % 2 == 0, "Web", "Shop")
+    table, _ = covariates.by_group(s, groups, time_unit="weeks", horizon=52,
+                                   horizon_unit="weeks", annual_discount_rate=0.0,
+                                   gross_margin=1.0)
+    assert np.isfinite(table["clv_per_customer"]).all()

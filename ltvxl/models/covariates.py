@@ -41,7 +41,7 @@ from ltvxl.errors import LtvxlError, clip
 from ltvxl.units import DEFAULT_UNIT
 
 from . import paretonbd
-from .base import FitResult, _inverse, compress, fit_mle
+from .base import LOG_BOUND, FitResult, _inverse, compress, fit_mle
 from .cache import FitCache
 
 MAX_GROUPS = 2000
@@ -338,7 +338,10 @@ def fit(
     if model == "pnbd" and plain.limit and plain["s"] >= paretonbd.COMMON_S:
         result = _at_common_rate(plain, names, free, *args)
     if result is None:
-        start = np.concatenate([np.log(plain.values()), np.zeros(coefs)])
+        # a plain fit at a limit has a parameter at 0 (no dropout: s = 0): start just inside
+        with np.errstate(divide="ignore"):
+            logs = np.clip(np.log(plain.values()), -LOG_BOUND + 1, LOG_BOUND - 1)
+        start = np.concatenate([logs, np.zeros(coefs)])
         raw = _fit_coordinates(link, names, free, start, *args)
         # fit_mle reports exp(theta) with delta-method errors: the coefficients are theta
         params, errors = dict(raw.params), dict(raw.std_errors)
