@@ -453,6 +453,17 @@ def escape_text(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _inline(v: str, texts: dict[str, str], p: str, is_close: str) -> str:
+    """The ``t="inlineStr"`` tail of a text cell's XML (after its reference and style),
+    escaped once per distinct text: labels repeat down a column (``texts`` keeps them)."""
+    body = texts.get(v)
+    if body is None:
+        text = escape_text(v)
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        body = texts[v] = f' t="inlineStr"><{p}is><{p}t{space}>{text}{is_close}'
+    return body
+
+
 def number_text(x: float) -> str:
     """A number as stored in a cell: ``1500`` for 1500.0, else the shortest round-trip text."""
     if x == 0:
@@ -1165,12 +1176,7 @@ class SheetXml:
                         parts.append(f"{opens[j]}{r}{mids[j]}>{v_open}{text}{v_close}")
                         continue
                     if plain and type(v) is str:
-                        body = texts.get(v)
-                        if body is None:  # labels repeat down a column: escaped once
-                            text = escape_text(v)
-                            space = ' xml:space="preserve"' if text != text.strip() else ""
-                            body = texts[v] = f' t="inlineStr"><{p}is><{p}t{space}>{text}{is_close}'
-                        parts.append(f"{opens[j]}{r}{mids[j]}{body}")
+                        parts.append(f"{opens[j]}{r}{mids[j]}{_inline(v, texts, p, is_close)}")
                         continue
                     had = (c0 + j) in old
                     x = cell(j, r, v, old[c0 + j] if had else col_style[j], had)
@@ -1236,12 +1242,7 @@ class SheetXml:
             if kinds == {str}:
                 out = []
                 for r, v in zip(numbers, col, strict=True):
-                    body = texts.get(v)
-                    if body is None:  # labels repeat down a column: escaped once
-                        text = escape_text(v)
-                        space = ' xml:space="preserve"' if text != text.strip() else ""
-                        body = texts[v] = f' t="inlineStr"><{p}is><{p}t{space}>{text}{is_close}'
-                    out.append(f"{head}{r}{mid}{body}")
+                    out.append(f"{head}{r}{mid}{_inline(v, texts, p, is_close)}")
                 columns.append(out)
                 continue
             style = self._style_for(c0 + j)
