@@ -187,6 +187,7 @@ class _Formats:
     def __init__(self, book: Any, currency: str = "") -> None:
         add = book.add_format
         self._book = book
+        self._tops: dict[int, Any] = {}
         money = money_format(currency)
         self.cac: float | None = None
         """The report's CAC (None: not given), for the sheets whose layout depends on it."""
@@ -225,13 +226,12 @@ class _Formats:
     def top(self, style: Any) -> Any:
         """``style`` aligned to the top of its cell (for rows made high for wrapped text)."""
         key = id(style)
-        cache = self.__dict__.setdefault("_tops", {})
-        if key not in cache:
+        if key not in self._tops:
             props = {"valign": "top"}
             if style is not None and style.num_format:
                 props["num_format"] = style.num_format
-            cache[key] = self._book.add_format(props)
-        return cache[key]
+            self._tops[key] = self._book.add_format(props)
+        return self._tops[key]
 
     def kind(self, kind: str) -> Any:
         """The format of a value of ``kind`` (the kinds the core states for its measures:
@@ -585,7 +585,7 @@ def _segments_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], _ch: Any)
                 ws.write_blank(k, c, None, style)
         ws.write_dynamic_array_formula(f"A{RFM_ROW}", f"=RFM_SUMMARY({ARGS}, as_of)",
                                        fmt.head_wrap)
-        ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + 11}",
+        ws.conditional_format(f"E{RFM_ROW + 1}:E{RFM_ROW + len(RFM_SEGMENTS)}",
                               {"type": "data_bar", "bar_color": "#5B9BD5"})
         # each segment's rank by revenue, ties in the table's order (the Dashboard's largest
         # segments: LARGE and MATCH repeat the first of tied revenues), beyond the print area
@@ -905,11 +905,16 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
     if "LTV_STATS" in have:
         ws.write_dynamic_array_formula("A5", f"=LTV_STATS({ARGS}, as_of)")
         # each measure's own format (a cell keeps its style when the spill fills it); the
-        # caution and the notes after them are text and counts
-        for k, kind in enumerate(STATS_ROW_KINDS, start=5):
-            ws.write_blank(k, 1, None, fmt.kind(kind))
-        for k in range(5 + len(STATS_ROW_KINDS), STATS_END):
-            ws.write_blank(k, 1, None, fmt.count)
+        # caution and the notes after them are text and counts. Beside the checks, whose
+        # rows are high, the measures sit at the top of their cells.
+        tall = range(CHECK_ROW, CHECK_ROW + CHECK_LINES) if "CLV_CHECK" in have else range(0)
+        kinds = [*STATS_ROW_KINDS, *["count"] * STATS_EXTRA_ROWS]
+        for k, kind in enumerate(kinds, start=5):  # 0-based: Dashboard!A6 is the first
+            style = fmt.kind(kind)
+            if k in tall:
+                ws.write_blank(k, 0, None, fmt.top(None))
+                style = fmt.top(style)
+            ws.write_blank(k, 1, None, style)
     else:
         ws.write_row("A5", ["customers", "=COUNTA(UNIQUE(Transactions[customer_id]))"])
     if "CLV_PREDICT" in have:
@@ -951,11 +956,6 @@ def _dashboard_sheet(book: Any, ws: Any, fmt: _Formats, have: set[str], source: 
             # a check is up to 200 characters: three lines of column D, so each line's row
             # is as high (rows do not grow by themselves when a spill fills them)
             ws.set_row(r - 1, None if r == CHECK_ROW else 3 * 15, fmt.wrap)
-            if r > CHECK_ROW and "LTV_STATS" in have:  # the stats beside it: at the top
-                k = r - 6  # Dashboard!A6 holds the first measure
-                kind = STATS_ROW_KINDS[k] if k < len(STATS_ROW_KINDS) else "count"
-                ws.write_blank(r - 1, 0, None, fmt.top(None))
-                ws.write_blank(r - 1, 1, None, fmt.top(fmt.kind(kind)))
         ws.write_dynamic_array_formula(
             f"D{CHECK_ROW}", f"=CLV_CHECK({ARGS}, clv_horizon, as_of, clv_model)")
         ws.conditional_format(f"D{CHECK_ROW + 1}:D{CHECK_ROW + CHECK_LINES}", {
