@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +104,8 @@ class DuckDBEngine(Engine):
         self._duckdb = duckdb
         config: dict[str, Any] = {"preserve_insertion_order": False}
         self._memory_given = bool(memory_limit)
+        self._distinct = False  # drop_duplicates: the source's distinct rows only
+        self._cleanup: weakref.finalize | None = None
         if memory_limit:
             config["memory_limit"] = memory_limit
         if threads:
@@ -110,9 +114,6 @@ class DuckDBEngine(Engine):
         # user's folder (and a repository). A folder of ours in the system's temporary
         # space instead, removed when the engine closes or is collected.
         if not temp_directory:
-            import tempfile
-            import weakref
-
             temp_directory = tempfile.mkdtemp(prefix="ltvxl-duckdb-")
             self._cleanup = weakref.finalize(self, shutil.rmtree, temp_directory, True)
         config["temp_directory"] = temp_directory
@@ -135,7 +136,7 @@ class DuckDBEngine(Engine):
         return self._open(self._reader)
 
     def _open(self, reader: str) -> dict[str, str]:
-        if getattr(self, "_distinct", False):
+        if self._distinct:
             reader = f"(SELECT DISTINCT * FROM {reader})"
         self._run(f"CREATE OR REPLACE VIEW {SOURCE} AS SELECT * FROM {reader}")
         rows = self._run(f"DESCRIBE SELECT * FROM {SOURCE}").fetchall()
@@ -195,6 +196,5 @@ class DuckDBEngine(Engine):
 
     def close(self) -> None:
         self.con.close()
-        cleanup = getattr(self, "_cleanup", None)
-        if cleanup is not None:
-            cleanup()
+        if self._cleanup is not None:
+            self._cleanup()

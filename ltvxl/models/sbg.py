@@ -129,12 +129,12 @@ def derl(params: ParamsLike, discount_rate: Any, renewals: Any = 0.0) -> np.ndar
     n = np.asarray(renewals, dtype=float)
     # no discounting: 2F1 at 1 is Gauss's (a+b+n)/(a-1), finite only for alpha > 1
     # (scipy's series there takes about a second near alpha = 0)
-    undiscounted = np.where(a > 1.0, (b + n) / np.where(a > 1.0, a - 1.0, 1.0), np.inf)
+    undiscounted = (b + n) / (a - 1.0) if a > 1.0 else np.inf
     return _at_one(d, undiscounted, lambda x: (b + n) / (a + b + n) * hyp2f1(
         1.0, b + n + 1.0, a + b + n + 1.0, x))
 
 
-def _at_one(d: np.ndarray, closed: np.ndarray, series: Any) -> np.ndarray:
+def _at_one(d: np.ndarray, closed: np.ndarray | float, series: Any) -> np.ndarray:
     """``closed`` where the discount rate ``d`` is 0 (x = 1 / (1 + d) = 1), else
     ``series(x)``, which is never evaluated at x = 1 (every argument broadcast first)."""
     d, closed = np.broadcast_arrays(d, closed)
