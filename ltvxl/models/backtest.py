@@ -536,7 +536,7 @@ def _with_covariates(table: pd.DataFrame, covariates: pd.DataFrame, source: str,
         raise LtvxlError(f"calibration period to {split.calibration_end}: {exc.message}",
                          exc.code) from None
     predicted = cv.predict(cov, table, design.matrix, time_unit=time_unit, **options)
-    vectors, inverse = np.unique(design.matrix, axis=0, return_inverse=True)
+    vectors, inverse = cv.distinct_rows(design.matrix)
     fits = [FitResult(cov.plain.model, params, {}, cov.fit.log_likelihood, 0.0, 0,
                       cov.fit.converged, cov.fit.status, cov.fit.iterations, time_unit)
             for params in cv.group_params(cov, vectors)]
