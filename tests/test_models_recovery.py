@@ -144,11 +144,13 @@ def test_paretonbd_common_dropout_rate_fits_the_limit(ages):
     assert np.isnan(fit.std_errors["s"]) and np.isfinite(fit.std_errors["r"])
     alive = _finite_predictions(fit, data)
     # the limit is the supremum along the ridge: the full model further and further along
-    # it (s/beta kept) approaches the limit's log-likelihood from below
+    # it (s/beta kept) approaches the limit's log-likelihood from below. Up to s = 1e4 only:
+    # further out the full formula's rounding (1e-5 at s = 1e5, 5e-3 at 1e7 in this sum of
+    # 8,000 terms, different from one CPU to another) exceeds the steps it takes
     d = paretonbd.Data(*cols, np.ones(len(data)))
     lls = [-paretonbd.negll(np.log([fit["r"], fit["alpha"], k, k / (s / beta)]), d)[0]
-           for k in (1e2, 1e3, 1e4, 1e5)]
-    assert np.all(np.diff(lls) > 0) and lls[-1] < fit.log_likelihood + 1e-6
+           for k in (1e2, 1e3, 1e4)]
+    assert np.all(np.diff(lls) > 0) and lls[-1] < fit.log_likelihood
     assert fit.log_likelihood - lls[-1] < 0.01
     # and the limit's predictions are those of the full model at s = 1e5 on the ridge
     near = {**fit.params, "s": 1e5, "beta": 1e5 / (s / beta)}
