@@ -151,6 +151,10 @@ def test_paretonbd_common_dropout_rate_fits_the_limit(ages):
     lls = [-paretonbd.negll(np.log([fit["r"], fit["alpha"], k, k / (s / beta)]), d)[0]
            for k in (1e2, 1e3, 1e4)]
     assert np.all(np.diff(lls) > 0) and lls[-1] < fit.log_likelihood
+    # the alive term's s log(beta / (beta + T)) is one log1p a row: at s = 1e7 the full
+    # model is within 1e-3 of the limit (the difference of two sums of s log(.) was 5e-3 off)
+    far = -paretonbd.negll(np.log([fit["r"], fit["alpha"], 1e7, 1e7 / (s / beta)]), d)[0]
+    assert abs(far - fit.log_likelihood) < 1e-3
     assert fit.log_likelihood - lls[-1] < 0.01
     # and the limit's predictions are those of the full model at s = 1e5 on the ridge
     near = {**fit.params, "s": 1e5, "beta": 1e5 / (s / beta)}

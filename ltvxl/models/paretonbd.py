@@ -620,22 +620,22 @@ def negll(theta: np.ndarray, d: Data) -> tuple[float, np.ndarray]:
     """Weighted negative log-likelihood and its gradient in log-parameters."""
     r, alpha, s, beta = np.exp(theta)
     n = d.w.sum()
-    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha))
     g_r = dot(d.wx, digamma(r + d.ux)) + n * (np.log(alpha) - digamma(r))
     g_alpha = n * r / alpha
-    g_s = n * np.log(beta)
-    g_beta = n * s / beta
-    # alive term for every row
+    # alive term for every row; s log(beta / (beta + T)) as one log1p per row, not the
+    # difference of two sums of s log(.), which at s = 1e7 cancel to 1e-4 of the total
     l_at = np.log(alpha + d.big_t)
     l_bt = np.log(beta + d.big_t)
+    l_tb = np.log1p(d.big_t / beta)
     inv_at = 1.0 / (alpha + d.big_t)
     inv_bt = 1.0 / (beta + d.big_t)
     rx = r + d.x
-    ll += dot(d.w, (-rx * l_at - s * l_bt))
+    ll -= dot(d.w, rx * l_at + s * l_tb)
     g_r -= dot(d.w, l_at)
     g_alpha -= dot(d.w, rx * inv_at)
-    g_s -= dot(d.w, l_bt)
-    g_beta -= s * dot(d.w, inv_bt)
+    g_s = -dot(d.w, l_tb)
+    g_beta = s / beta * dot(d.w, d.big_t * inv_bt)
     if d.xo.size:
         log_i, d_r, d_alpha, d_s, d_beta = dropout_integral(
             r, alpha, s, beta, d.xo, d.txo, d.big_to, grad=True, ordered=True
@@ -659,11 +659,11 @@ def negll_value(theta: np.ndarray, d: Data) -> float:
     """:func:`negll`'s value alone (the dropout integral without its derivatives)."""
     r, alpha, s, beta = np.exp(theta)
     n = d.w.sum()
-    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha) + s * np.log(beta))
+    ll = dot(d.wx, gammaln(r + d.ux)) + n * (-gammaln(r) + r * np.log(alpha))
     l_at = np.log(alpha + d.big_t)
     l_bt = np.log(beta + d.big_t)
     rx = r + d.x
-    ll += dot(d.w, (-rx * l_at - s * l_bt))
+    ll -= dot(d.w, rx * l_at + s * np.log1p(d.big_t / beta))
     if d.xo.size:
         log_i = dropout_integral(r, alpha, s, beta, d.xo, d.txo, d.big_to, ordered=True)
         k = d.n_open
