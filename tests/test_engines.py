@@ -311,6 +311,20 @@ def test_cli_engine_duckdb_matches_memory(tmp_path, capsys):
         assert_close(d[col], m[col], FIT_RTOL, col)
 
 
+def test_cli_engine_refuses_covariates_it_would_not_apply(tmp_path, capsys):
+    frame = simulated_log(10, 200)
+    path = tmp_path / "t.parquet"
+    frame.to_parquet(path)
+    ids = frame["customer_id"].drop_duplicates()
+    pd.DataFrame({"customer_id": ids, "Channel": np.arange(len(ids)) % 2}).to_csv(
+        tmp_path / "cov.csv", index=False)
+    out = tmp_path / "d.parquet"
+    assert main(["clv", str(path), "-o", str(out), "--engine", "duckdb",
+                 "--covariates", str(tmp_path / "cov.csv")]) == 1
+    assert "--covariates is not applied by --engine duckdb" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_cli_picks_duckdb_for_a_folder(tmp_path, capsys):
     frame = random_log(11, n_customers=100, n_rows=800)
     _write_all(frame, tmp_path / "hive")

@@ -100,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         raise LtvxlError(f"--model {AUTO} backtests every model on the transactions in memory: "
                          f"drop --engine {engine}, or name the model (--model)")
     if engine != "memory":
+        if args.covariates:  # the engines' histograms have no covariates: never ignore them
+            raise LtvxlError(f"--covariates is not applied by --engine {engine} (its summary "
+                             "has no covariates); use --engine memory, or drop --covariates")
         return engine_clv.run(args, engine, units.DEFAULT_UNIT, _print_fit)
     if args.transactions is None:
         from ..sample_data import load_sample_transactions
