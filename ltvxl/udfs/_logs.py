@@ -33,6 +33,13 @@ def steady(value: Any) -> None:
         _STEADY[id(value)] = [value, None]
 
 
+def unsteady(value: Any) -> None:
+    """Forget one range marked by :func:`steady` (the refresh no longer hands it out)."""
+    hit = _STEADY.get(id(value))
+    if hit is not None and hit[0] is value:
+        del _STEADY[id(value)]
+
+
 def forget_steady() -> None:
     """Forget the ranges marked by :func:`steady` (at the start and end of a refresh)."""
     _STEADY.clear()

@@ -30,7 +30,7 @@ from .excel import CONTEXT
 from .functions import init
 from .grids import WHOLE_ROWS_CELLS, Grids, Rect, inside, overlap
 from .prepare import OMITTED, Preparer, Ref
-from .values import EMPTY, as_grid, clear_arg_cache, write_value, xlerror
+from .values import EMPTY, as_grid, clear_arg_cache, forget_arg, write_value, xlerror
 
 BATCH_MIN = 16
 ELEMENTWISE = frozenset({
@@ -190,7 +190,15 @@ class Engine:
         self.iterations: list[tuple[list[Key], int, float]] = []
         """Each cycle iterated: its cells, the iterations made and the last change."""
         self.zero_blanks: dict[str, bool] = {}
-        self.keep: list[Any] = []
+        self.keep: dict[int, Any] = {}
+        """The Ranges handed to formulas, by id, alive while their id is in CONTEXT.refs."""
+        self.spilled_inputs: dict[Key, Any] = {}
+        """The Ranges of a spill read by several formulas (``Customers!A3#``), by anchor: read
+        once and shared (one conversion for the ltvxl functions) until its last reader."""
+        self.spill_readers: dict[Key, int] = {}
+        """How many formula references to each anchor's spill are still to be evaluated."""
+        self.call_reads: list[Any] = []
+        """The Ranges read for the formula being evaluated."""
         CONTEXT.__init__()  # a new refresh: a new time, no cells known yet
         CONTEXT.error_texts = _keeps_error_texts(pkg)
         CONTEXT.reader = self._dynamic_read
@@ -384,6 +392,7 @@ class Engine:
         are recorded in :attr:`failed` with the reason.
         """
         nodes = self.nodes
+        self._count_spill_readers()
         users: dict[Key, list[Key]] = {}
         soft_users: dict[Key, list[Key]] = {}
         waiting: dict[Key, int] = {}
@@ -566,15 +575,20 @@ class Engine:
         CONTEXT.pending.clear()
         CONTEXT.not_ready = []
         CONTEXT.current = key
+        self.call_reads = []
         try:
             self._evaluate(self.nodes[key])
         except CellsNotReadyError as exc:
+            for ranges in self.call_reads:  # evaluated again later: read again then
+                self._release(ranges)
+            self.call_reads = []
             return exc.cells
         except RefreshError as exc:
             self.failed[key] = str(exc)
         except Exception as exc:  # one cell's failure must not stop the book
             self.failed[key] = f"the refresh failed on this formula ({type(exc).__name__}: " \
                 f"{str(exc)[:200]})"
+        self._evaluated(self.nodes[key])
         return []
 
     def _evaluate_batch(self, members: list[Key], hard_of: dict[Key, list[Key]]) -> None:
@@ -595,10 +609,43 @@ class Engine:
         static = not ref.spill and ref.sheet not in self.sheets
         if static and ref in self.inputs:
             return self.inputs[ref]
+        anchor = (ref.sheet, ref.r1, ref.c1)
+        if ref.spill and anchor in self.spilled_inputs:
+            return self.spilled_inputs[anchor]
         ranges = self._read_input(ref)
         if static:  # a sheet without formulas: its values never change during the refresh
             self.inputs[ref] = ranges
+        elif ref.spill and self.spill_readers.get(anchor, 0) > 1:
+            self.spilled_inputs[anchor] = ranges
+        else:
+            self.call_reads.append(ranges)  # released once the formula is evaluated
         return ranges
+
+    def _release(self, ranges: Any) -> None:
+        """Forget a Ranges no formula reads again: its place, its converted arguments."""
+        CONTEXT.refs.pop(id(ranges), None)
+        forget_arg(ranges)
+        self.keep.pop(id(ranges), None)
+
+    def _count_spill_readers(self) -> None:
+        for node in self.nodes.values():
+            for ref in node.refs:
+                if ref.spill:
+                    anchor = (ref.sheet, ref.r1, ref.c1)
+                    self.spill_readers[anchor] = self.spill_readers.get(anchor, 0) + 1
+
+    def _evaluated(self, node: Node) -> None:
+        """After a formula's evaluation: release the ranges read for it alone, and each shared
+        spill it was the last reader of."""
+        for ranges in self.call_reads:
+            self._release(ranges)
+        self.call_reads = []
+        for ref in node.refs:
+            if ref.spill:
+                anchor = (ref.sheet, ref.r1, ref.c1)
+                left = self.spill_readers[anchor] = self.spill_readers.get(anchor, 1) - 1
+                if left <= 0 and anchor in self.spilled_inputs:
+                    self._release(self.spilled_inputs.pop(anchor))
 
     def _read_input(self, ref: Ref) -> Any:
         if ref.spill:
@@ -610,7 +657,7 @@ class Engine:
         r2, c2 = r1 + values.shape[0] - 1, c1 + values.shape[1] - 1
         ranges = formulas.Ranges().push(range_name(r1, c1, r2, c2), values)
         CONTEXT.refs[id(ranges)] = (ref.sheet, r1, c1)
-        self.keep.append(ranges)  # alive while its id is in CONTEXT.refs
+        self.keep[id(ranges)] = ranges  # alive while its id is in CONTEXT.refs
         return ranges
 
     def _find_groups(self) -> None:
@@ -792,7 +839,9 @@ class Engine:
         if wait:
             CONTEXT.not_ready.extend(wait)
             return xlerror("#VALUE!")  # a placeholder: the formula is evaluated again
-        return self._read_input(Ref(sheet, r1, c1, r2, c2))
+        ranges = self._read_input(Ref(sheet, r1, c1, r2, c2))
+        self.call_reads.append(ranges)  # released once the formula is evaluated
+        return ranges
 
     def _name_text(self, name: str) -> str | None:
         """The text of a defined name as the current cell sees it (its sheet's, else the
@@ -836,6 +885,9 @@ class Engine:
                 grid[0, 0] = xlerror("#SPILL!")
                 h = w = 1
             node.spill = (h, w)
+            stale = self.spilled_inputs.pop((node.sheet, r, c), None)  # a new spill (iteration)
+            if stale is not None:
+                self._release(stale)
             claimed.append((r, c, r + h - 1, c + w - 1))
             self.grids.put(node.sheet, r, c, grid)
             self._remember_errors(node.sheet, r, c, grid)

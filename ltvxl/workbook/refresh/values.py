@@ -63,6 +63,17 @@ def clear_arg_cache() -> None:
     forget_steady()
 
 
+def forget_arg(value: Any) -> None:
+    """Forget the converted arguments of one input object (no formula reads it again)."""
+    from ltvxl.udfs._logs import unsteady
+
+    for is_range in (False, True):
+        hit = _ARG_CACHE.get((id(value), is_range))
+        if hit is not None and hit[0] is value:
+            del _ARG_CACHE[(id(value), is_range)]
+            unsteady(hit[1])
+
+
 POOLED_ROWS = 1000
 """A column of more rows is passed with one row list per distinct value (see :func:`_udf_rows`)."""
 
