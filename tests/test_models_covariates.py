@@ -803,3 +803,97 @@ def test_by_group_at_the_no_dropout_limit_divides_by_nothing():
                                    horizon_unit="weeks", annual_discount_rate=0.0,
                                    gross_margin=1.0)
     assert np.isfinite(table["clv_per_customer"]).all()
+
+
+def _no_dropout(seed: int = 3, n: int = 4000) -> pd.DataFrame:
+    """Channels that differ in purchases only, and customers who never leave (a mean
+    dropout rate of 1e-12 per week)."""
+    rng = np.random.default_rng(seed)
+    channel = rng.choice(["Facebook", "Instagram", "Search"], n, p=[0.5, 0.3, 0.2])
+    big_t = rng.uniform(30, 80, n)
+    frames = []
+    for level, gt in (("Facebook", 0.0), ("Instagram", 0.5), ("Search", -0.4)):
+        frames.append(simulate.paretonbd(0.9, 12.0 * np.exp(-gt), 1.0, 1e12,
+                                         big_t[channel == level], seed=rng
+                                         ).assign(channel=level))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("model", ["pnbd", "bgnbd"])
+def test_at_the_no_dropout_limit_the_fit_is_the_nbd_with_purchase_covariates(model):
+    """No dropout: the plain fit is the NBD limit, and so is the covariate fit (converged,
+    where the full model's Hessian is singular), recovering the purchase coefficients
+    within 3 standard errors; the dropout coefficients and beta (b) are not identified."""
+    data = _no_dropout()
+    d = covariates.design(data[["channel"]])
+    cov = covariates.fit(data["frequency"], data["recency"], data["T"], d, model=model,
+                         time_unit="weeks")
+    fit = cov.fit
+    assert cov.plain.limit == covariates.NO_DROPOUT_LIMIT, cov.plain.status
+    assert fit.limit == covariates.NO_DROPOUT_LIMIT and fit.converged, fit.status
+    assert "not identified" in fit.status
+    zero, other = covariates.LINKS[model].module.PARAMS[2:]
+    assert fit.params[zero] == 0.0 and np.isnan(fit.std_errors[other])
+    for level, truth in (("Instagram", 0.5), ("Search", -0.4)):
+        name = f"purchase: channel={level}"
+        assert 0 < fit.std_errors[name] < 0.2, name
+        assert abs(fit.params[name] - truth) < 3 * fit.std_errors[name], name
+        assert np.isnan(fit.std_errors[f"dropout: channel={level}"])
+        assert fit.params[f"dropout: channel={level}"] == 0.0
+
+
+def test_the_no_dropout_limit_is_the_supremum_and_its_errors_the_inverse_hessian():
+    """The full Pareto/NBD with covariates at the limit's r, alpha and purchase
+    coefficients, s = 1e-2, 1e-3, 1e-4 (beta = 1) rises toward the limit's log-likelihood
+    from below; the limit's standard errors agree with the inverse of a central-difference
+    Hessian of its likelihood (step 1e-4 in its coordinates)."""
+    data = _no_dropout()
+    d = covariates.design(data[["channel"]])
+    x, tx, big_t = (data[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    fit = covariates.fit(x, tx, big_t, d, time_unit="weeks").fit
+    assert fit.limit == covariates.NO_DROPOUT_LIMIT, fit.status
+    groups = covariates._groups(x, tx, big_t, d.matrix)
+    p = fit.params
+    coefs = [p["purchase: channel=Instagram"], p["purchase: channel=Search"]]
+    lls = []
+    for s in (1e-2, 1e-3, 1e-4):
+        theta = np.array([np.log(p["r"]), np.log(p["alpha"]), np.log(s), 0.0, *coefs, 0, 0])
+        lls.append(-covariates._negll(theta, groups, 2, True, True)[0])
+    assert lls[0] < lls[1] < lls[2] < fit.log_likelihood
+    assert fit.log_likelihood - lls[2] < 0.1 * (fit.log_likelihood - lls[0])
+    lim = covariates._Groups(groups.vectors,
+                             [covariates._NoDropoutData(*c) for c in groups.columns],
+                             groups.inverse, groups.columns)
+    at = np.array([np.log(p["r"]), np.log(p["alpha"]), *coefs])
+
+    def grad(th: np.ndarray) -> np.ndarray:
+        return covariates._negll(th, lim, 2, True, False, covariates.NO_DROPOUT)[1]
+
+    step = 1e-4
+    hess = np.column_stack([(grad(at + step * e) - grad(at - step * e)) / (2 * step)
+                            for e in np.eye(4)])
+    se = np.sqrt(np.diag(np.linalg.inv((hess + hess.T) / 2)))
+    got = [fit.std_errors["r"] / p["r"], fit.std_errors["alpha"] / p["alpha"],
+           fit.std_errors["purchase: channel=Instagram"],
+           fit.std_errors["purchase: channel=Search"]]
+    np.testing.assert_allclose(got, se, rtol=1e-3)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_by_group_intervals_at_the_no_dropout_limit():
+    """The model view at the limit without dropout: every group has an interval around
+    its mean CLV (the full model gave none), and its purchase multiple is exp of the
+    fitted coefficient."""
+    data = _no_dropout(seed=4, n=3000)
+    rng = np.random.default_rng(2)
+    spend = np.where(data["frequency"] > 0, rng.gamma(4.0, 10.0, len(data)), 0.0)
+    s = data.assign(customer=np.arange(len(data)), monetary_value=spend)
+    table, fit = covariates.by_group(s, data["channel"].to_numpy(), time_unit="weeks",
+                                     horizon=52, horizon_unit="weeks")
+    assert fit.fit.limit == covariates.NO_DROPOUT_LIMIT, fit.fit.status
+    assert (table["clv_low"] < table["clv_per_customer"]).all(), table
+    assert (table["clv_per_customer"] < table["clv_high"]).all(), table
+    row = table.set_index("group").loc["Instagram"]
+    assert row["exp_purchase"] == pytest.approx(
+        np.exp(fit.fit.params["purchase: group=Instagram"]))
+    assert row["exp_dropout"] == 1.0

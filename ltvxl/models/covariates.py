@@ -350,6 +350,8 @@ def fit(
             params[name] = math.log(value)
             errors[name] = errors[name] / value
         result = replace(raw, params=params, std_errors=errors)
+        if plain.limit == NO_DROPOUT_LIMIT or not result.converged:
+            result = _at_no_dropout(plain, result, names, free, *args) or result
     from scipy.special import chdtrc  # the chi-squared survival function (scipy.stats is slow
     # to import)
 
@@ -446,6 +448,92 @@ def _at_common_rate(plain: FitResult, names: list[str], free: np.ndarray, groups
                    limit=plain.limit)
 
 
+NO_DROPOUT_LIMIT = "NBD (no dropout)"
+"""The plain fits' name of their limit without dropout (``base.nbd_limit``)."""
+
+
+@dataclass(frozen=True)
+class _NoDropoutData:
+    """A group's distinct (x, t_x, T) rows and their counts, for :class:`_NoDropout`."""
+
+    x: np.ndarray
+    tx: np.ndarray
+    T: np.ndarray
+    w: np.ndarray
+
+
+@dataclass(frozen=True)
+class _NoDropout:
+    """The limit without dropout (Pareto/NBD's s = 0, BG/NBD's a = 0: the NBD) as a model
+    for :class:`Link`: log-parameters (r, alpha)."""
+
+    NAME = "NBD (no dropout)"
+    PARAMS = ("r", "alpha")
+    Data = _NoDropoutData
+
+    @staticmethod
+    def negll(theta: np.ndarray, d: _NoDropoutData) -> tuple[float, np.ndarray]:
+        from .base import nbd_negll
+
+        return nbd_negll(theta, d.x, d.T, d.w)
+
+
+NO_DROPOUT = Link(_NoDropout(), purchase=((1, -1),), dropout=())
+"""Covariates in that limit: alpha_i = alpha_0 exp(-gamma_purchase' x_i) as in the full
+models; the dropout coefficients play no part."""
+
+
+def _at_no_dropout(plain: FitResult, full: FitResult, names: list[str], free: np.ndarray,
+                   groups: _Groups, k: int, purchase: bool, dropout: bool,
+                   n_customers: float, n_rows: int, time_unit: str) -> FitResult | None:
+    """The covariate fit at the limit without dropout (s = 0 or a = 0), with covariates in
+    the purchase process only: the full fit ``full`` runs onto that boundary, where its
+    Hessian is singular (the dropout coefficients and beta or b play no part). None
+    when the limit's fit does not converge or its log-likelihood is below the full fit's
+    by more than ``base.LIMIT_TOL`` (the full model's optimum is interior). The dropout
+    parameter is reported as 0, the other dropout parameter at the full fit's value and
+    the dropout coefficients at 0, all with NaN standard errors (not identified); the
+    covariance has zero rows and columns for them."""
+    from .base import LIMIT_TOL
+
+    nb = len(free) - k * (purchase + dropout)
+    rows = [0, 1, *range(nb, nb + k * purchase)]  # log r, log alpha, purchase coefficients
+    kept = [j for j in range(free.shape[1]) if np.any(free[rows, j] != 0)]
+    lim_free = free[np.ix_(rows, kept)]
+    lim_names = ["r", "alpha", *(names[j] for j in kept[2:])]
+    lim_groups = _Groups(groups.vectors, [_NoDropoutData(*c) for c in groups.columns],
+                         groups.inverse, groups.columns)
+    with np.errstate(divide="ignore"):
+        start = np.concatenate([np.log([full.params["r"], full.params["alpha"]]),
+                                [full.params[names[j]] for j in kept[2:]]])
+    raw = _fit_coordinates(NO_DROPOUT, lim_names, lim_free, start, lim_groups, k, purchase,
+                           False, n_customers, n_rows, time_unit)
+    if not raw.converged or raw.log_likelihood < full.log_likelihood - LIMIT_TOL:
+        return None
+    zero, other = names[2], names[3]  # s and beta, a and b
+    params = dict.fromkeys(names, 0.0)
+    errors = dict.fromkeys(names, float("nan"))
+    params.update(r=raw.params["r"], alpha=raw.params["alpha"])
+    params[other] = full.params[other]
+    errors.update(r=raw.std_errors["r"], alpha=raw.std_errors["alpha"])
+    for name in lim_names[2:]:
+        params[name] = math.log(raw.params[name])
+        errors[name] = raw.std_errors[name] / raw.params[name]
+    covariance = None
+    if raw.covariance is not None:  # zero rows and columns for what plays no part
+        embed = np.zeros((len(names), len(kept)))
+        embed[kept, np.arange(len(kept))] = 1.0
+        covariance = embed @ raw.covariance @ embed.T
+    unused = [n for n in names[4:] if n not in lim_names] + [other]
+    status = (f"{raw.status}; at the limit {NO_DROPOUT_LIMIT}, {zero} = 0 (the full model with "
+              f"covariates reached log-likelihood {full.log_likelihood:,.3f}, the limit "
+              f"{raw.log_likelihood:,.3f}): the data show no sign of dropout, so "
+              f"{', '.join(unused)} play no part (not identified: no standard errors)")
+    return replace(raw, model=full.model, params=params, std_errors=errors, status=status,
+                   covariance=covariance, limit=NO_DROPOUT_LIMIT,
+                   iterations=full.iterations + raw.iterations)
+
+
 def _warm_start(groups: _Groups, start: np.ndarray, free: np.ndarray, k: int, purchase: bool,
                 dropout: bool, link: Link) -> tuple[np.ndarray, np.ndarray | None]:
     """(starting coordinates, inverse Hessian or None) of a covariate fit: with more than 5
@@ -517,7 +605,8 @@ def group_params(cov: CovariateFit, matrix: np.ndarray) -> list[dict[str, float]
     link = LINKS[cov.model]
     p = cov.fit.params
     names = link.module.PARAMS
-    logs = np.tile(np.log([p[n] for n in names]), (matrix.shape[0], 1))
+    with np.errstate(divide="ignore"):  # s = 0 or a = 0 at the limit without dropout
+        logs = np.tile(np.log([p[n] for n in names]), (matrix.shape[0], 1))
     for proc, pairs in ((PURCHASE, link.purchase), (DROPOUT, link.dropout)):
         gamma = np.array([cov.coefficient(proc, n) for n in cov.design.names])
         shift = matrix @ gamma
@@ -674,7 +763,8 @@ def by_group(summary: pd.DataFrame, groups: Any, *, model: str = "pnbd",
                                         annual_discount_rate=rate)[2]
             return margin * dot(disc, comp.weights) / n
 
-        logs = np.log([params[n] for n in base])
+        with np.errstate(divide="ignore"):  # s = 0 or a = 0 at the limit without dropout
+            logs = np.log([params[n] for n in base])
         value = mean_clv(logs)
         low = high = float("nan")
         if cov.fit.covariance is not None and value > 0:
