@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ltvxl.errors import LtvxlError
-from ltvxl.models import covariates, paretonbd, simulate
+from ltvxl.models import base, covariates, paretonbd, simulate
 from ltvxl.transactions import TransactionLog, customer_summary
 
 DATA = Path(__file__).parent / "data"
@@ -829,8 +829,8 @@ def test_at_the_no_dropout_limit_the_fit_is_the_nbd_with_purchase_covariates(mod
     cov = covariates.fit(data["frequency"], data["recency"], data["T"], d, model=model,
                          time_unit="weeks")
     fit = cov.fit
-    assert cov.plain.limit == covariates.NO_DROPOUT_LIMIT, cov.plain.status
-    assert fit.limit == covariates.NO_DROPOUT_LIMIT and fit.converged, fit.status
+    assert cov.plain.limit == base.NBD_LIMIT, cov.plain.status
+    assert fit.limit == base.NBD_LIMIT and fit.converged, fit.status
     assert "not identified" in fit.status
     zero, other = covariates.LINKS[model].module.PARAMS[2:]
     assert fit.params[zero] == 0.0 and np.isnan(fit.std_errors[other])
@@ -851,7 +851,7 @@ def test_the_no_dropout_limit_is_the_supremum_and_its_errors_the_inverse_hessian
     d = covariates.design(data[["channel"]])
     x, tx, big_t = (data[c].to_numpy(float) for c in ("frequency", "recency", "T"))
     fit = covariates.fit(x, tx, big_t, d, time_unit="weeks").fit
-    assert fit.limit == covariates.NO_DROPOUT_LIMIT, fit.status
+    assert fit.limit == base.NBD_LIMIT, fit.status
     groups = covariates._groups(x, tx, big_t, d.matrix)
     p = fit.params
     coefs = [p["purchase: channel=Instagram"], p["purchase: channel=Search"]]
@@ -890,7 +890,7 @@ def test_by_group_intervals_at_the_no_dropout_limit():
     s = data.assign(customer=np.arange(len(data)), monetary_value=spend)
     table, fit = covariates.by_group(s, data["channel"].to_numpy(), time_unit="weeks",
                                      horizon=52, horizon_unit="weeks")
-    assert fit.fit.limit == covariates.NO_DROPOUT_LIMIT, fit.fit.status
+    assert fit.fit.limit == base.NBD_LIMIT, fit.fit.status
     assert (table["clv_low"] < table["clv_per_customer"]).all(), table
     assert (table["clv_per_customer"] < table["clv_high"]).all(), table
     row = table.set_index("group").loc["Instagram"]

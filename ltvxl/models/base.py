@@ -862,12 +862,16 @@ def nbd_negll(theta: np.ndarray, x: np.ndarray, big_t: np.ndarray, w: np.ndarray
     return -float(ll), -np.array([d_r * r, d_alpha * alpha])
 
 
+NBD_LIMIT = "NBD (no dropout)"
+"""The name of the buy-till-you-die models' limit without dropout (:func:`nbd_limit`)."""
+
+
 def nbd_limit(comp: Compressed, no_dropout: str) -> Limit:
     """The NBD limit of a buy-till-you-die model on compressed (x, t_x, T) rows."""
     x, _, big_t = comp.columns
     w = comp.weights
     return Limit(
-        name="NBD (no dropout)",
+        name=NBD_LIMIT,
         reason="the data show no sign of dropout",
         names=("r", "alpha"),
         negll=lambda th: nbd_negll(th, x, big_t, w),

@@ -41,7 +41,7 @@ from ltvxl.errors import LtvxlError, clip
 from ltvxl.units import DEFAULT_UNIT
 
 from . import paretonbd
-from .base import LOG_BOUND, FitResult, _inverse, compress, fit_mle
+from .base import LOG_BOUND, NBD_LIMIT, FitResult, _inverse, compress, fit_mle
 from .cache import FitCache
 
 MAX_GROUPS = 2000
@@ -350,7 +350,7 @@ def fit(
             params[name] = math.log(value)
             errors[name] = errors[name] / value
         result = replace(raw, params=params, std_errors=errors)
-        if plain.limit == NO_DROPOUT_LIMIT or not result.converged:
+        if plain.limit == NBD_LIMIT or not result.converged:
             result = _at_no_dropout(plain, result, names, free, *args) or result
     from scipy.special import chdtrc  # the chi-squared survival function (scipy.stats is slow
     # to import)
@@ -448,8 +448,6 @@ def _at_common_rate(plain: FitResult, names: list[str], free: np.ndarray, groups
                    limit=plain.limit)
 
 
-NO_DROPOUT_LIMIT = "NBD (no dropout)"
-"""The plain fits' name of their limit without dropout (``base.nbd_limit``)."""
 
 
 @dataclass(frozen=True)
@@ -467,7 +465,7 @@ class _NoDropout:
     """The limit without dropout (Pareto/NBD's s = 0, BG/NBD's a = 0: the NBD) as a model
     for :class:`Link`: log-parameters (r, alpha)."""
 
-    NAME = "NBD (no dropout)"
+    NAME = NBD_LIMIT
     PARAMS = ("r", "alpha")
     Data = _NoDropoutData
 
@@ -525,12 +523,12 @@ def _at_no_dropout(plain: FitResult, full: FitResult, names: list[str], free: np
         embed[kept, np.arange(len(kept))] = 1.0
         covariance = embed @ raw.covariance @ embed.T
     unused = [n for n in names[4:] if n not in lim_names] + [other]
-    status = (f"{raw.status}; at the limit {NO_DROPOUT_LIMIT}, {zero} = 0 (the full model with "
+    status = (f"{raw.status}; at the limit {NBD_LIMIT}, {zero} = 0 (the full model with "
               f"covariates reached log-likelihood {full.log_likelihood:,.3f}, the limit "
               f"{raw.log_likelihood:,.3f}): the data show no sign of dropout, so "
               f"{', '.join(unused)} play no part (not identified: no standard errors)")
     return replace(raw, model=full.model, params=params, std_errors=errors, status=status,
-                   covariance=covariance, limit=NO_DROPOUT_LIMIT,
+                   covariance=covariance, limit=NBD_LIMIT,
                    iterations=full.iterations + raw.iterations)
 
 
