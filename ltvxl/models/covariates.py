@@ -448,8 +448,6 @@ def _at_common_rate(plain: FitResult, names: list[str], free: np.ndarray, groups
                    limit=plain.limit)
 
 
-
-
 @dataclass(frozen=True)
 class _NoDropoutData:
     """A group's distinct (x, t_x, T) rows and their counts, for :class:`_NoDropout`."""

@@ -153,6 +153,11 @@ class Node:
     spill: tuple[int, int] = (1, 1)
 
 
+def _anchor(ref: Ref) -> Key:
+    """The cell a reference starts at: a spill reference's anchor."""
+    return (ref.sheet, ref.r1, ref.c1)
+
+
 class Engine:
     """Evaluates the formula cells of one package."""
 
@@ -333,7 +338,7 @@ class Engine:
             if ref.position:
                 continue
             if ref.spill:
-                key = (ref.sheet, ref.r1, ref.c1)
+                key = _anchor(ref)
                 if key not in self.nodes:
                     raise RefreshError(f"{cell_name(ref.r1, ref.c1)}# refers to a cell "
                                        "without a formula")
@@ -579,9 +584,7 @@ class Engine:
         try:
             self._evaluate(self.nodes[key])
         except CellsNotReadyError as exc:
-            for ranges in self.call_reads:  # evaluated again later: read again then
-                self._release(ranges)
-            self.call_reads = []
+            self._release_call_reads()  # evaluated again later: read again then
             return exc.cells
         except RefreshError as exc:
             self.failed[key] = str(exc)
@@ -609,7 +612,7 @@ class Engine:
         static = not ref.spill and ref.sheet not in self.sheets
         if static and ref in self.inputs:
             return self.inputs[ref]
-        anchor = (ref.sheet, ref.r1, ref.c1)
+        anchor = _anchor(ref)
         if ref.spill and anchor in self.spilled_inputs:
             return self.spilled_inputs[anchor]
         ranges = self._read_input(ref)
@@ -627,29 +630,33 @@ class Engine:
         forget_arg(ranges)
         self.keep.pop(id(ranges), None)
 
+    def _release_call_reads(self) -> None:
+        """Release the ranges read for the formula being evaluated."""
+        for ranges in self.call_reads:
+            self._release(ranges)
+        self.call_reads = []
+
     def _count_spill_readers(self) -> None:
         for node in self.nodes.values():
             for ref in node.refs:
                 if ref.spill:
-                    anchor = (ref.sheet, ref.r1, ref.c1)
+                    anchor = _anchor(ref)
                     self.spill_readers[anchor] = self.spill_readers.get(anchor, 0) + 1
 
     def _evaluated(self, node: Node) -> None:
         """After a formula's evaluation: release the ranges read for it alone, and each shared
         spill it was the last reader of."""
-        for ranges in self.call_reads:
-            self._release(ranges)
-        self.call_reads = []
+        self._release_call_reads()
         for ref in node.refs:
             if ref.spill:
-                anchor = (ref.sheet, ref.r1, ref.c1)
+                anchor = _anchor(ref)
                 left = self.spill_readers[anchor] = self.spill_readers.get(anchor, 1) - 1
                 if left <= 0 and anchor in self.spilled_inputs:
                     self._release(self.spilled_inputs.pop(anchor))
 
     def _read_input(self, ref: Ref) -> Any:
         if ref.spill:
-            h, w = self.nodes[(ref.sheet, ref.r1, ref.c1)].spill
+            h, w = self.nodes[_anchor(ref)].spill
             r1, c1, r2, c2 = ref.r1, ref.c1, ref.r1 + h - 1, ref.c1 + w - 1
         else:
             r1, c1, r2, c2 = ref.r1, ref.c1, ref.r2, ref.c2
